@@ -1,0 +1,224 @@
+/**
+ * The broker's configuration: one zod schema, `${ENV}` interpolation, every problem reported at once with its
+ * path, and the result frozen. Defaults make `atlassian-broker serve` work with no file at all.
+ */
+import { readFileSync } from 'node:fs'
+import path from 'node:path'
+import { parse as parseYaml } from 'yaml'
+import { z } from 'zod'
+
+export const DEFAULT_PORT = 8787
+export const DEFAULT_DATA_DIR = './.broker'
+export const DEFAULT_CONFIG_FILE = 'atlassian-broker.yaml'
+
+const name = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/i, 'use letters, digits, ".", "_" or "-" (at most 63)')
+const httpMethod = z.enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', '*'])
+const seconds = z.number().int().nonnegative()
+const positiveInt = z.number().int().positive()
+
+const jwtSchema = z.strictObject({
+  audience: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).default('atlassian-broker'),
+  issuer: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
+  /** Shared HS256 secret; when no key source is given at all, one is generated in the data folder. */
+  hs256Secret: z.string().min(32, 'an HS256 secret needs at least 32 characters').optional(),
+  /** PEM files holding RS256, ES256 or EdDSA public keys. */
+  publicKeys: z.array(z.string().min(1)).optional(),
+  jwksUrl: z.url().optional(),
+  callerClaim: z.string().min(1).default('sub'),
+  clockToleranceSeconds: seconds.max(300).default(30),
+  maxTokenBytes: positiveInt.default(8_192),
+  /** Caller JWT verifications are cached until the token's `exp` (bounded count). */
+  verifiedCacheSize: positiveInt.default(10_000)
+})
+
+const adminSchema = z.strictObject({
+  /** Claim in the caller JWT that carries roles, and the role that grants admin access. Off when unset. */
+  roleClaim: z.string().min(1).default('roles'),
+  role: z.string().min(1).optional(),
+  /** A separate listener for the admin API (loopback port or unix socket) that needs no JWT. */
+  listen: z.strictObject({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65_535).optional(), socket: z.string().optional() }).optional(),
+  /** Append-only JSON-lines audit file for admin actions. */
+  auditFile: z.string().optional()
+}).default({ roleClaim: 'roles' })
+
+const rateLimitSchema = z.strictObject({ perSecond: z.number().positive(), burst: positiveInt.optional() })
+
+const policyRuleSchema = z.strictObject({
+  caller: z.string().min(1),
+  integration: z.string().min(1),
+  methods: z.array(httpMethod).min(1),
+  paths: z.array(z.string().startsWith('/', 'path globs start with "/"')).min(1),
+  rateLimit: rateLimitSchema.optional(),
+  maxConcurrent: positiveInt.optional()
+})
+
+const integrationSchema = z.strictObject({
+  product: z.enum(['jira', 'confluence']),
+  cloudId: z.string().regex(/^[0-9a-f-]{36}$/i, 'a cloudId is a UUID (see README: finding your cloudId)'),
+  credential: z.enum(['oauth', 'api-token']).default('oauth')
+})
+
+const vaultAuthSchema = z.discriminatedUnion('method', [
+  z.strictObject({ method: z.literal('approle'), roleId: z.string().min(1), secretId: z.string().min(1).optional(), secretIdFile: z.string().optional(), mountPath: z.string().default('approle') })
+    .refine((auth) => auth.secretId !== undefined || auth.secretIdFile !== undefined, 'approle needs secretId or secretIdFile'),
+  z.strictObject({ method: z.literal('kubernetes'), role: z.string().min(1), jwtPath: z.string().default('/var/run/secrets/kubernetes.io/serviceaccount/token'), mountPath: z.string().default('kubernetes') }),
+  z.strictObject({ method: z.literal('token'), token: z.string().min(1) })
+])
+
+const vaultSchema = z.strictObject({
+  address: z.url(),
+  mount: z.string().min(1).default('secret'),
+  prefix: z.string().default('atlassian-broker'),
+  namespace: z.string().optional(),
+  tls: z.strictObject({ caFile: z.string().optional(), serverName: z.string().optional() }).optional(),
+  auth: vaultAuthSchema,
+  /** How often a cached secret is revalidated against `current_version`. */
+  revalidateSeconds: positiveInt.default(30),
+  requestTimeoutMs: positiveInt.default(5_000)
+})
+
+const secretsSchema = z.strictObject({
+  store: z.enum(['file', 'vault']).default('file'),
+  file: z.strictObject({ path: z.string().min(1).default(`${DEFAULT_DATA_DIR}/secrets.enc`) }).default({ path: `${DEFAULT_DATA_DIR}/secrets.enc` }),
+  vault: vaultSchema.optional()
+}).refine((secrets) => secrets.store !== 'vault' || secrets.vault !== undefined, { message: 'store: vault needs a vault section', path: ['vault'] })
+
+const configSchema = z.strictObject({
+  listen: z.strictObject({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65_535).default(DEFAULT_PORT) }).default({ host: '127.0.0.1', port: DEFAULT_PORT }),
+  dataDir: z.string().default(DEFAULT_DATA_DIR),
+  callers: z.strictObject({ jwt: jwtSchema.default(jwtSchema.parse({})), admin: adminSchema }).default({ jwt: jwtSchema.parse({}), admin: { roleClaim: 'roles' } }),
+  atlassian: z.strictObject({
+    tokenUrl: z.url().default('https://auth.atlassian.com/oauth/token'),
+    apiUrl: z.url().default('https://api.atlassian.com'),
+    /** Tokens are used until `expires_in` minus this margin (folio-sec uses 60 s; we refresh ahead of that). */
+    tokenRefreshMarginSeconds: seconds.default(300),
+    timeouts: z.strictObject({
+      connectMs: positiveInt.default(5_000),
+      headersMs: positiveInt.default(30_000),
+      bodyMs: positiveInt.default(300_000),
+      tokenMs: positiveInt.default(10_000)
+    }).default({ connectMs: 5_000, headersMs: 30_000, bodyMs: 300_000, tokenMs: 10_000 }),
+    connections: positiveInt.default(64)
+  }).default({} as never),
+  integrations: z.record(name, integrationSchema).default({}),
+  policy: z.array(policyRuleSchema).default([]),
+  secrets: secretsSchema.default({ store: 'file', file: { path: `${DEFAULT_DATA_DIR}/secrets.enc` } }),
+  limits: z.strictObject({
+    bodyBytes: positiveInt.default(1_073_741_824 * 2),
+    headerBytes: positiveInt.default(16_384),
+    replayBufferBytes: positiveInt.default(65_536)
+  }).default({ bodyBytes: 1_073_741_824 * 2, headerBytes: 16_384, replayBufferBytes: 65_536 }),
+  shutdownGraceMs: positiveInt.default(10_000),
+  logging: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).default({ level: 'info' })
+})
+
+export type BrokerConfig = z.output<typeof configSchema>
+export type ConfigInput = z.input<typeof configSchema>
+export type IntegrationConfig = BrokerConfig['integrations'][string]
+export type PolicyRuleConfig = BrokerConfig['policy'][number]
+export type VaultConfig = z.output<typeof vaultSchema>
+
+export class ConfigError extends Error {
+  readonly code = 'BROKER_ERR_CONFIG'
+  constructor (readonly source: string, readonly problems: string[]) {
+    super(`Invalid configuration in ${source}:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`)
+  }
+}
+
+/** Replaces `${NAME}` and `${NAME:-fallback}` in every string; a missing variable is a problem at that path. */
+function interpolate (value: unknown, where: string, problems: string[], env: NodeJS.ProcessEnv): unknown {
+  if (typeof value === 'string') {
+    return value.replace(/\$\{([A-Z_][A-Z0-9_]*)(?::-([^}]*))?\}/gi, (_match, variable: string, fallback: string | undefined) => {
+      const resolved = env[variable] ?? fallback
+      if (resolved === undefined) problems.push(`${where}: environment variable ${variable} is not set`)
+      return resolved ?? ''
+    })
+  }
+  if (Array.isArray(value)) return value.map((entry, index) => interpolate(entry, `${where}[${index}]`, problems, env))
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([key, entry]) => [key, interpolate(entry, where ? `${where}.${key}` : key, problems, env)]))
+  }
+  return value
+}
+
+function deepFreeze<T> (value: T): T {
+  if (value !== null && typeof value === 'object') {
+    for (const entry of Object.values(value)) deepFreeze(entry)
+    Object.freeze(value)
+  }
+  return value
+}
+
+/** Validates a raw config object (as parsed from YAML); throws ConfigError listing every problem. */
+export function parseConfig (raw: unknown, source = 'config', env: NodeJS.ProcessEnv = process.env): BrokerConfig {
+  const problems: string[] = []
+  const interpolated = interpolate(raw ?? {}, '', problems, env)
+  const result = configSchema.safeParse(interpolated)
+  if (!result.success) {
+    for (const issue of result.error.issues) problems.push(`${issue.path.join('.') || '(root)'}: ${issue.message}`)
+  }
+  if (result.success) problems.push(...crossCheck(result.data))
+  if (problems.length > 0 || !result.success) throw new ConfigError(source, problems)
+  return deepFreeze(result.data)
+}
+
+/** Rules the schema cannot express: references between sections. */
+function crossCheck (config: BrokerConfig): string[] {
+  const problems: string[] = []
+  config.policy.forEach((rule, index) => {
+    const isGlob = /[*?[]/.test(rule.integration)
+    if (!isGlob && !(rule.integration in config.integrations)) {
+      problems.push(`policy[${index}].integration: "${rule.integration}" is not defined under integrations`)
+    }
+  })
+  const jwt = config.callers.jwt
+  const keySources = [jwt.hs256Secret, jwt.publicKeys, jwt.jwksUrl].filter((source) => source !== undefined).length
+  if (keySources > 1) problems.push('callers.jwt: give only one of hs256Secret, publicKeys, jwksUrl')
+  return problems
+}
+
+export interface LoadedConfig {
+  config: BrokerConfig
+  /** The file read, or undefined when running on built-in defaults. */
+  file: string | undefined
+}
+
+/**
+ * Finds and loads the config: the --config file, else $BROKER_CONFIG, else ./atlassian-broker.yaml when present,
+ * else the built-in defaults. Relative paths inside the file are resolved against the file's folder.
+ */
+export function loadConfig (explicitFile?: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+  const candidate = explicitFile ?? env.BROKER_CONFIG
+  let file: string | undefined
+  if (candidate !== undefined && candidate !== '') file = path.resolve(candidate)
+  else {
+    const local = path.resolve(DEFAULT_CONFIG_FILE)
+    try { readFileSync(local); file = local } catch { file = undefined }
+  }
+  if (file === undefined) return { config: parseConfig({}, 'built-in defaults', env), file }
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (error) {
+    throw new ConfigError(file, [`cannot read the file (${(error as NodeJS.ErrnoException).code ?? 'error'})`])
+  }
+  let raw: unknown
+  try {
+    raw = parseYaml(text)
+  } catch (error) {
+    throw new ConfigError(file, [`not valid YAML: ${(error as Error).message.split('\n')[0]}`])
+  }
+  const config = parseConfig(raw, file, env)
+  return { config: resolvePaths(config, path.dirname(file)), file }
+}
+
+/** Makes relative file paths in a loaded config absolute against the config file's folder. */
+function resolvePaths (config: BrokerConfig, base: string): BrokerConfig {
+  const resolve = (target: string): string => path.resolve(base, target)
+  const copy = structuredClone(config) as BrokerConfig
+  copy.dataDir = resolve(copy.dataDir)
+  copy.secrets.file.path = resolve(copy.secrets.file.path)
+  if (copy.callers.jwt.publicKeys) copy.callers.jwt.publicKeys = copy.callers.jwt.publicKeys.map(resolve)
+  if (copy.callers.admin.auditFile !== undefined) copy.callers.admin.auditFile = resolve(copy.callers.admin.auditFile)
+  return deepFreeze(copy)
+}
