@@ -1,0 +1,106 @@
+/**
+ * Who is calling: verifies the caller's `Authorization: Bearer <JWT>` with @fastify/jwt (signature, `exp`, `nbf`,
+ * `aud`, `iss` when configured; algorithms pinned to the key type) and sets `request.caller`.
+ * Verified tokens are cached by fast-jwt until their `exp`, so a job's repeated calls cost one verification.
+ */
+import fastifyJwt, { type TokenOrHeader } from '@fastify/jwt'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
+import type { BrokerConfig } from '../config.js'
+import { CallerUnauthenticatedError } from '../errors.js'
+import type { CallerKeys } from './caller-keys.js'
+import { JwksClient } from './jwks.js'
+
+export interface Caller {
+  /** The value of the configured caller claim (default `sub`). */
+  id: string
+  claims: Readonly<Record<string, unknown>>
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    caller: Caller | null
+  }
+  interface FastifyInstance {
+    authenticateCaller: (request: FastifyRequest) => Promise<Caller>
+  }
+}
+
+export interface CallerAuthOptions {
+  config: BrokerConfig['callers']['jwt']
+  keys: CallerKeys
+}
+
+const ASYMMETRIC = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const
+
+async function callerAuth (app: FastifyInstance, options: CallerAuthOptions): Promise<void> {
+  const { config, keys } = options
+  const jwks = keys.kind === 'jwks' ? new JwksClient(keys.url) : undefined
+  const secret = keys.kind === 'hs256'
+    ? keys.secret
+    : async (_request: FastifyRequest, token: TokenOrHeader): Promise<string> => {
+      const kid = ('header' in token ? token.header : token).kid as string | undefined
+      if (jwks) {
+        const pem = await jwks.keyFor(kid)
+        if (pem === undefined) throw new Error('no JWKS key matches the token')
+        return pem
+      }
+      const map = keys.kind === 'public-keys' ? keys.keys : new Map<string, string>()
+      const pem = kid !== undefined ? map.get(kid) : map.size === 1 ? map.values().next().value : undefined
+      if (pem === undefined) throw new Error('no configured public key matches the token')
+      return pem
+    }
+  const algorithms = keys.kind === 'hs256' ? ['HS256'] : keys.kind === 'public-keys' ? keys.algorithms : [...ASYMMETRIC]
+
+  await app.register(fastifyJwt, {
+    secret,
+    decoratorName: 'jwtClaims',
+    verify: {
+      algorithms: algorithms as never,
+      allowedAud: config.audience,
+      ...(config.issuer !== undefined ? { allowedIss: config.issuer } : {}),
+      clockTolerance: config.clockToleranceSeconds * 1000,
+      requiredClaims: ['exp', config.callerClaim],
+      cache: config.verifiedCacheSize,
+      cacheTTL: Infinity
+    }
+  })
+
+  app.decorateRequest('caller', null)
+  app.decorate('authenticateCaller', async (request: FastifyRequest): Promise<Caller> => {
+    const header = request.headers.authorization
+    if (header === undefined || !/^Bearer\s+\S+$/i.test(header)) {
+      throw new CallerUnauthenticatedError('send "Authorization: Bearer <caller JWT>"')
+    }
+    if (header.length > config.maxTokenBytes) throw new CallerUnauthenticatedError('token too large')
+    let claims: Record<string, unknown>
+    try {
+      claims = await request.jwtVerify<Record<string, unknown>>()
+    } catch (error) {
+      throw new CallerUnauthenticatedError(describeJwtFailure(error), { cause: sanitized(error) })
+    }
+    const id = claims[config.callerClaim]
+    if (typeof id !== 'string' || id === '') throw new CallerUnauthenticatedError(`claim "${config.callerClaim}" missing`)
+    const caller: Caller = { id, claims }
+    request.caller = caller
+    return caller
+  })
+}
+
+/** A reason a caller can act on, never the token itself. */
+function describeJwtFailure (error: unknown): string {
+  const code = String((error as { code?: string }).code ?? '')
+  if (code.includes('EXPIRED')) return 'token expired'
+  if (code.includes('INACTIVE')) return 'token not yet valid (nbf)'
+  if (code.includes('CLAIM_VALUE')) return 'token audience or issuer not accepted'
+  if (code.includes('MISSING_REQUIRED_CLAIM') || code.includes('CLAIM_MISSING')) return 'token lacks a required claim'
+  if (code.includes('ALGORITHM')) return 'token algorithm not accepted'
+  if (code.includes('SIGNATURE')) return 'token signature invalid'
+  return 'token invalid'
+}
+
+function sanitized (error: unknown): Error {
+  return Object.assign(new Error(String((error as { code?: string }).code ?? 'jwt verification failed')), {})
+}
+
+export default fp(callerAuth, { name: 'broker-callers' })

@@ -1,0 +1,86 @@
+#!/usr/bin/env node
+/** The `atlassian-broker` command line. */
+import { userInfo } from 'node:os'
+import { parseArgs } from 'node:util'
+import { ConfigError, loadConfig } from '../config.js'
+import { createLogger } from '../logger.js'
+import { closeOnSignals, startServer } from '../server.js'
+import { mintCallerToken } from './caller-token.js'
+import { parseDuration, UsageError } from './io.js'
+import { listSecrets, putSecret } from './secrets-commands.js'
+
+const HELP = `Usage: atlassian-broker <command> [options]
+
+Commands:
+  serve [--config FILE]                        run the broker
+  secrets put INTEGRATION [--expires-at DATE] [--owner TEAM]
+                                               store a credential read as JSON from stdin
+  secrets list [--json]                        integrations, versions, expiry; never values
+  caller-token --sub CALLER [--ttl 1h] [--role ROLE]
+                                               print an HS256 caller JWT for local use
+
+Every command takes --config FILE (default: $BROKER_CONFIG, else ./atlassian-broker.yaml when present, else built-in defaults).
+`
+
+const OPTIONS = {
+  config: { type: 'string' },
+  sub: { type: 'string' },
+  ttl: { type: 'string' },
+  role: { type: 'string', multiple: true },
+  'expires-at': { type: 'string' },
+  owner: { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' }
+} as const
+
+export async function main (argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true })
+  const [command, subcommand, target] = positionals
+  if (values.help || command === undefined || command === 'help') {
+    process.stdout.write(HELP)
+    return 0
+  }
+  const loaded = loadConfig(values.config)
+  const { config } = loaded
+  if (command === 'serve') {
+    const logger = createLogger({ level: config.logging.level })
+    const server = await startServer(loaded, logger)
+    closeOnSignals(server, logger, config.shutdownGraceMs)
+    return -1
+  }
+  // Commands other than serve keep stdout for their answer; logs go to stderr.
+  const logger = createLogger({ level: 'warn', destination: process.stderr })
+  const context = { config, logger, actor: `${userInfo().username}@cli` }
+  if (command === 'secrets' && subcommand === 'put') {
+    await putSecret(context, target, { ...(values['expires-at'] ? { expiresAt: values['expires-at'] } : {}), ...(values.owner ? { owner: values.owner } : {}) })
+    return 0
+  }
+  if (command === 'secrets' && subcommand === 'list') {
+    await listSecrets(context, { json: values.json === true })
+    return 0
+  }
+  if (command === 'caller-token') {
+    if (!values.sub) throw new UsageError('caller-token needs --sub CALLER')
+    process.stdout.write(`${mintCallerToken(config, { sub: values.sub, ttlSeconds: parseDuration(values.ttl ?? '1h'), roles: values.role ?? [] })}\n`)
+    return 0
+  }
+  throw new UsageError(`unknown command "${positionals.join(' ')}"; see --help`)
+}
+
+main(process.argv.slice(2)).then((code) => {
+  if (code >= 0) process.exitCode = code
+}, (error: unknown) => {
+  if (error instanceof ConfigError) {
+    process.stderr.write(`${error.message}\n`)
+    process.exitCode = 2
+  } else if (error instanceof UsageError || (error as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+    process.stderr.write(`atlassian-broker: ${(error as Error).message}\n`)
+    process.exitCode = 2
+  } else if (typeof (error as { code?: unknown }).code === 'string' && String((error as { code: string }).code).startsWith('BROKER_ERR_')) {
+    process.stderr.write(`atlassian-broker: ${(error as Error).message} (${(error as { code: string }).code})\n`)
+    process.exitCode = 1
+  } else {
+    process.stderr.write(`atlassian-broker: ${(error as Error).message ?? String(error)}\n`)
+    process.exitCode = 1
+  }
+})

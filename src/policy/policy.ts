@@ -1,0 +1,98 @@
+/**
+ * The access policy, compiled once at load: deny by default; a call is allowed when some rule names its caller
+ * (exact or glob), its integration (exact or glob), its method and a glob matching its path.
+ * Lookups are indexed by exact caller and integration and memoized per (caller, integration, method), so the
+ * per-request cost does not grow with the number of rules (bench scenario "scale of config").
+ */
+import type { PolicyRuleConfig } from '../config.js'
+import { globToRegExp, isGlob } from './glob.js'
+
+export interface RateLimitRule { perSecond: number, burst: number }
+
+export interface CompiledRule {
+  /** Position in the config's `policy` list, for messages and per-rule limits. */
+  index: number
+  caller: string
+  integration: string
+  methods: ReadonlySet<string>
+  paths: readonly RegExp[]
+  rateLimit: RateLimitRule | undefined
+  maxConcurrent: number | undefined
+}
+
+export type PolicyDecision =
+  | { allowed: true, rule: CompiledRule }
+  | { allowed: false, reason: string }
+
+export interface Policy {
+  readonly rules: readonly CompiledRule[]
+  decide (caller: string, integration: string, method: string, path: string): PolicyDecision
+  /** Callers named exactly by some rule: the bounded label set for metrics. */
+  readonly knownCallers: ReadonlySet<string>
+}
+
+const MEMO_LIMIT = 50_000
+
+export function compilePolicy (rules: readonly PolicyRuleConfig[]): Policy {
+  const compiled: CompiledRule[] = rules.map((rule, index) => ({
+    index,
+    caller: rule.caller,
+    integration: rule.integration,
+    methods: new Set(rule.methods),
+    paths: rule.paths.map(globToRegExp),
+    rateLimit: rule.rateLimit ? { perSecond: rule.rateLimit.perSecond, burst: rule.rateLimit.burst ?? Math.max(1, Math.ceil(rule.rateLimit.perSecond)) } : undefined,
+    maxConcurrent: rule.maxConcurrent
+  }))
+
+  // exact caller -> exact integration -> rules; glob rules are kept aside (few in practice) with their matchers
+  const exact = new Map<string, Map<string, CompiledRule[]>>()
+  const globbed: Array<{ rule: CompiledRule, caller: RegExp, integration: RegExp }> = []
+  for (const rule of compiled) {
+    if (isGlob(rule.caller) || isGlob(rule.integration)) {
+      globbed.push({ rule, caller: globToRegExp(rule.caller), integration: globToRegExp(rule.integration) })
+      continue
+    }
+    let byIntegration = exact.get(rule.caller)
+    if (!byIntegration) exact.set(rule.caller, byIntegration = new Map())
+    const list = byIntegration.get(rule.integration)
+    if (list) list.push(rule)
+    else byIntegration.set(rule.integration, [rule])
+  }
+
+  const memo = new Map<string, CompiledRule[]>()
+  function candidates (caller: string, integration: string, method: string): CompiledRule[] {
+    const key = `${caller}\u0000${integration}\u0000${method}`
+    let found = memo.get(key)
+    if (found) return found
+    found = []
+    for (const rule of exact.get(caller)?.get(integration) ?? []) {
+      if (rule.methods.has(method) || rule.methods.has('*')) found.push(rule)
+    }
+    for (const { rule, caller: callerPattern, integration: integrationPattern } of globbed) {
+      if ((rule.methods.has(method) || rule.methods.has('*')) && callerPattern.test(caller) && integrationPattern.test(integration)) found.push(rule)
+    }
+    found.sort((a, b) => a.index - b.index)
+    if (memo.size >= MEMO_LIMIT) memo.clear()
+    memo.set(key, found)
+    return found
+  }
+
+  return {
+    rules: compiled,
+    knownCallers: new Set(compiled.filter((rule) => !isGlob(rule.caller)).map((rule) => rule.caller)),
+    decide (caller, integration, method, path) {
+      const rulesForCall = candidates(caller, integration, method)
+      for (const rule of rulesForCall) {
+        for (const pattern of rule.paths) {
+          if (pattern.test(path)) return { allowed: true, rule }
+        }
+      }
+      return {
+        allowed: false,
+        reason: rulesForCall.length === 0
+          ? `${method} on integration "${integration}" for caller "${caller}"`
+          : `${method} ${path} on integration "${integration}" for caller "${caller}" (no path rule matches)`
+      }
+    }
+  }
+}

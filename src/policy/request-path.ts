@@ -1,0 +1,60 @@
+/**
+ * Turns the caller's raw request target into the one path that is both checked by policy and forwarded upstream.
+ * Anything ambiguous is refused rather than "fixed": servers behind the gateway (Tomcat for Jira and Confluence)
+ * interpret dot segments, `;` path parameters, encoded slashes and backslashes in ways a proxy cannot predict.
+ * Unreserved characters that were percent-encoded are decoded (RFC 3986 section 6.2.2.2), so "/%69ssue" and "/issue"
+ * are checked as the same path.
+ */
+export interface SafePath {
+  /** Normalized path, starting with "/", checked by policy and forwarded. */
+  path: string
+  /** The raw query string after "?", forwarded byte for byte ("" when absent). */
+  query: string
+}
+
+export type PathCheck = { ok: true, value: SafePath } | { ok: false, reason: string }
+
+const UNRESERVED = /^[A-Za-z0-9\-._~]$/
+const PCHAR = /^[A-Za-z0-9\-._~!$&'()*+,=:@%]$/
+
+export const DEFAULT_MAX_PATH_LENGTH = 4_096
+
+export function checkRequestPath (rawPath: string, rawQuery: string, maxLength = DEFAULT_MAX_PATH_LENGTH): PathCheck {
+  if (rawPath.length > maxLength) return { ok: false, reason: `path longer than ${maxLength} characters` }
+  if (rawPath === '') rawPath = '/'
+  if (!rawPath.startsWith('/')) return { ok: false, reason: 'path must start with "/"' }
+  let path = ''
+  for (let index = 0; index < rawPath.length; index++) {
+    const char = rawPath[index] as string
+    if (char === '%') {
+      const hex = rawPath.slice(index + 1, index + 3)
+      if (!/^[0-9A-Fa-f]{2}$/.test(hex)) return { ok: false, reason: 'malformed percent-encoding' }
+      const decoded = String.fromCharCode(parseInt(hex, 16))
+      if (decoded === '%') return { ok: false, reason: 'double percent-encoding' }
+      if (decoded === '/' || decoded === '\\') return { ok: false, reason: 'encoded slash or backslash' }
+      if (decoded === ';') return { ok: false, reason: 'encoded ";"' }
+      if (decoded.charCodeAt(0) < 0x20 || decoded.charCodeAt(0) === 0x7f) return { ok: false, reason: 'encoded control character' }
+      path += UNRESERVED.test(decoded) ? decoded : `%${hex.toUpperCase()}`
+      index += 2
+      continue
+    }
+    if (char === '/') { path += char; continue }
+    if (char === ';') return { ok: false, reason: '";" path parameters' }
+    if (char === '\\') return { ok: false, reason: 'backslash' }
+    if (!PCHAR.test(char)) return { ok: false, reason: 'character not allowed in a path' }
+    path += char
+  }
+  const segments = path.split('/')
+  for (let index = 1; index < segments.length; index++) {
+    const segment = segments[index]
+    if (segment === '.' || segment === '..') return { ok: false, reason: 'dot segment' }
+    if (segment === '' && index < segments.length - 1) return { ok: false, reason: 'empty path segment ("//")' }
+  }
+  return { ok: true, value: { path, query: rawQuery } }
+}
+
+/** Splits a raw request URL ("/a/b?x=1") into path and query without decoding anything. */
+export function splitTarget (rawUrl: string): { path: string, query: string } {
+  const mark = rawUrl.indexOf('?')
+  return mark === -1 ? { path: rawUrl, query: '' } : { path: rawUrl.slice(0, mark), query: rawUrl.slice(mark + 1) }
+}

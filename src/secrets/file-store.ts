@@ -1,0 +1,312 @@
+/**
+ * The embedded secret store, the default on a single machine: one AES-256-GCM sealed file (see file-crypto.ts)
+ * holding every integration's credential versions and metadata. Writes are serialized in-process and land
+ * atomically (temp file, fsync, rename, fsync of the folder), so a crash leaves the old file or the new one.
+ * A file the store cannot decrypt is reported and never overwritten.
+ */
+import { mkdir, readFile, stat } from 'node:fs/promises'
+import path from 'node:path'
+import type pino from 'pino'
+import { systemClock, type Clock } from '../clock.js'
+import { SecretStoreUnavailableError, SecretVersionConflictError, SecretVersionNotFoundError } from '../errors.js'
+import {
+  deriveKey, isNotFound, loadKeyFile, newScryptParams, openEnvelope, parseEnvelope, parseMasterKey, removeStaleTemps, seal,
+  SecretFileError, unreadable, writeFileAtomic, type MasterKey, type ScryptParams
+} from './file-crypto.js'
+import type {
+  CredentialData, PutOptions, SecretMetadata, SecretStore, SecretSummary, SecretVersionInfo, StoredSecret, StoreHealth
+} from './secret-store.js'
+
+export { SecretFileError, type SecretFileProblem } from './file-crypto.js'
+
+export const DEFAULT_MAX_VERSIONS = 10
+const METADATA_KEYS = ['rotated_at', 'rotated_by', 'expires_at', 'owner'] as const
+
+export interface FileStoreOptions {
+  path: string
+  /** BROKER_MASTER_KEY: 32 bytes as hex or base64, or a passphrase (scrypt, salt stored in the file). */
+  masterKey?: string
+  logger: pino.Logger
+  clock?: Clock
+  /** Recorded as `writtenBy` on each version unless the put names `metadata.rotated_by`. */
+  writtenBy?: string
+  /** Versions whose value is kept; older ones stay in history as unreadable. */
+  maxVersions?: number
+}
+
+export type FileStore = SecretStore & { keySource: 'env' | 'file' }
+
+/** The plaintext inside the envelope. A version without `data` has been pruned. */
+interface VersionRecord { version: number, createdAt: string, writtenBy?: string, data?: CredentialData }
+interface IntegrationRecord { createdAt: string, updatedAt: string, metadata: SecretMetadata, versions: VersionRecord[] }
+type Integrations = ReadonlyMap<string, IntegrationRecord>
+
+/** Identifies the file on disk; a rename by any writer gives a new inode, so a change means "read it again". */
+interface FileIdentity { ino: number, size: number, mtimeMs: number }
+
+export async function createFileStore (options: FileStoreOptions): Promise<FileStore> {
+  const file = path.resolve(options.path)
+  const keyFile = `${file}.key`
+  await mkdir(path.dirname(file), { recursive: true, mode: 0o700 })
+  await removeStaleTemps(file, options.logger)
+  const existing = await readStoreFile(file)
+  const keySource = options.masterKey === undefined ? 'file' : 'env'
+  const master: MasterKey = options.masterKey === undefined
+    ? { type: 'raw', key: await loadKeyFile(keyFile, { file, exists: existing !== undefined }, options.logger) }
+    : parseMasterKey(options.masterKey)
+  const keyAdvice = keySource === 'env'
+    ? `set BROKER_MASTER_KEY to the key that encrypted it (or unset it if the store was made with ${keyFile})`
+    : `restore the original ${keyFile}, or set BROKER_MASTER_KEY to the key that encrypted it`
+  const store = new EmbeddedFileStore({ ...options, file, master, keySource, keyAdvice })
+  await store.open(existing)
+  return store
+}
+
+interface StoreSetup extends FileStoreOptions { file: string, master: MasterKey, keySource: 'env' | 'file', keyAdvice: string }
+
+class EmbeddedFileStore implements SecretStore {
+  readonly kind = 'file'
+  readonly keySource: 'env' | 'file'
+  readonly #setup: StoreSetup
+  readonly #clock: Clock
+  readonly #maxVersions: number
+  #integrations: Integrations = new Map()
+  #identity: FileIdentity | undefined
+  /** The key and kdf the next write seals with: those of the file last read, or new ones for a new store. */
+  #sealing: { key: Buffer, kdf: ScryptParams | undefined } | undefined
+  #derived = new Map<string, Buffer>()
+  /** Set while the file on disk cannot be read; reads serve the last good state, writes are refused. */
+  #problem: SecretFileError | undefined
+  #queue: Promise<unknown> = Promise.resolve()
+  #closed = false
+
+  constructor (setup: StoreSetup) {
+    this.#setup = setup
+    this.keySource = setup.keySource
+    this.#clock = setup.clock ?? systemClock
+    this.#maxVersions = Math.max(1, setup.maxVersions ?? DEFAULT_MAX_VERSIONS)
+  }
+
+  async open (existing: { text: string, identity: FileIdentity } | undefined): Promise<void> {
+    if (existing === undefined) {
+      const kdf = this.#setup.master.type === 'passphrase' ? newScryptParams() : undefined
+      this.#sealing = { key: await this.#keyFor(kdf), kdf }
+    } else {
+      await this.#load(existing.text)
+      this.#identity = existing.identity
+    }
+    this.#setup.logger.info({ path: this.#setup.file, keySource: this.keySource, integrations: this.#integrations.size }, 'file secret store opened')
+  }
+
+  async get (integration: string, version?: number): Promise<StoredSecret | undefined> {
+    const record = (await this.#fresh()).get(integration)
+    const wanted = version ?? record?.versions.at(-1)?.version
+    const entry = record?.versions.find((candidate) => candidate.version === wanted)
+    if (entry?.data === undefined) return undefined
+    return { integration, version: entry.version, data: entry.data, createdAt: entry.createdAt }
+  }
+
+  async currentVersion (integration: string): Promise<number | undefined> {
+    return (await this.#fresh()).get(integration)?.versions.at(-1)?.version
+  }
+
+  async put (integration: string, data: CredentialData, options: PutOptions = {}): Promise<{ version: number }> {
+    return await this.#exclusive(async (integrations) => {
+      const record = integrations.get(integration)
+      const current = record?.versions.at(-1)?.version ?? 0
+      if (options.cas !== undefined && options.cas !== current) throw new SecretVersionConflictError(integration, options.cas)
+      const now = new Date(this.#clock.now()).toISOString()
+      const writtenBy = options.metadata?.rotated_by ?? this.#setup.writtenBy
+      const added: VersionRecord = { version: current + 1, createdAt: now, ...(writtenBy === undefined ? {} : { writtenBy }), data: Object.freeze({ ...data }) }
+      const versions = [...(record?.versions ?? []), added]
+      const keepFrom = versions.length - this.#maxVersions
+      const next: IntegrationRecord = {
+        createdAt: record?.createdAt ?? now,
+        updatedAt: now,
+        metadata: mergeMetadata(record?.metadata ?? {}, options.metadata ?? {}),
+        versions: versions.map((entry, index) => index < keepFrom && entry.data !== undefined ? withoutData(entry) : entry)
+      }
+      await this.#write(new Map([...integrations, [integration, next]]))
+      this.#setup.logger.info({ integration, version: added.version }, 'secret version stored')
+      return { version: added.version }
+    })
+  }
+
+  async list (): Promise<SecretSummary[]> {
+    return [...(await this.#fresh())].sort(([a], [b]) => a.localeCompare(b)).map(([integration, record]) => ({
+      integration,
+      currentVersion: record.versions.at(-1)?.version ?? 0,
+      createdAt: record.createdAt,
+      updatedAt: record.updatedAt,
+      metadata: { ...record.metadata }
+    }))
+  }
+
+  async history (integration: string): Promise<SecretVersionInfo[]> {
+    return ((await this.#fresh()).get(integration)?.versions ?? []).map((entry) => ({
+      version: entry.version,
+      createdAt: entry.createdAt,
+      readable: entry.data !== undefined,
+      ...(entry.writtenBy === undefined ? {} : { writtenBy: entry.writtenBy })
+    }))
+  }
+
+  async metadata (integration: string): Promise<SecretMetadata | undefined> {
+    const record = (await this.#fresh()).get(integration)
+    return record === undefined ? undefined : { ...record.metadata }
+  }
+
+  async updateMetadata (integration: string, metadata: SecretMetadata): Promise<void> {
+    await this.#exclusive(async (integrations) => {
+      const record = integrations.get(integration)
+      // Like Vault's PATCH on /metadata, which answers 404 for a path that was never written.
+      if (record === undefined) throw new SecretVersionNotFoundError('latest', integration)
+      const next = { ...record, updatedAt: new Date(this.#clock.now()).toISOString(), metadata: mergeMetadata(record.metadata, metadata) }
+      await this.#write(new Map([...integrations, [integration, next]]))
+    })
+  }
+
+  async health (): Promise<StoreHealth> {
+    if (this.#closed) return { ok: false, detail: 'closed' }
+    try { await this.#fresh() } catch { /* recorded in #problem */ }
+    if (this.#problem !== undefined) return { ok: false, detail: `store file unreadable (${this.#problem.problem})` }
+    if (this.#identity === undefined && this.#integrations.size > 0) return { ok: false, detail: 'store file missing; the next write recreates it' }
+    return { ok: true, detail: 'ok' }
+  }
+
+  /** Lets writes already queued finish; anything queued later is refused. */
+  async close (): Promise<void> {
+    await this.#queue
+    this.#closed = true
+    for (const key of this.#derived.values()) key.fill(0)
+    if (this.#setup.master.type === 'raw') this.#setup.master.key.fill(0)
+  }
+
+  /** The current state, re-read first when another writer (the CLI, a restore) replaced the file. */
+  async #fresh (): Promise<Integrations> {
+    if (this.#closed) throw new SecretStoreUnavailableError({ cause: new Error('the file store is closed') })
+    const identity = await identify(this.#setup.file).catch(() => null)
+    if (identity === null || !sameIdentity(identity, this.#identity)) await this.#exclusive(async () => {}, true)
+    return this.#integrations
+  }
+
+  /** Runs `change` alone, after re-reading a replaced file; it never runs while the file on disk is unreadable. */
+  async #exclusive<T> (change: (integrations: Integrations) => Promise<T>, readOnly = false): Promise<T> {
+    const run = this.#queue.then(async () => {
+      if (this.#closed && !readOnly) throw new SecretStoreUnavailableError({ cause: new Error('the file store is closed') })
+      await this.#reloadIfReplaced()
+      if (this.#problem !== undefined && !readOnly) throw new SecretStoreUnavailableError({ cause: this.#problem })
+      return await change(this.#integrations)
+    })
+    this.#queue = run.catch(() => {})
+    return await run
+  }
+
+  async #reloadIfReplaced (): Promise<void> {
+    try {
+      const identity = await identify(this.#setup.file)
+      if (sameIdentity(identity, this.#identity) && this.#problem?.problem !== 'unreadable') return
+      this.#identity = identity
+      if (identity === undefined) {
+        this.#problem = undefined
+        this.#setup.logger.error({ path: this.#setup.file }, 'secret store file disappeared; serving the last state read, the next write recreates it')
+        return
+      }
+      await this.#load(await readFile(this.#setup.file, 'utf8').catch((error: unknown) => { throw unreadable(this.#setup.file, error) }))
+      this.#problem = undefined
+      this.#setup.logger.info({ path: this.#setup.file, integrations: this.#integrations.size }, 'secret store file changed on disk; re-read it')
+    } catch (error) {
+      if (!(error instanceof SecretFileError)) throw error
+      this.#problem = error
+      this.#setup.logger.error({ path: this.#setup.file, problem: error.problem, detail: error.message }, 'secret store file cannot be read; serving the last good state and refusing writes')
+    }
+  }
+
+  async #load (text: string): Promise<void> {
+    const envelope = parseEnvelope(text, this.#setup.file)
+    if (this.#setup.master.type === 'passphrase' && envelope.kdf === undefined) {
+      throw new SecretFileError('wrong-key', `${this.#setup.file} was encrypted with a 32-byte key, but BROKER_MASTER_KEY holds a passphrase; ${this.#setup.keyAdvice}. The file was left untouched`)
+    }
+    const key = await this.#keyFor(envelope.kdf)
+    const plaintext = openEnvelope(envelope, key, this.#setup.file, this.#setup.keyAdvice)
+    try {
+      const document = JSON.parse(plaintext.toString('utf8')) as { integrations: Record<string, IntegrationRecord> }
+      this.#integrations = new Map(Object.entries(document.integrations).map(([name, record]) => [name, freezeRecord(record)]))
+    } finally {
+      plaintext.fill(0)
+    }
+    this.#sealing = { key, kdf: envelope.kdf }
+  }
+
+  async #keyFor (kdf: ScryptParams | undefined): Promise<Buffer> {
+    const master = this.#setup.master
+    if (master.type === 'raw') return master.key
+    if (kdf === undefined) throw new Error('a passphrase needs scrypt parameters')
+    const cached = this.#derived.get(kdf.salt)
+    if (cached !== undefined) return cached
+    const key = await deriveKey(master.passphrase, kdf)
+    this.#derived.set(kdf.salt, key)
+    return key
+  }
+
+  /** Seals and replaces the file atomically; memory changes only after the new file is durable. */
+  async #write (integrations: Integrations): Promise<void> {
+    const sealing = this.#sealing
+    if (sealing === undefined) throw new Error('store not opened')
+    const plaintext = Buffer.from(JSON.stringify({ integrations: Object.fromEntries(integrations) }))
+    const sealed = seal(plaintext, sealing.key, sealing.kdf)
+    plaintext.fill(0)
+    try {
+      await writeFileAtomic(this.#setup.file, sealed)
+    } catch (error) {
+      this.#setup.logger.error({ path: this.#setup.file, code: (error as NodeJS.ErrnoException).code }, 'secret store write failed; the previous file is intact')
+      throw new SecretStoreUnavailableError({ cause: error })
+    }
+    this.#integrations = integrations
+    this.#identity = await identify(this.#setup.file)
+  }
+}
+
+function mergeMetadata (current: SecretMetadata, patch: SecretMetadata): SecretMetadata {
+  const merged: SecretMetadata = { ...current }
+  for (const key of METADATA_KEYS) {
+    const value = patch[key]
+    if (typeof value === 'string') merged[key] = value
+  }
+  return Object.freeze(merged)
+}
+
+function withoutData (entry: VersionRecord): VersionRecord {
+  const { data: _dropped, ...rest } = entry
+  return rest
+}
+
+function freezeRecord (record: IntegrationRecord): IntegrationRecord {
+  for (const entry of record.versions) if (entry.data !== undefined) Object.freeze(entry.data)
+  Object.freeze(record.metadata)
+  return record
+}
+
+async function readStoreFile (file: string): Promise<{ text: string, identity: FileIdentity } | undefined> {
+  try {
+    const identity = await identify(file)
+    return identity === undefined ? undefined : { text: await readFile(file, 'utf8'), identity }
+  } catch (error) {
+    if (isNotFound(error)) return undefined
+    throw unreadable(file, error)
+  }
+}
+
+async function identify (file: string): Promise<FileIdentity | undefined> {
+  try {
+    const { ino, size, mtimeMs } = await stat(file)
+    return { ino, size, mtimeMs }
+  } catch (error) {
+    if (isNotFound(error)) return undefined
+    throw unreadable(file, error)
+  }
+}
+
+function sameIdentity (a: FileIdentity | undefined, b: FileIdentity | undefined): boolean {
+  return a?.ino === b?.ino && a?.size === b?.size && a?.mtimeMs === b?.mtimeMs
+}

@@ -1,0 +1,191 @@
+/**
+ * The Vault store: integration credentials in HashiCorp Vault KV v2 at `{mount}/data/{prefix}/{integration}`, lifecycle
+ * fields in the key's `custom_metadata`, one KV version per credential version. Who wrote version N is kept as the
+ * custom_metadata key `version_{N}_by` (KV v2 has no per-version metadata before plugin v0.25's attribution fields).
+ *
+ * The broker's own token (login, renewal, re-login) lives in vault-session.ts and the KV v2 paths in vault-kv.ts.
+ * Failures leave as the errors of src/errors.ts: Vault down, sealed or slow -> SecretStoreUnavailableError with
+ * Retry-After, straight away (the caller is already waiting and keeps its cache); policy gap -> SecretStoreDeniedError.
+ */
+import type { Logger } from 'pino'
+import { systemClock, type Clock } from '../clock.js'
+import type { VaultConfig } from '../config.js'
+import { BadRequestError, SecretVersionConflictError, SecretVersionNotFoundError } from '../errors.js'
+import type { CredentialData, PutOptions, SecretMetadata, SecretStore, SecretSummary, SecretVersionInfo, StoredSecret, StoreHealth } from './secret-store.js'
+import { createVaultKv, type KvKeyMetadata, type VaultKv } from './vault-kv.js'
+import { createVaultSession, describeVaultFailure, type VaultSession } from './vault-session.js'
+
+const METADATA_KEYS = ['rotated_at', 'rotated_by', 'expires_at', 'owner'] as const
+const WRITTEN_BY = /^version_(\d+)_by$/
+/** Parallel metadata reads while listing: enough to be quick, few enough not to crowd Vault. */
+const LIST_CONCURRENCY = 8
+
+export interface VaultStoreOptions {
+  config: VaultConfig
+  logger: Logger
+  clock?: Clock
+  /** Recorded as the writer of each version unless the put names `metadata.rotated_by` (as the file store does). */
+  writtenBy?: string
+  /** Jitter source for token renewal, in [0, 1); tests pin it. */
+  random?: () => number
+}
+
+export interface VaultSecretStore extends SecretStore {
+  readonly kind: 'vault'
+  /** The broker's Vault token lifecycle: state for the admin API, `settled()` for tests. */
+  readonly session: Pick<VaultSession, 'state' | 'settled'>
+}
+
+/** Logs in to Vault (throws if that fails: SecretStoreUnavailableError or SecretStoreDeniedError) and returns the store. */
+export async function createVaultStore (options: VaultStoreOptions): Promise<VaultSecretStore> {
+  const session = await createVaultSession({ config: options.config, logger: options.logger, ...(options.clock ? { clock: options.clock } : {}), ...(options.random ? { random: options.random } : {}) })
+  options.logger.info({ address: options.config.address, mount: options.config.mount, prefix: options.config.prefix, namespace: options.config.namespace, auth: options.config.auth.method }, 'Vault secret store opened')
+  return new VaultStore(options, session)
+}
+
+class VaultStore implements VaultSecretStore {
+  readonly kind = 'vault'
+  readonly session: VaultSession
+  #kv: VaultKv
+  #prefix: string
+  #log: Logger
+  #clock: Clock
+  #writtenBy: string | undefined
+
+  constructor (options: VaultStoreOptions, session: VaultSession) {
+    this.session = session
+    this.#kv = createVaultKv(session, options.config.mount, options.logger)
+    this.#prefix = options.config.prefix.replace(/^\/+|\/+$/g, '')
+    this.#log = options.logger.child({ component: 'vault-store' })
+    this.#clock = options.clock ?? systemClock
+    this.#writtenBy = options.writtenBy
+  }
+
+  async get (integration: string, version?: number): Promise<StoredSecret | undefined> {
+    const secret = await this.#kv.read(this.#key(integration), version)
+    if (secret === undefined) return undefined
+    const data: Record<string, string> = {}
+    for (const [name, value] of Object.entries(secret.data)) {
+      if (typeof value === 'string') data[name] = value
+      else this.#log.warn({ integration, field: name }, 'ignored a non-string field in the stored credential')
+    }
+    return { integration, version: secret.metadata.version, data: Object.freeze(data), createdAt: secret.metadata.created_time }
+  }
+
+  async currentVersion (integration: string): Promise<number | undefined> {
+    const metadata = await this.#kv.readMetadata(this.#key(integration))
+    return metadata === undefined || metadata.current_version === 0 ? undefined : metadata.current_version
+  }
+
+  async put (integration: string, data: CredentialData, options: PutOptions = {}): Promise<{ version: number }> {
+    const key = this.#key(integration)
+    const result = await this.#kv.write(key, { ...data }, options.cas)
+    if (!result.written) {
+      if (result.reason === 'cas-required') throw new BadRequestError(`the secret of "${integration}" requires check-and-set: give the version you read`)
+      throw new SecretVersionConflictError(integration, options.cas ?? 'any')
+    }
+    this.#log.info({ integration, version: result.version }, 'secret version stored in Vault')
+    const writtenBy = options.metadata?.rotated_by ?? this.#writtenBy
+    const patch = toCustomMetadata(options.metadata ?? {})
+    if (writtenBy !== undefined) patch[`version_${result.version}_by`] = writtenBy
+    if (Object.keys(patch).length > 0) {
+      // The version is stored whatever happens next: report it, and log a metadata failure rather than hide the write.
+      try {
+        if (writtenBy !== undefined) Object.assign(patch, staleWriterKeys(await this.#kv.readMetadata(key)))
+        await this.#kv.patchMetadata(key, patch)
+      } catch (error) {
+        const cause = (error as { cause?: unknown }).cause ?? error
+        this.#log.error({ integration, version: result.version, reason: cause instanceof Error ? cause.message : 'unknown' }, 'stored the secret version but could not update its metadata')
+      }
+    }
+    return { version: result.version }
+  }
+
+  async list (): Promise<SecretSummary[]> {
+    const names = (await this.#kv.list(this.#prefix)).filter((name) => !name.endsWith('/'))
+    const summaries: SecretSummary[] = []
+    let next = 0
+    const worker = async (): Promise<void> => {
+      while (next < names.length) {
+        const integration = names[next++] as string
+        const metadata = await this.#kv.readMetadata(this.#key(integration))
+        if (metadata === undefined) continue
+        summaries.push({ integration, currentVersion: metadata.current_version, createdAt: metadata.created_time, updatedAt: metadata.updated_time, metadata: pickMetadata(metadata) })
+      }
+    }
+    await Promise.all(Array.from({ length: Math.min(LIST_CONCURRENCY, names.length) }, worker))
+    return summaries.sort((a, b) => a.integration.localeCompare(b.integration))
+  }
+
+  async history (integration: string): Promise<SecretVersionInfo[]> {
+    const metadata = await this.#kv.readMetadata(this.#key(integration))
+    if (metadata === undefined) return []
+    const now = this.#clock.now()
+    return Object.entries(metadata.versions).map(([number, version]) => {
+      const deleted = version.deletion_time !== '' && Date.parse(version.deletion_time) <= now
+      const writtenBy = metadata.custom_metadata?.[`version_${number}_by`]
+      return { version: Number(number), createdAt: version.created_time, readable: !version.destroyed && !deleted, ...(writtenBy === undefined ? {} : { writtenBy }) }
+    }).sort((a, b) => a.version - b.version)
+  }
+
+  async metadata (integration: string): Promise<SecretMetadata | undefined> {
+    const metadata = await this.#kv.readMetadata(this.#key(integration))
+    return metadata === undefined ? undefined : pickMetadata(metadata)
+  }
+
+  async updateMetadata (integration: string, metadata: SecretMetadata): Promise<void> {
+    const patch = toCustomMetadata(metadata)
+    if (Object.keys(patch).length === 0) return
+    // PATCH merges; POST would replace the whole custom_metadata map. Vault answers 404 for a key never written.
+    if (!await this.#kv.patchMetadata(this.#key(integration), patch)) throw new SecretVersionNotFoundError('latest', integration)
+  }
+
+  async health (): Promise<StoreHealth> {
+    let body: { initialized?: unknown, sealed?: unknown, standby?: unknown } | undefined
+    try {
+      // node-vault resolves sys/health with the body whatever the status (429 standby, 503 sealed, ...).
+      body = await this.session.client.read('sys/health?standbyok=true&perfstandbyok=true') as typeof body
+    } catch (error) {
+      const failure = describeVaultFailure(error)
+      this.session.translate(failure, 'health', 'sys/health') // logs the outage once, like any other call
+      return { ok: false, detail: failure.timedOut ? 'timed out' : 'unreachable' }
+    }
+    if (body?.initialized === false) return { ok: false, detail: 'not initialized' }
+    if (body?.sealed === true) return { ok: false, detail: 'sealed' }
+    if (!this.session.state().authenticated) return { ok: false, detail: 'not logged in' }
+    return { ok: true, detail: body?.standby === true ? 'standby' : 'ok' }
+  }
+
+  async close (): Promise<void> { await this.session.close() }
+
+  #key (integration: string): string { return this.#prefix === '' ? integration : `${this.#prefix}/${integration}` }
+}
+
+function pickMetadata (metadata: KvKeyMetadata): SecretMetadata {
+  const picked: SecretMetadata = {}
+  for (const key of METADATA_KEYS) {
+    const value = metadata.custom_metadata?.[key]
+    if (typeof value === 'string') picked[key] = value
+  }
+  return picked
+}
+
+/** Lifecycle fields as a merge-patch. Vault refuses empty values (0 < len(value)), so "" removes the key. */
+function toCustomMetadata (metadata: SecretMetadata): Record<string, string | null> {
+  const patch: Record<string, string | null> = {}
+  for (const key of METADATA_KEYS) {
+    const value = metadata[key]
+    if (typeof value === 'string') patch[key] = value === '' ? null : value
+  }
+  return patch
+}
+
+/** `version_{N}_by` keys of versions Vault has pruned: removed so the 64-key custom_metadata limit is never reached. */
+function staleWriterKeys (metadata: KvKeyMetadata | undefined): Record<string, null> {
+  const stale: Record<string, null> = {}
+  for (const key of Object.keys(metadata?.custom_metadata ?? {})) {
+    const number = WRITTEN_BY.exec(key)?.[1]
+    if (number !== undefined && metadata?.versions[number] === undefined) stale[key] = null
+  }
+  return stale
+}

@@ -1,0 +1,61 @@
+/**
+ * The process: load config, build the broker, listen, and close with grace on SIGTERM/SIGINT
+ * (stop accepting, let in-flight requests finish within `shutdownGraceMs`, exit 0).
+ */
+import type { Logger } from 'pino'
+import { createBroker, type Broker } from './broker.js'
+import { CALLER_KEY_FILE } from './callers/caller-keys.js'
+import type { LoadedConfig } from './config.js'
+
+export interface RunningServer { broker: Broker, url: string, stop: () => Promise<void> }
+
+export async function startServer (loaded: LoadedConfig, logger: Logger): Promise<RunningServer> {
+  const { config } = loaded
+  const broker = await createBroker(config, { logger })
+  const address = await broker.app.listen({ host: config.listen.host, port: config.listen.port })
+  const integrations = Object.keys(config.integrations)
+  logger.info({
+    url: address,
+    config: loaded.file ?? 'built-in defaults',
+    secretStore: config.secrets.store === 'vault' ? { kind: 'vault', address: config.secrets.vault?.address } : { kind: 'file', path: config.secrets.file.path },
+    callerKeys: broker.callerKeys.kind === 'hs256' && broker.callerKeys.generatedFile ? { kind: 'hs256 (generated)', file: broker.callerKeys.generatedFile } : { kind: broker.callerKeys.kind },
+    integrations: integrations.length,
+    policyRules: config.policy.length
+  }, `atlassian-broker listening on ${address}`)
+  if (integrations.length === 0) {
+    logger.info(`next: write ${loaded.file ?? 'atlassian-broker.yaml'} with your integrations and policy (README: "Configuration"), ` +
+      'store a credential with `atlassian-broker secrets put NAME < credential.json`, mint a caller token with ' +
+      '`atlassian-broker caller-token --sub CALLER`, then call ' + `${address}/proxy/NAME/rest/api/3/myself` +
+      (broker.callerKeys.kind === 'hs256' && broker.callerKeys.generatedFile ? ` (callers are verified with the key in ${config.dataDir}/${CALLER_KEY_FILE})` : ''))
+  }
+  return { broker, url: address, stop: () => broker.close() }
+}
+
+/** Wires SIGTERM/SIGINT to a graceful stop; a second signal or the grace running out forces the exit. */
+export function closeOnSignals (server: RunningServer, logger: Logger, graceMs: number): void {
+  let stopping = false
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      logger.warn({ signal }, 'second signal: exiting now')
+      process.exit(1)
+    }
+    stopping = true
+    logger.info({ signal, graceMs }, 'stopping: no new connections, waiting for in-flight requests')
+    const force = setTimeout(() => {
+      logger.warn({ graceMs }, 'grace period over: closing remaining connections')
+      server.broker.app.server.closeAllConnections()
+      process.exit(1)
+    }, graceMs)
+    force.unref()
+    server.stop().then(() => {
+      logger.info('stopped')
+      logger.flush?.()
+      process.exit(0)
+    }, (error: unknown) => {
+      logger.error({ err: error }, 'error while stopping')
+      process.exit(1)
+    })
+  }
+  process.on('SIGTERM', onSignal)
+  process.on('SIGINT', onSignal)
+}

@@ -1,0 +1,183 @@
+/**
+ * Forwards one caller request to `{apiUrl}/ex/{product}/{cloudId}{path}?{query}` over a keep-alive undici Pool,
+ * streaming bodies both ways. Upstream 401 means the token was revoked early: the cached token is dropped, a fresh
+ * one minted, and the request replayed once when its body is replayable (none, or small enough to have been buffered).
+ */
+import type { IncomingMessage } from 'node:http'
+import { Transform, type Readable } from 'node:stream'
+import { Pool, type Dispatcher } from 'undici'
+import type { IntegrationConfig } from '../config.js'
+import { BodyTooLargeError, UpstreamTimeoutError, UpstreamUnavailableError } from '../errors.js'
+import type { AccessGrant, TokenProvider } from '../tokens/token-provider.js'
+import { upstreamRequestHeaders } from './headers.js'
+
+export interface ForwarderOptions {
+  apiUrl: string
+  tokens: TokenProvider
+  connections: number
+  connectTimeoutMs: number
+  headersTimeoutMs: number
+  bodyTimeoutMs: number
+  bodyLimitBytes: number
+  replayBufferBytes: number
+  /** Tests and benchmarks point this at a local server; production uses the Pool built from apiUrl. */
+  dispatcher?: Dispatcher
+}
+
+export interface ForwardRequest {
+  integration: string
+  config: IntegrationConfig
+  method: string
+  path: string
+  query: string
+  incoming: IncomingMessage
+  signal: AbortSignal
+}
+
+export interface ForwardResponse {
+  statusCode: number
+  headers: Record<string, string | string[] | undefined>
+  body: Readable
+  /** Set when the 401 replay happened. */
+  replayed: boolean
+  /** Bytes of the caller's body sent upstream. */
+  bytesIn: () => number
+}
+
+const NO_BODY_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'DELETE'])
+
+export class Forwarder {
+  readonly #options: ForwarderOptions
+  readonly #dispatcher: Dispatcher
+  readonly #ownsDispatcher: boolean
+  readonly #basePath: string
+
+  constructor (options: ForwarderOptions) {
+    this.#options = options
+    const apiUrl = new URL(options.apiUrl)
+    this.#basePath = apiUrl.pathname.replace(/\/$/, '')
+    this.#ownsDispatcher = options.dispatcher === undefined
+    this.#dispatcher = options.dispatcher ?? new Pool(apiUrl.origin, {
+      connections: options.connections,
+      connectTimeout: options.connectTimeoutMs,
+      headersTimeout: options.headersTimeoutMs,
+      bodyTimeout: options.bodyTimeoutMs,
+      pipelining: 1
+    })
+  }
+
+  async forward (request: ForwardRequest): Promise<ForwardResponse> {
+    const target = `${this.#basePath}/ex/${request.config.product}/${request.config.cloudId}${request.path}${request.query === '' ? '' : `?${request.query}`}`
+    const body = await this.#prepareBody(request)
+    let grant = await this.#options.tokens.grantFor(request.integration)
+    let response = await this.#send(request, target, grant, body)
+    let replayed = false
+    if (response.statusCode === 401) {
+      this.#options.tokens.invalidate(request.integration, grant)
+      if (body.replayable) {
+        response.body.resume()
+        grant = await this.#options.tokens.grantFor(request.integration)
+        response = await this.#send(request, target, grant, body)
+        replayed = true
+      }
+    }
+    return { statusCode: response.statusCode, headers: response.headers, body: response.body, replayed, bytesIn: body.bytesSent }
+  }
+
+  async close (): Promise<void> {
+    if (this.#ownsDispatcher) await this.#dispatcher.close()
+  }
+
+  async #send (request: ForwardRequest, path: string, grant: AccessGrant, body: PreparedBody): Promise<Dispatcher.ResponseData> {
+    const headers = upstreamRequestHeaders(request.incoming.headers, grant.authorization)
+    if (body.length !== undefined) headers['content-length'] = String(body.length)
+    try {
+      return await this.#dispatcher.request({
+        path,
+        method: request.method as Dispatcher.HttpMethod,
+        headers,
+        body: body.take(),
+        signal: request.signal,
+        headersTimeout: this.#options.headersTimeoutMs,
+        bodyTimeout: this.#options.bodyTimeoutMs
+      })
+    } catch (error) {
+      if (body.overLimit()) throw new BodyTooLargeError(this.#options.bodyLimitBytes)
+      throw translateUndiciError(error)
+    }
+  }
+
+  /** Buffers small bodies so a 401 can be replayed; streams the rest through a byte-limit guard. */
+  async #prepareBody (request: ForwardRequest): Promise<PreparedBody> {
+    const { incoming } = request
+    const declared = incoming.headers['content-length'] === undefined ? undefined : Number(incoming.headers['content-length'])
+    const chunked = incoming.headers['transfer-encoding'] !== undefined
+    const limit = this.#options.bodyLimitBytes
+    if (declared !== undefined && declared > limit) throw new BodyTooLargeError(limit)
+    if (!chunked && (declared === undefined || declared === 0)) {
+      return staticBody(NO_BODY_METHODS.has(request.method) ? undefined : Buffer.alloc(0), declared === 0 && !NO_BODY_METHODS.has(request.method))
+    }
+    if (declared !== undefined && declared <= this.#options.replayBufferBytes) {
+      const chunks: Buffer[] = []
+      for await (const chunk of incoming) chunks.push(chunk as Buffer)
+      return staticBody(Buffer.concat(chunks), true)
+    }
+    let seen = 0
+    let tripped = false
+    const guard = new Transform({
+      transform (chunk: Buffer, _encoding, callback) {
+        seen += chunk.length
+        if (seen > limit) {
+          tripped = true
+          callback(new BodyTooLargeError(limit))
+          return
+        }
+        callback(null, chunk)
+      }
+    })
+    incoming.pipe(guard)
+    incoming.on('error', (error) => guard.destroy(error))
+    let taken = false
+    return {
+      replayable: false,
+      length: declared,
+      take: () => {
+        if (taken) throw new Error('a streamed body cannot be sent twice')
+        taken = true
+        return guard
+      },
+      bytesSent: () => seen,
+      overLimit: () => tripped
+    }
+  }
+}
+
+interface PreparedBody {
+  replayable: boolean
+  length: number | undefined
+  take: () => Buffer | Readable | undefined
+  bytesSent: () => number
+  overLimit: () => boolean
+}
+
+function staticBody (buffer: Buffer | undefined, sendEmpty: boolean): PreparedBody {
+  const payload = buffer !== undefined && (buffer.length > 0 || sendEmpty) ? buffer : undefined
+  return {
+    replayable: true,
+    length: payload?.length,
+    take: () => payload,
+    bytesSent: () => payload?.length ?? 0,
+    overLimit: () => false
+  }
+}
+
+/** undici's failures, translated once: timeouts are 504, anything else on the way is 502. */
+export function translateUndiciError (error: unknown): Error {
+  const code = (error as { code?: string }).code
+  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
+    return new UpstreamTimeoutError({ cause: error })
+  }
+  if ((error as { name?: string }).name === 'AbortError' || code === 'UND_ERR_ABORTED') return error as Error
+  if (typeof (error as { statusCode?: unknown }).statusCode === 'number' && typeof code === 'string' && code.startsWith('BROKER_ERR_')) return error as Error
+  return new UpstreamUnavailableError({ cause: error })
+}

@@ -1,0 +1,56 @@
+/**
+ * Header hygiene between caller, broker and Atlassian. Hop-by-hop headers (RFC 9110 section 7.6.1, plus every
+ * name listed in `Connection`) never cross the proxy; the caller's own credentials and cookies stay with the
+ * broker; the caller can never steer routing (`Host`, `Forwarded`, `X-Forwarded-*`).
+ */
+import type { IncomingHttpHeaders } from 'node:http'
+
+const HOP_BY_HOP = new Set([
+  'connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade',
+  'proxy-authenticate', 'proxy-authorization'
+])
+
+/** Never forwarded upstream: credentials, cookies and anything that names hosts. */
+const CALLER_ONLY = new Set(['authorization', 'cookie', 'host', 'forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-forwarded-port', 'x-real-ip', 'expect', 'content-length'])
+
+/** Never returned to callers: a service account's session cookies must not be shared between jobs. */
+const UPSTREAM_ONLY = new Set(['set-cookie'])
+
+type HeaderValue = string | string[] | undefined
+
+function connectionListed (value: HeaderValue): Set<string> | undefined {
+  if (value === undefined) return undefined
+  const listed = new Set<string>()
+  for (const entry of Array.isArray(value) ? value : [value]) {
+    for (const token of entry.split(',')) {
+      const name = token.trim().toLowerCase()
+      if (name !== '') listed.add(name)
+    }
+  }
+  return listed
+}
+
+/** Headers for the upstream request; `content-length` is set by the forwarder from the body it actually sends. */
+export function upstreamRequestHeaders (incoming: IncomingHttpHeaders, authorization: string): Record<string, string | string[]> {
+  const listed = connectionListed(incoming.connection)
+  const headers: Record<string, string | string[]> = {}
+  for (const name in incoming) {
+    const value = incoming[name]
+    if (value === undefined || HOP_BY_HOP.has(name) || CALLER_ONLY.has(name) || listed?.has(name)) continue
+    headers[name] = value
+  }
+  headers.authorization = authorization
+  return headers
+}
+
+/** Headers for the caller's response: Atlassian's (rate-limit headers included) minus hop-by-hop and cookies. */
+export function callerResponseHeaders (upstream: Record<string, HeaderValue>): Record<string, string | string[]> {
+  const listed = connectionListed(upstream.connection)
+  const headers: Record<string, string | string[]> = {}
+  for (const name in upstream) {
+    const value = upstream[name]
+    if (value === undefined || HOP_BY_HOP.has(name) || UPSTREAM_ONLY.has(name) || listed?.has(name)) continue
+    headers[name] = value
+  }
+  return headers
+}

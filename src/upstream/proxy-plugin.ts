@@ -1,0 +1,124 @@
+/**
+ * `ANY /proxy/{integration}/{path}?{query}`: the thin Fastify adapter around callers -> policy -> forwarder.
+ * Bodies are not parsed here: every content type passes through as a stream.
+ */
+import { pipeline, Transform, type Readable } from 'node:stream'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
+import type { IntegrationConfig } from '../config.js'
+import { IntegrationNotFoundError, PathRejectedError, PolicyDeniedError } from '../errors.js'
+import type { Policy, CompiledRule } from '../policy/policy.js'
+import { checkRequestPath, splitTarget } from '../policy/request-path.js'
+import type { Forwarder } from './forwarder.js'
+import { callerResponseHeaders } from './headers.js'
+
+export interface ProxyPluginOptions {
+  integrations: Readonly<Record<string, IntegrationConfig>>
+  policy: Policy
+  forwarder: Forwarder
+  /** Admission control (per-caller limits, quota holds); throws a 429 error to refuse before anything goes upstream. */
+  admit?: (caller: string, integration: string, rule: CompiledRule) => (() => void)
+}
+
+/** What a proxied request learned on its way, for the usage record and the log line. */
+export interface ProxyContext {
+  integration: string | undefined
+  path: string
+  upstreamStatus: number | undefined
+  upstreamStartedAt: number | undefined
+  upstreamMs: number | undefined
+  upstreamRequestId: string | undefined
+  rateLimitReason: string | undefined
+  /** The broker's error code when it answered with an error itself. */
+  errorCode: string | undefined
+  bytesIn: () => number
+  bytesOut: number
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    proxy: ProxyContext | null
+  }
+}
+
+/** Bytes sent to the caller: the declared length when there is one, else counted on the way (no extra copy). */
+function countBytes (body: Readable, declared: string | string[] | undefined, context: ProxyContext): Readable {
+  if (typeof declared === 'string') {
+    context.bytesOut = Number(declared)
+    return body
+  }
+  const counter = new Transform({
+    transform (chunk: Buffer, _encoding, callback) {
+      context.bytesOut += chunk.length
+      callback(null, chunk)
+    }
+  })
+  // pipeline, not pipe: an upstream reset must tear the caller's response down, and a caller abort the upstream body.
+  return pipeline(body, counter, () => {})
+}
+
+const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']
+
+async function proxyPlugin (app: FastifyInstance, options: ProxyPluginOptions): Promise<void> {
+  const { integrations, policy, forwarder } = options
+  app.decorateRequest('proxy', null)
+
+  await app.register(async (scope) => {
+    // Pass every body through unparsed (STYLE: stream bodies in both directions).
+    scope.removeAllContentTypeParsers()
+    scope.addContentTypeParser('*', (_request, _payload, done) => { done(null) })
+
+    const handler = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
+      const { path: rawPath, query } = splitTarget(request.raw.url ?? '/')
+      const afterPrefix = rawPath.slice('/proxy/'.length)
+      const slash = afterPrefix.indexOf('/')
+      const integration = slash === -1 ? afterPrefix : afterPrefix.slice(0, slash)
+      const context: ProxyContext = {
+        integration: undefined, path: '', upstreamStatus: undefined, upstreamStartedAt: undefined, upstreamMs: undefined,
+        upstreamRequestId: undefined, rateLimitReason: undefined, errorCode: undefined, bytesIn: () => 0, bytesOut: 0
+      }
+      request.proxy = context
+
+      const caller = await app.authenticateCaller(request)
+      const config = Object.hasOwn(integrations, integration) ? integrations[integration] : undefined
+      if (config === undefined) throw new IntegrationNotFoundError(integration.slice(0, 64))
+      context.integration = integration
+
+      const checked = checkRequestPath(slash === -1 ? '/' : afterPrefix.slice(slash), query)
+      if (!checked.ok) throw new PathRejectedError(checked.reason)
+      context.path = checked.value.path
+
+      const decision = policy.decide(caller.id, integration, request.method, checked.value.path)
+      if (!decision.allowed) throw new PolicyDeniedError(decision.reason)
+
+      const release = options.admit?.(caller.id, integration, decision.rule)
+      const abort = new AbortController()
+      reply.raw.once('close', () => { if (!reply.raw.writableFinished) abort.abort() })
+      try {
+        context.upstreamStartedAt = performance.now()
+        const response = await forwarder.forward({
+          integration, config, method: request.method, path: checked.value.path, query: checked.value.query,
+          incoming: request.raw, signal: abort.signal
+        })
+        context.upstreamMs = performance.now() - context.upstreamStartedAt
+        context.upstreamStatus = response.statusCode
+        context.bytesIn = response.bytesIn
+        const requestIdHeader = response.headers['x-arequestid'] ?? response.headers['atl-traceid']
+        context.upstreamRequestId = typeof requestIdHeader === 'string' ? requestIdHeader : undefined
+        const reason = response.headers['ratelimit-reason'] ?? response.headers['beta-ratelimit-reason']
+        context.rateLimitReason = typeof reason === 'string' ? reason : undefined
+        if (release) response.body.once('close', release)
+        reply.code(response.statusCode).headers(callerResponseHeaders(response.headers))
+        return reply.send(countBytes(response.body, response.headers['content-length'], context))
+      } catch (error) {
+        release?.()
+        throw error
+      }
+    }
+
+    scope.route({ method: METHODS, url: '/proxy/:integration', handler })
+    scope.route({ method: METHODS, url: '/proxy/:integration/*', handler })
+  })
+}
+
+export default fp(proxyPlugin, { name: 'broker-proxy', dependencies: ['broker-callers'] })

@@ -1,0 +1,31 @@
+/**
+ * One record per proxied call: the seam where logging, metrics, the usage view and the call audit all read from.
+ * Caller and integration are names from config (never raw request text), so every consumer's cardinality is bounded.
+ */
+export interface ProxiedCall {
+  requestId: string
+  /** The verified caller id, or undefined when authentication failed. */
+  caller: string | undefined
+  /** A configured integration name, or undefined when the request named none that exists. */
+  integration: string | undefined
+  method: string
+  /** The checked and forwarded path (no query string). */
+  path: string
+  statusCode: number
+  /** Stable error code when the broker answered with an error. */
+  errorCode: string | undefined
+  durationMs: number
+  upstreamStatus: number | undefined
+  upstreamMs: number | undefined
+  /** Atlassian's request id (`x-arequestid`, or `atl-traceid`), to trace a change in Jira back to the caller. */
+  upstreamRequestId: string | undefined
+  rateLimitReason: string | undefined
+  bytesIn: number
+  bytesOut: number
+  /** Epoch ms when the call finished. */
+  at: number
+}
+
+export interface UsageSink {
+  record (call: ProxiedCall): void
+}

@@ -1,0 +1,101 @@
+/**
+ * Builds a real broker for a test: the fake Atlassian on loopback, an embedded file store in a temp folder, a
+ * caller HS256 key, logs captured in memory (so tests can scan them for secrets), listening on 127.0.0.1:0.
+ * Everything is torn down with the test.
+ */
+import { Writable } from 'node:stream'
+import { createSigner } from 'fast-jwt'
+import type { Test } from 'tap'
+import { createBroker, type Broker, type BrokerOptions } from '../../src/broker.js'
+import type { Clock } from '../../src/clock.js'
+import { parseConfig, type BrokerConfig } from '../../src/config.js'
+import { createLogger } from '../../src/logger.js'
+import { createFileStore } from '../../src/secrets/file-store.js'
+import type { SecretStore } from '../../src/secrets/secret-store.js'
+import { FakeAtlassian } from './fake-atlassian.js'
+
+export const JIRA_CLOUD_ID = '11111111-1111-1111-1111-111111111111'
+export const WIKI_CLOUD_ID = '22222222-2222-2222-2222-222222222222'
+export const CALLER_SECRET = 'test-caller-secret-0123456789-abcdefghijklmnop'
+export const CLIENT_ID = 'svc-client-id'
+export const CLIENT_SECRET = 'svc-client-secret-ABCDEF0123456789'
+export const MASTER_KEY = 'test-master-key-passphrase-4f2b9d'
+
+export interface Harness {
+  broker: Broker
+  config: BrokerConfig
+  fake: FakeAtlassian
+  store: SecretStore
+  /** Base URL of the listening broker, e.g. http://127.0.0.1:PORT */
+  url: string
+  /** Every log line the broker wrote, as raw JSON text. */
+  logs: string[]
+  /** A caller JWT for `sub`, signed with the harness key. */
+  callerToken: (sub: string, claims?: Record<string, unknown>, ttlSeconds?: number) => string
+}
+
+export interface HarnessOptions {
+  /** Merged over the default config (top-level keys replace). */
+  config?: Record<string, unknown>
+  clock?: Clock
+  /** Skip storing the default credentials. */
+  empty?: boolean
+  /** A store to use instead of the temp file store (e.g. the Vault store). */
+  store?: SecretStore
+  brokerOptions?: Partial<BrokerOptions>
+  fake?: FakeAtlassian
+}
+
+export function memoryLogStream (lines: string[]): Writable {
+  return new Writable({
+    write (chunk: Buffer, _encoding, callback) {
+      for (const line of chunk.toString('utf8').split('\n')) if (line !== '') lines.push(line)
+      callback()
+    }
+  })
+}
+
+export async function startHarness (t: Test, options: HarnessOptions = {}): Promise<Harness> {
+  const fake = options.fake ?? await FakeAtlassian.start({
+    t,
+    sites: [{ product: 'jira', cloudId: JIRA_CLOUD_ID }, { product: 'confluence', cloudId: WIKI_CLOUD_ID }]
+  })
+  fake.addClient(CLIENT_ID, CLIENT_SECRET, { email: 'report-bot@serviceaccount.atlassian.com' })
+  const dir = t.testdir({})
+  const config = parseConfig({
+    listen: { host: '127.0.0.1', port: 0 },
+    dataDir: dir,
+    callers: { jwt: { audience: 'atlassian-broker', hs256Secret: CALLER_SECRET } },
+    atlassian: { tokenUrl: fake.tokenUrl, apiUrl: fake.url },
+    integrations: {
+      'jira-main': { product: 'jira', cloudId: JIRA_CLOUD_ID, credential: 'oauth' },
+      'wiki-main': { product: 'confluence', cloudId: WIKI_CLOUD_ID, credential: 'oauth' }
+    },
+    policy: [
+      { caller: 'report-job', integration: 'jira-main', methods: ['GET', 'POST', 'PUT'], paths: ['/rest/api/3/**'] },
+      { caller: 'report-job', integration: 'wiki-main', methods: ['GET'], paths: ['/wiki/**'] }
+    ],
+    secrets: { store: 'file', file: { path: `${dir}/secrets.enc` } },
+    ...options.config
+  }, 'test config', {})
+  const logs: string[] = []
+  const logger = createLogger({ level: 'debug', destination: memoryLogStream(logs) })
+  const store = options.store ?? await createFileStore({ path: config.secrets.file.path, masterKey: MASTER_KEY, logger })
+  if (!options.empty) {
+    await store.put('jira-main', { client_id: CLIENT_ID, client_secret: CLIENT_SECRET })
+    await store.put('wiki-main', { client_id: CLIENT_ID, client_secret: CLIENT_SECRET })
+  }
+  const broker = await createBroker(config, { logger, store, ...(options.clock ? { clock: options.clock } : {}), ...options.brokerOptions })
+  const url = await broker.app.listen({ host: '127.0.0.1', port: 0 })
+  t.teardown(() => broker.close())
+  const sign = createSigner({ key: CALLER_SECRET, algorithm: 'HS256' })
+  return {
+    broker,
+    config,
+    fake,
+    store,
+    url,
+    logs,
+    callerToken: (sub, claims = {}, ttlSeconds = 3600) => sign({ sub, aud: 'atlassian-broker', exp: Math.floor(Date.now() / 1000) + ttlSeconds, ...claims })
+  }
+}
