@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto'
 import { createServer } from 'node:http'
 import Fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
+import adminAuth from './admin/admin-auth.js'
 import callerAuth from './callers/caller-auth.js'
 import type { CallerKeys } from './callers/caller-keys.js'
 import type { BrokerConfig } from './config.js'
@@ -112,6 +113,7 @@ export async function buildApp (config: BrokerConfig, deps: AppDeps): Promise<Fa
   })
 
   await app.register(callerAuth, { config: config.callers.jwt, keys: deps.callerKeys })
+  await app.register(adminAuth, { admin: config.callers.admin })
   await app.register(proxyPlugin, {
     integrations: config.integrations,
     policy: deps.policy,
