@@ -163,8 +163,8 @@ export async function removeStaleTemps (file: string, logger: pino.Logger): Prom
   for (const name of await readdir(directory)) {
     if (!name.startsWith(`${base}.tmp-`) && !name.startsWith(`${base}.key.tmp-`)) continue
     const leftover = path.join(directory, name)
-    const { mtimeMs } = await stat(leftover)
-    if (Date.now() - mtimeMs < STALE_TEMP_AGE_MS) continue
+    const modified = await stat(leftover).then(({ mtimeMs }) => mtimeMs, () => Date.now()) // gone already: its writer finished
+    if (Date.now() - modified < STALE_TEMP_AGE_MS) continue
     await rm(leftover, { force: true })
     logger.warn({ file: leftover }, 'removed a temp file left by an interrupted write')
   }

@@ -10,7 +10,7 @@ import type pino from 'pino'
 import { systemClock, type Clock } from '../clock.js'
 import { SecretStoreUnavailableError, SecretVersionConflictError, SecretVersionNotFoundError } from '../errors.js'
 import {
-  deriveKey, isNotFound, loadKeyFile, newScryptParams, openEnvelope, parseEnvelope, parseMasterKey, removeStaleTemps, seal,
+  deriveKey, isNotFound, keyId, loadKeyFile, newScryptParams, openEnvelope, parseEnvelope, parseMasterKey, removeStaleTemps, seal,
   SecretFileError, unreadable, writeFileAtomic, type MasterKey, type ScryptParams
 } from './file-crypto.js'
 import type {
@@ -95,7 +95,8 @@ class EmbeddedFileStore implements SecretStore {
       await this.#load(existing.text)
       this.#identity = existing.identity
     }
-    this.#setup.logger.info({ path: this.#setup.file, keySource: this.keySource, integrations: this.#integrations.size }, 'file secret store opened')
+    const keyFingerprint = this.#sealing === undefined ? undefined : keyId(this.#sealing.key)
+    this.#setup.logger.info({ path: this.#setup.file, keySource: this.keySource, keyFingerprint, integrations: this.#integrations.size }, 'file secret store opened')
   }
 
   async get (integration: string, version?: number): Promise<StoredSecret | undefined> {
