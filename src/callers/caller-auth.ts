@@ -89,13 +89,14 @@ async function callerAuth (app: FastifyInstance, options: CallerAuthOptions): Pr
 
 /** A reason a caller can act on, never the token itself. */
 function describeJwtFailure (error: unknown): string {
-  const code = String((error as { code?: string }).code ?? '')
-  if (code.includes('EXPIRED')) return 'token expired'
-  if (code.includes('INACTIVE')) return 'token not yet valid (nbf)'
-  if (code.includes('CLAIM_VALUE')) return 'token audience or issuer not accepted'
-  if (code.includes('MISSING_REQUIRED_CLAIM') || code.includes('CLAIM_MISSING')) return 'token lacks a required claim'
-  if (code.includes('ALGORITHM')) return 'token algorithm not accepted'
-  if (code.includes('SIGNATURE')) return 'token signature invalid'
+  // @fastify/jwt wraps fast-jwt's errors: the original reason survives in the code or the message text.
+  const text = `${String((error as { code?: string }).code ?? '')} ${(error as Error).message ?? ''}`.toLowerCase()
+  if (text.includes('expired')) return 'token expired'
+  if (text.includes('inactive') || text.includes('not active')) return 'token not yet valid (nbf)'
+  if (text.includes('required')) return 'token lacks a required claim'
+  if (text.includes('aud') || text.includes('iss')) return 'token audience or issuer not accepted'
+  if (text.includes('algorithm')) return 'token algorithm not accepted'
+  if (text.includes('signature')) return 'token signature invalid'
   return 'token invalid'
 }
 

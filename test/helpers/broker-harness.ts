@@ -6,6 +6,7 @@
 import { Writable } from 'node:stream'
 import { createSigner } from 'fast-jwt'
 import type { Test } from 'tap'
+import { Client } from 'undici'
 import { createBroker, type Broker, type BrokerOptions } from '../../src/broker.js'
 import type { Clock } from '../../src/clock.js'
 import { parseConfig, type BrokerConfig } from '../../src/config.js'
@@ -97,5 +98,16 @@ export async function startHarness (t: Test, options: HarnessOptions = {}): Prom
     url,
     logs,
     callerToken: (sub, claims = {}, ttlSeconds = 3600) => sign({ sub, aud: 'atlassian-broker', exp: Math.floor(Date.now() / 1000) + ttlSeconds, ...claims })
+  }
+}
+
+/** Sends a request target exactly as given (no URL normalisation, unlike `fetch` or `request(url)`). */
+export async function rawRequest (base: string, path: string, options: { method?: string, headers?: Record<string, string> } = {}): Promise<{ statusCode: number, headers: Record<string, unknown>, body: string }> {
+  const client = new Client(base)
+  try {
+    const response = await client.request({ path, method: (options.method ?? 'GET') as 'GET', headers: options.headers ?? {} })
+    return { statusCode: response.statusCode, headers: response.headers, body: await response.body.text() }
+  } finally {
+    await client.close()
   }
 }
