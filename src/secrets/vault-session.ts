@@ -203,7 +203,7 @@ class Session implements VaultSession {
     } catch (error) {
       const failure = describeVaultFailure(error)
       if (failure.status !== 403) throw this.translate(failure, operation, path)
-      if (token === this.#token) await this.#recoverFromDenial(failure, operation, path)
+      if (token === this.#token) await this.#recoverFromDenial(token, failure, operation, path)
     }
     try {
       return this.#succeeded(await request(this.client))
@@ -259,8 +259,10 @@ class Session implements VaultSession {
   }
 
   /** Decides whether a 403 means "our token is dead" (log in again, caller retries once) or "policy gap" (throws). */
-  async #recoverFromDenial (failure: VaultCallError, operation: string, path: string): Promise<void> {
+  async #recoverFromDenial (token: string | undefined, failure: VaultCallError, operation: string, path: string): Promise<void> {
     const dead = failure.vaultErrors.includes('invalid token') || await this.#tokenIsDead()
+    // Another call found the same dead token and has logged in meanwhile: just retry with the new token.
+    if (token !== this.#token) return
     if (!dead) {
       this.#log.error({ operation, path, vaultErrors: failure.vaultErrors },
         'Vault denied the broker on this path although its token is valid: a policy lacks this capability (see deploy/vault/broker-policy.hcl)')

@@ -45,7 +45,9 @@ export async function createVaultStore (options: VaultStoreOptions): Promise<Vau
 
 class VaultStore implements VaultSecretStore {
   readonly kind = 'vault'
-  readonly session: VaultSession
+  /** A narrow view: the session itself holds the node-vault client, whose `token` property is the live Vault token. */
+  readonly session: Pick<VaultSession, 'state' | 'settled'>
+  #session: VaultSession
   #kv: VaultKv
   #prefix: string
   #log: Logger
@@ -53,7 +55,8 @@ class VaultStore implements VaultSecretStore {
   #writtenBy: string | undefined
 
   constructor (options: VaultStoreOptions, session: VaultSession) {
-    this.session = session
+    this.#session = session
+    this.session = { state: () => session.state(), settled: async () => { await session.settled() } }
     this.#kv = createVaultKv(session, options.config.mount, options.logger)
     this.#prefix = options.config.prefix.replace(/^\/+|\/+$/g, '')
     this.#log = options.logger.child({ component: 'vault-store' })
@@ -144,19 +147,19 @@ class VaultStore implements VaultSecretStore {
     let body: { initialized?: unknown, sealed?: unknown, standby?: unknown } | undefined
     try {
       // node-vault resolves sys/health with the body whatever the status (429 standby, 503 sealed, ...).
-      body = await this.session.client.read('sys/health?standbyok=true&perfstandbyok=true') as typeof body
+      body = await this.#session.client.read('sys/health?standbyok=true&perfstandbyok=true') as typeof body
     } catch (error) {
       const failure = describeVaultFailure(error)
-      this.session.translate(failure, 'health', 'sys/health') // logs the outage once, like any other call
+      this.#session.translate(failure, 'health', 'sys/health') // logs the outage once, like any other call
       return { ok: false, detail: failure.timedOut ? 'timed out' : 'unreachable' }
     }
     if (body?.initialized === false) return { ok: false, detail: 'not initialized' }
     if (body?.sealed === true) return { ok: false, detail: 'sealed' }
-    if (!this.session.state().authenticated) return { ok: false, detail: 'not logged in' }
+    if (!this.#session.state().authenticated) return { ok: false, detail: 'not logged in' }
     return { ok: true, detail: body?.standby === true ? 'standby' : 'ok' }
   }
 
-  async close (): Promise<void> { await this.session.close() }
+  async close (): Promise<void> { await this.#session.close() }
 
   #key (integration: string): string { return this.#prefix === '' ? integration : `${this.#prefix}/${integration}` }
 }
