@@ -31,9 +31,9 @@ export interface AppDeps {
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/
-const QUIET_ROUTES = new Set(['/healthz', '/readyz', '/metrics'])
 
 export async function buildApp (config: BrokerConfig, deps: AppDeps): Promise<FastifyInstance> {
+  const QUIET_ROUTES = new Set(['/healthz', '/readyz', config.metrics.path])
   const app = Fastify({
     loggerInstance: deps.logger,
     // One line per request is written by the onResponse hook below, with the caller and integration in it.

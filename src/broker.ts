@@ -5,10 +5,14 @@
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import type { Dispatcher } from 'undici'
+import { usageRoutes } from './admin/usage-routes.js'
 import { buildApp } from './app.js'
 import { resolveCallerKeys, type CallerKeys } from './callers/caller-keys.js'
 import { systemClock, type Clock } from './clock.js'
 import type { BrokerConfig } from './config.js'
+import { createAdmission } from './limits/admission.js'
+import { CallerLimits } from './limits/caller-limits.js'
+import { QuotaHold } from './limits/quota-hold.js'
 import { compilePolicy, type Policy } from './policy/policy.js'
 import { Readiness } from './readiness.js'
 import { createSecretStore, revalidateMs } from './secrets/create-secret-store.js'
@@ -16,6 +20,9 @@ import { CredentialSource } from './secrets/credential-source.js'
 import type { SecretStore } from './secrets/secret-store.js'
 import { TokenProvider } from './tokens/token-provider.js'
 import { Forwarder } from './upstream/forwarder.js'
+import type { Sleep } from './upstream/retry-policy.js'
+import { metricsPlugin } from './usage/metrics-plugin.js'
+import { Usage } from './usage/usage.js'
 
 export interface BrokerOptions {
   logger: Logger
@@ -25,6 +32,9 @@ export interface BrokerOptions {
   /** Where upstream requests go (tests, benchmarks); otherwise a Pool to config.atlassian.apiUrl. */
   dispatcher?: Dispatcher
   env?: NodeJS.ProcessEnv
+  /** Waits between upstream retries and their jitter (tests); default: timers on `clock`, Math.random. */
+  sleep?: Sleep
+  random?: () => number
 }
 
 export interface Broker {
@@ -35,6 +45,8 @@ export interface Broker {
   tokens: TokenProvider
   policy: Policy
   callerKeys: CallerKeys
+  usage: Usage
+  quotaHold: QuotaHold
   close (): Promise<void>
 }
 
@@ -43,6 +55,8 @@ export async function createBroker (config: BrokerConfig, options: BrokerOptions
   const logger = options.logger
   const store = options.store ?? await createSecretStore(config, { logger, clock, ...(options.env ? { env: options.env } : {}) })
   const credentials = new CredentialSource({ store, clock, logger, revalidateMs: revalidateMs(config) })
+  const policy = compilePolicy(config.policy)
+  const usage = new Usage(config, { store, knownCallers: policy.knownCallers, clock, logger })
   const tokens = new TokenProvider({
     integrations: config.integrations,
     credentials,
@@ -50,8 +64,11 @@ export async function createBroker (config: BrokerConfig, options: BrokerOptions
     logger,
     tokenUrl: config.atlassian.tokenUrl,
     timeoutMs: config.atlassian.timeouts.tokenMs,
-    refreshMarginSeconds: config.atlassian.tokenRefreshMarginSeconds
+    refreshMarginSeconds: config.atlassian.tokenRefreshMarginSeconds,
+    onExchange: (integration, outcome) => usage.metrics?.onExchange(integration, outcome),
+    onCacheLookup: (integration, hit) => usage.metrics?.onCacheLookup(integration, hit)
   })
+  const quotaHold = new QuotaHold({ clock, logger })
   const forwarder = new Forwarder({
     apiUrl: config.atlassian.apiUrl,
     tokens,
@@ -61,15 +78,25 @@ export async function createBroker (config: BrokerConfig, options: BrokerOptions
     bodyTimeoutMs: config.atlassian.timeouts.bodyMs,
     bodyLimitBytes: config.limits.bodyBytes,
     replayBufferBytes: config.limits.replayBufferBytes,
-    ...(options.dispatcher ? { dispatcher: options.dispatcher } : {})
+    retry: config.atlassian.retry,
+    clock,
+    onUpstreamResponse: (integration, statusCode, headers) => {
+      quotaHold.observe(integration, statusCode, headers)
+      usage.metrics?.onUpstreamResponse(integration, statusCode, headers)
+    },
+    ...(options.dispatcher ? { dispatcher: options.dispatcher } : {}),
+    ...(options.sleep ? { sleep: options.sleep } : {}),
+    ...(options.random ? { random: options.random } : {})
   })
-  const policy = compilePolicy(config.policy)
   const callerKeys = resolveCallerKeys(config)
   const readiness = new Readiness({ store, clock })
-  const app = await buildApp(config, { logger, callerKeys, policy, forwarder, readiness })
+  const admit = createAdmission({ quotaHold, callerLimits: new CallerLimits({ clock }) })
+  const plugins = [usageRoutes(usage.window), ...(usage.metrics ? [metricsPlugin(config.metrics.path, usage.metrics)] : [])]
+  const app = await buildApp(config, { logger, callerKeys, policy, forwarder, readiness, usage, admit, plugins })
   app.addHook('onClose', async () => {
     await forwarder.close()
     await store.close()
+    await usage.close()
   })
-  return { app, config, store, credentials, tokens, policy, callerKeys, close: () => app.close() }
+  return { app, config, store, credentials, tokens, policy, callerKeys, usage, quotaHold, close: () => app.close() }
 }

@@ -98,8 +98,16 @@ const configSchema = z.strictObject({
       bodyMs: positiveInt.default(300_000),
       tokenMs: positiveInt.default(10_000)
     }).default({ connectMs: 5_000, headersMs: 30_000, bodyMs: 300_000, tokenMs: 10_000 }),
-    connections: positiveInt.default(64)
-  }).default({} as never),
+    connections: positiveInt.default(64),
+    /** Retry of bodiless idempotent requests on 429/503 with Retry-After (src/upstream/retry-policy.ts). Off by default. */
+    retry: z.strictObject({
+      enabled: z.boolean().default(false),
+      maxTries: positiveInt.max(10).default(4),
+      /** Time budget from the first send to the last try, so a caller's own timeout is not outlived. */
+      maxTotalDelayMs: positiveInt.default(15_000),
+      baseDelayMs: positiveInt.default(2_000)
+    }).default({ enabled: false, maxTries: 4, maxTotalDelayMs: 15_000, baseDelayMs: 2_000 })
+  }).prefault({}),
   integrations: z.record(name, integrationSchema).default({}),
   policy: z.array(policyRuleSchema).default([]),
   secrets: secretsSchema.default({ store: 'file', file: { path: `${DEFAULT_DATA_DIR}/secrets.enc` } }),
@@ -109,6 +117,10 @@ const configSchema = z.strictObject({
     replayBufferBytes: positiveInt.default(65_536)
   }).default({ bodyBytes: 1_073_741_824 * 2, headerBytes: 16_384, replayBufferBytes: 65_536 }),
   shutdownGraceMs: positiveInt.default(10_000),
+  /** Prometheus text at `path`, unauthenticated (the listener is loopback by default). */
+  metrics: z.strictObject({ enabled: z.boolean().default(true), path: z.string().startsWith('/').default('/metrics') }).default({ enabled: true, path: '/metrics' }),
+  /** Append-only JSON-lines audit of every proxied call (caller, path, status, Atlassian request id); off when unset. */
+  usage: z.strictObject({ auditFile: z.string().min(1).optional() }).default({}),
   logging: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).default({ level: 'info' })
 })
 
@@ -220,5 +232,6 @@ function resolvePaths (config: BrokerConfig, base: string): BrokerConfig {
   copy.secrets.file.path = resolve(copy.secrets.file.path)
   if (copy.callers.jwt.publicKeys) copy.callers.jwt.publicKeys = copy.callers.jwt.publicKeys.map(resolve)
   if (copy.callers.admin.auditFile !== undefined) copy.callers.admin.auditFile = resolve(copy.callers.admin.auditFile)
+  if (copy.usage.auditFile !== undefined) copy.usage.auditFile = resolve(copy.usage.auditFile)
   return deepFreeze(copy)
 }

@@ -2,14 +2,17 @@
  * Forwards one caller request to `{apiUrl}/ex/{product}/{cloudId}{path}?{query}` over a keep-alive undici Pool,
  * streaming bodies both ways. Upstream 401 means the token was revoked early: the cached token is dropped, a fresh
  * one minted, and the request replayed once when its body is replayable (none, or small enough to have been buffered).
+ * Optionally (retry-policy.ts), a bodiless idempotent request answered 429/503 with Retry-After is tried again.
  */
 import type { IncomingMessage } from 'node:http'
 import { Transform, type Readable } from 'node:stream'
 import { Pool, type Dispatcher } from 'undici'
+import { systemClock, type Clock } from '../clock.js'
 import type { IntegrationConfig } from '../config.js'
 import { BodyTooLargeError, UpstreamTimeoutError, UpstreamUnavailableError } from '../errors.js'
 import type { AccessGrant, TokenProvider } from '../tokens/token-provider.js'
 import { upstreamRequestHeaders } from './headers.js'
+import { DEFAULT_RETRY, retryDelayMs, sleepOn, type RetryOptions, type Sleep } from './retry-policy.js'
 
 export interface ForwarderOptions {
   apiUrl: string
@@ -22,6 +25,13 @@ export interface ForwarderOptions {
   replayBufferBytes: number
   /** Tests and benchmarks point this at a local server; production uses the Pool built from apiUrl. */
   dispatcher?: Dispatcher
+  /** Every answer Atlassian gives (retried and replayed ones too): rate-limit awareness and metrics read it. */
+  onUpstreamResponse?: (integration: string, statusCode: number, headers: ForwardResponse['headers']) => void
+  retry?: RetryOptions
+  clock?: Clock
+  /** Injectable for tests; defaults to a timer on `clock`. */
+  sleep?: Sleep
+  random?: () => number
 }
 
 export interface ForwardRequest {
@@ -51,9 +61,13 @@ export class Forwarder {
   readonly #dispatcher: Dispatcher
   readonly #ownsDispatcher: boolean
   readonly #basePath: string
+  readonly #clock: Clock
+  readonly #sleep: Sleep
 
   constructor (options: ForwarderOptions) {
     this.#options = options
+    this.#clock = options.clock ?? systemClock
+    this.#sleep = options.sleep ?? sleepOn(this.#clock)
     const apiUrl = new URL(options.apiUrl)
     this.#basePath = apiUrl.pathname.replace(/\/$/, '')
     this.#ownsDispatcher = options.dispatcher === undefined
@@ -69,6 +83,28 @@ export class Forwarder {
   async forward (request: ForwardRequest): Promise<ForwardResponse> {
     const target = `${this.#basePath}/ex/${request.config.product}/${request.config.cloudId}${request.path}${request.query === '' ? '' : `?${request.query}`}`
     const body = await this.#prepareBody(request)
+    const retry = this.#options.retry ?? DEFAULT_RETRY
+    const startedAt = this.#clock.now()
+    for (let tries = 1; ; tries++) {
+      const answer = await this.#sendWithFreshToken(request, target, body)
+      const now = this.#clock.now()
+      const delayMs = retryDelayMs(retry, {
+        method: request.method,
+        hasBody: !body.replayable || (body.length ?? 0) > 0,
+        triesSoFar: tries,
+        statusCode: answer.statusCode,
+        headers: answer.headers,
+        elapsedMs: now - startedAt,
+        now,
+        random: this.#options.random ?? Math.random
+      })
+      if (delayMs === undefined) return answer
+      answer.body.resume()
+      await this.#sleep(delayMs, request.signal)
+    }
+  }
+
+  async #sendWithFreshToken (request: ForwardRequest, target: string, body: PreparedBody): Promise<ForwardResponse> {
     let grant = await this.#options.tokens.grantFor(request.integration)
     let response = await this.#send(request, target, grant, body)
     let replayed = false
@@ -92,7 +128,7 @@ export class Forwarder {
     const headers = upstreamRequestHeaders(request.incoming.headers, grant.authorization)
     if (body.length !== undefined) headers['content-length'] = String(body.length)
     try {
-      return await this.#dispatcher.request({
+      const response = await this.#dispatcher.request({
         path,
         method: request.method as Dispatcher.HttpMethod,
         headers,
@@ -101,6 +137,8 @@ export class Forwarder {
         headersTimeout: this.#options.headersTimeoutMs,
         bodyTimeout: this.#options.bodyTimeoutMs
       })
+      this.#options.onUpstreamResponse?.(request.integration, response.statusCode, response.headers)
+      return response
     } catch (error) {
       if (body.overLimit()) throw new BodyTooLargeError(this.#options.bodyLimitBytes)
       throw translateUndiciError(error)

@@ -11,6 +11,7 @@ import type { Policy, CompiledRule } from '../policy/policy.js'
 import { checkRequestPath, splitTarget } from '../policy/request-path.js'
 import type { Forwarder } from './forwarder.js'
 import { callerResponseHeaders } from './headers.js'
+import { rateLimitReason } from './rate-limit-headers.js'
 
 export interface ProxyPluginOptions {
   integrations: Readonly<Record<string, IntegrationConfig>>
@@ -105,8 +106,7 @@ async function proxyPlugin (app: FastifyInstance, options: ProxyPluginOptions): 
         context.bytesIn = response.bytesIn
         const requestIdHeader = response.headers['x-arequestid'] ?? response.headers['atl-traceid']
         context.upstreamRequestId = typeof requestIdHeader === 'string' ? requestIdHeader : undefined
-        const reason = response.headers['ratelimit-reason'] ?? response.headers['beta-ratelimit-reason']
-        context.rateLimitReason = typeof reason === 'string' ? reason : undefined
+        context.rateLimitReason = response.statusCode === 429 ? rateLimitReason(response.headers) : undefined
         if (release) response.body.once('close', release)
         reply.code(response.statusCode).headers(callerResponseHeaders(response.headers))
         return reply.send(countBytes(response.body, response.headers['content-length'], context))

@@ -1,0 +1,99 @@
+/**
+ * The broker's Prometheus metrics, in a Registry of its own (never prom-client's global one, so two brokers in one
+ * process, as in tests, do not share counters). Every label value is bounded (labels.ts); none can carry a secret.
+ */
+import { Counter, Gauge, Histogram, Registry } from 'prom-client'
+import type { ExchangeOutcome } from '../tokens/token-provider.js'
+import { normaliseReason, rateLimitReason, type HeaderBag } from '../upstream/rate-limit-headers.js'
+import type { CredentialExpiry } from './credential-expiry.js'
+import type { Labels } from './labels.js'
+import type { ProxiedCall, UsageSink } from './proxied-call.js'
+
+const SECONDS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
+const EXCHANGE_RESULTS: readonly ExchangeOutcome[] = ['ok', 'rejected', 'unavailable', 'error']
+
+export interface BrokerMetricsOptions {
+  labels: Labels
+  /** The secret store's kind (`file`, `vault`): the `store` label. */
+  storeKind: string
+  expiry?: CredentialExpiry
+}
+
+export class BrokerMetrics implements UsageSink {
+  readonly registry = new Registry()
+  readonly #labels: Labels
+  readonly #storeKind: string
+  readonly #requests: Counter<'caller' | 'integration' | 'method' | 'status_class'>
+  readonly #duration: Histogram<'caller' | 'integration'>
+  readonly #upstreamDuration: Histogram<'integration'>
+  readonly #exchanges: Counter<'integration' | 'result'>
+  readonly #cacheLookups: Counter<'integration' | 'result'>
+  readonly #upstreamRateLimited: Counter<'integration' | 'reason'>
+  readonly #secretStoreErrors: Counter<'store'>
+  readonly #bytesIn: Counter<'caller' | 'integration'>
+  readonly #bytesOut: Counter<'caller' | 'integration'>
+
+  constructor (options: BrokerMetricsOptions) {
+    this.#labels = options.labels
+    this.#storeKind = options.storeKind
+    const registers = [this.registry]
+    this.#requests = new Counter({ name: 'atlassian_broker_requests_total', help: 'Proxied requests by caller, integration, method and status class.', labelNames: ['caller', 'integration', 'method', 'status_class'], registers })
+    this.#duration = new Histogram({ name: 'atlassian_broker_request_duration_seconds', help: 'Time from a proxied request\'s arrival to the end of its answer.', labelNames: ['caller', 'integration'], buckets: SECONDS_BUCKETS, registers })
+    this.#upstreamDuration = new Histogram({ name: 'atlassian_broker_upstream_duration_seconds', help: 'Time until Atlassian\'s response headers (retries included).', labelNames: ['integration'], buckets: SECONDS_BUCKETS, registers })
+    this.#exchanges = new Counter({ name: 'atlassian_broker_token_exchanges_total', help: 'Client-credentials token exchanges by integration and result (ok, rejected, unavailable, error).', labelNames: ['integration', 'result'], registers })
+    this.#cacheLookups = new Counter({ name: 'atlassian_broker_token_cache_lookups_total', help: 'Access-token cache lookups by integration and result (hit, miss).', labelNames: ['integration', 'result'], registers })
+    this.#upstreamRateLimited = new Counter({ name: 'atlassian_broker_upstream_rate_limited_total', help: 'Atlassian 429 answers by integration and RateLimit-Reason (known reasons, none, other).', labelNames: ['integration', 'reason'], registers })
+    this.#secretStoreErrors = new Counter({ name: 'atlassian_broker_secret_store_errors_total', help: 'Proxied calls that failed because the secret store was unavailable or refused.', labelNames: ['store'], registers })
+    this.#bytesIn = new Counter({ name: 'atlassian_broker_request_bytes_total', help: 'Request body bytes sent upstream, by caller.', labelNames: ['caller', 'integration'], registers })
+    this.#bytesOut = new Counter({ name: 'atlassian_broker_response_bytes_total', help: 'Response body bytes sent to callers, by caller.', labelNames: ['caller', 'integration'], registers })
+    const expiry = options.expiry
+    if (expiry !== undefined) {
+      const daysToExpiry: Gauge<'integration'> = new Gauge({
+        name: 'atlassian_broker_credential_days_to_expiry',
+        help: 'Days until the credential expires (secret metadata expires_at); absent when no expiry is recorded.',
+        labelNames: ['integration'],
+        registers,
+        collect: async () => {
+          const days = await expiry.daysToExpiry()
+          daysToExpiry.reset()
+          for (const [integration, value] of days) daysToExpiry.set({ integration }, value)
+        }
+      })
+    }
+    // Series that alerts rate() over exist from the start, so the first failure is an increase from 0.
+    this.#secretStoreErrors.inc({ store: this.#storeKind }, 0)
+    for (const integration of this.#labels.integrations) {
+      if (integration === 'unknown') continue
+      for (const result of EXCHANGE_RESULTS) this.#exchanges.inc({ integration, result }, 0)
+    }
+  }
+
+  record (call: ProxiedCall): void {
+    const caller = this.#labels.caller(call.caller)
+    const integration = this.#labels.integration(call.integration)
+    this.#requests.inc({ caller, integration, method: this.#labels.method(call.method), status_class: this.#labels.statusClass(call.statusCode) })
+    this.#duration.observe({ caller, integration }, call.durationMs / 1000)
+    if (call.upstreamMs !== undefined) this.#upstreamDuration.observe({ integration }, call.upstreamMs / 1000)
+    if (call.bytesIn > 0) this.#bytesIn.inc({ caller, integration }, call.bytesIn)
+    if (call.bytesOut > 0) this.#bytesOut.inc({ caller, integration }, call.bytesOut)
+    if (call.errorCode?.startsWith('BROKER_ERR_SECRET_STORE_') === true) this.#secretStoreErrors.inc({ store: this.#storeKind })
+  }
+
+  onExchange (integration: string, outcome: ExchangeOutcome): void {
+    this.#exchanges.inc({ integration: this.#labels.integration(integration), result: outcome })
+  }
+
+  onCacheLookup (integration: string, hit: boolean): void {
+    this.#cacheLookups.inc({ integration: this.#labels.integration(integration), result: hit ? 'hit' : 'miss' })
+  }
+
+  /** Every upstream answer, retried ones included: a 429 the caller never saw still spent Atlassian's budget. */
+  onUpstreamResponse (integration: string, statusCode: number, headers: HeaderBag): void {
+    if (statusCode !== 429) return
+    this.#upstreamRateLimited.inc({ integration: this.#labels.integration(integration), reason: normaliseReason(rateLimitReason(headers)) })
+  }
+
+  get contentType (): string { return this.registry.contentType }
+
+  text (): Promise<string> { return this.registry.metrics() }
+}

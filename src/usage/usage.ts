@@ -1,0 +1,60 @@
+/**
+ * Usage, assembled once per broker: metrics, the recent-usage window and the optional call audit, all fed from the
+ * one ProxiedCall per request (app.ts) and the token and upstream hooks. broker.ts wires it; nothing here is global.
+ */
+import type { Logger } from 'pino'
+import type { Clock } from '../clock.js'
+import type { BrokerConfig } from '../config.js'
+import type { SecretStore } from '../secrets/secret-store.js'
+import { CallAudit } from './call-audit.js'
+import { CredentialExpiry } from './credential-expiry.js'
+import { createLabels, type Labels } from './labels.js'
+import { BrokerMetrics } from './metrics.js'
+import type { ProxiedCall, UsageSink } from './proxied-call.js'
+import { UsageWindow } from './usage-window.js'
+
+export interface UsageOptions {
+  store: SecretStore
+  /** Callers named exactly by the policy (Policy.knownCallers): the caller label set. */
+  knownCallers: ReadonlySet<string>
+  clock: Clock
+  logger: Logger
+}
+
+export class Usage implements UsageSink {
+  readonly labels: Labels
+  readonly metrics: BrokerMetrics | undefined
+  readonly window: UsageWindow
+  readonly audit: CallAudit | undefined
+
+  constructor (config: BrokerConfig, options: UsageOptions) {
+    const integrations = Object.keys(config.integrations)
+    this.labels = createLabels(integrations, options.knownCallers)
+    this.window = new UsageWindow({ clock: options.clock })
+    this.metrics = config.metrics.enabled
+      ? new BrokerMetrics({
+        labels: this.labels,
+        storeKind: options.store.kind,
+        expiry: new CredentialExpiry({ store: options.store, clock: options.clock, logger: options.logger, integrations })
+      })
+      : undefined
+    this.audit = config.usage.auditFile === undefined ? undefined : new CallAudit(config.usage.auditFile, options.logger)
+  }
+
+  record (call: ProxiedCall): void {
+    this.metrics?.record(call)
+    this.window.record({
+      caller: this.labels.caller(call.caller),
+      integration: this.labels.integration(call.integration),
+      statusCode: call.statusCode,
+      durationMs: call.durationMs,
+      bytesIn: call.bytesIn,
+      bytesOut: call.bytesOut
+    })
+    this.audit?.record(call)
+  }
+
+  async close (): Promise<void> {
+    await this.audit?.close()
+  }
+}
