@@ -26,6 +26,8 @@ export interface AppDeps {
   readiness: Readiness
   usage?: UsageSink
   admit?: ProxyPluginOptions['admit']
+  /** Sees every route as it is added (the openapi.yaml consistency test uses it). */
+  onRoute?: (route: { method: string | string[], url: string }) => void
   /** Extra encapsulated plugins (admin API, metrics) registered after the core routes. */
   plugins?: Array<(app: FastifyInstance) => Promise<void>>
 }
@@ -50,6 +52,8 @@ export async function buildApp (config: BrokerConfig, deps: AppDeps): Promise<Fa
     return503OnClosing: true,
     forceCloseConnections: 'idle'
   })
+
+  if (deps.onRoute) app.addHook('onRoute', deps.onRoute)
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id)

@@ -12,7 +12,7 @@ import { listSecrets, putSecret } from './secrets-commands.js'
 const HELP = `Usage: atlassian-broker <command> [options]
 
 Commands:
-  serve [--config FILE]                        run the broker
+  serve [--config FILE] [--host H] [--port N]  run the broker
   secrets put INTEGRATION [--expires-at DATE] [--owner TEAM]
                                                store a credential read as JSON from stdin
   secrets list [--json]                        integrations, versions, expiry; never values
@@ -24,6 +24,8 @@ Every command takes --config FILE (default: $BROKER_CONFIG, else ./atlassian-bro
 
 const OPTIONS = {
   config: { type: 'string' },
+  host: { type: 'string' },
+  port: { type: 'string' },
   sub: { type: 'string' },
   ttl: { type: 'string' },
   role: { type: 'string', multiple: true },
@@ -44,7 +46,8 @@ export async function main (argv: string[]): Promise<number> {
   const { config } = loaded
   if (command === 'serve') {
     const logger = createLogger({ level: config.logging.level })
-    const server = await startServer(loaded, logger)
+    const listen = { host: values.host ?? config.listen.host, port: values.port !== undefined ? parsePort(values.port) : config.listen.port }
+    const server = await startServer({ ...loaded, config: { ...config, listen } }, logger)
     closeOnSignals(server, logger, config.shutdownGraceMs)
     return -1
   }
@@ -65,6 +68,12 @@ export async function main (argv: string[]): Promise<number> {
     return 0
   }
   throw new UsageError(`unknown command "${positionals.join(' ')}"; see --help`)
+}
+
+function parsePort (text: string): number {
+  const port = Number(text)
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new UsageError(`--port must be 0 to 65535, not "${text}"`)
+  return port
 }
 
 main(process.argv.slice(2)).then((code) => {
