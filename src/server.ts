@@ -3,6 +3,7 @@
  * (stop accepting, let in-flight requests finish within `shutdownGraceMs`, exit 0).
  */
 import type { Logger } from 'pino'
+import { listenAdmin } from './admin/admin-listener.js'
 import { createBroker, type Broker } from './broker.js'
 import { CALLER_KEY_FILE } from './callers/caller-keys.js'
 import type { LoadedConfig } from './config.js'
@@ -13,6 +14,11 @@ export async function startServer (loaded: LoadedConfig, logger: Logger): Promis
   const { config } = loaded
   const broker = await createBroker(config, { logger })
   const address = await broker.app.listen({ host: config.listen.host, port: config.listen.port })
+  const adminApp = broker.credentialAdmin.adminApp
+  const adminListen = config.callers.admin.listen
+  if (adminApp !== undefined && adminListen !== undefined) {
+    logger.info({ adminUrl: await listenAdmin(adminApp, adminListen) }, 'admin listener up (no caller token needed: reaching it is the credential)')
+  }
   const integrations = Object.keys(config.integrations)
   logger.info({
     url: address,

@@ -42,10 +42,13 @@ export class CredentialSource {
     return this.#cached.get(integration)?.secret.version
   }
 
-  /** The current secret; throws CredentialNotConfiguredError when none is stored. */
-  async current (integration: string): Promise<StoredSecret> {
+  /**
+   * The current secret; throws CredentialNotConfiguredError when none is stored. `revalidate` checks the store now
+   * instead of after the interval (Atlassian just rejected the cached one: a newer version may have been written elsewhere).
+   */
+  async current (integration: string, options: { revalidate?: boolean } = {}): Promise<StoredSecret> {
     const cached = this.#cached.get(integration)
-    if (cached && this.#clock.now() - cached.checkedAt < this.#revalidateMs) return cached.secret
+    if (cached && options.revalidate !== true && this.#clock.now() - cached.checkedAt < this.#revalidateMs) return cached.secret
     let pending = this.#inflight.get(integration)
     if (!pending) {
       pending = this.#refresh(integration, cached).finally(() => this.#inflight.delete(integration))

@@ -4,6 +4,10 @@
  * `expires_in` runs out and refreshed ahead of expiry while traffic continues; concurrent misses share one exchange
  * (single-flight); failures are remembered briefly with backoff so a bad credential is not hammered.
  * API-token integrations: the stored scoped token as Bearer, or Basic `email:token` when an email is stored.
+ * Rotation overlap: a token minted from an older version stays in use until it expires or Atlassian refuses it. When the
+ * current version is rejected at the token endpoint, the store is checked for a newer version first, then version N-1
+ * is tried once; if that works it stays in use (logged at error level, shown as `fallbackFrom`) until the store's
+ * current version changes or an operator drops the token.
  */
 import { LRUCache } from 'lru-cache'
 import type { Logger } from 'pino'
@@ -27,6 +31,8 @@ export interface TokenState {
   secretVersion: number | undefined
   expiresInSeconds: number | undefined
   lastExchange: { at: string, outcome: 'ok' | 'rejected' | 'unavailable' | 'error' } | undefined
+  /** Set while an older version is in use because Atlassian rejected this (current) version. */
+  fallbackFrom: number | undefined
 }
 
 export type ExchangeOutcome = 'ok' | 'rejected' | 'unavailable' | 'error'
@@ -55,6 +61,9 @@ interface CachedToken extends AccessGrant {
 
 interface Failure { error: Error, until: number, count: number }
 
+/** Atlassian rejected version `from`; `secret` (version from - 1) is used instead while `from` stays current. */
+interface Fallback { from: number, secret: StoredSecret }
+
 const SAFETY_MS = 60_000
 const BACKOFF = {
   rejected: { baseMs: 5_000, maxMs: 300_000 },
@@ -68,19 +77,28 @@ export class TokenProvider {
   readonly #inflight = new Map<string, Promise<CachedToken>>()
   readonly #failures = new Map<string, Failure>()
   readonly #lastExchange = new Map<string, TokenState['lastExchange']>()
+  readonly #fallbacks = new Map<string, Fallback>()
+  /** API-token integrations whose token Atlassian just answered 401 to: the next grant revalidates against the store. */
+  readonly #revalidateNext = new Set<string>()
 
   constructor (options: TokenProviderOptions) {
     this.#options = options
     this.#exchange = options.exchange ?? exchangeClientCredentials
     this.#tokens = new LRUCache({ max: Math.max(100, Object.keys(options.integrations).length * 2) })
     // A new credential deserves an immediate try, whatever the backoff said about the old one.
-    options.credentials.onChange(({ integration }) => this.#failures.delete(integration))
+    options.credentials.onChange(({ integration, version }) => {
+      this.#failures.delete(integration)
+      if (this.#fallbacks.get(integration)?.from !== version) this.#fallbacks.delete(integration)
+    })
   }
 
   async grantFor (integration: string): Promise<AccessGrant> {
     const config = this.#options.integrations[integration]
     if (!config) throw new Error(`unknown integration ${integration}`)
-    if (config.credential === 'api-token') return this.#apiTokenGrant(await this.#options.credentials.current(integration))
+    if (config.credential === 'api-token') {
+      const revalidate = this.#revalidateNext.delete(integration)
+      return this.#apiTokenGrant(await this.#options.credentials.current(integration, { revalidate }))
+    }
 
     const now = this.#options.clock.now()
     const cached = this.#tokens.get(integration)
@@ -99,12 +117,19 @@ export class TokenProvider {
 
   /** Called when Atlassian answered 401 to this grant: forget it unless a newer token already replaced it. */
   invalidate (integration: string, grant: AccessGrant): void {
+    if (this.#options.integrations[integration]?.credential === 'api-token') {
+      // The stored token may have been rotated elsewhere (CLI, another broker): look before the replay.
+      this.#revalidateNext.add(integration)
+      return
+    }
     const cached = this.#tokens.get(integration)
     if (cached && cached.authorization === grant.authorization) this.#tokens.delete(integration)
   }
 
-  /** Drops the cached token (admin action). */
+  /** Drops the cached token (admin action); the next request mints from the current version, fallback and backoff forgotten. */
   drop (integration: string): boolean {
+    this.#fallbacks.delete(integration)
+    this.#failures.delete(integration)
     return this.#tokens.delete(integration)
   }
 
@@ -116,7 +141,8 @@ export class TokenProvider {
       cached: live,
       secretVersion: live ? cached.secretVersion : this.#options.credentials.cachedVersion(integration),
       expiresInSeconds: live ? Math.round((cached.expiresAt - now) / 1000) : undefined,
-      lastExchange: this.#lastExchange.get(integration)
+      lastExchange: this.#lastExchange.get(integration),
+      fallbackFrom: this.#fallbacks.get(integration)?.from
     }
   }
 
@@ -134,16 +160,52 @@ export class TokenProvider {
     if (failure && clock.now() < failure.until) {
       throw withRetryAfter(failure.error, (failure.until - clock.now()) / 1000)
     }
-    const secret = await this.#options.credentials.current(integration)
+    const current = await this.#options.credentials.current(integration)
+    const fallback = this.#fallbacks.get(integration)
+    const secret = fallback !== undefined && fallback.from === current.version ? fallback.secret : current
+    let token: CachedToken
     try {
-      const token = await this.exchangeWith(integration, secret)
-      this.#failures.delete(integration)
-      this.#tokens.set(integration, token)
-      return token
+      token = await this.exchangeWith(integration, secret)
     } catch (error) {
-      this.#rememberFailure(integration, error as Error)
-      throw error
+      const recovered = error instanceof CredentialRejectedError ? await this.#recover(integration, secret, current) : undefined
+      if (recovered === undefined) {
+        this.#rememberFailure(integration, error as Error)
+        throw error
+      }
+      token = recovered
     }
+    this.#failures.delete(integration)
+    this.#tokens.set(integration, token)
+    return token
+  }
+
+  /** After `rejected` was refused: a newer version from the store, else version N-1 once. Undefined when neither works. */
+  async #recover (integration: string, rejected: StoredSecret, current: StoredSecret): Promise<CachedToken | undefined> {
+    const logger = this.#options.logger
+    if (rejected !== current) {
+      this.#fallbacks.delete(integration)
+      logger.error({ integration, rejectedVersion: current.version, fallbackVersion: rejected.version }, `version ${rejected.version} of ${integration} was rejected by Atlassian too; no fallback left`)
+      return undefined
+    }
+    const latest = await this.#options.credentials.current(integration, { revalidate: true }).catch(() => undefined)
+    if (latest !== undefined && latest.version > rejected.version) {
+      logger.info({ integration, rejectedVersion: rejected.version, version: latest.version }, 'the cached credential was rejected; a newer version is in the store, trying it')
+      return await this.exchangeWith(integration, latest).catch(() => undefined)
+    }
+    const previous = rejected.version > 1
+      ? await this.#options.credentials.version(integration, rejected.version - 1).catch(() => undefined)
+      : undefined
+    if (previous === undefined) return undefined
+    let token: CachedToken
+    try {
+      token = await this.exchangeWith(integration, previous)
+    } catch {
+      return undefined
+    }
+    this.#fallbacks.set(integration, { from: rejected.version, secret: previous })
+    logger.error({ integration, rejectedVersion: rejected.version, fallbackVersion: previous.version },
+      `falling back to version ${previous.version} of ${integration}: version ${rejected.version} was rejected by Atlassian`)
+    return token
   }
 
   /** One exchange with a given secret version; also used by rotation to verify a credential before storing it. */
@@ -195,12 +257,14 @@ export class TokenProvider {
   }
 
   #apiTokenGrant (secret: StoredSecret): AccessGrant {
-    const token = secret.data.token
-    if (token === undefined) throw new CredentialInvalidError('an api-token integration needs token')
-    const email = secret.data.email
-    const authorization = email !== undefined
-      ? `Basic ${Buffer.from(`${email}:${token}`).toString('base64')}`
-      : `Bearer ${token}`
-    return { authorization, secretVersion: secret.version, expiresAt: undefined }
+    return { authorization: apiTokenAuthorization(secret.data), secretVersion: secret.version, expiresAt: undefined }
   }
+}
+
+/** The Authorization header for a scoped API token: Basic `email:token` when an email is stored, else Bearer. */
+export function apiTokenAuthorization (data: StoredSecret['data']): string {
+  const token = data.token
+  if (token === undefined) throw new CredentialInvalidError('an api-token integration needs token')
+  const email = data.email
+  return email !== undefined ? `Basic ${Buffer.from(`${email}:${token}`).toString('base64')}` : `Bearer ${token}`
 }
