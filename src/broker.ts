@@ -5,6 +5,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import type { Dispatcher } from 'undici'
+import { createCredentialAdmin, type CredentialAdmin } from './admin/credential-admin.js'
 import { usageRoutes } from './admin/usage-routes.js'
 import { buildApp } from './app.js'
 import { resolveCallerKeys, type CallerKeys } from './callers/caller-keys.js'
@@ -47,6 +48,8 @@ export interface Broker {
   callerKeys: CallerKeys
   usage: Usage
   quotaHold: QuotaHold
+  /** Rotation, expiry and audit (src/admin/credential-admin.ts); `adminApp` is the dedicated admin listener, if configured. */
+  credentialAdmin: CredentialAdmin
   close (): Promise<void>
 }
 
@@ -91,12 +94,14 @@ export async function createBroker (config: BrokerConfig, options: BrokerOptions
   const callerKeys = resolveCallerKeys(config)
   const readiness = new Readiness({ store, clock })
   const admit = createAdmission({ quotaHold, callerLimits: new CallerLimits({ clock }) })
-  const plugins = [usageRoutes(usage.window), ...(usage.metrics ? [metricsPlugin(config.metrics.path, usage.metrics)] : [])]
+  const credentialAdmin = await createCredentialAdmin(config, { store, credentials, tokens, clock, logger, dispatcher: options.dispatcher })
+  const plugins = [credentialAdmin.plugin, usageRoutes(usage.window), ...(usage.metrics ? [metricsPlugin(config.metrics.path, usage.metrics)] : [])]
   const app = await buildApp(config, { logger, callerKeys, policy, forwarder, readiness, usage, admit, plugins })
   app.addHook('onClose', async () => {
+    await credentialAdmin.close()
     await forwarder.close()
     await store.close()
     await usage.close()
   })
-  return { app, config, store, credentials, tokens, policy, callerKeys, usage, quotaHold, close: () => app.close() }
+  return { app, config, store, credentials, tokens, policy, callerKeys, usage, quotaHold, credentialAdmin, close: () => app.close() }
 }
