@@ -9,11 +9,11 @@ import { createVaultStore } from '../../src/secrets/vault-store.js'
 import { CLIENT_ID, CLIENT_SECRET, startHarness, type Harness } from '../helpers/broker-harness.js'
 import { FakeVault } from '../helpers/fake-vault.js'
 import { ManualClock } from '../helpers/manual-clock.js'
-import { captureLogger, renderBrokerPolicies, rootClient } from './vault-store-cases.js'
+import { captureLogger, renderBrokerPolicies, rootClient, type TapTest } from './vault-store-cases.js'
 
 interface Setup { h: Harness, fake: FakeVault, clock: ManualClock, writeInVault: (integration: string, data: Record<string, string>) => Promise<void>, secretId: string }
 
-async function setup (t: Parameters<Parameters<typeof t.test>[0]>[0]): Promise<Setup> {
+async function setup (t: TapTest): Promise<Setup> {
   const clock = new ManualClock(Date.now())
   const fake = await FakeVault.start({ clock })
   t.teardown(() => fake.close())
