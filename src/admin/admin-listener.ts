@@ -56,6 +56,8 @@ export async function listenAdmin (app: FastifyInstance, listen: AdminListen): P
   checkAdminListen(listen)
   if (listen.socket !== undefined) {
     const socket = listen.socket
+    // sun_path holds 108 bytes on Linux (104 on macOS); a longer path fails with a misleading EADDRINUSE.
+    if (Buffer.byteLength(socket) > 100) throw new Error(`callers.admin.listen.socket: ${socket} is ${Buffer.byteLength(socket)} bytes; unix socket paths must stay under about 100`)
     const existing = await lstat(socket).catch(() => undefined)
     if (existing?.isSocket() === true) await unlink(socket)
     else if (existing !== undefined) throw new Error(`callers.admin.listen.socket: ${socket} exists and is not a socket`)
