@@ -80,10 +80,11 @@ async function proxyPlugin (app: FastifyInstance, options: ProxyPluginOptions): 
       }
       request.proxy = context
 
-      const caller = await app.authenticateCaller(request)
       const config = Object.hasOwn(integrations, integration) ? integrations[integration] : undefined
+      // Known before authentication, so a 401 is still counted against the (configured) integration it aimed at.
+      if (config !== undefined) context.integration = integration
+      const caller = await app.authenticateCaller(request)
       if (config === undefined) throw new IntegrationNotFoundError(integration.slice(0, 64))
-      context.integration = integration
 
       const checked = checkRequestPath(slash === -1 ? '/' : afterPrefix.slice(slash), query)
       if (!checked.ok) throw new PathRejectedError(checked.reason)

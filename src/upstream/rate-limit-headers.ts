@@ -120,9 +120,11 @@ function parseBoolean (value: string | undefined): boolean | undefined {
 
 /** delta-seconds or an HTTP-date; a past date means "now" (0), garbage means absent. */
 export function parseRetryAfter (value: string | undefined, now: number): number | undefined {
-  const text = nonEmpty(value?.split(',')[0])
+  const text = nonEmpty(value)
   if (text === undefined) return undefined
-  if (/^\d+(\.\d+)?$/.test(text)) return Math.round(Number(text) * 1000)
+  // A repeated header arrives joined with ", "; the first delta counts. (An HTTP-date has a comma of its own.)
+  const delta = /^(\d+(?:\.\d+)?)\s*(?:,|$)/.exec(text)?.[1]
+  if (delta !== undefined) return Math.round(Number(delta) * 1000)
   const at = Date.parse(text)
   return Number.isNaN(at) ? undefined : Math.max(0, at - now)
 }
