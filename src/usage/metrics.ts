@@ -9,6 +9,12 @@ import type { CredentialExpiry } from './credential-expiry.js'
 import type { Labels } from './labels.js'
 import type { ProxiedCall, UsageSink } from './proxied-call.js'
 
+const RATE_LIMIT_SOURCES: Readonly<Record<string, string>> = {
+  BROKER_ERR_CALLER_RATE_LIMITED: 'caller_limit',
+  BROKER_ERR_UPSTREAM_RATE_LIMITED: 'quota_hold'
+}
+const rateLimitSource = (call: ProxiedCall): string => call.errorCode === undefined ? 'upstream' : RATE_LIMIT_SOURCES[call.errorCode] ?? 'other'
+
 const SECONDS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
 const EXCHANGE_RESULTS: readonly ExchangeOutcome[] = ['ok', 'rejected', 'unavailable', 'error']
 
@@ -29,6 +35,7 @@ export class BrokerMetrics implements UsageSink {
   readonly #exchanges: Counter<'integration' | 'result'>
   readonly #cacheLookups: Counter<'integration' | 'result'>
   readonly #upstreamRateLimited: Counter<'integration' | 'reason'>
+  readonly #rateLimitedResponses: Counter<'caller' | 'integration' | 'source'>
   readonly #secretStoreErrors: Counter<'store'>
   readonly #bytesIn: Counter<'caller' | 'integration'>
   readonly #bytesOut: Counter<'caller' | 'integration'>
@@ -43,6 +50,7 @@ export class BrokerMetrics implements UsageSink {
     this.#exchanges = new Counter({ name: 'atlassian_broker_token_exchanges_total', help: 'Client-credentials token exchanges by integration and result (ok, rejected, unavailable, error).', labelNames: ['integration', 'result'], registers })
     this.#cacheLookups = new Counter({ name: 'atlassian_broker_token_cache_lookups_total', help: 'Access-token cache lookups by integration and result (hit, miss).', labelNames: ['integration', 'result'], registers })
     this.#upstreamRateLimited = new Counter({ name: 'atlassian_broker_upstream_rate_limited_total', help: 'Atlassian 429 answers by integration and RateLimit-Reason (known reasons, none, other).', labelNames: ['integration', 'reason'], registers })
+    this.#rateLimitedResponses = new Counter({ name: 'atlassian_broker_rate_limited_responses_total', help: '429 answers to callers by source: caller_limit (policy rateLimit/maxConcurrent), quota_hold (integration paused after a quota 429), upstream (Atlassian\'s own).', labelNames: ['caller', 'integration', 'source'], registers })
     this.#secretStoreErrors = new Counter({ name: 'atlassian_broker_secret_store_errors_total', help: 'Proxied calls that failed because the secret store was unavailable or refused.', labelNames: ['store'], registers })
     this.#bytesIn = new Counter({ name: 'atlassian_broker_request_bytes_total', help: 'Request body bytes sent upstream, by caller.', labelNames: ['caller', 'integration'], registers })
     this.#bytesOut = new Counter({ name: 'atlassian_broker_response_bytes_total', help: 'Response body bytes sent to callers, by caller.', labelNames: ['caller', 'integration'], registers })
@@ -77,6 +85,7 @@ export class BrokerMetrics implements UsageSink {
     if (call.bytesIn > 0) this.#bytesIn.inc({ caller, integration }, call.bytesIn)
     if (call.bytesOut > 0) this.#bytesOut.inc({ caller, integration }, call.bytesOut)
     if (call.errorCode?.startsWith('BROKER_ERR_SECRET_STORE_') === true) this.#secretStoreErrors.inc({ store: this.#storeKind })
+    if (call.statusCode === 429) this.#rateLimitedResponses.inc({ caller, integration, source: rateLimitSource(call) })
   }
 
   onExchange (integration: string, outcome: ExchangeOutcome): void {

@@ -84,4 +84,5 @@ t.test('a refused call counts as a 429 for the caller in /metrics, not as upstre
   t.match(text, /atlassian_broker_requests_total\{caller="report-job",integration="jira-main",method="GET",status_class="2xx"\} 2\n/)
   t.match(text, /atlassian_broker_requests_total\{caller="report-job",integration="jira-main",method="GET",status_class="4xx"\} 1\n/)
   t.notMatch(text, /atlassian_broker_upstream_rate_limited_total\{/)
+  t.match(text, /atlassian_broker_rate_limited_responses_total\{caller="report-job",integration="jira-main",source="caller_limit"\} 1\n/)
 })

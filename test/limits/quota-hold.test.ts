@@ -46,6 +46,9 @@ t.test('quota 429: the integration is held until the reset, for every caller, wi
   const metrics = await (await request(`${h.url}/metrics`)).body.text()
   t.match(metrics, /atlassian_broker_upstream_rate_limited_total\{integration="jira-main",reason="jira-quota-global-based"\} 1\n/)
   t.match(metrics, /atlassian_broker_requests_total\{caller="sync-job",integration="jira-main",method="GET",status_class="4xx"\} 1\n/)
+  t.match(metrics, /atlassian_broker_rate_limited_responses_total\{caller="sync-job",integration="jira-main",source="quota_hold"\} 1\n/)
+  t.match(metrics, /atlassian_broker_rate_limited_responses_total\{caller="report-job",integration="jira-main",source="quota_hold"\} 1\n/)
+  t.match(metrics, /atlassian_broker_rate_limited_responses_total\{caller="report-job",integration="jira-main",source="upstream"\} 1\n/)
 })
 
 t.test('the hold lasts until the later of Retry-After and X-RateLimit-Reset', async (t) => {

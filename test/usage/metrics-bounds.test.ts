@@ -46,7 +46,8 @@ t.test('random paths, callers, methods and integrations cannot grow the label se
     method: new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']),
     status_class: new Set(['1xx', '2xx', '3xx', '4xx', '5xx']),
     result: new Set(['ok', 'rejected', 'unavailable', 'error', 'hit', 'miss']),
-    store: new Set(['file'])
+    store: new Set(['file']),
+    source: new Set(['caller_limit', 'quota_hold', 'upstream', 'other'])
   }
   const unbounded = samples.flatMap((sample) => Object.entries(sample.labels)
     .filter(([name, value]) => name !== 'le' && allowed[name]?.has(value) !== true)
