@@ -1,0 +1,65 @@
+# syntax=docker/dockerfile:1
+#
+# atlassian-broker container image.
+#
+#   docker build -t atlassian-broker:0.1.0 .
+#   docker run --rm -p 127.0.0.1:8787:8787 --read-only -v broker-data:/var/lib/atlassian-broker atlassian-broker:0.1.0
+#
+# Two stages: `build` compiles TypeScript with the dev dependencies; the runtime stage holds production dependencies
+# and dist/src only (no compiler, no tests, no sources). The base is pinned by exact tag (Node 20.18.1, the oldest
+# version package.json "engines" allows); pin it by digest as well in your own registry mirror
+# (FROM node:20.18.1-bookworm-slim@sha256:...) when you want byte-for-byte reproducible builds.
+# The slim image has no curl or wget: the HEALTHCHECK below uses node itself.
+
+FROM node:20.18.1-bookworm-slim AS build
+WORKDIR /app
+# Lockfile first: the dependency layer is rebuilt only when dependencies change.
+# --ignore-scripts: nothing the build needs runs an install script (esbuild's, pulled in by tsx for the tests, is not needed).
+COPY package.json package-lock.json ./
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npm run build
+
+FROM node:20.18.1-bookworm-slim AS runtime
+ARG VERSION=0.1.0
+ARG REVISION=unknown
+LABEL org.opencontainers.image.title="atlassian-broker" \
+      org.opencontainers.image.description="Secrets-broker sidecar: JWT-authenticated callers reach Atlassian Cloud through short-lived service-account tokens kept in Vault" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.base.name="docker.io/library/node:20.18.1-bookworm-slim"
+
+ENV NODE_ENV=production \
+    BROKER_CONFIG=/etc/atlassian-broker/config.yaml
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
+ && npm cache clean --force \
+ && mkdir -p /var/lib/atlassian-broker /etc/atlassian-broker \
+ && chown 10001:10001 /var/lib/atlassian-broker \
+ && chmod 0700 /var/lib/atlassian-broker
+COPY --from=build /app/dist/src ./dist/src
+# A default config that works in a container (listen on 0.0.0.0, data in the volume); mount your own over it
+# (a ConfigMap in Kubernetes, a bind mount in Compose). It holds no secret.
+COPY deploy/docker/config.yaml /etc/atlassian-broker/config.yaml
+
+# The only writable path: the HS256 caller key (when generated), the embedded secret store and the audit file live
+# here, so the container runs with a read-only root filesystem. Nothing else is written at run time.
+VOLUME ["/var/lib/atlassian-broker"]
+
+# Numeric uid/gid, not a name: Kubernetes' runAsNonRoot can only verify a numeric user.
+USER 10001:10001
+EXPOSE 8787
+
+# /healthz answers as soon as the process serves; /readyz (secret store reachable) is for orchestrators' readiness.
+# Port 8787 is listen.port's default: change it here too if your config moves it.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=15s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:8787/healthz',{signal:AbortSignal.timeout(4000)}).then((r)=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+
+# Exec form: node is PID 1 and receives SIGTERM itself (`serve` drains in-flight requests within shutdownGraceMs).
+# Node as PID 1 reaps no zombies, but the broker starts no child processes; add `--init` for one-off commands if you
+# want Ctrl-C to work on commands that install no signal handler.
+ENTRYPOINT ["node", "dist/src/cli/main.js"]
+CMD ["serve"]
