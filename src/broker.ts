@@ -96,6 +96,8 @@ export async function createBroker (config: BrokerConfig, options: BrokerOptions
   const admit = createAdmission({ quotaHold, callerLimits: new CallerLimits({ clock }) })
   const credentialAdmin = await createCredentialAdmin(config, { store, credentials, tokens, clock, logger, dispatcher: options.dispatcher })
   const plugins = [credentialAdmin.plugin, usageRoutes(usage.window), ...(usage.metrics ? [metricsPlugin(config.metrics.path, usage.metrics)] : [])]
+  // On the admin listener, reaching the socket is the credential: the usage page works there without a token.
+  await credentialAdmin.adminApp?.register(usageRoutes(usage.window))
   const app = await buildApp(config, { logger, callerKeys, policy, forwarder, readiness, usage, admit, plugins })
   app.addHook('onClose', async () => {
     await credentialAdmin.close()

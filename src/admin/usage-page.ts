@@ -1,7 +1,8 @@
 /**
  * The ops page at `GET /admin`: one self-contained HTML document (inline CSS and JS, no build step, no external
  * asset). It holds no data: it asks for the admin token (kept in sessionStorage, so it dies with the tab), fetches
- * `/admin/usage` with it, and redraws tables and inline-SVG bar charts every few seconds.
+ * `/admin/usage` with it, and redraws tables and inline-SVG bar charts every few seconds. On the admin listener,
+ * where no token is needed, it shows the data straight away.
  * Text from the server is only ever set through textContent, never parsed as HTML.
  */
 import { createHash } from 'node:crypto'
@@ -122,7 +123,8 @@ async function refresh () {
     const response = await fetch('/admin/usage', { headers, cache: 'no-store' })
     const body = await response.json()
     if (!response.ok) {
-      setStatus((body && body.message) || ('HTTP ' + response.status), true)
+      if (token || response.status !== 401) setStatus((body && body.message) || ('HTTP ' + response.status), true)
+      else setStatus('Enter an admin token to see usage.', false)
       $('login').classList.remove('hidden')
       if (response.status === 401 || response.status === 403) return
     } else {
@@ -157,8 +159,8 @@ for (const button of document.querySelectorAll('[data-window]')) {
     refresh()
   })
 }
-if (sessionStorage.getItem(TOKEN_KEY)) refresh()
-else setStatus('Enter an admin token to see usage.', false)
+// Without a stored token this still asks once: on the admin listener no token is needed.
+refresh()
 `
 
 const BODY = `

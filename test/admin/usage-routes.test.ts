@@ -1,6 +1,7 @@
 /** GET /admin/usage needs admin; GET /admin (the page) needs nothing and holds no data. */
 import t from 'tap'
 import { request } from 'undici'
+import { listenAdmin } from '../../src/admin/admin-listener.js'
 import { CALLER_SECRET, CLIENT_ID, CLIENT_SECRET, startHarness, type Harness } from '../helpers/broker-harness.js'
 import type { UsageSnapshot } from '../../src/usage/usage-window.js'
 
@@ -65,4 +66,16 @@ t.test('the page is served without auth, self-contained, under a strict CSP', as
   const html = await res.body.text()
   t.notMatch(html, /(?:src|href)\s*=\s*["']?(?:https?:)?\/\/|@import|url\(/i, 'no external asset')
   t.match(html, /sessionStorage/)
+})
+
+t.test('on the admin listener the usage view needs no token', async (t) => {
+  const h = await startHarness(t, { config: { callers: { ...ADMIN_CONFIG.callers, admin: { listen: { host: '127.0.0.1', port: 0 } } } } })
+  t.equal(await proxied(h, 'report-job', '/rest/api/3/myself'), 200)
+  const adminApp = h.broker.credentialAdmin.adminApp
+  if (adminApp === undefined) throw new Error('no admin listener built')
+  const address = await listenAdmin(adminApp, { host: '127.0.0.1', port: 0 })
+  const res = await request(`${address}/admin/usage`)
+  t.equal(res.statusCode, 200)
+  t.match(await res.body.json(), { series: [{ caller: 'report-job', integration: 'jira-main', sinceStart: { requests: 1 } }] })
+  t.equal((await request(`${address}/admin`)).statusCode, 200)
 })
