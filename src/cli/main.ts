@@ -7,6 +7,7 @@ import { createLogger } from '../logger.js'
 import { closeOnSignals, startServer } from '../server.js'
 import { mintCallerToken } from './caller-token.js'
 import { parseDuration, UsageError } from './io.js'
+import { rollbackSecret, rotateSecret, secretHistory } from './rotation-commands.js'
 import { listSecrets, putSecret } from './secrets-commands.js'
 
 const HELP = `Usage: atlassian-broker <command> [options]
@@ -16,6 +17,11 @@ Commands:
   secrets put INTEGRATION [--expires-at DATE] [--owner TEAM]
                                                store a credential read as JSON from stdin
   secrets list [--json]                        integrations, versions, expiry; never values
+  secrets rotate INTEGRATION [--expires-at DATE] [--owner TEAM]
+                                               verify a new credential (JSON on stdin) with Atlassian,
+                                               then store it as a new version (check-and-set)
+  secrets rollback INTEGRATION [--to VERSION]  make an older version's credential current again (verified first)
+  secrets history INTEGRATION [--json]         versions, who wrote them and when; never values
   caller-token --sub CALLER [--ttl 1h] [--role ROLE]
                                                print an HS256 caller JWT for local use
 
@@ -31,6 +37,7 @@ const OPTIONS = {
   role: { type: 'string', multiple: true },
   'expires-at': { type: 'string' },
   owner: { type: 'string' },
+  to: { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' }
 } as const
@@ -56,6 +63,18 @@ export async function main (argv: string[]): Promise<number> {
   const context = { config, logger, actor: `${userInfo().username}@cli` }
   if (command === 'secrets' && subcommand === 'put') {
     await putSecret(context, target, { ...(values['expires-at'] ? { expiresAt: values['expires-at'] } : {}), ...(values.owner ? { owner: values.owner } : {}) })
+    return 0
+  }
+  if (command === 'secrets' && subcommand === 'rotate') {
+    await rotateSecret(context, target, { ...(values['expires-at'] ? { expiresAt: values['expires-at'] } : {}), ...(values.owner ? { owner: values.owner } : {}) })
+    return 0
+  }
+  if (command === 'secrets' && subcommand === 'rollback') {
+    await rollbackSecret(context, target, values.to === undefined ? {} : { to: values.to })
+    return 0
+  }
+  if (command === 'secrets' && subcommand === 'history') {
+    await secretHistory(context, target, { json: values.json === true })
     return 0
   }
   if (command === 'secrets' && subcommand === 'list') {

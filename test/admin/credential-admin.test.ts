@@ -2,9 +2,8 @@
 import { statSync } from 'node:fs'
 import t from 'tap'
 import { request } from 'undici'
-import { CLIENT_ID, CLIENT_SECRET, startHarness } from '../helpers/broker-harness.js'
+import { CLIENT_ID, CLIENT_SECRET, JIRA_CLOUD_ID, startHarness, WIKI_CLOUD_ID } from '../helpers/broker-harness.js'
 import { FakeAtlassian } from '../helpers/fake-atlassian.js'
-import { JIRA_CLOUD_ID, WIKI_CLOUD_ID } from '../helpers/broker-harness.js'
 import { auditSettled, startAdminHarness, type AdminHarness } from '../helpers/admin-harness.js'
 import { STORE_KINDS } from '../helpers/test-stores.js'
 
@@ -16,7 +15,9 @@ async function proxied (h: AdminHarness, path = '/rest/api/3/myself'): Promise<{
   return { statusCode: response.statusCode, body: await response.body.json() as Record<string, unknown> }
 }
 
-function assertNoSecrets (t: Parameters<Parameters<typeof t.test>[0]>[0], texts: string[]): void {
+type TapTest = Parameters<Parameters<typeof t.test>[0]>[0]
+
+function assertNoSecrets (t: TapTest, texts: string[]): void {
   const all = texts.join('\n')
   for (const secret of SECRETS) t.notOk(all.includes(secret), `no secret (${secret.slice(0, 8)}…) leaks`)
 }

@@ -6,6 +6,7 @@ import type { Logger } from 'pino'
 import { pino } from 'pino'
 import type { Test } from 'tap'
 import type { Clock } from '../../src/clock.js'
+import type { VaultConfig } from '../../src/config.js'
 import { createFileStore } from '../../src/secrets/file-store.js'
 import type { SecretStore } from '../../src/secrets/secret-store.js'
 import { createVaultStore } from '../../src/secrets/vault-store.js'
@@ -18,6 +19,20 @@ export const STORE_KINDS: readonly StoreKind[] = ['file', 'vault']
 
 export interface TestStore { store: SecretStore, fakeVault?: FakeVault }
 
+/** A fake Vault with the broker's AppRole (deploy/vault policies) and the `secrets.vault` config that logs in to it. Not closed here. */
+export async function startBrokerVault (clock?: Clock): Promise<{ fakeVault: FakeVault, vaultConfig: VaultConfig }> {
+  const fakeVault = await FakeVault.start(clock ? { clock } : {})
+  const policies = renderBrokerPolicies({ mount: 'secret', prefix: 'atlassian-broker' })
+  fakeVault.addPolicyHcl('atlassian-broker', policies.broker)
+  fakeVault.addPolicyHcl('atlassian-broker-rotator', policies.rotator)
+  const { roleId, secretId } = fakeVault.addAppRole({ name: 'broker', policies: ['atlassian-broker', 'atlassian-broker-rotator'], tokenTtl: 1_200, tokenMaxTtl: 14_400 })
+  const vaultConfig: VaultConfig = {
+    address: fakeVault.address, mount: 'secret', prefix: 'atlassian-broker', revalidateSeconds: 30, requestTimeoutMs: 2_000,
+    auth: { method: 'approle', roleId, secretId, mountPath: 'approle' }
+  }
+  return { fakeVault, vaultConfig }
+}
+
 /** Opens a store of the given kind; it is closed with the test (closing twice is harmless). */
 export async function openTestStore (t: Test, kind: StoreKind, options: { clock?: Clock, logger?: Logger, writtenBy?: string } = {}): Promise<TestStore> {
   const logger = options.logger ?? pino({ level: 'silent' })
@@ -29,16 +44,9 @@ export async function openTestStore (t: Test, kind: StoreKind, options: { clock?
     t.teardown(() => store.close())
     return { store }
   }
-  const fakeVault = await FakeVault.start(options.clock ? { clock: options.clock } : {})
-  const policies = renderBrokerPolicies({ mount: 'secret', prefix: 'atlassian-broker' })
-  fakeVault.addPolicyHcl('atlassian-broker', policies.broker)
-  fakeVault.addPolicyHcl('atlassian-broker-rotator', policies.rotator)
-  const { roleId, secretId } = fakeVault.addAppRole({ name: 'broker', policies: ['atlassian-broker', 'atlassian-broker-rotator'], tokenTtl: 1_200, tokenMaxTtl: 14_400 })
+  const { fakeVault, vaultConfig } = await startBrokerVault(options.clock)
   const store = await createVaultStore({
-    config: {
-      address: fakeVault.address, mount: 'secret', prefix: 'atlassian-broker', revalidateSeconds: 30, requestTimeoutMs: 2_000,
-      auth: { method: 'approle', roleId, secretId, mountPath: 'approle' }
-    },
+    config: vaultConfig,
     logger,
     random: () => 0,
     ...(options.clock ? { clock: options.clock } : {}),
