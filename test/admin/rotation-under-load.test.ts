@@ -126,3 +126,28 @@ for (const kind of STORE_KINDS) {
     t.notOk(h.logs.some((line) => line.includes(NEW_SECRET) || line.includes(CLIENT_SECRET)), 'no secret in the log')
   })
 }
+
+for (const kind of STORE_KINDS) {
+  t.test(`${kind} store: an API token rotated elsewhere is picked up on Atlassian's first 401, and the request replayed`, async (t) => {
+    const h = await startAdminHarness(t, kind, {
+      empty: true,
+      config: {
+        integrations: {
+          'jira-main': { product: 'jira', cloudId: '11111111-1111-1111-1111-111111111111', credential: 'api-token' },
+          'wiki-main': { product: 'confluence', cloudId: '22222222-2222-2222-2222-222222222222', credential: 'api-token' }
+        }
+      }
+    })
+    h.fake.addApiToken('scoped-token-old-1111')
+    h.fake.addApiToken('scoped-token-new-2222')
+    await h.store.put('jira-main', { token: 'scoped-token-old-1111' })
+    const load = startLoad(h, 2)
+    await load.waitFor(20)
+    await h.store.put('jira-main', { token: 'scoped-token-new-2222' }, { cas: 1 }) // e.g. `secrets rotate` on another machine
+    h.fake.removeApiToken('scoped-token-old-1111')
+    await load.waitFor(40)
+    await load.stop()
+    t.same(load.failures(), [], `zero failed caller requests out of ${load.total()}`)
+    t.equal(h.fake.requests.filter((r) => r.endpoint === 'gateway').at(-1)?.apiToken, 'scoped-token-new-2222')
+  })
+}
