@@ -4,16 +4,19 @@
  */
 import { randomUUID } from 'node:crypto'
 import { createServer } from 'node:http'
+import type { Duplex } from 'node:stream'
 import Fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import adminAuth from './admin/admin-auth.js'
 import callerAuth from './callers/caller-auth.js'
 import type { CallerKeys } from './callers/caller-keys.js'
 import type { BrokerConfig } from './config.js'
-import { RouteNotFoundError } from './errors.js'
+import { BadRequestError, HeadersTooLargeError, RouteNotFoundError } from './errors.js'
 import type { Policy } from './policy/policy.js'
 import { toProblem } from './problem.js'
 import type { Readiness } from './readiness.js'
+import { lazyChildLogger } from './lazy-child-logger.js'
+import { REDACT_PATHS } from './logger.js'
 import type { Forwarder } from './upstream/forwarder.js'
 import proxyPlugin, { type ProxyPluginOptions } from './upstream/proxy-plugin.js'
 import type { ProxiedCall, UsageSink } from './usage/proxied-call.js'
@@ -40,6 +43,7 @@ export async function buildApp (config: BrokerConfig, deps: AppDeps): Promise<Fa
     loggerInstance: deps.logger,
     // One line per request is written by the onResponse hook below, with the caller and integration in it.
     logController: new LogController({ disableRequestLogging: true }),
+    childLoggerFactory: lazyChildLogger,
     routerOptions: { maxParamLength: 256 },
     bodyLimit: 1_048_576,
     requestIdHeader: false,
@@ -49,6 +53,8 @@ export async function buildApp (config: BrokerConfig, deps: AppDeps): Promise<Fa
     },
     // Node answers 431 itself past this limit (config.limits.headerBytes).
     serverFactory: (handler) => createServer({ maxHeaderSize: config.limits.headerBytes }, handler),
+    // Requests Node's parser refuses (smuggling shapes, bad framing, headers over the limit) get the broker's problem body.
+    clientErrorHandler: (error, socket) => { answerClientError(error, socket, deps.logger) },
     return503OnClosing: true,
     forceCloseConnections: 'idle'
   })
@@ -60,6 +66,11 @@ export async function buildApp (config: BrokerConfig, deps: AppDeps): Promise<Fa
   })
 
   app.setErrorHandler((error: FastifyError & { retryAfterSeconds?: number }, request, reply) => {
+    if (request.raw.socket === null || request.raw.socket.destroyed) {
+      // The caller went away (mid-upload, or while Atlassian was answering): nobody is left to answer, and it is no fault of ours.
+      request.log.info({ code: typeof error.code === 'string' ? error.code : error.name }, 'caller closed the connection before the answer')
+      return
+    }
     const problem = toProblem(error, request.id)
     if (request.proxy !== null) request.proxy.errorCode = problem.body.code
     if (problem.unexpected) request.log.error({ err: error }, 'unexpected error')
@@ -73,11 +84,15 @@ export async function buildApp (config: BrokerConfig, deps: AppDeps): Promise<Fa
     throw new RouteNotFoundError(request.method, (request.raw.url ?? '').split('?')[0]?.slice(0, 128) ?? '')
   })
 
+  // The one line per request. It holds only scalar fields picked below, never a header, body or nested object, so it
+  // is redacted by the top-level secret names alone: the full list's `*.` paths make pino run every field of every
+  // line through a wildcard redactor, about a tenth of a proxied call's CPU in the bench profile (bench/README.md).
+  const accessLog = deps.logger.child({}, { redact: { paths: REDACT_PATHS.filter((path) => !/[.*[]/.test(path)), censor: '[redacted]' } })
   app.addHook('onResponse', async (request, reply) => {
     const proxy = request.proxy
     if (proxy === null) {
       const route = request.routeOptions.url ?? ''
-      if (!QUIET_ROUTES.has(route)) request.log.info({ method: request.method, route, status: reply.statusCode, durationMs: round(reply.elapsedTime) }, 'request')
+      if (!QUIET_ROUTES.has(route)) accessLog.info({ reqId: request.id, method: request.method, route, status: reply.statusCode, durationMs: round(reply.elapsedTime) }, 'request')
       return
     }
     const call: ProxiedCall = {
@@ -97,7 +112,8 @@ export async function buildApp (config: BrokerConfig, deps: AppDeps): Promise<Fa
       bytesOut: proxy.bytesOut,
       at: Date.now()
     }
-    request.log.info({
+    accessLog.info({
+      reqId: request.id,
       caller: call.caller,
       integration: call.integration,
       method: call.method,
@@ -126,6 +142,30 @@ export async function buildApp (config: BrokerConfig, deps: AppDeps): Promise<Fa
   })
   for (const plugin of deps.plugins ?? []) await app.register(plugin)
   return app as unknown as FastifyInstance
+}
+
+/**
+ * Answers a request Node's HTTP parser refused before Fastify saw it: both Content-Length and Transfer-Encoding,
+ * duplicated Content-Length, obs-fold, bare CR or LF, a Transfer-Encoding not ending in chunked (RFC 9112 sections
+ * 6.1 and 6.3 require a 400 and closing the connection), or headers past `limits.headerBytes` (431). Only the parser's
+ * error code is logged: the error's `rawPacket` holds the caller's bytes, Authorization header included.
+ */
+function answerClientError (error: NodeJS.ErrnoException, socket: Duplex, logger: Logger): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return
+  const requestId = randomUUID()
+  const refused = error.code === 'HPE_HEADER_OVERFLOW'
+    ? new HeadersTooLargeError()
+    : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? Object.assign(new BadRequestError('the request was not received in time'), { statusCode: 408 })
+      : new BadRequestError(`malformed HTTP request (${String(error.code ?? 'parse error').replace(/[^A-Z0-9_]/gi, '').slice(0, 48)})`)
+  const { body } = toProblem(refused as FastifyError, requestId)
+  logger.info({ code: error.code, status: body.statusCode, requestId }, 'malformed request refused by the HTTP parser')
+  if (socket.writable) {
+    const text = JSON.stringify(body)
+    socket.write(`HTTP/1.1 ${body.statusCode} ${body.error}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+      `Content-Length: ${Buffer.byteLength(text)}\r\nX-Request-Id: ${requestId}\r\nConnection: close\r\n\r\n${text}`)
+  }
+  socket.destroy()
 }
 
 function round (ms: number): number {

@@ -175,6 +175,9 @@ export class Forwarder {
     })
     incoming.pipe(guard)
     incoming.on('error', (error) => guard.destroy(error))
+    // Until undici takes the body (after the token is fetched), nothing else listens on the guard: a caller breaking off
+    // its upload, or the parser refusing its framing, must fail this request, not end the process with an uncaught 'error'.
+    guard.on('error', () => {})
     let taken = false
     return {
       replayable: false,

@@ -116,6 +116,8 @@ export class FakeAtlassian {
   /** Requests to the token endpoint with method POST, whatever their outcome. */
   get exchanges (): number { return this.#exchanges }
   exchangesFor (clientId: string): number { return this.#exchangesByClient.get(clientId) ?? 0 }
+  /** Connections open to the fake right now (a leaked upstream socket shows up here). */
+  get openSockets (): number { return this.#sockets.size }
 
   addClient (clientId: string, clientSecret: string, options: AccountOptions = {}): ServiceAccount {
     const account = createServiceAccount(clientId, options)
