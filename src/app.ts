@@ -55,6 +55,14 @@ export async function buildApp (config: BrokerConfig, deps: AppDeps): Promise<Fa
     serverFactory: (handler) => createServer({ maxHeaderSize: config.limits.headerBytes }, handler),
     // Requests Node's parser refuses (smuggling shapes, bad framing, headers over the limit) get the broker's problem body.
     clientErrorHandler: (error, socket) => { answerClientError(error, socket, deps.logger) },
+    // So do targets the router cannot decode ("%C0%AE"), which Fastify would otherwise answer with its own FST_ERR_BAD_URL body.
+    frameworkErrors: (error, request, reply) => {
+      const { body } = toProblem(error, request.id)
+      request.log.info({ code: error.code, status: body.statusCode }, 'request target refused by the router')
+      const text = JSON.stringify(body)
+      reply.raw.writeHead(body.statusCode, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'x-request-id': request.id })
+      reply.raw.end(text)
+    },
     return503OnClosing: true,
     forceCloseConnections: 'idle'
   })

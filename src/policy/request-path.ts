@@ -3,7 +3,9 @@
  * Anything ambiguous is refused rather than "fixed": servers behind the gateway (Tomcat for Jira and Confluence)
  * interpret dot segments, `;` path parameters, encoded slashes and backslashes in ways a proxy cannot predict.
  * Unreserved characters that were percent-encoded are decoded (RFC 3986 section 6.2.2.2), so "/%69ssue" and "/issue"
- * are checked as the same path.
+ * are checked as the same path. Encoded bytes must be UTF-8 (an overlong "%C0%AE" was Tomcat's CVE-2008-2938), and a
+ * segment whose Unicode compatibility form (NFKC) is a dot segment or holds "/", "\\", ";" or "%" ("%EF%BC%8E%EF%BC%8E",
+ * fullwidth "．．") is refused too: whatever layer behind the gateway normalises, it cannot climb out of the checked path.
  */
 export interface SafePath {
   /** Normalized path, starting with "/", checked by policy and forwarded. */
@@ -46,11 +48,34 @@ export function checkRequestPath (rawPath: string, rawQuery: string, maxLength =
   }
   const segments = path.split('/')
   for (let index = 1; index < segments.length; index++) {
-    const segment = segments[index]
+    const segment = segments[index] as string
     if (segment === '.' || segment === '..') return { ok: false, reason: 'dot segment' }
     if (segment === '' && index < segments.length - 1) return { ok: false, reason: 'empty path segment ("//")' }
+    if (segment.includes('%')) {
+      const refused = checkEncodedSegment(segment)
+      if (refused !== undefined) return { ok: false, reason: refused }
+    }
   }
+  // RFC 9110 section 7.1: a fragment is never part of a request target; a server behind the gateway might cut it or not.
+  if (rawQuery.includes('#')) return { ok: false, reason: 'a fragment ("#") in the request target' }
   return { ok: true, value: { path, query: rawQuery } }
+}
+
+/** Encoded control characters are refused before this check, so only separators can appear after folding. */
+const FOLDS_TO_SEPARATOR = /[/\\;%]/
+
+/** Why an encoded segment is refused, or undefined: not UTF-8, or unsafe once Unicode-normalised (UAX #15, NFKC). */
+function checkEncodedSegment (segment: string): string | undefined {
+  let decoded: string
+  try {
+    decoded = decodeURIComponent(segment)
+  } catch {
+    return 'percent-encoded bytes that are not UTF-8'
+  }
+  const folded = decoded.normalize('NFKC')
+  if (folded === '.' || folded === '..') return 'an encoded character that Unicode normalisation turns into a dot segment'
+  if (FOLDS_TO_SEPARATOR.test(folded)) return 'an encoded character that Unicode normalisation turns into "/", "\\", ";" or "%"'
+  return undefined
 }
 
 /** Splits a raw request URL ("/a/b?x=1") into path and query without decoding anything. */

@@ -71,6 +71,9 @@ async function proxyPlugin (app: FastifyInstance, options: ProxyPluginOptions): 
 
     const handler = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
       const { path: rawPath, query } = splitTarget(request.raw.url ?? '/')
+      // The router strips an absolute-form target ("GET http://host/proxy/...", RFC 9112 section 3.2.2) before matching;
+      // reading the integration from such a target here would parse something else than what was routed.
+      if (!rawPath.startsWith('/proxy/')) throw new PathRejectedError('the request target must be a path ("/proxy/..."), not an absolute URL')
       const afterPrefix = rawPath.slice('/proxy/'.length)
       const slash = afterPrefix.indexOf('/')
       const integration = slash === -1 ? afterPrefix : afterPrefix.slice(0, slash)
