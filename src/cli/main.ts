@@ -6,6 +6,7 @@ import { ConfigError, loadConfig } from '../config.js'
 import { createLogger } from '../logger.js'
 import { closeOnSignals, startServer } from '../server.js'
 import { mintCallerToken } from './caller-token.js'
+import { runCheck } from './check-command.js'
 import { parseDuration, UsageError } from './io.js'
 import { rollbackSecret, rotateSecret, secretHistory } from './rotation-commands.js'
 import { listSecrets, putSecret } from './secrets-commands.js'
@@ -22,6 +23,8 @@ Commands:
                                                then store it as a new version (check-and-set)
   secrets rollback INTEGRATION [--to VERSION]  make an older version's credential current again (verified first)
   secrets history INTEGRATION [--json]         versions, who wrote them and when; never values
+  check [--offline]                            validate the config; unless offline, also reach the secret store,
+                                               the caller JWKS and the token endpoint
   caller-token --sub CALLER [--ttl 1h] [--role ROLE]
                                                print an HS256 caller JWT for local use
 
@@ -39,6 +42,7 @@ const OPTIONS = {
   owner: { type: 'string' },
   to: { type: 'string' },
   json: { type: 'boolean' },
+  offline: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' }
 } as const
 
@@ -49,6 +53,8 @@ export async function main (argv: string[]): Promise<number> {
     process.stdout.write(HELP)
     return 0
   }
+  // check reports config problems itself, so it runs before loadConfig would throw on them
+  if (command === 'check') return (await runCheck(values.config, { offline: values.offline === true })) ? 0 : 1
   const loaded = loadConfig(values.config)
   const { config } = loaded
   if (command === 'serve') {

@@ -123,3 +123,13 @@ t.test('SIGTERM lets an in-flight request finish, then exits 0', async (t) => {
   const code = await new Promise((resolve) => child.on('exit', resolve))
   t.equal(code, 0)
 })
+
+t.test('check is wired into the command line', async (t) => {
+  const dir = t.testdir({ 'bad.yaml': 'integrations:\n  jira-main: { product: jira, cloudId: nope }\n' })
+  const bad = await runCli(['check', '--offline', '--config', 'bad.yaml'], { cwd: dir })
+  t.equal(bad.code, 1)
+  t.match(bad.stdout + bad.stderr, /cloudId/)
+  const good = await runCli(['check', '--offline'], { cwd: dir })
+  t.equal(good.code, 0, good.stdout + good.stderr)
+  t.match(good.stdout, /All checks passed/)
+})
