@@ -7,7 +7,7 @@ import type { Logger } from 'pino'
 import type { Dispatcher } from 'undici'
 import { createCredentialAdmin, type CredentialAdmin } from './admin/credential-admin.js'
 import { usageRoutes } from './admin/usage-routes.js'
-import { buildApp } from './app.js'
+import { buildApp, type AppDeps } from './app.js'
 import { resolveCallerKeys, type CallerKeys } from './callers/caller-keys.js'
 import { systemClock, type Clock } from './clock.js'
 import type { BrokerConfig } from './config.js'
@@ -33,6 +33,8 @@ export interface BrokerOptions {
   /** Where upstream requests go (tests, benchmarks); otherwise a Pool to config.atlassian.apiUrl. */
   dispatcher?: Dispatcher
   env?: NodeJS.ProcessEnv
+  /** Sees every route as it is added (the openapi.yaml consistency test). */
+  onRoute?: AppDeps['onRoute']
   /** Waits between upstream retries and their jitter (tests); default: timers on `clock`, Math.random. */
   sleep?: Sleep
   random?: () => number
@@ -98,7 +100,7 @@ export async function createBroker (config: BrokerConfig, options: BrokerOptions
   const plugins = [credentialAdmin.plugin, usageRoutes(usage.window), ...(usage.metrics ? [metricsPlugin(config.metrics.path, usage.metrics)] : [])]
   // On the admin listener, reaching the socket is the credential: the usage page works there without a token.
   await credentialAdmin.adminApp?.register(usageRoutes(usage.window))
-  const app = await buildApp(config, { logger, callerKeys, policy, forwarder, readiness, usage, admit, plugins })
+  const app = await buildApp(config, { logger, callerKeys, policy, forwarder, readiness, usage, admit, plugins, ...(options.onRoute ? { onRoute: options.onRoute } : {}) })
   app.addHook('onClose', async () => {
     await credentialAdmin.close()
     await forwarder.close()
