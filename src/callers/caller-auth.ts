@@ -1,7 +1,7 @@
 /**
  * Who is calling: verifies the caller's `Authorization: Bearer <JWT>` with @fastify/jwt (signature, `exp`, `nbf`,
  * `aud`, `iss` when configured; algorithms pinned to the key type) and sets `request.caller`.
- * Verified tokens are cached by fast-jwt until their `exp`, so a job's repeated calls cost one verification.
+ * Verified tokens are remembered until their `exp` (verified-tokens.ts), so a job's repeated calls cost one verification.
  */
 import fastifyJwt, { type TokenOrHeader } from '@fastify/jwt'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
@@ -10,6 +10,7 @@ import type { BrokerConfig } from '../config.js'
 import { CallerUnauthenticatedError } from '../errors.js'
 import type { CallerKeys } from './caller-keys.js'
 import { JwksClient } from './jwks.js'
+import { VerifiedTokens } from './verified-tokens.js'
 
 export interface Caller {
   /** The value of the configured caller claim (default `sub`). */
@@ -66,9 +67,15 @@ async function callerAuth (app: FastifyInstance, options: CallerAuthOptions): Pr
     }
   })
 
+  const verified = new VerifiedTokens<Caller>({ max: config.verifiedCacheSize, clockToleranceMs: config.clockToleranceSeconds * 1000 })
   app.decorateRequest('caller', null)
   app.decorate('authenticateCaller', async (request: FastifyRequest): Promise<Caller> => {
     const header = request.headers.authorization
+    const known = header === undefined ? undefined : verified.get(header)
+    if (known !== undefined) {
+      request.caller = known
+      return known
+    }
     if (header === undefined || !/^Bearer\s+\S+$/i.test(header)) {
       throw new CallerUnauthenticatedError('send "Authorization: Bearer <caller JWT>"')
     }
@@ -81,7 +88,9 @@ async function callerAuth (app: FastifyInstance, options: CallerAuthOptions): Pr
     }
     const id = claims[config.callerClaim]
     if (typeof id !== 'string' || id === '') throw new CallerUnauthenticatedError(`claim "${config.callerClaim}" missing`)
-    const caller: Caller = { id, claims }
+    // One Caller per token, shared by all its requests: frozen so no request can change what the next one sees.
+    const caller: Caller = Object.freeze({ id, claims: Object.freeze(claims) })
+    verified.remember(header, caller, claims)
     request.caller = caller
     return caller
   })
