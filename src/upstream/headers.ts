@@ -18,8 +18,15 @@ const UPSTREAM_ONLY = new Set(['set-cookie'])
 
 type HeaderValue = string | string[] | undefined
 
-function connectionListed (value: HeaderValue): Set<string> | undefined {
+/** The values nearly every message carries, parsed once (the sets are only read). */
+const KEEP_ALIVE: ReadonlySet<string> = new Set(['keep-alive'])
+const CLOSE: ReadonlySet<string> = new Set(['close'])
+const COMMON_CONNECTION = new Map([['keep-alive', KEEP_ALIVE], ['Keep-Alive', KEEP_ALIVE], ['close', CLOSE], ['Close', CLOSE]])
+
+function connectionListed (value: HeaderValue): ReadonlySet<string> | undefined {
   if (value === undefined) return undefined
+  const common = typeof value === 'string' ? COMMON_CONNECTION.get(value) : undefined
+  if (common !== undefined) return common
   const listed = new Set<string>()
   for (const entry of Array.isArray(value) ? value : [value]) {
     for (const token of entry.split(',')) {
