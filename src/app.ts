@@ -84,6 +84,9 @@ export async function buildApp (config: BrokerConfig, deps: AppDeps): Promise<Fa
     if (problem.unexpected) request.log.error({ err: error }, 'unexpected error')
     else if (problem.body.statusCode >= 500) request.log.warn({ code: problem.body.code, cause: (error.cause as Error | undefined)?.message }, problem.body.message)
     if (problem.retryAfterSeconds !== undefined) reply.header('retry-after', String(problem.retryAfterSeconds))
+    // Answered before the caller's body was read to its end (413 mid-stream, a refusal of an upload): the rest of that body
+    // would hold the connection open (and a graceful close with it), so the connection ends with this answer.
+    if (!request.raw.complete) reply.header('connection', 'close')
     if (problem.body.statusCode === 401) reply.header('www-authenticate', 'Bearer realm="atlassian-broker"')
     void reply.code(problem.body.statusCode).type('application/json; charset=utf-8').send(problem.body)
   })
