@@ -7,9 +7,9 @@ import fastifyJwt, { type TokenOrHeader } from '@fastify/jwt'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import type { BrokerConfig } from '../config.js'
-import { CallerUnauthenticatedError } from '../errors.js'
+import { CallerUnauthenticatedError, NotReadyError, withRetryAfter } from '../errors.js'
 import type { CallerKeys } from './caller-keys.js'
-import { JwksClient } from './jwks.js'
+import { JwksClient, JwksUnavailableError } from './jwks.js'
 import { VerifiedTokens } from './verified-tokens.js'
 
 export interface Caller {
@@ -56,12 +56,16 @@ async function callerAuth (app: FastifyInstance, options: CallerAuthOptions): Pr
   await app.register(fastifyJwt, {
     secret,
     decoratorName: 'jwtClaims',
+    // The key callback must see the JOSE header (its `kid`); without `complete` it is handed the payload alone.
+    decode: { complete: true },
     verify: {
       algorithms: algorithms as never,
       allowedAud: config.audience,
       ...(config.issuer !== undefined ? { allowedIss: config.issuer } : {}),
       clockTolerance: config.clockToleranceSeconds * 1000,
-      requiredClaims: ['exp', config.callerClaim],
+      // fast-jwt skips its aud/iss checks when the claim is absent, so a token without `aud` (or without `iss` when an
+      // issuer is configured) would pass them: both are required here (RFC 7519 section 4.1.3, RFC 7523 section 3).
+      requiredClaims: ['exp', 'aud', ...(config.issuer !== undefined ? ['iss'] : []), config.callerClaim],
       cache: config.verifiedCacheSize,
       cacheTTL: Infinity
     }
@@ -84,6 +88,10 @@ async function callerAuth (app: FastifyInstance, options: CallerAuthOptions): Pr
     try {
       claims = await request.jwtVerify<Record<string, unknown>>()
     } catch (error) {
+      if (error instanceof JwksUnavailableError) {
+        // The broker cannot get its keys: not the caller's fault, and worth retrying (STYLE: JWT keys fail as 503).
+        throw withRetryAfter(new NotReadyError({ cause: new Error(`caller keys: ${(error.cause as Error | undefined)?.message ?? error.message}`) }), 5)
+      }
       throw new CallerUnauthenticatedError(describeJwtFailure(error), { cause: sanitized(error) })
     }
     const id = claims[config.callerClaim]

@@ -1,37 +1,68 @@
 /**
  * A small JWKS client: keys fetched from the configured URL, indexed by `kid`, kept for `ttlMs`, refetched at most
  * once per `minRefetchMs` when an unknown `kid` shows up (so a flood of made-up `kid`s cannot hammer the issuer).
+ * While the endpoint fails, the last keys keep serving and it is tried again at most once per `failureBackoffMs`:
+ * tokens (even unsigned garbage with a `kid`) must never turn into one JWKS request each.
  */
 import { createPublicKey } from 'node:crypto'
 import { request } from 'undici'
 
 export interface JwksKey { pem: string, kid: string | undefined }
 
+/** No key can be had: the endpoint failed and no earlier answer is kept. Not the caller's fault. */
+export class JwksUnavailableError extends Error {
+  override readonly name = 'JwksUnavailableError'
+}
+
 export class JwksClient {
   readonly #url: string
   readonly #ttlMs: number
   readonly #minRefetchMs: number
+  readonly #failureBackoffMs: number
   readonly #headers: Record<string, string>
+  readonly #now: () => number
   #keys: JwksKey[] = []
-  #fetchedAt = 0
+  #fetchedAt = -Infinity
+  #attemptedAt = -Infinity
+  #lastFailure: Error | undefined
   #pending: Promise<void> | undefined
 
-  constructor (url: string, options: { ttlMs?: number, minRefetchMs?: number, bearerTokenFile?: string, headers?: Record<string, string> } = {}) {
+  constructor (url: string, options: { ttlMs?: number, minRefetchMs?: number, failureBackoffMs?: number, headers?: Record<string, string>, now?: () => number } = {}) {
     this.#url = url
     this.#ttlMs = options.ttlMs ?? 600_000
     this.#minRefetchMs = options.minRefetchMs ?? 30_000
+    this.#failureBackoffMs = options.failureBackoffMs ?? 5_000
     this.#headers = options.headers ?? {}
+    this.#now = options.now ?? Date.now
   }
 
   async keyFor (kid: string | undefined): Promise<string | undefined> {
-    const now = Date.now()
-    if (now - this.#fetchedAt > this.#ttlMs) await this.#refresh()
-    let key = this.#find(kid)
-    if (key === undefined && now - this.#fetchedAt > this.#minRefetchMs) {
-      await this.#refresh()
-      key = this.#find(kid)
+    const now = this.#now()
+    const stale = now - this.#fetchedAt > this.#ttlMs
+    const known = stale ? undefined : this.#find(kid)
+    if (known !== undefined) return known.pem
+    const interval = this.#lastFailure !== undefined ? this.#failureBackoffMs : stale ? 0 : this.#minRefetchMs
+    if (now - this.#attemptedAt >= interval) {
+      try {
+        await this.#refresh()
+      } catch {
+        // logged by the caller's 401/503; stale keys (if any) keep serving below
+      }
     }
-    return key?.pem
+    if (this.#keys.length === 0 && this.#lastFailure !== undefined) {
+      throw new JwksUnavailableError('the JWKS endpoint is unavailable and no keys are kept', { cause: this.#lastFailure })
+    }
+    return this.#find(kid)?.pem
+  }
+
+  #refresh (): Promise<void> {
+    this.#pending ??= this.#load().then(() => {
+      this.#lastFailure = undefined
+    }, (error: unknown) => {
+      this.#lastFailure = error instanceof Error ? error : new Error(String(error))
+      throw error
+    }).finally(() => { this.#pending = undefined })
+    return this.#pending
   }
 
   #find (kid: string | undefined): JwksKey | undefined {
@@ -39,12 +70,8 @@ export class JwksClient {
     return this.#keys.find((key) => key.kid === kid)
   }
 
-  async #refresh (): Promise<void> {
-    this.#pending ??= this.#load().finally(() => { this.#pending = undefined })
-    await this.#pending
-  }
-
   async #load (): Promise<void> {
+    this.#attemptedAt = this.#now()
     const response = await request(this.#url, { headers: { accept: 'application/json', ...this.#headers }, headersTimeout: 5_000, bodyTimeout: 5_000 })
     if (response.statusCode !== 200) {
       await response.body.dump()
@@ -62,6 +89,6 @@ export class JwksClient {
       }
     }
     this.#keys = keys
-    this.#fetchedAt = Date.now()
+    this.#fetchedAt = this.#now()
   }
 }
