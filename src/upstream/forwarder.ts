@@ -11,6 +11,7 @@ import { systemClock, type Clock } from '../clock.js'
 import type { IntegrationConfig } from '../config.js'
 import { BodyTooLargeError, UpstreamTimeoutError, UpstreamUnavailableError } from '../errors.js'
 import type { AccessGrant, TokenProvider } from '../tokens/token-provider.js'
+import type { CancelSignal } from './caller-gone.js'
 import { upstreamRequestHeaders } from './headers.js'
 import { DEFAULT_RETRY, retryDelayMs, sleepOn, type RetryOptions, type Sleep } from './retry-policy.js'
 
@@ -41,7 +42,7 @@ export interface ForwardRequest {
   path: string
   query: string
   incoming: IncomingMessage
-  signal: AbortSignal
+  signal: CancelSignal
 }
 
 export interface ForwardResponse {
@@ -133,7 +134,8 @@ export class Forwarder {
         method: request.method as Dispatcher.HttpMethod,
         headers,
         body: body.take(),
-        signal: request.signal,
+        // undici reads only what CancelSignal has (caller-gone.ts); its type names AbortSignal or EventEmitter.
+        signal: request.signal as unknown as AbortSignal,
         headersTimeout: this.#options.headersTimeoutMs,
         bodyTimeout: this.#options.bodyTimeoutMs
       })

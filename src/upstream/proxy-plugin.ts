@@ -9,6 +9,7 @@ import type { IntegrationConfig } from '../config.js'
 import { IntegrationNotFoundError, PathRejectedError, PolicyDeniedError } from '../errors.js'
 import type { Policy, CompiledRule } from '../policy/policy.js'
 import { checkRequestPath, splitTarget } from '../policy/request-path.js'
+import { CallerGone } from './caller-gone.js'
 import type { Forwarder } from './forwarder.js'
 import { callerResponseHeaders } from './headers.js'
 import { rateLimitReason } from './rate-limit-headers.js'
@@ -97,13 +98,13 @@ async function proxyPlugin (app: FastifyInstance, options: ProxyPluginOptions): 
       if (!decision.allowed) throw new PolicyDeniedError(decision.reason)
 
       const release = options.admit?.(caller.id, integration, decision.rule)
-      const abort = new AbortController()
-      reply.raw.once('close', () => { if (!reply.raw.writableFinished) abort.abort() })
+      const callerGone = new CallerGone()
+      reply.raw.once('close', () => { if (!reply.raw.writableFinished) callerGone.abort() })
       try {
         context.upstreamStartedAt = performance.now()
         const response = await forwarder.forward({
           integration, config, method: request.method, path: checked.value.path, query: checked.value.query,
-          incoming: request.raw, signal: abort.signal
+          incoming: request.raw, signal: callerGone
         })
         context.upstreamMs = performance.now() - context.upstreamStartedAt
         context.upstreamStatus = response.statusCode

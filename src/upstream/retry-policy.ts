@@ -6,6 +6,7 @@
  * The total time spent (answers and waits) stays under `maxTotalDelayMs`, so a caller's own timeout is not outlived.
  */
 import type { Clock } from '../clock.js'
+import type { CancelSignal } from './caller-gone.js'
 import { isQuotaReason, parseRateLimitHeaders, type HeaderBag } from './rate-limit-headers.js'
 
 export interface RetryOptions {
@@ -49,7 +50,7 @@ export function retryDelayMs (options: RetryOptions, question: RetryQuestion): n
   return question.elapsedMs + delayMs > options.maxTotalDelayMs ? undefined : delayMs
 }
 
-export type Sleep = (ms: number, signal: AbortSignal) => Promise<void>
+export type Sleep = (ms: number, signal: CancelSignal) => Promise<void>
 
 /** A sleep on the injected clock (tests advance a manual clock instead of waiting); aborts with the caller. */
 export function sleepOn (clock: Clock): Sleep {
