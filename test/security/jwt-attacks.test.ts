@@ -47,7 +47,7 @@ t.test('HS256 broker: forged, confused, tampered and misdirected tokens are refu
     ['HS384 with the right secret (algorithm pinned)', hs(claims(), {}, CALLER_SECRET, 'HS384')],
     ['HS512 with the right secret (algorithm pinned)', hs(claims(), {}, CALLER_SECRET, 'HS512')],
     ['RS256 with an attacker key', createSigner({ key: pem(attacker.privateKey), algorithm: 'RS256' })(claims())],
-    ['RS256 with the key embedded as jwk', createSigner({ key: pem(attacker.privateKey), algorithm: 'RS256', header: { jwk: attacker.publicKey.export({ format: 'jwk' }) } })(claims())],
+    ['RS256 with the key embedded as jwk', createSigner({ key: pem(attacker.privateKey), algorithm: 'RS256', header: { alg: 'RS256', jwk: attacker.publicKey.export({ format: 'jwk' }) } })(claims())],
     ['empty key (a kid pointing at /dev/null)', hs(claims(), { kid: '../../../../dev/null' }, ' ')],
     ['crit naming a standard header', hs(claims(), { crit: ['exp'] })],
     ['crit naming an unknown extension', hs(claims(), { crit: ['x-broker-ignore'], 'x-broker-ignore': true })],
@@ -109,7 +109,7 @@ t.test('regression: the kid header never reached the key lookup (the callback go
     ['HS256 signed with the ci public key text', hs(claims(), { kid: 'ci' }, pem(rsa.publicKey))],
     ...['__proto__', 'constructor', '../ci', 'ci.pem', 'CI', 'ci\u0000', ''].map((kid): [string, string] => [`kid ${JSON.stringify(kid)}`, rs(kid)]),
     ['an attacker key under a known kid', rs('ci', attacker.privateKey)],
-    ['jku pointing elsewhere', createSigner({ key: pem(attacker.privateKey), algorithm: 'RS256', kid: 'ci', header: { jku: 'http://127.0.0.1:1/jwks', x5u: 'http://127.0.0.1:1/cert' } })(claims())]
+    ['jku pointing elsewhere', createSigner({ key: pem(attacker.privateKey), algorithm: 'RS256', kid: 'ci', header: { alg: 'RS256', jku: 'http://127.0.0.1:1/jwks', x5u: 'http://127.0.0.1:1/cert' } })(claims())]
   ])
 })
 
