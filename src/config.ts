@@ -24,6 +24,10 @@ const jwtSchema = z.strictObject({
   /** PEM files holding RS256, ES256 or EdDSA public keys. */
   publicKeys: z.array(z.string().min(1)).optional(),
   jwksUrl: z.url().optional(),
+  /** A bearer token file sent when fetching the JWKS, re-read at each fetch (Kubernetes serves its JWKS to service accounts). */
+  jwksBearerTokenFile: z.string().min(1).optional(),
+  /** A CA bundle (PEM) for the JWKS URL, e.g. the cluster CA at /var/run/secrets/kubernetes.io/serviceaccount/ca.crt. */
+  jwksCaFile: z.string().min(1).optional(),
   callerClaim: z.string().min(1).default('sub'),
   clockToleranceSeconds: seconds.max(300).default(30),
   maxTokenBytes: positiveInt.default(8_192),

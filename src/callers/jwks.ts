@@ -5,7 +5,8 @@
  * tokens (even unsigned garbage with a `kid`) must never turn into one JWKS request each.
  */
 import { createPublicKey } from 'node:crypto'
-import { request } from 'undici'
+import { readFileSync } from 'node:fs'
+import { Agent, request, type Dispatcher } from 'undici'
 
 export interface JwksKey { pem: string, kid: string | undefined }
 
@@ -19,7 +20,8 @@ export class JwksClient {
   readonly #ttlMs: number
   readonly #minRefetchMs: number
   readonly #failureBackoffMs: number
-  readonly #headers: Record<string, string>
+  readonly #bearerTokenFile: string | undefined
+  readonly #dispatcher: Dispatcher | undefined
   readonly #now: () => number
   #keys: JwksKey[] = []
   #fetchedAt = -Infinity
@@ -27,12 +29,13 @@ export class JwksClient {
   #lastFailure: Error | undefined
   #pending: Promise<void> | undefined
 
-  constructor (url: string, options: { ttlMs?: number, minRefetchMs?: number, failureBackoffMs?: number, headers?: Record<string, string>, now?: () => number } = {}) {
+  constructor (url: string, options: { ttlMs?: number, minRefetchMs?: number, failureBackoffMs?: number, bearerTokenFile?: string, caFile?: string, now?: () => number } = {}) {
     this.#url = url
     this.#ttlMs = options.ttlMs ?? 600_000
     this.#minRefetchMs = options.minRefetchMs ?? 30_000
     this.#failureBackoffMs = options.failureBackoffMs ?? 5_000
-    this.#headers = options.headers ?? {}
+    this.#bearerTokenFile = options.bearerTokenFile
+    this.#dispatcher = options.caFile !== undefined ? new Agent({ connect: { ca: readFileSync(options.caFile, 'utf8') } }) : undefined
     this.#now = options.now ?? Date.now
   }
 
@@ -72,7 +75,10 @@ export class JwksClient {
 
   async #load (): Promise<void> {
     this.#attemptedAt = this.#now()
-    const response = await request(this.#url, { headers: { accept: 'application/json', ...this.#headers }, headersTimeout: 5_000, bodyTimeout: 5_000 })
+    const headers: Record<string, string> = { accept: 'application/json' }
+    // Projected service-account tokens rotate on disk, so the file is read at every fetch.
+    if (this.#bearerTokenFile !== undefined) headers.authorization = `Bearer ${readFileSync(this.#bearerTokenFile, 'utf8').trim()}`
+    const response = await request(this.#url, { headers, headersTimeout: 5_000, bodyTimeout: 5_000, ...(this.#dispatcher ? { dispatcher: this.#dispatcher } : {}) })
     if (response.statusCode !== 200) {
       await response.body.dump()
       throw new Error(`JWKS endpoint answered ${response.statusCode}`)
