@@ -6,6 +6,7 @@
 import fc from 'fast-check'
 import t from 'tap'
 import { globToRegExp } from '../../src/policy/glob.js'
+import type { PolicyRuleConfig } from '../../src/config.js'
 import { compilePolicy } from '../../src/policy/policy.js'
 import { checkRequestPath, splitTarget } from '../../src/policy/request-path.js'
 import { JIRA_CLOUD_ID, startHarness } from '../helpers/broker-harness.js'
@@ -106,7 +107,7 @@ t.test('deny by default: a path is allowed only when some rule for this caller, 
   const rule = fc.record({
     caller: fc.constantFrom('report-job', 'sync-job', 'ci-*', '*'),
     integration: fc.constantFrom('jira-main', 'wiki-main', 'jira-*'),
-    methods: fc.subarray(['GET', 'POST', 'PUT', 'DELETE', '*'], { minLength: 1 }),
+    methods: fc.subarray<PolicyRuleConfig['methods'][number]>(['GET', 'POST', 'PUT', 'DELETE', '*'], { minLength: 1 }),
     paths: fc.array(glob.map((pattern) => `/${pattern}`), { minLength: 1, maxLength: 3 })
   })
   const request = fc.record({
@@ -119,7 +120,7 @@ t.test('deny by default: a path is allowed only when some rule for this caller, 
     const policy = compilePolicy(rules)
     return requests.every((call) => {
       const expected = rules.some((candidate) => referenceMatch(candidate.caller, call.caller) && referenceMatch(candidate.integration, call.integration) &&
-        (candidate.methods.includes(call.method) || candidate.methods.includes('*')) && candidate.paths.some((pattern) => referenceMatch(pattern, call.path)))
+        (candidate.methods.includes(call.method as 'GET') || candidate.methods.includes('*')) && candidate.paths.some((pattern) => referenceMatch(pattern, call.path)))
       return policy.decide(call.caller, call.integration, call.method, call.path).allowed === expected
     })
   }), { numRuns: 3_000 })
@@ -127,7 +128,7 @@ t.test('deny by default: a path is allowed only when some rule for this caller, 
 })
 
 t.test('over the wire: what is forwarded equals what was checked, and a path no rule allows is never forwarded', async (t) => {
-  const rules = [
+  const rules: PolicyRuleConfig[] = [
     { caller: 'report-job', integration: 'jira-main', methods: ['GET'], paths: ['/a/**', '/b/*/c', '/issue/?'] },
     { caller: 'report-job', integration: 'jira-main', methods: ['GET'], paths: ['/Z/*'] }
   ]
