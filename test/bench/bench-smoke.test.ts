@@ -1,0 +1,62 @@
+/**
+ * Smoke run of `npm run bench -- --quick` (CI's): two scenarios through the real processes (upstream, baseline, broker
+ * children), checking the report's shape and that the cold herd made exactly one token exchange. No timed assertion:
+ * figures from a shared machine say nothing about correctness.
+ */
+import { spawn } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import t from 'tap'
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
+
+interface Metric { name: string, unit: string, broker: number, baseline: number | null, compare: string, value: number | null, pass?: boolean }
+interface Report {
+  version: number
+  mode: string
+  machine: { nproc: number, cpuModel: string, node: string }
+  placement: string
+  settings: { quick: boolean }
+  scenarios: Array<{ name: string, reference: string, metrics: Metric[], notes: string[], error?: string }>
+}
+
+function runBench (args: string[]): Promise<{ code: number | null, output: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+    let output = ''
+    child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString() })
+    child.stderr.on('data', (chunk: Buffer) => { output += chunk.toString() })
+    child.once('error', reject)
+    child.once('exit', (code) => resolve({ code, output }))
+  })
+}
+
+t.test('bench --quick --only throughput,herd writes a comparable report; the herd made one exchange', async (t) => {
+  const out = path.join(t.testdir({}), 'bench.json')
+  const { code, output } = await runBench(['--quick', '--only', 'throughput,herd', '--out', out])
+  t.equal(code, 0, output)
+  t.match(output, /\| 1\. throughput/, 'the table is printed')
+
+  const report = JSON.parse(readFileSync(out, 'utf8')) as Report
+  t.match(report, { version: 1, mode: 'quick', machine: { nproc: Number, cpuModel: String, node: process.version }, placement: String, settings: { quick: true } })
+  t.same(report.scenarios.map((scenario) => scenario.name), ['throughput', 'herd'], 'only the scenarios asked for, in order')
+  for (const scenario of report.scenarios) {
+    t.equal(scenario.error, undefined, `${scenario.name} ran`)
+    t.type(scenario.reference, 'string')
+    t.ok(scenario.metrics.length > 0, `${scenario.name} has metrics`)
+    for (const metric of scenario.metrics) {
+      t.match(metric, { name: String, unit: String, broker: Number, compare: /^(ratio|difference)$/ }, `${scenario.name}: ${metric.name}`)
+      if (metric.baseline !== null) t.equal(typeof metric.value, 'number', `${metric.name} is compared`)
+    }
+  }
+
+  const throughput = report.scenarios.find((scenario) => scenario.name === 'throughput')
+  const rps = throughput?.metrics.find((metric) => metric.unit === 'req/s')
+  t.ok(rps !== undefined && rps.broker > 0 && rps.baseline !== null && rps.baseline > 0, 'both sides answered requests')
+
+  const herd = report.scenarios.find((scenario) => scenario.name === 'herd')
+  const exchanges = herd?.metrics.find((metric) => metric.name === 'token exchanges')
+  t.equal(exchanges?.broker, 1, 'a cold herd makes exactly one client-credentials exchange')
+  t.equal(exchanges?.pass, true)
+})
