@@ -6,6 +6,7 @@
  *   --only a,b       only these scenarios (throughput, latency, herd, streaming, memory, scale)
  *   --duration S     seconds per measured run (saturation, fixed rate, scale)
  *   --rounds N       alternating broker/baseline rounds per scenario (median reported)
+ *   --rate R         requests per second of the latency scenario (default 2,000; 500 with --quick)
  *   --out FILE       where the JSON goes (default bench/results/latest.json)
  *   --compare FILE   add the comparison column of an earlier run (default: the previous latest.json)
  *   --cpu-prof DIR   V8 CPU profile of the long-lived broker during each scenario, DIR/SCENARIO.cpuprofile
@@ -47,6 +48,7 @@ async function main (): Promise<number> {
       only: { type: 'string' },
       duration: { type: 'string' },
       rounds: { type: 'string' },
+      rate: { type: 'string' },
       out: { type: 'string' },
       compare: { type: 'string' },
       'cpu-prof': { type: 'string' },
@@ -62,6 +64,10 @@ async function main (): Promise<number> {
   if (values.rounds !== undefined) {
     settings.rounds = Number(values.rounds)
     if (!Number.isInteger(settings.rounds) || settings.rounds < 1) throw new Error('--rounds takes a whole number from 1')
+  }
+  if (values.rate !== undefined) {
+    settings.latencyRate = Number(values.rate)
+    if (!(settings.latencyRate >= 1)) throw new Error('--rate takes a number of requests per second')
   }
   const only = values.only?.split(',').map((name) => name.trim())
   const unknown = only?.filter((name) => !SCENARIOS.some((scenario) => scenario.name === name)) ?? []
