@@ -36,7 +36,9 @@ const ASYMMETRIC = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256
 
 async function callerAuth (app: FastifyInstance, options: CallerAuthOptions): Promise<void> {
   const { config, keys } = options
-  const jwks = keys.kind === 'jwks' ? new JwksClient(keys.url) : undefined
+  const jwks = keys.kind === 'jwks'
+    ? new JwksClient(keys.url, { ...(config.jwksBearerTokenFile ? { bearerTokenFile: config.jwksBearerTokenFile } : {}), ...(config.jwksCaFile ? { caFile: config.jwksCaFile } : {}) })
+    : undefined
   const secret = keys.kind === 'hs256'
     ? keys.secret
     : async (_request: FastifyRequest, token: TokenOrHeader): Promise<string> => {
