@@ -7,6 +7,8 @@
  *   --duration S     seconds per measured run (saturation, fixed rate, scale)
  *   --rounds N       alternating broker/baseline rounds per scenario (median reported)
  *   --rate R         requests per second of the latency scenario (default 2,000; 500 with --quick)
+ *   --memory-budget S  seconds the memory scenario may spend sending (default 300): 1,000,000 requests to each of
+ *                    broker and baseline need about 1,000,000 / rate of each
  *   --out FILE       where the JSON goes (default bench/results/latest.json)
  *   --compare FILE   add the comparison column of an earlier run (default: the previous latest.json)
  *   --cpu-prof DIR   V8 CPU profile of the long-lived broker during each scenario, DIR/SCENARIO.cpuprofile
@@ -49,6 +51,7 @@ async function main (): Promise<number> {
       duration: { type: 'string' },
       rounds: { type: 'string' },
       rate: { type: 'string' },
+      'memory-budget': { type: 'string' },
       out: { type: 'string' },
       compare: { type: 'string' },
       'cpu-prof': { type: 'string' },
@@ -68,6 +71,10 @@ async function main (): Promise<number> {
   if (values.rate !== undefined) {
     settings.latencyRate = Number(values.rate)
     if (!(settings.latencyRate >= 1)) throw new Error('--rate takes a number of requests per second')
+  }
+  if (values['memory-budget'] !== undefined) {
+    settings.memoryBudgetS = Number(values['memory-budget'])
+    if (!(settings.memoryBudgetS > 0)) throw new Error('--memory-budget takes a number of seconds')
   }
   const only = values.only?.split(',').map((name) => name.trim())
   const unknown = only?.filter((name) => !SCENARIOS.some((scenario) => scenario.name === name)) ?? []
