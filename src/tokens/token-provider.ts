@@ -250,8 +250,12 @@ export class TokenProvider {
     if (!rejected && !tokenEndpointDown) return
     const policy = rejected ? BACKOFF.rejected : BACKOFF.unavailable
     const count = (this.#failures.get(integration)?.count ?? 0) + 1
-    const delayMs = Math.min(policy.maxMs, policy.baseMs * 2 ** (count - 1))
+    // The endpoint's own Retry-After, when it sent one, is a floor under our backoff.
+    const askedMs = ((error as { retryAfterSeconds?: number }).retryAfterSeconds ?? 0) * 1000
+    const delayMs = Math.max(askedMs, Math.min(policy.maxMs, policy.baseMs * 2 ** (count - 1)))
     this.#failures.set(integration, { error, until: this.#options.clock.now() + delayMs, count })
+    // The first caller hears when to come back, like the ones answered from this negative cache.
+    withRetryAfter(error, delayMs / 1000)
     this.#options.logger.error({ integration, code: (error as { code?: string }).code, cause: (error.cause as Error | undefined)?.message, retryInSeconds: delayMs / 1000 },
       rejected ? 'Atlassian rejected the credential; check or rotate it' : 'token endpoint unavailable')
   }
