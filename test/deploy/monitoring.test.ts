@@ -6,19 +6,11 @@
 import { readFileSync } from 'node:fs'
 import t from 'tap'
 import { parse } from 'yaml'
-import { createLabels } from '../../src/usage/labels.js'
-import { BrokerMetrics } from '../../src/usage/metrics.js'
-import type { CredentialExpiry } from '../../src/usage/credential-expiry.js'
+import { exportedMetrics } from '../helpers/exported-metrics.js'
 
 const read = (file: string): string => readFileSync(new URL(`../../deploy/${file}`, import.meta.url), 'utf8')
 
-const metrics = new BrokerMetrics({
-  labels: createLabels(['jira-main'], new Set(['report-job'])),
-  storeKind: 'vault',
-  expiry: { daysToExpiry: async () => new Map() } as unknown as CredentialExpiry
-})
-const exported = new Map<string, string>()
-for (const metric of await metrics.registry.getMetricsAsJSON()) exported.set(metric.name, String(metric.type))
+const exported = await exportedMetrics()
 
 /** The broker metrics an expression names; problems for unknown names or suffixes the type does not have. */
 function checkExpression (expr: string, where: string): { names: string[], problems: string[] } {

@@ -1,18 +1,10 @@
 /** docs/operations.md names only metrics the broker exports, with the labels it aggregates by. */
 import { readFileSync } from 'node:fs'
 import t from 'tap'
-import type { CredentialExpiry } from '../../src/usage/credential-expiry.js'
-import { createLabels } from '../../src/usage/labels.js'
-import { BrokerMetrics } from '../../src/usage/metrics.js'
+import { exportedMetrics } from '../helpers/exported-metrics.js'
 
 const doc = readFileSync(new URL('../../docs/operations.md', import.meta.url), 'utf8')
-const metrics = new BrokerMetrics({
-  labels: createLabels(['jira-main'], new Set(['report-job'])),
-  storeKind: 'vault',
-  expiry: { daysToExpiry: async () => new Map() } as unknown as CredentialExpiry
-})
-const exported = new Map<string, string>()
-for (const metric of await metrics.registry.getMetricsAsJSON()) exported.set(metric.name, String(metric.type))
+const exported = await exportedMetrics()
 
 t.test('every metric the operations guide names is exported', async (t) => {
   const named = new Set([...doc.matchAll(/atlassian_broker_[a-z0-9_]+/g)].map(([name]) => name.replace(/_(bucket|sum|count)$/, (suffix, _kind, offset: number, whole: string) =>

@@ -1,0 +1,15 @@
+/** Every metric name the broker exports, with its Prometheus type: what dashboards, alerts and docs may name. */
+import type { CredentialExpiry } from '../../src/usage/credential-expiry.js'
+import { createLabels } from '../../src/usage/labels.js'
+import { BrokerMetrics } from '../../src/usage/metrics.js'
+
+export async function exportedMetrics (): Promise<Map<string, string>> {
+  const metrics = new BrokerMetrics({
+    labels: createLabels(['jira-main'], new Set(['report-job'])),
+    storeKind: 'vault',
+    expiry: { daysToExpiry: async () => new Map() } as unknown as CredentialExpiry
+  })
+  const exported = new Map<string, string>()
+  for (const metric of await metrics.registry.getMetricsAsJSON()) exported.set(metric.name, String(metric.type))
+  return exported
+}
