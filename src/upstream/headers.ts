@@ -37,27 +37,26 @@ function connectionListed (value: HeaderValue): ReadonlySet<string> | undefined 
   return listed
 }
 
-/** Headers for the upstream request; `content-length` is set by the forwarder from the body it actually sends. */
-export function upstreamRequestHeaders (incoming: IncomingHttpHeaders, authorization: string): Record<string, string | string[]> {
-  const listed = connectionListed(incoming.connection)
+/** A copy of `source` without hop-by-hop headers, the names in `Connection`, and `dropped`. */
+function copyWithout (source: Record<string, HeaderValue>, dropped: ReadonlySet<string>): Record<string, string | string[]> {
+  const listed = connectionListed(source.connection)
   const headers: Record<string, string | string[]> = {}
-  for (const name in incoming) {
-    const value = incoming[name]
-    if (value === undefined || HOP_BY_HOP.has(name) || CALLER_ONLY.has(name) || listed?.has(name)) continue
+  for (const name in source) {
+    const value = source[name]
+    if (value === undefined || HOP_BY_HOP.has(name) || dropped.has(name) || listed?.has(name)) continue
     headers[name] = value
   }
+  return headers
+}
+
+/** Headers for the upstream request; `content-length` is set by the forwarder from the body it actually sends. */
+export function upstreamRequestHeaders (incoming: IncomingHttpHeaders, authorization: string): Record<string, string | string[]> {
+  const headers = copyWithout(incoming, CALLER_ONLY)
   headers.authorization = authorization
   return headers
 }
 
 /** Headers for the caller's response: Atlassian's (rate-limit headers included) minus hop-by-hop and cookies. */
 export function callerResponseHeaders (upstream: Record<string, HeaderValue>): Record<string, string | string[]> {
-  const listed = connectionListed(upstream.connection)
-  const headers: Record<string, string | string[]> = {}
-  for (const name in upstream) {
-    const value = upstream[name]
-    if (value === undefined || HOP_BY_HOP.has(name) || UPSTREAM_ONLY.has(name) || listed?.has(name)) continue
-    headers[name] = value
-  }
-  return headers
+  return copyWithout(upstream, UPSTREAM_ONLY)
 }

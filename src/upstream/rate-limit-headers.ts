@@ -57,37 +57,65 @@ export function isQuotaReason (reason: string | undefined): boolean {
   return reason !== undefined && /-quota-/i.test(reason)
 }
 
+/** The header names of one family, in the order they are tried. */
+interface Spellings {
+  retryAfter: readonly string[]
+  limit: string
+  remaining: string
+  reset: string
+  nearLimit: string
+  reason: readonly string[]
+  policy: string
+  limits: string
+}
+
+const ENFORCED: Spellings = {
+  retryAfter: ['retry-after'],
+  limit: 'x-ratelimit-limit',
+  remaining: 'x-ratelimit-remaining',
+  reset: 'x-ratelimit-reset',
+  nearLimit: 'x-ratelimit-nearlimit',
+  reason: ['ratelimit-reason', 'x-ratelimit-reason'],
+  policy: 'ratelimit-policy',
+  limits: 'ratelimit'
+}
+
+const BETA: Spellings = {
+  retryAfter: ['beta-retry-after', 'x-beta-retry-after'],
+  limit: 'x-beta-ratelimit-limit',
+  remaining: 'x-beta-ratelimit-remaining',
+  reset: 'x-beta-ratelimit-reset',
+  nearLimit: 'x-beta-ratelimit-nearlimit',
+  reason: ['beta-ratelimit-reason', 'x-beta-ratelimit-reason'],
+  policy: 'beta-ratelimit-policy',
+  limits: 'beta-ratelimit'
+}
+
+const REASON_SPELLINGS = [...ENFORCED.reason, ...BETA.reason]
+
+function parseFamily (lower: Map<string, string>, names: Spellings, now: number): RateLimitState {
+  const first = (candidates: readonly string[]): string | undefined => candidates.map((name) => lower.get(name)).find((value) => value !== undefined)
+  return {
+    retryAfterMs: parseRetryAfter(first(names.retryAfter), now),
+    limit: parseCount(lower.get(names.limit)),
+    remaining: parseCount(lower.get(names.remaining)),
+    resetAt: parseReset(lower.get(names.reset), now),
+    nearLimit: parseBoolean(lower.get(names.nearLimit)),
+    reason: nonEmpty(first(names.reason)),
+    policies: parseEntries(lower.get(names.policy)),
+    limits: parseEntries(lower.get(names.limits))
+  }
+}
+
 export function parseRateLimitHeaders (headers: HeaderBag, now: number): RateLimitInfo {
   const lower = lowerCased(headers)
-  const get = (name: string): string | undefined => lower.get(name)
-  return {
-    enforced: {
-      retryAfterMs: parseRetryAfter(get('retry-after'), now),
-      limit: parseCount(get('x-ratelimit-limit')),
-      remaining: parseCount(get('x-ratelimit-remaining')),
-      resetAt: parseReset(get('x-ratelimit-reset'), now),
-      nearLimit: parseBoolean(get('x-ratelimit-nearlimit')),
-      reason: nonEmpty(get('ratelimit-reason') ?? get('x-ratelimit-reason')),
-      policies: parseEntries(get('ratelimit-policy')),
-      limits: parseEntries(get('ratelimit'))
-    },
-    beta: {
-      retryAfterMs: parseRetryAfter(get('beta-retry-after') ?? get('x-beta-retry-after'), now),
-      limit: parseCount(get('x-beta-ratelimit-limit')),
-      remaining: parseCount(get('x-beta-ratelimit-remaining')),
-      resetAt: parseReset(get('x-beta-ratelimit-reset'), now),
-      nearLimit: parseBoolean(get('x-beta-ratelimit-nearlimit')),
-      reason: nonEmpty(get('beta-ratelimit-reason') ?? get('x-beta-ratelimit-reason')),
-      policies: parseEntries(get('beta-ratelimit-policy')),
-      limits: parseEntries(get('beta-ratelimit'))
-    }
-  }
+  return { enforced: parseFamily(lower, ENFORCED, now), beta: parseFamily(lower, BETA, now) }
 }
 
 /** Just the reason of a 429 (enforced first, then the beta spellings), for the log line and usage record. */
 export function rateLimitReason (headers: HeaderBag): string | undefined {
   const lower = lowerCased(headers)
-  return nonEmpty(lower.get('ratelimit-reason') ?? lower.get('x-ratelimit-reason') ?? lower.get('beta-ratelimit-reason') ?? lower.get('x-beta-ratelimit-reason'))
+  return nonEmpty(REASON_SPELLINGS.map((name) => lower.get(name)).find((value) => value !== undefined))
 }
 
 function lowerCased (headers: HeaderBag): Map<string, string> {
