@@ -3,37 +3,11 @@
  * broker's own token. A credential already read keeps serving; one never read answers 503 with Retry-After; /readyz
  * flips only after repeated failures; everything comes back by itself.
  */
-import t, { type Test } from 'tap'
+import t from 'tap'
 import { request } from 'undici'
-import type { VaultConfig } from '../../src/config.js'
-import { createVaultStore, type VaultSecretStore } from '../../src/secrets/vault-store.js'
-import { startHarness, type Harness } from '../helpers/broker-harness.js'
+import type { Harness } from '../helpers/broker-harness.js'
 import { call } from '../helpers/calls.js'
-import { FakeVault } from '../helpers/fake-vault.js'
-import { ManualClock } from '../helpers/manual-clock.js'
-import { captureLogger, renderBrokerPolicies } from '../secrets/vault-store-cases.js'
-
-interface VaultHarness { h: Harness, vault: FakeVault, clock: ManualClock, store: VaultSecretStore }
-
-async function vaultHarness (t: Test, requestTimeoutMs = 1_000): Promise<VaultHarness> {
-  const clock = new ManualClock(Date.now())
-  const vault = await FakeVault.start({ clock })
-  t.teardown(() => vault.close())
-  const policies = renderBrokerPolicies({ mount: 'secret', prefix: 'atlassian-broker' })
-  vault.addPolicyHcl('atlassian-broker', policies.broker)
-  const { roleId, secretId } = vault.addAppRole({ name: 'broker', policies: ['atlassian-broker'], tokenTtl: 1_200, tokenMaxTtl: 14_400 })
-  const config: VaultConfig = {
-    address: vault.address, mount: 'secret', prefix: 'atlassian-broker', revalidateSeconds: 30, requestTimeoutMs,
-    auth: { method: 'approle', roleId, secretId, mountPath: 'approle' }
-  }
-  // Credentials are written with the root token, as an operator would; the broker's role may only read.
-  const writer = await createVaultStore({ config: { ...config, auth: { method: 'token', token: vault.rootToken } }, logger: captureLogger().logger, clock })
-  t.teardown(() => writer.close())
-  const store = await createVaultStore({ config, logger: captureLogger().logger, clock, random: () => 0 })
-  const h = await startHarness(t, { clock, store, empty: true, config: { secrets: { store: 'vault', vault: config } } })
-  for (const integration of ['jira-main', 'wiki-main']) await writer.put(integration, { client_id: 'svc-client-id', client_secret: 'svc-client-secret-ABCDEF0123456789' })
-  return { h, vault, clock, store }
-}
+import { vaultHarness, type VaultHarness } from '../helpers/vault-harness.js'
 
 const WIKI = { integration: 'wiki-main' } as const
 const WIKI_PATH = '/wiki/rest/api/user/current'

@@ -5,35 +5,8 @@
  */
 import t from 'tap'
 import { request } from 'undici'
-import { createVaultStore } from '../../src/secrets/vault-store.js'
-import { CLIENT_ID, CLIENT_SECRET, startHarness, type Harness } from '../helpers/broker-harness.js'
-import { FakeVault } from '../helpers/fake-vault.js'
-import { ManualClock } from '../helpers/manual-clock.js'
-import { captureLogger, renderBrokerPolicies, rootClient, type TapTest } from './vault-store-cases.js'
-
-interface Setup { h: Harness, fake: FakeVault, clock: ManualClock, writeInVault: (integration: string, data: Record<string, string>) => Promise<void>, secretId: string }
-
-async function setup (t: TapTest): Promise<Setup> {
-  const clock = new ManualClock(Date.now())
-  const fake = await FakeVault.start({ clock })
-  t.teardown(() => fake.close())
-  const policies = renderBrokerPolicies({ mount: 'secret', prefix: 'atlassian-broker' })
-  fake.addPolicyHcl('atlassian-broker', policies.broker)
-  const { roleId, secretId } = fake.addAppRole({ name: 'broker', policies: ['atlassian-broker'], tokenTtl: 1_200, tokenMaxTtl: 14_400 })
-  const root = rootClient({ name: 'fake', address: fake.address, rootToken: fake.rootToken, mount: 'secret', setupAppRole: async () => ({ roleId, secretId }) })
-  const writeInVault = async (integration: string, data: Record<string, string>): Promise<void> => {
-    await root.write(`secret/data/atlassian-broker/${integration}`, { data })
-  }
-  await writeInVault('jira-main', { client_id: CLIENT_ID, client_secret: CLIENT_SECRET })
-  await writeInVault('wiki-main', { client_id: CLIENT_ID, client_secret: CLIENT_SECRET })
-  const { logger } = captureLogger()
-  const store = await createVaultStore({
-    config: { address: fake.address, mount: 'secret', prefix: 'atlassian-broker', revalidateSeconds: 30, requestTimeoutMs: 1_000, auth: { method: 'approle', roleId, secretId, mountPath: 'approle' } },
-    logger, clock
-  })
-  const h = await startHarness(t, { store, empty: true, clock, config: { secrets: { store: 'vault', vault: { address: fake.address, auth: { method: 'token', token: 'unused' } } } } })
-  return { h, fake, clock, writeInVault, secretId }
-}
+import { CLIENT_ID, type Harness } from '../helpers/broker-harness.js'
+import { vaultHarness } from '../helpers/vault-harness.js'
 
 async function call (h: Harness, path = '/proxy/jira-main/rest/api/3/myself'): Promise<{ status: number, body: Record<string, unknown>, retryAfter: unknown }> {
   const response = await request(`${h.url}${path}`, { headers: { authorization: `Bearer ${h.callerToken('report-job', {}, 86_400)}` } })
@@ -41,7 +14,7 @@ async function call (h: Harness, path = '/proxy/jira-main/rest/api/3/myself'): P
 }
 
 t.test('a new version written in Vault is picked up within revalidateSeconds, without a restart', async (t) => {
-  const { h, clock, writeInVault } = await setup(t)
+  const { h, clock, writeInVault } = await vaultHarness(t)
   t.equal((await call(h)).status, 200)
   await writeInVault('jira-main', { client_id: CLIENT_ID, client_secret: 'rotated-by-platform-team' })
   h.fake.setClientSecret(CLIENT_ID, 'rotated-by-platform-team')
@@ -53,7 +26,7 @@ t.test('a new version written in Vault is picked up within revalidateSeconds, wi
 })
 
 t.test('Vault down or sealed: cached tokens keep serving; calls that need Vault fail fast with 503; recovery is automatic', async (t) => {
-  const { h, fake, clock } = await setup(t)
+  const { h, vault: fake, clock } = await vaultHarness(t)
   t.equal((await call(h)).status, 200, 'jira-main token cached')
   await fake.down()
   await clock.advance(31_000)
@@ -73,7 +46,7 @@ t.test('Vault down or sealed: cached tokens keep serving; calls that need Vault 
 })
 
 t.test('/readyz reports Vault state without flapping', async (t) => {
-  const { h, fake, clock } = await setup(t)
+  const { h, vault: fake, clock } = await vaultHarness(t)
   const ready = async (): Promise<number> => {
     const response = await request(`${h.url}/readyz`)
     await response.body.dump()
