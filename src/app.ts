@@ -11,9 +11,9 @@ import adminAuth from './admin/admin-auth.js'
 import callerAuth from './callers/caller-auth.js'
 import type { CallerKeys } from './callers/caller-keys.js'
 import type { BrokerConfig } from './config.js'
-import { BadRequestError, HeadersTooLargeError, RouteNotFoundError } from './errors.js'
+import { BadRequestError, HeadersTooLargeError } from './errors.js'
 import type { Policy } from './policy/policy.js'
-import { toProblem } from './problem.js'
+import { answerWithProblems, toProblem } from './problem.js'
 import type { Readiness } from './readiness.js'
 import { lazyChildLogger } from './lazy-child-logger.js'
 import { REDACT_PATHS } from './logger.js'
@@ -73,27 +73,7 @@ export async function buildApp (config: BrokerConfig, deps: AppDeps): Promise<Fa
     reply.header('x-request-id', request.id)
   })
 
-  app.setErrorHandler((error: FastifyError & { retryAfterSeconds?: number }, request, reply) => {
-    if (request.raw.socket === null || request.raw.socket.destroyed) {
-      // The caller went away (mid-upload, or while Atlassian was answering): nobody is left to answer, and it is no fault of ours.
-      request.log.info({ code: typeof error.code === 'string' ? error.code : error.name }, 'caller closed the connection before the answer')
-      return
-    }
-    const problem = toProblem(error, request.id)
-    if (request.proxy !== null) request.proxy.errorCode = problem.body.code
-    if (problem.unexpected) request.log.error({ err: error }, 'unexpected error')
-    else if (problem.body.statusCode >= 500) request.log.warn({ code: problem.body.code, cause: (error.cause as Error | undefined)?.message }, problem.body.message)
-    if (problem.retryAfterSeconds !== undefined) reply.header('retry-after', String(problem.retryAfterSeconds))
-    // Answered before the caller's body was read to its end (413 mid-stream, a refusal of an upload): the rest of that body
-    // would hold the connection open (and a graceful close with it), so the connection ends with this answer.
-    if (!request.raw.complete) reply.header('connection', 'close')
-    if (problem.body.statusCode === 401) reply.header('www-authenticate', 'Bearer realm="atlassian-broker"')
-    void reply.code(problem.body.statusCode).type('application/json; charset=utf-8').send(problem.body)
-  })
-
-  app.setNotFoundHandler((request) => {
-    throw new RouteNotFoundError(request.method, (request.raw.url ?? '').split('?')[0]?.slice(0, 128) ?? '')
-  })
+  answerWithProblems(app as unknown as FastifyInstance, { onProblem: (request, code) => { if (request.proxy !== null) request.proxy.errorCode = code } })
 
   // The one line per request. It holds only scalar fields picked below, never a header, body or nested object, so it
   // is redacted by the top-level secret names alone: the full list's `*.` paths make pino run every field of every

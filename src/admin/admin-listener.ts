@@ -5,12 +5,12 @@
  */
 import { chmod, lstat, unlink } from 'node:fs/promises'
 import { isIP } from 'node:net'
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify'
+import Fastify, { type FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Logger } from 'pino'
 import type { BrokerConfig } from '../config.js'
-import { CallerUnauthenticatedError, RouteNotFoundError } from '../errors.js'
-import { toProblem } from '../problem.js'
+import { CallerUnauthenticatedError } from '../errors.js'
+import { answerWithProblems } from '../problem.js'
 import adminAuth from './admin-auth.js'
 
 export type AdminListen = NonNullable<BrokerConfig['callers']['admin']['listen']>
@@ -37,14 +37,7 @@ export async function buildAdminListener (config: BrokerConfig, options: { logge
   if (listen === undefined) throw new Error('callers.admin.listen is not configured')
   checkAdminListen(listen)
   const app = Fastify({ loggerInstance: options.logger.child({ listener: 'admin' }), bodyLimit: 1_048_576, forceCloseConnections: true })
-  app.setErrorHandler((error: FastifyError, request, reply) => {
-    const problem = toProblem(error, request.id)
-    if (problem.unexpected) request.log.error({ err: error }, 'unexpected error')
-    void reply.code(problem.body.statusCode).type('application/json; charset=utf-8').send(problem.body)
-  })
-  app.setNotFoundHandler((request) => {
-    throw new RouteNotFoundError(request.method, (request.raw.url ?? '').split('?')[0]?.slice(0, 128) ?? '')
-  })
+  answerWithProblems(app as unknown as FastifyInstance)
   await app.register(noCallers)
   await app.register(adminAuth, { admin: config.callers.admin, trustedListener: true })
   await app.register(options.plugin)
