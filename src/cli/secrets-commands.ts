@@ -2,6 +2,8 @@
 import type { Logger } from 'pino'
 import { systemClock } from '../clock.js'
 import type { BrokerConfig } from '../config.js'
+import { daysUntil } from '../rotation/expiry-watcher.js'
+import { parseExpiresAt } from '../rotation/rotation.js'
 import { createSecretStore } from '../secrets/create-secret-store.js'
 import { parseCredential } from '../secrets/credential.js'
 import type { SecretStore } from '../secrets/secret-store.js'
@@ -38,8 +40,9 @@ export function integrationConfig (config: BrokerConfig, integration: string | u
 export async function putSecret (context: SecretsCommandContext, integration: string | undefined, options: { expiresAt?: string, owner?: string }): Promise<void> {
   const target = integrationConfig(context.config, integration)
   const data = parseCredential(target.credential, parseCredentialJson(await readStdin(context.stdin)))
-  const metadata = { rotated_at: new Date().toISOString(), rotated_by: context.actor, ...(options.expiresAt ? { expires_at: normalizeDate(options.expiresAt) } : {}), ...(options.owner ? { owner: options.owner } : {}) }
-  const { version } = await withStore(context, (store) => store.put(target.name, data, { metadata }))
+  const metadata = { rotated_at: new Date().toISOString(), rotated_by: context.actor, ...(options.expiresAt ? { expires_at: parseExpiresAt(options.expiresAt) } : {}), ...(options.owner ? { owner: options.owner } : {}) }
+  // Check-and-set against the version read just before, like every other write: a concurrent writer gets a 409, not a silent overwrite.
+  const { version } = await withStore(context, async (store) => store.put(target.name, data, { metadata, cas: await store.currentVersion(target.name) ?? 0 }))
   ;(context.stdout ?? process.stdout).write(`Stored the ${target.credential} credential of ${target.name} as version ${version}.\n`)
 }
 
@@ -56,7 +59,7 @@ export async function listSecrets (context: SecretsCommandContext, options: { js
       updated: summary?.updatedAt,
       rotatedBy: summary?.metadata.rotated_by,
       expiresAt,
-      daysToExpiry: expiresAt ? Math.floor((Date.parse(expiresAt) - now) / 86_400_000) : undefined,
+      daysToExpiry: expiresAt ? daysUntil(expiresAt, now) : undefined,
       state: summary ? 'stored' : 'missing'
     }
   })
@@ -66,11 +69,4 @@ export async function listSecrets (context: SecretsCommandContext, options: { js
   if (options.json) out.write(`${JSON.stringify(rows, null, 2)}\n`)
   else if (rows.length === 0) out.write('No integrations configured and no secrets stored.\n')
   else printTable(rows, out)
-}
-
-/** Accepts a date or date-time; stores ISO 8601. */
-export function normalizeDate (text: string): string {
-  const time = Date.parse(text)
-  if (Number.isNaN(time)) throw new UsageError(`cannot read date "${text}"; use ISO 8601, e.g. 2027-03-31`)
-  return new Date(time).toISOString()
 }
