@@ -173,22 +173,27 @@ export function parseConfig (raw: unknown, source = 'config', env: NodeJS.Proces
   if (!result.success) {
     for (const issue of result.error.issues) problems.push(`${issue.path.join('.') || '(root)'}: ${issue.message}`)
   }
-  if (result.success) problems.push(...crossCheck(result.data))
+  problems.push(...crossCheck(interpolated))
   if (problems.length > 0 || !result.success) throw new ConfigError(source, problems)
   return deepFreeze(result.data)
 }
 
-/** Rules the schema cannot express: references between sections. */
-function crossCheck (config: BrokerConfig): string[] {
+/** Rules the schema cannot express: references between sections. Reads the raw document, so its problems are
+ *  reported together with the schema's even when the schema found some. */
+function crossCheck (raw: unknown): string[] {
   const problems: string[] = []
-  config.policy.forEach((rule, index) => {
-    const isGlob = /[*?[]/.test(rule.integration)
-    if (!isGlob && !(rule.integration in config.integrations)) {
-      problems.push(`policy[${index}].integration: "${rule.integration}" is not defined under integrations`)
-    }
-  })
-  const jwt = config.callers.jwt
-  const keySources = [jwt.hs256Secret, jwt.publicKeys, jwt.jwksUrl].filter((source) => source !== undefined).length
+  const document = (raw ?? {}) as { policy?: unknown, integrations?: unknown, callers?: { jwt?: Record<string, unknown> } }
+  const integrations = document.integrations !== null && typeof document.integrations === 'object' ? document.integrations : {}
+  if (Array.isArray(document.policy)) {
+    document.policy.forEach((rule: unknown, index) => {
+      const name = (rule as { integration?: unknown } | null)?.integration
+      if (typeof name === 'string' && !/[*?[]/.test(name) && !Object.hasOwn(integrations, name)) {
+        problems.push(`policy[${index}].integration: "${name}" is not defined under integrations`)
+      }
+    })
+  }
+  const jwt = document.callers?.jwt ?? {}
+  const keySources = ['hs256Secret', 'publicKeys', 'jwksUrl'].filter((key) => jwt[key] !== undefined).length
   if (keySources > 1) problems.push('callers.jwt: give only one of hs256Secret, publicKeys, jwksUrl')
   return problems
 }
@@ -237,5 +242,12 @@ function resolvePaths (config: BrokerConfig, base: string): BrokerConfig {
   if (copy.callers.jwt.publicKeys) copy.callers.jwt.publicKeys = copy.callers.jwt.publicKeys.map(resolve)
   if (copy.callers.admin.auditFile !== undefined) copy.callers.admin.auditFile = resolve(copy.callers.admin.auditFile)
   if (copy.usage.auditFile !== undefined) copy.usage.auditFile = resolve(copy.usage.auditFile)
+  const jwt = copy.callers.jwt
+  if (jwt.jwksBearerTokenFile !== undefined) jwt.jwksBearerTokenFile = resolve(jwt.jwksBearerTokenFile)
+  if (jwt.jwksCaFile !== undefined) jwt.jwksCaFile = resolve(jwt.jwksCaFile)
+  const vault = copy.secrets.vault
+  if (vault?.tls?.caFile !== undefined) vault.tls.caFile = resolve(vault.tls.caFile)
+  if (vault?.auth.method === 'approle' && vault.auth.secretIdFile !== undefined) vault.auth.secretIdFile = resolve(vault.auth.secretIdFile)
+  if (vault?.auth.method === 'kubernetes') vault.auth.jwtPath = resolve(vault.auth.jwtPath)
   return deepFreeze(copy)
 }
