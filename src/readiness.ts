@@ -15,9 +15,7 @@ export class Readiness {
   readonly #failuresToFlip: number
   #lastSampleAt = -Infinity
   #consecutiveFailures = 0
-  #ready = true
   #detail = 'not checked yet'
-  #lastOk = true
   #pending: Promise<void> | undefined
 
   constructor (options: { store: SecretStore, clock: Clock, sampleMs?: number, failuresToFlip?: number }) {
@@ -32,7 +30,10 @@ export class Readiness {
       this.#pending ??= this.#sample().finally(() => { this.#pending = undefined })
       await this.#pending
     }
-    return { ready: this.#ready, store: { kind: this.#store.kind, ok: this.#lastOk, detail: this.#detail } }
+    return {
+      ready: this.#consecutiveFailures < this.#failuresToFlip,
+      store: { kind: this.#store.kind, ok: this.#consecutiveFailures === 0, detail: this.#detail }
+    }
   }
 
   async #sample (): Promise<void> {
@@ -46,9 +47,6 @@ export class Readiness {
       this.#detail = 'unreachable'
     }
     this.#lastSampleAt = this.#clock.now()
-    this.#lastOk = ok
     this.#consecutiveFailures = ok ? 0 : this.#consecutiveFailures + 1
-    if (ok) this.#ready = true
-    else if (this.#consecutiveFailures >= this.#failuresToFlip) this.#ready = false
   }
 }

@@ -51,11 +51,6 @@ export class CallerLimits {
       else this.#inFlight.set(key, left)
     }
   }
-
-  /** Calls in flight for a rule and caller (admin view, tests). */
-  inFlight (rule: CompiledRule, caller: string): number {
-    return this.#inFlight.get(`${rule.index}\u0000${caller}`) ?? 0
-  }
 }
 
 function noop (): void {}

@@ -30,7 +30,6 @@ export class CredentialSource {
     this.#revalidateMs = options.revalidateMs
   }
 
-  get store (): SecretStore { return this.#store }
 
   /** Subscribes to "a new version became current" (also fired for the first read: previousVersion undefined). */
   onChange (listener: (change: CredentialChange) => void): void {
@@ -60,11 +59,6 @@ export class CredentialSource {
   /** A specific version (rollback fallback); undefined when unreadable. */
   async version (integration: string, version: number): Promise<StoredSecret | undefined> {
     return this.#store.get(integration, version)
-  }
-
-  /** Forgets the cached secret so the next read goes to the store (after a rotation through this broker). */
-  invalidate (integration: string): void {
-    this.#cached.delete(integration)
   }
 
   /** Makes `secret` the one in use right away (after this broker wrote it), announcing the change. */

@@ -49,8 +49,6 @@ export interface ForwardResponse {
   statusCode: number
   headers: Record<string, string | string[] | undefined>
   body: Readable
-  /** Set when the 401 replay happened. */
-  replayed: boolean
   /** Bytes of the caller's body sent upstream. */
   bytesIn: () => number
 }
@@ -108,17 +106,15 @@ export class Forwarder {
   async #sendWithFreshToken (request: ForwardRequest, target: string, body: PreparedBody): Promise<ForwardResponse> {
     let grant = await this.#options.tokens.grantFor(request.integration)
     let response = await this.#send(request, target, grant, body)
-    let replayed = false
     if (response.statusCode === 401) {
       this.#options.tokens.invalidate(request.integration, grant)
       if (body.replayable) {
         response.body.resume()
         grant = await this.#options.tokens.grantFor(request.integration)
         response = await this.#send(request, target, grant, body)
-        replayed = true
       }
     }
-    return { statusCode: response.statusCode, headers: response.headers, body: response.body, replayed, bytesIn: body.bytesSent }
+    return { statusCode: response.statusCode, headers: response.headers, body: response.body, bytesIn: body.bytesSent }
   }
 
   async close (): Promise<void> {
