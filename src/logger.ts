@@ -6,7 +6,8 @@ import { pino, type DestinationStream, type Logger } from 'pino'
 
 const SECRET_KEYS = [
   'authorization', 'Authorization', 'client_secret', 'clientSecret', 'access_token', 'accessToken', 'token', 'secret',
-  'secretId', 'secret_id', 'jwt', 'masterKey', 'master_key', 'password', 'hs256Secret', 'cookie', 'x-vault-token'
+  'secretId', 'secret_id', 'jwt', 'masterKey', 'master_key', 'password', 'hs256Secret', 'cookie', 'x-vault-token',
+  'refresh_token', 'refreshToken', 'api_token', 'apiToken'
 ]
 
 export const REDACT_PATHS = [

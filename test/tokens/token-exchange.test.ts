@@ -136,3 +136,12 @@ t.test('the token endpoint\'s Retry-After is a floor under the backoff, and the 
   t.equal(rejected.status, 502)
   t.ok(Number(rejected.headers['retry-after']) >= 1, 'the first BROKER_ERR_CREDENTIAL_REJECTED answer says when to come back')
 })
+
+t.test('a token endpoint error body is never logged as free text', async (t) => {
+  const h = await startHarness(t)
+  h.fake.setNextResponses('/oauth/token', [{ status: 500, body: { error: 'internal failure; token=leaked-looking-value' } }])
+  const failed = await call(h.url, h.callerToken('report-job'))
+  t.equal(failed.status, 503)
+  t.notOk(h.logs.join('\n').includes('leaked-looking-value'), 'only an OAuth-shaped error code reaches the log')
+  t.match(h.logs.join('\n'), /unrecognised error code/)
+})
