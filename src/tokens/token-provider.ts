@@ -260,8 +260,16 @@ export class TokenProvider {
       rejected ? 'Atlassian rejected the credential; check or rotate it' : 'token endpoint unavailable')
   }
 
+  /** One grant per stored secret object: the credential source hands out the same object while it is current. */
+  readonly #apiTokenGrants = new WeakMap<StoredSecret, AccessGrant>()
+
   #apiTokenGrant (secret: StoredSecret): AccessGrant {
-    return { authorization: apiTokenAuthorization(secret.data), secretVersion: secret.version, expiresAt: undefined }
+    let grant = this.#apiTokenGrants.get(secret)
+    if (grant === undefined) {
+      grant = { authorization: apiTokenAuthorization(secret.data), secretVersion: secret.version, expiresAt: undefined }
+      this.#apiTokenGrants.set(secret, grant)
+    }
+    return grant
   }
 }
 
