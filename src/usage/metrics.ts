@@ -6,8 +6,8 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client'
 import type { ExchangeOutcome } from '../tokens/token-provider.js'
 import { normaliseReason, rateLimitReason, type HeaderBag } from '../upstream/rate-limit-headers.js'
 import type { CredentialExpiry } from './credential-expiry.js'
-import type { Labels } from './labels.js'
-import type { ProxiedCall, UsageSink } from './proxied-call.js'
+import { UNKNOWN_INTEGRATION, type Labels } from './labels.js'
+import type { ProxiedCall } from './proxied-call.js'
 
 const RATE_LIMIT_SOURCES: Readonly<Record<string, string>> = {
   BROKER_ERR_CALLER_RATE_LIMITED: 'caller_limit',
@@ -25,7 +25,7 @@ export interface BrokerMetricsOptions {
   expiry?: CredentialExpiry
 }
 
-export class BrokerMetrics implements UsageSink {
+export class BrokerMetrics {
   readonly registry = new Registry()
   readonly #labels: Labels
   readonly #storeKind: string
@@ -71,14 +71,13 @@ export class BrokerMetrics implements UsageSink {
     // Series that alerts rate() over exist from the start, so the first failure is an increase from 0.
     this.#secretStoreErrors.inc({ store: this.#storeKind }, 0)
     for (const integration of this.#labels.integrations) {
-      if (integration === 'unknown') continue
+      if (integration === UNKNOWN_INTEGRATION) continue
       for (const result of EXCHANGE_RESULTS) this.#exchanges.inc({ integration, result }, 0)
     }
   }
 
-  record (call: ProxiedCall): void {
-    const caller = this.#labels.caller(call.caller)
-    const integration = this.#labels.integration(call.integration)
+  /** `caller` and `integration` are the call's bounded labels (usage.ts works them out once for every consumer). */
+  record (call: ProxiedCall, caller: string, integration: string): void {
     this.#requests.inc({ caller, integration, method: this.#labels.method(call.method), status_class: this.#labels.statusClass(call.statusCode) })
     this.#duration.observe({ caller, integration }, call.durationMs / 1000)
     if (call.upstreamMs !== undefined) this.#upstreamDuration.observe({ integration }, call.upstreamMs / 1000)

@@ -42,10 +42,13 @@ export class Usage implements UsageSink {
   }
 
   record (call: ProxiedCall): void {
-    this.metrics?.record(call)
+    // Labels once per call, for both the metrics and the usage window.
+    const caller = this.labels.caller(call.caller)
+    const integration = this.labels.integration(call.integration)
+    this.metrics?.record(call, caller, integration)
     this.window.record({
-      caller: this.labels.caller(call.caller),
-      integration: this.labels.integration(call.integration),
+      caller,
+      integration,
       statusCode: call.statusCode,
       durationMs: call.durationMs,
       bytesIn: call.bytesIn,
