@@ -120,7 +120,7 @@ export async function buildApp (config: BrokerConfig, deps: AppDeps): Promise<Fa
   app.get('/healthz', async () => ({ status: 'ok' }))
   app.get('/readyz', async (_request, reply) => {
     const report = await deps.readiness.report()
-    return reply.code(report.ready ? 200 : 503).send({ status: report.ready ? 'ready' : 'not ready', store: report.store })
+    return reply.code(report.ready ? 200 : 503).send({ status: report.ready ? 'ready' : 'not ready', store: report.store, ...(report.fleet ? { fleet: report.fleet } : {}) })
   })
 
   await app.register(callerAuth, { config: config.callers.jwt, keys: deps.callerKeys })

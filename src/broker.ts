@@ -11,6 +11,7 @@ import { buildApp, type AppDeps } from './app.js'
 import { resolveCallerKeys, type CallerKeys } from './callers/caller-keys.js'
 import { systemClock, type Clock } from './clock.js'
 import type { BrokerConfig } from './config.js'
+import type { Fleet } from './fleet/fleet.js'
 import { createAdmission } from './limits/admission.js'
 import { CallerLimits } from './limits/caller-limits.js'
 import { QuotaHold } from './limits/quota-hold.js'
@@ -52,6 +53,8 @@ export interface Broker {
   quotaHold: QuotaHold
   /** Rotation, expiry and audit (src/admin/credential-admin.ts); `adminApp` is the dedicated admin listener, if configured. */
   credentialAdmin: CredentialAdmin
+  /** Fleet mode's coordination through Redis; undefined when `fleet` is not configured. */
+  fleet: Fleet | undefined
   close (): Promise<void>
 }
 
@@ -62,6 +65,8 @@ export async function createBroker (config: BrokerConfig, options: BrokerOptions
   const credentials = new CredentialSource({ store, clock, logger, revalidateMs: revalidateMs(config) })
   const policy = compilePolicy(config.policy)
   const usage = new Usage(config, { store, knownCallers: policy.knownCallers, clock, logger })
+  // Loaded only when configured: a single sidecar never pays for the Redis client.
+  const fleet = config.fleet === undefined ? undefined : new (await import('./fleet/fleet.js')).Fleet({ ...config, fleet: config.fleet }, { logger, clock })
   const tokens = new TokenProvider({
     integrations: config.integrations,
     credentials,
@@ -71,9 +76,11 @@ export async function createBroker (config: BrokerConfig, options: BrokerOptions
     timeoutMs: config.atlassian.timeouts.tokenMs,
     refreshMarginSeconds: config.atlassian.tokenRefreshMarginSeconds,
     onExchange: (integration, outcome) => usage.metrics?.onExchange(integration, outcome),
-    onCacheLookup: (integration, hit) => usage.metrics?.onCacheLookup(integration, hit)
+    onCacheLookup: (integration, hit) => usage.metrics?.onCacheLookup(integration, hit),
+    ...(fleet ? { shared: fleet.tokens } : {})
   })
-  const quotaHold = new QuotaHold({ clock, logger })
+  const quotaHold = new QuotaHold({ clock, logger, ...(fleet ? { shared: fleet.hold } : {}) })
+  fleet?.attach({ tokens, quotaHold, credentials }, usage.metrics?.registry)
   const forwarder = new Forwarder({
     apiUrl: config.atlassian.apiUrl,
     tokens,
@@ -94,7 +101,7 @@ export async function createBroker (config: BrokerConfig, options: BrokerOptions
     ...(options.random ? { random: options.random } : {})
   })
   const callerKeys = resolveCallerKeys(config)
-  const readiness = new Readiness({ store, clock })
+  const readiness = new Readiness({ store, clock, ...(fleet ? { fleet: () => fleet.state() } : {}) })
   const admit = createAdmission({ quotaHold, callerLimits: new CallerLimits({ clock }) })
   const credentialAdmin = await createCredentialAdmin(config, { store, credentials, tokens, clock, logger, dispatcher: options.dispatcher })
   const plugins = [credentialAdmin.plugin, usageRoutes(usage.window), ...(usage.metrics ? [metricsPlugin(config.metrics.path, usage.metrics)] : [])]
@@ -106,6 +113,7 @@ export async function createBroker (config: BrokerConfig, options: BrokerOptions
     await forwarder.close()
     await store.close()
     await usage.close()
+    await fleet?.close()
   })
-  return { app, config, store, credentials, tokens, policy, callerKeys, usage, quotaHold, credentialAdmin, close: () => app.close() }
+  return { app, config, store, credentials, tokens, policy, callerKeys, usage, quotaHold, credentialAdmin, fleet, close: () => app.close() }
 }

@@ -87,6 +87,25 @@ const secretsSchema = z.strictObject({
   vault: vaultSchema.optional()
 }).refine((secrets) => secrets.store !== 'vault' || secrets.vault !== undefined, { message: 'store: vault needs a vault section', path: ['vault'] })
 
+/** Fleet mode (src/fleet/): sidecars share tokens, quota holds, limits and usage through Redis. Off when absent. */
+const fleetSchema = z.strictObject({
+  redis: z.strictObject({
+    url: z.string().regex(/^rediss?:\/\/[^\s]+$/, 'a redis:// or rediss:// (TLS) URL'),
+    username: z.string().min(1).optional(),
+    password: z.string().min(1).optional(),
+    /** A mounted Secret holding the ACL password (read at start). */
+    passwordFile: z.string().min(1).optional(),
+    tls: z.strictObject({ caFile: z.string().optional(), serverName: z.string().optional() }).optional(),
+    /** Every key and channel starts with this; two deployments on one Redis never see each other's data. */
+    keyPrefix: z.string().regex(/^[a-z0-9._-]{1,64}$/i).default('atlassian-broker'),
+    /** A command slower than this counts as a Redis failure: the sidecar answers from local state instead. */
+    commandTimeoutMs: positiveInt.max(10_000).default(250),
+    connectTimeoutMs: positiveInt.default(2_000)
+  }).refine((redis) => redis.password === undefined || redis.passwordFile === undefined, 'give password or passwordFile, not both'),
+  /** This sidecar's name in fleet usage (default: $HOSTNAME, the pod name on Kubernetes, and the process id). */
+  podName: z.string().regex(/^[a-z0-9._:-]{1,128}$/i).optional()
+})
+
 const configSchema = z.strictObject({
   listen: z.strictObject({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65_535).default(DEFAULT_PORT) }).default({ host: '127.0.0.1', port: DEFAULT_PORT }),
   dataDir: z.string().default(DEFAULT_DATA_DIR),
@@ -125,6 +144,7 @@ const configSchema = z.strictObject({
   metrics: z.strictObject({ enabled: z.boolean().default(true), path: z.string().startsWith('/').default('/metrics') }).default({ enabled: true, path: '/metrics' }),
   /** Append-only JSON-lines audit of every proxied call (caller, path, status, Atlassian request id); off when unset. */
   usage: z.strictObject({ auditFile: z.string().min(1).optional() }).default({}),
+  fleet: fleetSchema.optional(),
   logging: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).default({ level: 'info' })
 })
 
@@ -133,6 +153,7 @@ export type ConfigInput = z.input<typeof configSchema>
 export type IntegrationConfig = BrokerConfig['integrations'][string]
 export type PolicyRuleConfig = BrokerConfig['policy'][number]
 export type VaultConfig = z.output<typeof vaultSchema>
+export type FleetConfig = z.output<typeof fleetSchema>
 
 export class ConfigError extends Error {
   readonly code = 'BROKER_ERR_CONFIG'
@@ -245,6 +266,9 @@ function resolvePaths (config: BrokerConfig, base: string): BrokerConfig {
   const jwt = copy.callers.jwt
   if (jwt.jwksBearerTokenFile !== undefined) jwt.jwksBearerTokenFile = resolve(jwt.jwksBearerTokenFile)
   if (jwt.jwksCaFile !== undefined) jwt.jwksCaFile = resolve(jwt.jwksCaFile)
+  const redis = copy.fleet?.redis
+  if (redis?.passwordFile !== undefined) redis.passwordFile = resolve(redis.passwordFile)
+  if (redis?.tls?.caFile !== undefined) redis.tls.caFile = resolve(redis.tls.caFile)
   const vault = copy.secrets.vault
   if (vault?.tls?.caFile !== undefined) vault.tls.caFile = resolve(vault.tls.caFile)
   if (vault?.auth.method === 'approle' && vault.auth.secretIdFile !== undefined) vault.auth.secretIdFile = resolve(vault.auth.secretIdFile)

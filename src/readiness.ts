@@ -6,7 +6,10 @@
 import type { Clock } from './clock.js'
 import type { SecretStore } from './secrets/secret-store.js'
 
-export interface ReadinessReport { ready: boolean, store: { kind: string, ok: boolean, detail: string } }
+/** Fleet mode's link to Redis: reported, never a reason to be unready (a sidecar without Redis still serves). */
+export interface FleetReadiness { connected: boolean, detail: string, pod: string }
+
+export interface ReadinessReport { ready: boolean, store: { kind: string, ok: boolean, detail: string }, fleet?: FleetReadiness }
 
 export class Readiness {
   readonly #store: SecretStore
@@ -17,8 +20,10 @@ export class Readiness {
   #consecutiveFailures = 0
   #detail = 'not checked yet'
   #pending: Promise<void> | undefined
+  readonly #fleet: (() => FleetReadiness) | undefined
 
-  constructor (options: { store: SecretStore, clock: Clock, sampleMs?: number, failuresToFlip?: number }) {
+  constructor (options: { store: SecretStore, clock: Clock, sampleMs?: number, failuresToFlip?: number, fleet?: () => FleetReadiness }) {
+    this.#fleet = options.fleet
     this.#store = options.store
     this.#clock = options.clock
     this.#sampleMs = options.sampleMs ?? 2_000
@@ -32,7 +37,8 @@ export class Readiness {
     }
     return {
       ready: this.#consecutiveFailures < this.#failuresToFlip,
-      store: { kind: this.#store.kind, ok: this.#consecutiveFailures === 0, detail: this.#detail }
+      store: { kind: this.#store.kind, ok: this.#consecutiveFailures === 0, detail: this.#detail },
+      ...(this.#fleet === undefined ? {} : { fleet: this.#fleet() })
     }
   }
 

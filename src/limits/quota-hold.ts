@@ -15,15 +15,30 @@ const DEFAULT_HOLD_MS = 60_000
 /** The quota window is an hour (`w=3600`); a reset further out than this is treated as a bad header. */
 const MAX_HOLD_MS = 3_600_000
 
+/** Fleet mode (src/fleet/shared-hold.ts): tells every sidecar about a hold this one started. */
+export interface SharedHold {
+  announce (integration: string, holdMs: number): void
+}
+
 export class QuotaHold {
   readonly #clock: Clock
   readonly #logger: Logger
+  readonly #shared: SharedHold | undefined
   /** Integration -> epoch ms until which its traffic is held. */
   readonly #until = new Map<string, number>()
 
-  constructor (options: { clock: Clock, logger: Logger }) {
+  constructor (options: { clock: Clock, logger: Logger, shared?: SharedHold }) {
     this.#clock = options.clock
     this.#logger = options.logger
+    this.#shared = options.shared
+  }
+
+  /** A hold another sidecar started (fleet mode): same effect, announced by it, so logged quietly here. */
+  adopt (integration: string, holdMs: number): void {
+    const until = this.#clock.now() + Math.min(holdMs, MAX_HOLD_MS)
+    if (holdMs <= 0 || until <= (this.#until.get(integration) ?? 0)) return
+    this.#until.set(integration, until)
+    this.#logger.info({ integration, resumeAt: new Date(until).toISOString() }, 'another sidecar hit Atlassian\'s quota: holding this integration\'s traffic too')
   }
 
   /** Throws when the integration is held. Called by admission before anything goes upstream. */
@@ -52,6 +67,7 @@ export class QuotaHold {
     const until = Math.min(now + MAX_HOLD_MS, candidates.length > 0 ? Math.max(...candidates) : now + DEFAULT_HOLD_MS)
     if (until <= (this.#until.get(integration) ?? 0)) return
     this.#until.set(integration, until)
+    this.#shared?.announce(integration, until - now)
     this.#logger.warn({ integration, reason: enforced.reason, resumeAt: new Date(until).toISOString() }, 'Atlassian quota exhausted: holding this integration\'s traffic until the window resets')
   }
 

@@ -51,12 +51,23 @@ export interface TokenProviderOptions {
   onExchange?: (integration: string, outcome: ExchangeOutcome) => void
   /** Usage hook: one call per lookup of a cached token. */
   onCacheLookup?: (integration: string, hit: boolean) => void
+  /** Fleet mode (src/fleet/): one token per credential version for all sidecars. */
+  shared?: SharedTokenCache
 }
 
-interface CachedToken extends AccessGrant {
+export interface MintedToken extends AccessGrant {
   expiresAt: number
   usableUntil: number
   refreshAt: number
+}
+type CachedToken = MintedToken
+
+/** Where a fleet keeps the tokens its sidecars mint; any failure inside falls back to `mint` itself. */
+export interface SharedTokenCache {
+  /** A fresh token for this version minted by any sidecar, else `mint` run once for the whole fleet. */
+  obtain (integration: string, secret: Pick<StoredSecret, 'data' | 'version'>, mint: () => Promise<MintedToken>): Promise<MintedToken>
+  /** An operator dropped the token here: drop it for every sidecar. */
+  dropped (integration: string, versions: number[]): void
 }
 
 interface Failure { error: Error, until: number, count: number }
@@ -126,10 +137,16 @@ export class TokenProvider {
     if (cached && cached.authorization === grant.authorization) this.#tokens.delete(integration)
   }
 
-  /** Drops the cached token (admin action); the next request mints from the current version, fallback and backoff forgotten. */
-  drop (integration: string): boolean {
+  /**
+   * Drops the cached token (admin action); the next request mints from the current version, fallback and backoff
+   * forgotten. In fleet mode the drop reaches every sidecar, unless it came from the fleet (`fromFleet`).
+   */
+  drop (integration: string, options: { fromFleet?: boolean } = {}): boolean {
+    const versions = [this.#tokens.peek(integration)?.secretVersion, this.#options.credentials.cachedVersion(integration)]
+      .filter((version): version is number => version !== undefined)
     this.#fallbacks.delete(integration)
     this.#failures.delete(integration)
+    if (options.fromFleet !== true) this.#options.shared?.dropped(integration, versions)
     return this.#tokens.delete(integration)
   }
 
@@ -165,7 +182,10 @@ export class TokenProvider {
     const secret = fallback !== undefined && fallback.from === current.version ? fallback.secret : current
     let token: CachedToken
     try {
-      token = await this.exchangeWith(integration, secret)
+      const mint = (): Promise<CachedToken> => this.exchangeWith(integration, secret)
+      const shared = this.#options.shared
+      // A fallback to an older version stays this sidecar's own decision: only the current version is shared.
+      token = shared !== undefined && secret === current ? await shared.obtain(integration, secret, mint) : await mint()
     } catch (error) {
       const recovered = error instanceof CredentialRejectedError ? await this.#recover(integration, secret, current) : undefined
       if (recovered === undefined) {

@@ -1,0 +1,113 @@
+/**
+ * Fleet mode, assembled: the Redis link, the shared token cache, the shared quota hold and the event channel, wired
+ * to a broker's own TokenProvider, QuotaHold and CredentialSource. broker.ts imports this module lazily, only when
+ * `fleet` is configured, so a single sidecar never loads the Redis client.
+ */
+import { hostname } from 'node:os'
+import type { Logger } from 'pino'
+import { Gauge, type Registry } from 'prom-client'
+import type { Clock } from '../clock.js'
+import type { BrokerConfig, FleetConfig } from '../config.js'
+import type { QuotaHold } from '../limits/quota-hold.js'
+import type { CredentialSource } from '../secrets/credential-source.js'
+import type { TokenProvider } from '../tokens/token-provider.js'
+import { decodeEvent, encodeEvent, type FleetEvent } from './fleet-events.js'
+import { FleetKeys } from './keys.js'
+import { RedisLink, withPasswordFile } from './redis-link.js'
+import { FleetHold } from './shared-hold.js'
+import { SharedTokens } from './shared-tokens.js'
+
+export interface FleetParts { tokens: TokenProvider, quotaHold: QuotaHold, credentials: CredentialSource }
+
+export interface FleetState { connected: boolean, detail: string, pod: string }
+
+export class Fleet {
+  readonly pod: string
+  readonly link: RedisLink
+  readonly keys: FleetKeys
+  readonly tokens: SharedTokens
+  readonly hold: FleetHold
+  readonly #integrations: ReadonlySet<string>
+  readonly #logger: Logger
+  /** Integrations whose credential is being re-read because of a fleet event: that change is not announced again. */
+  readonly #fromFleet = new Set<string>()
+  #parts: FleetParts | undefined
+
+  constructor (config: BrokerConfig & { fleet: FleetConfig }, deps: { logger: Logger, clock: Clock }) {
+    this.pod = config.fleet.podName ?? `${process.env.HOSTNAME ?? hostname()}:${process.pid}`
+    this.#logger = deps.logger.child({ component: 'fleet' })
+    this.#integrations = new Set(Object.keys(config.integrations))
+    this.keys = new FleetKeys(config.fleet.redis.keyPrefix)
+    this.link = new RedisLink(withPasswordFile(config.fleet.redis), this.#logger)
+    const publish = (event: FleetEvent): void => { void this.link.run((redis) => redis.publish(this.keys.events, encodeEvent(event, this.pod))) }
+    this.tokens = new SharedTokens({
+      link: this.link,
+      keys: this.keys,
+      clock: deps.clock,
+      lockMs: config.atlassian.timeouts.tokenMs,
+      onDropped: (integration) => { publish({ type: 'drop', integration }) }
+    })
+    this.hold = new FleetHold({ link: this.link, keys: this.keys, publish })
+    this.#publish = publish
+  }
+
+  readonly #publish: (event: FleetEvent) => void
+
+  /** Connects the fleet to this broker's parts and starts connecting to Redis (in the background). */
+  attach (parts: FleetParts, registry: Registry | undefined): void {
+    this.#parts = parts
+    parts.credentials.onChange(({ integration, previousVersion, version }) => {
+      if (previousVersion === undefined || this.#fromFleet.has(integration)) return
+      // A rotation or rollback seen here first: the old version's shared token goes, every sidecar re-reads the store.
+      void this.tokens.drop(integration, [previousVersion])
+      parts.tokens.drop(integration, { fromFleet: true })
+      this.#publish({ type: 'credential', integration, version })
+    })
+    this.link.subscribe(this.keys.events, (message) => { this.#receive(message) })
+    this.link.onUp(() => { void this.hold.load([...this.#integrations], parts.quotaHold) })
+    if (registry !== undefined) {
+      const link = this.link
+      // eslint-disable-next-line no-new
+      new Gauge({ name: 'atlassian_broker_fleet_connected', help: 'Whether this sidecar currently coordinates through Redis (1) or runs on local state (0).', registers: [registry], collect () { this.set(link.connected ? 1 : 0) } })
+    }
+    this.link.start()
+  }
+
+  state (): FleetState {
+    return { ...this.link.state(), pod: this.pod }
+  }
+
+  async close (): Promise<void> {
+    await this.link.close()
+  }
+
+  #receive (message: string): void {
+    const parts = this.#parts
+    const envelope = decodeEvent(message, this.#integrations)
+    if (parts === undefined || envelope === undefined || envelope.origin === this.pod) return
+    const { event } = envelope
+    switch (event.type) {
+      case 'hold':
+        parts.quotaHold.adopt(event.integration, event.holdMs)
+        return
+      case 'drop':
+        parts.tokens.drop(event.integration, { fromFleet: true })
+        return
+      case 'credential':
+        void this.#adoptCredential(parts, event.integration)
+    }
+  }
+
+  /** Re-reads the store now (not at the next revalidation), then drops the token so the next call uses the new version. */
+  async #adoptCredential (parts: FleetParts, integration: string): Promise<void> {
+    this.#fromFleet.add(integration)
+    try {
+      await parts.credentials.current(integration, { revalidate: true })
+    } catch (error) {
+      this.#logger.warn({ integration, code: (error as { code?: string }).code }, 'fleet: could not re-read a credential another sidecar changed')
+    } finally {
+      this.#fromFleet.delete(integration)
+    }
+    parts.tokens.drop(integration, { fromFleet: true })
+  }
+}

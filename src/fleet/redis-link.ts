@@ -1,0 +1,147 @@
+/**
+ * The fleet's one connection to Redis (ioredis), and its health. Every fleet feature asks through `run()`: a command
+ * that fails or outlasts `commandTimeoutMs` returns undefined and the caller falls back to local behaviour, so Redis
+ * can only ever make a sidecar less coordinated, never fail a request. After a failure the link is "degraded": calls
+ * skip Redis at once (no timeout paid per request) until a background PING succeeds again. Each transition is logged
+ * once. A second connection carries pub/sub (a subscribed connection cannot run other commands).
+ */
+import { readFileSync } from 'node:fs'
+import { Redis, type RedisOptions } from 'ioredis'
+import type { Logger } from 'pino'
+import type { FleetConfig } from '../config.js'
+
+export type LinkListener = () => void
+
+const PROBE_MS = 1_000
+const MAX_RECONNECT_DELAY_MS = 2_000
+
+export class RedisLink {
+  readonly command: Redis
+  readonly #subscriber: Redis
+  readonly #logger: Logger
+  readonly #timeoutMs: number
+  #up = false
+  #detail = 'connecting'
+  #probe: NodeJS.Timeout | undefined
+  #closed = false
+  readonly #onUp: LinkListener[] = []
+  readonly #handlers = new Map<string, (message: string) => void>()
+
+  constructor (config: FleetConfig['redis'], logger: Logger) {
+    this.#logger = logger
+    this.#timeoutMs = config.commandTimeoutMs
+    const options = redisOptions(config)
+    this.command = new Redis(config.url, { ...options, enableOfflineQueue: false, commandTimeout: config.commandTimeoutMs })
+    // The subscriber queues its SUBSCRIBE until connected and re-subscribes by itself after a reconnect.
+    this.#subscriber = new Redis(config.url, { ...options, enableOfflineQueue: true, autoResubscribe: true })
+    for (const client of [this.command, this.#subscriber]) {
+      // ioredis errors carry no password; the message is still kept out of logs (it may name the host only).
+      client.on('error', (error: Error & { code?: string }) => { this.#down(error.code ?? error.name) })
+    }
+    this.command.on('ready', () => { this.#markUp() })
+    this.command.on('close', () => { this.#down('connection closed') })
+    this.#subscriber.on('message', (channel: string, message: string) => { this.#handlers.get(channel)?.(message) })
+  }
+
+  /** Connects in the background; the broker starts at once and runs locally until Redis answers. */
+  start (): void {
+    this.command.connect().catch(() => {})
+    this.#subscriber.connect().catch(() => {})
+  }
+
+  get connected (): boolean {
+    return this.#up
+  }
+
+  state (): { connected: boolean, detail: string } {
+    return { connected: this.#up, detail: this.#detail }
+  }
+
+  /** Runs on every (re)connection: reload what may have been missed while away. */
+  onUp (listener: LinkListener): void {
+    this.#onUp.push(listener)
+  }
+
+  /** One handler per channel; messages from Redis are untrusted input and parsed by the handler. */
+  subscribe (channel: string, handler: (message: string) => void): void {
+    this.#handlers.set(channel, handler)
+    this.#subscriber.subscribe(channel).catch(() => {})
+  }
+
+  /** The command's result, or undefined when Redis is down, slow or answered an error. Never throws. */
+  async run<T> (command: (redis: Redis) => Promise<T>): Promise<T | undefined> {
+    if (!this.#up || this.#closed) return undefined
+    try {
+      return await command(this.command)
+    } catch (error) {
+      const code = (error as { code?: string }).code
+      const message = (error as Error).message ?? ''
+      // Wrong type or a script error concerns one key: the link itself is fine.
+      if (/^(WRONGTYPE|ERR|NOSCRIPT)/.test(message)) return undefined
+      this.#down(code ?? (message.includes('timed out') ? `command timed out after ${this.#timeoutMs} ms` : 'command failed'))
+      return undefined
+    }
+  }
+
+  async close (): Promise<void> {
+    this.#closed = true
+    clearTimeout(this.#probe)
+    this.command.disconnect()
+    this.#subscriber.disconnect()
+  }
+
+  #markUp (): void {
+    if (this.#up || this.#closed) return
+    this.#up = true
+    this.#detail = 'connected'
+    this.#logger.info('fleet: connected to Redis; sharing tokens, quota holds, limits and usage with the fleet')
+    for (const listener of this.#onUp) listener()
+  }
+
+  #down (reason: string): void {
+    if (this.#closed) return
+    if (this.#up) {
+      this.#logger.warn({ reason }, 'fleet: Redis unavailable; this sidecar runs on local tokens, holds and limits until it is back')
+    }
+    this.#up = false
+    this.#detail = `degraded: ${reason}`
+    this.#scheduleProbe()
+  }
+
+  /** A live connection can still be too slow: probe with PING until it answers in time. */
+  #scheduleProbe (): void {
+    if (this.#probe !== undefined || this.#closed) return
+    this.#probe = setTimeout(() => {
+      this.#probe = undefined
+      if (this.command.status !== 'ready') { this.#scheduleProbe(); return }
+      this.command.ping().then(() => { this.#markUp() }, () => { this.#scheduleProbe() })
+    }, PROBE_MS)
+    this.#probe.unref()
+  }
+}
+
+function redisOptions (config: FleetConfig['redis']): RedisOptions {
+  const tls = config.url.startsWith('rediss://') || config.tls !== undefined
+    ? {
+        ...(config.tls?.caFile === undefined ? {} : { ca: readFileSync(config.tls.caFile) }),
+        ...(config.tls?.serverName === undefined ? {} : { servername: config.tls.serverName })
+      }
+    : undefined
+  return {
+    lazyConnect: true,
+    connectTimeout: config.connectTimeoutMs,
+    maxRetriesPerRequest: 1,
+    enableReadyCheck: true,
+    // Reconnect forever, never faster than every 100 ms nor slower than every 2 s.
+    retryStrategy: (times: number) => Math.min(100 * times, MAX_RECONNECT_DELAY_MS),
+    ...(config.username === undefined ? {} : { username: config.username }),
+    ...(config.password === undefined ? {} : { password: config.password }),
+    ...(tls === undefined ? {} : { tls })
+  }
+}
+
+/** The password from passwordFile, read at start (trailing newline dropped); undefined when not configured. */
+export function withPasswordFile (config: FleetConfig['redis']): FleetConfig['redis'] {
+  if (config.passwordFile === undefined) return config
+  return { ...config, password: readFileSync(config.passwordFile, 'utf8').replace(/\r?\n$/, '') }
+}
