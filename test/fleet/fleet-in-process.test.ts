@@ -1,0 +1,171 @@
+/**
+ * Fleet mode with two or three brokers in one process on one real redis-server: the shared token, the exchange lock,
+ * tampered entries, the shared quota hold, fleet events, and what Redis never holds in clear.
+ */
+import t from 'tap'
+import { request } from 'undici'
+import { CLIENT_ID, CLIENT_SECRET, startHarness, type Harness } from '../helpers/broker-harness.js'
+import { FakeAtlassian, rateLimited } from '../helpers/fake-atlassian.js'
+import { findRedisServer, RedisServer } from '../helpers/redis-server.js'
+import { JIRA_CLOUD_ID, WIKI_CLOUD_ID } from '../helpers/broker-harness.js'
+
+if (findRedisServer() === undefined) {
+  t.comment('redis-server is not installed (.ci/run installs it): fleet tests skipped')
+  t.pass('skipped: no redis-server')
+} else {
+  t.test('fleet', async (t) => { await suite(t) })
+}
+
+type T = typeof t
+
+async function call (h: Harness, caller = 'report-job', path = '/rest/api/3/myself'): Promise<{ status: number, code: string | undefined, retryAfter: string | undefined }> {
+  const res = await request(`${h.url}/proxy/jira-main${path}`, { headers: { authorization: `Bearer ${h.callerToken(caller)}` } })
+  const text = await res.body.text()
+  const code = res.statusCode >= 400 && text !== '' ? (JSON.parse(text) as { code?: string }).code : undefined
+  const retryAfter = res.headers['retry-after']
+  return { status: res.statusCode, code, retryAfter: typeof retryAfter === 'string' ? retryAfter : undefined }
+}
+
+async function until (t: T, what: string, check: () => boolean | Promise<boolean>, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!(await check())) {
+    if (Date.now() > deadline) { t.fail(`timed out waiting: ${what}`); return }
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}
+
+async function suite (t: T): Promise<void> {
+  async function fleetOf (t: T, size: number, redis: RedisServer, prefix = 'ab-test'): Promise<{ fake: FakeAtlassian, brokers: Harness[] }> {
+    const fake = await FakeAtlassian.start({ t, sites: [{ product: 'jira', cloudId: JIRA_CLOUD_ID }, { product: 'confluence', cloudId: WIKI_CLOUD_ID }] })
+    const brokers: Harness[] = []
+    for (let index = 0; index < size; index++) {
+      const h = await startHarness(t, { fake, config: { fleet: { redis: { url: redis.url, keyPrefix: prefix }, podName: `pod-${index}` } } })
+      await until(t, `pod-${index} connects`, () => h.broker.fleet?.link.connected === true)
+      brokers.push(h)
+    }
+    return { fake, brokers }
+  }
+
+  t.test('one exchange for the fleet; Redis holds the token sealed, never in clear', async (t) => {
+    const redis = await RedisServer.start(t)
+    const { fake, brokers } = await fleetOf(t, 3, redis)
+    const answers = await Promise.all(brokers.flatMap((h) => Array.from({ length: 30 }, async () => (await call(h)).status)))
+    t.same(new Set(answers), new Set([200]), '90 cold calls on 3 sidecars all succeed')
+    t.equal(fake.exchangesFor(CLIENT_ID), 1, 'exactly one exchange for the whole fleet')
+
+    const inspect = redis.client()
+    t.teardown(() => { inspect.disconnect() })
+    const keys = await inspect.keys('*')
+    t.ok(keys.some((key) => key.endsWith(':token:v1')), 'the shared token entry exists')
+    t.ok(keys.every((key) => key.startsWith('ab-test:{ab-test:')), 'every key carries the prefix and a hash tag')
+    const secrets = [...fake.tokensOf(CLIENT_ID), CLIENT_SECRET, CLIENT_ID]
+    for (const key of keys) {
+      const value = await inspect.dump(key)
+      const haystack = `${key}\n${value?.toString('latin1') ?? ''}\n${value?.toString('base64') ?? ''}`
+      for (const secret of secrets) {
+        t.notOk(haystack.includes(secret) || haystack.includes(Buffer.from(secret).toString('base64')), `no secret bytes in ${key}`)
+      }
+    }
+  })
+
+  t.test('a tampered, foreign or wrong-typed entry is a miss, never forwarded', async (t) => {
+    const redis = await RedisServer.start(t)
+    const { fake, brokers: [a, b, c] } = await fleetOf(t, 3, redis)
+    t.equal((await call(a!)).status, 200)
+    const inspect = redis.client()
+    t.teardown(() => { inspect.disconnect() })
+    const [tokenKey] = await inspect.keys('*:token:v1')
+    const sealed = await inspect.get(tokenKey!)
+    const raw = Buffer.from(sealed!, 'base64')
+    raw[raw.length - 20] = raw[raw.length - 20]! ^ 1
+    await inspect.set(tokenKey!, raw.toString('base64'), 'PX', 60_000)
+    t.equal((await call(b!)).status, 200, 'a flipped bit: the sidecar exchanges itself')
+    t.equal(fake.exchangesFor(CLIENT_ID), 2)
+    await inspect.del(tokenKey!)
+    await inspect.hset(tokenKey!, 'x', 'y')
+    t.equal((await call(c!)).status, 200, 'a hash under the token key: no crash, a local exchange')
+    t.equal(fake.exchangesFor(CLIENT_ID), 3)
+    await inspect.publish('ab-test:events', 'not json')
+    await inspect.publish('ab-test:events', JSON.stringify({ type: 'hold', integration: 'jira-main', holdMs: 'x', origin: 'evil' }))
+    await inspect.publish('ab-test:events', JSON.stringify({ type: 'hold', integration: 'unknown', holdMs: 60_000, origin: 'evil' }))
+    t.equal((await call(a!)).status, 200, 'garbage on the event channel changes nothing')
+  })
+
+  t.test('a quota 429 on one sidecar holds every sidecar, and one that starts later', async (t) => {
+    const redis = await RedisServer.start(t)
+    const { fake, brokers: [a, b] } = await fleetOf(t, 2, redis)
+    t.equal((await call(a!)).status, 200)
+    fake.setNextResponses((r) => r.endpoint === 'gateway', [rateLimited({ retryAfterSeconds: 120, reason: 'jira-quota-global-based' })])
+    t.equal((await call(a!)).status, 429, 'Atlassian\'s 429 reaches the caller on the sidecar that met it')
+    await until(t, 'the hold reaches pod-1', () => b!.broker.quotaHold.heldUntil('jira-main') !== undefined)
+    const hits = fake.requests.filter((r) => r.endpoint === 'gateway').length
+    const held = await call(b!)
+    t.equal(held.status, 429)
+    t.equal(held.code, 'BROKER_ERR_UPSTREAM_RATE_LIMITED')
+    t.ok(Number(held.retryAfter) > 100 && Number(held.retryAfter) <= 120, `the remaining Retry-After (${held.retryAfter})`)
+    const late = await startHarness(t, { fake, config: { fleet: { redis: { url: redis.url, keyPrefix: 'ab-test' }, podName: 'pod-late' } } })
+    await until(t, 'the late sidecar loads the hold', () => late.broker.quotaHold.heldUntil('jira-main') !== undefined)
+    t.equal((await call(late)).status, 429, 'a sidecar started during the hold is held too')
+    t.equal(fake.requests.filter((r) => r.endpoint === 'gateway').length, hits, 'nothing reached Atlassian during the hold')
+  })
+
+  t.test('another deployment\'s prefix is another fleet', async (t) => {
+    const redis = await RedisServer.start(t)
+    const { fake, brokers: [a] } = await fleetOf(t, 1, redis, 'team-a')
+    const other = await startHarness(t, { fake, config: { fleet: { redis: { url: redis.url, keyPrefix: 'team-b' } } } })
+    await until(t, 'team-b connects', () => other.broker.fleet?.link.connected === true)
+    t.equal((await call(a!)).status, 200)
+    t.equal((await call(other)).status, 200)
+    t.equal(fake.exchangesFor(CLIENT_ID), 2, 'each deployment exchanges for itself')
+  })
+
+  t.test('a dropped token or a rotation on one sidecar reaches every sidecar', async (t) => {
+    const redis = await RedisServer.start(t)
+    const { fake, brokers: [a, b] } = await fleetOf(t, 2, redis)
+    t.equal((await call(a!)).status, 200)
+    t.equal((await call(b!)).status, 200)
+    t.equal(fake.exchangesFor(CLIENT_ID), 1)
+    a!.broker.tokens.drop('jira-main')
+    await until(t, 'pod-1 drops its token', () => !b!.broker.tokens.state('jira-main').cached)
+    t.equal((await call(b!)).status, 200)
+    t.equal((await call(a!)).status, 200)
+    t.equal(fake.exchangesFor(CLIENT_ID), 2, 'one new exchange for the fleet after the drop')
+
+    // Rotation: pod-0 writes a new version and adopts it (the harnesses of one test share one store file, like a shared Vault).
+    fake.setClientSecret(CLIENT_ID, 'rotated-secret-0123456789abcdef')
+    const data = { client_id: CLIENT_ID, client_secret: 'rotated-secret-0123456789abcdef' }
+    const { version } = await a!.store.put('jira-main', data)
+    a!.broker.credentials.adopt((await a!.store.get('jira-main'))!)
+    await until(t, 'pod-1 uses the new version', () => b!.broker.credentials.cachedVersion('jira-main') === version && !b!.broker.tokens.state('jira-main').cached)
+    t.equal((await call(b!)).status, 200)
+    t.equal(b!.broker.tokens.state('jira-main').secretVersion, version, 'pod-1 minted from the new version on its next call')
+    t.equal((await call(a!)).status, 200)
+    t.equal(fake.exchangesFor(CLIENT_ID), 3, 'one exchange for the fleet after the rotation')
+  })
+
+  t.test('Redis stopped, paused or restarted: local behaviour, no failed call, rejoin', async (t) => {
+    const redis = await RedisServer.start(t)
+    const { fake, brokers: [a] } = await fleetOf(t, 1, redis)
+    t.equal((await call(a!)).status, 200)
+    await redis.stop()
+    a!.broker.tokens.drop('jira-main', { fromFleet: true })
+    t.equal((await call(a!)).status, 200, 'Redis down: the sidecar exchanges by itself')
+    t.equal(fake.exchangesFor(CLIENT_ID), 2)
+    const ready = await request(`${a!.url}/readyz`)
+    const body = await ready.body.json() as { status: string, fleet: { connected: boolean } }
+    t.equal(ready.statusCode, 200, 'still ready')
+    t.equal(body.fleet.connected, false, 'the degraded state is in /readyz')
+    t.match(await (await request(`${a!.url}/metrics`)).body.text(), /atlassian_broker_fleet_connected 0/)
+    t.equal(a!.logs.filter((line) => line.includes('fleet: Redis unavailable')).length, 1, 'logged once')
+    await redis.restart()
+    await until(t, 'the sidecar rejoins', () => a!.broker.fleet?.link.connected === true, 8_000)
+    t.match(await (await request(`${a!.url}/metrics`)).body.text(), /atlassian_broker_fleet_connected 1/)
+
+    redis.pause()
+    a!.broker.tokens.drop('jira-main', { fromFleet: true })
+    t.equal((await call(a!)).status, 200, 'Redis paused: the command times out and the sidecar exchanges by itself')
+    t.equal(a!.broker.fleet?.link.connected, false)
+    redis.resume()
+    await until(t, 'the sidecar rejoins after the pause', () => a!.broker.fleet?.link.connected === true, 8_000)
+  })
+}

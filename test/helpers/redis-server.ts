@@ -1,0 +1,85 @@
+/**
+ * A real `redis-server` for a test: a free loopback port, no persistence, stopped with the test. `stop()` and
+ * `restart()` (same port, empty data) let fault tests take Redis away under load. When the binary is missing (a
+ * machine where .ci/run could not install it), `findRedisServer()` says so and the test reports itself skipped.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { createServer } from 'node:net'
+import { Redis } from 'ioredis'
+
+export function findRedisServer (): string | undefined {
+  const bin = process.env.ATLASSIAN_BROKER_REDIS_BIN ?? 'redis-server'
+  const probe = spawnSync(bin, ['--version'], { encoding: 'utf8' })
+  return probe.status === 0 ? bin : undefined
+}
+
+export async function freePort (): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const port = (server.address() as { port: number }).port
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+export class RedisServer {
+  #child: ChildProcess | undefined
+  readonly #extra: string[]
+
+  private constructor (readonly bin: string, readonly port: number, extra: string[]) {
+    this.#extra = extra
+  }
+
+  static async start (t: { teardown: (fn: () => Promise<void> | void) => void }, options: { args?: string[] } = {}): Promise<RedisServer> {
+    const bin = findRedisServer()
+    if (bin === undefined) throw new Error('redis-server not found')
+    const server = new RedisServer(bin, await freePort(), options.args ?? [])
+    await server.#spawn()
+    t.teardown(() => server.stop())
+    return server
+  }
+
+  get url (): string {
+    return `redis://127.0.0.1:${this.port}`
+  }
+
+  /** A plain client for the test's own inspection (closed by the caller). */
+  client (): Redis {
+    return new Redis(this.url, { lazyConnect: false, maxRetriesPerRequest: 1 })
+  }
+
+  async stop (): Promise<void> {
+    const child = this.#child
+    this.#child = undefined
+    if (child === undefined || child.exitCode !== null) return
+    const exited = new Promise((resolve) => child.once('exit', resolve))
+    child.kill('SIGKILL')
+    await exited
+  }
+
+  /** Pauses the process (SIGSTOP): connections stay open, every command times out. `resume()` undoes it. */
+  pause (): void { this.#child?.kill('SIGSTOP') }
+  resume (): void { this.#child?.kill('SIGCONT') }
+
+  async restart (): Promise<void> {
+    await this.stop()
+    await this.#spawn()
+  }
+
+  async #spawn (): Promise<void> {
+    const child = spawn(this.bin, ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...this.#extra], { stdio: ['ignore', 'pipe', 'pipe'] })
+    this.#child = child
+    let output = ''
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`redis-server did not start: ${output.slice(-500)}`)), 10_000)
+      child.stdout?.on('data', (chunk: Buffer) => {
+        output += chunk.toString()
+        if (output.includes('Ready to accept connections')) { clearTimeout(timer); resolve() }
+      })
+      child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`redis-server exited ${code}: ${output.slice(-500)}`)) })
+    })
+    child.stdout?.resume()
+  }
+}
