@@ -31,7 +31,8 @@ export class RedisLink {
     this.#logger = logger
     this.#timeoutMs = config.commandTimeoutMs
     const options = redisOptions(config)
-    this.command = new Redis(config.url, { ...options, enableOfflineQueue: false, commandTimeout: config.commandTimeoutMs })
+    // ioredis's own timeout is only a backstop: run() applies the configured one, discounting event-loop lag.
+    this.command = new Redis(config.url, { ...options, enableOfflineQueue: false, commandTimeout: Math.max(1_000, config.commandTimeoutMs * 4) })
     // The subscriber queues its SUBSCRIBE until connected and re-subscribes by itself after a reconnect.
     this.#subscriber = new Redis(config.url, { ...options, enableOfflineQueue: true, autoResubscribe: true })
     for (const client of [this.command, this.#subscriber]) {
@@ -72,13 +73,13 @@ export class RedisLink {
   async run<T> (command: (redis: Redis) => Promise<T>): Promise<T | undefined> {
     if (!this.#up || this.#closed) return undefined
     try {
-      return await command(this.command)
+      return await withDeadline(command(this.command), this.#timeoutMs)
     } catch (error) {
       const code = (error as { code?: string }).code
       const message = (error as Error).message ?? ''
       // Wrong type or a script error concerns one key: the link itself is fine.
       if (/^(WRONGTYPE|ERR|NOSCRIPT)/.test(message)) return undefined
-      this.#down(code ?? (message.includes('timed out') ? `command timed out after ${this.#timeoutMs} ms` : 'command failed'))
+      this.#down(code === 'ETIMEDOUT' ? `command timed out after ${this.#timeoutMs} ms` : code ?? (message.includes('timed out') ? 'command timed out' : 'command failed'))
       return undefined
     }
   }
@@ -114,9 +115,26 @@ export class RedisLink {
     this.#probe = setTimeout(() => {
       this.#probe = undefined
       if (this.command.status !== 'ready') { this.#scheduleProbe(); return }
-      this.command.ping().then(() => { this.#markUp() }, () => { this.#scheduleProbe() })
+      withDeadline(this.command.ping(), this.#timeoutMs).then(() => { this.#markUp() }, () => { this.#scheduleProbe() })
     }, PROBE_MS)
     this.#probe.unref()
+  }
+}
+
+/**
+ * Rejects when `promise` has not settled `ms` after the call. A busy sidecar's event loop may run the timer before
+ * it reads a reply that already arrived: the verdict waits for one more turn of the loop (setImmediate runs after
+ * the poll phase that reads sockets), so CPU starvation here is not mistaken for a slow Redis.
+ */
+async function withDeadline<T> (promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const expired = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => { setImmediate(() => { reject(Object.assign(new Error(`command timed out after ${ms} ms`), { code: 'ETIMEDOUT' })) }) }, ms)
+  })
+  try {
+    return await Promise.race([promise, expired])
+  } finally {
+    clearTimeout(timer)
   }
 }
 
