@@ -32,6 +32,7 @@ export class Fleet {
   /** Integrations whose credential is being re-read because of a fleet event: that change is not announced again. */
   readonly #fromFleet = new Set<string>()
   #parts: FleetParts | undefined
+  readonly #publish: (event: FleetEvent) => void
 
   constructor (config: BrokerConfig & { fleet: FleetConfig }, deps: { logger: Logger, clock: Clock }) {
     this.pod = config.fleet.podName ?? `${process.env.HOSTNAME ?? hostname()}:${process.pid}`
@@ -51,8 +52,6 @@ export class Fleet {
     this.#publish = publish
   }
 
-  readonly #publish: (event: FleetEvent) => void
-
   /** Connects the fleet to this broker's parts and starts connecting to Redis (in the background). */
   attach (parts: FleetParts, registry: Registry | undefined): void {
     this.#parts = parts
@@ -67,7 +66,6 @@ export class Fleet {
     this.link.onUp(() => { void this.hold.load([...this.#integrations], parts.quotaHold) })
     if (registry !== undefined) {
       const link = this.link
-      // eslint-disable-next-line no-new
       new Gauge({ name: 'atlassian_broker_fleet_connected', help: 'Whether this sidecar currently coordinates through Redis (1) or runs on local state (0).', registers: [registry], collect () { this.set(link.connected ? 1 : 0) } })
     }
     this.link.start()

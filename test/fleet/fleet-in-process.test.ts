@@ -2,7 +2,7 @@
  * Fleet mode with two or three brokers in one process on one real redis-server: the shared token, the exchange lock,
  * tampered entries, the shared quota hold, fleet events, and what Redis never holds in clear.
  */
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { request } from 'undici'
 import { CLIENT_ID, CLIENT_SECRET, startHarness, type Harness } from '../helpers/broker-harness.js'
 import { FakeAtlassian, rateLimited } from '../helpers/fake-atlassian.js'
@@ -16,7 +16,7 @@ if (findRedisServer() === undefined) {
   t.test('fleet', async (t) => { await suite(t) })
 }
 
-type T = typeof t
+type T = Test
 
 async function call (h: Harness, caller = 'report-job', path = '/rest/api/3/myself'): Promise<{ status: number, code: string | undefined, retryAfter: string | undefined }> {
   const res = await request(`${h.url}/proxy/jira-main${path}`, { headers: { authorization: `Bearer ${h.callerToken(caller)}` } })
@@ -60,7 +60,7 @@ async function suite (t: T): Promise<void> {
     t.ok(keys.every((key) => key.startsWith('ab-test:{ab-test:')), 'every key carries the prefix and a hash tag')
     const secrets = [...fake.tokensOf(CLIENT_ID), CLIENT_SECRET, CLIENT_ID]
     for (const key of keys) {
-      const value = await inspect.dump(key)
+      const value = await inspect.dumpBuffer(key)
       const haystack = `${key}\n${value?.toString('latin1') ?? ''}\n${value?.toString('base64') ?? ''}`
       for (const secret of secrets) {
         t.notOk(haystack.includes(secret) || haystack.includes(Buffer.from(secret).toString('base64')), `no secret bytes in ${key}`)

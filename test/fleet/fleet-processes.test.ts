@@ -6,7 +6,7 @@
 import type { ChildProcess } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { createSigner } from 'fast-jwt'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { Agent, request } from 'undici'
 import { createLogger } from '../../src/logger.js'
 import { createFileStore } from '../../src/secrets/file-store.js'
@@ -29,7 +29,7 @@ const sign = createSigner({ key: CALLER_SECRET, algorithm: 'HS256' })
 const token = (sub: string, roles: string[] = []): string => sign({ sub, aud: 'atlassian-broker', roles, exp: Math.floor(Date.now() / 1000) + 3600 })
 const sleep = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }
 
-async function fleet (t: typeof import('tap').default): Promise<void> {
+async function fleet (t: Test): Promise<void> {
   const redis = await RedisServer.start(t)
   const fake = await FakeAtlassian.start({ t, sites: [{ product: 'jira', cloudId: JIRA_CLOUD_ID }, { product: 'confluence', cloudId: WIKI_CLOUD_ID }] })
   fake.addClient(CLIENT_ID, CLIENT_SECRET)
@@ -160,7 +160,7 @@ async function fleet (t: typeof import('tap').default): Promise<void> {
   const secrets = [...fake.tokensOf(CLIENT_ID), CLIENT_SECRET, ROTATED_SECRET, CALLER_SECRET]
   let leaks = 0
   for (const key of keys) {
-    const value = await inspect.dump(key)
+    const value = await inspect.dumpBuffer(key)
     const haystack = `${key}\n${value?.toString('latin1') ?? ''}`
     for (const secret of secrets) if (haystack.includes(secret) || haystack.includes(Buffer.from(secret).toString('base64'))) leaks++
   }
