@@ -102,7 +102,7 @@ export async function createBroker (config: BrokerConfig, options: BrokerOptions
   })
   const callerKeys = resolveCallerKeys(config)
   const readiness = new Readiness({ store, clock, ...(fleet ? { fleet: () => fleet.state() } : {}) })
-  const admit = createAdmission({ quotaHold, callerLimits: new CallerLimits({ clock }) })
+  const admit = createAdmission({ quotaHold, callerLimits: new CallerLimits({ clock }), integrations: config.integrations, clock, ...(fleet ? { shared: fleet.admission() } : {}) })
   const credentialAdmin = await createCredentialAdmin(config, { store, credentials, tokens, clock, logger, dispatcher: options.dispatcher })
   const plugins = [credentialAdmin.plugin, usageRoutes(usage.window), ...(usage.metrics ? [metricsPlugin(config.metrics.path, usage.metrics)] : [])]
   // On the admin listener, reaching the socket is the credential: the usage page works there without a token.

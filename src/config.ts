@@ -45,7 +45,12 @@ const adminSchema = z.strictObject({
   auditFile: z.string().optional()
 }).default({ roleClaim: 'roles' })
 
-const rateLimitSchema = z.strictObject({ perSecond: z.number().positive(), burst: positiveInt.optional() })
+const rateLimitSchema = z.strictObject({
+  perSecond: z.number().positive(),
+  burst: positiveInt.optional(),
+  /** `fleet`: counted across every sidecar of the fleet (needs `fleet`); `pod` (default): per process. */
+  scope: z.enum(['pod', 'fleet']).default('pod')
+})
 
 const policyRuleSchema = z.strictObject({
   caller: z.string().min(1),
@@ -59,7 +64,9 @@ const policyRuleSchema = z.strictObject({
 const integrationSchema = z.strictObject({
   product: z.enum(['jira', 'confluence']),
   cloudId: z.string().regex(/^[0-9a-f-]{36}$/i, 'a cloudId is a UUID (see README: finding your cloudId)'),
-  credential: z.enum(['oauth', 'api-token']).default('oauth')
+  credential: z.enum(['oauth', 'api-token']).default('oauth'),
+  /** The integration's own rate, shared max-min fairly among its active callers (fleet-wide in fleet mode). */
+  budget: z.strictObject({ perSecond: z.number().positive(), burst: positiveInt.optional() }).optional()
 })
 
 const vaultAuthSchema = z.discriminatedUnion('method', [

@@ -14,6 +14,7 @@ import type { TokenProvider } from '../tokens/token-provider.js'
 import { decodeEvent, encodeEvent, type FleetEvent } from './fleet-events.js'
 import { FleetKeys } from './keys.js'
 import { RedisLink, withPasswordFile } from './redis-link.js'
+import { FleetLimits } from './fleet-limits.js'
 import { FleetHold } from './shared-hold.js'
 import { SharedTokens } from './shared-tokens.js'
 
@@ -27,6 +28,7 @@ export class Fleet {
   readonly keys: FleetKeys
   readonly tokens: SharedTokens
   readonly hold: FleetHold
+  readonly limits: FleetLimits
   readonly #integrations: ReadonlySet<string>
   readonly #logger: Logger
   /** Integrations whose credential is being re-read because of a fleet event: that change is not announced again. */
@@ -49,6 +51,7 @@ export class Fleet {
       onDropped: (integration) => { publish({ type: 'drop', integration }) }
     })
     this.hold = new FleetHold({ link: this.link, keys: this.keys, publish })
+    this.limits = new FleetLimits({ link: this.link, clock: deps.clock })
     this.#publish = publish
   }
 
@@ -69,6 +72,11 @@ export class Fleet {
       new Gauge({ name: 'atlassian_broker_fleet_connected', help: 'Whether this sidecar currently coordinates through Redis (1) or runs on local state (0).', registers: [registry], collect () { this.set(link.connected ? 1 : 0) } })
     }
     this.link.start()
+  }
+
+  /** What admission needs to count budgets and `scope: fleet` limits here. */
+  admission (): { limits: FleetLimits, budgetKey: (integration: string) => string, ruleKey: (rule: number, caller: string) => string } {
+    return { limits: this.limits, budgetKey: (integration) => this.keys.budget(integration), ruleKey: (rule, caller) => this.keys.ruleLimit(rule, caller) }
   }
 
   state (): FleetState {

@@ -25,12 +25,13 @@ export class FleetKeys {
     return `${this.#tag(integration)}:quota-hold`
   }
 
-  /** A fleet-wide limit's window (rate) or counter (concurrency) for one policy rule and caller. */
-  callerLimit (integration: string, rule: number, caller: string, kind: 'rate' | 'concurrent'): string {
-    return `${this.#tag(integration)}:limit:${rule}:${kind}:${caller}`
+  /** A `scope: fleet` rate limit of one policy rule (by position) for one caller (URI-encoded: no braces). */
+  ruleLimit (rule: number, caller: string): string {
+    const tag = `${this.prefix}:rule:${rule}:${encodeURIComponent(caller)}`
+    return `${this.prefix}:{${tag}}:limit`
   }
 
-  /** The integration budget's bucket and its active callers. */
+  /** The integration budget: per caller, demand and bucket (fair-share.lua.ts). */
   budget (integration: string): string {
     return `${this.#tag(integration)}:budget`
   }

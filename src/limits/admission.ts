@@ -1,16 +1,76 @@
 /**
  * The proxy's `admit` hook: an integration on quota hold is refused first (without spending the caller's budget),
- * then the caller's own limits of the matching rule apply.
+ * then the integration's shared `budget` (max-min fair among its callers), then the caller's own limits of the
+ * matching rule. Budgets and `scope: fleet` rate limits are counted by `shared` in fleet mode (src/fleet/); without
+ * it a budget is one bucket per integration in this process. Admission stays synchronous unless the fleet must be
+ * asked (a lease ran out), so the common path costs no promise.
  */
-import type { CompiledRule } from '../policy/policy.js'
+import { systemClock, type Clock } from '../clock.js'
+import type { IntegrationConfig } from '../config.js'
+import { CallerRateLimitedError, withRetryAfter } from '../errors.js'
+import type { CompiledRule, RateLimitRule } from '../policy/policy.js'
 import type { CallerLimits } from './caller-limits.js'
 import type { QuotaHold } from './quota-hold.js'
+import { TokenBucket } from './token-bucket.js'
 
-export type Admit = (caller: string, integration: string, rule: CompiledRule) => (() => void)
+export type Admit = (caller: string, integration: string, rule: CompiledRule) => (() => void) | Promise<() => void>
 
-export function createAdmission (parts: { quotaHold: QuotaHold, callerLimits: CallerLimits }): Admit {
+/** Counts a rate across the fleet: 0 when admitted, else the milliseconds until a retry may pass. */
+export interface SharedLimits {
+  take (key: string, caller: string, limit: RateLimitRule): number | Promise<number>
+}
+
+export interface AdmissionParts {
+  quotaHold: QuotaHold
+  callerLimits: CallerLimits
+  integrations?: Readonly<Record<string, IntegrationConfig>>
+  clock?: Clock
+  shared?: { limits: SharedLimits, budgetKey: (integration: string) => string, ruleKey: (rule: number, caller: string) => string }
+}
+
+export function createAdmission (parts: AdmissionParts): Admit {
+  const budgets = new Map<string, RateLimitRule>()
+  for (const [name, config] of Object.entries(parts.integrations ?? {})) {
+    if (config.budget !== undefined) budgets.set(name, { perSecond: config.budget.perSecond, burst: config.budget.burst ?? Math.max(1, Math.ceil(config.budget.perSecond)) })
+  }
+  const localBudgets = new Map<string, TokenBucket>()
+  /** Rules whose rate is counted by the fleet keep only their local maxConcurrent. */
+  const localPart = new WeakMap<CompiledRule, CompiledRule>()
+  const shared = parts.shared
+  const clock = parts.clock ?? systemClock
+
+  const refuse = (caller: string, integration: string, waitMs: number): never => {
+    throw withRetryAfter(new CallerRateLimitedError(caller, integration), waitMs / 1000)
+  }
+  const local = (caller: string, integration: string, rule: CompiledRule): () => void => {
+    if (shared === undefined || rule.rateLimit?.scope !== 'fleet') return parts.callerLimits.admit(caller, integration, rule)
+    let part = localPart.get(rule)
+    if (part === undefined) { part = { ...rule, rateLimit: undefined }; localPart.set(rule, part) }
+    return parts.callerLimits.admit(caller, integration, part)
+  }
+
   return (caller, integration, rule) => {
     parts.quotaHold.check(integration)
-    return parts.callerLimits.admit(caller, integration, rule)
+    const waits: Array<number | Promise<number>> = []
+    const budget = budgets.get(integration)
+    if (budget !== undefined) {
+      if (shared !== undefined) waits.push(shared.limits.take(shared.budgetKey(integration), caller, budget))
+      else {
+        let bucket = localBudgets.get(integration)
+        if (bucket === undefined) { bucket = new TokenBucket(budget.perSecond, budget.burst, clock.now()); localBudgets.set(integration, bucket) }
+        waits.push(bucket.take(clock.now()))
+      }
+    }
+    if (shared !== undefined && rule.rateLimit?.scope === 'fleet') waits.push(shared.limits.take(shared.ruleKey(rule.index, caller), '-', rule.rateLimit))
+    if (waits.every((wait) => typeof wait === 'number')) {
+      const waitMs = Math.max(0, ...(waits as number[]))
+      if (waitMs > 0) refuse(caller, integration, waitMs)
+      return local(caller, integration, rule)
+    }
+    return Promise.all(waits).then((settled) => {
+      const waitMs = Math.max(0, ...settled)
+      if (waitMs > 0) refuse(caller, integration, waitMs)
+      return local(caller, integration, rule)
+    })
   }
 }

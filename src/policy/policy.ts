@@ -7,7 +7,7 @@
 import type { PolicyRuleConfig } from '../config.js'
 import { globToRegExp, isGlob } from './glob.js'
 
-export interface RateLimitRule { perSecond: number, burst: number }
+export interface RateLimitRule { perSecond: number, burst: number, scope?: 'pod' | 'fleet' }
 
 export interface CompiledRule {
   /** Position in the config's `policy` list, for messages and per-rule limits. */
@@ -40,7 +40,7 @@ export function compilePolicy (rules: readonly PolicyRuleConfig[]): Policy {
     integration: rule.integration,
     methods: new Set(rule.methods),
     paths: rule.paths.map(globToRegExp),
-    rateLimit: rule.rateLimit ? { perSecond: rule.rateLimit.perSecond, burst: rule.rateLimit.burst ?? Math.max(1, Math.ceil(rule.rateLimit.perSecond)) } : undefined,
+    rateLimit: rule.rateLimit ? { perSecond: rule.rateLimit.perSecond, burst: rule.rateLimit.burst ?? Math.max(1, Math.ceil(rule.rateLimit.perSecond)), scope: rule.rateLimit.scope } : undefined,
     maxConcurrent: rule.maxConcurrent
   }))
 

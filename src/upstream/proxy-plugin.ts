@@ -19,7 +19,8 @@ export interface ProxyPluginOptions {
   policy: Policy
   forwarder: Forwarder
   /** Admission control (per-caller limits, quota holds); throws a 429 error to refuse before anything goes upstream. */
-  admit?: (caller: string, integration: string, rule: CompiledRule) => (() => void)
+  /** A promise only when fleet-wide limits must ask Redis first (src/limits/admission.ts). */
+  admit?: (caller: string, integration: string, rule: CompiledRule) => (() => void) | Promise<() => void>
 }
 
 /** What a proxied request learned on its way, for the usage record and the log line. */
@@ -97,7 +98,9 @@ async function proxyPlugin (app: FastifyInstance, options: ProxyPluginOptions): 
       const decision = policy.decide(caller.id, integration, request.method, checked.value.path)
       if (!decision.allowed) throw new PolicyDeniedError(decision.reason)
 
-      const release = options.admit?.(caller.id, integration, decision.rule)
+      let admitted = options.admit?.(caller.id, integration, decision.rule)
+      if (admitted instanceof Promise) admitted = await admitted
+      const release = admitted
       const callerGone = new CallerGone()
       reply.raw.once('close', () => { if (!reply.raw.writableFinished) callerGone.abort() })
       try {

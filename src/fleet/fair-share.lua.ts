@@ -1,0 +1,78 @@
+/**
+ * The Redis side of fleet-wide limits: one hash per budget, one script call per lease. Time is Redis's own (TIME),
+ * so pods' clocks never matter. Per caller the hash keeps a demand estimate (arrivals counted in one-second windows,
+ * reported by every sidecar with its lease request) and a token bucket. Each call re-divides the budget max-min
+ * fairly among callers seen in the last two seconds: callers wanting less than an equal share get what they want
+ * (measured demand plus a quarter),
+ * the rest split what is left equally, and what nobody wants is shared out too (an idle caller's share goes to the
+ * others). The caller's bucket then refills at its share; the lease is what it holds, at most `want` tokens.
+ * Anything unexpected under the key (another type, garbage fields) makes the script fail: the sidecar then counts
+ * locally, it never crashes.
+ *
+ * KEYS[1] budget hash. ARGV: caller, want, arrivals, perSecond, burst.
+ * Returns { granted, waitMs, share * 1000 }.
+ */
+export const FAIR_SHARE_LEASE = `
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local caller, want, arrivals = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local rate, burst = tonumber(ARGV[4]), tonumber(ARGV[5])
+local second = math.floor(now / 1000)
+local raw = redis.call('HGETALL', KEYS[1])
+local fields = {}
+for i = 1, #raw, 2 do fields[raw[i]] = raw[i + 1] end
+local function num (name, default) return tonumber(fields[name]) or default end
+
+-- this caller's arrivals, in the current and the previous one-second window
+local w = num('w:' .. caller, second)
+local cw, pw = num('c:' .. caller, 0), num('p:' .. caller, 0)
+if w ~= second then
+  if w == second - 1 then pw = cw else pw = 0 end
+  cw = 0
+end
+cw = cw + arrivals
+fields['w:' .. caller], fields['c:' .. caller], fields['p:' .. caller] = tostring(second), tostring(cw), tostring(pw)
+redis.call('HSET', KEYS[1], 'w:' .. caller, second, 'c:' .. caller, cw, 'p:' .. caller, pw)
+
+-- active callers and their demand (requests per second)
+local active, stale = {}, {}
+for name, value in pairs(fields) do
+  if string.sub(name, 1, 2) == 'w:' then
+    local who, seen = string.sub(name, 3), tonumber(value) or 0
+    if seen >= second - 1 then
+      local c, p = num('c:' .. who, 0), num('p:' .. who, 0)
+      if seen < second then p, c = c, 0 end
+      -- a quarter of headroom: a caller using all it was given must be able to grow
+      table.insert(active, { who = who, demand = math.max(c, p, 1) * 1.25 })
+    elseif seen < second - 10 then
+      table.insert(stale, who)
+    end
+  end
+end
+for _, who in ipairs(stale) do redis.call('HDEL', KEYS[1], 'w:' .. who, 'c:' .. who, 'p:' .. who, 't:' .. who, 'u:' .. who) end
+
+-- max-min fair division (water-filling), leftovers shared equally
+table.sort(active, function (a, b) return a.demand < b.demand end)
+local left, count, share = rate, #active, rate
+local given = 0
+for i, entry in ipairs(active) do
+  local fair = left / (count - i + 1)
+  local alloc = math.min(entry.demand, fair)
+  left = left - alloc
+  if entry.who == caller then given = alloc end
+end
+share = given + left / count
+
+-- this caller's bucket, refilled at its share
+local capacity = math.max(1, burst * share / rate)
+local tokens = num('t:' .. caller, capacity)
+local updated = num('u:' .. caller, now)
+tokens = math.min(capacity, tokens + math.max(0, now - updated) / 1000 * share)
+local granted = math.min(want, math.floor(tokens))
+tokens = tokens - granted
+redis.call('HSET', KEYS[1], 't:' .. caller, tostring(tokens), 'u:' .. caller, now)
+redis.call('PEXPIRE', KEYS[1], 60000)
+local waitMs = 0
+if granted == 0 then waitMs = math.ceil((1 - tokens) / share * 1000) end
+return { granted, waitMs, math.floor(share * 1000) }
+`

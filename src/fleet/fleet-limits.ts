@@ -1,0 +1,115 @@
+/**
+ * Fleet-wide rate limits without a Redis round trip per request: a sidecar leases a small block of tokens for a
+ * (budget, caller) from Redis (fair-share.lua.ts) and admits calls from it locally, as Google's Doorman and Envoy's
+ * quota leases do. A lease lives one second, so unused tokens are not hoarded; a refusal is remembered until its
+ * Retry-After, so a throttled caller costs no round trips either. Blocks are about 1/20 of the caller's share:
+ * roughly 20 leases per second per active (budget, caller) across the whole fleet, whatever the request rate.
+ * When Redis cannot answer, the limit is counted by this sidecar alone (as without fleet mode) until it is back.
+ */
+import { LRUCache } from 'lru-cache'
+import type { Clock } from '../clock.js'
+import type { SharedLimits } from '../limits/admission.js'
+import { TokenBucket } from '../limits/token-bucket.js'
+import type { RateLimitRule } from '../policy/policy.js'
+import { FAIR_SHARE_LEASE } from './fair-share.lua.js'
+import type { RedisLink } from './redis-link.js'
+
+const LEASE_MS = 1_000
+const BLOCKS_PER_SECOND = 20
+const MAX_KEYS = 10_000
+
+interface Lease {
+  tokens: number
+  expiresAt: number
+  blockedUntil: number
+  /** Calls seen since the last lease request: the caller's demand, reported with the next one. */
+  arrivals: number
+  /** The caller's share (per second) at the last lease. */
+  share: number
+  pending: Promise<boolean> | undefined
+}
+
+export class FleetLimits implements SharedLimits {
+  readonly #link: RedisLink
+  readonly #clock: Clock
+  readonly #leases = new LRUCache<string, Lease>({ max: MAX_KEYS })
+  readonly #fallback = new LRUCache<string, TokenBucket>({ max: MAX_KEYS })
+  /** Lease requests sent to Redis, for the bench's cost figure. */
+  roundTrips = 0
+
+  constructor (options: { link: RedisLink, clock: Clock }) {
+    this.#link = options.link
+    this.#clock = options.clock
+  }
+
+  take (key: string, caller: string, limit: RateLimitRule): number | Promise<number> {
+    const id = `${key}\u0000${caller}`
+    let lease = this.#leases.get(id)
+    if (lease === undefined) {
+      lease = { tokens: 0, expiresAt: 0, blockedUntil: 0, arrivals: 0, share: limit.perSecond, pending: undefined }
+      this.#leases.set(id, lease)
+    }
+    lease.arrivals++
+    const now = this.#clock.now()
+    const local = this.#fromLease(lease, now)
+    if (local !== undefined) return local
+    return this.#leaseAndTake(id, key, caller, lease, limit)
+  }
+
+  async #leaseAndTake (id: string, key: string, caller: string, lease: Lease, limit: RateLimitRule): Promise<number> {
+    // Concurrent calls share one lease request; one that finds the new block already spent asks again (bounded).
+    for (let tries = 0; tries < 3; tries++) {
+      const answered = await this.#renew(key, caller, lease, limit)
+      const after = this.#fromLease(lease, this.#clock.now())
+      if (after !== undefined) return after
+      if (!answered) return this.#takeLocally(id, limit)
+    }
+    return Math.ceil(1000 / lease.share)
+  }
+
+  /** Redis could not answer: this sidecar counts the limit alone until it can. */
+  #takeLocally (id: string, limit: RateLimitRule): number {
+    let bucket = this.#fallback.get(id)
+    if (bucket === undefined) {
+      bucket = new TokenBucket(limit.perSecond, limit.burst, this.#clock.now())
+      this.#fallback.set(id, bucket)
+    }
+    return bucket.take(this.#clock.now())
+  }
+
+  /** 0 when a leased token was taken, the wait when refused recently, undefined when Redis must be asked. */
+  #fromLease (lease: Lease, now: number): number | undefined {
+    if (lease.tokens > 0 && now < lease.expiresAt) {
+      lease.tokens--
+      return 0
+    }
+    if (now < lease.blockedUntil) return lease.blockedUntil - now
+    return undefined
+  }
+
+  async #renew (key: string, caller: string, lease: Lease, limit: RateLimitRule): Promise<boolean> {
+    lease.pending ??= this.#lease(key, caller, lease, limit).finally(() => { lease.pending = undefined })
+    return await lease.pending
+  }
+
+  /** Asks Redis for a block; false when Redis could not answer. */
+  async #lease (key: string, caller: string, lease: Lease, limit: RateLimitRule): Promise<boolean> {
+    const want = Math.max(1, Math.min(limit.burst, Math.floor(lease.share / BLOCKS_PER_SECOND)))
+    const arrivals = lease.arrivals
+    lease.arrivals = 0
+    this.roundTrips++
+    const answer = await this.#link.run((redis) => redis.eval(FAIR_SHARE_LEASE, 1, key, caller, want, arrivals, limit.perSecond, limit.burst))
+    const now = this.#clock.now()
+    if (!Array.isArray(answer) || answer.length !== 3 || !answer.every((value) => typeof value === 'number')) {
+      lease.arrivals += arrivals
+      lease.tokens = 0
+      return false
+    }
+    const [granted, waitMs, shareMilli] = answer as [number, number, number]
+    lease.share = Math.max(shareMilli / 1000, 0.001)
+    lease.tokens = Math.max(0, granted)
+    lease.expiresAt = now + LEASE_MS
+    lease.blockedUntil = granted > 0 ? 0 : now + Math.max(1, waitMs)
+    return true
+  }
+}
