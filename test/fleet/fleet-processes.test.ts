@@ -17,6 +17,7 @@ import { findRedisServer, RedisServer } from '../helpers/redis-server.js'
 
 const SIDECARS = 10
 const COLD_CONCURRENCY = 100
+const BUDGET = 40
 const ROTATED_SECRET = 'rotated-client-secret-0123456789ab'
 
 if (findRedisServer() === undefined) {
@@ -37,13 +38,18 @@ async function fleet (t: Test): Promise<void> {
   const store = await createFileStore({ path: `${dir}/secrets.enc`, masterKey: MASTER_KEY, logger: createLogger({ level: 'silent' }) })
   await store.put('jira-main', { client_id: CLIENT_ID, client_secret: CLIENT_SECRET })
   await store.put('wiki-main', { client_id: CLIENT_ID, client_secret: CLIENT_SECRET })
+  await store.put('jira-budget', { client_id: CLIENT_ID, client_secret: CLIENT_SECRET })
   await store.close()
   writeFileSync(`${dir}/config.yaml`, JSON.stringify({
     listen: { host: '127.0.0.1', port: 0 },
     dataDir: dir,
     callers: { jwt: { audience: 'atlassian-broker', hs256Secret: CALLER_SECRET }, admin: { role: 'broker-admin' } },
     atlassian: { tokenUrl: fake.tokenUrl, apiUrl: fake.url },
-    integrations: { 'jira-main': { product: 'jira', cloudId: JIRA_CLOUD_ID }, 'wiki-main': { product: 'confluence', cloudId: WIKI_CLOUD_ID } },
+    integrations: {
+      'jira-main': { product: 'jira', cloudId: JIRA_CLOUD_ID },
+      'wiki-main': { product: 'confluence', cloudId: WIKI_CLOUD_ID },
+      'jira-budget': { product: 'jira', cloudId: JIRA_CLOUD_ID, budget: { perSecond: BUDGET, burst: 10 } }
+    },
     policy: [{ caller: '*', integration: '*', methods: ['GET'], paths: ['/**'] }],
     secrets: { store: 'file', file: { path: `${dir}/secrets.enc` } },
     fleet: { redis: { url: redis.url, keyPrefix: 'fleet-test' } },
@@ -89,6 +95,40 @@ async function fleet (t: Test): Promise<void> {
   t.ok(held.every((answer) => Number(answer.retryAfter) > 590 && Number(answer.retryAfter) <= 600), 'with the remaining Retry-After')
   t.equal(fake.requests.filter((r) => r.endpoint === 'gateway' && r.product === 'confluence').length, hits, '0 requests reached Atlassian during the hold')
   t.equal((await get(urls[5]!, '/proxy/jira-main/rest/api/3/myself')).status, 200, 'other integrations are not held')
+
+  // Item 4: a budget of BUDGET/s over 10 s across 10 sidecars: a greedy caller on every sidecar, a light one on two.
+  const counts = new Map<string, { ok: number, refused: number, other: number }>()
+  const perSecond = new Map<number, number>()
+  let budgetRunning = true
+  const startedAt = Date.now()
+  const caller = async (name: string, url: string, gapMs: number): Promise<void> => {
+    const auth = token(name)
+    const tally = counts.get(name) ?? { ok: 0, refused: 0, other: 0 }
+    counts.set(name, tally)
+    while (budgetRunning) {
+      const { status } = await get(url, '/proxy/jira-budget/rest/api/3/myself', auth)
+      if (status === 200) {
+        tally.ok++
+        const second = Math.floor((Date.now() - startedAt) / 1000)
+        perSecond.set(second, (perSecond.get(second) ?? 0) + 1)
+      } else if (status === 429) tally.refused++
+      else tally.other++
+      await sleep(status === 200 ? gapMs : 20)
+    }
+  }
+  const budgetLoad = [...urls.map(async (url) => { await caller('greedy-job', url, 0) }), caller('light-job', urls[1]!, 200), caller('light-job', urls[6]!, 200)]
+  await sleep(10_000)
+  budgetRunning = false
+  await Promise.all(budgetLoad)
+  const elapsed = (Date.now() - startedAt) / 1000
+  const greedy = counts.get('greedy-job')!
+  const light = counts.get('light-job')!
+  const admitted = greedy.ok + light.ok
+  t.comment(`budget ${BUDGET}/s: admitted per second ${JSON.stringify([...perSecond.entries()].sort((x, y) => x[0] - y[0]).map(([, n]) => n))}; greedy ${greedy.ok}/${greedy.ok + greedy.refused}, light ${light.ok}/${light.ok + light.refused}`)
+  t.equal(greedy.other + light.other, 0, 'only 200s and 429s')
+  t.ok(Math.abs(admitted - BUDGET * elapsed) <= BUDGET * elapsed * 0.1 + 20, `${admitted} admitted in ${elapsed} s: within 10% of ${BUDGET}/s (+ the initial bursts)`)
+  t.ok(light.ok >= (light.ok + light.refused) * 0.9, `the light caller is not starved: ${light.ok} of ${light.ok + light.refused}`)
+  t.ok(greedy.refused > 0, 'the greedy caller is held to its share')
 
   // Item 5: DELETE .../token on sidecar 3 reaches all sidecars; the fleet then exchanges once.
   const admin = token('ops-alice', ['broker-admin'])
