@@ -20,6 +20,8 @@ export interface BrokerChildSettings {
   dataDir: string
   /** Where the per-request log lines go: a file, or /dev/null. */
   logFile: string
+  /** Fleet mode (bench/scenarios/fleet.ts): merged over the config. */
+  overrides?: Record<string, unknown>
 }
 
 export interface BrokerReady {
@@ -44,7 +46,7 @@ export function spawnBroker (settings: BrokerChildSettings, options: { cpus?: st
 async function main (settings: BrokerChildSettings): Promise<void> {
   const started = performance.now()
   mkdirSync(settings.dataDir, { recursive: true })
-  const config = parseConfig(brokerConfigInput(settings.kind, settings), `bench ${settings.kind} config`, {})
+  const config = parseConfig({ ...brokerConfigInput(settings.kind, settings), ...settings.overrides }, `bench ${settings.kind} config`, {})
   // Synchronous writes, as pino's default stdout destination in production.
   const logger = createLogger({ level: config.logging.level, destination: pino.destination({ dest: settings.logFile, sync: true }) })
   const store = await createFileStore({ path: config.secrets.file.path, masterKey: MASTER_KEY, logger })

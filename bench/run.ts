@@ -3,7 +3,7 @@
  * scenarios, prints a table and writes bench/results/latest.json.
  *
  *   --quick          a few seconds in all (tiny durations and sizes): CI's smoke run
- *   --only a,b       only these scenarios (throughput, latency, herd, streaming, memory, scale)
+ *   --only a,b       only these scenarios (throughput, latency, herd, streaming, memory, scale, fleet)
  *   --duration S     seconds per measured run (saturation, fixed rate, scale)
  *   --rounds N       alternating broker/baseline rounds per scenario (median reported)
  *   --rate R         requests per second of the latency scenario (default 2,000; 500 with --quick)
@@ -25,6 +25,7 @@ import { requestsFor, trafficFor, type ConfigKind } from './broker-config.js'
 import { spawnBroker } from './broker-process.js'
 import { benchModule, canPin, ChildServer, pinSelf } from './processes.js'
 import { describeMachine, formatNotes, formatTable, readReport, writeReport, type BenchReport } from './report.js'
+import { fleet } from './scenarios/fleet.js'
 import { herd } from './scenarios/herd.js'
 import { latency } from './scenarios/latency.js'
 import { memory } from './scenarios/memory.js'
@@ -34,7 +35,7 @@ import { streaming } from './scenarios/streaming.js'
 import { throughput } from './scenarios/throughput.js'
 import type { UpstreamStats } from './upstream.js'
 
-const SCENARIOS: Scenario[] = [throughput, latency, herd, streaming, memory, scale]
+const SCENARIOS: Scenario[] = [throughput, latency, herd, streaming, memory, scale, fleet]
 
 /** The repository root: bench/ under tsx, dist/bench/ when built. */
 function repoRoot (): string {
@@ -117,8 +118,8 @@ async function main (): Promise<number> {
       children.push(child)
       return Object.assign(child, { url: child.ready.url })
     }
-    const startBroker = async (kind: ConfigKind): Promise<Awaited<ReturnType<typeof spawnBroker>> & Server> => {
-      const child = await spawnBroker({ kind, upstreamUrl, dataDir, logFile }, { cpus: cpus.proxy })
+    const startBroker = async (kind: ConfigKind, overrides?: Record<string, unknown>): Promise<Awaited<ReturnType<typeof spawnBroker>> & Server> => {
+      const child = await spawnBroker({ kind, upstreamUrl, dataDir, logFile, ...(overrides ? { overrides } : {}) }, { cpus: cpus.proxy })
       children.push(child)
       return Object.assign(child, { url: child.ready.url })
     }

@@ -71,7 +71,7 @@ export interface BenchContext {
   broker: BrokerProcess & Server
   baseline: ChildServer<{ url: string }> & Server
   /** A fresh broker (empty caches); the scenario stops it. */
-  startBroker: (kind: ConfigKind) => Promise<BrokerProcess & Server>
+  startBroker: (kind: ConfigKind, overrides?: Record<string, unknown>) => Promise<BrokerProcess & Server>
   startBaseline: () => Promise<ChildServer<{ url: string }> & Server>
   log: (line: string) => void
 }

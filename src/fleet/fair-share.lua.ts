@@ -5,7 +5,8 @@
  * fairly among callers seen in the last two seconds: callers wanting less than an equal share get what they want
  * (measured demand plus a quarter),
  * the rest split what is left equally, and what nobody wants is shared out too (an idle caller's share goes to the
- * others). The caller's bucket then refills at its share; the lease is what it holds, at most `want` tokens.
+ * others). The caller's bucket then refills at its share; a lease is one block of `want` tokens (less when the
+ * bucket is smaller), granted whole or not at all.
  * Anything unexpected under the key (another type, garbage fields) makes the script fail: the sidecar then counts
  * locally, it never crashes.
  *
@@ -68,11 +69,16 @@ local capacity = math.max(1, burst * share / rate)
 local tokens = num('t:' .. caller, capacity)
 local updated = num('u:' .. caller, now)
 tokens = math.min(capacity, tokens + math.max(0, now - updated) / 1000 * share)
-local granted = math.min(want, math.floor(tokens))
-tokens = tokens - granted
+-- whole blocks only: a refused sidecar waits until one is there, so a throttled caller costs few round trips
+local block = math.max(1, math.min(want, math.floor(capacity)))
+local granted, waitMs = 0, 0
+if tokens >= block then
+  granted = block
+  tokens = tokens - block
+else
+  waitMs = math.ceil((block - tokens) / share * 1000)
+end
 redis.call('HSET', KEYS[1], 't:' .. caller, tostring(tokens), 'u:' .. caller, now)
 redis.call('PEXPIRE', KEYS[1], 60000)
-local waitMs = 0
-if granted == 0 then waitMs = math.ceil((1 - tokens) / share * 1000) end
 return { granted, waitMs, math.floor(share * 1000) }
 `

@@ -17,6 +17,8 @@ import type { RedisLink } from './redis-link.js'
 const LEASE_MS = 1_000
 const BLOCKS_PER_SECOND = 20
 const MAX_KEYS = 10_000
+/** A refused sidecar asks again no sooner than this: a throttled caller costs at most 40 round trips a second per sidecar. */
+const MIN_RETRY_MS = 25
 
 interface Lease {
   tokens: number
@@ -109,7 +111,7 @@ export class FleetLimits implements SharedLimits {
     lease.share = Math.max(shareMilli / 1000, 0.001)
     lease.tokens = Math.max(0, granted)
     lease.expiresAt = now + LEASE_MS
-    lease.blockedUntil = granted > 0 ? 0 : now + Math.max(1, waitMs)
+    lease.blockedUntil = granted > 0 ? 0 : now + Math.max(MIN_RETRY_MS, waitMs)
     return true
   }
 }
