@@ -80,7 +80,7 @@ export async function createBroker (config: BrokerConfig, options: BrokerOptions
     ...(fleet ? { shared: fleet.tokens } : {})
   })
   const quotaHold = new QuotaHold({ clock, logger, ...(fleet ? { shared: fleet.hold } : {}) })
-  fleet?.attach({ tokens, quotaHold, credentials }, usage.metrics?.registry)
+  fleet?.attach({ tokens, quotaHold, credentials, usage: usage.window }, usage.metrics?.registry)
   const forwarder = new Forwarder({
     apiUrl: config.atlassian.apiUrl,
     tokens,
@@ -104,9 +104,11 @@ export async function createBroker (config: BrokerConfig, options: BrokerOptions
   const readiness = new Readiness({ store, clock, ...(fleet ? { fleet: () => fleet.state() } : {}) })
   const admit = createAdmission({ quotaHold, callerLimits: new CallerLimits({ clock }), integrations: config.integrations, clock, ...(fleet ? { shared: fleet.admission() } : {}) })
   const credentialAdmin = await createCredentialAdmin(config, { store, credentials, tokens, clock, logger, dispatcher: options.dispatcher })
-  const plugins = [credentialAdmin.plugin, usageRoutes(usage.window), ...(usage.metrics ? [metricsPlugin(config.metrics.path, usage.metrics)] : [])]
+  const fleetUsage = fleet?.usage
+  const usageView = { window: usage.window, ...(fleetUsage ? { fleet: () => fleetUsage.snapshot() } : {}) }
+  const plugins = [credentialAdmin.plugin, usageRoutes(usageView), ...(usage.metrics ? [metricsPlugin(config.metrics.path, usage.metrics)] : [])]
   // On the admin listener, reaching the socket is the credential: the usage page works there without a token.
-  await credentialAdmin.adminApp?.register(usageRoutes(usage.window))
+  await credentialAdmin.adminApp?.register(usageRoutes(usageView))
   const app = await buildApp(config, { logger, callerKeys, policy, forwarder, readiness, usage, admit, plugins, ...(options.onRoute ? { onRoute: options.onRoute } : {}) })
   app.addHook('onClose', async () => {
     await credentialAdmin.close()

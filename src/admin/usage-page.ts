@@ -120,7 +120,7 @@ async function refresh () {
   const token = sessionStorage.getItem(TOKEN_KEY)
   const headers = token ? { authorization: 'Bearer ' + token } : {}
   try {
-    const response = await fetch('/admin/usage', { headers, cache: 'no-store' })
+    const response = await fetch('/admin/usage' + (new URLSearchParams(location.search).get('scope') === 'fleet' ? '?scope=fleet' : ''), { headers, cache: 'no-store' })
     const body = await response.json()
     if (!response.ok) {
       if (token || response.status !== 401) setStatus((body && body.message) || ('HTTP ' + response.status), true)

@@ -11,14 +11,16 @@ import type { BrokerConfig, FleetConfig } from '../config.js'
 import type { QuotaHold } from '../limits/quota-hold.js'
 import type { CredentialSource } from '../secrets/credential-source.js'
 import type { TokenProvider } from '../tokens/token-provider.js'
+import type { UsageWindow } from '../usage/usage-window.js'
 import { decodeEvent, encodeEvent, type FleetEvent } from './fleet-events.js'
 import { FleetKeys } from './keys.js'
 import { RedisLink, withPasswordFile } from './redis-link.js'
 import { FleetLimits } from './fleet-limits.js'
+import { FleetUsage } from './fleet-usage.js'
 import { FleetHold } from './shared-hold.js'
 import { SharedTokens } from './shared-tokens.js'
 
-export interface FleetParts { tokens: TokenProvider, quotaHold: QuotaHold, credentials: CredentialSource }
+export interface FleetParts { tokens: TokenProvider, quotaHold: QuotaHold, credentials: CredentialSource, usage: UsageWindow }
 
 export interface FleetState { connected: boolean, detail: string, pod: string }
 
@@ -34,11 +36,15 @@ export class Fleet {
   /** Integrations whose credential is being re-read because of a fleet event: that change is not announced again. */
   readonly #fromFleet = new Set<string>()
   #parts: FleetParts | undefined
+  #clock: Clock
+  /** Set by attach(): this pod's per-minute aggregates, and the fleet's view of them. */
+  usage: FleetUsage | undefined
   readonly #publish: (event: FleetEvent) => void
 
   constructor (config: BrokerConfig & { fleet: FleetConfig }, deps: { logger: Logger, clock: Clock }) {
     this.pod = config.fleet.podName ?? `${process.env.HOSTNAME ?? hostname()}:${process.pid}`
     this.#logger = deps.logger.child({ component: 'fleet' })
+    this.#clock = deps.clock
     this.#integrations = new Set(Object.keys(config.integrations))
     this.keys = new FleetKeys(config.fleet.redis.keyPrefix)
     this.link = new RedisLink(withPasswordFile(config.fleet.redis), this.#logger)
@@ -71,6 +77,8 @@ export class Fleet {
       const link = this.link
       new Gauge({ name: 'atlassian_broker_fleet_connected', help: 'Whether this sidecar currently coordinates through Redis (1) or runs on local state (0).', registers: [registry], collect () { this.set(link.connected ? 1 : 0) } })
     }
+    this.usage = new FleetUsage({ link: this.link, keys: this.keys, clock: this.#clock, pod: this.pod, window: parts.usage })
+    this.usage.start()
     this.link.start()
   }
 
@@ -84,6 +92,7 @@ export class Fleet {
   }
 
   async close (): Promise<void> {
+    await this.usage?.stop()
     await this.link.close()
   }
 

@@ -36,14 +36,9 @@ export class FleetKeys {
     return `${this.#tag(integration)}:budget`
   }
 
-  /** One pod's usage aggregate for one minute (epoch minute). */
-  usage (minute: number, pod: string): string {
-    return `${this.prefix}:{${this.prefix}:usage:${minute}}:${pod}`
-  }
-
-  /** The set of pods that wrote usage in a minute. */
-  usagePods (minute: number): string {
-    return `${this.prefix}:{${this.prefix}:usage:${minute}}:pods`
+  /** Every pod's usage counters for one minute (epoch minute), one field per pod, caller and integration. */
+  usage (minute: number): string {
+    return `${this.prefix}:{${this.prefix}:usage:${minute}}:counters`
   }
 
   /** Pub/sub: rotations, rollbacks, dropped tokens, quota holds. */

@@ -119,6 +119,16 @@ export class UsageWindow {
     slot.tally.add(event)
   }
 
+  /** Per-minute counts of one minute (epoch minute), for fleet usage: what this process saw, per series. */
+  minute (minute: number): Array<{ caller: string, integration: string, figures: UsageFigures }> {
+    const found: Array<{ caller: string, integration: string, figures: UsageFigures }> = []
+    for (const entry of this.#series.values()) {
+      const slot = entry.ring[minute % RING_MINUTES]
+      if (slot !== undefined && slot.minute === minute) found.push({ caller: entry.caller, integration: entry.integration, figures: slot.tally.figures() })
+    }
+    return found
+  }
+
   snapshot (): UsageSnapshot {
     const now = this.#clock.now()
     const minute = Math.floor(now / MINUTE_MS)

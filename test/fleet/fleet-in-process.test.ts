@@ -7,7 +7,7 @@ import { request } from 'undici'
 import { CLIENT_ID, CLIENT_SECRET, startHarness, type Harness } from '../helpers/broker-harness.js'
 import { FakeAtlassian, rateLimited } from '../helpers/fake-atlassian.js'
 import { findRedisServer, RedisServer } from '../helpers/redis-server.js'
-import { JIRA_CLOUD_ID, WIKI_CLOUD_ID } from '../helpers/broker-harness.js'
+import { CALLER_SECRET, JIRA_CLOUD_ID, WIKI_CLOUD_ID } from '../helpers/broker-harness.js'
 
 if (findRedisServer() === undefined) {
   t.comment('redis-server is not installed (.ci/run installs it): fleet tests skipped')
@@ -35,11 +35,13 @@ async function until (t: T, what: string, check: () => boolean | Promise<boolean
 }
 
 async function suite (t: T): Promise<void> {
+  const adminCallers = { jwt: { audience: 'atlassian-broker', hs256Secret: CALLER_SECRET }, admin: { role: 'broker-admin' } }
+
   async function fleetOf (t: T, size: number, redis: RedisServer, prefix = 'ab-test'): Promise<{ fake: FakeAtlassian, brokers: Harness[] }> {
     const fake = await FakeAtlassian.start({ t, sites: [{ product: 'jira', cloudId: JIRA_CLOUD_ID }, { product: 'confluence', cloudId: WIKI_CLOUD_ID }] })
     const brokers: Harness[] = []
     for (let index = 0; index < size; index++) {
-      const h = await startHarness(t, { fake, config: { fleet: { redis: { url: redis.url, keyPrefix: prefix }, podName: `pod-${index}` } } })
+      const h = await startHarness(t, { fake, config: { callers: adminCallers, fleet: { redis: { url: redis.url, keyPrefix: prefix }, podName: `pod-${index}` } } })
       await until(t, `pod-${index} connects`, () => h.broker.fleet?.link.connected === true)
       brokers.push(h)
     }
@@ -107,6 +109,35 @@ async function suite (t: T): Promise<void> {
     await until(t, 'the late sidecar loads the hold', () => late.broker.quotaHold.heldUntil('jira-main') !== undefined)
     t.equal((await call(late)).status, 429, 'a sidecar started during the hold is held too')
     t.equal(fake.requests.filter((r) => r.endpoint === 'gateway').length, hits, 'nothing reached Atlassian during the hold')
+  })
+
+  t.test('/admin/usage?scope=fleet adds up every pod\'s per-minute counters; garbage fields are skipped', async (t) => {
+    const redis = await RedisServer.start(t)
+    const { brokers: [a, b] } = await fleetOf(t, 2, redis)
+    for (let i = 0; i < 3; i++) t.equal((await call(a!)).status, 200)
+    for (let i = 0; i < 2; i++) t.equal((await call(b!, 'sync-job')).status, 403, 'denied calls are counted too')
+    const inspect = redis.client()
+    t.teardown(() => { inspect.disconnect() })
+    await b!.broker.fleet!.usage!.flush()
+    const [usageKey] = await inspect.keys('*:counters')
+    await inspect.hset(usageKey!, 'garbage', 'x,y', 'pod-x\u0000c\u0000i', '1,2,3')
+    const admin = a!.callerToken('ops-alice', { roles: ['broker-admin'] })
+    const res = await request(`${a!.url}/admin/usage?scope=fleet`, { headers: { authorization: `Bearer ${admin}` } })
+    const body = await res.body.json() as { scope: string, complete: boolean, pods: Array<{ pod: string, last5m: number }>, series: Array<{ caller: string, last5m: { requests: number, errors: number }, byPod: Record<string, { last5m: number }> }> }
+    t.equal(res.statusCode, 200)
+    t.equal(body.scope, 'fleet')
+    t.equal(body.complete, true)
+    t.same(body.pods.map((pod) => [pod.pod, pod.last5m]), [['pod-0', 3], ['pod-1', 2]], 'per pod')
+    const report = body.series.find((entry) => entry.caller === 'report-job')
+    const sync = body.series.find((entry) => entry.caller === 'other')
+    t.equal(report?.last5m.requests, 3)
+    t.same(report?.byPod, { 'pod-0': { last5m: 3, last1h: 3 } })
+    t.equal(sync?.last5m.errors, 2, 'per caller (bounded labels: an unnamed caller is "other") and integration, from another pod')
+    const local = await request(`${a!.url}/admin/usage`, { headers: { authorization: `Bearer ${admin}` } })
+    t.equal(((await local.body.json()) as { series: unknown[] }).series.length, 1, 'without scope: this process only')
+    const bad = await request(`${a!.url}/admin/usage?scope=galaxy`, { headers: { authorization: `Bearer ${admin}` } })
+    t.equal(bad.statusCode, 400)
+    await bad.body.dump()
   })
 
   t.test('another deployment\'s prefix is another fleet', async (t) => {
