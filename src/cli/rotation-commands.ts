@@ -25,7 +25,7 @@ export async function rotateSecret (context: RotationCommandContext, integration
     integration: target.name, config: context.config.integrations[target.name] ?? never(), credential, actor: context.actor, expiresAt: options.expiresAt, owner: options.owner
   }))
   const how = target.credential === 'oauth' ? 'with one exchange at the token endpoint' : 'with one authenticated API call'
-  report(context, result, `Verified the new ${target.credential} credential of ${target.name} ${how}.`)
+  await report(context, result, `Verified the new ${target.credential} credential of ${target.name} ${how}.`)
 }
 
 export async function rollbackSecret (context: RotationCommandContext, integration: string | undefined, options: { to?: string }): Promise<void> {
@@ -34,7 +34,7 @@ export async function rollbackSecret (context: RotationCommandContext, integrati
   const result = await audited(context, 'rollback', target.name, (rotation) => rollbackCredential(rotation, {
     integration: target.name, config: context.config.integrations[target.name] ?? never(), actor: context.actor, toVersion
   }))
-  report(context, result, `Verified the credential of version ${result.restoredVersion ?? '?'} of ${target.name} again.`)
+  await report(context, result, `Verified the credential of version ${result.restoredVersion ?? '?'} of ${target.name} again.`)
 }
 
 export async function secretHistory (context: SecretsCommandContext, integration: string | undefined, options: { json?: boolean }): Promise<void> {
@@ -84,12 +84,20 @@ async function audited (context: RotationCommandContext, action: AuditAction, in
   }
 }
 
-function report (context: RotationCommandContext, result: RotationResult, verified: string): void {
+async function report (context: RotationCommandContext, result: RotationResult, verified: string): Promise<void> {
   const out = context.stdout ?? process.stdout
   const seconds = Math.round(revalidateMs(context.config) / 1000)
   out.write(`${verified}\n`)
-  out.write(`Stored it as version ${result.newVersion}${result.oldVersion === undefined ? '' : ` (was ${result.oldVersion})`}. ` +
-    `Running brokers use it for new token exchanges within ${seconds} s; tokens minted from older versions stay in use until they expire or Atlassian refuses them.\n`)
+  // Fleet mode: tell every sidecar now (src/fleet/announce.ts); loaded only then.
+  const fleet = context.config.fleet
+  const told = fleet === undefined
+    ? false
+    : await (await import('../fleet/announce.js')).announceCredentialChange(fleet, result, `cli:${context.actor}`)
+  const stored = `Stored it as version ${result.newVersion}${result.oldVersion === undefined ? '' : ` (was ${result.oldVersion})`}. `
+  out.write(told
+    ? `${stored}Told the fleet through Redis: every sidecar drops its token and uses the new version on its next call.\n`
+    : `${stored}Running brokers use it for new token exchanges within ${seconds} s${fleet === undefined ? '' : ' (the fleet\'s Redis could not be reached)'}; ` +
+      'tokens minted from older versions stay in use until they expire or Atlassian refuses them.\n')
   for (const note of result.notes) out.write(`Note: ${note}\n`)
 }
 

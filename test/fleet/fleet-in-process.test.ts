@@ -7,6 +7,8 @@ import { request } from 'undici'
 import { CLIENT_ID, CLIENT_SECRET, startHarness, type Harness } from '../helpers/broker-harness.js'
 import { FakeAtlassian, rateLimited } from '../helpers/fake-atlassian.js'
 import { findRedisServer, RedisServer } from '../helpers/redis-server.js'
+import { announceCredentialChange } from '../../src/fleet/announce.js'
+import { parseConfig } from '../../src/config.js'
 import { CALLER_SECRET, JIRA_CLOUD_ID, WIKI_CLOUD_ID } from '../helpers/broker-harness.js'
 
 if (findRedisServer() === undefined) {
@@ -172,6 +174,21 @@ async function suite (t: T): Promise<void> {
     t.equal(b!.broker.tokens.state('jira-main').secretVersion, version, 'pod-1 minted from the new version on its next call')
     t.equal((await call(a!)).status, 200)
     t.equal(fake.exchangesFor(CLIENT_ID), 3, 'one exchange for the fleet after the rotation')
+  })
+
+  t.test('the command line\'s rotation is announced to the fleet', async (t) => {
+    const redis = await RedisServer.start(t)
+    const { fake, brokers: [a] } = await fleetOf(t, 1, redis)
+    t.equal((await call(a!)).status, 200)
+    fake.setClientSecret(CLIENT_ID, 'cli-rotated-secret-0123456789abcd')
+    const { version } = await a!.store.put('jira-main', { client_id: CLIENT_ID, client_secret: 'cli-rotated-secret-0123456789abcd' })
+    const fleet = parseConfig({ fleet: { redis: { url: redis.url, keyPrefix: 'ab-test' } } }, 'test', {}).fleet!
+    t.equal(await announceCredentialChange(fleet, { integration: 'jira-main', oldVersion: version - 1, newVersion: version }, 'cli:test'), true)
+    await until(t, 'the sidecar re-reads the store', () => a!.broker.credentials.cachedVersion('jira-main') === version && !a!.broker.tokens.state('jira-main').cached)
+    t.equal((await call(a!)).status, 200)
+    t.equal(a!.broker.tokens.state('jira-main').secretVersion, version)
+    const unreachable = parseConfig({ fleet: { redis: { url: 'redis://127.0.0.1:1', keyPrefix: 'ab-test' } } }, 'test', {}).fleet!
+    t.equal(await announceCredentialChange(unreachable, { integration: 'jira-main', oldVersion: 1, newVersion: 2 }, 'cli:test'), false, 'no Redis: false, no throw')
   })
 
   t.test('Redis stopped, paused or restarted: local behaviour, no failed call, rejoin', async (t) => {
