@@ -26,6 +26,7 @@ export class RedisLink {
   #closed = false
   readonly #onUp: LinkListener[] = []
   readonly #handlers = new Map<string, (message: string) => void>()
+  readonly #refusals = new Set<string>()
 
   constructor (config: FleetConfig['redis'], logger: Logger) {
     this.#logger = logger
@@ -77,11 +78,25 @@ export class RedisLink {
     } catch (error) {
       const code = (error as { code?: string }).code
       const message = (error as Error).message ?? ''
-      // Wrong type or a script error concerns one key: the link itself is fine.
-      if (/^(WRONGTYPE|ERR|NOSCRIPT)/.test(message)) return undefined
+      // Wrong type, a refused command or a script error concerns one key or command: the link itself is fine.
+      const refusal = /^(WRONGTYPE|ERR|NOSCRIPT|NOPERM)/.exec(message)?.[1]
+      if (refusal !== undefined) {
+        this.#refused(refusal, /NOPERM|can't run this command/.test(message))
+        return undefined
+      }
       this.#down(code === 'ETIMEDOUT' ? `command timed out after ${this.#timeoutMs} ms` : code ?? (message.includes('timed out') ? 'command timed out' : 'command failed'))
       return undefined
     }
+  }
+
+  /** Logged once per kind: bad data under a key, or an ACL that lacks a command (deploy/redis/users.acl). */
+  #refused (kind: string, permission: boolean): void {
+    const key = permission ? 'NOPERM' : kind
+    if (this.#refusals.has(key)) return
+    this.#refusals.add(key)
+    this.#logger.warn({ refusal: key }, permission
+      ? 'fleet: Redis refused a command (NOPERM): check the ACL user against deploy/redis/users.acl; the feature concerned runs locally'
+      : 'fleet: Redis answered an error for a key (wrong type or unexpected data); treated as a miss, the feature concerned runs locally')
   }
 
   async close (): Promise<void> {

@@ -2,6 +2,8 @@
  * Fleet mode with two or three brokers in one process on one real redis-server: the shared token, the exchange lock,
  * tampered entries, the shared quota hold, fleet events, and what Redis never holds in clear.
  */
+import { createHash } from 'node:crypto'
+import { readFileSync } from 'node:fs'
 import t, { type Test } from 'tap'
 import { request } from 'undici'
 import { CLIENT_ID, CLIENT_SECRET, startHarness, type Harness } from '../helpers/broker-harness.js'
@@ -140,6 +142,36 @@ async function suite (t: T): Promise<void> {
     const bad = await request(`${a!.url}/admin/usage?scope=galaxy`, { headers: { authorization: `Bearer ${admin}` } })
     t.equal(bad.statusCode, 400)
     await bad.body.dump()
+  })
+
+  t.test('the ACL user of deploy/redis/users.acl is enough for every fleet feature', async (t) => {
+    const rule = readFileSync(new URL('../../deploy/redis/users.acl', import.meta.url), 'utf8').split('\n').find((line) => line.startsWith('user '))!
+    const password = 'acl-test-password-0123456789'
+    const acl = rule.replace('#SHA256', `#${createHash('sha256').update(password).digest('hex')}`).replaceAll('PREFIX', 'acl-test')
+    const dir = t.testdir({ 'users.acl': `${acl}\nuser default on nopass ~* &* +@all\n` })
+    const redis = await RedisServer.start(t, { args: ['--aclfile', `${dir}/users.acl`] })
+    const fake = await FakeAtlassian.start({ t, sites: [{ product: 'jira', cloudId: JIRA_CLOUD_ID }, { product: 'confluence', cloudId: WIKI_CLOUD_ID }] })
+    const fleet = { redis: { url: redis.url, username: 'atlassian-broker', password, keyPrefix: 'acl-test' } }
+    const integrations = { 'jira-main': { product: 'jira', cloudId: JIRA_CLOUD_ID, budget: { perSecond: 50 } }, 'wiki-main': { product: 'confluence', cloudId: WIKI_CLOUD_ID } }
+    const [a, b] = [await startHarness(t, { fake, config: { callers: adminCallers, integrations, fleet: { ...fleet, podName: 'acl-a' } } }), await startHarness(t, { fake, config: { integrations, fleet: { ...fleet, podName: 'acl-b' } } })]
+    await until(t, 'both connect with the ACL user', () => a.broker.fleet?.link.connected === true && b.broker.fleet?.link.connected === true)
+    t.equal((await call(a)).status, 200)
+    t.equal((await call(b)).status, 200)
+    t.equal(fake.exchangesFor(CLIENT_ID), 1, 'shared token (GET, SET, EVAL)')
+    fake.setNextResponses((r) => r.endpoint === 'gateway', [rateLimited({ retryAfterSeconds: 60, reason: 'jira-quota-global-based' })])
+    t.equal((await call(a)).status, 429)
+    await until(t, 'the hold reaches acl-b (PUBLISH, SUBSCRIBE, EVAL PTTL SET)', () => b.broker.quotaHold.heldUntil('jira-main') !== undefined)
+    a.broker.tokens.drop('wiki-main')
+    const admin = a.callerToken('ops-alice', { roles: ['broker-admin'] })
+    const usage = await request(`${a.url}/admin/usage?scope=fleet`, { headers: { authorization: `Bearer ${admin}` } })
+    t.equal(((await usage.body.json()) as { complete: boolean }).complete, true, 'usage (MULTI HSET EXPIRE EXEC, HGETALL)')
+    t.equal(a.broker.fleet?.link.connected, true, 'no command was refused (a refusal would not degrade the link, but shows in the log)')
+    t.equal((await call(b, 'report-job', '/rest/api/3/myself')).status, 429, 'held')
+    t.notOk([...a.logs, ...b.logs].some((line) => line.includes('NOPERM') || line.includes('Redis refused')), 'no NOPERM anywhere, scripts included')
+    const inspect = redis.client()
+    t.teardown(() => { inspect.disconnect() })
+    const denied = await inspect.call('ACL', 'DRYRUN', 'atlassian-broker', 'GET', 'other-prefix:x').catch((error: Error) => error.message)
+    t.match(String(denied), /no permissions|not allowed|NOPERM|User atlassian-broker has no permissions/i, 'keys of another prefix are out of reach')
   })
 
   t.test('another deployment\'s prefix is another fleet', async (t) => {
