@@ -5,7 +5,7 @@
  */
 import { hostname } from 'node:os'
 import type { Logger } from 'pino'
-import { Gauge, type Registry } from 'prom-client'
+import type { Registry } from 'prom-client'
 import type { Clock } from '../clock.js'
 import type { BrokerConfig, FleetConfig } from '../config.js'
 import type { QuotaHold } from '../limits/quota-hold.js'
@@ -16,6 +16,7 @@ import { decodeEvent, encodeEvent, type FleetEvent } from './fleet-events.js'
 import { FleetKeys } from './keys.js'
 import { RedisLink, withPasswordFile } from './redis-link.js'
 import { FleetLimits } from './fleet-limits.js'
+import { registerFleetMetrics } from './fleet-metrics.js'
 import { FleetUsage } from './fleet-usage.js'
 import { FleetHold } from './shared-hold.js'
 import { SharedTokens } from './shared-tokens.js'
@@ -73,10 +74,7 @@ export class Fleet {
     })
     this.link.subscribe(this.keys.events, (message) => { this.#receive(message) })
     this.link.onUp(() => { void this.hold.load([...this.#integrations], parts.quotaHold) })
-    if (registry !== undefined) {
-      const link = this.link
-      new Gauge({ name: 'atlassian_broker_fleet_connected', help: 'Whether this sidecar currently coordinates through Redis (1) or runs on local state (0).', registers: [registry], collect () { this.set(link.connected ? 1 : 0) } })
-    }
+    if (registry !== undefined) registerFleetMetrics(registry, () => this.link.connected)
     this.usage = new FleetUsage({ link: this.link, keys: this.keys, clock: this.#clock, pod: this.pod, window: parts.usage })
     this.usage.start()
     this.link.start()

@@ -1,5 +1,6 @@
 /** Every metric name the broker exports, with its Prometheus type: what dashboards, alerts and docs may name. */
 import type { CredentialExpiry } from '../../src/usage/credential-expiry.js'
+import { registerFleetMetrics } from '../../src/fleet/fleet-metrics.js'
 import { createLabels } from '../../src/usage/labels.js'
 import { BrokerMetrics } from '../../src/usage/metrics.js'
 
@@ -9,6 +10,7 @@ export async function exportedMetrics (): Promise<Map<string, string>> {
     storeKind: 'vault',
     expiry: { daysToExpiry: async () => new Map() } as unknown as CredentialExpiry
   })
+  registerFleetMetrics(metrics.registry, () => true)
   const exported = new Map<string, string>()
   for (const metric of await metrics.registry.getMetricsAsJSON()) exported.set(metric.name, String(metric.type))
   return exported

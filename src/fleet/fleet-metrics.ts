@@ -1,0 +1,12 @@
+/** The fleet's Prometheus gauge, in the broker's own registry (kept apart from ioredis so tests can list it). */
+import { Gauge, type Registry } from 'prom-client'
+
+export function registerFleetMetrics (registry: Registry, connected: () => boolean): void {
+  // eslint-disable-next-line no-new
+  new Gauge({
+    name: 'atlassian_broker_fleet_connected',
+    help: 'Whether this sidecar currently coordinates through Redis (1) or runs on local state (0); fleet mode only.',
+    registers: [registry],
+    collect () { this.set(connected() ? 1 : 0) }
+  })
+}
