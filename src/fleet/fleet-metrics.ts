@@ -2,7 +2,6 @@
 import { Gauge, type Registry } from 'prom-client'
 
 export function registerFleetMetrics (registry: Registry, connected: () => boolean): void {
-  // eslint-disable-next-line no-new
   new Gauge({
     name: 'atlassian_broker_fleet_connected',
     help: 'Whether this sidecar currently coordinates through Redis (1) or runs on local state (0); fleet mode only.',

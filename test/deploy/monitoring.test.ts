@@ -32,7 +32,7 @@ function checkExpression (expr: string, where: string): { names: string[], probl
 
 t.test('the broker exports what the files rely on', async (t) => {
   t.ok(exported.size >= 11, [...exported.keys()].join(', '))
-  for (const name of exported.keys()) t.match(name, /^atlassian_broker_[a-z_]+(_total|_seconds|_days_to_expiry)$/, `${name} follows Prometheus naming`)
+  for (const name of exported.keys()) t.match(name, /^atlassian_broker_[a-z_]+(_total|_seconds|_days_to_expiry|_connected)$/, `${name} follows Prometheus naming (a 0/1 state gauge is named for its state, as "up" is)`)
 })
 
 t.test('alerts.yaml: valid rule groups over exported metrics, covering the four failure modes', async (t) => {
