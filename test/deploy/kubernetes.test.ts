@@ -152,3 +152,18 @@ t.test('the sidecar config matches the manifests', async (t) => {
   const kustomization = readYamlDocuments('deploy/kubernetes/kustomization.yaml')[0] as { namespace: string }
   t.equal(kustomization.namespace, 'reports')
 })
+
+t.test('the fleet component adds the Redis config and password to the base', { skip: kustomize.skip ?? false }, async (t) => {
+  const overlay = mkdtempSync(path.join(tmpdir(), 'fleet-overlay-'))
+  const { writeFileSync, cpSync } = await import('node:fs')
+  cpSync(KUBERNETES, path.join(overlay, 'base'), { recursive: true })
+  writeFileSync(path.join(overlay, 'kustomization.yaml'), 'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [base]\ncomponents: [base/fleet]\n')
+  const { stdout } = await run(kustomize.binary as string, ['build', overlay], { maxBuffer: 16 * 1024 * 1024 })
+  const rendered = parseYamlDocuments(stdout, 'kustomize build (fleet)').filter(isKubernetesObject) as KubernetesObject[]
+  for (const object of rendered) t.same(await schemaProblems(object), [], `rendered ${describeObject(object)}: schema`)
+  const configMap = rendered.find((object) => object.kind === 'ConfigMap' && String(object.metadata?.name).startsWith('atlassian-broker-config-')) as { data: Record<string, string> } | undefined
+  t.equal(configMap?.data['config.yaml'], readFileSync(path.join(KUBERNETES, 'fleet/broker-fleet.yaml'), 'utf8'), 'the config is broker-fleet.yaml')
+  const text = JSON.stringify(rendered.find((object) => object.kind === 'CronJob'))
+  t.match(text, /"secretName":"atlassian-broker-redis"/, 'the password Secret is a volume')
+  t.match(text, /"mountPath":"\/var\/run\/secrets\/redis"/, 'mounted in the sidecar where passwordFile points')
+})
