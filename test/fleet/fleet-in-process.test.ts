@@ -58,6 +58,8 @@ async function suite (t: T): Promise<void> {
     const answers = await Promise.all(brokers.flatMap((h) => Array.from({ length: 30 }, async () => (await call(h)).status)))
     t.same(new Set(answers), new Set([200]), '90 cold calls on 3 sidecars all succeed')
     t.equal(fake.exchangesFor(CLIENT_ID), 1, 'exactly one exchange for the whole fleet')
+    const logs = brokers.flatMap((h) => h.logs).join('\n')
+    for (const secret of [...fake.tokensOf(CLIENT_ID), CLIENT_SECRET]) t.notOk(logs.includes(secret), 'no token or secret in the logs')
 
     const inspect = redis.client()
     t.teardown(() => { inspect.disconnect() })
@@ -72,6 +74,25 @@ async function suite (t: T): Promise<void> {
         t.notOk(haystack.includes(secret) || haystack.includes(Buffer.from(secret).toString('base64')), `no secret bytes in ${key}`)
       }
     }
+  })
+
+  t.test('a dead exchange-lock holder: another sidecar takes over when the lock expires (the token timeout)', async (t) => {
+    const redis = await RedisServer.start(t)
+    const fake = await FakeAtlassian.start({ t, sites: [{ product: 'jira', cloudId: JIRA_CLOUD_ID }, { product: 'confluence', cloudId: WIKI_CLOUD_ID }] })
+    const atlassian = { tokenUrl: fake.tokenUrl, apiUrl: fake.url, timeouts: { tokenMs: 1_500 } }
+    const brokers: Harness[] = []
+    for (const pod of ['pod-a', 'pod-b']) {
+      const h = await startHarness(t, { fake, config: { atlassian, fleet: { redis: { url: redis.url, keyPrefix: 'ab-test' }, podName: pod } } })
+      await until(t, `${pod} connects`, () => h.broker.fleet?.link.connected === true)
+      brokers.push(h)
+    }
+    const inspect = redis.client()
+    t.teardown(() => { inspect.disconnect() })
+    // A sidecar took the lock and died before writing the token.
+    t.equal(await inspect.set('ab-test:{ab-test:jira-main}:exchange-lock', 'dead-pod', 'PX', 1_500, 'NX'), 'OK')
+    const statuses = await Promise.all(brokers.flatMap((h) => Array.from({ length: 5 }, async () => (await call(h)).status)))
+    t.same(new Set(statuses), new Set([200]), 'every call is answered once the lock has expired')
+    t.equal(fake.exchangesFor(CLIENT_ID), 1, 'one sidecar took over: one exchange, not one per sidecar')
   })
 
   t.test('a tampered, foreign or wrong-typed entry is a miss, never forwarded', async (t) => {
