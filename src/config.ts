@@ -58,7 +58,9 @@ const policyRuleSchema = z.strictObject({
   methods: z.array(httpMethod).min(1),
   paths: z.array(z.string().startsWith('/', 'path globs start with "/"')).min(1),
   rateLimit: rateLimitSchema.optional(),
-  maxConcurrent: positiveInt.optional()
+  maxConcurrent: positiveInt.optional(),
+  /** `fleet`: maxConcurrent counts calls in flight on every sidecar of the fleet (needs `fleet`); `pod` (default): per process. */
+  maxConcurrentScope: z.enum(['pod', 'fleet']).optional()
 })
 
 const integrationSchema = z.strictObject({

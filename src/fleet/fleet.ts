@@ -16,6 +16,7 @@ import { decodeEvent, encodeEvent, type FleetEvent } from './fleet-events.js'
 import { FleetKeys } from './keys.js'
 import { RedisLink, withPasswordFile } from './redis-link.js'
 import { FleetLimits } from './fleet-limits.js'
+import { FleetSlots } from './fleet-slots.js'
 import { registerFleetMetrics } from './fleet-metrics.js'
 import { FleetUsage } from './fleet-usage.js'
 import { FleetHold } from './shared-hold.js'
@@ -32,6 +33,7 @@ export class Fleet {
   readonly tokens: SharedTokens
   readonly hold: FleetHold
   readonly limits: FleetLimits
+  readonly slots: FleetSlots
   readonly #integrations: ReadonlySet<string>
   readonly #logger: Logger
   /** Integrations whose credential is being re-read because of a fleet event: that change is not announced again. */
@@ -59,6 +61,7 @@ export class Fleet {
     })
     this.hold = new FleetHold({ link: this.link, keys: this.keys, publish })
     this.limits = new FleetLimits({ link: this.link, clock: deps.clock })
+    this.slots = new FleetSlots(this.link)
     this.#publish = publish
   }
 
@@ -81,8 +84,8 @@ export class Fleet {
   }
 
   /** What admission needs to count budgets and `scope: fleet` limits here. */
-  admission (): { limits: FleetLimits, budgetKey: (integration: string) => string, ruleKey: (rule: number, caller: string) => string } {
-    return { limits: this.limits, budgetKey: (integration) => this.keys.budget(integration), ruleKey: (rule, caller) => this.keys.ruleLimit(rule, caller) }
+  admission (): { limits: FleetLimits, slots: FleetSlots, budgetKey: (integration: string) => string, ruleKey: (rule: number, caller: string) => string } {
+    return { limits: this.limits, slots: this.slots, budgetKey: (integration) => this.keys.budget(integration), ruleKey: (rule, caller) => this.keys.ruleLimit(rule, caller) }
   }
 
   state (): FleetState {
@@ -91,6 +94,7 @@ export class Fleet {
 
   async close (): Promise<void> {
     await this.usage?.stop()
+    this.slots.stop()
     await this.link.close()
   }
 

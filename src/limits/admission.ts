@@ -20,12 +20,17 @@ export interface SharedLimits {
   take (key: string, caller: string, limit: RateLimitRule): number | Promise<number>
 }
 
+/** Counts calls in flight across the fleet: a release when admitted, false at the limit, undefined without Redis. */
+export interface SharedSlots {
+  take (key: string, limit: number): Promise<(() => void) | false | undefined>
+}
+
 export interface AdmissionParts {
   quotaHold: QuotaHold
   callerLimits: CallerLimits
   integrations?: Readonly<Record<string, IntegrationConfig>>
   clock?: Clock
-  shared?: { limits: SharedLimits, budgetKey: (integration: string) => string, ruleKey: (rule: number, caller: string) => string }
+  shared?: { limits: SharedLimits, slots: SharedSlots, budgetKey: (integration: string) => string, ruleKey: (rule: number, caller: string) => string }
 }
 
 export function createAdmission (parts: AdmissionParts): Admit {
@@ -34,20 +39,45 @@ export function createAdmission (parts: AdmissionParts): Admit {
     if (config.budget !== undefined) budgets.set(name, { perSecond: config.budget.perSecond, burst: config.budget.burst ?? Math.max(1, Math.ceil(config.budget.perSecond)) })
   }
   const localBudgets = new Map<string, TokenBucket>()
-  /** Rules whose rate is counted by the fleet keep only their local maxConcurrent. */
-  const localPart = new WeakMap<CompiledRule, CompiledRule>()
+  /** What of a rule is still counted here when the fleet counts its rate and/or its concurrency. */
+  const localParts = new WeakMap<CompiledRule, Map<string, CompiledRule>>()
+  const localPart = (rule: CompiledRule, withoutRate: boolean, withoutConcurrency: boolean): CompiledRule => {
+    const id = `${withoutRate}/${withoutConcurrency}`
+    let parts = localParts.get(rule)
+    if (parts === undefined) { parts = new Map(); localParts.set(rule, parts) }
+    let part = parts.get(id)
+    if (part === undefined) {
+      part = { ...rule, ...(withoutRate ? { rateLimit: undefined } : {}), ...(withoutConcurrency ? { maxConcurrent: undefined } : {}) }
+      parts.set(id, part)
+    }
+    return part
+  }
   const shared = parts.shared
   const clock = parts.clock ?? systemClock
 
   const refuse = (caller: string, integration: string, waitMs: number): never => {
     throw withRetryAfter(new CallerRateLimitedError(caller, integration), waitMs / 1000)
   }
-  const local = (caller: string, integration: string, rule: CompiledRule): () => void => {
-    if (shared === undefined || rule.rateLimit?.scope !== 'fleet') return parts.callerLimits.admit(caller, integration, rule)
-    let part = localPart.get(rule)
-    if (part === undefined) { part = { ...rule, rateLimit: undefined }; localPart.set(rule, part) }
-    return parts.callerLimits.admit(caller, integration, part)
+  const local = (caller: string, integration: string, rule: CompiledRule, fleetSlot = false): () => void => {
+    const fleetRate = shared !== undefined && rule.rateLimit?.scope === 'fleet'
+    if (!fleetRate && !fleetSlot) return parts.callerLimits.admit(caller, integration, rule)
+    return parts.callerLimits.admit(caller, integration, localPart(rule, fleetRate, fleetSlot))
   }
+  /** maxConcurrentScope: fleet: a slot in Redis; without Redis the limit is counted here (the local part keeps it). */
+  const withSlot = async (caller: string, integration: string, rule: CompiledRule): Promise<() => void> => {
+    const slot = await (shared as NonNullable<typeof shared>).slots.take(`${(shared as NonNullable<typeof shared>).ruleKey(rule.index, caller)}:in-flight`, rule.maxConcurrent as number)
+    if (slot === false) throw withRetryAfter(new CallerRateLimitedError(caller, integration), 1)
+    if (slot === undefined) return local(caller, integration, rule)
+    let release: () => void
+    try {
+      release = local(caller, integration, rule, true)
+    } catch (error) {
+      slot()
+      throw error
+    }
+    return () => { release(); slot() }
+  }
+  const fleetSlots = (rule: CompiledRule): boolean => shared !== undefined && rule.maxConcurrent !== undefined && rule.maxConcurrentScope === 'fleet'
 
   return (caller, integration, rule) => {
     parts.quotaHold.check(integration)
@@ -65,12 +95,12 @@ export function createAdmission (parts: AdmissionParts): Admit {
     if (waits.every((wait) => typeof wait === 'number')) {
       const waitMs = Math.max(0, ...(waits as number[]))
       if (waitMs > 0) refuse(caller, integration, waitMs)
-      return local(caller, integration, rule)
+      return fleetSlots(rule) ? withSlot(caller, integration, rule) : local(caller, integration, rule)
     }
     return Promise.all(waits).then((settled) => {
       const waitMs = Math.max(0, ...settled)
       if (waitMs > 0) refuse(caller, integration, waitMs)
-      return local(caller, integration, rule)
+      return fleetSlots(rule) ? withSlot(caller, integration, rule) : local(caller, integration, rule)
     })
   }
 }

@@ -18,6 +18,7 @@ export interface CompiledRule {
   paths: readonly RegExp[]
   rateLimit: RateLimitRule | undefined
   maxConcurrent: number | undefined
+  maxConcurrentScope?: 'pod' | 'fleet'
 }
 
 export type PolicyDecision =
@@ -41,7 +42,8 @@ export function compilePolicy (rules: readonly PolicyRuleConfig[]): Policy {
     methods: new Set(rule.methods),
     paths: rule.paths.map(globToRegExp),
     rateLimit: rule.rateLimit ? { perSecond: rule.rateLimit.perSecond, burst: rule.rateLimit.burst ?? Math.max(1, Math.ceil(rule.rateLimit.perSecond)), scope: rule.rateLimit.scope } : undefined,
-    maxConcurrent: rule.maxConcurrent
+    maxConcurrent: rule.maxConcurrent,
+    maxConcurrentScope: rule.maxConcurrentScope
   }))
 
   // exact caller -> exact integration -> rules; glob rules are kept aside (few in practice) with their matchers

@@ -174,11 +174,15 @@ async function suite (t: T): Promise<void> {
     const fake = await FakeAtlassian.start({ t, sites: [{ product: 'jira', cloudId: JIRA_CLOUD_ID }, { product: 'confluence', cloudId: WIKI_CLOUD_ID }] })
     const fleet = { redis: { url: redis.url, username: 'atlassian-broker', password, keyPrefix: 'acl-test' } }
     const integrations = { 'jira-main': { product: 'jira', cloudId: JIRA_CLOUD_ID, budget: { perSecond: 50 } }, 'wiki-main': { product: 'confluence', cloudId: WIKI_CLOUD_ID } }
-    const [a, b] = [await startHarness(t, { fake, config: { callers: adminCallers, integrations, fleet: { ...fleet, podName: 'acl-a' } } }), await startHarness(t, { fake, config: { integrations, fleet: { ...fleet, podName: 'acl-b' } } })]
+    const policy = [
+      { caller: 'report-job', integration: 'jira-main', methods: ['GET'], paths: ['/**'], maxConcurrent: 5, maxConcurrentScope: 'fleet', rateLimit: { perSecond: 50, scope: 'fleet' } },
+      { caller: 'report-job', integration: 'wiki-main', methods: ['GET'], paths: ['/**'] }
+    ]
+    const [a, b] = [await startHarness(t, { fake, config: { callers: adminCallers, integrations, policy, fleet: { ...fleet, podName: 'acl-a' } } }), await startHarness(t, { fake, config: { integrations, policy, fleet: { ...fleet, podName: 'acl-b' } } })]
     await until(t, 'both connect with the ACL user', () => a.broker.fleet?.link.connected === true && b.broker.fleet?.link.connected === true)
     t.equal((await call(a)).status, 200)
     t.equal((await call(b)).status, 200)
-    t.equal(fake.exchangesFor(CLIENT_ID), 1, 'shared token (GET, SET, EVAL)')
+    t.equal(fake.exchangesFor(CLIENT_ID), 1, 'shared token (GET, SET, EVAL), budget and fleet rate leases, fleet slots (EVAL, ZREM)')
     fake.setNextResponses((r) => r.endpoint === 'gateway', [rateLimited({ retryAfterSeconds: 60, reason: 'jira-quota-global-based' })])
     t.equal((await call(a)).status, 429)
     await until(t, 'the hold reaches acl-b (PUBLISH, SUBSCRIBE, EVAL PTTL SET)', () => b.broker.quotaHold.heldUntil('jira-main') !== undefined)

@@ -104,4 +104,46 @@ async function suite (t: Test): Promise<void> {
     t.ok(local[0]!.ok > 0, `Redis down: the sidecar counts the limit itself and still admits (${local[0]!.ok})`)
     t.equal(local[0]!.other, 0, 'no failed call')
   })
+
+  t.test('maxConcurrentScope: fleet counts calls in flight on every sidecar; without Redis each counts its own', async (t) => {
+    const redis = await RedisServer.start(t)
+    const fake = await FakeAtlassian.start({ t, sites: [{ product: 'jira', cloudId: JIRA_CLOUD_ID }, { product: 'confluence', cloudId: WIKI_CLOUD_ID }] })
+    let inFlight = 0
+    let peak = 0
+    fake.addRoute({ product: 'jira', path: '/rest/api/3/slow', respond: async () => {
+      inFlight++
+      peak = Math.max(peak, inFlight)
+      await sleep(200)
+      inFlight--
+      return { status: 200, body: { ok: true } }
+    } })
+    const rules = [{ caller: '*', integration: 'jira-main', methods: ['GET'], paths: ['/**'], maxConcurrent: 2, maxConcurrentScope: 'fleet' }]
+    const brokers: Harness[] = []
+    for (const pod of ['pod-a', 'pod-b']) {
+      const h = await startHarness(t, { fake, config: { policy: rules, fleet: { redis: { url: redis.url, keyPrefix: 'slots' }, podName: pod } } })
+      for (let tries = 0; tries < 200 && h.broker.fleet?.link.connected !== true; tries++) await sleep(20)
+      brokers.push(h)
+    }
+    const statuses = async (): Promise<number[]> => await Promise.all(brokers.flatMap((h) => Array.from({ length: 4 }, async () => {
+      const res = await request(`${h.url}/proxy/jira-main/rest/api/3/slow`, { headers: { authorization: `Bearer ${h.callerToken('sync-job')}` } })
+      await res.body.dump()
+      return res.statusCode
+    })))
+    await Promise.all(brokers.map(async (h) => { await (await request(`${h.url}/proxy/jira-main/rest/api/3/myself`, { headers: { authorization: `Bearer ${h.callerToken('sync-job')}` } })).body.dump() }))
+    const fleetWide = await statuses()
+    t.equal(fleetWide.filter((status) => status === 200).length, 2, `2 admitted across both sidecars (${JSON.stringify(fleetWide)})`)
+    t.equal(fleetWide.filter((status) => status === 429).length, 6, 'the rest refused with 429')
+    t.equal(peak, 2, 'Atlassian never saw more than 2 at once')
+    const inspect = redis.client()
+    t.teardown(() => { inspect.disconnect() })
+    const [slotKey] = await inspect.keys('slots:*:in-flight')
+    for (let tries = 0; tries < 100 && await inspect.zcard(slotKey!) > 0; tries++) await sleep(20)
+    t.equal(await inspect.zcard(slotKey!), 0, 'every slot was released')
+
+    await redis.stop()
+    peak = 0
+    const local = await statuses()
+    t.equal(local.filter((status) => status === 200).length, 4, 'Redis down: each sidecar admits its own 2')
+    t.equal(local.filter((status) => status !== 200 && status !== 429).length, 0, 'and nothing fails')
+  })
 }

@@ -1,0 +1,72 @@
+/**
+ * Fleet-wide `maxConcurrent` (`maxConcurrentScope: fleet`): calls in flight for a (rule, caller) on every sidecar, as
+ * members of one sorted set scored by an expiry. A sidecar renews its members every 10 s, so a crashed sidecar's
+ * calls stop counting within 30 s. This costs two round trips per call (take and release), which is why it is opt-in
+ * per rule; when Redis cannot answer, the sidecar counts its own calls only (undefined: the caller uses local limits).
+ */
+import { randomUUID } from 'node:crypto'
+import type { RedisLink } from './redis-link.js'
+
+const SLOT_TTL_MS = 30_000
+const RENEW_MS = 10_000
+/** Drops expired members, then adds one if there is room; Redis's own clock decides expiry. */
+const TAKE = `
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then return 0 end
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[3])
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]))
+return 1
+`
+const RENEW = `
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+for i = 1, #ARGV do redis.call('ZADD', KEYS[1], 'XX', now + ${SLOT_TTL_MS}, ARGV[i]) end
+redis.call('PEXPIRE', KEYS[1], ${SLOT_TTL_MS})
+return 1
+`
+
+export class FleetSlots {
+  readonly #link: RedisLink
+  /** Members this sidecar holds, per key, for the renewal. */
+  readonly #held = new Map<string, Set<string>>()
+  #timer: NodeJS.Timeout | undefined
+
+  constructor (link: RedisLink) {
+    this.#link = link
+  }
+
+  /** A release function when admitted, false when the fleet is at the limit, undefined when Redis cannot answer. */
+  async take (key: string, limit: number): Promise<(() => void) | false | undefined> {
+    const member = randomUUID()
+    const answer = await this.#link.run((redis) => redis.eval(TAKE, 1, key, limit, SLOT_TTL_MS, member))
+    if (answer === 0) return false
+    if (answer !== 1) return undefined
+    let members = this.#held.get(key)
+    if (members === undefined) { members = new Set(); this.#held.set(key, members) }
+    members.add(member)
+    this.#startRenewing()
+    let released = false
+    return () => {
+      if (released) return
+      released = true
+      members.delete(member)
+      if (members.size === 0) this.#held.delete(key)
+      void this.#link.run((redis) => redis.zrem(key, member))
+    }
+  }
+
+  stop (): void {
+    clearInterval(this.#timer)
+    this.#timer = undefined
+  }
+
+  #startRenewing (): void {
+    if (this.#timer !== undefined) return
+    this.#timer = setInterval(() => {
+      for (const [key, members] of this.#held) void this.#link.run((redis) => redis.eval(RENEW, 1, key, ...members))
+    }, RENEW_MS)
+    this.#timer.unref()
+  }
+}
