@@ -10,12 +10,13 @@ import { usageRoutes } from './admin/usage-routes.js'
 import { buildApp, type AppDeps } from './app.js'
 import { resolveCallerKeys, type CallerKeys } from './callers/caller-keys.js'
 import { systemClock, type Clock } from './clock.js'
-import type { BrokerConfig } from './config.js'
+import type { BrokerConfig, ParsedConfig } from './config.js'
 import { createAdmission } from './limits/admission.js'
 import { CallerLimits } from './limits/caller-limits.js'
 import { QuotaHold } from './limits/quota-hold.js'
 import { compilePolicy, type Policy } from './policy/policy.js'
 import { Readiness } from './readiness.js'
+import { resolveSites } from './sites/site-resolver.js'
 import { createSecretStore, revalidateMs } from './secrets/create-secret-store.js'
 import { CredentialSource } from './secrets/credential-source.js'
 import type { SecretStore } from './secrets/secret-store.js'
@@ -55,9 +56,11 @@ export interface Broker {
   close (): Promise<void>
 }
 
-export async function createBroker (config: BrokerConfig, options: BrokerOptions): Promise<Broker> {
+export async function createBroker (parsed: ParsedConfig, options: BrokerOptions): Promise<Broker> {
   const clock = options.clock ?? systemClock
   const logger = options.logger
+  // Integrations named by site get their cloudId here (fresh, else cached); a site never resolved stops the start.
+  const config = await resolveSites(parsed, { logger, now: () => new Date(clock.now()) })
   const store = options.store ?? await createSecretStore(config, { logger, clock, ...(options.env ? { env: options.env } : {}) })
   const credentials = new CredentialSource({ store, clock, logger, revalidateMs: revalidateMs(config) })
   const policy = compilePolicy(config.policy)

@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util'
 import { ConfigError, loadConfig } from '../config.js'
 import { createLogger } from '../logger.js'
 import { closeOnSignals, startServer } from '../server.js'
+import { resolveSites } from '../sites/site-resolver.js'
 import { mintCallerToken } from './caller-token.js'
 import { runCheck } from './check-command.js'
 import { parseDuration, UsageError } from './io.js'
@@ -56,8 +57,8 @@ export async function main (argv: string[]): Promise<number> {
   // check reports config problems itself, so it runs before loadConfig would throw on them
   if (command === 'check') return (await runCheck(values.config, { offline: values.offline === true })) ? 0 : 1
   const loaded = loadConfig(values.config)
-  const { config } = loaded
   if (command === 'serve') {
+    const { config } = loaded
     const logger = createLogger({ level: config.logging.level })
     const listen = { host: values.host ?? config.listen.host, port: values.port !== undefined ? parsePort(values.port) : config.listen.port }
     const server = await startServer({ ...loaded, config: { ...config, listen } }, logger)
@@ -66,6 +67,7 @@ export async function main (argv: string[]): Promise<number> {
   }
   // Commands other than serve keep stdout for their answer; logs go to stderr.
   const logger = createLogger({ level: 'warn', destination: process.stderr })
+  const config = await resolveSites(loaded.config, { logger })
   const context = { config, logger, actor: `${userInfo().username}@cli` }
   if (command === 'secrets' && subcommand === 'put') {
     await putSecret(context, target, { ...(values['expires-at'] ? { expiresAt: values['expires-at'] } : {}), ...(values.owner ? { owner: values.owner } : {}) })
