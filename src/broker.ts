@@ -16,6 +16,7 @@ import { CallerLimits } from './limits/caller-limits.js'
 import { QuotaHold } from './limits/quota-hold.js'
 import { compilePolicy, type Policy } from './policy/policy.js'
 import { Readiness } from './readiness.js'
+import { FirstCallWatch } from './sites/first-call.js'
 import { resolveSites } from './sites/site-resolver.js'
 import { createSecretStore, revalidateMs } from './secrets/create-secret-store.js'
 import { CredentialSource } from './secrets/credential-source.js'
@@ -77,6 +78,7 @@ export async function createBroker (parsed: ParsedConfig, options: BrokerOptions
     onCacheLookup: (integration, hit) => usage.metrics?.onCacheLookup(integration, hit)
   })
   const quotaHold = new QuotaHold({ clock, logger })
+  const firstCalls = new FirstCallWatch(config.integrations, logger)
   const forwarder = new Forwarder({
     apiUrl: config.atlassian.apiUrl,
     tokens,
@@ -90,6 +92,7 @@ export async function createBroker (parsed: ParsedConfig, options: BrokerOptions
     clock,
     onUpstreamResponse: (integration, statusCode, headers) => {
       quotaHold.observe(integration, statusCode, headers)
+      firstCalls.observe(integration, statusCode)
       usage.metrics?.onUpstreamResponse(integration, statusCode, headers)
     },
     ...(options.dispatcher ? { dispatcher: options.dispatcher } : {}),
