@@ -24,6 +24,10 @@ Commands:
                                                then store it as a new version (check-and-set)
   secrets rollback INTEGRATION [--to VERSION]  make an older version's credential current again (verified first)
   secrets history INTEGRATION [--json]         versions, who wrote them and when; never values
+  init --integration NAME --site SITE --product jira|confluence [--credential oauth|api-token] [--caller SUB]
+                                               add an integration: look its cloudId up, verify the credential
+                                               (JSON on stdin, or asked for in a terminal), write the config,
+                                               store the credential, print a caller token and a curl line
   check [--offline]                            validate the config; unless offline, also reach the secret store,
                                                the caller JWKS and the token endpoint
   caller-token --sub CALLER [--ttl 1h] [--role ROLE]
@@ -44,6 +48,11 @@ const OPTIONS = {
   to: { type: 'string' },
   json: { type: 'boolean' },
   offline: { type: 'boolean' },
+  integration: { type: 'string' },
+  site: { type: 'string' },
+  product: { type: 'string' },
+  credential: { type: 'string' },
+  caller: { type: 'string' },
   help: { type: 'boolean', short: 'h' }
 } as const
 
@@ -56,6 +65,13 @@ export async function main (argv: string[]): Promise<number> {
   }
   // check reports config problems itself, so it runs before loadConfig would throw on them
   if (command === 'check') return (await runCheck(values.config, { offline: values.offline === true })) ? 0 : 1
+  if (command === 'init') {
+    // Imported on use, like every command should be: `serve` never loads the init code.
+    const { runInit } = await import('./init-command.js')
+    const flags = { config: values.config, integration: values.integration, site: values.site, product: values.product, credential: values.credential, caller: values.caller }
+    await runInit(flags, { logger: createLogger({ level: 'warn', destination: process.stderr }), actor: `${userInfo().username}@cli` })
+    return 0
+  }
   const loaded = loadConfig(values.config)
   if (command === 'serve') {
     const { config } = loaded
