@@ -14,8 +14,9 @@ import type { BrokerConfig, ParsedConfig } from './config.js'
 import { createAdmission } from './limits/admission.js'
 import { CallerLimits } from './limits/caller-limits.js'
 import { QuotaHold } from './limits/quota-hold.js'
-import { compilePolicy, type Policy } from './policy/policy.js'
+import type { Policy } from './policy/policy.js'
 import { Readiness } from './readiness.js'
+import { LiveConfig } from './reload/live-config.js'
 import { FirstCallWatch } from './sites/first-call.js'
 import { resolveSites } from './sites/site-resolver.js'
 import { createSecretStore, revalidateMs } from './secrets/create-secret-store.js'
@@ -54,6 +55,8 @@ export interface Broker {
   quotaHold: QuotaHold
   /** Rotation, expiry and audit (src/admin/credential-admin.ts); `adminApp` is the dedicated admin listener, if configured. */
   credentialAdmin: CredentialAdmin
+  /** The swappable integrations and policy, and the loaded config's hash and time. */
+  live: LiveConfig
   close (): Promise<void>
 }
 
@@ -61,10 +64,13 @@ export async function createBroker (parsed: ParsedConfig, options: BrokerOptions
   const clock = options.clock ?? systemClock
   const logger = options.logger
   // Integrations named by site get their cloudId here (fresh, else cached); a site never resolved stops the start.
-  const config = await resolveSites(parsed, { logger, now: () => new Date(clock.now()) })
+  const resolved = await resolveSites(parsed, { logger, now: () => new Date(clock.now()) })
+  // Integrations and policy are read through LiveConfig, so a reload (src/reload/) can swap them while serving.
+  const live = new LiveConfig(resolved.integrations, resolved.policy, () => new Date(clock.now()))
+  const config: BrokerConfig = { ...resolved, integrations: live.integrations }
   const store = options.store ?? await createSecretStore(config, { logger, clock, ...(options.env ? { env: options.env } : {}) })
   const credentials = new CredentialSource({ store, clock, logger, revalidateMs: revalidateMs(config) })
-  const policy = compilePolicy(config.policy)
+  const policy = live.policy
   const usage = new Usage(config, { store, knownCallers: policy.knownCallers, clock, logger })
   const tokens = new TokenProvider({
     integrations: config.integrations,
@@ -106,12 +112,12 @@ export async function createBroker (parsed: ParsedConfig, options: BrokerOptions
   const plugins = [credentialAdmin.plugin, usageRoutes(usage.window), ...(usage.metrics ? [metricsPlugin(config.metrics.path, usage.metrics)] : [])]
   // On the admin listener, reaching the socket is the credential: the usage page works there without a token.
   await credentialAdmin.adminApp?.register(usageRoutes(usage.window))
-  const app = await buildApp(config, { logger, callerKeys, policy, forwarder, readiness, usage, admit, plugins, ...(options.onRoute ? { onRoute: options.onRoute } : {}) })
+  const app = await buildApp(config, { logger, callerKeys, policy, forwarder, readiness, usage, admit, plugins, configState: () => live.state, ...(options.onRoute ? { onRoute: options.onRoute } : {}) })
   app.addHook('onClose', async () => {
     await credentialAdmin.close()
     await forwarder.close()
     await store.close()
     await usage.close()
   })
-  return { app, config, store, credentials, tokens, policy, callerKeys, usage, quotaHold, credentialAdmin, close: () => app.close() }
+  return { app, config, store, credentials, tokens, policy, callerKeys, usage, quotaHold, credentialAdmin, live, close: () => app.close() }
 }

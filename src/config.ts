@@ -130,6 +130,8 @@ const configSchema = z.strictObject({
     replayBufferBytes: positiveInt.default(65_536)
   }).default({ bodyBytes: 1_073_741_824 * 2, headerBytes: 16_384, replayBufferBytes: 65_536 }),
   shutdownGraceMs: positiveInt.default(10_000),
+  /** SIGHUP always reloads integrations and policy from the file; `watchFile` also reloads when the file changes. */
+  reload: z.strictObject({ watchFile: z.boolean().default(false) }).default({ watchFile: false }),
   /** Prometheus text at `path`, unauthenticated (the listener is loopback by default). */
   metrics: z.strictObject({ enabled: z.boolean().default(true), path: z.string().startsWith('/').default('/metrics') }).default({ enabled: true, path: '/metrics' }),
   /** Append-only JSON-lines audit of every proxied call (caller, path, status, Atlassian request id); off when unset. */
