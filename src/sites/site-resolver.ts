@@ -136,7 +136,7 @@ function readCache (file: string): SiteCache {
 /** Written whole and renamed into place, so a crash never leaves half a file. */
 function writeCache (file: string, cache: SiteCache, logger: Logger): void {
   try {
-    mkdirSync(path.dirname(file), { recursive: true })
+    mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 })
     const temporary = `${file}.${process.pid}.tmp`
     writeFileSync(temporary, `${JSON.stringify(cache, null, 2)}\n`, { mode: 0o600 })
     renameSync(temporary, file)
