@@ -16,6 +16,7 @@ import { CallerLimits } from './limits/caller-limits.js'
 import { QuotaHold } from './limits/quota-hold.js'
 import type { Policy } from './policy/policy.js'
 import { Readiness } from './readiness.js'
+import type { ReloadOutcome } from './reload/config-reload.js'
 import { LiveConfig } from './reload/live-config.js'
 import { FirstCallWatch } from './sites/first-call.js'
 import { resolveSites } from './sites/site-resolver.js'
@@ -57,6 +58,8 @@ export interface Broker {
   credentialAdmin: CredentialAdmin
   /** The swappable integrations and policy, and the loaded config's hash and time. */
   live: LiveConfig
+  /** Counts a reload's outcome in the metrics (a no-op when metrics are off). */
+  recordReload: (outcome: ReloadOutcome['outcome']) => void
   close (): Promise<void>
 }
 
@@ -109,6 +112,7 @@ export async function createBroker (parsed: ParsedConfig, options: BrokerOptions
   const readiness = new Readiness({ store, clock })
   const admit = createAdmission({ quotaHold, callerLimits: new CallerLimits({ clock }) })
   const credentialAdmin = await createCredentialAdmin(config, { store, credentials, tokens, clock, logger, dispatcher: options.dispatcher })
+  const recordReload = (outcome: ReloadOutcome['outcome']): void => { usage.metrics?.onReload(outcome) }
   const plugins = [credentialAdmin.plugin, usageRoutes(usage.window), ...(usage.metrics ? [metricsPlugin(config.metrics.path, usage.metrics)] : [])]
   // On the admin listener, reaching the socket is the credential: the usage page works there without a token.
   await credentialAdmin.adminApp?.register(usageRoutes(usage.window))
@@ -119,5 +123,5 @@ export async function createBroker (parsed: ParsedConfig, options: BrokerOptions
     await store.close()
     await usage.close()
   })
-  return { app, config, store, credentials, tokens, policy, callerKeys, usage, quotaHold, credentialAdmin, live, close: () => app.close() }
+  return { app, config, store, credentials, tokens, policy, callerKeys, usage, quotaHold, credentialAdmin, live, recordReload, close: () => app.close() }
 }

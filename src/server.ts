@@ -37,7 +37,7 @@ export async function startServer (loaded: LoadedConfig, logger: Logger): Promis
   }
   const reloader = loaded.file === undefined
     ? undefined
-    : new ConfigReloader({ file: loaded.file, live: broker.live, running: broker.config, logger, ...(broker.usage.metrics ? { registry: broker.usage.metrics.registry } : {}) })
+    : new ConfigReloader({ file: loaded.file, live: broker.live, running: broker.config, logger, record: broker.recordReload })
   if (reloader !== undefined && config.reload.watchFile) reloader.watchFile()
   return { broker, url: address, reloader, stop: async () => { reloader?.close(); await broker.close() } }
 }

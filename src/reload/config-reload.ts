@@ -6,7 +6,6 @@
  */
 import { watch, type FSWatcher } from 'node:fs'
 import type { Logger } from 'pino'
-import { Counter, type Registry } from 'prom-client'
 import { ConfigError, loadConfig, type BrokerConfig } from '../config.js'
 import { resolveSites } from '../sites/site-resolver.js'
 import type { LiveConfig } from './live-config.js'
@@ -19,7 +18,8 @@ export interface ConfigReloaderOptions {
   /** The config the process started with: the sections a reload cannot change are compared against it. */
   running: BrokerConfig
   logger: Logger
-  registry?: Registry
+  /** Counts each outcome (the broker's atlassian_broker_config_reload_total). */
+  record?: (outcome: ReloadOutcome['outcome']) => void
   env?: NodeJS.ProcessEnv
   now?: () => Date
 }
@@ -28,15 +28,11 @@ const LIVE_SECTIONS = new Set(['integrations', 'policy'])
 
 export class ConfigReloader {
   readonly #options: ConfigReloaderOptions
-  readonly #counter: Counter<'outcome'> | undefined
   #watcher: FSWatcher | undefined
   #queue: Promise<unknown> = Promise.resolve()
 
   constructor (options: ConfigReloaderOptions) {
     this.#options = options
-    this.#counter = options.registry === undefined
-      ? undefined
-      : new Counter({ name: 'atlassian_broker_config_reload_total', help: 'Config reloads by outcome (applied, unchanged, rejected)', labelNames: ['outcome'], registers: [options.registry] })
   }
 
   /** One reload at a time: a second signal waits for the first to finish. */
@@ -54,7 +50,7 @@ export class ConfigReloader {
       config = await resolveSites(loadConfig(file, this.#options.env).config, { logger })
     } catch (error) {
       const problems = error instanceof ConfigError ? error.problems : [(error as Error).message]
-      this.#counter?.inc({ outcome: 'rejected' })
+      this.#options.record?.('rejected')
       logger.error({ file, problems }, `config reload refused (${problems.length} problem${problems.length === 1 ? '' : 's'}); the previous config keeps serving`)
       return { outcome: 'rejected', problems }
     }
@@ -63,12 +59,12 @@ export class ConfigReloader {
       JSON.stringify((config as Record<string, unknown>)[key]) !== JSON.stringify((this.#options.running as Record<string, unknown>)[key]))
     if (needRestart.length > 0) logger.warn({ sections: needRestart }, 'config reload: these sections changed and take effect only after a restart')
     if (changes.length === 0) {
-      this.#counter?.inc({ outcome: 'unchanged' })
+      this.#options.record?.('unchanged')
       logger.info({ file, hash: live.state.hash }, 'config reload: integrations and policy unchanged')
       return { outcome: 'unchanged', hash: live.state.hash, changes, needRestart }
     }
     live.swap(config.integrations, config.policy, now)
-    this.#counter?.inc({ outcome: 'applied' })
+    this.#options.record?.('applied')
     logger.info({ file, hash: live.state.hash, changes }, `config reloaded: ${changes.join('; ')}`)
     return { outcome: 'applied', hash: live.state.hash, changes, needRestart }
   }
