@@ -25,6 +25,8 @@ export interface AppDeps {
   logger: Logger
   callerKeys: CallerKeys
   policy: Policy
+  /** The loaded config's hash, load time and reload count, shown in the /readyz body. */
+  configState?: () => { hash: string, loadedAt: string, reloads: number }
   forwarder: Forwarder
   readiness: Readiness
   usage?: UsageSink
@@ -120,7 +122,7 @@ export async function buildApp (config: BrokerConfig, deps: AppDeps): Promise<Fa
   app.get('/healthz', async () => ({ status: 'ok' }))
   app.get('/readyz', async (_request, reply) => {
     const report = await deps.readiness.report()
-    return reply.code(report.ready ? 200 : 503).send({ status: report.ready ? 'ready' : 'not ready', store: report.store, ...(report.fleet ? { fleet: report.fleet } : {}) })
+    return reply.code(report.ready ? 200 : 503).send({ status: report.ready ? 'ready' : 'not ready', store: report.store, ...(report.fleet ? { fleet: report.fleet } : {}), ...(deps.configState ? { config: deps.configState() } : {}) })
   })
 
   await app.register(callerAuth, { config: config.callers.jwt, keys: deps.callerKeys })

@@ -10,13 +10,17 @@ import { usageRoutes } from './admin/usage-routes.js'
 import { buildApp, type AppDeps } from './app.js'
 import { resolveCallerKeys, type CallerKeys } from './callers/caller-keys.js'
 import { systemClock, type Clock } from './clock.js'
-import type { BrokerConfig } from './config.js'
+import type { BrokerConfig, ParsedConfig } from './config.js'
 import type { Fleet } from './fleet/fleet.js'
 import { createAdmission } from './limits/admission.js'
 import { CallerLimits } from './limits/caller-limits.js'
 import { QuotaHold } from './limits/quota-hold.js'
-import { compilePolicy, type Policy } from './policy/policy.js'
+import type { Policy } from './policy/policy.js'
 import { Readiness } from './readiness.js'
+import type { ReloadOutcome } from './reload/config-reload.js'
+import { LiveConfig } from './reload/live-config.js'
+import { FirstCallWatch } from './sites/first-call.js'
+import { resolveSites } from './sites/site-resolver.js'
 import { createSecretStore, revalidateMs } from './secrets/create-secret-store.js'
 import { CredentialSource } from './secrets/credential-source.js'
 import type { SecretStore } from './secrets/secret-store.js'
@@ -55,15 +59,24 @@ export interface Broker {
   credentialAdmin: CredentialAdmin
   /** Fleet mode's coordination through Redis; undefined when `fleet` is not configured. */
   fleet: Fleet | undefined
+  /** The swappable integrations and policy, and the loaded config's hash and time. */
+  live: LiveConfig
+  /** Counts a reload's outcome in the metrics (a no-op when metrics are off). */
+  recordReload: (outcome: ReloadOutcome['outcome']) => void
   close (): Promise<void>
 }
 
-export async function createBroker (config: BrokerConfig, options: BrokerOptions): Promise<Broker> {
+export async function createBroker (parsed: ParsedConfig, options: BrokerOptions): Promise<Broker> {
   const clock = options.clock ?? systemClock
   const logger = options.logger
+  // Integrations named by site get their cloudId here (fresh, else cached); a site never resolved stops the start.
+  const resolved = await resolveSites(parsed, { logger, now: () => new Date(clock.now()) })
+  // Integrations and policy are read through LiveConfig, so a reload (src/reload/) can swap them while serving.
+  const live = new LiveConfig(resolved.integrations, resolved.policy, () => new Date(clock.now()))
+  const config: BrokerConfig = { ...resolved, integrations: live.integrations }
   const store = options.store ?? await createSecretStore(config, { logger, clock, ...(options.env ? { env: options.env } : {}) })
   const credentials = new CredentialSource({ store, clock, logger, revalidateMs: revalidateMs(config) })
-  const policy = compilePolicy(config.policy)
+  const policy = live.policy
   const usage = new Usage(config, { store, knownCallers: policy.knownCallers, clock, logger })
   // Loaded only when configured: a single sidecar never pays for the Redis client.
   const fleet = config.fleet === undefined ? undefined : new (await import('./fleet/fleet.js')).Fleet({ ...config, fleet: config.fleet }, { logger, clock })
@@ -81,6 +94,7 @@ export async function createBroker (config: BrokerConfig, options: BrokerOptions
   })
   const quotaHold = new QuotaHold({ clock, logger, ...(fleet ? { shared: fleet.hold } : {}) })
   fleet?.attach({ tokens, quotaHold, credentials, usage: usage.window }, usage.metrics?.registry)
+  const firstCalls = new FirstCallWatch(config.integrations, logger)
   const forwarder = new Forwarder({
     apiUrl: config.atlassian.apiUrl,
     tokens,
@@ -94,6 +108,7 @@ export async function createBroker (config: BrokerConfig, options: BrokerOptions
     clock,
     onUpstreamResponse: (integration, statusCode, headers) => {
       quotaHold.observe(integration, statusCode, headers)
+      firstCalls.observe(integration, statusCode)
       usage.metrics?.onUpstreamResponse(integration, statusCode, headers)
     },
     ...(options.dispatcher ? { dispatcher: options.dispatcher } : {}),
@@ -106,10 +121,11 @@ export async function createBroker (config: BrokerConfig, options: BrokerOptions
   const credentialAdmin = await createCredentialAdmin(config, { store, credentials, tokens, clock, logger, dispatcher: options.dispatcher })
   const fleetUsage = fleet?.usage
   const usageView = { window: usage.window, ...(fleetUsage ? { fleet: () => fleetUsage.snapshot() } : {}) }
+  const recordReload = (outcome: ReloadOutcome['outcome']): void => { usage.metrics?.onReload(outcome) }
   const plugins = [credentialAdmin.plugin, usageRoutes(usageView), ...(usage.metrics ? [metricsPlugin(config.metrics.path, usage.metrics)] : [])]
   // On the admin listener, reaching the socket is the credential: the usage page works there without a token.
   await credentialAdmin.adminApp?.register(usageRoutes(usageView))
-  const app = await buildApp(config, { logger, callerKeys, policy, forwarder, readiness, usage, admit, plugins, ...(options.onRoute ? { onRoute: options.onRoute } : {}) })
+  const app = await buildApp(config, { logger, callerKeys, policy, forwarder, readiness, usage, admit, plugins, configState: () => live.state, ...(options.onRoute ? { onRoute: options.onRoute } : {}) })
   app.addHook('onClose', async () => {
     await credentialAdmin.close()
     await forwarder.close()
@@ -117,5 +133,5 @@ export async function createBroker (config: BrokerConfig, options: BrokerOptions
     await usage.close()
     await fleet?.close()
   })
-  return { app, config, store, credentials, tokens, policy, callerKeys, usage, quotaHold, credentialAdmin, fleet, close: () => app.close() }
+  return { app, config, store, credentials, tokens, policy, callerKeys, usage, quotaHold, credentialAdmin, fleet, live, recordReload, close: () => app.close() }
 }

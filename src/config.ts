@@ -6,11 +6,14 @@ import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { parse as parseYaml } from 'yaml'
 import { z } from 'zod'
+import { DEFAULT_SITE_SUFFIXES, siteNameProblem } from './sites/site-name.js'
 
 export const DEFAULT_PORT = 8787
 export const DEFAULT_DATA_DIR = './.broker'
 export const DEFAULT_CONFIG_FILE = 'atlassian-broker.yaml'
 
+/** A cloudId is a UUID. Exported for the site resolver, which checks what tenant_info answers. */
+export const CLOUD_ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 const name = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/i, 'use letters, digits, ".", "_" or "-" (at most 63)')
 const httpMethod = z.enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', '*'])
 const seconds = z.number().int().nonnegative()
@@ -65,11 +68,13 @@ const policyRuleSchema = z.strictObject({
 
 const integrationSchema = z.strictObject({
   product: z.enum(['jira', 'confluence']),
-  cloudId: z.string().regex(/^[0-9a-f-]{36}$/i, 'a cloudId is a UUID (see README: finding your cloudId)'),
+  cloudId: z.string().regex(CLOUD_ID_PATTERN, 'a cloudId is a UUID (see README: finding your cloudId)').optional(),
+  /** `acme.atlassian.net`: the broker looks the cloudId up (src/sites/); with `cloudId` too, the two must agree. */
+  site: z.string().optional(),
   credential: z.enum(['oauth', 'api-token']).default('oauth'),
   /** The integration's own rate, shared max-min fairly among its active callers (fleet-wide in fleet mode). */
   budget: z.strictObject({ perSecond: z.number().positive(), burst: positiveInt.optional() }).optional()
-})
+}).refine((integration) => integration.cloudId !== undefined || integration.site !== undefined, 'give site (e.g. acme.atlassian.net) or cloudId')
 
 const vaultAuthSchema = z.discriminatedUnion('method', [
   z.strictObject({ method: z.literal('approle'), roleId: z.string().min(1), secretId: z.string().min(1).optional(), secretIdFile: z.string().optional(), mountPath: z.string().default('approle') })
@@ -122,6 +127,10 @@ const configSchema = z.strictObject({
   atlassian: z.strictObject({
     tokenUrl: z.url().default('https://auth.atlassian.com/oauth/token'),
     apiUrl: z.url().default('https://api.atlassian.com'),
+    /** Where `{site}/_edge/tenant_info` is asked for an integration's cloudId; `{site}` is the validated site name. */
+    siteUrl: z.string().includes('{site}', { message: 'siteUrl must contain {site}' }).default('https://{site}'),
+    /** Site names must end with one of these (so a config value cannot point the broker at any host). */
+    siteSuffixes: z.array(z.string().regex(/^\.[a-z0-9.-]+$/i, 'a suffix looks like ".atlassian.net"')).min(1).default(['.atlassian.net']),
     /** Tokens are used until `expires_in` minus this margin (folio-sec uses 60 s; we refresh ahead of that). */
     tokenRefreshMarginSeconds: seconds.default(300),
     timeouts: z.strictObject({
@@ -149,6 +158,8 @@ const configSchema = z.strictObject({
     replayBufferBytes: positiveInt.default(65_536)
   }).default({ bodyBytes: 1_073_741_824 * 2, headerBytes: 16_384, replayBufferBytes: 65_536 }),
   shutdownGraceMs: positiveInt.default(10_000),
+  /** SIGHUP always reloads integrations and policy from the file; `watchFile` also reloads when the file changes. */
+  reload: z.strictObject({ watchFile: z.boolean().default(false) }).default({ watchFile: false }),
   /** Prometheus text at `path`, unauthenticated (the listener is loopback by default). */
   metrics: z.strictObject({ enabled: z.boolean().default(true), path: z.string().startsWith('/').default('/metrics') }).default({ enabled: true, path: '/metrics' }),
   /** Append-only JSON-lines audit of every proxied call (caller, path, status, Atlassian request id); off when unset. */
@@ -157,9 +168,13 @@ const configSchema = z.strictObject({
   logging: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).default({ level: 'info' })
 })
 
-export type BrokerConfig = z.output<typeof configSchema>
+/** The config as written: an integration may name its site and leave the cloudId to be looked up. */
+export type ParsedConfig = z.output<typeof configSchema>
 export type ConfigInput = z.input<typeof configSchema>
-export type IntegrationConfig = BrokerConfig['integrations'][string]
+/** An integration whose cloudId is known (given, or resolved from its site by src/sites/). */
+export type IntegrationConfig = ParsedConfig['integrations'][string] & { cloudId: string }
+/** The config the broker runs on: every integration's cloudId is known. */
+export type BrokerConfig = Omit<ParsedConfig, 'integrations'> & { integrations: Readonly<Record<string, IntegrationConfig>> }
 export type PolicyRuleConfig = BrokerConfig['policy'][number]
 export type VaultConfig = z.output<typeof vaultSchema>
 export type FleetConfig = z.output<typeof fleetSchema>
@@ -196,7 +211,7 @@ function deepFreeze<T> (value: T): T {
 }
 
 /** Validates a raw config object (as parsed from YAML); throws ConfigError listing every problem. */
-export function parseConfig (raw: unknown, source = 'config', env: NodeJS.ProcessEnv = process.env): BrokerConfig {
+export function parseConfig (raw: unknown, source = 'config', env: NodeJS.ProcessEnv = process.env): ParsedConfig {
   const problems: string[] = []
   const interpolated = interpolate(raw ?? {}, '', problems, env)
   const result = configSchema.safeParse(interpolated)
@@ -222,14 +237,32 @@ function crossCheck (raw: unknown): string[] {
       }
     })
   }
+  problems.push(...siteProblems(integrations, (document as { atlassian?: { siteSuffixes?: unknown } }).atlassian?.siteSuffixes))
   const jwt = document.callers?.jwt ?? {}
   const keySources = ['hs256Secret', 'publicKeys', 'jwksUrl'].filter((key) => jwt[key] !== undefined).length
   if (keySources > 1) problems.push('callers.jwt: give only one of hs256Secret, publicKeys, jwksUrl')
   return problems
 }
 
+function siteProblems (integrations: object, suffixes: unknown): string[] {
+  const allowed = Array.isArray(suffixes) && suffixes.every((suffix) => typeof suffix === 'string') ? suffixes as string[] : DEFAULT_SITE_SUFFIXES
+  return Object.entries(integrations).flatMap(([name, integration]) => {
+    const site = (integration as { site?: unknown } | null)?.site
+    if (site === undefined) return []
+    const problem = typeof site === 'string' ? siteNameProblem(site, allowed) : 'a site is a host name such as acme.atlassian.net'
+    return problem === undefined ? [] : [`integrations.${name}.site: ${problem}`]
+  })
+}
+
+/** For configs that name every cloudId (tests, tools that never resolve sites): a BrokerConfig, or every gap listed. */
+export function requireCloudIds (config: ParsedConfig, source = 'config'): BrokerConfig {
+  const missing = Object.entries(config.integrations).filter(([, integration]) => integration.cloudId === undefined)
+  if (missing.length > 0) throw new ConfigError(source, missing.map(([name]) => `integrations.${name}: cloudId not resolved from its site`))
+  return config as BrokerConfig
+}
+
 export interface LoadedConfig {
-  config: BrokerConfig
+  config: ParsedConfig
   /** The file read, or undefined when running on built-in defaults. */
   file: string | undefined
 }
@@ -264,9 +297,9 @@ export function loadConfig (explicitFile?: string, env: NodeJS.ProcessEnv = proc
 }
 
 /** Makes relative file paths in a loaded config absolute against the config file's folder. */
-function resolvePaths (config: BrokerConfig, base: string): BrokerConfig {
+function resolvePaths (config: ParsedConfig, base: string): ParsedConfig {
   const resolve = (target: string): string => path.resolve(base, target)
-  const copy = structuredClone(config) as BrokerConfig
+  const copy = structuredClone(config) as ParsedConfig
   copy.dataDir = resolve(copy.dataDir)
   copy.secrets.file.path = resolve(copy.secrets.file.path)
   if (copy.callers.jwt.publicKeys) copy.callers.jwt.publicKeys = copy.callers.jwt.publicKeys.map(resolve)

@@ -7,8 +7,9 @@ import { listenAdmin } from './admin/admin-listener.js'
 import { createBroker, type Broker } from './broker.js'
 import { CALLER_KEY_FILE } from './callers/caller-keys.js'
 import type { LoadedConfig } from './config.js'
+import { ConfigReloader } from './reload/config-reload.js'
 
-export interface RunningServer { broker: Broker, url: string, stop: () => Promise<void> }
+export interface RunningServer { broker: Broker, url: string, reloader: ConfigReloader | undefined, stop: () => Promise<void> }
 
 export async function startServer (loaded: LoadedConfig, logger: Logger): Promise<RunningServer> {
   const { config } = loaded
@@ -34,7 +35,11 @@ export async function startServer (loaded: LoadedConfig, logger: Logger): Promis
       '`atlassian-broker caller-token --sub CALLER`, then call ' + `${address}/proxy/NAME/rest/api/3/myself` +
       (broker.callerKeys.kind === 'hs256' && broker.callerKeys.generatedFile ? ` (callers are verified with the key in ${config.dataDir}/${CALLER_KEY_FILE})` : ''))
   }
-  return { broker, url: address, stop: () => broker.close() }
+  const reloader = loaded.file === undefined
+    ? undefined
+    : new ConfigReloader({ file: loaded.file, live: broker.live, running: broker.config, logger, record: broker.recordReload })
+  if (reloader !== undefined && config.reload.watchFile) reloader.watchFile()
+  return { broker, url: address, reloader, stop: async () => { reloader?.close(); await broker.close() } }
 }
 
 /** Wires SIGTERM/SIGINT to a graceful stop; a second signal or the grace running out forces the exit. */
@@ -64,4 +69,9 @@ export function closeOnSignals (server: RunningServer, logger: Logger, graceMs: 
   }
   process.on('SIGTERM', onSignal)
   process.on('SIGINT', onSignal)
+  // SIGHUP: reload integrations and policy; in-flight calls finish on what they started with.
+  process.on('SIGHUP', () => {
+    if (server.reloader === undefined) logger.warn('SIGHUP: no config file to reload (running on built-in defaults)')
+    else void server.reloader.reload()
+  })
 }

@@ -13,9 +13,10 @@ import type { Logger } from 'pino'
 import { request } from 'undici'
 import { CALLER_KEY_FILE, resolveCallerKeys } from '../callers/caller-keys.js'
 import { systemClock } from '../clock.js'
-import { ConfigError, loadConfig, type BrokerConfig, type LoadedConfig } from '../config.js'
+import { ConfigError, loadConfig, type BrokerConfig, type LoadedConfig, type ParsedConfig } from '../config.js'
 import { createLogger } from '../logger.js'
 import { createSecretStore } from '../secrets/create-secret-store.js'
+import { resolveSitesOutcome } from '../sites/site-resolver.js'
 
 export interface CheckOptions {
   /** Validate the file only: no secret store, JWKS or token endpoint is contacted, no referenced file is read. */
@@ -64,7 +65,8 @@ export async function runCheck (loadedConfigFile: string | undefined, options: C
     return finish(report)
   }
   checkReferencedFiles(report, config)
-  await checkStore(report, config, env, options.logger ?? createLogger({ level: 'silent' }))
+  const sites = await checkSites(report, config, options.logger ?? createLogger({ level: 'silent' }))
+  await checkStore(report, sites, env, options.logger ?? createLogger({ level: 'silent' }))
   if (config.callers.jwt.jwksUrl !== undefined) await checkJwks(report, config.callers.jwt.jwksUrl)
   await checkTokenEndpoint(report, config)
   return finish(report)
@@ -75,7 +77,7 @@ function finish (report: Report): boolean {
   return report.failures === 0
 }
 
-function reportIntegrations (report: Report, config: BrokerConfig): void {
+function reportIntegrations (report: Report, config: ParsedConfig): void {
   const names = Object.keys(config.integrations)
   if (names.length === 0) {
     report.warn('integrations: none configured; every proxied call will answer 404 (README: "Configuration")')
@@ -83,11 +85,12 @@ function reportIntegrations (report: Report, config: BrokerConfig): void {
   }
   report.pass(`integrations: ${names.length}`)
   for (const [name, integration] of Object.entries(config.integrations)) {
-    report.detail(`${name}: ${integration.product}, cloudId ${integration.cloudId}, ${integration.credential} credential`)
+    const where = [integration.site === undefined ? undefined : `site ${integration.site}`, integration.cloudId === undefined ? undefined : `cloudId ${integration.cloudId}`]
+    report.detail(`${name}: ${integration.product}, ${where.filter((part) => part !== undefined).join(', ')}, ${integration.credential} credential`)
   }
 }
 
-function reportPolicy (report: Report, config: BrokerConfig): void {
+function reportPolicy (report: Report, config: ParsedConfig): void {
   if (config.policy.length === 0) {
     report.warn('policy: no rules; deny by default, so every call will be refused')
     return
@@ -103,7 +106,7 @@ function reportPolicy (report: Report, config: BrokerConfig): void {
   }
 }
 
-function reportCallers (report: Report, config: BrokerConfig, offline: boolean): void {
+function reportCallers (report: Report, config: ParsedConfig, offline: boolean): void {
   const jwt = config.callers.jwt
   const claims = `audience ${[jwt.audience].flat().join(', ')}, issuer ${jwt.issuer === undefined ? '(any)' : [jwt.issuer].flat().join(', ')}, caller claim "${jwt.callerClaim}"`
   if (jwt.hs256Secret !== undefined) {
@@ -115,7 +118,7 @@ function reportCallers (report: Report, config: BrokerConfig, offline: boolean):
       report.pass(`callers: public keys ${jwt.publicKeys.join(', ')} (not read: offline); ${claims}`)
     } else {
       try {
-        const keys = resolveCallerKeys(config)
+        const keys = resolveCallerKeys({ ...config, integrations: {} })
         report.pass(`callers: ${keys.kind === 'public-keys' ? keys.keys.size : 0} public key(s) from ${jwt.publicKeys.join(', ')}; ${claims}`)
       } catch (error) {
         report.fail(`callers: cannot use the public keys in ${jwt.publicKeys.join(', ')}: ${describe(error)}`)
@@ -130,7 +133,7 @@ function reportCallers (report: Report, config: BrokerConfig, offline: boolean):
   }
 }
 
-function reportStoreConfig (report: Report, config: BrokerConfig): void {
+function reportStoreConfig (report: Report, config: ParsedConfig): void {
   const vault = config.secrets.vault
   if (config.secrets.store === 'vault' && vault) {
     const auth = vault.auth.method === 'kubernetes'
@@ -143,7 +146,7 @@ function reportStoreConfig (report: Report, config: BrokerConfig): void {
 }
 
 /** Files the broker reads at start or login: missing ones fail later with less context, so say it now. */
-function checkReferencedFiles (report: Report, config: BrokerConfig): void {
+function checkReferencedFiles (report: Report, config: ParsedConfig): void {
   const vault = config.secrets.vault
   if (config.secrets.store !== 'vault' || !vault) return
   const files: Array<[string, string]> = []
@@ -158,6 +161,18 @@ function checkReferencedFiles (report: Report, config: BrokerConfig): void {
       report.fail(`${what}: cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? 'error'})`)
     }
   }
+}
+
+/** Looks every site up (as the broker does at start) and says where each cloudId came from. */
+async function checkSites (report: Report, config: ParsedConfig, logger: Logger): Promise<BrokerConfig> {
+  const outcome = await resolveSitesOutcome(config, { logger })
+  for (const entry of outcome.resolved) {
+    if (entry.from === 'site') report.pass(`site ${entry.site}: cloudId ${entry.cloudId} (integration ${entry.integration})`)
+    else if (entry.from === 'cache') report.warn(`site ${entry.site}: unreachable, using the cloudId cached earlier, ${entry.cloudId} (integration ${entry.integration})`)
+    else report.warn(`site ${entry.site}: unreachable, using the configured cloudId ${entry.cloudId} unchecked (integration ${entry.integration})`)
+  }
+  for (const problem of outcome.problems) report.fail(problem)
+  return outcome.config
 }
 
 async function checkStore (report: Report, config: BrokerConfig, env: NodeJS.ProcessEnv, logger: Logger): Promise<void> {
@@ -202,7 +217,7 @@ async function checkJwks (report: Report, url: string): Promise<void> {
 }
 
 /** Reachable = the endpoint answers an obviously invalid client with a JSON OAuth `error` (RFC 6749 section 5.2). */
-async function checkTokenEndpoint (report: Report, config: BrokerConfig): Promise<void> {
+async function checkTokenEndpoint (report: Report, config: ParsedConfig): Promise<void> {
   const url = config.atlassian.tokenUrl
   const timeoutMs = config.atlassian.timeouts.tokenMs
   try {

@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util'
 import { ConfigError, loadConfig } from '../config.js'
 import { createLogger } from '../logger.js'
 import { closeOnSignals, startServer } from '../server.js'
+import { resolveSites } from '../sites/site-resolver.js'
 import { mintCallerToken } from './caller-token.js'
 import { runCheck } from './check-command.js'
 import { parseDuration, UsageError } from './io.js'
@@ -23,6 +24,10 @@ Commands:
                                                then store it as a new version (check-and-set)
   secrets rollback INTEGRATION [--to VERSION]  make an older version's credential current again (verified first)
   secrets history INTEGRATION [--json]         versions, who wrote them and when; never values
+  init --integration NAME --site SITE --product jira|confluence [--credential oauth|api-token] [--caller SUB]
+                                               add an integration: look its cloudId up, verify the credential
+                                               (JSON on stdin, or asked for in a terminal), write the config,
+                                               store the credential, print a caller token and a curl line
   check [--offline]                            validate the config; unless offline, also reach the secret store,
                                                the caller JWKS and the token endpoint
   caller-token --sub CALLER [--ttl 1h] [--role ROLE]
@@ -43,6 +48,11 @@ const OPTIONS = {
   to: { type: 'string' },
   json: { type: 'boolean' },
   offline: { type: 'boolean' },
+  integration: { type: 'string' },
+  site: { type: 'string' },
+  product: { type: 'string' },
+  credential: { type: 'string' },
+  caller: { type: 'string' },
   help: { type: 'boolean', short: 'h' }
 } as const
 
@@ -55,9 +65,16 @@ export async function main (argv: string[]): Promise<number> {
   }
   // check reports config problems itself, so it runs before loadConfig would throw on them
   if (command === 'check') return (await runCheck(values.config, { offline: values.offline === true })) ? 0 : 1
+  if (command === 'init') {
+    // Imported on use, like every command should be: `serve` never loads the init code.
+    const { runInit } = await import('./init-command.js')
+    const flags = { config: values.config, integration: values.integration, site: values.site, product: values.product, credential: values.credential, caller: values.caller }
+    await runInit(flags, { logger: createLogger({ level: 'warn', destination: process.stderr }), actor: `${userInfo().username}@cli` })
+    return 0
+  }
   const loaded = loadConfig(values.config)
-  const { config } = loaded
   if (command === 'serve') {
+    const { config } = loaded
     const logger = createLogger({ level: config.logging.level })
     const listen = { host: values.host ?? config.listen.host, port: values.port !== undefined ? parsePort(values.port) : config.listen.port }
     const server = await startServer({ ...loaded, config: { ...config, listen } }, logger)
@@ -66,6 +83,7 @@ export async function main (argv: string[]): Promise<number> {
   }
   // Commands other than serve keep stdout for their answer; logs go to stderr.
   const logger = createLogger({ level: 'warn', destination: process.stderr })
+  const config = await resolveSites(loaded.config, { logger })
   const context = { config, logger, actor: `${userInfo().username}@cli` }
   if (command === 'secrets' && subcommand === 'put') {
     await putSecret(context, target, { ...(values['expires-at'] ? { expiresAt: values['expires-at'] } : {}), ...(values.owner ? { owner: values.owner } : {}) })

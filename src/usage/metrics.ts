@@ -39,6 +39,7 @@ export class BrokerMetrics {
   readonly #secretStoreErrors: Counter<'store'>
   readonly #bytesIn: Counter<'caller' | 'integration'>
   readonly #bytesOut: Counter<'caller' | 'integration'>
+  readonly #reloads: Counter<'outcome'>
 
   constructor (options: BrokerMetricsOptions) {
     this.#labels = options.labels
@@ -54,6 +55,8 @@ export class BrokerMetrics {
     this.#secretStoreErrors = new Counter({ name: 'atlassian_broker_secret_store_errors_total', help: 'Proxied calls that failed because the secret store was unavailable or refused.', labelNames: ['store'], registers })
     this.#bytesIn = new Counter({ name: 'atlassian_broker_request_bytes_total', help: 'Request body bytes sent upstream, by caller.', labelNames: ['caller', 'integration'], registers })
     this.#bytesOut = new Counter({ name: 'atlassian_broker_response_bytes_total', help: 'Response body bytes sent to callers, by caller.', labelNames: ['caller', 'integration'], registers })
+    this.#reloads = new Counter({ name: 'atlassian_broker_config_reload_total', help: 'Config reloads (SIGHUP or file watch) by outcome: applied, unchanged, rejected.', labelNames: ['outcome'], registers })
+    for (const outcome of ['applied', 'unchanged', 'rejected']) this.#reloads.inc({ outcome }, 0)
     const expiry = options.expiry
     if (expiry !== undefined) {
       const daysToExpiry: Gauge<'integration'> = new Gauge({
@@ -93,6 +96,10 @@ export class BrokerMetrics {
 
   onCacheLookup (integration: string, hit: boolean): void {
     this.#cacheLookups.inc({ integration: this.#labels.integration(integration), result: hit ? 'hit' : 'miss' })
+  }
+
+  onReload (outcome: 'applied' | 'unchanged' | 'rejected'): void {
+    this.#reloads.inc({ outcome })
   }
 
   /** Every upstream answer, retried ones included: a 429 the caller never saw still spent Atlassian's budget. */

@@ -92,7 +92,7 @@ export async function startHarness (t: Test, options: HarnessOptions = {}): Prom
   const sign = createSigner({ key: CALLER_SECRET, algorithm: 'HS256' })
   return {
     broker,
-    config,
+    config: broker.config,
     fake,
     store,
     url,

@@ -79,6 +79,8 @@ export class FakeAtlassian {
   readonly #apiTokens = new Map<string, Credential>()
   readonly #tokens = new Map<string, AccessToken>()
   readonly #sites = new Set<string>()
+  readonly #siteNames = new Map<string, string>()
+  readonly #tenantInfoRequests = new Map<string, number>()
   readonly #content = new Map<string, SiteContent>()
   readonly #routes: FakeRoute[] = []
   readonly #queues: Array<{ matcher: RequestMatcher; responses: FakeResponse[] }> = []
@@ -118,6 +120,17 @@ export class FakeAtlassian {
   exchangesFor (clientId: string): number { return this.#exchangesByClient.get(clientId) ?? 0 }
   /** Connections open to the fake right now (a leaked upstream socket shows up here). */
   get openSockets (): number { return this.#sockets.size }
+
+  /** The broker's `atlassian.siteUrl` for named sites: `https://{site}` becomes `${url}/site/{site}`. */
+  get siteUrl (): string { return `${this.#url}/site/{site}` }
+
+  /** A named site (`acme.atlassian.net`) whose tenant_info answers `cloudId`; undefined removes it (then 404). */
+  setSiteName (host: string, cloudId: string | undefined): void {
+    if (cloudId === undefined) this.#siteNames.delete(host)
+    else this.#siteNames.set(host, cloudId)
+  }
+
+  tenantInfoRequests (host: string): number { return this.#tenantInfoRequests.get(host) ?? 0 }
 
   addClient (clientId: string, clientSecret: string, options: AccountOptions = {}): ServiceAccount {
     const account = createServiceAccount(clientId, options)
@@ -235,6 +248,8 @@ export class FakeAtlassian {
       if (queued) return await this.#reply(res, record, queued)
       if (record.endpoint === 'token') return await this.#token(res, record)
       if (record.endpoint === 'gateway') return await this.#gateway(res, record, body)
+      const named = /^\/site\/([^/]+)(\/.*)$/.exec(record.path)
+      if (named !== null) return await this.#namedSite(res, record, named[1] ?? '', named[2] ?? '')
       const firstSite = [...this.#sites][0]?.split('/')[1]
       if (record.path !== '/_edge/tenant_info') return await this.#reply(res, record, siteHtmlUnauthorized())
       return await this.#reply(res, record, firstSite ? json(200, { cloudId: firstSite }) : json(404, { message: 'Not Found' }))
@@ -242,6 +257,15 @@ export class FakeAtlassian {
       if (res.headersSent) res.destroy()
       else send(res, record, json(500, { code: 500, message: `fake-atlassian: ${String(error)}` }))
     }
+  }
+
+  /** `/site/{host}/…` stands for `https://{host}/…`: loopback has one host, so the site name travels in the path. */
+  async #namedSite (res: ServerResponse, record: RecordedRequest, host: string, rest: string): Promise<void> {
+    if (rest !== '/_edge/tenant_info') return this.#reply(res, record, siteHtmlUnauthorized())
+    this.#tenantInfoRequests.set(host, (this.#tenantInfoRequests.get(host) ?? 0) + 1)
+    const cloudId = this.#siteNames.get(host)
+    // Atlassian answers tenant_info without auth: {"cloudId":"…"}. An unknown site name gets a 404.
+    return this.#reply(res, record, cloudId === undefined ? json(404, { message: 'Not Found' }) : json(200, { cloudId }))
   }
 
   async #reply (res: ServerResponse, record: RecordedRequest, response: FakeResponse): Promise<void> {

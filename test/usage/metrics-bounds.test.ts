@@ -47,7 +47,8 @@ t.test('random paths, callers, methods and integrations cannot grow the label se
     status_class: new Set(['1xx', '2xx', '3xx', '4xx', '5xx']),
     result: new Set(['ok', 'rejected', 'unavailable', 'error', 'hit', 'miss']),
     store: new Set(['file']),
-    source: new Set(['caller_limit', 'quota_hold', 'upstream', 'other'])
+    source: new Set(['caller_limit', 'quota_hold', 'upstream', 'other']),
+    outcome: new Set(['applied', 'unchanged', 'rejected'])
   }
   const unbounded = samples.flatMap((sample) => Object.entries(sample.labels)
     .filter(([name, value]) => name !== 'le' && allowed[name]?.has(value) !== true)
