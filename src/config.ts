@@ -123,9 +123,14 @@ const configSchema = z.strictObject({
   shutdownGraceMs: positiveInt.default(10_000),
   /** Prometheus text at `path`, unauthenticated (the listener is loopback by default). */
   metrics: z.strictObject({ enabled: z.boolean().default(true), path: z.string().startsWith('/').default('/metrics') }).default({ enabled: true, path: '/metrics' }),
-  /** Append-only JSON-lines audit of every proxied call (caller, path, status, Atlassian request id); off when unset. */
-  usage: z.strictObject({ auditFile: z.string().min(1).optional() }).default({}),
-  logging: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).default({ level: 'info' })
+  /** Append-only JSON-lines audit of every proxied call (caller, path, status, Atlassian request id); off when unset.
+   *  Past `maxFileBytes` the file is renamed to `<file>.1` (replacing the previous one) and a new one is started. */
+  usage: z.strictObject({ auditFile: z.string().min(1).optional(), maxFileBytes: positiveInt.min(4_096).default(67_108_864) }).default({ maxFileBytes: 67_108_864 }),
+  logging: z.strictObject({
+    level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /** Unauthenticated refusals (401, parser refusals) logged per minute; the rest are counted in one line. */
+    refusalsPerMinute: z.number().int().nonnegative().default(60)
+  }).default({ level: 'info', refusalsPerMinute: 60 })
 })
 
 export type BrokerConfig = z.output<typeof configSchema>
