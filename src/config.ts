@@ -31,9 +31,21 @@ const jwtSchema = z.strictObject({
   callerClaim: z.string().min(1).default('sub'),
   clockToleranceSeconds: seconds.max(300).default(30),
   maxTokenBytes: positiveInt.default(8_192),
+  /** Longest accepted token lifetime (`exp - iat`): seconds, or a duration such as "24h", "90m", "7d". */
+  maxLifetime: z.union([positiveInt, z.string().regex(/^\d+\s*[smhd]$/, 'a duration such as "3600s", "90m", "24h" or "7d"')])
+    .default(86_400).transform(durationSeconds),
   /** Caller JWT verifications are cached until the token's `exp` (bounded count). */
   verifiedCacheSize: positiveInt.default(10_000)
 })
+
+const DURATION_UNITS: Readonly<Record<string, number>> = { s: 1, m: 60, h: 3_600, d: 86_400 }
+
+/** "24h" -> 86400; a number is already seconds. */
+function durationSeconds (value: number | string): number {
+  if (typeof value === 'number') return value
+  const unit = value.trim().slice(-1)
+  return Number.parseInt(value, 10) * (DURATION_UNITS[unit] ?? 1)
+}
 
 const adminSchema = z.strictObject({
   /** Claim in the caller JWT that carries roles, and the role that grants admin access. Off when unset. */
