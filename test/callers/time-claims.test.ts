@@ -6,6 +6,7 @@ import { createHmac } from 'node:crypto'
 import t from 'tap'
 import { request } from 'undici'
 import { refuseTimeClaims } from '../../src/callers/time-claims.js'
+import { mintCallerToken } from '../../src/cli/caller-token.js'
 import { parseConfig } from '../../src/config.js'
 import { CALLER_SECRET, startHarness } from '../helpers/broker-harness.js'
 import { gatewayRequests, problemCode } from '../helpers/calls.js'
@@ -111,4 +112,10 @@ t.test('two Authorization headers in one request: 400 BROKER_ERR_BAD_REQUEST, wh
   const admin = await rawHttp(h.url, head('GET /admin/integrations HTTP/1.1', ['Host: broker', `Authorization: Bearer ${good}`, `Authorization: Bearer ${good}`, 'Connection: close']))
   t.equal(admin.status, 400, 'the admin API refuses them too')
   t.equal(gatewayRequests(h), 1, 'only the single-header warm-up call was forwarded')
+})
+
+t.test('caller-token refuses a --ttl the broker would refuse (longer than callers.jwt.maxLifetime)', async (t) => {
+  const config = parseConfig({ callers: { jwt: { hs256Secret: CALLER_SECRET, maxLifetime: '2h' } } })
+  t.throws(() => mintCallerToken(config, { sub: 'report-job', ttlSeconds: 3 * 3600 }), /longer than the broker accepts \(callers\.jwt\.maxLifetime: 7200 s\)/)
+  t.type(mintCallerToken(config, { sub: 'report-job', ttlSeconds: 7200 }), 'string', 'exactly the maximum is fine')
 })
