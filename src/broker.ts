@@ -22,6 +22,7 @@ import type { SecretStore } from './secrets/secret-store.js'
 import { TokenProvider } from './tokens/token-provider.js'
 import { Forwarder } from './upstream/forwarder.js'
 import type { Sleep } from './upstream/retry-policy.js'
+import { buildMetricsListener } from './usage/metrics-listener.js'
 import { metricsPlugin } from './usage/metrics-plugin.js'
 import { Usage } from './usage/usage.js'
 
@@ -52,6 +53,8 @@ export interface Broker {
   quotaHold: QuotaHold
   /** Rotation, expiry and audit (src/admin/credential-admin.ts); `adminApp` is the dedicated admin listener, if configured. */
   credentialAdmin: CredentialAdmin
+  /** The metrics listener (`metrics.listen`), if configured; server.ts listens on it. */
+  metricsApp: FastifyInstance | undefined
   close (): Promise<void>
 }
 
@@ -97,15 +100,19 @@ export async function createBroker (config: BrokerConfig, options: BrokerOptions
   const readiness = new Readiness({ store, clock })
   const admit = createAdmission({ quotaHold, callerLimits: new CallerLimits({ clock }) })
   const credentialAdmin = await createCredentialAdmin(config, { store, credentials, tokens, clock, logger, dispatcher: options.dispatcher })
-  const plugins = [credentialAdmin.plugin, usageRoutes(usage.window), ...(usage.metrics ? [metricsPlugin(config.metrics.path, usage.metrics)] : [])]
+  // With metrics.listen, the metrics are served there only, never on the listener that carries /proxy.
+  const metricsApp = usage.metrics !== undefined && config.metrics.listen !== undefined ? await buildMetricsListener(config, { logger, metrics: usage.metrics, readiness }) : undefined
+  const metricsHere = usage.metrics !== undefined && metricsApp === undefined ? [metricsPlugin(config.metrics.path, usage.metrics, { bearerTokenFile: config.metrics.bearerTokenFile })] : []
+  const plugins = [credentialAdmin.plugin, usageRoutes(usage.window), ...metricsHere]
   // On the admin listener, reaching the socket is the credential: the usage page works there without a token.
   await credentialAdmin.adminApp?.register(usageRoutes(usage.window))
   const app = await buildApp(config, { logger, callerKeys, policy, forwarder, readiness, usage, admit, plugins, ...(options.onRoute ? { onRoute: options.onRoute } : {}) })
   app.addHook('onClose', async () => {
+    await metricsApp?.close()
     await credentialAdmin.close()
     await forwarder.close()
     await store.close()
     await usage.close()
   })
-  return { app, config, store, credentials, tokens, policy, callerKeys, usage, quotaHold, credentialAdmin, close: () => app.close() }
+  return { app, config, store, credentials, tokens, policy, callerKeys, usage, quotaHold, credentialAdmin, metricsApp, close: () => app.close() }
 }

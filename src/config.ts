@@ -133,8 +133,15 @@ const configSchema = z.strictObject({
     replayBufferBytes: positiveInt.default(65_536)
   }).default({ bodyBytes: 1_073_741_824 * 2, headerBytes: 16_384, replayBufferBytes: 65_536 }),
   shutdownGraceMs: positiveInt.default(10_000),
-  /** Prometheus text at `path`, unauthenticated (the listener is loopback by default). */
-  metrics: z.strictObject({ enabled: z.boolean().default(true), path: z.string().startsWith('/').default('/metrics') }).default({ enabled: true, path: '/metrics' }),
+  /** Prometheus text at `path`, unauthenticated unless `bearerTokenFile` is set; on the main listener unless `listen` is set. */
+  metrics: z.strictObject({
+    enabled: z.boolean().default(true),
+    path: z.string().startsWith('/').default('/metrics'),
+    /** A listener of its own for the metrics, /healthz and /readyz (no /proxy there): the address a scraper may reach. */
+    listen: z.strictObject({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65_535) }).optional(),
+    /** Scrapes must send `Authorization: Bearer <this file's text>`; re-read at each scrape. */
+    bearerTokenFile: z.string().min(1).optional()
+  }).default({ enabled: true, path: '/metrics' }),
   /** Append-only JSON-lines audit of every proxied call (caller, path, status, Atlassian request id); off when unset.
    *  Past `maxFileBytes` the file is renamed to `<file>.1` (replacing the previous one) and a new one is started. */
   usage: z.strictObject({ auditFile: z.string().min(1).optional(), maxFileBytes: positiveInt.min(4_096).default(67_108_864) }).default({ maxFileBytes: 67_108_864 }),
@@ -259,6 +266,7 @@ function resolvePaths (config: BrokerConfig, base: string): BrokerConfig {
   if (copy.callers.jwt.publicKeys) copy.callers.jwt.publicKeys = copy.callers.jwt.publicKeys.map(resolve)
   if (copy.callers.admin.auditFile !== undefined) copy.callers.admin.auditFile = resolve(copy.callers.admin.auditFile)
   if (copy.usage.auditFile !== undefined) copy.usage.auditFile = resolve(copy.usage.auditFile)
+  if (copy.metrics.bearerTokenFile !== undefined) copy.metrics.bearerTokenFile = resolve(copy.metrics.bearerTokenFile)
   const jwt = copy.callers.jwt
   if (jwt.jwksBearerTokenFile !== undefined) jwt.jwksBearerTokenFile = resolve(jwt.jwksBearerTokenFile)
   if (jwt.jwksCaFile !== undefined) jwt.jwksCaFile = resolve(jwt.jwksCaFile)
