@@ -10,6 +10,7 @@
 import { spawnSync } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
+import { pathToFileURL } from 'node:url'
 
 export type Severity = 'info' | 'low' | 'moderate' | 'high' | 'critical'
 
@@ -83,6 +84,6 @@ export function dependencyAudit (options: { runner?: Runner, outDir: string, pri
   return 0
 }
 
-if (import.meta.url === `file://${process.argv[1] ?? ''}`) {
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   process.exitCode = dependencyAudit({ outDir: path.resolve('test-artifacts') })
 }
