@@ -60,7 +60,7 @@ export async function buildApp (config: BrokerConfig, deps: AppDeps): Promise<Fa
     // So do targets the router cannot decode ("%C0%AE"), which Fastify would otherwise answer with its own FST_ERR_BAD_URL body.
     frameworkErrors: (error, request, reply) => {
       const { body } = toProblem(error, request.id)
-      request.log.info({ code: error.code, status: body.statusCode }, 'request target refused by the router')
+      if (refusals.admit()) request.log.info({ code: error.code, status: body.statusCode }, 'request target refused by the router')
       const text = JSON.stringify(body)
       reply.raw.writeHead(body.statusCode, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'x-request-id': request.id })
       reply.raw.end(text)
@@ -83,8 +83,10 @@ export async function buildApp (config: BrokerConfig, deps: AppDeps): Promise<Fa
   const accessLog = deps.logger.child({}, { redact: { paths: REDACT_PATHS.filter((path) => !/[.*[]/.test(path)), censor: '[redacted]' } })
   app.addHook('onResponse', async (request, reply) => {
     const proxy = request.proxy
-    // Anyone can cause a 401: those lines are sampled (callers/refusal-sampler.ts); usage and metrics still see each one.
-    const logged = reply.statusCode !== 401 || refusals.admit()
+    // Anyone can cause a 4xx without a valid token (401, 404 on made-up routes): those lines are sampled
+    // (callers/refusal-sampler.ts); usage and metrics still see each one.
+    const unauthenticatedRefusal = reply.statusCode >= 400 && reply.statusCode < 500 && request.caller === null
+    const logged = !unauthenticatedRefusal || refusals.admit()
     if (proxy === null) {
       const route = request.routeOptions.url ?? ''
       if (logged && !QUIET_ROUTES.has(route)) accessLog.info({ reqId: request.id, method: request.method, route, status: reply.statusCode, durationMs: round(reply.elapsedTime) }, 'request')

@@ -147,7 +147,7 @@ const configSchema = z.strictObject({
   usage: z.strictObject({ auditFile: z.string().min(1).optional(), maxFileBytes: positiveInt.min(4_096).default(67_108_864) }).default({ maxFileBytes: 67_108_864 }),
   logging: z.strictObject({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-    /** Unauthenticated refusals (401, parser refusals) logged per minute; the rest are counted in one line. */
+    /** Unauthenticated refusals (4xx without a valid caller token) logged per minute; the rest are counted in one line. */
     refusalsPerMinute: z.number().int().nonnegative().default(60)
   }).default({ level: 'info', refusalsPerMinute: 60 })
 })

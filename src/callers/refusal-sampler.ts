@@ -1,6 +1,7 @@
 /**
- * Log sampling for unauthenticated refusals (401s, and requests the HTTP parser refuses): anyone who can reach the
- * listener can cause them, one log line each, so a flood would grow the log without bound (issue 16: 42 MB seen).
+ * Log sampling for unauthenticated refusals (4xx answers to requests without a valid caller token: 401s, 404s on
+ * made-up routes, targets the router or the HTTP parser refuses): anyone who can reach the listener can cause them,
+ * one log line each, so a flood would grow the log without bound (issue 16: 42 MB seen).
  * The first `perMinute` of each minute are logged as usual; the rest are counted, and the count is reported in one
  * line with the first refusal of a later minute. Metrics still count every refusal (`broker_requests_total`).
  */

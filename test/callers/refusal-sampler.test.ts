@@ -24,7 +24,7 @@ t.test('the first perMinute refusals of each minute are logged; the rest are cou
   t.equal(lines.length, 1, 'nothing was left out in the last minute: no report')
 })
 
-t.test('over the wire: 40 bad tokens, 5 log lines and one count; every refusal is still answered and counted', async (t) => {
+t.test('over the wire: 40 bad tokens and 9 other refusals, 5 log lines; every refusal is still answered and counted', async (t) => {
   const h = await startHarness(t, { config: { logging: { level: 'info', refusalsPerMinute: 5 } } })
   for (let index = 0; index < 40; index++) {
     const response = await request(`${h.url}/proxy/jira-main/rest/api/3/myself`, { headers: { authorization: `Bearer bad-${index}` } })
@@ -34,8 +34,13 @@ t.test('over the wire: 40 bad tokens, 5 log lines and one count; every refusal i
   for (let index = 0; index < 3; index++) {
     const refused = await rawHttp(h.url, head('GET /healthz HTTP/1.1', ['Host: broker', 'Content-Length: 1', 'Content-Length: 2']))
     t.equal(refused.status, 400, 'parser refusals are answered as before')
+    const unrouted = await rawHttp(h.url, head('GET /proxy/%C0%AE HTTP/1.1', ['Host: broker', 'Connection: close']))
+    t.equal(unrouted.status, 400, 'so are targets the router cannot decode')
+    const madeUp = await request(`${h.url}/made-up-${index}`)
+    await madeUp.body.dump()
+    t.equal(madeUp.statusCode, 404, 'and made-up routes')
   }
-  const refusalLines = h.logs.filter((line) => /"status":401|refused by the HTTP parser/.test(line))
+  const refusalLines = h.logs.filter((line) => /"status":(401|404)|refused by the HTTP parser|refused by the router/.test(line))
   t.equal(refusalLines.length, 5, 'five refusal lines logged')
   const metrics = await (await request(`${h.url}/metrics`)).body.text()
   t.match(metrics, /atlassian_broker_requests_total\{[^}]*status_class="4xx"[^}]*\} 40/, 'metrics count all 40')
