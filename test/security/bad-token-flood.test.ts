@@ -6,10 +6,12 @@
  * read from the child's /proc/<pid>/status. No timing is asserted: only that it survives, answers every request 401,
  * and its resident memory stays within a generous bound of where it was after warm-up.
  */
+import type { ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { readFileSync, statSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
-import t from 'tap'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import t, { type Test } from 'tap'
 import { Pool } from 'undici'
 import { stringify } from 'yaml'
 import { cliEnv, startCli, waitForLine } from '../helpers/cli.js'
@@ -22,6 +24,8 @@ const CONNECTIONS = 8
 /** Resident memory may grow this much past its level after warm-up (the old cache grew by hundreds of MB). */
 const RSS_MARGIN_MB = 48
 const USAGE_CAP_BYTES = 1_048_576
+/** Enough for the old setting to fill its 10 000-entry cache and then some. */
+const CONTROL_TOKENS = 14_000
 
 const b64 = (value: unknown): string => Buffer.from(JSON.stringify(value)).toString('base64url')
 
@@ -40,7 +44,13 @@ function rssMb (pid: number): number {
   }
 }
 
-t.test('regression: 50 000 random bad tokens exhausted the heap; now the broker survives with resident memory flat', { skip: process.platform !== 'linux' ? 'reads /proc/<pid>/status' : false }, async (t) => {
+/** The control's preload: fast-jwt's verifier cache as it was before the fix (failures kept). */
+const FAILURE_CACHING = fileURLToPath(new URL('../helpers/failure-caching-verifier.mjs', import.meta.url))
+
+interface Flooded { child: ChildProcess, pid: number, usageFile: string, stdoutBytes: () => number, stderr: () => string, drive: (until: number) => Promise<void>, statuses: Map<string, number> }
+
+/** The real `serve` process with a small heap, and a driver sending bad tokens over CONNECTIONS keep-alive connections. */
+async function startFlooded (t: Test, preload?: string): Promise<Flooded> {
   const dir = t.testdir({})
   const usageFile = path.join(dir, 'usage.jsonl')
   writeFileSync(path.join(dir, 'atlassian-broker.yaml'), stringify({
@@ -50,22 +60,21 @@ t.test('regression: 50 000 random bad tokens exhausted the heap; now the broker 
     usage: { auditFile: usageFile, maxFileBytes: USAGE_CAP_BYTES },
     logging: { level: 'info' }
   }))
-  const child = startCli(['serve'], { cwd: dir, env: cliEnv({ BROKER_MASTER_KEY: 'bad-token-flood-master-key', NODE_OPTIONS: `--max-old-space-size=${HEAP_MB}` }) })
+  const nodeOptions = [`--max-old-space-size=${HEAP_MB}`, ...(preload === undefined ? [] : [`--import=${pathToFileURL(preload).href}`])].join(' ')
+  const child = startCli(['serve'], { cwd: dir, env: cliEnv({ BROKER_MASTER_KEY: 'bad-token-flood-master-key', NODE_OPTIONS: nodeOptions }) })
   let stdoutBytes = 0
   let stderr = ''
   child.stdout?.on('data', (chunk: Buffer) => { stdoutBytes += chunk.length })
   child.stderr?.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
   t.teardown(() => { child.kill('SIGKILL') })
   const { url } = JSON.parse(await waitForLine(child, /listening on/)) as { url: string }
-  const pid = child.pid ?? 0
-
   const pool = new Pool(url, { connections: CONNECTIONS })
   t.teardown(() => pool.destroy())
   const statuses = new Map<string, number>()
   let sent = 0
   const drive = async (until: number): Promise<void> => {
     const worker = async (): Promise<void> => {
-      while (sent < until) {
+      while (sent < until && child.exitCode === null && child.signalCode === null) {
         sent++
         const outcome = await pool.request({ path: '/proxy/jira-main/rest/api/3/myself', method: 'GET', headers: { authorization: `Bearer ${badToken()}` } })
           .then(async (response) => { await response.body.dump(); return String(response.statusCode) }, (error: NodeJS.ErrnoException) => error.code ?? 'error')
@@ -74,7 +83,11 @@ t.test('regression: 50 000 random bad tokens exhausted the heap; now the broker 
     }
     await Promise.all(Array.from({ length: CONNECTIONS }, worker))
   }
+  return { child, pid: child.pid ?? 0, usageFile, stdoutBytes: () => stdoutBytes, stderr: () => stderr, drive, statuses }
+}
 
+t.test('regression: 50 000 random bad tokens exhausted the heap; now the broker survives with resident memory flat', { skip: process.platform !== 'linux' ? 'reads /proc/<pid>/status' : false }, async (t) => {
+  const { child, pid, usageFile, stdoutBytes, stderr, drive, statuses } = await startFlooded(t)
   await drive(WARM_UP)
   const warm = rssMb(pid)
   t.ok(Number.isFinite(warm), `alive after the ${WARM_UP} warm-up tokens`)
@@ -86,11 +99,28 @@ t.test('regression: 50 000 random bad tokens exhausted the heap; now the broker 
     peak = Math.max(peak, rssMb(pid))
   }
   t.same(Object.fromEntries(statuses), { 401: TOKENS }, `every one of ${TOKENS} bad tokens answered 401, none dropped`)
-  t.notMatch(stderr, /heap out of memory/i, 'no heap exhaustion')
+  t.notMatch(stderr(), /heap out of memory/i, 'no heap exhaustion')
   t.ok(peak - warm < RSS_MARGIN_MB, `resident memory after warm-up ${warm.toFixed(0)} MB, peak ${peak.toFixed(0)} MB (margin ${RSS_MARGIN_MB} MB)`)
 
   // The same flood must not grow the log or the usage file without bound either (issue 16, item 6).
-  t.ok(stdoutBytes < 256 * 1024, `log output stays small under the flood (sampled): ${stdoutBytes} bytes`)
+  t.ok(stdoutBytes() < 256 * 1024, `log output stays small under the flood (sampled): ${stdoutBytes()} bytes`)
   const usageBytes = statSync(usageFile).size + statSync(`${usageFile}.1`).size
   t.ok(usageBytes <= 2 * USAGE_CAP_BYTES + 4_096, `usage file and its one rotated copy stay within twice usage.maxFileBytes: ${usageBytes} bytes`)
+})
+
+t.test('control: with failed verifications cached (the setting before the fix), the same flood blows the bound', { skip: process.platform !== 'linux' ? 'reads /proc/<pid>/status' : false }, async (t) => {
+  const { child, pid, stderr, drive } = await startFlooded(t, FAILURE_CACHING)
+  const start = rssMb(pid)
+  let peak = start
+  for (let until = 2_000; until <= CONTROL_TOKENS && child.exitCode === null && child.signalCode === null; until += 2_000) {
+    await drive(until)
+    const now = rssMb(pid)
+    if (Number.isFinite(now)) peak = Math.max(peak, now)
+  }
+  const died = await new Promise<boolean>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) { resolve(true); return }
+    const timer = setTimeout(() => resolve(false), 2_000)
+    child.once('exit', () => { clearTimeout(timer); resolve(true) })
+  })
+  t.ok(died || peak - start >= RSS_MARGIN_MB, `the old setting either died (${died}; heap exhausted: ${/heap out of memory/i.test(stderr())}) or grew past the margin (${start.toFixed(0)} -> ${peak.toFixed(0)} MB)`)
 })
