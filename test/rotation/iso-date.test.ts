@@ -3,6 +3,7 @@ import t from 'tap'
 import { parseIsoDate } from '../../src/rotation/iso-date.js'
 import { parseExpiresAt } from '../../src/rotation/rotation.js'
 import { daysUntil } from '../../src/rotation/expiry-watcher.js'
+import { cliEnv, runCli } from '../helpers/cli.js'
 
 t.test('real dates and date-times with an offset are read exactly', async (t) => {
   const cases: Array<[string, string]> = [
@@ -43,4 +44,14 @@ t.test('parseExpiresAt keeps ISO 8601 in UTC and tolerates surrounding spaces', 
   t.equal(parseExpiresAt(' 2027-09-30\n'), '2027-09-30T00:00:00.000Z')
   t.equal(parseIsoDate('2027-09-30\n'), undefined, 'the strict reader itself takes no spaces')
   t.equal(parseExpiresAt('2027-09-30T18:00:00+02:00'), '2027-09-30T16:00:00.000Z')
+})
+
+t.test('the command line refuses such a date too: exit 1, nothing stored', async (t) => {
+  const dir = t.testdir({ 'atlassian-broker.yaml': 'integrations: { jira-main: { product: jira, cloudId: 11111111-1111-1111-1111-111111111111 } }\n' })
+  const env = cliEnv({ BROKER_MASTER_KEY: 'iso-date-cli-master-key-passphrase' })
+  const put = await runCli(['secrets', 'put', 'jira-main', '--expires-at', '2027-02-30'], { cwd: dir, env, stdin: JSON.stringify({ client_id: 'cid', client_secret: 'iso-date-cli-secret-0123456789' }) })
+  t.equal(put.code, 1, put.stderr)
+  t.match(put.stderr, /cannot read expiry date "2027-02-30"; use a real ISO 8601 date/)
+  const list = await runCli(['secrets', 'list', '--json'], { cwd: dir, env })
+  t.match(JSON.parse(list.stdout), [{ integration: 'jira-main', state: 'missing' }], 'nothing was stored')
 })
