@@ -10,6 +10,7 @@ import type { Logger } from 'pino'
 import adminAuth from './admin/admin-auth.js'
 import callerAuth from './callers/caller-auth.js'
 import type { CallerKeys } from './callers/caller-keys.js'
+import { RefusalSampler } from './callers/refusal-sampler.js'
 import type { BrokerConfig } from './config.js'
 import { BadRequestError, HeadersTooLargeError } from './errors.js'
 import type { Policy } from './policy/policy.js'
@@ -41,6 +42,7 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/
 
 export async function buildApp (config: BrokerConfig, deps: AppDeps): Promise<FastifyInstance> {
   const QUIET_ROUTES = new Set(['/healthz', '/readyz', config.metrics.path])
+  const refusals = new RefusalSampler({ perMinute: config.logging.refusalsPerMinute, logger: deps.logger })
   const app = Fastify({
     loggerInstance: deps.logger,
     // One line per request is written by the onResponse hook below, with the caller and integration in it.
@@ -56,11 +58,11 @@ export async function buildApp (config: BrokerConfig, deps: AppDeps): Promise<Fa
     // Node answers 431 itself past this limit (config.limits.headerBytes).
     serverFactory: (handler) => createServer({ maxHeaderSize: config.limits.headerBytes }, handler),
     // Requests Node's parser refuses (smuggling shapes, bad framing, headers over the limit) get the broker's problem body.
-    clientErrorHandler: (error, socket) => { answerClientError(error, socket, deps.logger) },
+    clientErrorHandler: (error, socket) => { answerClientError(error, socket, deps.logger, refusals) },
     // So do targets the router cannot decode ("%C0%AE"), which Fastify would otherwise answer with its own FST_ERR_BAD_URL body.
     frameworkErrors: (error, request, reply) => {
       const { body } = toProblem(error, request.id)
-      request.log.info({ code: error.code, status: body.statusCode }, 'request target refused by the router')
+      if (refusals.admit()) request.log.info({ code: error.code, status: body.statusCode }, 'request target refused by the router')
       const text = JSON.stringify(body)
       reply.raw.writeHead(body.statusCode, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'x-request-id': request.id })
       reply.raw.end(text)
@@ -83,9 +85,13 @@ export async function buildApp (config: BrokerConfig, deps: AppDeps): Promise<Fa
   const accessLog = deps.logger.child({}, { redact: { paths: REDACT_PATHS.filter((path) => !/[.*[]/.test(path)), censor: '[redacted]' } })
   app.addHook('onResponse', async (request, reply) => {
     const proxy = request.proxy
+    // Anyone can cause a 4xx without a valid token (401, 404 on made-up routes): those lines are sampled
+    // (callers/refusal-sampler.ts); usage and metrics still see each one.
+    const unauthenticatedRefusal = reply.statusCode >= 400 && reply.statusCode < 500 && request.caller === null
+    const logged = !unauthenticatedRefusal || refusals.admit()
     if (proxy === null) {
       const route = request.routeOptions.url ?? ''
-      if (!QUIET_ROUTES.has(route)) accessLog.info({ reqId: request.id, method: request.method, route, status: reply.statusCode, durationMs: round(reply.elapsedTime) }, 'request')
+      if (logged && !QUIET_ROUTES.has(route)) accessLog.info({ reqId: request.id, method: request.method, route, status: reply.statusCode, durationMs: round(reply.elapsedTime) }, 'request')
       return
     }
     const call: ProxiedCall = {
@@ -105,7 +111,7 @@ export async function buildApp (config: BrokerConfig, deps: AppDeps): Promise<Fa
       bytesOut: proxy.bytesOut,
       at: Date.now()
     }
-    accessLog.info({
+    if (logged) accessLog.info({
       reqId: request.id,
       caller: call.caller,
       integration: call.integration,
@@ -143,7 +149,7 @@ export async function buildApp (config: BrokerConfig, deps: AppDeps): Promise<Fa
  * 6.1 and 6.3 require a 400 and closing the connection), or headers past `limits.headerBytes` (431). Only the parser's
  * error code is logged: the error's `rawPacket` holds the caller's bytes, Authorization header included.
  */
-function answerClientError (error: NodeJS.ErrnoException, socket: Duplex, logger: Logger): void {
+function answerClientError (error: NodeJS.ErrnoException, socket: Duplex, logger: Logger, refusals: RefusalSampler): void {
   if (error.code === 'ECONNRESET' || socket.destroyed) return
   const requestId = randomUUID()
   const refused = error.code === 'HPE_HEADER_OVERFLOW'
@@ -152,7 +158,7 @@ function answerClientError (error: NodeJS.ErrnoException, socket: Duplex, logger
       ? Object.assign(new BadRequestError('the request was not received in time'), { statusCode: 408 })
       : new BadRequestError(`malformed HTTP request (${String(error.code ?? 'parse error').replace(/[^A-Z0-9_]/gi, '').slice(0, 48)})`)
   const { body } = toProblem(refused as FastifyError, requestId)
-  logger.info({ code: error.code, status: body.statusCode, requestId }, 'malformed request refused by the HTTP parser')
+  if (refusals.admit()) logger.info({ code: error.code, status: body.statusCode, requestId }, 'malformed request refused by the HTTP parser')
   if (socket.writable) {
     const text = JSON.stringify(body)
     socket.write(`HTTP/1.1 ${body.statusCode} ${body.error}\r\nContent-Type: application/json; charset=utf-8\r\n` +

@@ -27,6 +27,7 @@ import type { SecretStore } from './secrets/secret-store.js'
 import { TokenProvider } from './tokens/token-provider.js'
 import { Forwarder } from './upstream/forwarder.js'
 import type { Sleep } from './upstream/retry-policy.js'
+import { buildMetricsListener } from './usage/metrics-listener.js'
 import { metricsPlugin } from './usage/metrics-plugin.js'
 import { Usage } from './usage/usage.js'
 
@@ -63,6 +64,8 @@ export interface Broker {
   live: LiveConfig
   /** Counts a reload's outcome in the metrics (a no-op when metrics are off). */
   recordReload: (outcome: ReloadOutcome['outcome']) => void
+  /** The metrics listener (`metrics.listen`), if configured; server.ts listens on it. */
+  metricsApp: FastifyInstance | undefined
   close (): Promise<void>
 }
 
@@ -122,16 +125,20 @@ export async function createBroker (parsed: ParsedConfig, options: BrokerOptions
   const fleetUsage = fleet?.usage
   const usageView = { window: usage.window, ...(fleetUsage ? { fleet: () => fleetUsage.snapshot() } : {}) }
   const recordReload = (outcome: ReloadOutcome['outcome']): void => { usage.metrics?.onReload(outcome) }
-  const plugins = [credentialAdmin.plugin, usageRoutes(usageView), ...(usage.metrics ? [metricsPlugin(config.metrics.path, usage.metrics)] : [])]
+  // With metrics.listen, the metrics are served there only, never on the listener that carries /proxy.
+  const metricsApp = usage.metrics !== undefined && config.metrics.listen !== undefined ? await buildMetricsListener(config, { logger, metrics: usage.metrics, readiness }) : undefined
+  const metricsHere = usage.metrics !== undefined && metricsApp === undefined ? [metricsPlugin(config.metrics.path, usage.metrics, { bearerTokenFile: config.metrics.bearerTokenFile })] : []
+  const plugins = [credentialAdmin.plugin, usageRoutes(usageView), ...metricsHere]
   // On the admin listener, reaching the socket is the credential: the usage page works there without a token.
   await credentialAdmin.adminApp?.register(usageRoutes(usageView))
   const app = await buildApp(config, { logger, callerKeys, policy, forwarder, readiness, usage, admit, plugins, configState: () => live.state, ...(options.onRoute ? { onRoute: options.onRoute } : {}) })
   app.addHook('onClose', async () => {
+    await metricsApp?.close()
     await credentialAdmin.close()
     await forwarder.close()
     await store.close()
     await usage.close()
     await fleet?.close()
   })
-  return { app, config, store, credentials, tokens, policy, callerKeys, usage, quotaHold, credentialAdmin, fleet, live, recordReload, close: () => app.close() }
+  return { app, config, store, credentials, tokens, policy, callerKeys, usage, quotaHold, credentialAdmin, fleet, live, recordReload, metricsApp, close: () => app.close() }
 }

@@ -34,9 +34,21 @@ const jwtSchema = z.strictObject({
   callerClaim: z.string().min(1).default('sub'),
   clockToleranceSeconds: seconds.max(300).default(30),
   maxTokenBytes: positiveInt.default(8_192),
+  /** Longest accepted token lifetime (`exp - iat`): seconds, or a duration such as "24h", "90m", "7d". */
+  maxLifetime: z.union([positiveInt, z.string().regex(/^\d+\s*[smhd]$/, 'a duration such as "3600s", "90m", "24h" or "7d"')])
+    .default(86_400).transform(durationSeconds),
   /** Caller JWT verifications are cached until the token's `exp` (bounded count). */
   verifiedCacheSize: positiveInt.default(10_000)
 })
+
+const DURATION_UNITS: Readonly<Record<string, number>> = { s: 1, m: 60, h: 3_600, d: 86_400 }
+
+/** "24h" -> 86400; a number is already seconds. */
+function durationSeconds (value: number | string): number {
+  if (typeof value === 'number') return value
+  const unit = value.trim().slice(-1)
+  return Number.parseInt(value, 10) * (DURATION_UNITS[unit] ?? 1)
+}
 
 const adminSchema = z.strictObject({
   /** Claim in the caller JWT that carries roles, and the role that grants admin access. Off when unset. */
@@ -160,12 +172,24 @@ const configSchema = z.strictObject({
   shutdownGraceMs: positiveInt.default(10_000),
   /** SIGHUP always reloads integrations and policy from the file; `watchFile` also reloads when the file changes. */
   reload: z.strictObject({ watchFile: z.boolean().default(false) }).default({ watchFile: false }),
-  /** Prometheus text at `path`, unauthenticated (the listener is loopback by default). */
-  metrics: z.strictObject({ enabled: z.boolean().default(true), path: z.string().startsWith('/').default('/metrics') }).default({ enabled: true, path: '/metrics' }),
-  /** Append-only JSON-lines audit of every proxied call (caller, path, status, Atlassian request id); off when unset. */
-  usage: z.strictObject({ auditFile: z.string().min(1).optional() }).default({}),
+  /** Prometheus text at `path`, unauthenticated unless `bearerTokenFile` is set; on the main listener unless `listen` is set. */
+  metrics: z.strictObject({
+    enabled: z.boolean().default(true),
+    path: z.string().startsWith('/').default('/metrics'),
+    /** A listener of its own for the metrics, /healthz and /readyz (no /proxy there): the address a scraper may reach. */
+    listen: z.strictObject({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65_535) }).optional(),
+    /** Scrapes must send `Authorization: Bearer <this file's text>`; re-read at each scrape. */
+    bearerTokenFile: z.string().min(1).optional()
+  }).default({ enabled: true, path: '/metrics' }),
+  /** Append-only JSON-lines audit of every proxied call (caller, path, status, Atlassian request id); off when unset.
+   *  Past `maxFileBytes` the file is renamed to `<file>.1` (replacing the previous one) and a new one is started. */
+  usage: z.strictObject({ auditFile: z.string().min(1).optional(), maxFileBytes: positiveInt.min(4_096).default(67_108_864) }).default({ maxFileBytes: 67_108_864 }),
   fleet: fleetSchema.optional(),
-  logging: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).default({ level: 'info' })
+  logging: z.strictObject({
+    level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /** Unauthenticated refusals (4xx without a valid caller token) logged per minute; the rest are counted in one line. */
+    refusalsPerMinute: z.number().int().nonnegative().default(60)
+  }).default({ level: 'info', refusalsPerMinute: 60 })
 })
 
 /** The config as written: an integration may name its site and leave the cloudId to be looked up. */
@@ -305,6 +329,7 @@ function resolvePaths (config: ParsedConfig, base: string): ParsedConfig {
   if (copy.callers.jwt.publicKeys) copy.callers.jwt.publicKeys = copy.callers.jwt.publicKeys.map(resolve)
   if (copy.callers.admin.auditFile !== undefined) copy.callers.admin.auditFile = resolve(copy.callers.admin.auditFile)
   if (copy.usage.auditFile !== undefined) copy.usage.auditFile = resolve(copy.usage.auditFile)
+  if (copy.metrics.bearerTokenFile !== undefined) copy.metrics.bearerTokenFile = resolve(copy.metrics.bearerTokenFile)
   const jwt = copy.callers.jwt
   if (jwt.jwksBearerTokenFile !== undefined) jwt.jwksBearerTokenFile = resolve(jwt.jwksBearerTokenFile)
   if (jwt.jwksCaFile !== undefined) jwt.jwksCaFile = resolve(jwt.jwksCaFile)

@@ -20,6 +20,11 @@ export async function startServer (loaded: LoadedConfig, logger: Logger): Promis
   if (adminApp !== undefined && adminListen !== undefined) {
     logger.info({ adminUrl: await listenAdmin(adminApp, adminListen) }, 'admin listener up (no caller token needed: reaching it is the credential)')
   }
+  const metricsListen = config.metrics.listen
+  if (broker.metricsApp !== undefined && metricsListen !== undefined) {
+    const metricsUrl = await broker.metricsApp.listen({ host: metricsListen.host, port: metricsListen.port })
+    logger.info({ metricsUrl: `${metricsUrl}${config.metrics.path}`, bearerToken: config.metrics.bearerTokenFile !== undefined }, 'metrics listener up (metrics, /healthz, /readyz; no /proxy)')
+  }
   const integrations = Object.keys(config.integrations)
   logger.info({
     url: address,

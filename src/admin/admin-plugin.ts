@@ -9,13 +9,14 @@ import { z } from 'zod'
 import type { Clock } from '../clock.js'
 import type { IntegrationConfig } from '../config.js'
 import { BadRequestError, IntegrationNotFoundError } from '../errors.js'
+import { toProblem } from '../problem.js'
 import type { ExpiryWatcher } from '../rotation/expiry-watcher.js'
 import { credentialHistory, rollbackCredential, rotateCredential, type RotationResult } from '../rotation/rotation.js'
 import type { CredentialVerifier } from '../rotation/verify.js'
 import type { CredentialSource } from '../secrets/credential-source.js'
 import type { SecretStore } from '../secrets/secret-store.js'
 import type { TokenProvider } from '../tokens/token-provider.js'
-import { auditFailure, type AuditAction, type AuditLog } from './audit.js'
+import { auditFailure, type AuditAction, type AuditLog, type AuditOutcome } from './audit.js'
 import { integrationStates } from './integration-state.js'
 
 export interface AdminPluginOptions {
@@ -39,6 +40,12 @@ const rotateBody = z.strictObject({
   expectedVersion: version.optional()
 })
 const rollbackBody = z.strictObject({ toVersion: version.min(1).optional(), expectedVersion: version.optional() })
+
+const MUTATING_ROUTES = new Map<string, AuditAction>([
+  ['POST /admin/integrations/:name/rotate', 'rotate'],
+  ['POST /admin/integrations/:name/rollback', 'rollback'],
+  ['DELETE /admin/integrations/:name/token', 'drop-token']
+])
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -68,10 +75,14 @@ export function createAdminPlugin (options: AdminPluginOptions): (app: FastifyIn
     return { name, config }
   }
 
+  /** Requests whose mutating action wrote its audit record; the others are recorded by the onError hook below. */
+  const auditedRequests = new WeakSet<FastifyRequest>()
+
   /** Runs a mutating action and writes its one audit record, success or not. */
   async function audited<T extends { oldVersion?: number | undefined, newVersion?: number | undefined, detail?: string }> (
     request: FastifyRequest, action: AuditAction, integration: string, run: () => Promise<T>
   ): Promise<T> {
+    auditedRequests.add(request)
     const base = { actor: request.adminName, action, integration, via: options.via, requestId: request.id }
     try {
       const result = await run()
@@ -105,6 +116,19 @@ export function createAdminPlugin (options: AdminPluginOptions): (app: FastifyIn
     app.decorateRequest('adminName', '')
     app.addHook('onRequest', async (request) => {
       request.adminName = await app.requireAdmin(request)
+    })
+
+    // Every refused attempt at a mutating action is recorded, also those refused before the action ran: a body that
+    // is not JSON or has unknown fields, an unknown integration, a caller without the admin role. Unauthenticated
+    // attempts are not (anyone can make them; they go to the sampled log, callers/refusal-sampler.ts).
+    app.addHook('onError', async (request, _reply, error) => {
+      const action = MUTATING_ROUTES.get(`${request.method} ${request.routeOptions.url ?? ''}`)
+      const actor = request.adminName !== '' ? request.adminName : request.caller?.id
+      if (action === undefined || actor === undefined || auditedRequests.has(request)) return
+      const { body } = toProblem(error, request.id)
+      const outcome: AuditOutcome = body.statusCode === 409 ? 'conflict' : body.statusCode < 500 ? 'refused' : 'failed'
+      const integration = String((request.params as { name?: unknown }).name ?? '').slice(0, 64)
+      audit.record({ actor, action, integration, via: options.via, requestId: request.id, outcome, code: body.code, detail: `refused before the ${action}: ${body.message.slice(0, 160)}` })
     })
 
     app.get('/admin/integrations', async () => {

@@ -7,9 +7,10 @@ import fastifyJwt, { type TokenOrHeader } from '@fastify/jwt'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import type { BrokerConfig } from '../config.js'
-import { CallerUnauthenticatedError, NotReadyError, withRetryAfter } from '../errors.js'
+import { BadRequestError, CallerUnauthenticatedError, NotReadyError, withRetryAfter } from '../errors.js'
 import type { CallerKeys } from './caller-keys.js'
 import { JwksClient, JwksUnavailableError } from './jwks.js'
+import { refuseTimeClaims } from './time-claims.js'
 import { VerifiedTokens } from './verified-tokens.js'
 
 export interface Caller {
@@ -68,14 +69,18 @@ async function callerAuth (app: FastifyInstance, options: CallerAuthOptions): Pr
       // fast-jwt skips its aud/iss checks when the claim is absent, so a token without `aud` (or without `iss` when an
       // issuer is configured) would pass them: both are required here (RFC 7519 section 4.1.3, RFC 7523 section 3).
       requiredClaims: ['exp', 'aud', ...(config.issuer !== undefined ? ['iss'] : []), config.callerClaim],
-      cache: config.verifiedCacheSize,
-      cacheTTL: Infinity
+      // No fast-jwt cache: it remembers failures too (up to verifiedCacheSize error objects, each with its stack trace),
+      // so random bad tokens filled it and exhausted the heap unauthenticated (issue 16). Successes are remembered by
+      // VerifiedTokens below; failures are never remembered.
+      cache: false
     }
   })
 
   const verified = new VerifiedTokens<Caller>({ max: config.verifiedCacheSize, clockToleranceMs: config.clockToleranceSeconds * 1000 })
   app.decorateRequest('caller', null)
   app.decorate('authenticateCaller', async (request: FastifyRequest): Promise<Caller> => {
+    // Node keeps only the first of repeated Authorization fields: which one a proxy in front reads is anyone's guess.
+    if (authorizationFieldCount(request.raw.rawHeaders) > 1) throw new BadRequestError('send one Authorization header, not several')
     const header = request.headers.authorization
     const known = header === undefined ? undefined : verified.get(header)
     if (known !== undefined) {
@@ -96,6 +101,8 @@ async function callerAuth (app: FastifyInstance, options: CallerAuthOptions): Pr
       }
       throw new CallerUnauthenticatedError(describeJwtFailure(error), { cause: sanitized(error) })
     }
+    const timeRefusal = refuseTimeClaims(claims, { clockToleranceSeconds: config.clockToleranceSeconds, maxLifetimeSeconds: config.maxLifetime }, Date.now())
+    if (timeRefusal !== undefined) throw new CallerUnauthenticatedError(timeRefusal)
     const id = claims[config.callerClaim]
     if (typeof id !== 'string' || id === '') throw new CallerUnauthenticatedError(`claim "${config.callerClaim}" missing`)
     // One Caller per token, shared by all its requests: frozen so no request can change what the next one sees.
@@ -104,6 +111,16 @@ async function callerAuth (app: FastifyInstance, options: CallerAuthOptions): Pr
     request.caller = caller
     return caller
   })
+}
+
+/** How many `Authorization` fields the request carried (raw names, any case). */
+function authorizationFieldCount (rawHeaders: readonly string[]): number {
+  let count = 0
+  for (let index = 0; index < rawHeaders.length; index += 2) {
+    const name = rawHeaders[index]
+    if (name !== undefined && name.length === 13 && name.toLowerCase() === 'authorization') count++
+  }
+  return count
 }
 
 /** A reason a caller can act on, never the token itself. */

@@ -11,6 +11,9 @@ export function mintCallerToken (config: BrokerConfig, options: { sub: string, t
       (keys.kind === 'jwks' ? 'a JWKS URL' : 'public keys') + '; mint tokens with your identity provider instead')
   }
   const jwt = config.callers.jwt
+  if (options.ttlSeconds > jwt.maxLifetime) {
+    throw new UsageError(`--ttl of ${options.ttlSeconds} s is longer than the broker accepts (callers.jwt.maxLifetime: ${jwt.maxLifetime} s)`)
+  }
   const audience = Array.isArray(jwt.audience) ? jwt.audience[0] : jwt.audience
   const issuer = Array.isArray(jwt.issuer) ? jwt.issuer[0] : jwt.issuer
   const sign = createSigner({

@@ -34,3 +34,15 @@ export function printTable (rows: Array<Record<string, string | number | undefin
   out.write(`${line(columns.map((column) => column.toUpperCase()))}\n`)
   for (const row of rows) out.write(`${line(columns.map((column) => String(row[column] ?? '-')))}\n`)
 }
+
+/**
+ * `atlassian-broker secrets history NAME | head`: once the reader has closed the pipe, writing to stdout fails with
+ * EPIPE, which without a listener is an uncaught exception and a stack trace. The answer is no longer wanted, so the
+ * command stops quietly with exit code 0, as a reader that stops early expects.
+ */
+export function endQuietlyOnClosedStdout (stdout: NodeJS.WriteStream = process.stdout): void {
+  stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error
+    process.exit(0)
+  })
+}

@@ -8,7 +8,7 @@ import { closeOnSignals, startServer } from '../server.js'
 import { resolveSites } from '../sites/site-resolver.js'
 import { mintCallerToken } from './caller-token.js'
 import { runCheck } from './check-command.js'
-import { parseDuration, UsageError } from './io.js'
+import { endQuietlyOnClosedStdout, parseDuration, UsageError } from './io.js'
 import { rollbackSecret, rotateSecret, secretHistory } from './rotation-commands.js'
 import { listSecrets, putSecret } from './secrets-commands.js'
 
@@ -59,6 +59,8 @@ const OPTIONS = {
 export async function main (argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true })
   const [command, subcommand, target] = positionals
+  // serve logs to stdout and must not stop when a log reader goes away; every other command answers there.
+  if (command !== 'serve') endQuietlyOnClosedStdout()
   if (values.help || command === undefined || command === 'help') {
     process.stdout.write(HELP)
     return 0

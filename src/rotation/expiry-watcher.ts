@@ -6,6 +6,7 @@
 import type { Logger } from 'pino'
 import type { Clock, TimerHandle } from '../clock.js'
 import type { SecretStore } from '../secrets/secret-store.js'
+import { parseIsoDate } from './iso-date.js'
 
 export const DAY_MS = 86_400_000
 export const DEFAULT_WARN_DAYS = 30
@@ -23,8 +24,8 @@ export interface ExpiryWatcherOptions {
 
 /** Whole days left (negative once expired), counted down like a calendar: 29.9 days left is 29. */
 export function daysUntil (expiresAt: string, now: number): number | undefined {
-  const at = Date.parse(expiresAt)
-  return Number.isNaN(at) ? undefined : Math.floor((at - now) / DAY_MS)
+  const at = parseIsoDate(expiresAt)
+  return at === undefined ? undefined : Math.floor((at - now) / DAY_MS)
 }
 
 export class ExpiryWatcher {

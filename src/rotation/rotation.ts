@@ -12,6 +12,7 @@ import type { IntegrationConfig } from '../config.js'
 import { BadRequestError, SecretVersionConflictError, SecretVersionNotFoundError } from '../errors.js'
 import { parseCredential } from '../secrets/credential.js'
 import type { SecretMetadata, SecretStore, SecretVersionInfo, StoredSecret } from '../secrets/secret-store.js'
+import { parseIsoDate } from './iso-date.js'
 import type { CredentialVerifier } from './verify.js'
 
 export interface RotationContext {
@@ -114,10 +115,10 @@ export async function credentialHistory (store: SecretStore, integration: string
   return { integration, currentVersion, metadata: metadata ?? {}, versions: [...versions].sort((a, b) => b.version - a.version) }
 }
 
-/** Accepts a date or date-time; returns ISO 8601 (the form every store keeps). */
+/** Accepts a real calendar date or a date-time with an offset (iso-date.ts); returns ISO 8601 (the form every store keeps). */
 export function parseExpiresAt (text: string): string {
-  const time = Date.parse(text)
-  if (text.trim() === '' || Number.isNaN(time)) throw new BadRequestError(`cannot read expiry date "${text.slice(0, 40)}"; use ISO 8601, e.g. 2027-03-31`)
+  const time = parseIsoDate(text.trim())
+  if (time === undefined) throw new BadRequestError(`cannot read expiry date "${text.slice(0, 40)}"; use a real ISO 8601 date, e.g. 2027-03-31 or 2027-03-31T12:00:00Z`)
   return new Date(time).toISOString()
 }
 

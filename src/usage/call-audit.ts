@@ -2,8 +2,10 @@
  * The optional call audit (`usage.auditFile`): one JSON line per proxied call, appended through a non-blocking
  * fs.WriteStream, so a change seen in Jira can be traced back to the caller through Atlassian's request id.
  * Records hold no secret: caller and integration names, the checked path (never the query), statuses and sizes.
+ * Bounded on disk: past `maxFileBytes` the file becomes `<file>.1` and a new one starts, so a flood of refused calls
+ * (one record each) holds at most twice the cap (issue 16: 42 MB from a 401 flood, growing without end).
  */
-import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs'
+import { createWriteStream, mkdirSync, renameSync, statSync, type WriteStream } from 'node:fs'
 import path from 'node:path'
 import type { Logger } from 'pino'
 import type { ProxiedCall, UsageSink } from './proxied-call.js'
@@ -30,16 +32,43 @@ export interface CallAuditRecord {
 }
 
 export class CallAudit implements UsageSink {
-  readonly #stream: WriteStream
+  readonly #file: string
+  readonly #maxFileBytes: number
   readonly #logger: Logger
+  #stream: WriteStream
+  /** Bytes in the current file: what it held when opened plus what was written since. */
+  #bytes: number
   #dropped = 0
 
-  constructor (file: string, logger: Logger) {
+  constructor (file: string, logger: Logger, options: { maxFileBytes?: number } = {}) {
     mkdirSync(path.dirname(file), { recursive: true })
+    this.#file = file
+    this.#maxFileBytes = options.maxFileBytes ?? Infinity
     this.#logger = logger
-    this.#stream = createWriteStream(file, { flags: 'a', mode: 0o640 })
-    this.#stream.on('error', (error) => this.#logger.error({ file, cause: error.message }, 'call audit file cannot be written'))
-    logger.info({ file }, 'call audit enabled')
+    this.#stream = this.#open()
+    this.#bytes = sizeOf(file)
+    logger.info({ file, maxFileBytes: options.maxFileBytes }, 'call audit enabled')
+  }
+
+  #open (): WriteStream {
+    const stream = createWriteStream(this.#file, { flags: 'a', mode: 0o640 })
+    stream.on('error', (error) => this.#logger.error({ file: this.#file, cause: error.message }, 'call audit file cannot be written'))
+    return stream
+  }
+
+  /** `<file>` -> `<file>.1`, then a fresh `<file>`. Writes still buffered in the old stream land in the renamed file (same inode). */
+  #rotate (): void {
+    try {
+      renameSync(this.#file, `${this.#file}.1`)
+    } catch (error) {
+      this.#logger.error({ file: this.#file, code: (error as NodeJS.ErrnoException).code }, 'call audit file cannot be rotated; it keeps growing')
+      this.#bytes = 0
+      return
+    }
+    this.#stream.end()
+    this.#stream = this.#open()
+    this.#bytes = 0
+    this.#logger.info({ file: this.#file, rotatedTo: `${this.#file}.1` }, 'call audit file rotated')
   }
 
   record (call: ProxiedCall): void {
@@ -51,7 +80,11 @@ export class CallAudit implements UsageSink {
       this.#logger.warn({ dropped: this.#dropped }, 'call audit caught up')
       this.#dropped = 0
     }
-    this.#stream.write(`${JSON.stringify(toRecord(call))}\n`)
+    const line = `${JSON.stringify(toRecord(call))}\n`
+    const bytes = Buffer.byteLength(line)
+    if (this.#bytes > 0 && this.#bytes + bytes > this.#maxFileBytes) this.#rotate()
+    this.#bytes += bytes
+    this.#stream.write(line)
   }
 
   /** Flushes what is buffered and closes the file. */
@@ -60,6 +93,14 @@ export class CallAudit implements UsageSink {
       if (this.#stream.destroyed || this.#stream.closed) { resolve(); return }
       this.#stream.end(() => resolve())
     })
+  }
+}
+
+function sizeOf (file: string): number {
+  try {
+    return statSync(file).size
+  } catch {
+    return 0
   }
 }
 

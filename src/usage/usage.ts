@@ -38,7 +38,7 @@ export class Usage implements UsageSink {
         expiry: new CredentialExpiry({ store: options.store, clock: options.clock, logger: options.logger, integrations })
       })
       : undefined
-    this.audit = config.usage.auditFile === undefined ? undefined : new CallAudit(config.usage.auditFile, options.logger)
+    this.audit = config.usage.auditFile === undefined ? undefined : new CallAudit(config.usage.auditFile, options.logger, { maxFileBytes: config.usage.maxFileBytes })
   }
 
   record (call: ProxiedCall): void {

@@ -100,9 +100,11 @@ for (const kind of STORE_KINDS) {
     const records = await auditSettled(h, 3)
     t.match(records, [
       { action: 'rotate', outcome: 'refused', code: 'BROKER_ERR_CREDENTIAL_VERIFICATION_FAILED', oldVersion: 1, newVersion: null },
-      { action: 'rotate', outcome: 'refused', code: 'BROKER_ERR_CREDENTIAL_INVALID' }
+      { action: 'rotate', outcome: 'refused', code: 'BROKER_ERR_CREDENTIAL_INVALID' },
+      // Refused before the action ran, and recorded all the same (issue 16: such refusals left no record).
+      { action: 'rotate', outcome: 'refused', code: 'BROKER_ERR_BAD_REQUEST', detail: /refused before the rotate/ }
     ])
-    t.equal(records.length, 2, 'a body that fails validation never reaches the action')
+    t.equal(records.length, 3, 'a body that fails validation never reaches the action, but its refusal is recorded')
     assertNoSecrets(t, [JSON.stringify(refused.body), JSON.stringify(invalid.body), JSON.stringify(badBody.body), JSON.stringify(records), ...h.logs])
   })
 

@@ -61,10 +61,16 @@ t.test('every broker config under deploy/ passes check --offline', async (t) => 
   }
 })
 
-t.test('configs meant for containers listen on all interfaces', async (t) => {
+t.test('configs meant for containers listen on all interfaces where probes or published ports must reach them', async (t) => {
   for (const file of shippedConfigs) {
-    const [config] = readYamlDocuments(file) as Array<{ listen?: { host?: string }, dataDir?: string }>
-    t.equal(config?.listen?.host, '0.0.0.0', `${file}: probes and published ports reach the container's interface, not its loopback`)
+    const [config] = readYamlDocuments(file) as Array<{ listen?: { host?: string }, metrics?: { listen?: { host?: string } }, dataDir?: string }>
+    if (file === 'deploy/kubernetes/broker.yaml') {
+      // The sidecar's callers share its pod: /proxy stays on loopback, and probes and scrapes use the metrics listener.
+      t.equal(config?.listen?.host, '127.0.0.1', `${file}: /proxy only on loopback`)
+      t.equal(config?.metrics?.listen?.host, '0.0.0.0', `${file}: the metrics listener reaches the pod IP`)
+    } else {
+      t.equal(config?.listen?.host, '0.0.0.0', `${file}: probes and published ports reach the container's interface, not its loopback`)
+    }
     t.equal(config?.dataDir, '/var/lib/atlassian-broker', `${file}: the data dir is the image's VOLUME`)
   }
 })

@@ -167,3 +167,22 @@ t.test('the fleet component adds the Redis config and password to the base', { s
   t.match(text, /"secretName":"atlassian-broker-redis"/, 'the password Secret is a volume')
   t.match(text, /"mountPath":"\/var\/run\/secrets\/redis"/, 'mounted in the sidecar where passwordFile points')
 })
+
+t.test('issue 16: /proxy stays inside the pod; probes, the scrape annotation and the NetworkPolicy use the metrics listener', async (t) => {
+  const [config] = readYamlDocuments('deploy/kubernetes/broker.yaml') as Array<{ listen: { host: string, port: number }, metrics: { listen: { host: string, port: number } } }>
+  const [cronJob] = readYamlDocuments('deploy/kubernetes/cronjob.yaml') as Array<{ spec: { jobTemplate: { spec: { template: { metadata: { annotations: Record<string, string> }, spec: PodSpec } } } } }>
+  const template = cronJob?.spec.jobTemplate.spec.template
+  type Probed = Container & { ports: Array<{ name: string, containerPort: number }>, startupProbe?: { httpGet?: { port?: string } } }
+  const broker = template?.spec.initContainers.find((container) => container.name === 'atlassian-broker') as Probed
+  const [policy] = readYamlDocuments('deploy/kubernetes/networkpolicy.yaml') as Array<{ spec: { ingress: Array<{ ports: Array<{ port: number }> }> } }>
+  const metricsPort = config?.metrics.listen.port
+  t.equal(config?.listen.host, '127.0.0.1', '/proxy listens on loopback only')
+  t.equal(config?.metrics.listen.host, '0.0.0.0')
+  t.not(metricsPort, config?.listen.port, 'a port of its own')
+  t.same(broker.ports, [{ name: 'metrics', containerPort: metricsPort, protocol: 'TCP' }], 'the only declared port is the metrics listener')
+  for (const probe of [broker.startupProbe, broker.livenessProbe, broker.readinessProbe] as Array<{ httpGet?: { port?: string } } | undefined>) {
+    t.equal(probe?.httpGet?.port, 'metrics', 'probes go to the metrics listener (kubelet reaches the pod IP, not loopback)')
+  }
+  t.equal(template?.metadata.annotations['prometheus.io/port'], String(metricsPort))
+  t.same(policy?.spec.ingress.flatMap((rule) => rule.ports.map((port) => port.port)), [metricsPort], 'ingress admits the metrics port alone')
+})

@@ -75,9 +75,13 @@ t.test('a valid pipelined request after an allowed one is authenticated and chec
 t.test('framing upstream is the broker\'s own: one Authorization, one length header', async (t) => {
   const h = await startHarness(t)
   const jwt = h.callerToken('report-job')
+  // Two Authorization headers are refused outright (issue 16; test/callers/time-claims.test.ts has the cases).
   const doubled = await rawHttp(h.url, head('POST /proxy/jira-main/rest/api/3/echo HTTP/1.1',
     ['Host: broker', `Authorization: Bearer ${jwt}`, 'Authorization: Bearer attacker-chosen', 'Content-Length: 2', 'Connection: close']) + '{}')
-  t.equal(doubled.status, 200)
+  t.equal(doubled.status, 400)
+  const single = await rawHttp(h.url, head('POST /proxy/jira-main/rest/api/3/echo HTTP/1.1',
+    ['Host: broker', `Authorization: Bearer ${jwt}`, 'Content-Length: 2', 'Connection: close']) + '{}')
+  t.equal(single.status, 200)
   const chunked = await rawHttp(h.url, head('POST /proxy/jira-main/rest/api/3/echo HTTP/1.1',
     ['Host: broker', `Authorization: Bearer ${jwt}`, 'Transfer-Encoding: chunked', 'Connection: close']) + `${(200_000).toString(16)}\r\n${'x'.repeat(200_000)}\r\n0\r\n\r\n`)
   t.equal(chunked.status, 200)

@@ -55,3 +55,20 @@ t.test('appends across restarts', async (t) => {
   }
   t.equal(readFileSync(auditFile, 'utf8').trim().split('\n').length, 2)
 })
+
+t.test('regression: a 401 flood grew the usage file without bound; past usage.maxFileBytes it rotates to <file>.1', async (t) => {
+  const auditFile = path.join(tempDir(t), 'usage.jsonl')
+  const h = await startHarness(t, { config: { usage: { auditFile, maxFileBytes: 4_096 } } })
+  for (let index = 0; index < 60; index++) {
+    await (await request(`${h.url}/proxy/jira-main/rest/api/3/myself`, { headers: { authorization: `Bearer flood-${index}` } })).body.dump()
+  }
+  await h.broker.close()
+  const current = readFileSync(auditFile, 'utf8')
+  const rotated = readFileSync(`${auditFile}.1`, 'utf8')
+  t.ok(Buffer.byteLength(current) <= 4_096, `the current file stays within the cap (${Buffer.byteLength(current)} bytes)`)
+  t.ok(Buffer.byteLength(rotated) <= 4_096, `so does the one rotated copy (${Buffer.byteLength(rotated)} bytes)`)
+  const records = [...rotated.trim().split('\n'), ...current.trim().split('\n')].map((line) => JSON.parse(line) as CallAuditRecord)
+  t.ok(records.every((record) => record.status === 401), 'whole records, every line parses')
+  t.ok(records.length < 60, `older records were dropped with the older copy (${records.length} of 60 kept)`)
+  t.equal(records.at(-1)?.errorCode, 'BROKER_ERR_CALLER_UNAUTHENTICATED', 'the newest record is kept')
+})
