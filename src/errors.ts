@@ -33,13 +33,19 @@ export const SecretStoreDeniedError = createError('BROKER_ERR_SECRET_STORE_DENIE
 export const NotReadyError = createError('BROKER_ERR_NOT_READY', 'The broker is not ready', 503)
 export const InternalError = createError('BROKER_ERR_INTERNAL', 'Internal error', 500)
 
-/** The problem body every error answer carries (documented in openapi.yaml as `Problem`). */
+/**
+ * The problem body every error answer carries (documented in openapi.yaml as `Problem`). `errorMessages` and `errors`
+ * repeat it in Atlassian's ErrorCollection shape, which Atlassian's clients read (atlassian-python-api shows
+ * "Unknown error" without them).
+ */
 export interface ProblemBody {
   statusCode: number
   code: string
   error: string
   message: string
   requestId: string
+  errorMessages: [string]
+  errors: Record<string, never>
 }
 
 /** Every code above, for the openapi.yaml consistency test and the README table. */

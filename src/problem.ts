@@ -1,5 +1,7 @@
 /**
- * Turns any error into the broker's one problem shape `{statusCode, code, error, message, requestId}`.
+ * Turns any error into the broker's one problem shape `{statusCode, code, error, message, requestId}`, plus
+ * `errorMessages: [message]` and `errors: {}`: Atlassian's ErrorCollection, so clients written for Atlassian's own
+ * error bodies (atlassian-python-api, jira.js) show the broker's message.
  * Fastify's own errors are mapped to BROKER_ERR_* codes so callers only ever see documented codes.
  */
 import { STATUS_CODES } from 'node:http'
@@ -28,7 +30,7 @@ export function toProblem (error: FastifyError & { retryAfterSeconds?: number },
   const unexpected = known === undefined
   const { statusCode, code, message } = known ?? { statusCode: 500, code: new InternalError().code, message: new InternalError().message }
   return {
-    body: { statusCode, code, error: STATUS_CODES[statusCode] ?? 'Error', message, requestId },
+    body: { statusCode, code, error: STATUS_CODES[statusCode] ?? 'Error', message, requestId, errorMessages: [message], errors: {} },
     retryAfterSeconds: error.retryAfterSeconds,
     unexpected
   }

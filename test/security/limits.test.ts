@@ -34,7 +34,7 @@ t.test('regression: parser refusals (400, 431) were answered with Fastify\'s own
   const malformed = await rawHttp(h.url, head('GET /healthz HTTP/1.1', ['Host: broker', 'Content-Length: 1', 'Content-Length: 2']))
   for (const response of [oversized, malformed]) {
     const body = JSON.parse(response.body) as Record<string, unknown>
-    t.same(Object.keys(body).sort(), ['code', 'error', 'message', 'requestId', 'statusCode'], 'the documented Problem shape')
+    t.same(Object.keys(body).sort(), ['code', 'error', 'errorMessages', 'errors', 'message', 'requestId', 'statusCode'], 'the documented Problem shape')
     t.equal(response.headers['x-request-id'], body.requestId, 'with the request id in the header too')
   }
   t.match(JSON.parse(oversized.body), { statusCode: 431, code: 'BROKER_ERR_HEADERS_TOO_LARGE', error: 'Request Header Fields Too Large' })
