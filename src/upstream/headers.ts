@@ -1,7 +1,9 @@
 /**
  * Header hygiene between caller, broker and Atlassian. Hop-by-hop headers (RFC 9110 section 7.6.1, plus every
- * name listed in `Connection`) never cross the proxy; the caller's own credentials and cookies stay with the
- * broker; the caller can never steer routing (`Host`, `Forwarded`, `X-Forwarded-*`).
+ * name listed in `Connection`) never cross the proxy. Towards Atlassian only an allow-list passes: a header the
+ * broker does not know could re-route or re-type the call behind the policy's back (`X-HTTP-Method-Override`,
+ * `X-Original-URL`, `X-Forwarded-Prefix`, `True-Client-IP`, ...), so the caller's credentials, cookies and any
+ * routing or override header stay with the broker. The list is documented in the README ("Forwarded headers").
  */
 import type { IncomingHttpHeaders } from 'node:http'
 
@@ -10,8 +12,16 @@ const HOP_BY_HOP = new Set([
   'proxy-authenticate', 'proxy-authorization'
 ])
 
-/** Never forwarded upstream: credentials, cookies and anything that names hosts. */
-const CALLER_ONLY = new Set(['authorization', 'cookie', 'host', 'forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-forwarded-port', 'x-real-ip', 'expect', 'content-length'])
+/** The only caller headers forwarded upstream: content negotiation, the body's description, conditional and range
+ *  requests, caching, tracing, and Atlassian's documented request headers (XSRF opt-out, experimental-API opt-in). */
+export const FORWARDED_REQUEST_HEADERS: ReadonlySet<string> = new Set([
+  'accept', 'accept-encoding', 'accept-language', 'user-agent',
+  'content-type', 'content-encoding', 'content-language',
+  'if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since', 'if-range', 'range',
+  'cache-control', 'pragma',
+  'traceparent', 'tracestate', 'x-request-id',
+  'x-atlassian-token', 'x-experimentalapi', 'x-force-accept-language'
+])
 
 /** Never returned to callers: a service account's session cookies must not be shared between jobs. */
 const UPSTREAM_ONLY = new Set(['set-cookie'])
@@ -49,9 +59,16 @@ function copyWithout (source: Record<string, HeaderValue>, dropped: ReadonlySet<
   return headers
 }
 
-/** Headers for the upstream request; `content-length` is set by the forwarder from the body it actually sends. */
+/** Headers for the upstream request: the allow-listed ones only (minus any the caller's `Connection` lists);
+ *  `content-length` is set by the forwarder from the body it actually sends. */
 export function upstreamRequestHeaders (incoming: IncomingHttpHeaders, authorization: string): Record<string, string | string[]> {
-  const headers = copyWithout(incoming, CALLER_ONLY)
+  const listed = connectionListed(incoming.connection)
+  const headers: Record<string, string | string[]> = {}
+  for (const name in incoming) {
+    const value = incoming[name]
+    if (value === undefined || !FORWARDED_REQUEST_HEADERS.has(name) || listed?.has(name)) continue
+    headers[name] = value
+  }
   headers.authorization = authorization
   return headers
 }
