@@ -35,9 +35,12 @@ export async function startServer (loaded: LoadedConfig, logger: Logger): Promis
     policyRules: config.policy.length
   }, `atlassian-broker listening on ${address}`)
   if (integrations.length === 0) {
-    logger.info(`next: write ${loaded.file ?? 'atlassian-broker.yaml'} with your integrations and policy (README: "Configuration"), ` +
-      'store a credential with `atlassian-broker secrets put NAME < credential.json`, mint a caller token with ' +
-      '`atlassian-broker caller-token --sub CALLER`, then call ' + `${address}/proxy/NAME/rest/api/3/myself` +
+    // `npx` finds the package's own bin from a clone, where a bare `atlassian-broker` is not on PATH.
+    logger.info('next: add an integration with `npx atlassian-broker init --integration NAME --site SITE.atlassian.net ' +
+      '--product jira --caller CALLER < credential.json` (README: "Usage"), or write ' +
+      `${loaded.file ?? 'atlassian-broker.yaml'} yourself (README: "Configuration") and store a credential with ` +
+      '`npx atlassian-broker secrets put NAME < credential.json`; mint a caller token with ' +
+      '`npx atlassian-broker caller-token --sub CALLER`, then call ' + `${address}/proxy/NAME/rest/api/3/myself` +
       (broker.callerKeys.kind === 'hs256' && broker.callerKeys.generatedFile ? ` (callers are verified with the key in ${config.dataDir}/${CALLER_KEY_FILE})` : ''))
   }
   const reloader = loaded.file === undefined
