@@ -96,7 +96,7 @@ async function callerAuth (app: FastifyInstance, options: CallerAuthOptions): Pr
       claims = await request.jwtVerify<Record<string, unknown>>()
     } catch (error) {
       if (error instanceof JwksUnavailableError) {
-        // The broker cannot get its keys: not the caller's fault, and worth retrying (STYLE: JWT keys fail as 503).
+        // The broker cannot get its keys: not the caller's fault, and worth retrying (docs/style.md, "Errors": JWT key failures are 503).
         throw withRetryAfter(new NotReadyError({ cause: new Error(`caller keys: ${(error.cause as Error | undefined)?.message ?? error.message}`) }), 5)
       }
       throw new CallerUnauthenticatedError(describeJwtFailure(error), { cause: sanitized(error) })

@@ -67,7 +67,7 @@ async function proxyPlugin (app: FastifyInstance, options: ProxyPluginOptions): 
   app.decorateRequest('proxy', null)
 
   await app.register(async (scope) => {
-    // Pass every body through unparsed (STYLE: stream bodies in both directions).
+    // Pass every body through unparsed (docs/style.md, "Proxying": stream bodies in both directions).
     scope.removeAllContentTypeParsers()
     scope.addContentTypeParser('*', (_request, _payload, done) => { done(null) })
 

@@ -1,6 +1,6 @@
 /**
  * Atlassian's rate-limit headers, parsed case-insensitively into one shape (developer.atlassian.com/cloud/jira/platform/
- * rate-limiting; /work/shared/reference/atlassian.md section 5). Pure: no I/O, `now` is passed in.
+ * rate-limiting; docs/reference/atlassian.md section 5). Pure: no I/O, `now` is passed in.
  *
  * Enforced: `Retry-After`, `X-RateLimit-{Limit,Remaining,Reset,NearLimit}`, `RateLimit-Reason`, `RateLimit[-Policy]`.
  * Beta (informational, "the Beta- prefix is dropped once enforced"): `Beta-Retry-After`, `Beta-RateLimit[-Policy]`,

@@ -2,7 +2,7 @@
  * A faithful fake of Atlassian Cloud for tests: the service-account token endpoint (`POST /oauth/token`, as on
  * auth.atlassian.com) and the API gateway (`/ex/{jira|confluence}/{cloudId}/…`, as on api.atlassian.com), on one real
  * `node:http` server at 127.0.0.1 on a free port. Every path outside those two behaves like a `<site>.atlassian.net`
- * host. Protocol facts and their sources: /work/shared/reference/atlassian.md.
+ * host. Protocol facts and their sources: docs/reference/atlassian.md.
  *
  *   const fake = await startFakeAtlassian({ t, sites: [{ product: 'jira', cloudId: 'c1' }] })
  *   fake.addClient('id', 'secret')

@@ -1,6 +1,6 @@
 /**
  * A Vault-API test double on a real loopback socket (node:http, 127.0.0.1, port 0), faithful to the wire shapes in
- * /work/shared/reference/vault-api.md and to what a real Vault 1.15.0 answers (vault-build.md): KV v2 envelopes and
+ * docs/reference/vault-api.md and to what a real Vault 1.15.0 answers (docs/reference/vault-build.md): KV v2 envelopes and
  * metadata, CAS and custom_metadata errors, the three 404 shapes, 403 texts per server version, sealed 503, token
  * TTL/max-TTL arithmetic (`framework.CalculateTTL`) with its renewal warning, AppRole and Kubernetes logins, a minimal ACL
  * (path globs -> capabilities, HCL `path "..." { capabilities = [...] }` accepted) and fault switches.

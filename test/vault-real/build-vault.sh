@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build (once) a real HashiCorp Vault server binary from the Go module proxy and cache it outside the repository.
 #
-# Recipe: /work/shared/reference/vault-build.md. `go install github.com/hashicorp/vault@v1.15.0` refuses because the
+# Recipe: docs/reference/vault-build.md. `go install github.com/hashicorp/vault@v1.15.0` refuses because the
 # root go.mod replaces api/sdk with in-tree folders that the module zip leaves out, so we copy the module source, drop
 # those replace directives and require published sub-module versions. The one combination that builds is
 # root v1.15.0 + sdk v0.10.2 + api v1.11.0.
