@@ -55,8 +55,42 @@ t.test('multi-stage, every base pinned by exact version tag or digest', async (t
     const digest = /@sha256:[0-9a-f]{64}$/.test(from)
     t.ok(digest || (tag !== undefined && /^\d+\.\d+\.\d+(-[a-z0-9.-]+)?$/.test(tag)), `${from}: exact x.y.z tag or a digest`)
     t.notMatch(from, /:latest\b/, `${from}: not latest`)
-    t.match(from, /^node:20\./, `${from}: Node 20`)
   }
+})
+
+/** `^x.y.z` ranges of an engines string joined by `||` (the only form package.json uses). */
+function caretRanges (engines: string): Array<[number, number, number]> {
+  return engines.split('||').map((range) => {
+    const match = /^\^(\d+)\.(\d+)\.(\d+)$/.exec(range.trim())
+    if (match === null) throw new Error(`engines range is not ^x.y.z: ${range}`)
+    return [Number(match[1]), Number(match[2]), Number(match[3])]
+  })
+}
+const satisfies = (version: number[], [major, minor, patch]: [number, number, number]): boolean =>
+  version[0] === major && ((version[1] ?? 0) > minor || (version[1] === minor && (version[2] ?? 0) >= patch))
+
+t.test('one Node LTS release: the image, CI\'s second test run and engines agree; engines admits the machine\'s Node 20', async (t) => {
+  const tags = stages().map((stage) => /^node:(\d+\.\d+\.\d+)-/.exec(stage.image)?.[1])
+  const image = tags[0] ?? ''
+  t.match(image, /^\d+\.\d+\.\d+$/, 'node base pinned to an exact x.y.z')
+  t.ok(tags.every((tag) => tag === image), 'every stage on the same Node release')
+  t.equal(Number(image.split('.')[0]) % 2, 0, 'an even (LTS) major')
+  t.ok(Number(image.split('.')[0]) >= 24, 'not an end-of-life line (Node 20 ended in April 2026)')
+
+  const ci = readFileSync(path.join(ROOT, '.ci/run'), 'utf8')
+  t.equal(/^NODE_LTS=(\S+)$/m.exec(ci)?.[1], image, '.ci/run runs the suite on the image\'s Node too')
+  t.match(ci, /fetch-node\.sh "\$NODE_LTS"/, 'fetched from the npm registry by exact version')
+
+  const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { engines: { node: string } }
+  const lock = JSON.parse(readFileSync(path.join(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, { engines?: { node: string } }> }
+  t.equal(lock.packages['']?.engines?.node, pkg.engines.node, 'the lockfile agrees')
+  const ranges = caretRanges(pkg.engines.node)
+  const version = (text: string): number[] => text.replace(/^v/, '').split('.').map(Number)
+  t.ok(ranges.some((range) => satisfies(version(image), range)), `engines ${pkg.engines.node} admits the image's ${image}`)
+  t.ok(ranges.some((range) => satisfies(version(process.version), range)), `engines admits the Node running this test (${process.version})`)
+  t.ok(ranges.some((range) => range[0] === 20), 'engines keeps Node 20: the README\'s commands still run on it')
+  t.same(ranges.map((range) => range[0]), [20, Number(image.split('.')[0])], 'only the tested lines: 20 and the image\'s')
+  t.match(readFileSync(path.join(ROOT, 'README.md'), 'utf8'), /Node 20 is end of life/, 'the README says Node 20 is EOL')
 })
 
 t.test('the runtime stage is hardened', async (t) => {
