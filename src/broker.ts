@@ -52,6 +52,8 @@ export interface Broker {
   store: SecretStore
   credentials: CredentialSource
   tokens: TokenProvider
+  /** Upstream calls, one pool per integration. */
+  forwarder: Forwarder
   policy: Policy
   callerKeys: CallerKeys
   usage: Usage
@@ -107,6 +109,8 @@ export async function createBroker (parsed: ParsedConfig, options: BrokerOptions
     bodyTimeoutMs: config.atlassian.timeouts.bodyMs,
     bodyLimitBytes: config.limits.bodyBytes,
     replayBufferBytes: config.limits.replayBufferBytes,
+    requestBodyIdleMs: config.limits.requestBodyIdleMs,
+    requestBodyTotalMs: config.limits.requestBodyTotalMs,
     retry: config.atlassian.retry,
     clock,
     onUpstreamResponse: (integration, statusCode, headers) => {
@@ -120,7 +124,7 @@ export async function createBroker (parsed: ParsedConfig, options: BrokerOptions
   })
   const callerKeys = resolveCallerKeys(config)
   const readiness = new Readiness({ store, clock, ...(fleet ? { fleet: () => fleet.state() } : {}) })
-  const admit = createAdmission({ quotaHold, callerLimits: new CallerLimits({ clock }), integrations: config.integrations, clock, ...(fleet ? { shared: fleet.admission() } : {}) })
+  const admit = createAdmission({ quotaHold, callerLimits: new CallerLimits({ clock, defaultMaxConcurrent: config.limits.callerMaxConcurrent }), integrations: config.integrations, clock, ...(fleet ? { shared: fleet.admission() } : {}) })
   const credentialAdmin = await createCredentialAdmin(config, { store, credentials, tokens, clock, logger, dispatcher: options.dispatcher })
   const fleetUsage = fleet?.usage
   const usageView = { window: usage.window, ...(fleetUsage ? { fleet: () => fleetUsage.snapshot() } : {}) }
@@ -140,5 +144,5 @@ export async function createBroker (parsed: ParsedConfig, options: BrokerOptions
     await usage.close()
     await fleet?.close()
   })
-  return { app, config, store, credentials, tokens, policy, callerKeys, usage, quotaHold, credentialAdmin, fleet, live, recordReload, metricsApp, close: () => app.close() }
+  return { app, config, store, credentials, tokens, forwarder, policy, callerKeys, usage, quotaHold, credentialAdmin, fleet, live, recordReload, metricsApp, close: () => app.close() }
 }

@@ -151,6 +151,7 @@ const configSchema = z.strictObject({
       bodyMs: positiveInt.default(300_000),
       tokenMs: positiveInt.default(10_000)
     }).default({ connectMs: 5_000, headersMs: 30_000, bodyMs: 300_000, tokenMs: 10_000 }),
+    /** Keep-alive connections per integration: each integration has its own pool, so one cannot starve another. */
     connections: positiveInt.default(64),
     /** Retry of bodiless idempotent requests on 429/503 with Retry-After (src/upstream/retry-policy.ts). Off by default. */
     retry: z.strictObject({
@@ -167,8 +168,14 @@ const configSchema = z.strictObject({
   limits: z.strictObject({
     bodyBytes: positiveInt.default(1_073_741_824 * 2),
     headerBytes: positiveInt.default(16_384),
-    replayBufferBytes: positiveInt.default(65_536)
-  }).default({ bodyBytes: 1_073_741_824 * 2, headerBytes: 16_384, replayBufferBytes: 65_536 }),
+    replayBufferBytes: positiveInt.default(65_536),
+    /** Calls one caller may have in flight at once, over all integrations, unless its policy rule sets maxConcurrent. */
+    callerMaxConcurrent: positiveInt.default(32),
+    /** A caller's upload: 408 when no byte arrives for this long (while the broker is ready to read)... */
+    requestBodyIdleMs: positiveInt.default(30_000),
+    /** ...or when the whole body has not arrived this long after the broker started reading it. */
+    requestBodyTotalMs: positiveInt.default(600_000)
+  }).default({ bodyBytes: 1_073_741_824 * 2, headerBytes: 16_384, replayBufferBytes: 65_536, callerMaxConcurrent: 32, requestBodyIdleMs: 30_000, requestBodyTotalMs: 600_000 }),
   shutdownGraceMs: positiveInt.default(10_000),
   /** SIGHUP always reloads integrations and policy from the file; `watchFile` also reloads when the file changes. */
   reload: z.strictObject({ watchFile: z.boolean().default(false) }).default({ watchFile: false }),

@@ -18,6 +18,7 @@ export const SecretVersionNotFoundError = createError('BROKER_ERR_SECRET_VERSION
 export const SecretVersionConflictError = createError('BROKER_ERR_SECRET_VERSION_CONFLICT', 'Secret of "%s" changed concurrently (expected version %s); read it again and retry', 409)
 export const CredentialVerificationFailedError = createError('BROKER_ERR_CREDENTIAL_VERIFICATION_FAILED', 'The new credential was refused by Atlassian and was not stored: %s', 422)
 export const BodyTooLargeError = createError('BROKER_ERR_BODY_TOO_LARGE', 'Request body exceeds the configured limit of %s bytes', 413)
+export const RequestBodyTimeoutError = createError('BROKER_ERR_REQUEST_BODY_TIMEOUT', 'The request body did not arrive in time: %s', 408)
 export const HeadersTooLargeError = createError('BROKER_ERR_HEADERS_TOO_LARGE', 'Request headers exceed the configured limit', 431)
 export const CallerRateLimitedError = createError('BROKER_ERR_CALLER_RATE_LIMITED', 'Rate limit for caller "%s" on integration "%s" exceeded; retry after the Retry-After delay', 429)
 export const UpstreamRateLimitedError = createError('BROKER_ERR_UPSTREAM_RATE_LIMITED', 'Atlassian quota for integration "%s" is exhausted; traffic is held until the reset time given in Retry-After', 429)
@@ -52,7 +53,7 @@ export interface ProblemBody {
 export const ERROR_CODES: readonly string[] = [
   CallerUnauthenticatedError, PolicyDeniedError, AdminForbiddenError, IntegrationNotFoundError, RouteNotFoundError,
   PathRejectedError, BadRequestError, CredentialInvalidError, SecretVersionNotFoundError, SecretVersionConflictError,
-  CredentialVerificationFailedError, BodyTooLargeError, HeadersTooLargeError, CallerRateLimitedError, UpstreamRateLimitedError,
+  CredentialVerificationFailedError, BodyTooLargeError, RequestBodyTimeoutError, HeadersTooLargeError, CallerRateLimitedError, UpstreamRateLimitedError,
   CredentialNotConfiguredError, CredentialRejectedError, TokenEndpointUnavailableError, UpstreamUnavailableError,
   UpstreamTimeoutError, SecretStoreUnavailableError, SecretStoreDeniedError, NotReadyError, InternalError
 ].map((ctor) => new ctor().code)

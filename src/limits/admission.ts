@@ -39,7 +39,8 @@ export function createAdmission (parts: AdmissionParts): Admit {
     if (config.budget !== undefined) budgets.set(name, { perSecond: config.budget.perSecond, burst: config.budget.burst ?? Math.max(1, Math.ceil(config.budget.perSecond)) })
   }
   const localBudgets = new Map<string, TokenBucket>()
-  /** What of a rule is still counted here when the fleet counts its rate and/or its concurrency. */
+  /** What of a rule is still counted here when the fleet counts its rate and/or its concurrency (an unbounded
+   *  maxConcurrent, not none: none would mean the per-caller default of caller-limits.ts). */
   const localParts = new WeakMap<CompiledRule, Map<string, CompiledRule>>()
   const localPart = (rule: CompiledRule, withoutRate: boolean, withoutConcurrency: boolean): CompiledRule => {
     const id = `${withoutRate}/${withoutConcurrency}`
@@ -47,7 +48,7 @@ export function createAdmission (parts: AdmissionParts): Admit {
     if (parts === undefined) { parts = new Map(); localParts.set(rule, parts) }
     let part = parts.get(id)
     if (part === undefined) {
-      part = { ...rule, ...(withoutRate ? { rateLimit: undefined } : {}), ...(withoutConcurrency ? { maxConcurrent: undefined } : {}) }
+      part = { ...rule, ...(withoutRate ? { rateLimit: undefined } : {}), ...(withoutConcurrency ? { maxConcurrent: Number.POSITIVE_INFINITY } : {}) }
       parts.set(id, part)
     }
     return part

@@ -1,30 +1,37 @@
 /**
- * Forwards one caller request to `{apiUrl}/ex/{product}/{cloudId}{path}?{query}` over a keep-alive undici Pool,
- * streaming bodies both ways. Upstream 401 means the token was revoked early: the cached token is dropped, a fresh
+ * Forwards one caller request to `{apiUrl}/ex/{product}/{cloudId}{path}?{query}` over the integration's own keep-alive
+ * undici Pool (integration-pools.ts), streaming bodies both ways; the caller's upload has a size limit and idle/total
+ * deadlines (caller-upload.ts). Upstream 401 means the token was revoked early: the cached token is dropped, a fresh
  * one minted, and the request replayed once when its body is replayable (none, or small enough to have been buffered).
  * Optionally (retry-policy.ts), a bodiless idempotent request answered 429/503 with Retry-After is tried again.
  */
 import type { IncomingMessage } from 'node:http'
-import { Transform, type Readable } from 'node:stream'
-import { Pool, type Dispatcher } from 'undici'
+import type { Readable } from 'node:stream'
+import type { Dispatcher } from 'undici'
 import { systemClock, type Clock } from '../clock.js'
 import type { IntegrationConfig } from '../config.js'
 import { BodyTooLargeError, UpstreamTimeoutError, UpstreamUnavailableError } from '../errors.js'
 import type { AccessGrant, TokenProvider } from '../tokens/token-provider.js'
 import type { CancelSignal } from './caller-gone.js'
+import { CallerUpload } from './caller-upload.js'
 import { upstreamRequestHeaders } from './headers.js'
+import { IntegrationPools } from './integration-pools.js'
 import { DEFAULT_RETRY, retryDelayMs, sleepOn, type RetryOptions, type Sleep } from './retry-policy.js'
 
 export interface ForwarderOptions {
   apiUrl: string
   tokens: TokenProvider
+  /** Connections of each integration's own pool. */
   connections: number
   connectTimeoutMs: number
   headersTimeoutMs: number
   bodyTimeoutMs: number
   bodyLimitBytes: number
   replayBufferBytes: number
-  /** Tests and benchmarks point this at a local server; production uses the Pool built from apiUrl. */
+  /** The caller's upload fails with 408 after this long without a byte, or this long in all. */
+  requestBodyIdleMs: number
+  requestBodyTotalMs: number
+  /** Tests and benchmarks point this at a local server (one dispatcher for all); production has a Pool per integration. */
   dispatcher?: Dispatcher
   /** Every answer Atlassian gives (retried and replayed ones too): rate-limit awareness and metrics read it. */
   onUpstreamResponse?: (integration: string, statusCode: number, headers: ForwardResponse['headers']) => void
@@ -57,8 +64,8 @@ const NO_BODY_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'DELETE'])
 
 export class Forwarder {
   readonly #options: ForwarderOptions
-  readonly #dispatcher: Dispatcher
-  readonly #ownsDispatcher: boolean
+  readonly #dispatcher: ((integration: string) => Dispatcher)
+  readonly #pools: IntegrationPools | undefined
   readonly #basePath: string
   readonly #clock: Clock
   readonly #sleep: Sleep
@@ -69,14 +76,23 @@ export class Forwarder {
     this.#sleep = options.sleep ?? sleepOn(this.#clock)
     const apiUrl = new URL(options.apiUrl)
     this.#basePath = apiUrl.pathname.replace(/\/$/, '')
-    this.#ownsDispatcher = options.dispatcher === undefined
-    this.#dispatcher = options.dispatcher ?? new Pool(apiUrl.origin, {
-      connections: options.connections,
-      connectTimeout: options.connectTimeoutMs,
-      headersTimeout: options.headersTimeoutMs,
-      bodyTimeout: options.bodyTimeoutMs,
-      pipelining: 1
-    })
+    const given = options.dispatcher
+    this.#pools = given === undefined
+      ? new IntegrationPools({
+        origin: apiUrl.origin,
+        connections: options.connections,
+        connectTimeoutMs: options.connectTimeoutMs,
+        headersTimeoutMs: options.headersTimeoutMs,
+        bodyTimeoutMs: options.bodyTimeoutMs
+      })
+      : undefined
+    const pools = this.#pools
+    this.#dispatcher = pools === undefined ? () => given as Dispatcher : (integration) => pools.for(integration)
+  }
+
+  /** Integrations with an upstream pool of their own (none when a dispatcher was given). */
+  pooledIntegrations (): string[] {
+    return this.#pools?.names() ?? []
   }
 
   async forward (request: ForwardRequest): Promise<ForwardResponse> {
@@ -118,14 +134,14 @@ export class Forwarder {
   }
 
   async close (): Promise<void> {
-    if (this.#ownsDispatcher) await this.#dispatcher.close()
+    await this.#pools?.close()
   }
 
   async #send (request: ForwardRequest, path: string, grant: AccessGrant, body: PreparedBody): Promise<Dispatcher.ResponseData> {
     const headers = upstreamRequestHeaders(request.incoming.headers, grant.authorization)
     if (body.length !== undefined) headers['content-length'] = String(body.length)
     try {
-      const response = await this.#dispatcher.request({
+      const response = await this.#dispatcher(request.integration).request({
         path,
         method: request.method as Dispatcher.HttpMethod,
         headers,
@@ -138,12 +154,13 @@ export class Forwarder {
       this.#options.onUpstreamResponse?.(request.integration, response.statusCode, response.headers)
       return response
     } catch (error) {
-      if (body.overLimit()) throw new BodyTooLargeError(this.#options.bodyLimitBytes)
+      const failure = body.failure()
+      if (failure !== undefined) throw failure
       throw translateUndiciError(error)
     }
   }
 
-  /** Buffers small bodies so a 401 can be replayed; streams the rest through a byte-limit guard. */
+  /** Buffers small bodies so a 401 can be replayed; streams the rest through caller-upload.ts's limit and deadlines. */
   async #prepareBody (request: ForwardRequest): Promise<PreparedBody> {
     const { incoming } = request
     const declared = incoming.headers['content-length'] === undefined ? undefined : Number(incoming.headers['content-length'])
@@ -153,29 +170,10 @@ export class Forwarder {
     if (!chunked && (declared === undefined || declared === 0)) {
       return staticBody(NO_BODY_METHODS.has(request.method) ? undefined : Buffer.alloc(0), declared === 0 && !NO_BODY_METHODS.has(request.method))
     }
+    const upload = new CallerUpload(incoming, { bodyLimitBytes: limit, idleMs: this.#options.requestBodyIdleMs, totalMs: this.#options.requestBodyTotalMs })
     if (declared !== undefined && declared <= this.#options.replayBufferBytes) {
-      const chunks: Buffer[] = []
-      for await (const chunk of incoming) chunks.push(chunk as Buffer)
-      return staticBody(Buffer.concat(chunks), true)
+      return staticBody(await upload.collect(), true)
     }
-    let seen = 0
-    let tripped = false
-    const guard = new Transform({
-      transform (chunk: Buffer, _encoding, callback) {
-        seen += chunk.length
-        if (seen > limit) {
-          tripped = true
-          callback(new BodyTooLargeError(limit))
-          return
-        }
-        callback(null, chunk)
-      }
-    })
-    incoming.pipe(guard)
-    incoming.on('error', (error) => guard.destroy(error))
-    // Until undici takes the body (after the token is fetched), nothing else listens on the guard: a caller breaking off
-    // its upload, or the parser refusing its framing, must fail this request, not end the process with an uncaught 'error'.
-    guard.on('error', () => {})
     let taken = false
     return {
       replayable: false,
@@ -183,10 +181,10 @@ export class Forwarder {
       take: () => {
         if (taken) throw new Error('a streamed body cannot be sent twice')
         taken = true
-        return guard
+        return upload.stream
       },
-      bytesSent: () => seen,
-      overLimit: () => tripped
+      bytesSent: () => upload.bytes(),
+      failure: () => upload.failure()
     }
   }
 }
@@ -196,7 +194,8 @@ interface PreparedBody {
   length: number | undefined
   take: () => Buffer | Readable | undefined
   bytesSent: () => number
-  overLimit: () => boolean
+  /** The caller-side limit or deadline that cut the body off: the request's answer. */
+  failure: () => Error | undefined
 }
 
 function staticBody (buffer: Buffer | undefined, sendEmpty: boolean): PreparedBody {
@@ -206,7 +205,7 @@ function staticBody (buffer: Buffer | undefined, sendEmpty: boolean): PreparedBo
     length: payload?.length,
     take: () => payload,
     bytesSent: () => payload?.length ?? 0,
-    overLimit: () => false
+    failure: () => undefined
   }
 }
 

@@ -4,6 +4,8 @@ import { request } from 'undici'
 import { json } from '../helpers/fake-atlassian.js'
 import { startHarness, type Harness } from '../helpers/broker-harness.js'
 import { ManualClock } from '../helpers/manual-clock.js'
+import { CallerLimits } from '../../src/limits/caller-limits.js'
+import type { CompiledRule } from '../../src/policy/policy.js'
 
 const POLICY = [
   { caller: 'report-job', integration: 'jira-main', methods: ['GET'], paths: ['/rest/api/3/**'], rateLimit: { perSecond: 1, burst: 2 } },
@@ -85,4 +87,20 @@ t.test('a refused call counts as a 429 for the caller in /metrics, not as upstre
   t.match(text, /atlassian_broker_requests_total\{caller="report-job",integration="jira-main",method="GET",status_class="4xx"\} 1\n/)
   t.notMatch(text, /atlassian_broker_upstream_rate_limited_total\{/)
   t.match(text, /atlassian_broker_rate_limited_responses_total\{caller="report-job",integration="jira-main",source="caller_limit"\} 1\n/)
+})
+
+t.test('the default share (limits.callerMaxConcurrent): per caller over every rule without maxConcurrent; a rule\'s own replaces it', async (t) => {
+  const limits = new CallerLimits({ clock: new ManualClock(), defaultMaxConcurrent: 2 })
+  const rule = (index: number, maxConcurrent?: number): CompiledRule => ({ index, caller: '*', integration: '*', methods: new Set(['GET']), paths: [], rateLimit: undefined, maxConcurrent })
+  const first = limits.admit('a', 'jira-main', rule(0))
+  limits.admit('a', 'wiki-main', rule(1))
+  t.throws(() => limits.admit('a', 'jira-main', rule(2)), { code: 'BROKER_ERR_CALLER_RATE_LIMITED' }, 'a third call by the same caller, whatever the rule')
+  t.doesNotThrow(() => limits.admit('b', 'jira-main', rule(0)), 'another caller has its own share')
+  const bulk = [1, 2, 3, 4, 5].map(() => limits.admit('a', 'jira-main', rule(3, 5)))
+  t.equal(bulk.length, 5, 'a rule with maxConcurrent 5 admits 5 beside the default share')
+  t.throws(() => limits.admit('a', 'jira-main', rule(3, 5)), { code: 'BROKER_ERR_CALLER_RATE_LIMITED' })
+  first()
+  first()
+  t.doesNotThrow(() => limits.admit('a', 'jira-main', rule(0)), 'a slot freed (release is idempotent)')
+  t.throws(() => limits.admit('a', 'jira-main', rule(0)), { code: 'BROKER_ERR_CALLER_RATE_LIMITED' })
 })

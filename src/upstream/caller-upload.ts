@@ -1,0 +1,116 @@
+/**
+ * A caller's request body on its way upstream: a byte-limit guard (413) and two deadlines (408). A caller trickling
+ * its upload (one byte every few seconds) would otherwise hold a broker request, an admission slot and an upstream
+ * connection for as long as it likes.
+ *
+ * - idle: no byte for `idleMs` while the broker is ready to read. When the broker itself is not reading (backpressure:
+ *   the upstream connection is not taking bytes yet) the caller is not the slow one and the clock starts again.
+ * - total: the body is not complete `totalMs` after the broker started reading it.
+ *
+ * The caller's socket is never destroyed here: the request fails with BROKER_ERR_REQUEST_BODY_TIMEOUT, and the error
+ * handler answers 408 and closes the connection (the rest of the body is not read).
+ */
+import type { Readable } from 'node:stream'
+import { Transform } from 'node:stream'
+import { BodyTooLargeError, RequestBodyTimeoutError } from '../errors.js'
+
+export interface UploadLimits {
+  bodyLimitBytes: number
+  idleMs: number
+  totalMs: number
+}
+
+export class CallerUpload {
+  /** What goes upstream: the caller's bytes, cut off by an error at the limit or a deadline. */
+  readonly stream: Transform
+  #seen = 0
+  #failure: Error | undefined
+  #stopWatching: () => void = () => {}
+
+  constructor (incoming: Readable, limits: UploadLimits) {
+    this.stream = new Transform({
+      transform: (chunk: Buffer, _encoding, callback) => {
+        this.#seen += chunk.length
+        if (this.#seen > limits.bodyLimitBytes) {
+          callback(this.#fail(new BodyTooLargeError(limits.bodyLimitBytes)))
+          return
+        }
+        callback(null, chunk)
+      }
+    })
+    incoming.pipe(this.stream)
+    incoming.on('error', (error) => this.stream.destroy(error))
+    // Until undici takes the stream (after the token is fetched), nothing else listens on it: a caller breaking off
+    // its upload, or the parser refusing its framing, must fail this request, not end the process with an uncaught 'error'.
+    this.stream.on('error', () => {})
+    // After pipe(), so this listener does not start the flow before the guard is attached.
+    this.#stopWatching = watchDeadlines(incoming, limits, (error) => {
+      incoming.unpipe(this.stream)
+      this.stream.destroy(this.#fail(error))
+    })
+  }
+
+  /** Bytes of the body received so far. */
+  bytes (): number {
+    return this.#seen
+  }
+
+  /** The limit or deadline that cut the body off, if one did: the request's answer, whatever undici made of it. */
+  failure (): Error | undefined {
+    return this.#failure
+  }
+
+  /** The whole body in memory (small bodies, kept so a 401 can be replayed). */
+  async collect (): Promise<Buffer> {
+    const chunks: Buffer[] = []
+    try {
+      for await (const chunk of this.stream) chunks.push(chunk as Buffer)
+    } catch (error) {
+      throw this.#failure ?? error
+    }
+    return Buffer.concat(chunks)
+  }
+
+  /** Stops the deadlines (the request ended some other way). */
+  stop (): void {
+    this.#stopWatching()
+  }
+
+  #fail (error: Error): Error {
+    this.#failure ??= error
+    this.#stopWatching()
+    return this.#failure
+  }
+}
+
+function watchDeadlines (incoming: Readable, limits: UploadLimits, fail: (error: Error) => void): () => void {
+  if (incoming.readableEnded) return () => {}
+  const onIdle = (): void => {
+    // Paused by backpressure, or bytes waiting to be read: the broker is the one not reading.
+    if (incoming.readableFlowing !== true || incoming.readableLength > 0) {
+      idle.refresh()
+      return
+    }
+    stop()
+    fail(new RequestBodyTimeoutError(`no byte received for ${limits.idleMs} ms`))
+  }
+  const idle = setTimeout(onIdle, limits.idleMs)
+  const total = setTimeout(() => {
+    stop()
+    fail(new RequestBodyTimeoutError(`the body was not complete within ${limits.totalMs} ms`))
+  }, limits.totalMs)
+  idle.unref()
+  total.unref()
+  const onData = (): void => { idle.refresh() }
+  function stop (): void {
+    clearTimeout(idle)
+    clearTimeout(total)
+    incoming.off('data', onData)
+    incoming.off('end', stop)
+    incoming.off('close', stop)
+  }
+  incoming.on('data', onData)
+  incoming.once('end', stop)
+  incoming.once('close', stop)
+  return stop
+}

@@ -1,0 +1,130 @@
+/**
+ * Issue 16 item 2: one caller trickling uploads (Content-Length 100,000, one byte every few hundred ms) must not starve
+ * anyone else. Each integration has its own upstream pool, each caller a default share of concurrency, and every
+ * upload an idle and a total deadline (408 BROKER_ERR_REQUEST_BODY_TIMEOUT). Real loopback HTTP, the fake Atlassian
+ * upstream; the deadlines are configured small to keep the test short.
+ */
+import net from 'node:net'
+import t, { type Test } from 'tap'
+import { request } from 'undici'
+import { JIRA_CLOUD_ID, startHarness, WIKI_CLOUD_ID, type Harness } from '../helpers/broker-harness.js'
+import { FakeAtlassian } from '../helpers/fake-atlassian.js'
+import { parseResponse, type RawResponse } from '../helpers/raw-http.js'
+
+const POLICY = [
+  { caller: 'uploader', integration: 'jira-main', methods: ['POST'], paths: ['/rest/api/3/**'] },
+  { caller: 'reader', integration: 'wiki-main', methods: ['GET'], paths: ['/wiki/**'] },
+  { caller: 'reader', integration: 'jira-main', methods: ['GET'], paths: ['/rest/api/3/**'] }
+]
+
+interface SlowUpload {
+  /** Resolves with the broker's answer (status 0 if the connection closed without one). */
+  answer: Promise<RawResponse>
+  bytesSent: () => number
+}
+
+/** Announces 100,000 bytes and sends `bytesToSend` of them, one every `everyMs`, until the broker answers. */
+function slowUpload (h: Harness, caller: string, options: { everyMs: number, bytesToSend: number }): SlowUpload {
+  const { port } = new URL(h.url)
+  const socket = net.connect(Number(port), '127.0.0.1')
+  let sent = 0
+  let raw = ''
+  const answer = new Promise<RawResponse>((resolve) => {
+    const done = (): void => {
+      clearInterval(timer)
+      socket.destroy()
+      resolve(parseResponse(raw))
+    }
+    socket.on('data', (chunk: Buffer) => {
+      raw += chunk.toString('latin1')
+      const parsed = parseResponse(raw)
+      if (parsed.status !== 0 && Buffer.byteLength(parsed.body, 'latin1') >= Number(parsed.headers['content-length'] ?? Infinity)) done()
+    })
+    socket.on('close', done)
+    socket.on('error', done)
+  })
+  socket.write('POST /proxy/jira-main/rest/api/3/issue/OPS-1/attachments HTTP/1.1\r\nHost: 127.0.0.1\r\n' +
+    `Authorization: Bearer ${h.callerToken(caller)}\r\nX-Atlassian-Token: no-check\r\nContent-Type: application/octet-stream\r\n` +
+    'Content-Length: 100000\r\n\r\n')
+  const timer = setInterval(() => {
+    if (sent >= options.bytesToSend || socket.destroyed) return
+    socket.write('x')
+    sent++
+  }, options.everyMs)
+  return { answer, bytesSent: () => sent }
+}
+
+const problemCode = (response: RawResponse): string | undefined => (JSON.parse(response.body === '' ? '{}' : response.body) as { code?: string }).code
+const uploadsAtFake = (h: Harness): number => h.fake.requests.filter((r) => r.method === 'POST' && r.path.includes('/attachments')).length
+
+/** A harness whose broker has `connections` per integration (the fake is started first: its URLs are in the config). */
+async function harness (t: Test, connections: number, limits: Record<string, number>): Promise<Harness> {
+  const fake = await FakeAtlassian.start({ t, sites: [{ product: 'jira', cloudId: JIRA_CLOUD_ID }, { product: 'confluence', cloudId: WIKI_CLOUD_ID }] })
+  return await startHarness(t, { fake, config: { policy: POLICY, atlassian: { tokenUrl: fake.tokenUrl, apiUrl: fake.url, connections }, limits } })
+}
+
+async function until (condition: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 600 && !condition(); i++) await new Promise((resolve) => setTimeout(resolve, 50))
+  if (!condition()) throw new Error(`never happened: ${what}`)
+}
+
+/** The call's status, or 0 when the reader's own deadline passed first. */
+async function readerCall (h: Harness, path: string, deadlineMs: number): Promise<number> {
+  // The reader's own timeout: a call stuck behind the uploads fails here instead of answering 200.
+  try {
+    const response = await request(`${h.url}${path}`, {
+      headers: { authorization: `Bearer ${h.callerToken('reader')}` },
+      signal: AbortSignal.timeout(deadlineMs)
+    })
+    await response.body.text()
+    return response.statusCode
+  } catch {
+    return 0
+  }
+}
+
+t.test('66 slow uploads fill integration A\'s pool: a call to integration B still answers 200; every upload gets its 408', async (t) => {
+  // The default share (32) would refuse half the uploads: lifted here so the pools alone are what is tested.
+  const h = await harness(t, 64, { callerMaxConcurrent: 1_000, requestBodyIdleMs: 3_000, requestBodyTotalMs: 12_000 })
+  const uploads = Array.from({ length: 66 }, () => slowUpload(h, 'uploader', { everyMs: 300, bytesToSend: 100_000 }))
+  await until(() => uploadsAtFake(h) >= 64, '64 uploads streaming to the fake Atlassian')
+  t.equal(uploadsAtFake(h), 64, 'integration A\'s pool (64 connections) is full: the other 2 uploads wait for a connection')
+
+  t.equal(await readerCall(h, '/proxy/wiki-main/wiki/rest/api/user/current', 6_000), 200, 'integration B answers at once: its pool is its own')
+
+  const answers = await Promise.all(uploads.map(async (upload) => await upload.answer))
+  t.same(answers.map((answer) => answer.status), answers.map(() => 408), 'every slow upload answered 408')
+  t.same([...new Set(answers.map(problemCode))], ['BROKER_ERR_REQUEST_BODY_TIMEOUT'])
+  t.match(answers[0]?.body, /not complete within 12000 ms/, 'the total deadline cut them off (they never went idle)')
+  t.equal(answers[0]?.headers.connection, 'close', 'the connection ends with the answer: the rest of the body is not read')
+  t.ok(uploads.every((upload) => upload.bytesSent() < 100_000), 'no upload completed')
+  t.same(h.broker.forwarder.pooledIntegrations().sort(), ['jira-main', 'wiki-main'], 'one pool per integration called')
+  t.notOk(h.logs.some((line) => line.includes(h.callerToken('uploader').split('.')[0] ?? '') && line.includes('Bearer')), 'no caller token in the log')
+})
+
+t.test('the default per-caller share: of 40 stalled uploads by one caller, 32 are admitted and cut off by the idle deadline, 8 refused', async (t) => {
+  const h = await harness(t, 64, { requestBodyIdleMs: 2_000, requestBodyTotalMs: 60_000 })
+  t.equal(h.config.limits.callerMaxConcurrent, 32, 'the default')
+  // One byte, then silence: the idle deadline ends them.
+  const uploads = Array.from({ length: 40 }, () => slowUpload(h, 'uploader', { everyMs: 50, bytesToSend: 1 }))
+  const answers = await Promise.all(uploads.map(async (upload) => await upload.answer))
+  const statuses = answers.map((answer) => answer.status)
+  t.equal(statuses.filter((status) => status === 429).length, 8, '8 over the caller\'s share refused')
+  t.equal(statuses.filter((status) => status === 408).length, 32, '32 admitted, then cut off')
+  t.ok(answers.filter((answer) => answer.status === 429).every((answer) => problemCode(answer) === 'BROKER_ERR_CALLER_RATE_LIMITED'))
+  const timedOut = answers.filter((answer) => answer.status === 408)
+  t.ok(timedOut.every((answer) => problemCode(answer) === 'BROKER_ERR_REQUEST_BODY_TIMEOUT'))
+  t.match(timedOut[0]?.body, /no byte received for 2000 ms/, 'the idle deadline')
+  t.ok(uploadsAtFake(h) <= 32, 'refused uploads never reached Atlassian')
+})
+
+t.test('a caller\'s share leaves room: while 32 uploads stall, another caller\'s calls to the same integration answer 200', async (t) => {
+  const h = await harness(t, 40, { requestBodyIdleMs: 8_000, requestBodyTotalMs: 8_000 })
+  const uploads = Array.from({ length: 40 }, () => slowUpload(h, 'uploader', { everyMs: 300, bytesToSend: 100_000 }))
+  await until(() => uploadsAtFake(h) >= 32, '32 uploads streaming to the fake Atlassian')
+  for (let i = 0; i < 10; i++) t.equal(await readerCall(h, '/proxy/jira-main/rest/api/3/myself', 10_000), 200, `reader call ${i + 1}`)
+  t.equal(uploadsAtFake(h), 32, 'the uploader holds only its share of the 40 connections')
+  const answers = await Promise.all(uploads.map(async (upload) => await upload.answer))
+  t.equal(answers.filter((answer) => answer.status === 429).length, 8)
+  t.equal(answers.filter((answer) => answer.status === 408).length, 32)
+})
