@@ -84,6 +84,8 @@ export function brokerConfigInput (kind: ConfigKind, options: { upstreamUrl: str
     atlassian: { tokenUrl: `${options.upstreamUrl}/oauth/token`, apiUrl: options.upstreamUrl },
     secrets: { store: 'file', file: { path: `${options.dataDir}/secrets-${kind}.enc` } },
     logging: { level: 'info' },
+    // The herd and the load are many concurrent calls by few callers: the per-caller share (default 32) is lifted.
+    limits: { callerMaxConcurrent: 100_000 },
     ...(kind === 'small' ? smallConfig() : largeConfig())
   }
 }

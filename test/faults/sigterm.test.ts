@@ -37,6 +37,8 @@ async function serve (t: Test, shutdownGraceMs: number): Promise<Served> {
     integrations: { 'jira-main': { product: 'jira', cloudId: CLOUD_ID, credential: 'oauth' } },
     policy: [{ caller: 'load-job', integration: 'jira-main', methods: ['GET', 'PUT'], paths: ['/rest/api/3/**'] }],
     secrets: { store: 'file', file: { path: secrets } },
+    // 40 calls in flight from one caller: above the default per-caller share (32).
+    limits: { callerMaxConcurrent: 100 },
     shutdownGraceMs
   }))
   const child = startCli(['serve'], { cwd: dir, env: cliEnv({ BROKER_MASTER_KEY: MASTER }) })

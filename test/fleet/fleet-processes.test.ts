@@ -53,6 +53,8 @@ async function fleet (t: Test): Promise<void> {
     policy: [{ caller: '*', integration: '*', methods: ['GET'], paths: ['/**'] }],
     secrets: { store: 'file', file: { path: `${dir}/secrets.enc` } },
     fleet: { redis: { url: redis.url, keyPrefix: 'fleet-test' } },
+    // A cold herd of 100 concurrent calls by one caller: above the default per-caller share (32).
+    limits: { callerMaxConcurrent: 1_000 },
     logging: { level: 'info' }
   }))
 
