@@ -17,6 +17,7 @@ import type { Policy } from './policy/policy.js'
 import { answerWithProblems, toProblem } from './problem.js'
 import type { Readiness } from './readiness.js'
 import { lazyChildLogger } from './lazy-child-logger.js'
+import { answerMethodNotAllowed } from './method-not-allowed.js'
 import { REDACT_PATHS } from './logger.js'
 import type { Forwarder } from './upstream/forwarder.js'
 import proxyPlugin, { type ProxyPluginOptions } from './upstream/proxy-plugin.js'
@@ -72,6 +73,7 @@ export async function buildApp (config: BrokerConfig, deps: AppDeps): Promise<Fa
   })
 
   if (deps.onRoute) app.addHook('onRoute', deps.onRoute)
+  answerMethodNotAllowed(app as unknown as FastifyInstance)
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id)

@@ -11,11 +11,13 @@ export const PolicyDeniedError = createError('BROKER_ERR_POLICY_DENIED', 'Policy
 export const AdminForbiddenError = createError('BROKER_ERR_ADMIN_FORBIDDEN', 'Admin access needs a caller token with the admin role %s', 403)
 export const IntegrationNotFoundError = createError('BROKER_ERR_INTEGRATION_NOT_FOUND', 'Unknown integration "%s"', 404)
 export const RouteNotFoundError = createError('BROKER_ERR_ROUTE_NOT_FOUND', 'No route %s %s', 404)
+export const MethodNotAllowedError = createError('BROKER_ERR_METHOD_NOT_ALLOWED', 'Method %s is not allowed on %s; see the Allow header', 405)
 export const PathRejectedError = createError('BROKER_ERR_PATH_REJECTED', 'Ambiguous or unsafe request path: %s', 400)
 export const BadRequestError = createError('BROKER_ERR_BAD_REQUEST', 'Bad request: %s', 400)
 export const CredentialInvalidError = createError('BROKER_ERR_CREDENTIAL_INVALID', 'Credential document is invalid: %s', 400)
 export const SecretVersionNotFoundError = createError('BROKER_ERR_SECRET_VERSION_NOT_FOUND', 'No readable version %s of integration "%s"', 404)
 export const SecretVersionConflictError = createError('BROKER_ERR_SECRET_VERSION_CONFLICT', 'Secret of "%s" changed concurrently (expected version %s); read it again and retry', 409)
+export const StateConflictError = createError('BROKER_ERR_STATE_CONFLICT', 'The request is well formed but does not apply to this broker as configured: %s', 409)
 export const CredentialVerificationFailedError = createError('BROKER_ERR_CREDENTIAL_VERIFICATION_FAILED', 'The new credential was refused by Atlassian and was not stored: %s', 422)
 export const BodyTooLargeError = createError('BROKER_ERR_BODY_TOO_LARGE', 'Request body exceeds the configured limit of %s bytes', 413)
 export const RequestBodyTimeoutError = createError('BROKER_ERR_REQUEST_BODY_TIMEOUT', 'The request body did not arrive in time: %s', 408)
@@ -52,8 +54,8 @@ export interface ProblemBody {
 /** Every code above, for the openapi.yaml consistency test and the README table. */
 export const ERROR_CODES: readonly string[] = [
   CallerUnauthenticatedError, PolicyDeniedError, AdminForbiddenError, IntegrationNotFoundError, RouteNotFoundError,
-  PathRejectedError, BadRequestError, CredentialInvalidError, SecretVersionNotFoundError, SecretVersionConflictError,
-  CredentialVerificationFailedError, BodyTooLargeError, RequestBodyTimeoutError, HeadersTooLargeError, CallerRateLimitedError, UpstreamRateLimitedError,
+  MethodNotAllowedError, PathRejectedError, BadRequestError, CredentialInvalidError, SecretVersionNotFoundError, SecretVersionConflictError,
+  StateConflictError, CredentialVerificationFailedError, BodyTooLargeError, RequestBodyTimeoutError, HeadersTooLargeError, CallerRateLimitedError, UpstreamRateLimitedError,
   CredentialNotConfiguredError, CredentialRejectedError, TokenEndpointUnavailableError, UpstreamUnavailableError,
   UpstreamTimeoutError, SecretStoreUnavailableError, SecretStoreDeniedError, NotReadyError, InternalError
 ].map((ctor) => new ctor().code)

@@ -32,7 +32,8 @@ export interface AdminPluginOptions {
   via: 'admin-api' | 'admin-listener'
 }
 
-const version = z.number().int().nonnegative()
+/** Versions are counters: past 2^31 - 1 a number is not one (openapi.yaml says the same maximum). */
+const version = z.number().int().nonnegative().max(2_147_483_647)
 const rotateBody = z.strictObject({
   credential: z.unknown(),
   expiresAt: z.string().max(64).optional(),

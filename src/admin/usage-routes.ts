@@ -3,7 +3,7 @@
  * that shows it. The page itself is served without authentication: it holds no data and asks for the token.
  */
 import type { FastifyInstance } from 'fastify'
-import { BadRequestError } from '../errors.js'
+import { BadRequestError, StateConflictError } from '../errors.js'
 import type { UsageWindow } from '../usage/usage-window.js'
 import { USAGE_PAGE_CSP, USAGE_PAGE_HTML } from './usage-page.js'
 
@@ -16,7 +16,7 @@ export function usageRoutes (view: UsageView | UsageWindow): (app: FastifyInstan
     app.get('/admin/usage', { onRequest: async (request) => { await app.requireAdmin(request) } }, async (request, reply) => {
       const scope = (request.query as { scope?: unknown }).scope
       if (scope !== undefined && scope !== 'pod' && scope !== 'fleet') throw new BadRequestError('scope is "pod" (default) or "fleet"')
-      if (scope === 'fleet' && fleet === undefined) throw new BadRequestError('scope=fleet needs fleet mode (the `fleet` section of the config)')
+      if (scope === 'fleet' && fleet === undefined) throw new StateConflictError('scope=fleet needs fleet mode (the `fleet` section of the config)')
       return reply.header('cache-control', 'no-store').send(scope === 'fleet' && fleet !== undefined ? await fleet() : window.snapshot())
     })
 

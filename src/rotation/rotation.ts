@@ -9,8 +9,8 @@
  */
 import type { Clock } from '../clock.js'
 import type { IntegrationConfig } from '../config.js'
-import { BadRequestError, SecretVersionConflictError, SecretVersionNotFoundError } from '../errors.js'
-import { parseCredential } from '../secrets/credential.js'
+import { BadRequestError, SecretVersionConflictError, SecretVersionNotFoundError, StateConflictError } from '../errors.js'
+import { credentialKindOf, parseCredential } from '../secrets/credential.js'
 import type { SecretMetadata, SecretStore, SecretVersionInfo, StoredSecret } from '../secrets/secret-store.js'
 import { parseIsoDate } from './iso-date.js'
 import type { CredentialVerifier } from './verify.js'
@@ -65,6 +65,10 @@ export interface CredentialHistory {
 }
 
 export async function rotateCredential (context: RotationContext, input: RotateInput): Promise<RotationResult> {
+  const kind = credentialKindOf(input.credential)
+  if (kind !== undefined && kind !== input.config.credential) {
+    throw new StateConflictError(`integration "${input.integration}" takes ${input.config.credential} credentials, and this is a well-formed ${kind} credential`)
+  }
   const data = parseCredential(input.config.credential, input.credential)
   const expiresAt = input.expiresAt === undefined ? undefined : parseExpiresAt(input.expiresAt)
   const { store } = context
@@ -93,7 +97,7 @@ export async function rollbackCredential (context: RotationContext, input: Rollb
   const expected = checkExpected(input.integration, current, input.expectedVersion)
   const target = input.toVersion ?? current - 1
   if (!Number.isInteger(target) || target < 1) throw new SecretVersionNotFoundError(String(target), input.integration)
-  if (target >= current) throw new BadRequestError(`version ${target} is not older than the current version ${current}; roll back to an earlier one`)
+  if (target >= current) throw new StateConflictError(`version ${target} is not older than the current version ${current}; roll back to an earlier one`)
   const older = await store.get(input.integration, target)
   if (older === undefined) throw new SecretVersionNotFoundError(String(target), input.integration)
   await context.verify(input.integration, input.config, older.data)

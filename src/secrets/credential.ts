@@ -34,6 +34,11 @@ export function parseCredential (kind: CredentialKind, json: unknown): Credentia
   throw new CredentialInvalidError(`${[...new Set(problems)].join('; ')} (a ${kind} credential is exactly ${EXPECTED[kind]})`)
 }
 
+/** The kind a document is a valid credential of, if any (a rotation with the other kind is a conflict, not bad input). */
+export function credentialKindOf (json: unknown): CredentialKind | undefined {
+  return (Object.keys(schemas) as CredentialKind[]).find((kind) => schemas[kind].safeParse(json).success)
+}
+
 /** One issue in words, built from the field name and the issue code only (zod messages could quote input). */
 function describe (issue: z.core.$ZodIssue, json: unknown, kind: CredentialKind): string {
   const field = issue.path.length > 0 ? fieldName(String(issue.path[0])) : undefined

@@ -97,15 +97,20 @@ for (const kind of STORE_KINDS) {
     const badBody = await h.admin('POST', '/admin/integrations/jira-main/rotate', { credential: {}, expiresAt: 5, client_secret: 'wrong-secret-value-123456' })
     t.equal(badBody.statusCode, 400)
     t.equal(badBody.body.code, 'BROKER_ERR_BAD_REQUEST')
-    const records = await auditSettled(h, 3)
+    const otherKind = await h.admin('POST', '/admin/integrations/jira-main/rotate', { credential: { token: 'an-api-token-value-0123456789' } })
+    t.match(otherKind, { statusCode: 409, body: { code: 'BROKER_ERR_STATE_CONFLICT', message: /takes oauth credentials, and this is a well-formed api-token credential/ } },
+      'a well-formed credential of the other kind: a conflict with the integration\'s config, not bad input')
+    t.equal(await h.store.currentVersion('jira-main'), 1, 'nothing stored')
+    const records = await auditSettled(h, 4)
     t.match(records, [
       { action: 'rotate', outcome: 'refused', code: 'BROKER_ERR_CREDENTIAL_VERIFICATION_FAILED', oldVersion: 1, newVersion: null },
       { action: 'rotate', outcome: 'refused', code: 'BROKER_ERR_CREDENTIAL_INVALID' },
       // Refused before the action ran, and recorded all the same (issue 16: such refusals left no record).
-      { action: 'rotate', outcome: 'refused', code: 'BROKER_ERR_BAD_REQUEST', detail: /refused before the rotate/ }
+      { action: 'rotate', outcome: 'refused', code: 'BROKER_ERR_BAD_REQUEST', detail: /refused before the rotate/ },
+      { action: 'rotate', outcome: 'refused', code: 'BROKER_ERR_STATE_CONFLICT' }
     ])
-    t.equal(records.length, 3, 'a body that fails validation never reaches the action, but its refusal is recorded')
-    assertNoSecrets(t, [JSON.stringify(refused.body), JSON.stringify(invalid.body), JSON.stringify(badBody.body), JSON.stringify(records), ...h.logs])
+    t.equal(records.length, 4, 'a body that fails validation never reaches the action, but its refusal is recorded')
+    assertNoSecrets(t, [JSON.stringify(refused.body), JSON.stringify(invalid.body), JSON.stringify(badBody.body), JSON.stringify(otherKind.body), JSON.stringify(records), ...h.logs])
   })
 
   t.test(`${kind} store: two concurrent rotations through the API — one 200, one 409`, async (t) => {
@@ -144,15 +149,16 @@ for (const kind of STORE_KINDS) {
     t.match((await h.admin('GET', '/admin/integrations/jira-main')).body, { storeVersion: 3, versionInUse: 3, accessToken: { secretVersion: 3 } })
 
     const notOlder = await h.admin('POST', '/admin/integrations/jira-main/rollback', { toVersion: 3 })
-    t.equal(notOlder.statusCode, 400)
-    t.equal((await h.admin('POST', '/admin/integrations/jira-main/rollback', { toVersion: 99 })).statusCode, 400)
-    const records = await auditSettled(h, 5)
+    t.match(notOlder, { statusCode: 409, body: { code: 'BROKER_ERR_STATE_CONFLICT' } }, 'not older than the current version')
+    t.equal((await h.admin('POST', '/admin/integrations/jira-main/rollback', { toVersion: 99 })).statusCode, 409)
+    t.match(await h.admin('POST', '/admin/integrations/jira-main/rollback', { toVersion: 2_147_483_648 }), { statusCode: 400, body: { code: 'BROKER_ERR_BAD_REQUEST' } }, 'past the documented maximum')
+    const records = await auditSettled(h, 6)
     t.match(records.slice(0, 3), [
       { action: 'rotate', outcome: 'ok', oldVersion: 1, newVersion: 2 },
       { action: 'rollback', outcome: 'ok', oldVersion: 2, newVersion: 3, detail: 'restored version 1' },
       { action: 'drop-token', outcome: 'ok', oldVersion: 2 }
     ])
-    t.match(records.slice(3), [{ action: 'rollback', outcome: 'refused', code: 'BROKER_ERR_BAD_REQUEST' }, { action: 'rollback', outcome: 'refused' }])
+    t.match(records.slice(3), [{ action: 'rollback', outcome: 'refused', code: 'BROKER_ERR_STATE_CONFLICT' }, { action: 'rollback', outcome: 'refused' }, { action: 'rollback', outcome: 'refused', code: 'BROKER_ERR_BAD_REQUEST' }])
     assertNoSecrets(t, [JSON.stringify(records), ...h.logs])
   })
 

@@ -79,3 +79,14 @@ t.test('on the admin listener the usage view needs no token', async (t) => {
   t.match(await res.body.json(), { series: [{ caller: 'report-job', integration: 'jira-main', sinceStart: { requests: 1 } }] })
   t.equal((await request(`${address}/admin`)).statusCode, 200)
 })
+
+t.test('scope=fleet without fleet mode: 409 BROKER_ERR_STATE_CONFLICT (well formed, not applicable here); a bad scope: 400', async (t) => {
+  const h = await startHarness(t, { config: ADMIN_CONFIG })
+  const adminJwt = h.callerToken('ops-alice', { roles: ['broker-admin'] })
+  const fleet = await request(`${h.url}/admin/usage?scope=fleet`, { headers: { authorization: `Bearer ${adminJwt}` } })
+  t.equal(fleet.statusCode, 409)
+  t.match(await fleet.body.json(), { code: 'BROKER_ERR_STATE_CONFLICT', message: /scope=fleet needs fleet mode/ })
+  const bad = await request(`${h.url}/admin/usage?scope=galaxy`, { headers: { authorization: `Bearer ${adminJwt}` } })
+  t.equal(bad.statusCode, 400)
+  t.match(await bad.body.json(), { code: 'BROKER_ERR_BAD_REQUEST' })
+})

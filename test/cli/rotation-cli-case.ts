@@ -67,7 +67,7 @@ export async function rotationCliCase (t: Test, kind: StoreKind): Promise<void> 
 
     const toMissing = await cli(['secrets', 'rollback', 'jira-main', '--to', '9'])
     t.equal(toMissing.code, 1)
-    t.match(toMissing.stderr, /BROKER_ERR_BAD_REQUEST/)
+    t.match(toMissing.stderr, /BROKER_ERR_STATE_CONFLICT/)
     t.equal((await cli(['secrets', 'rollback', 'jira-main', '--to', 'two'])).code, 2, 'a usage error')
 
     const list = JSON.parse((await cli(['secrets', 'list', '--json'])).stdout) as Array<Record<string, unknown>>
@@ -78,7 +78,7 @@ export async function rotationCliCase (t: Test, kind: StoreKind): Promise<void> 
       { action: 'rotate', outcome: 'refused', code: 'BROKER_ERR_CREDENTIAL_VERIFICATION_FAILED', oldVersion: 1, newVersion: null, via: 'cli', actor },
       { action: 'rotate', outcome: 'ok', oldVersion: 1, newVersion: 2 },
       { action: 'rollback', outcome: 'ok', oldVersion: 2, newVersion: 3, detail: 'restored version 1' },
-      { action: 'rollback', outcome: 'refused', code: 'BROKER_ERR_BAD_REQUEST' }
+      { action: 'rollback', outcome: 'refused', code: 'BROKER_ERR_STATE_CONFLICT' }
     ])
     const everything = [readFileSync(auditFile, 'utf8'), refused.stdout, refused.stderr, rotated.stdout, rotated.stderr, history.stdout, rolled.stdout].join('\n')
     for (const secret of [FIRST.client_secret, SECOND.client_secret, WRONG.client_secret]) t.notOk(everything.includes(secret), 'no secret printed or audited')

@@ -105,7 +105,7 @@ for (const kind of STORE_KINDS) {
     t.match(toTwo, { oldVersion: 3, newVersion: 4, restoredVersion: 2 })
     t.equal((await context.store.get('jira-main'))?.data.client_id, 'svc-client-id-2')
 
-    await t.rejects(rollbackCredential(context, { integration: 'jira-main', config: OAUTH, actor: 'bob', toVersion: 4 }), { code: 'BROKER_ERR_BAD_REQUEST' })
+    await t.rejects(rollbackCredential(context, { integration: 'jira-main', config: OAUTH, actor: 'bob', toVersion: 4 }), { code: 'BROKER_ERR_STATE_CONFLICT', statusCode: 409 }, 'not older than the current version: a conflict with the store\'s state')
     await t.rejects(rollbackCredential(context, { integration: 'jira-main', config: OAUTH, actor: 'bob', toVersion: 0 }), { code: 'BROKER_ERR_SECRET_VERSION_NOT_FOUND' })
     await t.rejects(rollbackCredential(context, { integration: 'wiki-main', config: OAUTH, actor: 'bob' }), { code: 'BROKER_ERR_SECRET_VERSION_NOT_FOUND' })
     await t.rejects(rollbackCredential(context, { integration: 'jira-main', config: OAUTH, actor: 'bob', expectedVersion: 3 }), { code: 'BROKER_ERR_SECRET_VERSION_CONFLICT' })
