@@ -44,7 +44,7 @@ t.test('schemathesis --checks all: openapi.yaml and the broker agree', async (t)
   try {
     ({ stdout: output } = await run(tools.bin('st'), args, {
       cwd: workdir,
-      env: { PATH: process.env.PATH, HOME: workdir, NO_PROXY: '127.0.0.1', SCHEMATHESIS_HOOKS: HOOKS },
+      env: { PATH: process.env.PATH, HOME: workdir, NO_PROXY: '127.0.0.1', SCHEMATHESIS_HOOKS: HOOKS, PYTHONDONTWRITEBYTECODE: '1' },
       timeout: 600_000,
       maxBuffer: 64 * 1024 * 1024
     }))
