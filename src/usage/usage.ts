@@ -5,16 +5,18 @@
 import type { Logger } from 'pino'
 import type { Clock } from '../clock.js'
 import type { BrokerConfig } from '../config.js'
-import type { SecretStore } from '../secrets/secret-store.js'
+import type { CredentialExpiry } from '../rotation/credential-expiry.js'
 import { CallAudit } from './call-audit.js'
-import { CredentialExpiry } from './credential-expiry.js'
 import { createLabels, type Labels } from './labels.js'
 import { BrokerMetrics } from './metrics.js'
 import type { ProxiedCall, UsageSink } from './proxied-call.js'
 import { UsageWindow } from './usage-window.js'
 
 export interface UsageOptions {
-  store: SecretStore
+  /** The secret store's kind (`file`, `vault`): the metrics' `store` label. */
+  storeKind: string
+  /** The broker's one expiry reader: the expiry gauge. */
+  expiry: CredentialExpiry
   /** Callers named exactly by the policy (Policy.knownCallers): the caller label set. */
   knownCallers: ReadonlySet<string>
   clock: Clock
@@ -34,8 +36,8 @@ export class Usage implements UsageSink {
     this.metrics = config.metrics.enabled
       ? new BrokerMetrics({
         labels: this.labels,
-        storeKind: options.store.kind,
-        expiry: new CredentialExpiry({ store: options.store, clock: options.clock, logger: options.logger, integrations })
+        storeKind: options.storeKind,
+        expiry: options.expiry
       })
       : undefined
     this.audit = config.usage.auditFile === undefined ? undefined : new CallAudit(config.usage.auditFile, options.logger, { maxFileBytes: config.usage.maxFileBytes })
