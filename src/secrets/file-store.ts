@@ -13,14 +13,13 @@ import {
   deriveKey, isNotFound, keyId, loadKeyFile, newScryptParams, openEnvelope, parseEnvelope, parseMasterKey, removeStaleTemps, seal,
   SecretFileError, unreadable, writeFileAtomic, type MasterKey, type ScryptParams
 } from './file-crypto.js'
-import type {
-  CredentialData, PutOptions, SecretMetadata, SecretStore, SecretSummary, SecretVersionInfo, StoredSecret, StoreHealth
+import {
+  METADATA_KEYS, type CredentialData, type PutOptions, type SecretMetadata, type SecretStore, type SecretSummary, type SecretVersionInfo, type StoredSecret, type StoreHealth
 } from './secret-store.js'
 
 export { SecretFileError, type SecretFileProblem } from './file-crypto.js'
 
 export const DEFAULT_MAX_VERSIONS = 10
-const METADATA_KEYS = ['rotated_at', 'rotated_by', 'expires_at', 'owner'] as const
 
 export interface FileStoreOptions {
   path: string
