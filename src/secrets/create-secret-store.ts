@@ -2,7 +2,7 @@
 import type { Logger } from 'pino'
 import type { Clock } from '../clock.js'
 import type { BrokerConfig } from '../config.js'
-import { createFileStore } from './file-store.js'
+import { createFileStore } from './file/file-store.js'
 import type { SecretStore } from './secret-store.js'
 
 /** How often a cached secret is checked against the store's current version, by backend. */
@@ -14,7 +14,7 @@ export async function createSecretStore (config: BrokerConfig, options: { logger
   const env = options.env ?? process.env
   if (config.secrets.store === 'vault' && config.secrets.vault) {
     // Loaded only when chosen: a single-machine broker never pays for node-vault.
-    const { createVaultStore } = await import('./vault-store.js')
+    const { createVaultStore } = await import('./vault/vault-store.js')
     return createVaultStore({ config: config.secrets.vault, logger: options.logger, clock: options.clock })
   }
   return createFileStore({

@@ -8,10 +8,10 @@
  * Retry-After, straight away (the caller is already waiting and keeps its cache); policy gap -> SecretStoreDeniedError.
  */
 import type { Logger } from 'pino'
-import { systemClock, type Clock } from '../clock.js'
-import type { VaultConfig } from '../config.js'
-import { BadRequestError, SecretVersionConflictError, SecretVersionNotFoundError } from '../errors.js'
-import { METADATA_KEYS, type CredentialData, type PutOptions, type SecretMetadata, type SecretStore, type SecretSummary, type SecretVersionInfo, type StoredSecret, type StoreHealth } from './secret-store.js'
+import { systemClock, type Clock } from '../../clock.js'
+import type { VaultConfig } from '../../config.js'
+import { BadRequestError, SecretVersionConflictError, SecretVersionNotFoundError } from '../../errors.js'
+import { METADATA_KEYS, type CredentialData, type PutOptions, type SecretMetadata, type SecretStore, type SecretSummary, type SecretVersionInfo, type StoredSecret, type StoreHealth } from '../secret-store.js'
 import { createVaultKv, type KvKeyMetadata, type VaultKv } from './vault-kv.js'
 import { createVaultSession, describeVaultFailure, type VaultSession } from './vault-session.js'
 

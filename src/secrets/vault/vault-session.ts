@@ -15,9 +15,9 @@
  */
 import { readFile } from 'node:fs/promises'
 import type { Logger } from 'pino'
-import { systemClock, type Clock, type TimerHandle } from '../clock.js'
-import type { VaultConfig } from '../config.js'
-import { isBrokerError, SecretStoreDeniedError, SecretStoreUnavailableError, withRetryAfter } from '../errors.js'
+import { systemClock, type Clock, type TimerHandle } from '../../clock.js'
+import type { VaultConfig } from '../../config.js'
+import { isBrokerError, SecretStoreDeniedError, SecretStoreUnavailableError, withRetryAfter } from '../../errors.js'
 import { createClient, describeVaultFailure, VaultCallError, type Agents, type VaultClient } from './vault-client.js'
 
 export { describeVaultFailure, VaultCallError, type VaultClient } from './vault-client.js'
