@@ -12,9 +12,5 @@ export default tseslint.config(
       '@typescript-eslint/no-explicit-any': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }]
     }
-  },
-  {
-    files: ['src/admin/page/**/*.js'],
-    languageOptions: { globals: { ...globals.browser } }
   }
 )

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import { createServer } from 'node:http'
-import Fastify, { LogController, type FastifyInstance } from 'fastify'
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import adminAuth from './admin/admin-auth.js'
 import callerAuth from './callers/caller-auth.js'
@@ -43,8 +43,10 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/
 export async function buildApp (config: BrokerConfig, deps: AppDeps): Promise<FastifyInstance> {
   const refusals = new RefusalSampler({ perMinute: config.logging.refusalsPerMinute, logger: deps.logger })
   const logRefusal = (): boolean => refusals.admit()
+  // Typed as Fastify's base logger (which pino's Logger is), so the app is a plain FastifyInstance with no cast.
+  const loggerInstance: FastifyBaseLogger = deps.logger
   const app = Fastify({
-    loggerInstance: deps.logger,
+    loggerInstance,
     // One line per request is written by usage/call-record.ts, with the caller and integration in it.
     logController: new LogController({ disableRequestLogging: true }),
     childLoggerFactory: lazyChildLogger,
@@ -66,8 +68,8 @@ export async function buildApp (config: BrokerConfig, deps: AppDeps): Promise<Fa
 
   if (deps.onRoute) app.addHook('onRoute', deps.onRoute)
   app.addHook('onRequest', async (request, reply) => { reply.header('x-request-id', request.id) })
-  answerWithProblems(app as unknown as FastifyInstance, { onProblem: (request, code) => { if (request.proxy !== null) request.proxy.errorCode = code } })
-  recordCalls(app as unknown as FastifyInstance, { logger: deps.logger, usage: deps.usage, quietRoutes: new Set(['/healthz', '/readyz', config.metrics.path]), logRefusal })
+  answerWithProblems(app, { onProblem: (request, code) => { if (request.proxy !== null) request.proxy.errorCode = code } })
+  recordCalls(app, { logger: deps.logger, usage: deps.usage, quietRoutes: new Set(['/healthz', '/readyz', config.metrics.path]), logRefusal })
 
   app.get('/healthz', async () => ({ status: 'ok' }))
   app.get('/readyz', async (_request, reply) => {
@@ -79,5 +81,5 @@ export async function buildApp (config: BrokerConfig, deps: AppDeps): Promise<Fa
   await app.register(adminAuth, { admin: config.callers.admin })
   await app.register(proxyPlugin, { integrations: config.integrations, policy: deps.policy, forwarder: deps.forwarder, admit: deps.admit })
   for (const plugin of deps.plugins ?? []) await app.register(plugin)
-  return app as unknown as FastifyInstance
+  return app
 }

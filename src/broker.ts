@@ -130,7 +130,7 @@ export async function createBroker (parsed: ParsedConfig, options: BrokerOptions
   const recordReload = (outcome: ReloadOutcome['outcome']): void => { usage.metrics?.onReload(outcome) }
   // With metrics.listen, the metrics are served there only, never on the listener that carries /proxy.
   const metricsApp = usage.metrics !== undefined && config.metrics.listen !== undefined ? await buildMetricsListener(config, { logger, metrics: usage.metrics, readiness }) : undefined
-  const metricsHere = usage.metrics !== undefined && metricsApp === undefined ? [metricsPlugin(config.metrics.path, usage.metrics, { bearerTokenFile: config.metrics.bearerTokenFile })] : []
+  const metricsHere = usage.metrics !== undefined && metricsApp === undefined ? [metricsPlugin(config, { metrics: usage.metrics })] : []
   const plugins = [credentialAdmin.plugin, usageRoutes(usageView), ...metricsHere]
   // On the admin listener, reaching the socket is the credential: the usage page works there without a token.
   await credentialAdmin.adminApp?.register(usageRoutes(usageView))

@@ -12,7 +12,7 @@ import { BrokerMetrics } from './metrics.js'
 import type { ProxiedCall, UsageSink } from './proxied-call.js'
 import { UsageWindow } from './usage-window.js'
 
-export interface UsageOptions {
+export interface UsageDeps {
   /** The secret store's kind (`file`, `vault`): the metrics' `store` label. */
   storeKind: string
   /** The broker's one expiry reader: the expiry gauge. */
@@ -29,18 +29,18 @@ export class Usage implements UsageSink {
   readonly window: UsageWindow
   readonly audit: CallAudit | undefined
 
-  constructor (config: BrokerConfig, options: UsageOptions) {
+  constructor (config: BrokerConfig, deps: UsageDeps) {
     const integrations = Object.keys(config.integrations)
-    this.labels = createLabels(integrations, options.knownCallers)
-    this.window = new UsageWindow({ clock: options.clock })
+    this.labels = createLabels(integrations, deps.knownCallers)
+    this.window = new UsageWindow({ clock: deps.clock })
     this.metrics = config.metrics.enabled
       ? new BrokerMetrics({
         labels: this.labels,
-        storeKind: options.storeKind,
-        expiry: options.expiry
+        storeKind: deps.storeKind,
+        expiry: deps.expiry
       })
       : undefined
-    this.audit = config.usage.auditFile === undefined ? undefined : new CallAudit(config.usage.auditFile, options.logger, { maxFileBytes: config.usage.maxFileBytes })
+    this.audit = config.usage.auditFile === undefined ? undefined : new CallAudit(config.usage.auditFile, deps.logger, { maxFileBytes: config.usage.maxFileBytes })
   }
 
   record (call: ProxiedCall): void {
