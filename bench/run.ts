@@ -90,7 +90,7 @@ async function main (): Promise<number> {
   const pin = !values['no-pin'] && canPin() && machine.nproc >= 2
   const cpus = { proxy: pin ? '1' : undefined, load: pin ? '0' : undefined }
   const placement = pin
-    ? 'pinned with taskset: the proxy under test (broker or baseline, one at a time under load) on CPU 1; the load generator (autocannon/undici in the orchestrator) and the upstream on CPU 0'
+    ? 'pinned with taskset: the proxy under test (broker or baseline, one at a time under load) on CPU 1; the load generator (wrk, or autocannon/undici in the orchestrator) and the upstream on CPU 0'
     : 'not pinned: the scheduler places the load generator, the upstream and the proxy under test'
   pinSelf(cpus.load)
 
@@ -141,6 +141,7 @@ async function main (): Promise<number> {
       baseline,
       startBroker,
       startBaseline,
+      cpus,
       log
     }
     for (const scenario of selected) {
