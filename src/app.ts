@@ -17,6 +17,7 @@ import type { Policy } from './policy/policy.js'
 import { answerWithProblems, toProblem } from './problem.js'
 import type { Readiness } from './readiness.js'
 import { lazyChildLogger } from './lazy-child-logger.js'
+import { lazySchemaCompilers } from './lazy-schema-compilers.js'
 import { REDACT_PATHS } from './logger.js'
 import type { Forwarder } from './upstream/forwarder.js'
 import proxyPlugin, { type ProxyPluginOptions } from './upstream/proxy-plugin.js'
@@ -49,6 +50,7 @@ export async function buildApp (config: BrokerConfig, deps: AppDeps): Promise<Fa
     logController: new LogController({ disableRequestLogging: true }),
     childLoggerFactory: lazyChildLogger,
     routerOptions: { maxParamLength: 256 },
+    schemaController: lazySchemaCompilers,
     bodyLimit: 1_048_576,
     requestIdHeader: false,
     genReqId: (request) => {

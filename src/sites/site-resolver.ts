@@ -7,7 +7,8 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import type { Logger } from 'pino'
-import { request, type Dispatcher } from 'undici'
+import type { Dispatcher } from 'undici'
+import { request } from '../upstream/undici-parts.js'
 import { CLOUD_ID_PATTERN, ConfigError, type BrokerConfig, type IntegrationConfig, type ParsedConfig } from '../config.js'
 import { tenantInfoUrl } from './site-name.js'
 

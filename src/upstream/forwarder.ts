@@ -6,7 +6,8 @@
  */
 import type { IncomingMessage } from 'node:http'
 import { Transform, type Readable } from 'node:stream'
-import { Pool, type Dispatcher } from 'undici'
+import type { Dispatcher } from 'undici'
+import { Pool } from './undici-parts.js'
 import { systemClock, type Clock } from '../clock.js'
 import type { IntegrationConfig } from '../config.js'
 import { BodyTooLargeError, UpstreamTimeoutError, UpstreamUnavailableError } from '../errors.js'

@@ -7,6 +7,7 @@ import Fastify, { LogController, type FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import type { BrokerConfig } from '../config.js'
 import { answerWithProblems } from '../problem.js'
+import { lazySchemaCompilers } from '../lazy-schema-compilers.js'
 import type { Readiness } from '../readiness.js'
 import type { BrokerMetrics } from './metrics.js'
 import { metricsPlugin } from './metrics-plugin.js'
@@ -16,6 +17,7 @@ export async function buildMetricsListener (config: BrokerConfig, deps: { logger
     loggerInstance: deps.logger.child({ listener: 'metrics' }),
     // Scrapes and probes every few seconds: not worth a log line each.
     logController: new LogController({ disableRequestLogging: true }),
+    schemaController: lazySchemaCompilers,
     forceCloseConnections: true
   })
   answerWithProblems(app as unknown as FastifyInstance)
