@@ -47,8 +47,8 @@ async function main (settings: BrokerChildSettings): Promise<void> {
   const started = performance.now()
   mkdirSync(settings.dataDir, { recursive: true })
   const config = parseConfig({ ...brokerConfigInput(settings.kind, settings), ...settings.overrides }, `bench ${settings.kind} config`, {})
-  // Asynchronous writes, as `serve` writes to stdout in production (src/logger.ts, asyncStdout).
-  const logger = createLogger({ level: config.logging.level, destination: pino.destination({ dest: settings.logFile, sync: false }) })
+  // Synchronous writes, as pino's default stdout destination in production.
+  const logger = createLogger({ level: config.logging.level, destination: pino.destination({ dest: settings.logFile, sync: true }) })
   const store = await createFileStore({ path: config.secrets.file.path, masterKey: MASTER_KEY, logger })
   // Storing the bench's credentials (first start only) is set-up, not start-up: left out of startMs.
   const seeding = performance.now()

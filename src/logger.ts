@@ -26,12 +26,3 @@ export function createLogger (options: { level: string, destination?: Destinatio
     formatters: { level: (label) => ({ level: label }) }
   }, options.destination)
 }
-
-/**
- * stdout for `serve`: written asynchronously, so under load the lines that arrive while one write is in flight go out
- * together in the next (one syscall for many requests), and at idle each line is written at once. pino flushes what
- * is pending synchronously when the process exits.
- */
-export function asyncStdout (): DestinationStream {
-  return pino.destination({ dest: 1, sync: false })
-}

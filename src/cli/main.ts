@@ -3,7 +3,7 @@
 import { userInfo } from 'node:os'
 import { parseArgs } from 'node:util'
 import { ConfigError, loadConfig } from '../config.js'
-import { asyncStdout, createLogger } from '../logger.js'
+import { createLogger } from '../logger.js'
 import { closeOnSignals, startServer } from '../server.js'
 import { endQuietlyOnClosedStdout, parseDuration, UsageError } from './io.js'
 
@@ -75,7 +75,7 @@ export async function main (argv: string[]): Promise<number> {
   const loaded = loadConfig(values.config)
   if (command === 'serve') {
     const { config } = loaded
-    const logger = createLogger({ level: config.logging.level, destination: asyncStdout() })
+    const logger = createLogger({ level: config.logging.level })
     const listen = { host: values.host ?? config.listen.host, port: values.port !== undefined ? parsePort(values.port) : config.listen.port }
     const server = await startServer({ ...loaded, config: { ...config, listen } }, logger)
     closeOnSignals(server, logger, config.shutdownGraceMs)
