@@ -6,6 +6,7 @@ import { ConfigError, loadConfig } from '../config.js'
 import { createLogger } from '../logger.js'
 import { closeOnSignals, startServer } from '../server.js'
 import { endQuietlyOnClosedStdout, parseDuration, UsageError } from './io.js'
+import { errorCode, isBrokerError } from '../errors.js'
 
 const HELP = `Usage: atlassian-broker <command> [options]
 
@@ -129,11 +130,11 @@ main(process.argv.slice(2)).then((code) => {
   if (error instanceof ConfigError) {
     process.stderr.write(`${error.message}\n`)
     process.exitCode = 2
-  } else if (error instanceof UsageError || (error as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+  } else if (error instanceof UsageError || errorCode(error) === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
     process.stderr.write(`atlassian-broker: ${(error as Error).message}\n`)
     process.exitCode = 2
-  } else if (typeof (error as { code?: unknown }).code === 'string' && String((error as { code: string }).code).startsWith('BROKER_ERR_')) {
-    process.stderr.write(`atlassian-broker: ${(error as Error).message} (${(error as { code: string }).code})\n`)
+  } else if (isBrokerError(error)) {
+    process.stderr.write(`atlassian-broker: ${error.message} (${error.code})\n`)
     process.exitCode = 1
   } else {
     process.stderr.write(`atlassian-broker: ${(error as Error).message ?? String(error)}\n`)

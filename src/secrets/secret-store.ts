@@ -7,13 +7,13 @@
 /** The credential document as stored; keys are the wire names (`client_id`, `token`, ...). */
 export type CredentialData = Readonly<Record<string, string>>
 
-/** Lifecycle fields kept beside a credential (Vault: KV v2 `custom_metadata`). All optional, all strings. */
-export interface SecretMetadata {
-  rotated_at?: string
-  rotated_by?: string
-  expires_at?: string
-  owner?: string
-}
+/** The lifecycle fields kept beside a credential (Vault: KV v2 `custom_metadata`), the only ones stores keep. */
+export const METADATA_KEYS = ['rotated_at', 'rotated_by', 'expires_at', 'owner'] as const
+
+export type MetadataKey = typeof METADATA_KEYS[number]
+
+/** All optional, all strings. */
+export type SecretMetadata = { [key in MetadataKey]?: string }
 
 export interface StoredSecret {
   integration: string

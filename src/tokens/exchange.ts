@@ -6,7 +6,7 @@
  */
 import type { Dispatcher } from 'undici'
 import { request } from '../upstream/undici-parts.js'
-import { CredentialRejectedError, TokenEndpointUnavailableError, withRetryAfter } from '../errors.js'
+import { CredentialRejectedError, errorCode, TokenEndpointUnavailableError, withRetryAfter } from '../errors.js'
 
 export interface ExchangeRequest {
   tokenUrl: string
@@ -82,7 +82,7 @@ function normalizeExpiresIn (value: unknown): { expiresIn: number, anomaly?: str
 
 /** Keeps an error's code and class name only: a message could quote a URL or header we never want logged. */
 function sanitizedCause (error: unknown): Error {
-  const code = (error as { code?: unknown }).code
+  const code = errorCode(error)
   const sanitized = new Error(`${(error as Error).name ?? 'Error'}${typeof code === 'string' ? ` ${code}` : ''}`)
   if (typeof code === 'string') Object.assign(sanitized, { code })
   return sanitized

@@ -37,7 +37,7 @@ t.test('serve with the file store loads no command, Vault, index-only or schema-
   const unwanted: Record<string, RegExp> = {
     'CLI commands': /src[/\\]cli[/\\](check-command|secrets-commands|rotation-commands|caller-token|init-command)\.[jt]s$/,
     'node-vault': /node_modules[/\\]node-vault[/\\]/,
-    'the Vault store': /src[/\\]secrets[/\\]vault-/,
+    'the Vault store': /src[/\\]secrets[/\\]vault[/\\]/,
     'undici\'s index (fetch, WebSocket, caches)': /node_modules[/\\]undici[/\\]index\.js$/,
     'prom-client\'s index (default metrics, Pushgateway)': /node_modules[/\\]prom-client[/\\]index\.js$/,
     'Fastify\'s schema compilers': /node_modules[/\\]@fastify[/\\](ajv-compiler|fast-json-stringify-compiler)[/\\]/,
