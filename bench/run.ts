@@ -3,7 +3,7 @@
  * scenarios, prints a table and writes bench/results/latest.json.
  *
  *   --quick          a few seconds in all (tiny durations and sizes): CI's smoke run
- *   --only a,b       only these scenarios (throughput, latency, herd, streaming, memory, scale, fleet)
+ *   --only a,b       only these scenarios (throughput, latency, herd, streaming, memory, scale, fleet, footprint)
  *   --duration S     seconds per measured run (saturation, fixed rate, scale)
  *   --rounds N       alternating broker/baseline rounds per scenario (median reported)
  *   --rate R         requests per second of the latency scenario (default 2,000; 500 with --quick)
@@ -26,6 +26,7 @@ import { spawnBroker } from './broker-process.js'
 import { benchModule, canPin, ChildServer, pinSelf } from './processes.js'
 import { describeMachine, formatNotes, formatTable, readReport, writeReport, type BenchReport } from './report.js'
 import { fleet } from './scenarios/fleet.js'
+import { footprint } from './scenarios/footprint.js'
 import { herd } from './scenarios/herd.js'
 import { latency } from './scenarios/latency.js'
 import { memory } from './scenarios/memory.js'
@@ -35,7 +36,7 @@ import { streaming } from './scenarios/streaming.js'
 import { throughput } from './scenarios/throughput.js'
 import type { UpstreamStats } from './upstream.js'
 
-const SCENARIOS: Scenario[] = [throughput, latency, herd, streaming, memory, scale, fleet]
+const SCENARIOS: Scenario[] = [throughput, latency, herd, streaming, memory, scale, fleet, footprint]
 
 /** The repository root: bench/ under tsx, dist/bench/ when built. */
 function repoRoot (): string {
@@ -90,7 +91,7 @@ async function main (): Promise<number> {
   const pin = !values['no-pin'] && canPin() && machine.nproc >= 2
   const cpus = { proxy: pin ? '1' : undefined, load: pin ? '0' : undefined }
   const placement = pin
-    ? 'pinned with taskset: the proxy under test (broker or baseline, one at a time under load) on CPU 1; the load generator (autocannon/undici in the orchestrator) and the upstream on CPU 0'
+    ? 'pinned with taskset: the proxy under test (broker or baseline, one at a time under load) on CPU 1; the load generator (wrk, or autocannon/undici in the orchestrator) and the upstream on CPU 0'
     : 'not pinned: the scheduler places the load generator, the upstream and the proxy under test'
   pinSelf(cpus.load)
 
@@ -141,6 +142,7 @@ async function main (): Promise<number> {
       baseline,
       startBroker,
       startBaseline,
+      cpus,
       log
     }
     for (const scenario of selected) {

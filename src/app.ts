@@ -18,6 +18,7 @@ import { answerClientError, answerFrameworkError, answerWithProblems } from './p
 import type { Readiness } from './readiness.js'
 import { lazyChildLogger } from './lazy-child-logger.js'
 import { answerMethodNotAllowed } from './method-not-allowed.js'
+import { lazySchemaCompilers } from './lazy-schema-compilers.js'
 import type { Forwarder } from './upstream/forwarder.js'
 import proxyPlugin from './upstream/proxy-plugin.js'
 import { recordCalls } from './usage/call-record.js'
@@ -52,6 +53,7 @@ export async function buildApp (config: BrokerConfig, deps: AppDeps): Promise<Fa
     logController: new LogController({ disableRequestLogging: true }),
     childLoggerFactory: lazyChildLogger,
     routerOptions: { maxParamLength: 256 },
+    schemaController: lazySchemaCompilers,
     bodyLimit: 1_048_576,
     requestIdHeader: false,
     genReqId: (request) => {

@@ -73,6 +73,8 @@ export interface BenchContext {
   /** A fresh broker (empty caches); the scenario stops it. */
   startBroker: (kind: ConfigKind, overrides?: Record<string, unknown>) => Promise<BrokerProcess & Server>
   startBaseline: () => Promise<ChildServer<{ url: string }> & Server>
+  /** taskset CPU lists: the proxy under test, and the load generator with the upstream (undefined: not pinned). */
+  cpus: { proxy: string | undefined, load: string | undefined }
   log: (line: string) => void
 }
 

@@ -6,7 +6,8 @@
  */
 import { createPublicKey } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import { Agent, request, type Dispatcher } from 'undici'
+import type { Dispatcher } from 'undici'
+import { Agent, request } from '../upstream/undici-parts.js'
 
 export interface JwksKey { pem: string, kid: string | undefined }
 

@@ -5,12 +5,7 @@ import { parseArgs } from 'node:util'
 import { ConfigError, loadConfig } from '../config.js'
 import { createLogger } from '../logger.js'
 import { closeOnSignals, startServer } from '../server.js'
-import { resolveSites } from '../sites/site-resolver.js'
-import { mintCallerToken } from './caller-token.js'
-import { runCheck } from './check-command.js'
 import { endQuietlyOnClosedStdout, parseDuration, UsageError } from './io.js'
-import { rollbackSecret, rotateSecret, secretHistory } from './rotation-commands.js'
-import { listSecrets, putSecret } from './secrets-commands.js'
 import { errorCode, isBrokerError } from '../errors.js'
 
 const HELP = `Usage: atlassian-broker <command> [options]
@@ -67,9 +62,12 @@ export async function main (argv: string[]): Promise<number> {
     return 0
   }
   // check reports config problems itself, so it runs before loadConfig would throw on them
-  if (command === 'check') return (await runCheck(values.config, { offline: values.offline === true })) ? 0 : 1
+  if (command === 'check') {
+    const { runCheck } = await import('./check-command.js')
+    return (await runCheck(values.config, { offline: values.offline === true })) ? 0 : 1
+  }
   if (command === 'init') {
-    // Imported on use, like every command should be: `serve` never loads the init code.
+    // Every command is imported on use: `serve` loads none of them (a sidecar's start-up time and memory).
     const { runInit } = await import('./init-command.js')
     const flags = { config: values.config, integration: values.integration, site: values.site, product: values.product, credential: values.credential, caller: values.caller }
     await runInit(flags, { logger: createLogger({ level: 'warn', destination: process.stderr }), actor: `${userInfo().username}@cli` })
@@ -86,7 +84,10 @@ export async function main (argv: string[]): Promise<number> {
   }
   // Commands other than serve keep stdout for their answer; logs go to stderr.
   const logger = createLogger({ level: 'warn', destination: process.stderr })
+  const { resolveSites } = await import('../sites/site-resolver.js')
   const config = await resolveSites(loaded.config, { logger })
+  const { listSecrets, putSecret } = await import('./secrets-commands.js')
+  const { rollbackSecret, rotateSecret, secretHistory } = await import('./rotation-commands.js')
   const context = { config, logger, actor: `${userInfo().username}@cli` }
   if (command === 'secrets' && subcommand === 'put') {
     await putSecret(context, target, { ...(values['expires-at'] ? { expiresAt: values['expires-at'] } : {}), ...(values.owner ? { owner: values.owner } : {}) })
@@ -110,6 +111,7 @@ export async function main (argv: string[]): Promise<number> {
   }
   if (command === 'caller-token') {
     if (!values.sub) throw new UsageError('caller-token needs --sub CALLER')
+    const { mintCallerToken } = await import('./caller-token.js')
     process.stdout.write(`${mintCallerToken(config, { sub: values.sub, ttlSeconds: parseDuration(values.ttl ?? '1h'), roles: values.role ?? [] })}\n`)
     return 0
   }

@@ -1,5 +1,5 @@
 /** The fleet's Prometheus gauge, in the broker's own registry (kept apart from ioredis so tests can list it). */
-import { Gauge, type Registry } from 'prom-client'
+import { Gauge, type Registry } from '../usage/prom-parts.js'
 
 export function registerFleetMetrics (registry: Registry, connected: () => boolean): void {
   new Gauge({

@@ -5,7 +5,8 @@
  * `GET /rest/api/3/myself`, Confluence `GET /wiki/rest/api/user/current`.
  * A refusal becomes CredentialVerificationFailedError (422); Atlassian being unreachable stays a 5xx, and nothing is stored.
  */
-import { request, type Dispatcher } from 'undici'
+import type { Dispatcher } from 'undici'
+import { request } from '../upstream/undici-parts.js'
 import type { IntegrationConfig } from '../config.js'
 import { CredentialRejectedError, CredentialVerificationFailedError, errorCode, UpstreamTimeoutError, UpstreamUnavailableError } from '../errors.js'
 import type { CredentialData } from '../secrets/secret-store.js'

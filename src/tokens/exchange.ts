@@ -4,7 +4,8 @@
  * no refresh token). Failures are translated here, once, into the broker's errors. Nothing secret reaches an
  * error message or cause: undici errors carry no request body, and the response body is summarised, never echoed.
  */
-import { request, type Dispatcher } from 'undici'
+import type { Dispatcher } from 'undici'
+import { request } from '../upstream/undici-parts.js'
 import { CredentialRejectedError, errorCode, TokenEndpointUnavailableError, withRetryAfter } from '../errors.js'
 
 export interface ExchangeRequest {

@@ -3,7 +3,8 @@
  * connection (64 slow uploads) made calls to every other integration wait; now it can only fill its own
  * integration's pool (and per-caller limits, src/limits/caller-limits.ts, keep it to a share of that).
  */
-import { Pool, type Dispatcher } from 'undici'
+import type { Dispatcher, Pool as UndiciPool } from 'undici'
+import { Pool } from './undici-parts.js'
 
 export interface PoolSettings {
   origin: string
@@ -16,7 +17,7 @@ export interface PoolSettings {
 
 export class IntegrationPools {
   readonly #settings: PoolSettings
-  readonly #pools = new Map<string, Pool>()
+  readonly #pools = new Map<string, UndiciPool>()
 
   constructor (settings: PoolSettings) {
     this.#settings = settings

@@ -2,7 +2,6 @@
  * `ANY /proxy/{integration}/{path}?{query}`: the thin Fastify adapter around callers -> policy -> forwarder.
  * Bodies are not parsed here: every content type passes through as a stream.
  */
-import { pipeline, Transform, type Readable } from 'node:stream'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import type { IntegrationConfig } from '../config.js'
@@ -13,7 +12,7 @@ import type { Policy } from '../policy/policy.js'
 import { checkRequestPath, splitTarget } from '../policy/request-path.js'
 import type { ProxyContext } from '../usage/proxied-call.js'
 import { CallerGone } from './caller-gone.js'
-import type { Forwarder } from './forwarder.js'
+import type { Forwarder, ForwardResponse } from './forwarder.js'
 import { callerResponseHeaders } from './headers.js'
 import { rateLimitReason } from './rate-limit-headers.js'
 
@@ -32,20 +31,32 @@ declare module 'fastify' {
   }
 }
 
-/** Bytes sent to the caller: the declared length when there is one, else counted on the way (no extra copy). */
-function countBytes (body: Readable, declared: string | string[] | undefined, context: ProxyContext): Readable {
-  if (typeof declared === 'string') {
-    context.bytesOut = Number(declared)
-    return body
+/**
+ * Writes the upstream answer straight to the caller's socket: status and headers in one writeHead (one header object,
+ * built once), then the body piped as it comes. Fastify's send path (onSend hooks, its stream bookkeeping, a header
+ * copy per name) is skipped with reply.hijack(); its onResponse hooks still run when the response finishes, so the
+ * access line, usage and metrics see every call. A header Node refuses throws here, before the hijack, and takes
+ * the usual error path.
+ */
+function sendUpstream (reply: FastifyReply, response: ForwardResponse, context: ProxyContext): void {
+  const headers = callerResponseHeaders(response.headers)
+  // What hooks set on the reply (x-request-id) goes out too, unless Atlassian's own header of that name replaces it.
+  const set = reply.getHeaders()
+  for (const name in set) {
+    const value = set[name]
+    if (headers[name] === undefined && value !== undefined) headers[name] = typeof value === 'number' ? String(value) : value
   }
-  const counter = new Transform({
-    transform (chunk: Buffer, _encoding, callback) {
-      context.bytesOut += chunk.length
-      callback(null, chunk)
-    }
-  })
-  // pipeline, not pipe: an upstream reset must tear the caller's response down, and a caller abort the upstream body.
-  return pipeline(body, counter, () => {})
+  const raw = reply.raw
+  raw.writeHead(response.statusCode, headers)
+  reply.hijack()
+  const body = response.body
+  const declared = response.headers['content-length']
+  if (typeof declared === 'string') context.bytesOut = Number(declared)
+  else body.on('data', (chunk: Buffer) => { context.bytesOut += chunk.length })
+  // An upstream reset tears the caller's response down; a caller going away destroys the upstream body.
+  body.once('error', () => { raw.destroy() })
+  raw.once('close', () => { if (!body.readableEnded) body.destroy() })
+  body.pipe(raw)
 }
 
 async function proxyPlugin (app: FastifyInstance, options: ProxyPluginOptions): Promise<void> {
@@ -102,8 +113,8 @@ async function proxyPlugin (app: FastifyInstance, options: ProxyPluginOptions): 
         context.upstreamRequestId = typeof requestIdHeader === 'string' ? requestIdHeader : undefined
         context.rateLimitReason = response.statusCode === 429 ? rateLimitReason(response.headers) : undefined
         if (release) response.body.once('close', release)
-        reply.code(response.statusCode).headers(callerResponseHeaders(response.headers))
-        return reply.send(countBytes(response.body, response.headers['content-length'], context))
+        sendUpstream(reply, response, context)
+        return reply
       } catch (error) {
         release?.()
         throw error

@@ -7,6 +7,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import type { Logger } from 'pino'
 import type { BrokerConfig } from '../config.js'
 import { answerWithProblems } from '../problem.js'
+import { lazySchemaCompilers } from '../lazy-schema-compilers.js'
 import type { Readiness } from '../readiness.js'
 import type { BrokerMetrics } from './metrics.js'
 import { metricsPlugin } from './metrics-plugin.js'
@@ -17,6 +18,7 @@ export async function buildMetricsListener (config: BrokerConfig, deps: { logger
     loggerInstance,
     // Scrapes and probes every few seconds: not worth a log line each.
     logController: new LogController({ disableRequestLogging: true }),
+    schemaController: lazySchemaCompilers,
     forceCloseConnections: true
   })
   answerWithProblems(app)

@@ -2,7 +2,7 @@
  * The broker's Prometheus metrics, in a Registry of its own (never prom-client's global one, so two brokers in one
  * process, as in tests, do not share counters). Every label value is bounded (labels.ts); none can carry a secret.
  */
-import { Counter, Gauge, Histogram, Registry } from 'prom-client'
+import { Counter, Gauge, Histogram, Registry } from './prom-parts.js'
 import type { ExchangeOutcome } from '../tokens/token-provider.js'
 import { normaliseReason, rateLimitReason, type HeaderBag } from '../upstream/rate-limit-headers.js'
 import { UNKNOWN_INTEGRATION, type Labels } from './labels.js'

@@ -1,0 +1,61 @@
+/**
+ * Two builds of the broker side by side, for "what did this change buy": both brokers pinned to the same core, each
+ * driven by its own wrk at the same time, so whatever else the machine does falls on both alike. Reports the median
+ * of the per-round ratio of CPU time per request (B / A), which the shared machine's noise moves far less than
+ * requests/s. A and B are repository roots that have been built (`npm run build`), e.g. a `git archive` of the
+ * commit before the change.
+ *
+ *   node dist/bench/compare-builds.js A_ROOT B_ROOT [--rounds 8] [--duration 3] [--connections 50]
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { parseArgs } from 'node:util'
+import { request } from 'undici'
+import { requestsFor, trafficFor } from './broker-config.js'
+import { ChildServer, benchModule, canPin, pinSelf } from './processes.js'
+import { median } from './scenarios/scenario.js'
+import { ensureWrk, wrkSaturate } from './wrk.js'
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { rounds: { type: 'string', default: '8' }, duration: { type: 'string', default: '3' }, connections: { type: 'string', default: '50' } }
+})
+const [rootA, rootB] = positionals
+if (rootA === undefined || rootB === undefined) throw new Error('usage: compare-builds A_ROOT B_ROOT')
+const wrk = ensureWrk((line) => process.stderr.write(`${line}\n`))
+if (wrk === undefined) throw new Error('compare-builds needs wrk')
+const pin = canPin() && os.availableParallelism() >= 2
+pinSelf(pin ? '0' : undefined)
+const cpus = { proxy: pin ? '1' : undefined, load: pin ? '0' : undefined }
+const dataDir = mkdtempSync(path.join(os.tmpdir(), 'atlassian-broker-compare-'))
+const children: Array<ChildServer<{ url: string }>> = []
+try {
+  const upstream = await ChildServer.start<{ url: string }>(benchModule('upstream'), { cpus: cpus.load })
+  children.push(upstream)
+  const start = async (root: string, name: string): Promise<ChildServer<{ url: string }>> => {
+    const settings = { kind: 'small', upstreamUrl: upstream.ready.url, dataDir: path.join(dataDir, name), logFile: '/dev/null' }
+    const child = await ChildServer.start<{ url: string }>(path.resolve(root, 'dist/bench/broker-process.js'), { cpus: cpus.proxy, env: { BENCH_BROKER: JSON.stringify(settings) } })
+    children.push(child)
+    return child
+  }
+  const a = await start(rootA, 'a')
+  const b = await start(rootB, 'b')
+  const calls = requestsFor(trafficFor('small'))
+  for (const broker of [a, b]) {
+    for (const call of calls) await (await request(`${broker.ready.url}${call.path}`, { headers: call.headers })).body.dump()
+  }
+  const durationS = Number(values.duration)
+  const connections = Number(values.connections)
+  const ratios: number[] = []
+  for (let round = 0; round < Number(values.rounds); round++) {
+    const [ra, rb] = await Promise.all([a, b].map(async (broker) => await wrkSaturate(wrk, broker.ready.url, calls, { durationS, connections, pids: [broker.pid], cpus: cpus.load })))
+    if (ra === undefined || rb === undefined) throw new Error('a run gave no result')
+    ratios.push(rb.cpuMicrosPerRequest / ra.cpuMicrosPerRequest)
+    process.stderr.write(`round ${round + 1}: A ${Math.round(ra.cpuMicrosPerRequest)} µs/request ${Math.round(ra.requestsPerSecond)} req/s; B ${Math.round(rb.cpuMicrosPerRequest)} µs/request ${Math.round(rb.requestsPerSecond)} req/s; B/A ${(rb.cpuMicrosPerRequest / ra.cpuMicrosPerRequest).toFixed(3)}\n`)
+  }
+  process.stdout.write(`CPU per request, B / A: median ${median(ratios).toFixed(3)} over ${ratios.length} rounds (min ${Math.min(...ratios).toFixed(3)}, max ${Math.max(...ratios).toFixed(3)})\n`)
+} finally {
+  await Promise.all(children.map(async (child) => await child.stop()))
+  rmSync(dataDir, { recursive: true, force: true })
+}

@@ -1,0 +1,99 @@
+/**
+ * Scenario 8: footprint of the `serve` command as a pod runs it (built CLI, file store, the small config): time from
+ * spawn to the first `/readyz` 200, and RSS when idle after that, median of N starts. The reference is a bare
+ * `node:http` server answering 200 on the same probe, started the same way.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import net from 'node:net'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { request } from 'undici'
+import { brokerConfigInput, MASTER_KEY } from '../broker-config.js'
+import { readMemory } from '../processes.js'
+import { median, metric, type Scenario } from './scenario.js'
+
+const BARE = "require('node:http').createServer((q, s) => { s.end('ok') }).listen(Number(process.argv[1]), '127.0.0.1')"
+
+/** The built CLI: dist/src/cli/main.js beside dist/bench (`npm run bench` builds first). */
+function cliPath (): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url))
+  while (!existsSync(path.join(dir, 'package.json'))) dir = path.dirname(dir)
+  return path.join(dir, 'dist/src/cli/main.js')
+}
+
+async function freePort (): Promise<number> {
+  const server = net.createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as net.AddressInfo
+  await new Promise((resolve) => server.close(resolve))
+  return port
+}
+
+/** Polls /readyz every 5 ms from spawn; returns ms to the first 200. */
+async function untilReady (child: ChildProcess, url: string, started: number): Promise<number> {
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`process exited ${child.exitCode} before it was ready`)
+    try {
+      const response = await request(url, { headersTimeout: 2_000, bodyTimeout: 2_000 })
+      await response.body.dump()
+      if (response.statusCode === 200) return performance.now() - started
+    } catch { /* not listening yet */ }
+    if (performance.now() - started > 30_000) throw new Error(`${url} not ready after 30 s`)
+    await new Promise((resolve) => setTimeout(resolve, 5))
+  }
+}
+
+async function startOnce (argv: string[], env: NodeJS.ProcessEnv, port: number, cpus: string | undefined): Promise<{ readyMs: number, rssMb: number }> {
+  const started = performance.now()
+  const child = cpus === undefined
+    ? spawn(process.execPath, argv, { stdio: 'ignore', env })
+    : spawn('taskset', ['-c', cpus, process.execPath, ...argv], { stdio: 'ignore', env })
+  const exited = new Promise((resolve) => child.once('exit', resolve))
+  try {
+    const readyMs = await untilReady(child, `http://127.0.0.1:${port}/readyz`, started)
+    // Idle: what a pod holds between calls, once start-up's garbage has had a moment.
+    await new Promise((resolve) => setTimeout(resolve, 1_000))
+    return { readyMs, rssMb: readMemory(child.pid as number).rss / 1_048_576 }
+  } finally {
+    child.kill('SIGKILL')
+    await exited
+  }
+}
+
+export const footprint: Scenario = {
+  name: 'footprint',
+  title: 'Start-up and idle memory of `serve` (file store)',
+  async run ({ settings, upstream, cpus, log }) {
+    const starts = settings.quick ? 2 : 10
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'atlassian-broker-footprint-'))
+    try {
+      const configFile = path.join(dir, 'atlassian-broker.yaml')
+      const env = { ...process.env, BROKER_MASTER_KEY: MASTER_KEY, BROKER_CONFIG: '' }
+      const runs: { broker: Array<{ readyMs: number, rssMb: number }>, baseline: Array<{ readyMs: number, rssMb: number }> } = { broker: [], baseline: [] }
+      for (let round = 0; round < starts; round++) {
+        const port = await freePort()
+        // JSON is YAML: the small config, listening on a free port.
+        writeFileSync(configFile, JSON.stringify({ ...brokerConfigInput('small', { upstreamUrl: upstream.url, dataDir: dir }), listen: { host: '127.0.0.1', port } }))
+        const broker = await startOnce([cliPath(), 'serve', '--config', configFile], env, port, cpus.proxy)
+        const barePort = await freePort()
+        const bare = await startOnce(['-e', BARE, String(barePort)], process.env, barePort, cpus.proxy)
+        log(`  start ${round + 1}: broker ready ${broker.readyMs.toFixed(0)} ms, RSS ${broker.rssMb.toFixed(1)} MB; bare node:http ${bare.readyMs.toFixed(0)} ms, ${bare.rssMb.toFixed(1)} MB`)
+        runs.broker.push(broker)
+        runs.baseline.push(bare)
+      }
+      return {
+        reference: 'a bare node:http server',
+        metrics: [
+          metric('spawn to /readyz 200', 'ms', median(runs.broker.map((run) => run.readyMs)), median(runs.baseline.map((run) => run.readyMs)), 'difference', { on: 'broker', op: '<', value: 300 }),
+          metric('idle RSS', 'MB', median(runs.broker.map((run) => run.rssMb)), median(runs.baseline.map((run) => run.rssMb)), 'difference', { on: 'broker', op: '<', value: 60 })
+        ],
+        notes: [`median of ${starts} starts of the built CLI (\`serve --config\`, file store, small config), pinned like the proxy; /readyz polled every 5 ms from spawn; RSS read from /proc 1 s after ready`],
+        samples: runs
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  }
+}
