@@ -113,6 +113,7 @@ export async function createBroker (parsed: ParsedConfig, options: BrokerOptions
       quotaHold.observe(integration, statusCode, headers)
       firstCalls.observe(integration, statusCode)
       usage.metrics?.onUpstreamResponse(integration, statusCode, headers)
+      usage.headroom.observe(integration, statusCode, headers)
     },
     ...(options.dispatcher ? { dispatcher: options.dispatcher } : {}),
     ...(options.sleep ? { sleep: options.sleep } : {}),
@@ -123,7 +124,8 @@ export async function createBroker (parsed: ParsedConfig, options: BrokerOptions
   const admit = createAdmission({ quotaHold, callerLimits: new CallerLimits({ clock }), integrations: config.integrations, clock, ...(fleet ? { shared: fleet.admission() } : {}) })
   const credentialAdmin = await createCredentialAdmin(config, { store, credentials, tokens, clock, logger, dispatcher: options.dispatcher })
   const fleetUsage = fleet?.usage
-  const usageView = { window: usage.window, ...(fleetUsage ? { fleet: () => fleetUsage.snapshot() } : {}) }
+  const ops = { integrations: config.integrations, store, credentials, tokens, clock, outcomes: usage.outcomes, headroom: usage.headroom, heldUntil: (integration: string) => quotaHold.heldUntil(integration), startedAt: clock.now() }
+  const usageView = { window: usage.window, ops, ...(fleetUsage ? { fleet: () => fleetUsage.snapshot() } : {}) }
   const recordReload = (outcome: ReloadOutcome['outcome']): void => { usage.metrics?.onReload(outcome) }
   // With metrics.listen, the metrics are served there only, never on the listener that carries /proxy.
   const metricsApp = usage.metrics !== undefined && config.metrics.listen !== undefined ? await buildMetricsListener(config, { logger, metrics: usage.metrics, readiness }) : undefined

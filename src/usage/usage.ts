@@ -7,10 +7,13 @@ import type { Clock } from '../clock.js'
 import type { BrokerConfig } from '../config.js'
 import type { SecretStore } from '../secrets/secret-store.js'
 import { CallAudit } from './call-audit.js'
+import { callOutcome } from './call-outcome.js'
 import { CredentialExpiry } from './credential-expiry.js'
 import { createLabels, type Labels } from './labels.js'
 import { BrokerMetrics } from './metrics.js'
+import { OutcomeSeries } from './outcome-series.js'
 import type { ProxiedCall, UsageSink } from './proxied-call.js'
+import { UpstreamHeadroom } from './upstream-headroom.js'
 import { UsageWindow } from './usage-window.js'
 
 export interface UsageOptions {
@@ -25,12 +28,18 @@ export class Usage implements UsageSink {
   readonly labels: Labels
   readonly metrics: BrokerMetrics | undefined
   readonly window: UsageWindow
+  /** Calls per minute by outcome, the last hour (the ops page's timeline). */
+  readonly outcomes: OutcomeSeries
+  /** Atlassian's latest rate-limit headers per integration (fed by the forwarder's onUpstreamResponse). */
+  readonly headroom: UpstreamHeadroom
   readonly audit: CallAudit | undefined
 
   constructor (config: BrokerConfig, options: UsageOptions) {
     const integrations = Object.keys(config.integrations)
     this.labels = createLabels(integrations, options.knownCallers)
     this.window = new UsageWindow({ clock: options.clock })
+    this.outcomes = new OutcomeSeries({ clock: options.clock })
+    this.headroom = new UpstreamHeadroom({ clock: options.clock, integrations })
     this.metrics = config.metrics.enabled
       ? new BrokerMetrics({
         labels: this.labels,
@@ -54,6 +63,7 @@ export class Usage implements UsageSink {
       bytesIn: call.bytesIn,
       bytesOut: call.bytesOut
     })
+    this.outcomes.record(caller, integration, callOutcome(call))
     this.audit?.record(call)
   }
 
