@@ -77,7 +77,7 @@ function buildScreen (usage, ops) {
     callers: ops.callers,
     integrations: [...new Set([...ops.integrations, ...ops.credentials.map((entry) => entry.integration)])].sort(),
     timeline: ops.minutes,
-    outcomes: ops.series,
+    outcomes: ops.series.map((entry) => ({ caller: entry.caller, integration: entry.integration, ...entry.lastHour })),
     usage: usage.series.filter(chosen).map((entry) => ({ caller: entry.caller, integration: entry.integration, ...entry[state.windowName] })),
     credentials: ops.credentials.filter((entry) => !state.integration || entry.integration === state.integration).map((entry) => ({
       ...entry, lastExchangeOutcome: entry.lastExchange ? entry.lastExchange.outcome : null, lastExchangeAt: entry.lastExchange ? entry.lastExchange.at : null, lastExchange: undefined
