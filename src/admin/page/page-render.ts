@@ -94,7 +94,8 @@ function renderTimeline (minutes) {
       rect.append(svgElement('title', {}, clock(minute.minute) + ' ' + OUTCOME_LABELS[outcome] + ': ' + count))
       parts.push(rect)
     }
-    if (index % 10 === 0 || index === minutes.length - 1) parts.push(svgElement('text', { x, y: height - 4 }, clock(minute.minute)))
+    if (index % 10 === 0) parts.push(svgElement('text', { x, y: height - 4 }, clock(minute.minute)))
+    if (index === minutes.length - 1) parts.push(svgElement('text', { x: width, y: height - 4, 'text-anchor': 'end' }, 'now'))
   })
   svg.replaceChildren(...parts)
   const totals = $('timeline-totals')

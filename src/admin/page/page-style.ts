@@ -17,6 +17,7 @@ form, .bar-row { display: flex; gap: .5rem; align-items: center; flex-wrap: wrap
 input[type=password] { width: 28rem; max-width: 100%; padding: .3rem; }
 button, select, a.button { padding: .3rem .7rem; font: inherit; }
 button { cursor: pointer; }
+select { max-width: 22rem; }
 a { color: var(--focus); }
 button[aria-pressed=true] { font-weight: bold; }
 :focus-visible { outline: 3px solid var(--focus); outline-offset: 2px; }
