@@ -13,6 +13,10 @@ export interface SecretMetadata {
   rotated_by?: string
   expires_at?: string
   owner?: string
+  /** The site this integration's cloudId was resolved from, the answer and when (src/sites/store-site-cache.ts). */
+  site?: string
+  site_cloud_id?: string
+  site_resolved_at?: string
 }
 
 export interface StoredSecret {

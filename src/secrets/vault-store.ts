@@ -15,7 +15,7 @@ import type { CredentialData, PutOptions, SecretMetadata, SecretStore, SecretSum
 import { createVaultKv, type KvKeyMetadata, type VaultKv } from './vault-kv.js'
 import { createVaultSession, describeVaultFailure, type VaultSession } from './vault-session.js'
 
-const METADATA_KEYS = ['rotated_at', 'rotated_by', 'expires_at', 'owner'] as const
+const METADATA_KEYS = ['rotated_at', 'rotated_by', 'expires_at', 'owner', 'site', 'site_cloud_id', 'site_resolved_at'] as const
 const WRITTEN_BY = /^version_(\d+)_by$/
 /** Parallel metadata reads while listing: enough to be quick, few enough not to crowd Vault. */
 const LIST_CONCURRENCY = 8
