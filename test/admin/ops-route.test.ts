@@ -1,7 +1,7 @@
 /** GET /admin/ops: outcomes per minute and per series, credentials, headroom; admin only; no secret; bad selection refused. */
 import t from 'tap'
 import { request } from 'undici'
-import type { OpsSnapshot } from '../../src/admin/ops-view.js'
+import { expiryLevel, type OpsSnapshot } from '../../src/admin/ops-view.js'
 import { CALL_OUTCOMES } from '../../src/usage/call-outcome.js'
 import { CALLER_SECRET, CLIENT_ID, CLIENT_SECRET, MASTER_KEY, startHarness } from '../helpers/broker-harness.js'
 import { HTML_CALLER, OPS_POLICY, key, sendOpsTraffic, setExpiries } from '../helpers/ops-traffic.js'
@@ -69,4 +69,9 @@ t.test('the ops view counts every outcome, shows credentials and headroom, for a
   for (const secret of [...h.fake.tokensOf(CLIENT_ID), adminJwt, h.callerToken('report-job'), CLIENT_SECRET, CALLER_SECRET, MASTER_KEY]) {
     t.notOk(all.text.includes(secret), 'no secret in /admin/ops')
   }
+})
+
+t.test('expiry marks: under 14 days soon, under 3 critical, expired critical', async (t) => {
+  t.same([20, 14, 13, 3, 2, 0, -4].map(expiryLevel), ['ok', 'ok', 'warn', 'warn', 'critical', 'critical', 'critical'])
+  t.equal(expiryLevel(null), null, 'no recorded expiry, no mark')
 })
