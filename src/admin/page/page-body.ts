@@ -39,24 +39,6 @@ export const PAGE_BODY = `
 <svg id="chart-timeline" width="720" height="180" role="img" aria-labelledby="timeline-title timeline-totals"></svg>
 <p id="timeline-totals"></p>
 
-<h2 id="outcomes-title">Outcomes per caller and integration, last hour</h2>
-<table aria-labelledby="outcomes-title">
-  <thead><tr id="outcomes-head"></tr></thead>
-  <tbody id="outcomes-body"></tbody>
-</table>
-<p id="outcomes-empty" class="hidden">No calls in the last hour for this selection.</p>
-
-<h2 id="usage-title">Per caller and integration, <span id="window-name">last 5 minutes</span></h2>
-<table aria-labelledby="usage-title">
-  <thead><tr><th class="text" scope="col">Caller</th><th class="text" scope="col">Integration</th><th scope="col">Requests</th><th scope="col">Errors</th><th scope="col">429s</th><th scope="col">Bytes in</th><th scope="col">Bytes out</th><th scope="col">p50 ms</th><th scope="col">p95 ms</th></tr></thead>
-  <tbody id="usage-body"></tbody>
-</table>
-<p id="empty" class="hidden">No calls in this window.</p>
-<h2>Requests and errors by caller <span class="note" id="chart-note"></span></h2>
-<svg id="chart-requests" width="640" role="img" aria-label="requests and errors by caller"></svg>
-<h2>p95 latency by caller and integration</h2>
-<svg id="chart-latency" width="640" role="img" aria-label="p95 latency"></svg>
-
 <h2 id="credentials-title">Credentials</h2>
 <p class="note">Marked when they expire in under <span id="warn-days">14</span> days, strongly under <span id="critical-days">3</span>.</p>
 <table aria-labelledby="credentials-title">
@@ -70,4 +52,26 @@ export const PAGE_BODY = `
   <thead><tr><th class="text" scope="col">Integration</th><th scope="col">Remaining</th><th scope="col">Limit</th><th class="text" scope="col">Reset</th><th class="text" scope="col">Reason</th><th class="text" scope="col">Near limit</th><th class="text" scope="col">Beta quota</th><th class="text" scope="col">Seen at</th><th class="text" scope="col">Quota hold until</th></tr></thead>
   <tbody id="headroom-body"></tbody>
 </table>
+<h2>Requests and errors by caller <span class="note" id="chart-note"></span></h2>
+<svg id="chart-requests" width="640" role="img" aria-label="requests and errors by caller"></svg>
+<h2>p95 latency by caller and integration</h2>
+<svg id="chart-latency" width="640" role="img" aria-label="p95 latency"></svg>
+
+<section class="bulk">
+<h2 id="outcomes-title">Outcomes per caller and integration, last hour</h2>
+<table aria-labelledby="outcomes-title">
+  <thead><tr id="outcomes-head"></tr></thead>
+  <tbody id="outcomes-body"></tbody>
+</table>
+<p id="outcomes-empty" class="hidden">No calls in the last hour for this selection.</p>
+</section>
+
+<section class="bulk">
+<h2 id="usage-title">Per caller and integration, <span id="window-name">last 5 minutes</span></h2>
+<table aria-labelledby="usage-title">
+  <thead><tr><th class="text" scope="col">Caller</th><th class="text" scope="col">Integration</th><th scope="col">Requests</th><th scope="col">Errors</th><th scope="col">429s</th><th scope="col">Bytes in</th><th scope="col">Bytes out</th><th scope="col">p50 ms</th><th scope="col">p95 ms</th></tr></thead>
+  <tbody id="usage-body"></tbody>
+</table>
+<p id="empty" class="hidden">No calls in this window.</p>
+</section>
 `

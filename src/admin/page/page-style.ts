@@ -17,12 +17,18 @@ form, .bar-row { display: flex; gap: .5rem; align-items: center; flex-wrap: wrap
 input[type=password] { width: 28rem; max-width: 100%; padding: .3rem; }
 button, select, a.button { padding: .3rem .7rem; font: inherit; }
 button { cursor: pointer; }
-select { max-width: 22rem; }
+/* A fixed width: sizing a list of 500 callers to its longest name costs more than drawing the tables. */
+select { width: 18rem; }
 a { color: var(--focus); }
 button[aria-pressed=true] { font-weight: bold; }
 :focus-visible { outline: 3px solid var(--focus); outline-offset: 2px; }
 fieldset { border: 1px solid var(--line); padding: .4rem .7rem; display: flex; gap: .5rem; align-items: center; flex-wrap: wrap; }
 table { border-collapse: collapse; margin-top: .5rem; }
+/* Tables of hundreds of callers: laid out only when scrolled near, so a refresh stays quick. */
+section.bulk { content-visibility: auto; contain-intrinsic-size: auto 600px; }
+section.bulk table { table-layout: fixed; width: 100%; max-width: 75rem; }
+section.bulk th:first-child { width: 24%; }
+section.bulk td { overflow-wrap: anywhere; }
 th, td { padding: .25rem .6rem; border-bottom: 1px solid var(--line); text-align: right; }
 th.text, td.text { text-align: left; }
 #status { color: var(--muted); }
