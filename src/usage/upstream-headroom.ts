@@ -38,17 +38,23 @@ const numberParam = (entry: RateLimitEntry | undefined, name: string): number | 
 
 export class UpstreamHeadroom {
   readonly #clock: Clock
-  readonly #integrations: ReadonlySet<string>
+  readonly #known: (integration: string) => boolean
   readonly #latest = new Map<string, HeadroomEntry>()
 
-  constructor (options: { clock: Clock, integrations: Iterable<string> }) {
+  /** `integrations`: the configured names, or a live check (so integrations added by a reload are kept too). */
+  constructor (options: { clock: Clock, integrations: Iterable<string> | ((integration: string) => boolean) }) {
     this.#clock = options.clock
-    this.#integrations = new Set(options.integrations)
+    const integrations = options.integrations
+    if (typeof integrations === 'function') this.#known = integrations
+    else {
+      const names = new Set(integrations)
+      this.#known = (integration) => names.has(integration)
+    }
   }
 
   /** Every upstream answer (forwarder's onUpstreamResponse); answers without rate-limit headers leave the last entry. */
   observe (integration: string, statusCode: number, headers: HeaderBag): void {
-    if (!this.#integrations.has(integration)) return
+    if (!this.#known(integration)) return
     const now = this.#clock.now()
     const { enforced, beta } = parseRateLimitHeaders(headers, now)
     const withRetry = statusCode === 429 && enforced.retryAfterMs !== undefined

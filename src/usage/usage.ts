@@ -39,7 +39,8 @@ export class Usage implements UsageSink {
     this.labels = createLabels(integrations, options.knownCallers)
     this.window = new UsageWindow({ clock: options.clock })
     this.outcomes = new OutcomeSeries({ clock: options.clock })
-    this.headroom = new UpstreamHeadroom({ clock: options.clock, integrations })
+    // Read live: config.integrations is the reloadable set (src/reload/live-config.ts).
+    this.headroom = new UpstreamHeadroom({ clock: options.clock, integrations: (name) => Object.hasOwn(config.integrations, name) })
     this.metrics = config.metrics.enabled
       ? new BrokerMetrics({
         labels: this.labels,
