@@ -3,7 +3,7 @@ import tseslint from 'typescript-eslint'
 import globals from 'globals'
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', '.tap/**', 'bench/results/**', 'coverage/**', '.scratch/**', 'test-artifacts/**'] },
+  { ignores: ['dist/**', 'node_modules/**', '.tap/**', 'bench/results/**', 'soak/results/**', 'coverage/**', '.scratch/**', 'test-artifacts/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -12,9 +12,5 @@ export default tseslint.config(
       '@typescript-eslint/no-explicit-any': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }]
     }
-  },
-  {
-    files: ['src/admin/page/**/*.js'],
-    languageOptions: { globals: { ...globals.browser } }
   }
 )

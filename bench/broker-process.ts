@@ -10,7 +10,7 @@ import { pino } from 'pino'
 import { createBroker } from '../src/broker.js'
 import { parseConfig } from '../src/config.js'
 import { createLogger } from '../src/logger.js'
-import { createFileStore } from '../src/secrets/file-store.js'
+import { createFileStore } from '../src/secrets/file/file-store.js'
 import { brokerConfigInput, integrationsWithTraffic, MASTER_KEY, type ConfigKind } from './broker-config.js'
 import { benchModule, ChildServer, memoryReport, profileHandlers, serveParent } from './processes.js'
 

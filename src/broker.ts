@@ -17,6 +17,7 @@ import { CallerLimits } from './limits/caller-limits.js'
 import { QuotaHold } from './limits/quota-hold.js'
 import type { Policy } from './policy/policy.js'
 import { Readiness } from './readiness.js'
+import { CredentialExpiry } from './rotation/credential-expiry.js'
 import type { ReloadOutcome } from './reload/config-reload.js'
 import { LiveConfig } from './reload/live-config.js'
 import { FirstCallWatch } from './sites/first-call.js'
@@ -88,7 +89,9 @@ export async function createBroker (parsed: ParsedConfig, options: BrokerOptions
   const config: BrokerConfig = { ...resolved, integrations: live.integrations }
   const credentials = new CredentialSource({ store, clock, logger, revalidateMs: revalidateMs(config) })
   const policy = live.policy
-  const usage = new Usage(config, { store, knownCallers: policy.knownCallers, clock, logger })
+  // One expiry reader for /metrics, the daily watcher and the admin view (src/rotation/credential-expiry.ts).
+  const expiry = new CredentialExpiry({ store, clock, logger, integrations: Object.keys(config.integrations) })
+  const usage = new Usage(config, { storeKind: store.kind, expiry, knownCallers: policy.knownCallers, clock, logger })
   // Loaded only when configured: a single sidecar never pays for the Redis client.
   const fleet = config.fleet === undefined ? undefined : new (await import('./fleet/fleet.js')).Fleet({ ...config, fleet: config.fleet }, { logger, clock })
   const tokens = new TokenProvider({
@@ -130,14 +133,14 @@ export async function createBroker (parsed: ParsedConfig, options: BrokerOptions
   const callerKeys = resolveCallerKeys(config)
   const readiness = new Readiness({ store, clock, ...(fleet ? { fleet: () => fleet.state() } : {}) })
   const admit = createAdmission({ quotaHold, callerLimits: new CallerLimits({ clock }), integrations: config.integrations, clock, ...(fleet ? { shared: fleet.admission() } : {}) })
-  const credentialAdmin = await createCredentialAdmin(config, { store, credentials, tokens, clock, logger, dispatcher: options.dispatcher })
+  const credentialAdmin = await createCredentialAdmin(config, { store, credentials, tokens, expiry, clock, logger, dispatcher: options.dispatcher })
   const fleetUsage = fleet?.usage
-  const ops = { integrations: config.integrations, store, credentials, tokens, clock, outcomes: usage.outcomes, headroom: usage.headroom, heldUntil: (integration: string) => quotaHold.heldUntil(integration), startedAt: clock.now() }
+  const ops = { integrations: config.integrations, store, credentials, tokens, expiry, clock, outcomes: usage.outcomes, headroom: usage.headroom, heldUntil: (integration: string) => quotaHold.heldUntil(integration), startedAt: clock.now() }
   const usageView = { window: usage.window, ops, ...(fleetUsage ? { fleet: () => fleetUsage.snapshot() } : {}) }
   const recordReload = (outcome: ReloadOutcome['outcome']): void => { usage.metrics?.onReload(outcome) }
   // With metrics.listen, the metrics are served there only, never on the listener that carries /proxy.
   const metricsApp = usage.metrics !== undefined && config.metrics.listen !== undefined ? await buildMetricsListener(config, { logger, metrics: usage.metrics, readiness }) : undefined
-  const metricsHere = usage.metrics !== undefined && metricsApp === undefined ? [metricsPlugin(config.metrics.path, usage.metrics, { bearerTokenFile: config.metrics.bearerTokenFile })] : []
+  const metricsHere = usage.metrics !== undefined && metricsApp === undefined ? [metricsPlugin(config, { metrics: usage.metrics })] : []
   const plugins = [credentialAdmin.plugin, usageRoutes(usageView), ...metricsHere]
   // On the admin listener, reaching the socket is the credential: the usage page works there without a token.
   await credentialAdmin.adminApp?.register(usageRoutes(usageView))

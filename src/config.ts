@@ -7,6 +7,7 @@ import path from 'node:path'
 import { parse as parseYaml } from 'yaml'
 import { z } from 'zod'
 import { DEFAULT_SITE_SUFFIXES, siteNameProblem } from './sites/site-name.js'
+import { HTTP_METHODS } from './http-methods.js'
 
 export const DEFAULT_PORT = 8787
 export const DEFAULT_DATA_DIR = './.broker'
@@ -15,7 +16,7 @@ export const DEFAULT_CONFIG_FILE = 'atlassian-broker.yaml'
 /** A cloudId is a UUID. Exported for the site resolver, which checks what tenant_info answers. */
 export const CLOUD_ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 const name = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/i, 'use letters, digits, ".", "_" or "-" (at most 63)')
-const httpMethod = z.enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', '*'])
+const httpMethod = z.enum([...HTTP_METHODS, '*'])
 const seconds = z.number().int().nonnegative()
 const positiveInt = z.number().int().positive()
 

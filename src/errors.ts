@@ -61,3 +61,19 @@ export const ERROR_CODES: readonly string[] = [
 export function withRetryAfter<E extends Error> (error: E, seconds: number): E & { retryAfterSeconds: number } {
   return Object.assign(error, { retryAfterSeconds: Math.max(1, Math.ceil(seconds)) })
 }
+
+/** An error the broker made itself (any class above, or one carrying a `BROKER_ERR_*` code): safe to answer with. */
+export interface BrokerError extends Error {
+  code: string
+  statusCode?: number
+}
+
+export function isBrokerError (error: unknown): error is BrokerError {
+  return error instanceof Error && 'code' in error && typeof error.code === 'string' && error.code.startsWith('BROKER_ERR_')
+}
+
+/** Any thrown value's string `code` (the broker's, Node's `ECONNRESET`, undici's `UND_ERR_*`, fastify's `FST_ERR_*`). */
+export function errorCode (error: unknown): string | undefined {
+  if (typeof error !== 'object' || error === null || !('code' in error)) return undefined
+  return typeof error.code === 'string' ? error.code : undefined
+}

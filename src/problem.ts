@@ -4,15 +4,18 @@
  * error bodies (atlassian-python-api, jira.js) show the broker's message.
  * Fastify's own errors are mapped to BROKER_ERR_* codes so callers only ever see documented codes.
  */
+import { randomUUID } from 'node:crypto'
 import { STATUS_CODES } from 'node:http'
-import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify'
-import { BadRequestError, BodyTooLargeError, HeadersTooLargeError, InternalError, RouteNotFoundError, type ProblemBody } from './errors.js'
+import type { Duplex } from 'node:stream'
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { Logger } from 'pino'
+import { BadRequestError, BodyTooLargeError, HeadersTooLargeError, InternalError, isBrokerError, type ProblemBody, RouteNotFoundError } from './errors.js'
 
 export interface Problem { body: ProblemBody, retryAfterSeconds: number | undefined, unexpected: boolean }
 
 export function toProblem (error: FastifyError & { retryAfterSeconds?: number }, requestId: string): Problem {
   let known: { statusCode: number, code: string, message: string } | undefined
-  if (typeof error.code === 'string' && error.code.startsWith('BROKER_ERR_') && typeof error.statusCode === 'number') {
+  if (isBrokerError(error) && typeof error.statusCode === 'number') {
     known = { statusCode: error.statusCode, code: error.code, message: error.message }
   } else if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
     const mapped = new BodyTooLargeError('the')
@@ -72,4 +75,40 @@ export function answerWithProblems (app: FastifyInstance, options: { onProblem?:
   app.setNotFoundHandler((request) => {
     throw new RouteNotFoundError(request.method, (request.raw.url ?? '').split('?')[0]?.slice(0, 128) ?? '')
   })
+}
+
+/**
+ * Answers a target the router could not decode ("%C0%AE"; Fastify's `frameworkErrors`), which Fastify would otherwise
+ * answer with its own FST_ERR_BAD_URL body. Written on the raw response: the reply's hooks have not been set up.
+ */
+export function answerFrameworkError (error: FastifyError, request: FastifyRequest, reply: FastifyReply, logRefusal: () => boolean): void {
+  const { body } = toProblem(error, request.id)
+  if (logRefusal()) request.log.info({ code: error.code, status: body.statusCode }, 'request target refused by the router')
+  const text = JSON.stringify(body)
+  reply.raw.writeHead(body.statusCode, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'x-request-id': request.id })
+  reply.raw.end(text)
+}
+
+/**
+ * Answers a request Node's HTTP parser refused before Fastify saw it (`clientErrorHandler`): both Content-Length and
+ * Transfer-Encoding, duplicated Content-Length, obs-fold, bare CR or LF, a Transfer-Encoding not ending in chunked
+ * (RFC 9112 sections 6.1 and 6.3 require a 400 and closing the connection), or headers past `limits.headerBytes` (431).
+ * Only the parser's error code is logged: the error's `rawPacket` holds the caller's bytes, Authorization included.
+ */
+export function answerClientError (error: NodeJS.ErrnoException, socket: Duplex, logger: Logger, logRefusal: () => boolean): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return
+  const requestId = randomUUID()
+  const refused = error.code === 'HPE_HEADER_OVERFLOW'
+    ? new HeadersTooLargeError()
+    : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? Object.assign(new BadRequestError('the request was not received in time'), { statusCode: 408 })
+      : new BadRequestError(`malformed HTTP request (${String(error.code ?? 'parse error').replace(/[^A-Z0-9_]/gi, '').slice(0, 48)})`)
+  const { body } = toProblem(refused, requestId)
+  if (logRefusal()) logger.info({ code: error.code, status: body.statusCode, requestId }, 'malformed request refused by the HTTP parser')
+  if (socket.writable) {
+    const text = JSON.stringify(body)
+    socket.write(`HTTP/1.1 ${body.statusCode} ${body.error}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+      `Content-Length: ${Buffer.byteLength(text)}\r\nX-Request-Id: ${requestId}\r\nConnection: close\r\n\r\n${text}`)
+  }
+  socket.destroy()
 }

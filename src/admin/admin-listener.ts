@@ -5,7 +5,7 @@
  */
 import { chmod, lstat, unlink } from 'node:fs/promises'
 import { isIP } from 'node:net'
-import Fastify, { type FastifyInstance } from 'fastify'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Logger } from 'pino'
 import type { BrokerConfig } from '../config.js'
@@ -32,16 +32,17 @@ const noCallers = fp(async (app: FastifyInstance) => {
   app.decorate('authenticateCaller', async () => { throw new CallerUnauthenticatedError('caller tokens are not used on the admin listener') })
 }, { name: 'broker-callers' })
 
-export async function buildAdminListener (config: BrokerConfig, options: { logger: Logger, plugin: (app: FastifyInstance) => Promise<void> }): Promise<FastifyInstance> {
+export async function buildAdminListener (config: BrokerConfig, deps: { logger: Logger, plugin: (app: FastifyInstance) => Promise<void> }): Promise<FastifyInstance> {
   const listen = config.callers.admin.listen
   if (listen === undefined) throw new Error('callers.admin.listen is not configured')
   checkAdminListen(listen)
-  const app = Fastify({ loggerInstance: options.logger.child({ listener: 'admin' }), bodyLimit: 1_048_576, forceCloseConnections: true })
-  answerWithProblems(app as unknown as FastifyInstance)
+  const loggerInstance: FastifyBaseLogger = deps.logger.child({ listener: 'admin' })
+  const app = Fastify({ loggerInstance, bodyLimit: 1_048_576, forceCloseConnections: true })
+  answerWithProblems(app)
   await app.register(noCallers)
   await app.register(adminAuth, { admin: config.callers.admin, trustedListener: true })
-  await app.register(options.plugin)
-  return app as unknown as FastifyInstance
+  await app.register(deps.plugin)
+  return app
 }
 
 /** Listens on the configured socket (0600, a stale socket file replaced) or loopback port; returns the address. */

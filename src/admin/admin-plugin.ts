@@ -10,7 +10,7 @@ import type { Clock } from '../clock.js'
 import type { IntegrationConfig } from '../config.js'
 import { BadRequestError, IntegrationNotFoundError } from '../errors.js'
 import { toProblem } from '../problem.js'
-import type { ExpiryWatcher } from '../rotation/expiry-watcher.js'
+import type { CredentialExpiry } from '../rotation/credential-expiry.js'
 import { credentialHistory, rollbackCredential, rotateCredential, type RotationResult } from '../rotation/rotation.js'
 import type { CredentialVerifier } from '../rotation/verify.js'
 import type { CredentialSource } from '../secrets/credential-source.js'
@@ -25,7 +25,7 @@ export interface AdminPluginOptions {
   credentials: CredentialSource
   tokens: TokenProvider
   verify: CredentialVerifier
-  expiry: ExpiryWatcher
+  expiry: CredentialExpiry
   audit: AuditLog
   clock: Clock
   /** Recorded in audit records: the main listener's admin API or the dedicated admin listener. */

@@ -6,6 +6,7 @@
 import { createWriteStream, type WriteStream } from 'node:fs'
 import type { Logger } from 'pino'
 import type { Clock } from '../clock.js'
+import { isBrokerError } from '../errors.js'
 
 export type AuditAction = 'rotate' | 'rollback' | 'drop-token'
 export type AuditOutcome = 'ok' | 'refused' | 'conflict' | 'failed'
@@ -36,10 +37,9 @@ export interface AuditRecord extends Omit<AuditEntry, 'oldVersion' | 'newVersion
 
 /** Maps an error to its audit outcome and code. */
 export function auditFailure (error: unknown): { outcome: AuditOutcome, code: string | undefined } {
-  const code = (error as { code?: unknown }).code
-  const known = typeof code === 'string' && code.startsWith('BROKER_ERR_') ? code : undefined
+  const known = isBrokerError(error) ? error.code : undefined
   if (known === 'BROKER_ERR_SECRET_VERSION_CONFLICT') return { outcome: 'conflict', code: known }
-  const status = (error as { statusCode?: unknown }).statusCode
+  const status = isBrokerError(error) ? error.statusCode : undefined
   if (known !== undefined && typeof status === 'number' && status < 500) return { outcome: 'refused', code: known }
   return { outcome: 'failed', code: known ?? 'BROKER_ERR_INTERNAL' }
 }

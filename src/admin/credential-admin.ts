@@ -8,6 +8,7 @@ import type { Logger } from 'pino'
 import type { Dispatcher } from 'undici'
 import type { Clock } from '../clock.js'
 import type { BrokerConfig } from '../config.js'
+import type { CredentialExpiry } from '../rotation/credential-expiry.js'
 import { ExpiryWatcher } from '../rotation/expiry-watcher.js'
 import { createCredentialVerifier, type CredentialVerifier } from '../rotation/verify.js'
 import type { CredentialSource } from '../secrets/credential-source.js'
@@ -22,7 +23,7 @@ export interface CredentialAdmin {
   plugin: (app: FastifyInstance) => Promise<void>
   /** The dedicated admin listener's app (not listening yet), when configured. */
   adminApp: FastifyInstance | undefined
-  expiry: ExpiryWatcher
+  expiryWatcher: ExpiryWatcher
   audit: AuditLog
   verify: CredentialVerifier
   close (): Promise<void>
@@ -34,6 +35,8 @@ export async function createCredentialAdmin (config: BrokerConfig, deps: {
   tokens: TokenProvider
   clock: Clock
   logger: Logger
+  /** The broker's one expiry reader (also read by /metrics). */
+  expiry: CredentialExpiry
   /** Where API-token verification calls go (same as forwarding); default: apiUrl. */
   dispatcher?: Dispatcher | undefined
   verify?: CredentialVerifier | undefined
@@ -44,24 +47,25 @@ export async function createCredentialAdmin (config: BrokerConfig, deps: {
     timeoutMs: config.atlassian.timeouts.tokenMs,
     ...(deps.dispatcher ? { apiDispatcher: deps.dispatcher } : {})
   })
-  const expiry = new ExpiryWatcher({ store: deps.store, clock: deps.clock, logger: deps.logger, integrations: Object.keys(config.integrations) })
+  const expiry = deps.expiry
+  const expiryWatcher = new ExpiryWatcher({ expiry, clock: deps.clock, logger: deps.logger })
   const audit = new AuditLog({ logger: deps.logger, clock: deps.clock, file: config.callers.admin.auditFile })
   const shared = { integrations: config.integrations, store: deps.store, credentials: deps.credentials, tokens: deps.tokens, verify, expiry, audit, clock: deps.clock }
   const plugin = createAdminPlugin({ ...shared, via: 'admin-api' })
   const adminApp = config.callers.admin.listen === undefined
     ? undefined
     : await buildAdminListener(config, { logger: deps.logger, plugin: createAdminPlugin({ ...shared, via: 'admin-listener' }) })
-  expiry.start()
+  expiryWatcher.start()
   return {
     plugin,
     adminApp,
-    expiry,
+    expiryWatcher,
     audit,
     verify,
     async close () {
-      expiry.stop()
+      expiryWatcher.stop()
       await adminApp?.close()
-      await expiry.settled()
+      await expiryWatcher.settled()
       await audit.close()
     }
   }

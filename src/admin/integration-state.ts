@@ -1,7 +1,7 @@
 /** What the admin API shows about an integration: store version, the version in use, the cached token, expiry. Never values. */
-import type { Clock } from '../clock.js'
 import type { IntegrationConfig } from '../config.js'
-import { daysUntil } from '../rotation/expiry-watcher.js'
+import { isBrokerError } from '../errors.js'
+import type { CredentialExpiry } from '../rotation/credential-expiry.js'
 import type { CredentialSource } from '../secrets/credential-source.js'
 import type { SecretStore, SecretSummary } from '../secrets/secret-store.js'
 import type { TokenProvider, TokenState } from '../tokens/token-provider.js'
@@ -32,7 +32,7 @@ export interface StateSources {
   store: SecretStore
   credentials: CredentialSource
   tokens: TokenProvider
-  clock: Clock
+  expiry: CredentialExpiry
 }
 
 /** One store read (`list`) for all the integrations asked about. */
@@ -41,8 +41,10 @@ export async function integrationStates (sources: StateSources, names: string[])
   let storeError: string | undefined
   try {
     summaries = await sources.store.list()
+    // The fresh list feeds the one expiry reader, so /metrics and the watcher see what this view shows.
+    sources.expiry.observe(summaries)
   } catch (error) {
-    storeError = (error as { code?: string }).code ?? 'BROKER_ERR_SECRET_STORE_UNAVAILABLE'
+    storeError = isBrokerError(error) ? error.code : 'BROKER_ERR_SECRET_STORE_UNAVAILABLE'
   }
   const byName = new Map(summaries.map((summary) => [summary.integration, summary]))
   return names.map((name) => stateOf(sources, name, byName.get(name), storeError))
@@ -67,7 +69,7 @@ function stateOf (sources: StateSources, name: string, summary: SecretSummary | 
       : null,
     lastExchange: token.lastExchange ?? null,
     expiresAt,
-    daysToExpiry: expiresAt === null ? null : daysUntil(expiresAt, sources.clock.now()) ?? null,
+    daysToExpiry: expiresAt === null ? null : sources.expiry.daysToExpiry(name) ?? null,
     owner: metadata.owner ?? null,
     rotatedAt: metadata.rotated_at ?? null,
     rotatedBy: metadata.rotated_by ?? null,

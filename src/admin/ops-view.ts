@@ -14,6 +14,7 @@ export const EXPIRY_WARN_DAYS = 14
 export const EXPIRY_CRITICAL_DAYS = 3
 
 export interface OpsSources extends StateSources {
+  clock: Clock
   outcomes: OutcomeSeries
   headroom: UpstreamHeadroom
   /** Epoch ms until which an integration's traffic is held after a quota 429 (limits/quota-hold.ts). */

@@ -7,7 +7,7 @@ import fastifyJwt, { type TokenOrHeader } from '@fastify/jwt'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import type { BrokerConfig } from '../config.js'
-import { BadRequestError, CallerUnauthenticatedError, NotReadyError, withRetryAfter } from '../errors.js'
+import { BadRequestError, CallerUnauthenticatedError, errorCode, NotReadyError, withRetryAfter } from '../errors.js'
 import type { CallerKeys } from './caller-keys.js'
 import { JwksClient, JwksUnavailableError } from './jwks.js'
 import { refuseTimeClaims } from './time-claims.js'
@@ -126,7 +126,7 @@ function authorizationFieldCount (rawHeaders: readonly string[]): number {
 /** A reason a caller can act on, never the token itself. */
 function describeJwtFailure (error: unknown): string {
   // @fastify/jwt wraps fast-jwt's errors: the original reason survives in the code or the message text.
-  const text = `${String((error as { code?: string }).code ?? '')} ${(error as Error).message ?? ''}`.toLowerCase()
+  const text = `${String(errorCode(error) ?? '')} ${(error as Error).message ?? ''}`.toLowerCase()
   if (text.includes('expired')) return 'token expired'
   if (text.includes('inactive') || text.includes('not active')) return 'token not yet valid (nbf)'
   if (text.includes('required')) return 'token lacks a required claim'
@@ -137,7 +137,7 @@ function describeJwtFailure (error: unknown): string {
 }
 
 function sanitized (error: unknown): Error {
-  return Object.assign(new Error(String((error as { code?: string }).code ?? 'jwt verification failed')), {})
+  return Object.assign(new Error(String(errorCode(error) ?? 'jwt verification failed')), {})
 }
 
 export default fp(callerAuth, { name: 'broker-callers' })

@@ -17,6 +17,7 @@ import { ConfigError, loadConfig, type BrokerConfig, type LoadedConfig, type Par
 import { createLogger } from '../logger.js'
 import { createSecretStore } from '../secrets/create-secret-store.js'
 import { resolveSitesOutcome } from '../sites/site-resolver.js'
+import { errorCode } from '../errors.js'
 
 export interface CheckOptions {
   /** Validate the file only: no secret store, JWKS or token endpoint is contacted, no referenced file is read. */
@@ -241,7 +242,7 @@ async function checkTokenEndpoint (report: Report, config: ParsedConfig): Promis
 
 /** Error code and message only: nothing here can hold a secret, but keep the line short. */
 function describe (error: unknown): string {
-  const code = (error as { code?: unknown }).code
+  const code = errorCode(error)
   const cause = (error as { cause?: { code?: unknown, message?: unknown } }).cause
   const message = (error as Error).message ?? String(error)
   const causeText = cause !== undefined && typeof cause.message === 'string' && cause.message !== message ? `: ${cause.message}` : ''

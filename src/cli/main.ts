@@ -11,6 +11,7 @@ import { runCheck } from './check-command.js'
 import { endQuietlyOnClosedStdout, parseDuration, UsageError } from './io.js'
 import { rollbackSecret, rotateSecret, secretHistory } from './rotation-commands.js'
 import { listSecrets, putSecret } from './secrets-commands.js'
+import { errorCode, isBrokerError } from '../errors.js'
 
 const HELP = `Usage: atlassian-broker <command> [options]
 
@@ -127,11 +128,11 @@ main(process.argv.slice(2)).then((code) => {
   if (error instanceof ConfigError) {
     process.stderr.write(`${error.message}\n`)
     process.exitCode = 2
-  } else if (error instanceof UsageError || (error as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+  } else if (error instanceof UsageError || errorCode(error) === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
     process.stderr.write(`atlassian-broker: ${(error as Error).message}\n`)
     process.exitCode = 2
-  } else if (typeof (error as { code?: unknown }).code === 'string' && String((error as { code: string }).code).startsWith('BROKER_ERR_')) {
-    process.stderr.write(`atlassian-broker: ${(error as Error).message} (${(error as { code: string }).code})\n`)
+  } else if (isBrokerError(error)) {
+    process.stderr.write(`atlassian-broker: ${error.message} (${error.code})\n`)
     process.exitCode = 1
   } else {
     process.stderr.write(`atlassian-broker: ${(error as Error).message ?? String(error)}\n`)

@@ -6,7 +6,7 @@
 import { systemClock } from '../clock.js'
 import { AuditLog, auditFailure, type AuditAction } from '../admin/audit.js'
 import { revalidateMs } from '../secrets/create-secret-store.js'
-import { daysUntil } from '../rotation/expiry-watcher.js'
+import { daysUntil } from '../rotation/credential-expiry.js'
 import { credentialHistory, rollbackCredential, rotateCredential, type RotationContext, type RotationResult } from '../rotation/rotation.js'
 import { createCredentialVerifier, type CredentialVerifier } from '../rotation/verify.js'
 import type { SecretStore } from '../secrets/secret-store.js'

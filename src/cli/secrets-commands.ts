@@ -2,7 +2,7 @@
 import type { Logger } from 'pino'
 import { systemClock } from '../clock.js'
 import type { BrokerConfig } from '../config.js'
-import { daysUntil } from '../rotation/expiry-watcher.js'
+import { daysUntil } from '../rotation/credential-expiry.js'
 import { parseExpiresAt } from '../rotation/rotation.js'
 import { createSecretStore } from '../secrets/create-secret-store.js'
 import { parseCredential } from '../secrets/credential.js'

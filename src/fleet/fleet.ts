@@ -21,6 +21,7 @@ import { registerFleetMetrics } from './fleet-metrics.js'
 import { FleetUsage } from './fleet-usage.js'
 import { FleetHold } from './shared-hold.js'
 import { SharedTokens } from './shared-tokens.js'
+import { errorCode } from '../errors.js'
 
 export interface FleetParts { tokens: TokenProvider, quotaHold: QuotaHold, credentials: CredentialSource, usage: UsageWindow }
 
@@ -121,7 +122,7 @@ export class Fleet {
     try {
       await parts.credentials.current(integration, { revalidate: true })
     } catch (error) {
-      this.#logger.warn({ integration, code: (error as { code?: string }).code }, 'fleet: could not re-read a credential another sidecar changed')
+      this.#logger.warn({ integration, code: errorCode(error) }, 'fleet: could not re-read a credential another sidecar changed')
     } finally {
       this.#fromFleet.delete(integration)
     }

@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs'
 import { Redis, type RedisOptions } from 'ioredis'
 import type { Logger } from 'pino'
 import type { FleetConfig } from '../config.js'
+import { errorCode } from '../errors.js'
 
 export type LinkListener = () => void
 
@@ -76,7 +77,7 @@ export class RedisLink {
     try {
       return await withDeadline(command(this.command), this.#timeoutMs)
     } catch (error) {
-      const code = (error as { code?: string }).code
+      const code = errorCode(error)
       const message = (error as Error).message ?? ''
       // Wrong type, a refused command or a script error concerns one key or command: the link itself is fine.
       const refusal = /^(WRONGTYPE|ERR|NOSCRIPT|NOPERM)/.exec(message)?.[1]

@@ -7,7 +7,7 @@
  */
 import { request, type Dispatcher } from 'undici'
 import type { IntegrationConfig } from '../config.js'
-import { CredentialRejectedError, CredentialVerificationFailedError, UpstreamTimeoutError, UpstreamUnavailableError } from '../errors.js'
+import { CredentialRejectedError, CredentialVerificationFailedError, errorCode, UpstreamTimeoutError, UpstreamUnavailableError } from '../errors.js'
 import type { CredentialData } from '../secrets/secret-store.js'
 import { exchangeClientCredentials, type ExchangedToken, type ExchangeRequest } from '../tokens/exchange.js'
 import { apiTokenAuthorization } from '../tokens/token-provider.js'
@@ -62,8 +62,8 @@ async function probeApiToken (options: VerifierOptions, config: IntegrationConfi
     })
   } catch (error) {
     const name = (error as Error).name
-    if (name === 'TimeoutError' || name === 'AbortError' || (error as { code?: string }).code?.includes('TIMEOUT') === true) throw new UpstreamTimeoutError()
-    throw new UpstreamUnavailableError({ cause: new Error(`${name} ${(error as { code?: string }).code ?? ''}`.trim()) })
+    if (name === 'TimeoutError' || name === 'AbortError' || errorCode(error)?.includes('TIMEOUT') === true) throw new UpstreamTimeoutError()
+    throw new UpstreamUnavailableError({ cause: new Error(`${name} ${errorCode(error) ?? ''}`.trim()) })
   }
   const text = await response.body.text().catch(() => '')
   const status = response.statusCode

@@ -7,7 +7,7 @@
 import { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
 import type { Clock } from '../clock.js'
-import { CredentialNotConfiguredError } from '../errors.js'
+import { CredentialNotConfiguredError, errorCode } from '../errors.js'
 import type { SecretStore, StoredSecret } from './secret-store.js'
 
 export interface CredentialChange { integration: string, previousVersion: number | undefined, version: number }
@@ -89,7 +89,7 @@ export class CredentialSource {
       if (cached && !(error instanceof CredentialNotConfiguredError)) {
         // Keep serving the last good secret while the store is unreachable; revalidate again after the interval.
         cached.checkedAt = this.#clock.now()
-        this.#logger.warn({ integration, code: (error as { code?: string }).code }, 'secret store unreachable; serving the cached credential')
+        this.#logger.warn({ integration, code: errorCode(error) }, 'secret store unreachable; serving the cached credential')
         return cached.secret
       }
       throw error

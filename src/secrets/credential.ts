@@ -6,11 +6,11 @@
  */
 import { z } from 'zod'
 import { CredentialInvalidError } from '../errors.js'
-import type { CredentialData } from './secret-store.js'
+import { METADATA_KEYS, type CredentialData } from './secret-store.js'
 
 export type CredentialKind = 'oauth' | 'api-token'
 
-const METADATA_FIELDS = new Set(['rotated_at', 'rotated_by', 'expires_at', 'owner'])
+const METADATA_FIELDS: ReadonlySet<string> = new Set(METADATA_KEYS)
 
 const secretString = z.string().min(1).refine((value) => value.trim() === value, 'has leading or trailing whitespace')
 

@@ -7,17 +7,16 @@
 /** The credential document as stored; keys are the wire names (`client_id`, `token`, ...). */
 export type CredentialData = Readonly<Record<string, string>>
 
-/** Lifecycle fields kept beside a credential (Vault: KV v2 `custom_metadata`). All optional, all strings. */
-export interface SecretMetadata {
-  rotated_at?: string
-  rotated_by?: string
-  expires_at?: string
-  owner?: string
-  /** The site this integration's cloudId was resolved from, the answer and when (src/sites/store-site-cache.ts). */
-  site?: string
-  site_cloud_id?: string
-  site_resolved_at?: string
-}
+/**
+ * The fields kept beside a credential (Vault: KV v2 `custom_metadata`), the only ones stores keep: the lifecycle
+ * fields, and the site an integration's cloudId was resolved from, the answer and when (src/sites/store-site-cache.ts).
+ */
+export const METADATA_KEYS = ['rotated_at', 'rotated_by', 'expires_at', 'owner', 'site', 'site_cloud_id', 'site_resolved_at'] as const
+
+export type MetadataKey = typeof METADATA_KEYS[number]
+
+/** All optional, all strings. */
+export type SecretMetadata = { [key in MetadataKey]?: string }
 
 export interface StoredSecret {
   integration: string

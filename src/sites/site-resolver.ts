@@ -11,6 +11,7 @@ import type { Logger } from 'pino'
 import { request, type Dispatcher } from 'undici'
 import { CLOUD_ID_PATTERN, ConfigError, type BrokerConfig, type IntegrationConfig, type ParsedConfig } from '../config.js'
 import { tenantInfoUrl } from './site-name.js'
+import { errorCode } from '../errors.js'
 import type { SharedSiteCache } from './store-site-cache.js'
 
 export const SITE_CACHE_FILE = 'sites.json'
@@ -158,7 +159,7 @@ function writeCache (file: string, cache: SiteCache, logger: Logger): void {
 }
 
 function describe (error: unknown): string {
-  const code = (error as { code?: unknown }).code
+  const code = errorCode(error)
   const message = (error as Error).message ?? String(error)
   return typeof code === 'string' && !message.includes(code) ? `${code}: ${message}` : message
 }

@@ -9,6 +9,7 @@
  */
 import type { Logger } from 'pino'
 import { CLOUD_ID_PATTERN } from '../config.js'
+import { errorCode } from '../errors.js'
 import type { SecretStore } from '../secrets/secret-store.js'
 
 export interface SharedSiteEntry { site: string, cloudId: string, resolvedAt: string }
@@ -23,7 +24,7 @@ export interface SharedSiteCache {
 
 export function storeSiteCache (store: SecretStore, logger: Logger): SharedSiteCache {
   let writable = true
-  const reason = (error: unknown): string => (error as { code?: string }).code ?? (error as Error).message
+  const reason = (error: unknown): string => errorCode(error) ?? (error instanceof Error ? error.message : String(error))
   return {
     async read (integration, site) {
       try {
@@ -46,8 +47,7 @@ export function storeSiteCache (store: SecretStore, logger: Logger): SharedSiteC
         await store.updateMetadata(integration, { site: entry.site, site_cloud_id: entry.cloudId, site_resolved_at: entry.resolvedAt })
         logger.info({ integration, site: entry.site, cloudId: entry.cloudId }, `site's cloudId cached in the ${store.kind} store`)
       } catch (error) {
-        const code = (error as { code?: string }).code
-        if (code === 'BROKER_ERR_SECRET_STORE_DENIED') {
+        if (errorCode(error) === 'BROKER_ERR_SECRET_STORE_DENIED') {
           writable = false
           logger.warn({ integration, site: entry.site }, `the broker may not write the site cache to the ${store.kind} store (its policy is read-only); ` +
             'the data-dir cache still holds the answer; `atlassian-broker init` run with the rotator identity writes it for every sidecar')

@@ -5,7 +5,7 @@
  * error message or cause: undici errors carry no request body, and the response body is summarised, never echoed.
  */
 import { request, type Dispatcher } from 'undici'
-import { CredentialRejectedError, TokenEndpointUnavailableError, withRetryAfter } from '../errors.js'
+import { CredentialRejectedError, errorCode, TokenEndpointUnavailableError, withRetryAfter } from '../errors.js'
 
 export interface ExchangeRequest {
   tokenUrl: string
@@ -81,7 +81,7 @@ function normalizeExpiresIn (value: unknown): { expiresIn: number, anomaly?: str
 
 /** Keeps an error's code and class name only: a message could quote a URL or header we never want logged. */
 function sanitizedCause (error: unknown): Error {
-  const code = (error as { code?: unknown }).code
+  const code = errorCode(error)
   const sanitized = new Error(`${(error as Error).name ?? 'Error'}${typeof code === 'string' ? ` ${code}` : ''}`)
   if (typeof code === 'string') Object.assign(sanitized, { code })
   return sanitized

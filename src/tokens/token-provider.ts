@@ -13,7 +13,7 @@ import { LRUCache } from 'lru-cache'
 import type { Logger } from 'pino'
 import type { Clock } from '../clock.js'
 import type { IntegrationConfig } from '../config.js'
-import { CredentialInvalidError, CredentialRejectedError, withRetryAfter } from '../errors.js'
+import { CredentialInvalidError, CredentialRejectedError, errorCode, withRetryAfter } from '../errors.js'
 import type { CredentialSource } from '../secrets/credential-source.js'
 import type { StoredSecret } from '../secrets/secret-store.js'
 import { exchangeClientCredentials, type ExchangedToken, type ExchangeRequest } from './exchange.js'
@@ -30,7 +30,7 @@ export interface TokenState {
   cached: boolean
   secretVersion: number | undefined
   expiresInSeconds: number | undefined
-  lastExchange: { at: string, outcome: 'ok' | 'rejected' | 'unavailable' | 'error' } | undefined
+  lastExchange: { at: string, outcome: ExchangeOutcome } | undefined
   /** Set while an older version is in use because Atlassian rejected this (current) version. */
   fallbackFrom: number | undefined
 }
@@ -117,7 +117,7 @@ export class TokenProvider {
       this.#options.onCacheLookup?.(integration, true)
       if (now >= cached.refreshAt && !this.#inflight.has(integration)) {
         this.#mint(integration).catch((error: Error) => {
-          this.#options.logger.warn({ integration, code: (error as { code?: string }).code }, 'refresh ahead of expiry failed; the current token stays in use')
+          this.#options.logger.warn({ integration, code: errorCode(error) }, 'refresh ahead of expiry failed; the current token stays in use')
         })
       }
       return cached
@@ -266,7 +266,7 @@ export class TokenProvider {
 
   #rememberFailure (integration: string, error: Error): void {
     const rejected = error instanceof CredentialRejectedError
-    const tokenEndpointDown = (error as { code?: string }).code === 'BROKER_ERR_TOKEN_ENDPOINT_UNAVAILABLE'
+    const tokenEndpointDown = errorCode(error) === 'BROKER_ERR_TOKEN_ENDPOINT_UNAVAILABLE'
     if (!rejected && !tokenEndpointDown) return
     const policy = rejected ? BACKOFF.rejected : BACKOFF.unavailable
     const count = (this.#failures.get(integration)?.count ?? 0) + 1
@@ -276,7 +276,7 @@ export class TokenProvider {
     this.#failures.set(integration, { error, until: this.#options.clock.now() + delayMs, count })
     // The first caller hears when to come back, like the ones answered from this negative cache.
     withRetryAfter(error, delayMs / 1000)
-    this.#options.logger.error({ integration, code: (error as { code?: string }).code, cause: (error.cause as Error | undefined)?.message, retryInSeconds: delayMs / 1000 },
+    this.#options.logger.error({ integration, code: errorCode(error), cause: (error.cause as Error | undefined)?.message, retryInSeconds: delayMs / 1000 },
       rejected ? 'Atlassian rejected the credential; check or rotate it' : 'token endpoint unavailable')
   }
 

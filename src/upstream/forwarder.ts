@@ -9,7 +9,7 @@ import { Transform, type Readable } from 'node:stream'
 import { Pool, type Dispatcher } from 'undici'
 import { systemClock, type Clock } from '../clock.js'
 import type { IntegrationConfig } from '../config.js'
-import { BodyTooLargeError, UpstreamTimeoutError, UpstreamUnavailableError } from '../errors.js'
+import { BodyTooLargeError, errorCode, isBrokerError, UpstreamTimeoutError, UpstreamUnavailableError } from '../errors.js'
 import type { AccessGrant, TokenProvider } from '../tokens/token-provider.js'
 import type { CancelSignal } from './caller-gone.js'
 import { upstreamRequestHeaders } from './headers.js'
@@ -212,11 +212,11 @@ function staticBody (buffer: Buffer | undefined, sendEmpty: boolean): PreparedBo
 
 /** undici's failures, translated once: timeouts are 504, anything else on the way is 502. */
 export function translateUndiciError (error: unknown): Error {
-  const code = (error as { code?: string }).code
+  const code = errorCode(error)
   if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
     return new UpstreamTimeoutError({ cause: error })
   }
   if ((error as { name?: string }).name === 'AbortError' || code === 'UND_ERR_ABORTED') return error as Error
-  if (typeof (error as { statusCode?: unknown }).statusCode === 'number' && typeof code === 'string' && code.startsWith('BROKER_ERR_')) return error as Error
+  if (isBrokerError(error) && typeof error.statusCode === 'number') return error
   return new UpstreamUnavailableError({ cause: error })
 }

@@ -7,8 +7,11 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import type { IntegrationConfig } from '../config.js'
 import { IntegrationNotFoundError, PathRejectedError, PolicyDeniedError } from '../errors.js'
-import type { Policy, CompiledRule } from '../policy/policy.js'
+import { HTTP_METHODS } from '../http-methods.js'
+import type { Admit } from '../limits/admission.js'
+import type { Policy } from '../policy/policy.js'
 import { checkRequestPath, splitTarget } from '../policy/request-path.js'
+import type { ProxyContext } from '../usage/proxied-call.js'
 import { CallerGone } from './caller-gone.js'
 import type { Forwarder } from './forwarder.js'
 import { callerResponseHeaders } from './headers.js'
@@ -20,22 +23,7 @@ export interface ProxyPluginOptions {
   forwarder: Forwarder
   /** Admission control (per-caller limits, quota holds); throws a 429 error to refuse before anything goes upstream. */
   /** A promise only when fleet-wide limits must ask Redis first (src/limits/admission.ts). */
-  admit?: (caller: string, integration: string, rule: CompiledRule) => (() => void) | Promise<() => void>
-}
-
-/** What a proxied request learned on its way, for the usage record and the log line. */
-export interface ProxyContext {
-  integration: string | undefined
-  path: string
-  upstreamStatus: number | undefined
-  upstreamStartedAt: number | undefined
-  upstreamMs: number | undefined
-  upstreamRequestId: string | undefined
-  rateLimitReason: string | undefined
-  /** The broker's error code when it answered with an error itself. */
-  errorCode: string | undefined
-  bytesIn: () => number
-  bytesOut: number
+  admit?: Admit | undefined
 }
 
 declare module 'fastify' {
@@ -59,8 +47,6 @@ function countBytes (body: Readable, declared: string | string[] | undefined, co
   // pipeline, not pipe: an upstream reset must tear the caller's response down, and a caller abort the upstream body.
   return pipeline(body, counter, () => {})
 }
-
-const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']
 
 async function proxyPlugin (app: FastifyInstance, options: ProxyPluginOptions): Promise<void> {
   const { integrations, policy, forwarder } = options
@@ -124,8 +110,8 @@ async function proxyPlugin (app: FastifyInstance, options: ProxyPluginOptions): 
       }
     }
 
-    scope.route({ method: METHODS, url: '/proxy/:integration', handler })
-    scope.route({ method: METHODS, url: '/proxy/:integration/*', handler })
+    scope.route({ method: [...HTTP_METHODS], url: '/proxy/:integration', handler })
+    scope.route({ method: [...HTTP_METHODS], url: '/proxy/:integration/*', handler })
   })
 }
 

@@ -4,11 +4,12 @@
  * naming no configured integration `unknown`. So a client sending random paths, callers or integrations cannot grow
  * the number of series.
  */
+import { isHttpMethod } from '../http-methods.js'
+
 export const OTHER_CALLER = 'other'
 export const UNAUTHENTICATED_CALLER = 'unauthenticated'
 export const UNKNOWN_INTEGRATION = 'unknown'
 
-const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'])
 
 export interface Labels {
   caller (id: string | undefined): string
@@ -24,7 +25,7 @@ export function createLabels (integrations: Iterable<string>, knownCallers: Read
   return {
     caller: (id) => id === undefined ? UNAUTHENTICATED_CALLER : knownCallers.has(id) ? id : OTHER_CALLER,
     integration: (name) => name !== undefined && configured.has(name) ? name : UNKNOWN_INTEGRATION,
-    method: (method) => METHODS.has(method) ? method : 'OTHER',
+    method: (method) => isHttpMethod(method) ? method : 'OTHER',
     statusClass: (statusCode) => statusCode >= 100 && statusCode < 600 ? `${Math.floor(statusCode / 100)}xx` : 'other',
     integrations: [...configured, UNKNOWN_INTEGRATION]
   }

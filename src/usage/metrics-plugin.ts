@@ -9,13 +9,15 @@ import { createHash, timingSafeEqual } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { CallerUnauthenticatedError, NotReadyError } from '../errors.js'
+import type { BrokerConfig } from '../config.js'
 import type { BrokerMetrics } from './metrics.js'
 
-export interface MetricsAccess { bearerTokenFile?: string | undefined }
-
-export function metricsPlugin (path: string, metrics: BrokerMetrics, access: MetricsAccess = {}): (app: FastifyInstance) => Promise<void> {
+/** Like every builder: the config (here the section it reads) first, then the collaborators built from it. */
+export function metricsPlugin (config: Pick<BrokerConfig, 'metrics'>, deps: { metrics: BrokerMetrics }): (app: FastifyInstance) => Promise<void> {
+  const { path, bearerTokenFile } = config.metrics
+  const { metrics } = deps
   return async (app) => {
-    const onRequest = access.bearerTokenFile === undefined ? [] : [checkBearer(access.bearerTokenFile)]
+    const onRequest = bearerTokenFile === undefined ? [] : [checkBearer(bearerTokenFile)]
     app.get(path, { onRequest }, async (_request, reply) => reply.type(metrics.contentType).send(await metrics.text()))
   }
 }

@@ -5,7 +5,6 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
 import type { ExchangeOutcome } from '../tokens/token-provider.js'
 import { normaliseReason, rateLimitReason, type HeaderBag } from '../upstream/rate-limit-headers.js'
-import type { CredentialExpiry } from './credential-expiry.js'
 import { UNKNOWN_INTEGRATION, type Labels } from './labels.js'
 import type { ProxiedCall } from './proxied-call.js'
 
@@ -22,7 +21,8 @@ export interface BrokerMetricsOptions {
   labels: Labels
   /** The secret store's kind (`file`, `vault`): the `store` label. */
   storeKind: string
-  expiry?: CredentialExpiry
+  /** Integration -> expiry as Unix seconds (CredentialExpiry.timestamps). */
+  expiry?: { timestamps (): Promise<ReadonlyMap<string, number>> }
 }
 
 export class BrokerMetrics {
@@ -59,15 +59,16 @@ export class BrokerMetrics {
     for (const outcome of ['applied', 'unchanged', 'rejected']) this.#reloads.inc({ outcome }, 0)
     const expiry = options.expiry
     if (expiry !== undefined) {
-      const daysToExpiry: Gauge<'integration'> = new Gauge({
-        name: 'atlassian_broker_credential_days_to_expiry',
-        help: 'Days until the credential expires (secret metadata expires_at); absent when no expiry is recorded.',
+      // A timestamp in base units, as Prometheus names it; alerts compute the time left with `- time()`.
+      const expiryTimestamp: Gauge<'integration'> = new Gauge({
+        name: 'atlassian_broker_credential_expiry_timestamp_seconds',
+        help: 'When the credential expires, as Unix seconds (secret metadata expires_at); absent when no expiry is recorded.',
         labelNames: ['integration'],
         registers,
         collect: async () => {
-          const days = await expiry.daysToExpiry()
-          daysToExpiry.reset()
-          for (const [integration, value] of days) daysToExpiry.set({ integration }, value)
+          const timestamps = await expiry.timestamps()
+          expiryTimestamp.reset()
+          for (const [integration, seconds] of timestamps) expiryTimestamp.set({ integration }, seconds)
         }
       })
     }

@@ -26,6 +26,15 @@ export interface ProxiedCall {
   at: number
 }
 
+/**
+ * The same call while it runs (`request.proxy`, filled in by the proxy plugin): the ProxiedCall fields the proxy learns
+ * on its way, plus when the upstream call started and a byte counter read once the answer has ended.
+ */
+export type ProxyContext = Pick<ProxiedCall, 'integration' | 'path' | 'upstreamStatus' | 'upstreamMs' | 'upstreamRequestId' | 'rateLimitReason' | 'errorCode' | 'bytesOut'> & {
+  upstreamStartedAt: number | undefined
+  bytesIn: () => number
+}
+
 export interface UsageSink {
   record (call: ProxiedCall): void
 }

@@ -5,10 +5,9 @@
 import type { Logger } from 'pino'
 import type { Clock } from '../clock.js'
 import type { BrokerConfig } from '../config.js'
-import type { SecretStore } from '../secrets/secret-store.js'
+import type { CredentialExpiry } from '../rotation/credential-expiry.js'
 import { CallAudit } from './call-audit.js'
 import { callOutcome } from './call-outcome.js'
-import { CredentialExpiry } from './credential-expiry.js'
 import { createLabels, type Labels } from './labels.js'
 import { BrokerMetrics } from './metrics.js'
 import { OutcomeSeries } from './outcome-series.js'
@@ -16,8 +15,11 @@ import type { ProxiedCall, UsageSink } from './proxied-call.js'
 import { UpstreamHeadroom } from './upstream-headroom.js'
 import { UsageWindow } from './usage-window.js'
 
-export interface UsageOptions {
-  store: SecretStore
+export interface UsageDeps {
+  /** The secret store's kind (`file`, `vault`): the metrics' `store` label. */
+  storeKind: string
+  /** The broker's one expiry reader: the expiry gauge. */
+  expiry: CredentialExpiry
   /** Callers named exactly by the policy (Policy.knownCallers): the caller label set. */
   knownCallers: ReadonlySet<string>
   clock: Clock
@@ -34,21 +36,21 @@ export class Usage implements UsageSink {
   readonly headroom: UpstreamHeadroom
   readonly audit: CallAudit | undefined
 
-  constructor (config: BrokerConfig, options: UsageOptions) {
+  constructor (config: BrokerConfig, deps: UsageDeps) {
     const integrations = Object.keys(config.integrations)
-    this.labels = createLabels(integrations, options.knownCallers)
-    this.window = new UsageWindow({ clock: options.clock })
-    this.outcomes = new OutcomeSeries({ clock: options.clock })
+    this.labels = createLabels(integrations, deps.knownCallers)
+    this.window = new UsageWindow({ clock: deps.clock })
+    this.outcomes = new OutcomeSeries({ clock: deps.clock })
     // Read live: config.integrations is the reloadable set (src/reload/live-config.ts).
-    this.headroom = new UpstreamHeadroom({ clock: options.clock, integrations: (name) => Object.hasOwn(config.integrations, name) })
+    this.headroom = new UpstreamHeadroom({ clock: deps.clock, integrations: (name) => Object.hasOwn(config.integrations, name) })
     this.metrics = config.metrics.enabled
       ? new BrokerMetrics({
         labels: this.labels,
-        storeKind: options.store.kind,
-        expiry: new CredentialExpiry({ store: options.store, clock: options.clock, logger: options.logger, integrations })
+        storeKind: deps.storeKind,
+        expiry: deps.expiry
       })
       : undefined
-    this.audit = config.usage.auditFile === undefined ? undefined : new CallAudit(config.usage.auditFile, options.logger, { maxFileBytes: config.usage.maxFileBytes })
+    this.audit = config.usage.auditFile === undefined ? undefined : new CallAudit(config.usage.auditFile, deps.logger, { maxFileBytes: config.usage.maxFileBytes })
   }
 
   record (call: ProxiedCall): void {

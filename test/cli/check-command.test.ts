@@ -7,7 +7,7 @@ import { Writable } from 'node:stream'
 import t, { type Test } from 'tap'
 import { PROBE_CLIENT_ID, runCheck } from '../../src/cli/check-command.js'
 import { createLogger } from '../../src/logger.js'
-import { createFileStore } from '../../src/secrets/file-store.js'
+import { createFileStore } from '../../src/secrets/file/file-store.js'
 
 const CLOUD_ID = '11111111-2222-3333-4444-555555555555'
 

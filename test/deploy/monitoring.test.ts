@@ -1,9 +1,12 @@
 /**
  * deploy/prometheus/alerts.yaml and deploy/grafana/atlassian-broker-dashboard.json are valid, and every metric they
  * query is one the broker exports (with the right type for _bucket/_sum/_count), so a renamed metric cannot leave a
- * silent alert or an empty panel behind.
+ * silent alert or an empty panel behind. Prometheus's own promtool checks the rules and runs their unit tests
+ * (deploy/prometheus/alerts.test.yaml); .ci/run installs it (Debian `prometheus`).
  */
+import { spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { parse } from 'yaml'
 import { exportedMetrics } from '../helpers/exported-metrics.js'
@@ -32,7 +35,7 @@ function checkExpression (expr: string, where: string): { names: string[], probl
 
 t.test('the broker exports what the files rely on', async (t) => {
   t.ok(exported.size >= 11, [...exported.keys()].join(', '))
-  for (const name of exported.keys()) t.match(name, /^atlassian_broker_[a-z_]+(_total|_seconds|_days_to_expiry|_connected)$/, `${name} follows Prometheus naming (a 0/1 state gauge is named for its state, as "up" is)`)
+  for (const name of exported.keys()) t.match(name, /^atlassian_broker_[a-z_]+(_total|_seconds|_connected)$/, `${name} follows Prometheus naming (a 0/1 state gauge is named for its state, as "up" is)`)
 })
 
 t.test('alerts.yaml: valid rule groups over exported metrics, covering the four failure modes', async (t) => {
@@ -58,7 +61,7 @@ t.test('alerts.yaml: valid rule groups over exported metrics, covering the four 
   }
   t.same(problems, [])
   const uses = (metric: string): boolean => [...alerts.values()].some((names) => names.includes(metric))
-  t.ok(uses('atlassian_broker_credential_days_to_expiry'), 'credential expiring')
+  t.ok(uses('atlassian_broker_credential_expiry_timestamp_seconds'), 'credential expiring')
   t.ok(uses('atlassian_broker_token_exchanges_total'), 'exchanges failing')
   t.ok(uses('atlassian_broker_upstream_rate_limited_total'), 'sustained upstream 429s')
   t.ok(uses('atlassian_broker_secret_store_errors_total'), 'secret store unreachable')
@@ -98,4 +101,15 @@ t.test('the Grafana dashboard: valid panels over exported metrics, one per conce
   }
   t.same(problems, [])
   t.same([...exported.keys()].filter((name) => !used.has(name)), [], 'every exported metric has a panel')
+})
+
+const PROMTOOL = process.env.PROMTOOL ?? 'promtool'
+const promtoolMissing = spawnSync(PROMTOOL, ['--version']).error !== undefined
+
+t.test('promtool: the rules check and their unit tests pass', { skip: promtoolMissing ? `${PROMTOOL} is not installed (Debian package prometheus; .ci/run installs it)` : false }, async (t) => {
+  const dir = fileURLToPath(new URL('../../deploy/prometheus/', import.meta.url))
+  for (const args of [['check', 'rules', 'alerts.yaml'], ['test', 'rules', 'alerts.test.yaml']]) {
+    const run = spawnSync(PROMTOOL, args, { cwd: dir, encoding: 'utf8' })
+    t.equal(run.status, 0, `promtool ${args.join(' ')}\n${run.stdout}${run.stderr}`)
+  }
 })

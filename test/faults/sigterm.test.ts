@@ -12,7 +12,7 @@ import { pino } from 'pino'
 import t, { type Test } from 'tap'
 import { request } from 'undici'
 import { stringify } from 'yaml'
-import { createFileStore } from '../../src/secrets/file-store.js'
+import { createFileStore } from '../../src/secrets/file/file-store.js'
 import { cliEnv, startCli, waitForLine } from '../helpers/cli.js'
 import { FakeAtlassian, streamSha256 } from '../helpers/fake-atlassian.js'
 

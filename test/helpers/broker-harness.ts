@@ -11,7 +11,7 @@ import { createBroker, type Broker, type BrokerOptions } from '../../src/broker.
 import type { Clock } from '../../src/clock.js'
 import { parseConfig, type BrokerConfig } from '../../src/config.js'
 import { createLogger } from '../../src/logger.js'
-import { createFileStore } from '../../src/secrets/file-store.js'
+import { createFileStore } from '../../src/secrets/file/file-store.js'
 import type { SecretStore } from '../../src/secrets/secret-store.js'
 import { FakeAtlassian } from './fake-atlassian.js'
 

@@ -1,5 +1,4 @@
 /** Every metric name the broker exports, with its Prometheus type: what dashboards, alerts and docs may name. */
-import type { CredentialExpiry } from '../../src/usage/credential-expiry.js'
 import { registerFleetMetrics } from '../../src/fleet/fleet-metrics.js'
 import { createLabels } from '../../src/usage/labels.js'
 import { BrokerMetrics } from '../../src/usage/metrics.js'
@@ -8,7 +7,7 @@ export async function exportedMetrics (): Promise<Map<string, string>> {
   const metrics = new BrokerMetrics({
     labels: createLabels(['jira-main'], new Set(['report-job'])),
     storeKind: 'vault',
-    expiry: { daysToExpiry: async () => new Map() } as unknown as CredentialExpiry
+    expiry: { timestamps: async () => new Map() }
   })
   registerFleetMetrics(metrics.registry, () => true)
   const exported = new Map<string, string>()

@@ -4,7 +4,7 @@
  */
 import type { Test } from 'tap'
 import type { VaultConfig } from '../../src/config.js'
-import { createVaultStore, type VaultSecretStore } from '../../src/secrets/vault-store.js'
+import { createVaultStore, type VaultSecretStore } from '../../src/secrets/vault/vault-store.js'
 import { captureLogger, renderBrokerPolicies } from '../secrets/vault-store-cases.js'
 import { CLIENT_ID, CLIENT_SECRET, startHarness, type Harness } from './broker-harness.js'
 import { FakeVault } from './fake-vault.js'

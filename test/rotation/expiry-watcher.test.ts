@@ -1,7 +1,8 @@
 /** Expiry tracking with an injected clock: daily checks, warn from 30 days, error from 7, days-to-expiry, both stores. */
 import t from 'tap'
 import { createLogger } from '../../src/logger.js'
-import { DAY_MS, daysUntil, ExpiryWatcher } from '../../src/rotation/expiry-watcher.js'
+import { CredentialExpiry, DAY_MS, daysUntil } from '../../src/rotation/credential-expiry.js'
+import { ExpiryWatcher } from '../../src/rotation/expiry-watcher.js'
 import { memoryLogStream } from '../helpers/broker-harness.js'
 import { ManualClock } from '../helpers/manual-clock.js'
 import { openTestStore, STORE_KINDS } from '../helpers/test-stores.js'
@@ -25,20 +26,21 @@ for (const kind of STORE_KINDS) {
     const expiresAt = new Date(clock.now() + 40 * DAY_MS).toISOString()
     await store.put('jira-main', CREDENTIAL, { metadata: { expires_at: expiresAt } })
     await store.put('wiki-main', CREDENTIAL)
-    const watcher = new ExpiryWatcher({ store, clock, logger, integrations: ['jira-main', 'wiki-main', 'never-stored'] })
+    const expiry = new CredentialExpiry({ store, clock, logger, integrations: ['jira-main', 'wiki-main', 'never-stored'] })
+    const watcher = new ExpiryWatcher({ expiry, clock, logger })
     t.teardown(() => watcher.stop())
     watcher.start()
     await watcher.settled()
     const expiryLines = (): Array<{ level: string, integration: string, daysToExpiry: number, msg: string }> =>
       lines.map((line) => JSON.parse(line)).filter((entry) => entry.daysToExpiry !== undefined)
 
-    t.equal(watcher.daysToExpiry('jira-main'), 40)
-    t.equal(watcher.daysToExpiry('wiki-main'), undefined, 'no expires_at, no number')
+    t.equal(expiry.daysToExpiry('jira-main'), 40)
+    t.equal(expiry.daysToExpiry('wiki-main'), undefined, 'no expires_at, no number')
     t.same(expiryLines(), [], '40 days out: nothing logged')
 
     await clock.advance(9 * DAY_MS)
     await watcher.settled()
-    t.equal(watcher.daysToExpiry('jira-main'), 31)
+    t.equal(expiry.daysToExpiry('jira-main'), 31)
     t.same(expiryLines(), [], '31 days out: still quiet')
 
     await clock.advance(DAY_MS)
@@ -66,18 +68,19 @@ for (const kind of STORE_KINDS) {
     const { store } = await openTestStore(t, kind, { clock })
     const logger = createLogger({ level: 'silent' })
     await store.put('jira-main', CREDENTIAL, { metadata: { expires_at: new Date(clock.now() + 5 * DAY_MS).toISOString() } })
-    const watcher = new ExpiryWatcher({ store, clock, logger, integrations: ['jira-main'] })
+    const expiry = new CredentialExpiry({ store, clock, logger, integrations: ['jira-main'] })
+    const watcher = new ExpiryWatcher({ expiry, clock, logger })
     t.teardown(() => watcher.stop())
     watcher.start()
     await watcher.settled()
-    t.equal(watcher.daysToExpiry('jira-main'), 5)
+    t.equal(expiry.daysToExpiry('jira-main'), 5)
     await store.put('jira-main', CREDENTIAL, { metadata: { expires_at: new Date(clock.now() + 90 * DAY_MS).toISOString() } })
-    t.equal(watcher.daysToExpiry('jira-main'), 5, 'not re-read before the next daily check')
+    t.equal(expiry.daysToExpiry('jira-main'), 5, 'not re-read before the next daily check')
     await clock.advance(DAY_MS)
     await watcher.settled()
-    t.equal(watcher.daysToExpiry('jira-main'), 89)
-    watcher.note('jira-main', new Date(clock.now() + 10 * DAY_MS).toISOString())
-    t.equal(watcher.daysToExpiry('jira-main'), 10)
+    t.equal(expiry.daysToExpiry('jira-main'), 89)
+    expiry.note('jira-main', new Date(clock.now() + 10 * DAY_MS).toISOString())
+    t.equal(expiry.daysToExpiry('jira-main'), 10)
   })
 }
 
@@ -87,7 +90,8 @@ t.test('a store that cannot be read: a warning, the next check still scheduled',
   const logger = createLogger({ level: 'info', destination: memoryLogStream(lines) })
   let calls = 0
   const store = { list: async () => { calls++; throw Object.assign(new Error('down'), { code: 'BROKER_ERR_SECRET_STORE_UNAVAILABLE' }) } }
-  const watcher = new ExpiryWatcher({ store: store as never, clock, logger, integrations: ['jira-main'] })
+  const expiry = new CredentialExpiry({ store: store as never, clock, logger, integrations: ['jira-main'] })
+  const watcher = new ExpiryWatcher({ expiry, clock, logger })
   watcher.start()
   await watcher.settled()
   t.match(lines.join('\n'), /could not read credential expiry/)

@@ -2,7 +2,7 @@
 import t from 'tap'
 import { parseIsoDate } from '../../src/rotation/iso-date.js'
 import { parseExpiresAt } from '../../src/rotation/rotation.js'
-import { daysUntil } from '../../src/rotation/expiry-watcher.js'
+import { daysUntil } from '../../src/rotation/credential-expiry.js'
 import { cliEnv, runCli } from '../helpers/cli.js'
 
 t.test('real dates and date-times with an offset are read exactly', async (t) => {

@@ -4,8 +4,8 @@ import { readFile, readdir, stat, utimes, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import pino from 'pino'
 import t, { type Test } from 'tap'
-import { keyId } from '../../src/secrets/file-crypto.js'
-import { createFileStore, SecretFileError, type FileStoreOptions } from '../../src/secrets/file-store.js'
+import { keyId } from '../../src/secrets/file/master-key.js'
+import { createFileStore, SecretFileError, type FileStoreOptions } from '../../src/secrets/file/file-store.js'
 import { ManualClock } from '../helpers/manual-clock.js'
 
 const OAUTH = { client_id: 'client-id-6f1c2a9e', client_secret: 'client-secret-PLAINTEXT-7d41b0' }
@@ -273,7 +273,7 @@ t.test('crash safety: a stale temp file is cleaned up and the real file is intac
 })
 
 t.test('crash safety: a failed rename leaves the previous file and state intact', async (t) => {
-  const { createFileStore: createWithFailingRename } = await t.mockImport<typeof import('../../src/secrets/file-store.js')>('../../src/secrets/file-store.js', {
+  const { createFileStore: createWithFailingRename } = await t.mockImport<typeof import('../../src/secrets/file/file-store.js')>('../../src/secrets/file/file-store.js', {
     'node:fs/promises': { ...fsPromises, rename: async () => { throw Object.assign(new Error('simulated crash'), { code: 'EIO' }) } }
   })
   const file = storePath(t)
@@ -292,7 +292,7 @@ t.test('crash safety: a failed rename leaves the previous file and state intact'
 t.test('a write is durable before it is visible: fsync of the temp file, rename, fsync of the folder', async (t) => {
   const events: string[] = []
   const label = (target: unknown): string => path.basename(String(target)).replace(/\.tmp-.*/, '.tmp')
-  const { createFileStore: createRecorded } = await t.mockImport<typeof import('../../src/secrets/file-store.js')>('../../src/secrets/file-store.js', {
+  const { createFileStore: createRecorded } = await t.mockImport<typeof import('../../src/secrets/file/file-store.js')>('../../src/secrets/file/file-store.js', {
     'node:fs/promises': {
       ...fsPromises,
       open: async (target: string, ...rest: [string, number?]) => {

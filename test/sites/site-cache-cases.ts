@@ -4,7 +4,7 @@
  */
 import type { VaultConfig } from '../../src/config.js'
 import { parseConfig } from '../../src/config.js'
-import { createVaultStore } from '../../src/secrets/vault-store.js'
+import { createVaultStore } from '../../src/secrets/vault/vault-store.js'
 import { resolveSitesOutcome } from '../../src/sites/site-resolver.js'
 import { storeSiteCache } from '../../src/sites/store-site-cache.js'
 import { FakeAtlassian } from '../helpers/fake-atlassian.js'

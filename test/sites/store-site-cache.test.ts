@@ -3,7 +3,7 @@
  * test/vault-real/), a read-only broker identity (the write is refused once, resolution goes on), and a broker start.
  */
 import t from 'tap'
-import { createVaultStore } from '../../src/secrets/vault-store.js'
+import { createVaultStore } from '../../src/secrets/vault/vault-store.js'
 import { resolveSitesOutcome } from '../../src/sites/site-resolver.js'
 import { storeSiteCache } from '../../src/sites/store-site-cache.js'
 import { parseConfig, type VaultConfig } from '../../src/config.js'

@@ -1,11 +1,12 @@
-/** Metric labels stay bounded and secret-free; days to expiry and secret store errors are read as documented. */
+/** Metric labels stay bounded and secret-free; the expiry timestamp and secret store errors are read as documented. */
 import { randomBytes } from 'node:crypto'
 import t from 'tap'
 import { request } from 'undici'
 import { SecretStoreUnavailableError } from '../../src/errors.js'
 import { createLogger } from '../../src/logger.js'
-import { createFileStore } from '../../src/secrets/file-store.js'
+import { createFileStore } from '../../src/secrets/file/file-store.js'
 import type { SecretStore } from '../../src/secrets/secret-store.js'
+import { startAdminHarness } from '../helpers/admin-harness.js'
 import { json } from '../helpers/fake-atlassian.js'
 import { CALLER_SECRET, CLIENT_ID, CLIENT_SECRET, MASTER_KEY, startHarness, type Harness } from '../helpers/broker-harness.js'
 import { ManualClock } from '../helpers/manual-clock.js'
@@ -69,24 +70,42 @@ t.test('no secret (access token, caller JWT, client secret, caller key) appears 
   for (const secret of [...accessTokens, jwt, CLIENT_SECRET, CALLER_SECRET, MASTER_KEY]) t.notOk(text.includes(secret), 'secret absent')
 })
 
-t.test('days to expiry: read from the store metadata expires_at, cached for a minute', async (t) => {
+t.test('expiry timestamp: Unix seconds of the store metadata expires_at, read at most once a minute', async (t) => {
   const clock = new ManualClock()
   const h = await startHarness(t, { clock })
   const day = 86_400_000
-  await h.store.updateMetadata('jira-main', { expires_at: new Date(clock.now() + 10.5 * day).toISOString() })
+  const tenAndAHalfDays = clock.now() + 10.5 * day
+  await h.store.updateMetadata('jira-main', { expires_at: new Date(tenAndAHalfDays).toISOString() })
   await h.store.updateMetadata('wiki-main', { expires_at: 'not a date' })
+  // The expiry watcher's read at start-up is this minute's read (one cache for every reader): the next minute sees these.
+  await clock.advance(60_000)
   let samples = parseSamples(await scrape(h))
-  t.equal(sampleValue(samples, 'atlassian_broker_credential_days_to_expiry', { integration: 'jira-main' }), 10.5)
-  t.equal(sampleValue(samples, 'atlassian_broker_credential_days_to_expiry', { integration: 'wiki-main' }), undefined, 'no parsable expiry: no series')
+  t.equal(sampleValue(samples, 'atlassian_broker_credential_expiry_timestamp_seconds', { integration: 'jira-main' }), tenAndAHalfDays / 1000)
+  t.equal(sampleValue(samples, 'atlassian_broker_credential_expiry_timestamp_seconds', { integration: 'wiki-main' }), undefined, 'no parsable expiry: no series')
 
-  await h.store.updateMetadata('jira-main', { expires_at: new Date(clock.now() - day).toISOString() })
+  const yesterday = clock.now() - day
+  await h.store.updateMetadata('jira-main', { expires_at: new Date(yesterday).toISOString() })
   await clock.advance(30_000)
   samples = parseSamples(await scrape(h))
-  t.ok(Math.abs((sampleValue(samples, 'atlassian_broker_credential_days_to_expiry', { integration: 'jira-main' }) ?? 0) - (10.5 - 30 / 86_400)) < 0.001,
-    'within the minute the cached expiry is used, counted down on the clock')
+  t.equal(sampleValue(samples, 'atlassian_broker_credential_expiry_timestamp_seconds', { integration: 'jira-main' }), tenAndAHalfDays / 1000, 'within the minute the cached expiry is used')
   await clock.advance(30_000)
   samples = parseSamples(await scrape(h))
-  t.ok((sampleValue(samples, 'atlassian_broker_credential_days_to_expiry', { integration: 'jira-main' }) ?? 0) < -0.99, 'a minute later the store is read again: expired')
+  t.equal(sampleValue(samples, 'atlassian_broker_credential_expiry_timestamp_seconds', { integration: 'jira-main' }), yesterday / 1000, 'a minute later the store is read again')
+})
+
+t.test('one expiry owner: /metrics and /admin/integrations agree, and an admin read refreshes the gauge', async (t) => {
+  const clock = new ManualClock()
+  const h = await startAdminHarness(t, 'file', { clock })
+  const day = 86_400_000
+  await h.store.updateMetadata('jira-main', { expires_at: new Date(clock.now() + 20 * day).toISOString() })
+  parseSamples(await scrape(h))
+  const later = clock.now() + 3 * day
+  await h.store.updateMetadata('jira-main', { expires_at: new Date(later).toISOString() })
+  const admin = await h.admin('GET', '/admin/integrations/jira-main')
+  t.equal(admin.statusCode, 200)
+  t.match(admin.body, { expiresAt: new Date(later).toISOString(), daysToExpiry: 3 })
+  const samples = parseSamples(await scrape(h))
+  t.equal(sampleValue(samples, 'atlassian_broker_credential_expiry_timestamp_seconds', { integration: 'jira-main' }), later / 1000, 'the gauge shows what the admin view read, within the same minute')
 })
 
 t.test('secret store errors are counted by store; a rejected exchange by result', async (t) => {

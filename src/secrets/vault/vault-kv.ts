@@ -5,7 +5,7 @@
  * hashicorp/vault website/content/api-docs/secret/kv/kv-v2.mdx and vault-plugin-secrets-kv path_data.go/path_metadata.go.
  */
 import type { Logger } from 'pino'
-import { SecretStoreUnavailableError } from '../errors.js'
+import { SecretStoreUnavailableError } from '../../errors.js'
 import { VaultCallError, type VaultSession } from './vault-session.js'
 
 export interface KvVersionMetadata {

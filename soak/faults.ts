@@ -6,7 +6,7 @@
  * outages to everyone (cached credentials must hide them).
  */
 import { pino } from 'pino'
-import { createVaultStore } from '../src/secrets/vault-store.js'
+import { createVaultStore } from '../src/secrets/vault/vault-store.js'
 import { FakeAtlassian, json, type FakeResponse } from '../test/helpers/fake-atlassian.js'
 import { startBrokerVault } from '../test/helpers/test-stores.js'
 import type { FakeVault } from '../test/helpers/fake-vault.js'

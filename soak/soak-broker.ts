@@ -1,5 +1,5 @@
 /**
- * The broker under soak (bench/soak.ts), in its own process so its memory, file descriptors and handles are its own.
+ * The broker under soak (soak/soak.ts), in its own process so its memory, file descriptors and handles are its own.
  * It is built the way `serve` builds it (createBroker from a parsed config, the Vault store logging in by AppRole),
  * logs at warn to a file the orchestrator reads at the end, and answers "sample" requests: heap after a full GC,
  * RSS, open file descriptors and active handles.
@@ -10,7 +10,7 @@ import { pino } from 'pino'
 import { createBroker } from '../src/broker.js'
 import { parseConfig } from '../src/config.js'
 import { createLogger } from '../src/logger.js'
-import { serveParent } from './processes.js'
+import { serveParent } from '../bench/processes.js'
 
 export interface SoakBrokerSettings {
   /** The raw config (as YAML would give it). */
@@ -59,6 +59,6 @@ async function main (settings: SoakBrokerSettings): Promise<void> {
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const raw = process.env.SOAK_BROKER
-  if (raw === undefined) throw new Error('SOAK_BROKER is not set: this module is started by bench/soak')
+  if (raw === undefined) throw new Error('SOAK_BROKER is not set: this module is started by soak/soak.ts')
   await main(JSON.parse(raw) as SoakBrokerSettings)
 }

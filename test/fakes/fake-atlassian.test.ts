@@ -7,7 +7,7 @@ import { createV1Client, createV2Client } from 'confluence.js'
 import {
   gatewayRateLimited, rateLimited, serviceUnavailable, startFakeAtlassian, streamChunk, streamSha256,
   type FakeAtlassian, type FakeAtlassianOptions
-} from './fake-atlassian.js'
+} from '../helpers/fake-atlassian.js'
 
 const JIRA = 'b6a1c1c4-0000-4000-8000-00000000jira'
 const WIKI = 'b6a1c1c4-0000-4000-8000-00000000wiki'

@@ -1,7 +1,7 @@
 /** Secrets stay secret: failure paths are driven and every log line and error body is scanned for planted secrets. */
 import t from 'tap'
 import { request } from 'undici'
-import { CALLER_SECRET, CLIENT_ID, CLIENT_SECRET, MASTER_KEY, rawRequest, startHarness } from './helpers/broker-harness.js'
+import { CALLER_SECRET, CLIENT_ID, CLIENT_SECRET, MASTER_KEY, rawRequest, startHarness } from '../helpers/broker-harness.js'
 
 t.test('no client secret, access token, caller JWT or master key in logs or error bodies', async (t) => {
   const h = await startHarness(t, { config: { callers: { jwt: { audience: 'atlassian-broker', hs256Secret: CALLER_SECRET }, admin: { role: 'broker-admin' } } } })

@@ -6,7 +6,7 @@
 import { Readable } from 'node:stream'
 import { createSigner } from 'fast-jwt'
 import { Agent, request } from 'undici'
-import { HANG_MS, type SoakWorld, type Window } from './soak-faults.js'
+import { HANG_MS, type SoakWorld, type Window } from './faults.js'
 
 export type Verdict = 'ok' | 'injected' | 'unexpected'
 

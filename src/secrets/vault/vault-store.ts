@@ -8,14 +8,13 @@
  * Retry-After, straight away (the caller is already waiting and keeps its cache); policy gap -> SecretStoreDeniedError.
  */
 import type { Logger } from 'pino'
-import { systemClock, type Clock } from '../clock.js'
-import type { VaultConfig } from '../config.js'
-import { BadRequestError, SecretVersionConflictError, SecretVersionNotFoundError } from '../errors.js'
-import type { CredentialData, PutOptions, SecretMetadata, SecretStore, SecretSummary, SecretVersionInfo, StoredSecret, StoreHealth } from './secret-store.js'
+import { systemClock, type Clock } from '../../clock.js'
+import type { VaultConfig } from '../../config.js'
+import { BadRequestError, SecretVersionConflictError, SecretVersionNotFoundError } from '../../errors.js'
+import { METADATA_KEYS, type CredentialData, type PutOptions, type SecretMetadata, type SecretStore, type SecretSummary, type SecretVersionInfo, type StoredSecret, type StoreHealth } from '../secret-store.js'
 import { createVaultKv, type KvKeyMetadata, type VaultKv } from './vault-kv.js'
 import { createVaultSession, describeVaultFailure, type VaultSession } from './vault-session.js'
 
-const METADATA_KEYS = ['rotated_at', 'rotated_by', 'expires_at', 'owner', 'site', 'site_cloud_id', 'site_resolved_at'] as const
 const WRITTEN_BY = /^version_(\d+)_by$/
 /** Parallel metadata reads while listing: enough to be quick, few enough not to crowd Vault. */
 const LIST_CONCURRENCY = 8

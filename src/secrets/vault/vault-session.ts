@@ -15,9 +15,9 @@
  */
 import { readFile } from 'node:fs/promises'
 import type { Logger } from 'pino'
-import { systemClock, type Clock, type TimerHandle } from '../clock.js'
-import type { VaultConfig } from '../config.js'
-import { SecretStoreDeniedError, SecretStoreUnavailableError, withRetryAfter } from '../errors.js'
+import { systemClock, type Clock, type TimerHandle } from '../../clock.js'
+import type { VaultConfig } from '../../config.js'
+import { isBrokerError, SecretStoreDeniedError, SecretStoreUnavailableError, withRetryAfter } from '../../errors.js'
 import { createClient, describeVaultFailure, VaultCallError, type Agents, type VaultClient } from './vault-client.js'
 
 export { describeVaultFailure, VaultCallError, type VaultClient } from './vault-client.js'
@@ -299,7 +299,7 @@ class Session implements VaultSession {
   }
 
   #loginError (error: unknown): Error {
-    if (!(error instanceof VaultCallError) && error instanceof Error && 'code' in error && String(error.code).startsWith('BROKER_ERR_')) return error
+    if (!(error instanceof VaultCallError) && isBrokerError(error)) return error
     const failure = describeVaultFailure(error)
     const auth = this.#config.auth
     const where = auth.method === 'token' ? 'auth/token/lookup-self' : `auth/${auth.mountPath}/login`

@@ -3,9 +3,12 @@
  * process, then a verdict: no error beyond the injected ones, no memory growth, no file-descriptor or handle growth.
  * Not part of CI (ten minutes); run it before a release:
  *
- *   node --import tsx bench/soak.ts                      # 600 s, results in bench/results/soak-<date>.json
- *   node --import tsx bench/soak.ts --duration 60 --out /tmp/soak.json
- *   node --import tsx bench/soak.ts --snapshots /tmp/heap   # heap snapshots after warm-up and at the end, to diff
+ *   npm run soak                                        # 600 s, results in soak/results/soak-<date>.json
+ *   npm run soak -- --duration 60 --out /tmp/soak.json
+ *   npm run soak -- --snapshots /tmp/heap                 # heap snapshots after warm-up and at the end, to diff
+ *
+ * It shares the child-process plumbing with the benchmarks (bench/processes.ts) and the fake Atlassian and Vault with
+ * the tests (test/helpers/): test doubles stay under test/.
  *
  * Exit code 0 when every check passed, 1 otherwise. Memory is judged on the heap after a full GC (the child runs with
  * --expose-gc), sampled every 10 s after a one-minute warm-up: the median of the last two minutes against the median
@@ -17,10 +20,16 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { request } from 'undici'
-import { benchModule, ChildServer } from './processes.js'
+import { ChildServer } from '../bench/processes.js'
 import type { SoakBrokerSettings, SoakSample } from './soak-broker.js'
-import { ADMIN_ROLE, CALLER_SECRET, runSchedule, startWorld } from './soak-faults.js'
-import { createTraffic, type Outcome } from './soak-traffic.js'
+import { ADMIN_ROLE, CALLER_SECRET, runSchedule, startWorld } from './faults.js'
+import { createTraffic, type Outcome } from './traffic.js'
+
+/** A sibling module of this one, with this file's extension (`.ts` under tsx, `.js` when built). */
+function soakModule (name: string): string {
+  const here = fileURLToPath(import.meta.url)
+  return path.join(path.dirname(here), `${name}${path.extname(here)}`)
+}
 
 const WORKERS = 12
 const SAMPLE_EVERY_MS = 10_000
@@ -48,7 +57,7 @@ async function main (): Promise<number> {
   const durationMs = Number(values.duration) * 1000
   if (!(durationMs >= 30_000)) throw new Error('--duration takes at least 30 seconds')
   const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
-  const out = path.resolve(values.out ?? path.join(root, 'bench/results', `soak-${new Date().toISOString().slice(0, 19).replace(/[:T]/g, '-')}.json`))
+  const out = path.resolve(values.out ?? path.join(root, 'soak/results', `soak-${new Date().toISOString().slice(0, 19).replace(/[:T]/g, '-')}.json`))
   const logFile = path.join(os.tmpdir(), `atlassian-broker-soak-${process.pid}.log`)
   const log = (line: string): void => { process.stderr.write(`[soak ${((Date.now() - startedAt) / 1000).toFixed(0).padStart(4)} s] ${line}\n`) }
   let startedAt = Date.now()
@@ -57,7 +66,7 @@ async function main (): Promise<number> {
   const settings: SoakBrokerSettings = { config: world.config, logFile }
   const snapshots = values.snapshots === undefined ? [] : ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${path.resolve(values.snapshots)}`]
   if (values.snapshots !== undefined) mkdirSync(values.snapshots, { recursive: true })
-  const broker = await ChildServer.start<{ url: string }>(benchModule('soak-broker'), { nodeArgs: ['--expose-gc', ...snapshots], env: { SOAK_BROKER: JSON.stringify(settings) } })
+  const broker = await ChildServer.start<{ url: string }>(soakModule('soak-broker'), { nodeArgs: ['--expose-gc', ...snapshots], env: { SOAK_BROKER: JSON.stringify(settings) } })
   const url = broker.ready.url
   startedAt = Date.now()
   log(`broker pid ${broker.pid} at ${url}; ${WORKERS} workers for ${durationMs / 1000} s`)

@@ -1,5 +1,5 @@
 /**
- * The embedded secret store, the default on a single machine: one AES-256-GCM sealed file (see file-crypto.ts)
+ * The embedded secret store, the default on a single machine: one AES-256-GCM sealed file (envelope.ts)
  * holding every integration's credential versions and metadata. Writes are serialized in-process and land
  * atomically (temp file, fsync, rename, fsync of the folder), so a crash leaves the old file or the new one.
  * A file the store cannot decrypt is reported and never overwritten.
@@ -7,20 +7,19 @@
 import { mkdir, readFile, stat } from 'node:fs/promises'
 import path from 'node:path'
 import type pino from 'pino'
-import { systemClock, type Clock } from '../clock.js'
-import { SecretStoreUnavailableError, SecretVersionConflictError, SecretVersionNotFoundError } from '../errors.js'
+import { systemClock, type Clock } from '../../clock.js'
+import { SecretStoreUnavailableError, SecretVersionConflictError, SecretVersionNotFoundError } from '../../errors.js'
 import {
-  deriveKey, isNotFound, keyId, loadKeyFile, newScryptParams, openEnvelope, parseEnvelope, parseMasterKey, removeStaleTemps, seal,
-  SecretFileError, unreadable, writeFileAtomic, type MasterKey, type ScryptParams
-} from './file-crypto.js'
-import type {
-  CredentialData, PutOptions, SecretMetadata, SecretStore, SecretSummary, SecretVersionInfo, StoredSecret, StoreHealth
-} from './secret-store.js'
+  METADATA_KEYS, type CredentialData, type PutOptions, type SecretMetadata, type SecretStore, type SecretSummary, type SecretVersionInfo, type StoredSecret, type StoreHealth
+} from '../secret-store.js'
+import { removeStaleTemps, writeFileAtomic } from './atomic-write.js'
+import { openEnvelope, parseEnvelope, seal } from './envelope.js'
+import { deriveKey, keyId, loadKeyFile, newScryptParams, parseMasterKey, type MasterKey, type ScryptParams } from './master-key.js'
+import { isNotFound, SecretFileError, unreadable } from './secret-file-error.js'
 
-export { SecretFileError, type SecretFileProblem } from './file-crypto.js'
+export { SecretFileError, type SecretFileProblem } from './secret-file-error.js'
 
 export const DEFAULT_MAX_VERSIONS = 10
-const METADATA_KEYS = ['rotated_at', 'rotated_by', 'expires_at', 'owner'] as const
 
 export interface FileStoreOptions {
   path: string
