@@ -22,6 +22,7 @@ import type { ReloadOutcome } from './reload/config-reload.js'
 import { LiveConfig } from './reload/live-config.js'
 import { FirstCallWatch } from './sites/first-call.js'
 import { resolveSites } from './sites/site-resolver.js'
+import { storeSiteCache } from './sites/store-site-cache.js'
 import { createSecretStore, revalidateMs } from './secrets/create-secret-store.js'
 import { CredentialSource } from './secrets/credential-source.js'
 import type { SecretStore } from './secrets/secret-store.js'
@@ -75,12 +76,19 @@ export interface Broker {
 export async function createBroker (parsed: ParsedConfig, options: BrokerOptions): Promise<Broker> {
   const clock = options.clock ?? systemClock
   const logger = options.logger
+  const openStore = (): Promise<SecretStore> => createSecretStore(parsed as BrokerConfig, { logger, clock, ...(options.env ? { env: options.env } : {}) })
+  // A Vault store is opened first (it reads only `secrets`): resolved sites are also cached in its metadata.
+  const early = options.store ?? (parsed.secrets.store === 'vault' ? await openStore() : undefined)
   // Integrations named by site get their cloudId here (fresh, else cached); a site never resolved stops the start.
-  const resolved = await resolveSites(parsed, { logger, now: () => new Date(clock.now()) })
+  const resolved = await resolveSites(parsed, { logger, now: () => new Date(clock.now()), ...(early?.kind === 'vault' ? { shared: storeSiteCache(early, logger) } : {}) })
+    .catch(async (error: unknown) => {
+      if (options.store === undefined) await early?.close()
+      throw error
+    })
+  const store = early ?? await openStore()
   // Integrations and policy are read through LiveConfig, so a reload (src/reload/) can swap them while serving.
   const live = new LiveConfig(resolved.integrations, resolved.policy, () => new Date(clock.now()))
   const config: BrokerConfig = { ...resolved, integrations: live.integrations }
-  const store = options.store ?? await createSecretStore(config, { logger, clock, ...(options.env ? { env: options.env } : {}) })
   const credentials = new CredentialSource({ store, clock, logger, revalidateMs: revalidateMs(config) })
   const policy = live.policy
   // One expiry reader for /metrics, the daily watcher and the admin view (src/rotation/credential-expiry.ts).
@@ -120,6 +128,7 @@ export async function createBroker (parsed: ParsedConfig, options: BrokerOptions
       quotaHold.observe(integration, statusCode, headers)
       firstCalls.observe(integration, statusCode)
       usage.metrics?.onUpstreamResponse(integration, statusCode, headers)
+      usage.headroom.observe(integration, statusCode, headers)
     },
     ...(options.dispatcher ? { dispatcher: options.dispatcher } : {}),
     ...(options.sleep ? { sleep: options.sleep } : {}),
@@ -130,7 +139,8 @@ export async function createBroker (parsed: ParsedConfig, options: BrokerOptions
   const admit = createAdmission({ quotaHold, callerLimits: new CallerLimits({ clock, defaultMaxConcurrent: config.limits.callerMaxConcurrent }), integrations: config.integrations, clock, ...(fleet ? { shared: fleet.admission() } : {}) })
   const credentialAdmin = await createCredentialAdmin(config, { store, credentials, tokens, expiry, clock, logger, dispatcher: options.dispatcher })
   const fleetUsage = fleet?.usage
-  const usageView = { window: usage.window, ...(fleetUsage ? { fleet: () => fleetUsage.snapshot() } : {}) }
+  const ops = { integrations: config.integrations, store, credentials, tokens, expiry, clock, outcomes: usage.outcomes, headroom: usage.headroom, heldUntil: (integration: string) => quotaHold.heldUntil(integration), startedAt: clock.now() }
+  const usageView = { window: usage.window, ops, ...(fleetUsage ? { fleet: () => fleetUsage.snapshot() } : {}) }
   const recordReload = (outcome: ReloadOutcome['outcome']): void => { usage.metrics?.onReload(outcome) }
   // With metrics.listen, the metrics are served there only, never on the listener that carries /proxy.
   const metricsApp = usage.metrics !== undefined && config.metrics.listen !== undefined ? await buildMetricsListener(config, { logger, metrics: usage.metrics, readiness }) : undefined

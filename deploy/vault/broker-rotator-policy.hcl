@@ -12,7 +12,8 @@ path "secret/data/atlassian-broker/*" {
   capabilities = ["create", "update"]
 }
 
-# Merge lifecycle fields (rotated_at, rotated_by, expires_at, owner, version_N_by) into custom_metadata with PATCH.
+# Merge lifecycle fields (rotated_at, rotated_by, expires_at, owner, version_N_by) and the resolved site (site,
+# site_cloud_id, site_resolved_at) into custom_metadata with PATCH.
 # Not `update`: a POST on metadata replaces the whole custom_metadata map and could also change max_versions or
 # cas_required.
 path "secret/metadata/atlassian-broker/*" {

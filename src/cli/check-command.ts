@@ -169,7 +169,7 @@ async function checkSites (report: Report, config: ParsedConfig, logger: Logger)
   const outcome = await resolveSitesOutcome(config, { logger })
   for (const entry of outcome.resolved) {
     if (entry.from === 'site') report.pass(`site ${entry.site}: cloudId ${entry.cloudId} (integration ${entry.integration})`)
-    else if (entry.from === 'cache') report.warn(`site ${entry.site}: unreachable, using the cloudId cached earlier, ${entry.cloudId} (integration ${entry.integration})`)
+    else if (entry.from === 'cache' || entry.from === 'shared') report.warn(`site ${entry.site}: unreachable, using the cloudId cached earlier, ${entry.cloudId} (integration ${entry.integration})`)
     else report.warn(`site ${entry.site}: unreachable, using the configured cloudId ${entry.cloudId} unchecked (integration ${entry.integration})`)
   }
   for (const problem of outcome.problems) report.fail(problem)

@@ -16,6 +16,7 @@ import type { CredentialData } from '../secrets/secret-store.js'
 import { firstCallHint } from '../sites/first-call.js'
 import { normalizeSiteInput, siteNameProblem } from '../sites/site-name.js'
 import { resolveSites } from '../sites/site-resolver.js'
+import { storeSiteCache } from '../sites/store-site-cache.js'
 import { exchangeClientCredentials } from '../tokens/exchange.js'
 import { apiTokenAuthorization } from '../tokens/token-provider.js'
 import { mintCallerToken } from './caller-token.js'
@@ -161,6 +162,11 @@ async function store (config: BrokerConfig, name: string, data: CredentialData, 
   try {
     const { version } = await secrets.put(name, data, { metadata: { rotated_at: new Date().toISOString(), rotated_by: context.actor }, cas: await secrets.currentVersion(name) ?? 0 })
     out.write(`✔ credential: stored for ${name} as version ${version} in the ${secrets.kind} store\n`)
+    // With Vault, every sidecar can then start from this answer even while the site is unreachable.
+    const integration = config.integrations[name]
+    if (secrets.kind === 'vault' && integration?.site !== undefined) {
+      await storeSiteCache(secrets, context.logger).write(name, { site: integration.site.toLowerCase(), cloudId: integration.cloudId, resolvedAt: new Date().toISOString() })
+    }
   } finally {
     await secrets.close()
   }

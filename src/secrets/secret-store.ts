@@ -7,8 +7,11 @@
 /** The credential document as stored; keys are the wire names (`client_id`, `token`, ...). */
 export type CredentialData = Readonly<Record<string, string>>
 
-/** The lifecycle fields kept beside a credential (Vault: KV v2 `custom_metadata`), the only ones stores keep. */
-export const METADATA_KEYS = ['rotated_at', 'rotated_by', 'expires_at', 'owner'] as const
+/**
+ * The fields kept beside a credential (Vault: KV v2 `custom_metadata`), the only ones stores keep: the lifecycle
+ * fields, and the site an integration's cloudId was resolved from, the answer and when (src/sites/store-site-cache.ts).
+ */
+export const METADATA_KEYS = ['rotated_at', 'rotated_by', 'expires_at', 'owner', 'site', 'site_cloud_id', 'site_resolved_at'] as const
 
 export type MetadataKey = typeof METADATA_KEYS[number]
 

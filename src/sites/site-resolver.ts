@@ -1,8 +1,9 @@
 /**
  * Turns `site: acme.atlassian.net` into a cloudId. Asks `GET https://{site}/_edge/tenant_info` (no auth; answers
  * `{"cloudId": "…"}`), keeps every answer in `{dataDir}/sites.json`, and works from that cache when the site cannot
- * be reached. A site never resolved and unreachable, or a site whose cloudId disagrees with a configured one, is a
- * problem that names the integration and the site.
+ * be reached. With the Vault store the answers are also kept in Vault metadata (store-site-cache.ts), which a new pod
+ * with an empty data dir falls back on. A site never resolved and unreachable, or a site whose cloudId disagrees with
+ * a configured one, is a problem that names the integration and the site.
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
@@ -12,6 +13,7 @@ import { request } from '../upstream/undici-parts.js'
 import { CLOUD_ID_PATTERN, ConfigError, type BrokerConfig, type IntegrationConfig, type ParsedConfig } from '../config.js'
 import { tenantInfoUrl } from './site-name.js'
 import { errorCode } from '../errors.js'
+import type { SharedSiteCache } from './store-site-cache.js'
 
 export const SITE_CACHE_FILE = 'sites.json'
 const DEFAULT_TIMEOUT_MS = 5_000
@@ -24,6 +26,8 @@ export interface ResolveSitesOptions {
   dispatcher?: Dispatcher
   timeoutMs?: number
   now?: () => Date
+  /** Answers kept beyond the data dir (Vault metadata): written after a fresh lookup, read when the site is unreachable. */
+  shared?: SharedSiteCache
 }
 
 /** One lookup: the cloudId, or an Error whose message says what the site answered. */
@@ -46,7 +50,7 @@ export async function fetchCloudId (siteUrl: string, site: string, options: { di
   return cloudId.toLowerCase()
 }
 
-export interface SiteResolution { integration: string, site: string, cloudId: string, from: 'site' | 'cache' | 'config' }
+export interface SiteResolution { integration: string, site: string, cloudId: string, from: 'site' | 'cache' | 'shared' | 'config' }
 
 export interface SitesOutcome {
   /** The config with every resolvable integration's cloudId; the unresolvable ones are left out. */
@@ -90,10 +94,18 @@ export async function resolveSitesOutcome (config: ParsedConfig, options: Resolv
         cache[site] = { cloudId, resolvedAt: (options.now?.() ?? new Date()).toISOString() }
         changed = true
       }
+      await options.shared?.write(name, { site, cloudId, resolvedAt: cache[site]?.resolvedAt ?? '' })
     } catch (error) {
       const reason = describe(error)
       const cached = cache[site]
-      if (cached !== undefined) {
+      const shared = cached === undefined ? await options.shared?.read(name, site) : undefined
+      if (shared !== undefined) {
+        options.logger.warn({ integration: name, site, resolvedAt: shared.resolvedAt, reason }, 'site unreachable: using the cloudId cached in the secret store')
+        cloudId = shared.cloudId
+        from = 'shared'
+        cache[site] = { cloudId, resolvedAt: shared.resolvedAt }
+        changed = true
+      } else if (cached !== undefined) {
         options.logger.warn({ integration: name, site, resolvedAt: cached.resolvedAt, reason }, 'site unreachable: using its cached cloudId')
         cloudId = cached.cloudId
         from = 'cache'

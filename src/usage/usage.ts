@@ -7,9 +7,12 @@ import type { Clock } from '../clock.js'
 import type { BrokerConfig } from '../config.js'
 import type { CredentialExpiry } from '../rotation/credential-expiry.js'
 import { CallAudit } from './call-audit.js'
+import { callOutcome } from './call-outcome.js'
 import { createLabels, type Labels } from './labels.js'
 import { BrokerMetrics } from './metrics.js'
+import { OutcomeSeries } from './outcome-series.js'
 import type { ProxiedCall, UsageSink } from './proxied-call.js'
+import { UpstreamHeadroom } from './upstream-headroom.js'
 import { UsageWindow } from './usage-window.js'
 
 export interface UsageDeps {
@@ -27,12 +30,19 @@ export class Usage implements UsageSink {
   readonly labels: Labels
   readonly metrics: BrokerMetrics | undefined
   readonly window: UsageWindow
+  /** Calls per minute by outcome, the last hour (the ops page's timeline). */
+  readonly outcomes: OutcomeSeries
+  /** Atlassian's latest rate-limit headers per integration (fed by the forwarder's onUpstreamResponse). */
+  readonly headroom: UpstreamHeadroom
   readonly audit: CallAudit | undefined
 
   constructor (config: BrokerConfig, deps: UsageDeps) {
     const integrations = Object.keys(config.integrations)
     this.labels = createLabels(integrations, deps.knownCallers)
     this.window = new UsageWindow({ clock: deps.clock })
+    this.outcomes = new OutcomeSeries({ clock: deps.clock })
+    // Read live: config.integrations is the reloadable set (src/reload/live-config.ts).
+    this.headroom = new UpstreamHeadroom({ clock: deps.clock, integrations: (name) => Object.hasOwn(config.integrations, name) })
     this.metrics = config.metrics.enabled
       ? new BrokerMetrics({
         labels: this.labels,
@@ -56,6 +66,7 @@ export class Usage implements UsageSink {
       bytesIn: call.bytesIn,
       bytesOut: call.bytesOut
     })
+    this.outcomes.record(caller, integration, callOutcome(call))
     this.audit?.record(call)
   }
 

@@ -78,6 +78,9 @@ t.test('on the admin listener the usage view needs no token', async (t) => {
   t.equal(res.statusCode, 200)
   t.match(await res.body.json(), { series: [{ caller: 'report-job', integration: 'jira-main', sinceStart: { requests: 1 } }] })
   t.equal((await request(`${address}/admin`)).statusCode, 200)
+  const ops = await request(`${address}/admin/ops`)
+  t.equal(ops.statusCode, 200, 'the ops view too')
+  t.match(await ops.body.json(), { series: [{ caller: 'report-job', integration: 'jira-main', lastHour: { ok: 1, total: 1 } }] })
 })
 
 t.test('scope=fleet without fleet mode: 409 BROKER_ERR_STATE_CONFLICT (well formed, not applicable here); a bad scope: 400', async (t) => {

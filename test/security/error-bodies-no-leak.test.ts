@@ -4,8 +4,9 @@ import { request } from 'undici'
 import { CALLER_SECRET, CLIENT_ID, CLIENT_SECRET, MASTER_KEY, rawRequest, startHarness } from '../helpers/broker-harness.js'
 
 t.test('no client secret, access token, caller JWT or master key in logs or error bodies', async (t) => {
-  const h = await startHarness(t)
+  const h = await startHarness(t, { config: { callers: { jwt: { audience: 'atlassian-broker', hs256Secret: CALLER_SECRET }, admin: { role: 'broker-admin' } } } })
   const jwt = h.callerToken('report-job')
+  const adminJwt = h.callerToken('ops-alice', { roles: ['broker-admin'] })
   const strangerJwt = h.callerToken('stranger')
   const bodies: string[] = []
   const call = async (path: string, init: { method?: string, headers?: Record<string, string>, body?: string } = {}): Promise<number> => {
@@ -26,8 +27,12 @@ t.test('no client secret, access token, caller JWT or master key in logs or erro
   t.equal(await call('/proxy/wiki-main/wiki/rest/api/user/current'), 503, 'token endpoint down path')
   t.equal(await call('/proxy/jira-main/rest/api/3/issue', { method: 'POST', body: `{"client_secret":"${CLIENT_SECRET}"}`, headers: { authorization: `Bearer ${jwt}`, 'content-type': 'application/json' } }), 502)
   t.equal(await call('/nowhere'), 404)
+  // The ops page's data, after all of the above: names, counts and dates only.
+  t.equal(await call('/admin/ops', { headers: { authorization: `Bearer ${adminJwt}` } }), 200)
+  t.equal(await call('/admin/usage', { headers: { authorization: `Bearer ${adminJwt}` } }), 200)
+  t.equal(await call('/admin/ops?caller=x', { headers: { authorization: `Bearer ${jwt}` } }), 403)
 
-  const secrets = [CLIENT_SECRET, CALLER_SECRET, MASTER_KEY, jwt, strangerJwt, ...h.fake.tokensOf(CLIENT_ID)]
+  const secrets = [CLIENT_SECRET, CALLER_SECRET, MASTER_KEY, jwt, strangerJwt, adminJwt, ...h.fake.tokensOf(CLIENT_ID)]
   t.ok(h.fake.tokensOf(CLIENT_ID).length >= 2, 'access tokens were minted, so there was something to leak')
   t.ok(h.logs.length > 10, 'logs were captured')
   const haystack = [...h.logs, ...bodies].join('\n')

@@ -1,0 +1,229 @@
+/**
+ * The ops page's drawing code (plain browser JS, inlined into the page's one script). Everything shown comes from the
+ * `screen` object built in page-script.ts, and the downloads are made from the same object, so a file holds exactly
+ * what is on screen. Text from the server is only ever set through textContent, never parsed as HTML.
+ */
+import { CALL_OUTCOMES } from '../../usage/call-outcome.js'
+
+export const OUTCOME_LABELS: Readonly<Record<typeof CALL_OUTCOMES[number], string>> = {
+  ok: '2xx',
+  brokerRefused: 'Refused by the broker',
+  atlassianRefused: 'Refused by Atlassian (4xx)',
+  callerLimited: '429: caller limit',
+  quotaHeld: '429: quota hold',
+  atlassianLimited: '429: Atlassian',
+  failed: '5xx / timeout'
+}
+
+export const PAGE_RENDER = `
+const OUTCOMES = ${JSON.stringify(CALL_OUTCOMES)}
+const OUTCOME_LABELS = ${JSON.stringify(OUTCOME_LABELS)}
+const SVG = 'http://www.w3.org/2000/svg'
+const CHART_CALLERS = 20
+const $ = (id) => document.getElementById(id)
+const NUMBER = new Intl.NumberFormat('en-US', { maximumFractionDigits: 3 })
+// One shared formatter (toLocaleString builds a new one per call: most of a 500-caller render).
+const fmt = (value) => value === null || value === undefined ? '-' : typeof value === 'number' ? (Number.isInteger(value) && value < 1000 && value > -1000 ? String(value) : NUMBER.format(value)) : String(value)
+const when = (iso) => iso ? new Date(iso).toLocaleString() : '-'
+const clock = (iso) => new Date(iso).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })
+
+function cell (text, field, isText) {
+  const element = document.createElement('td')
+  element.textContent = text
+  if (field) element.dataset.field = field
+  if (isText) element.className = 'text'
+  return element
+}
+
+function svgElement (name, attributes, text) {
+  const element = document.createElementNS(SVG, name)
+  for (const [key, value] of Object.entries(attributes)) element.setAttribute(key, String(value))
+  if (text !== undefined) element.textContent = text
+  return element
+}
+
+/** One pass, one DOM insertion: fast enough for 500 callers. */
+function fillBody (bodyId, rows, build) {
+  const fragment = document.createDocumentFragment()
+  for (const entry of rows) fragment.append(build(entry))
+  $(bodyId).replaceChildren(fragment)
+}
+
+function renderLegend () {
+  const legend = $('legend')
+  if (legend.childElementCount > 0) return
+  for (const outcome of OUTCOMES) {
+    const item = document.createElement('span')
+    const swatch = document.createElement('span')
+    swatch.className = 'swatch o-' + outcome
+    item.append(swatch, OUTCOME_LABELS[outcome])
+    legend.append(item)
+  }
+  const head = $('outcomes-head')
+  head.replaceChildren()
+  for (const [label, isText] of [['Caller', true], ['Integration', true], ...OUTCOMES.map((o) => [OUTCOME_LABELS[o], false]), ['Total', false]]) {
+    const th = document.createElement('th')
+    th.scope = 'col'
+    th.textContent = label
+    if (isText) th.className = 'text'
+    head.append(th)
+  }
+}
+
+function renderTimeline (minutes) {
+  const svg = $('chart-timeline')
+  const width = 720
+  const height = 180
+  const left = 40
+  const bottom = 20
+  const max = Math.max(1, ...minutes.map((minute) => minute.total))
+  const step = (width - left) / minutes.length
+  const scale = (height - bottom - 8) / max
+  const parts = [svgElement('line', { x1: left, y1: height - bottom, x2: width, y2: height - bottom }),
+    svgElement('text', { x: 0, y: 14 }, fmt(max)), svgElement('text', { x: 0, y: height - bottom }, '0')]
+  minutes.forEach((minute, index) => {
+    let y = height - bottom
+    const x = left + index * step
+    for (const outcome of OUTCOMES) {
+      const count = minute[outcome]
+      if (!count) continue
+      const h = count * scale
+      y -= h
+      const rect = svgElement('rect', { x: x + 1, y, width: Math.max(1, step - 2), height: h, fill: 'var(--o-' + outcome + ')' })
+      rect.dataset.outcome = outcome
+      rect.append(svgElement('title', {}, clock(minute.minute) + ' ' + OUTCOME_LABELS[outcome] + ': ' + count))
+      parts.push(rect)
+    }
+    if (index % 10 === 0) parts.push(svgElement('text', { x, y: height - 4 }, clock(minute.minute)))
+    if (index === minutes.length - 1) parts.push(svgElement('text', { x: width, y: height - 4, 'text-anchor': 'end' }, 'now'))
+  })
+  svg.replaceChildren(...parts)
+  const totals = $('timeline-totals')
+  totals.replaceChildren()
+  OUTCOMES.forEach((outcome, index) => {
+    const span = document.createElement('span')
+    span.dataset.outcome = outcome
+    span.textContent = OUTCOME_LABELS[outcome] + ': ' + fmt(minutes.reduce((sum, minute) => sum + minute[outcome], 0))
+    totals.append(index === 0 ? '' : ' · ', span)
+  })
+}
+
+function renderOutcomes (series) {
+  fillBody('outcomes-body', series, (entry) => {
+    const row = document.createElement('tr')
+    row.dataset.caller = entry.caller
+    row.dataset.integration = entry.integration
+    row.append(cell(entry.caller, 'caller', true), cell(entry.integration, 'integration', true))
+    for (const outcome of OUTCOMES) row.append(cell(fmt(entry[outcome]), outcome))
+    row.append(cell(fmt(entry.total), 'total'))
+    return row
+  })
+  $('outcomes-empty').classList.toggle('hidden', series.length > 0)
+}
+
+const USAGE_FIELDS = ['requests', 'errors', 'rateLimited', 'bytesIn', 'bytesOut', 'p50Ms', 'p95Ms']
+
+function renderUsage (rows) {
+  fillBody('usage-body', rows, (entry) => {
+    const row = document.createElement('tr')
+    row.dataset.caller = entry.caller
+    row.dataset.integration = entry.integration
+    row.append(cell(entry.caller, 'caller', true), cell(entry.integration, 'integration', true))
+    for (const field of USAGE_FIELDS) row.append(cell(fmt(entry[field]), field))
+    return row
+  })
+  $('empty').classList.toggle('hidden', rows.length > 0)
+}
+
+function barChart (svgId, bars, unit) {
+  const svg = $(svgId)
+  const rowHeight = 22
+  const labelWidth = 230
+  const width = 640
+  const max = Math.max(1, ...bars.map((bar) => bar.value))
+  const height = Math.max(rowHeight, bars.length * rowHeight)
+  svg.setAttribute('viewBox', '0 0 ' + width + ' ' + height)
+  svg.setAttribute('height', String(height))
+  const parts = []
+  bars.forEach((bar, index) => {
+    const y = index * rowHeight
+    const length = (width - labelWidth - 90) * bar.value / max
+    parts.push(svgElement('text', { x: 0, y: y + 15 }, bar.label.length > 34 ? bar.label.slice(0, 33) + '…' : bar.label),
+      svgElement('rect', { x: labelWidth, y: y + 3, height: rowHeight - 6, width: Math.max(1, length), fill: bar.error ? 'var(--err)' : 'var(--bar)' }),
+      svgElement('text', { x: labelWidth + length + 6, y: y + 15 }, fmt(bar.value) + unit))
+  })
+  svg.replaceChildren(...parts)
+}
+
+/** The busiest callers only: a chart of 500 bars helps no one; the tables hold every row. */
+function renderCharts (rows) {
+  const byCaller = new Map()
+  for (const entry of rows) {
+    const total = byCaller.get(entry.caller) || { requests: 0, errors: 0 }
+    total.requests += entry.requests
+    total.errors += entry.errors
+    byCaller.set(entry.caller, total)
+  }
+  const top = [...byCaller].sort((a, b) => b[1].requests - a[1].requests).slice(0, CHART_CALLERS)
+  $('chart-note').textContent = byCaller.size > CHART_CALLERS ? '(the ' + CHART_CALLERS + ' busiest of ' + byCaller.size + ')' : ''
+  const bars = []
+  for (const [caller, total] of top) {
+    bars.push({ label: caller + ' requests', value: total.requests })
+    bars.push({ label: caller + ' errors', value: total.errors, error: true })
+  }
+  barChart('chart-requests', bars, '')
+  const latency = rows.filter((entry) => entry.p95Ms !== null).sort((a, b) => b.p95Ms - a.p95Ms).slice(0, CHART_CALLERS)
+  barChart('chart-latency', latency.map((entry) => ({ label: entry.caller + ' / ' + entry.integration, value: entry.p95Ms })), ' ms')
+}
+
+function renderCredentials (rows) {
+  fillBody('credentials-body', rows, (entry) => {
+    const row = document.createElement('tr')
+    row.dataset.integration = entry.integration
+    if (entry.expiryLevel === 'warn' || entry.expiryLevel === 'critical') row.className = 'expiry-' + entry.expiryLevel
+    const days = entry.daysToExpiry === null ? '-' : fmt(entry.daysToExpiry) + (entry.expiryLevel === 'critical' ? ' (critical)' : entry.expiryLevel === 'warn' ? ' (soon)' : '')
+    const version = entry.storeVersion === null ? (entry.storeError ? 'store error: ' + entry.storeError : 'none stored') : fmt(entry.storeVersion) + ' (' + fmt(entry.versionInUse) + ')'
+    row.append(cell(entry.integration, 'integration', true), cell(entry.store, 'store', true), cell(version, 'version'),
+      cell(when(entry.rotatedAt), 'rotatedAt', true), cell(fmt(entry.rotatedBy), 'rotatedBy', true), cell(fmt(entry.owner), 'owner', true),
+      cell(days, 'daysToExpiry'), cell(when(entry.tokenCachedUntil), 'tokenCachedUntil', true),
+      cell(entry.lastExchangeOutcome ? entry.lastExchangeOutcome + ' at ' + when(entry.lastExchangeAt) : '-', 'lastExchange', true))
+    return row
+  })
+}
+
+function renderHeadroom (rows) {
+  fillBody('headroom-body', rows, (entry) => {
+    const row = document.createElement('tr')
+    row.dataset.integration = entry.integration
+    if (entry.heldUntil) row.className = 'held'
+    const beta = entry.betaQuota === null ? '-' : (entry.betaRemaining === null ? '' : fmt(entry.betaRemaining) + ' of ') + fmt(entry.betaQuota) + ' (' + fmt(entry.betaPolicy) + ')'
+    row.append(cell(entry.integration, 'integration', true), cell(fmt(entry.remaining), 'remaining'), cell(fmt(entry.limit), 'limit'),
+      cell(when(entry.resetAt), 'resetAt', true), cell(fmt(entry.reason), 'reason', true), cell(fmt(entry.nearLimit), 'nearLimit', true),
+      cell(beta, 'beta', true), cell(when(entry.seenAt), 'seenAt', true), cell(entry.heldUntil ? 'held until ' + when(entry.heldUntil) : 'not held', 'heldUntil', true))
+    return row
+  })
+}
+
+/** RFC 4180 quoting; a text cell starting with = + - @ gets a leading quote so a spreadsheet never runs it as a formula. */
+function csvField (value) {
+  if (value === null || value === undefined) return ''
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value)
+  let text = String(value)
+  if (/^[=+\\-@\\t\\r]/.test(text)) text = "'" + text
+  return /[",\\r\\n]/.test(text) ? '"' + text.replace(/"/g, '""') + '"' : text
+}
+
+function toCsv (columns, rows) {
+  return [columns.map(csvField).join(','), ...rows.map((entry) => columns.map((column) => csvField(entry[column])).join(','))].join('\\r\\n') + '\\r\\n'
+}
+
+/** A data: link (no object URL to revoke, nothing leaves the page); the file is built from what is on screen. */
+function download (name, type, text) {
+  const link = document.createElement('a')
+  link.href = 'data:' + type + ';charset=utf-8,' + encodeURIComponent(text)
+  link.download = name
+  document.body.append(link)
+  link.click()
+  link.remove()
+}
+`

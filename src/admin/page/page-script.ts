@@ -1,0 +1,180 @@
+/**
+ * The ops page's state and data flow (plain browser JS): the admin token (sessionStorage, so it dies with the tab),
+ * the selection (kept in the URL's query string, so a link reopens the same view), the fetches of /admin/usage and
+ * /admin/ops every few seconds, and the downloads of what is on screen.
+ */
+import { PAGE_RENDER } from './page-render.js'
+
+export const USAGE_REFRESH_MS = 5_000
+
+export const PAGE_SCRIPT = `
+'use strict'
+${PAGE_RENDER}
+const TOKEN_KEY = 'atlassian-broker-admin-token'
+const REFRESH_MS = ${USAGE_REFRESH_MS}
+const WINDOWS = { last5m: 'last 5 minutes', last1h: 'last hour', sinceStart: 'since start' }
+const CSV_COLUMNS = {
+  timeline: ['minute', ...OUTCOMES, 'total'],
+  outcomes: ['caller', 'integration', ...OUTCOMES, 'total'],
+  usage: ['caller', 'integration', ...USAGE_FIELDS],
+  credentials: ['integration', 'product', 'credential', 'store', 'storeVersion', 'versionInUse', 'rotatedAt', 'rotatedBy', 'owner', 'expiresAt', 'daysToExpiry', 'expiryLevel', 'tokenCachedUntil', 'lastExchangeOutcome', 'lastExchangeAt', 'storeError'],
+  headroom: ['integration', 'remaining', 'limit', 'resetAt', 'reason', 'nearLimit', 'retryAfterSeconds', 'statusCode', 'betaPolicy', 'betaQuota', 'betaRemaining', 'seenAt', 'heldUntil']
+}
+const query = new URLSearchParams(location.search)
+const state = {
+  windowName: WINDOWS[query.get('window')] ? query.get('window') : 'last5m',
+  caller: query.get('caller') || '',
+  integration: query.get('integration') || '',
+  fleet: query.get('scope') === 'fleet'
+}
+let screen = null
+let timer
+
+function setStatus (text, isError) {
+  $('status').textContent = text
+  $('status').className = isError ? 'error' : ''
+}
+
+function selectionQuery () {
+  const params = new URLSearchParams()
+  if (state.caller) params.set('caller', state.caller)
+  if (state.integration) params.set('integration', state.integration)
+  if (state.windowName !== 'last5m') params.set('window', state.windowName)
+  if (state.fleet) params.set('scope', 'fleet')
+  return params.toString()
+}
+
+/** The address bar and the "link to this view" always carry the selection. */
+function syncAddress () {
+  const search = selectionQuery()
+  const url = location.pathname + (search ? '?' + search : '')
+  history.replaceState(null, '', url)
+  $('permalink').href = url
+  for (const button of document.querySelectorAll('[data-window]')) button.setAttribute('aria-pressed', String(button.dataset.window === state.windowName))
+  $('window-name').textContent = WINDOWS[state.windowName]
+}
+
+/** Options are rebuilt only when the names change, so an open or focused list is not disturbed by a refresh. */
+function fillSelect (id, names, chosen, allLabel) {
+  const select = $(id)
+  const wanted = chosen && !names.includes(chosen) ? [...names, chosen] : names
+  const current = [...select.options].slice(1).map((option) => option.value)
+  if (current.length !== wanted.length || current.some((name, index) => name !== wanted[index])) {
+    const fragment = document.createDocumentFragment()
+    fragment.append(new Option(allLabel, ''))
+    for (const name of wanted) fragment.append(new Option(name, name))
+    select.replaceChildren(fragment)
+  }
+  if (select.value !== chosen) select.value = chosen
+}
+
+function buildScreen (usage, ops) {
+  const chosen = (entry) => (!state.caller || entry.caller === state.caller) && (!state.integration || entry.integration === state.integration)
+  return {
+    generatedAt: ops.generatedAt,
+    startedAt: ops.startedAt,
+    selection: { caller: state.caller || null, integration: state.integration || null, window: state.windowName, scope: state.fleet ? 'fleet' : 'pod' },
+    callers: ops.callers,
+    integrations: [...new Set([...ops.integrations, ...ops.credentials.map((entry) => entry.integration)])].sort(),
+    timeline: ops.minutes,
+    outcomes: ops.series.map((entry) => ({ caller: entry.caller, integration: entry.integration, ...entry.lastHour })),
+    usage: usage.series.filter(chosen).map((entry) => ({ caller: entry.caller, integration: entry.integration, ...entry[state.windowName] })),
+    credentials: ops.credentials.filter((entry) => !state.integration || entry.integration === state.integration).map((entry) => ({
+      ...entry, lastExchangeOutcome: entry.lastExchange ? entry.lastExchange.outcome : null, lastExchangeAt: entry.lastExchange ? entry.lastExchange.at : null, lastExchange: undefined
+    })),
+    headroom: ops.headroom.filter((entry) => !state.integration || entry.integration === state.integration).map((entry) => {
+      const latest = entry.latest || {}
+      const beta = latest.beta || {}
+      return {
+        integration: entry.integration, remaining: latest.remaining ?? null, limit: latest.limit ?? null, resetAt: latest.resetAt ?? null,
+        reason: latest.reason ?? null, nearLimit: latest.nearLimit ?? null, retryAfterSeconds: latest.retryAfterSeconds ?? null,
+        statusCode: latest.statusCode ?? null, betaPolicy: beta.policy ?? null, betaQuota: beta.quota ?? null, betaRemaining: beta.remaining ?? null,
+        seenAt: latest.seenAt ?? null, heldUntil: entry.heldUntil
+      }
+    }),
+    thresholds: ops.thresholds
+  }
+}
+
+function render () {
+  if (screen === null) return
+  const started = performance.now()
+  renderLegend()
+  fillSelect('caller', screen.callers, state.caller, 'All callers')
+  fillSelect('integration', screen.integrations, state.integration, 'All integrations')
+  $('warn-days').textContent = String(screen.thresholds.warnDays)
+  $('critical-days').textContent = String(screen.thresholds.criticalDays)
+  renderTimeline(screen.timeline)
+  renderOutcomes(screen.outcomes)
+  renderUsage(screen.usage)
+  renderCharts(screen.usage)
+  renderCredentials(screen.credentials)
+  renderHeadroom(screen.headroom)
+  // Reading a layout property makes the browser lay the page out now, so the figure includes style and layout.
+  if (document.body.offsetHeight >= 0) document.body.dataset.renderMs = (performance.now() - started).toFixed(1)
+}
+
+async function getJson (path, headers) {
+  const response = await fetch(path, { headers, cache: 'no-store' })
+  return { response, body: await response.json() }
+}
+
+async function refresh () {
+  clearTimeout(timer)
+  syncAddress()
+  const token = sessionStorage.getItem(TOKEN_KEY)
+  const headers = token ? { authorization: 'Bearer ' + token } : {}
+  const opsQuery = new URLSearchParams()
+  if (state.caller) opsQuery.set('caller', state.caller)
+  if (state.integration) opsQuery.set('integration', state.integration)
+  try {
+    const [usage, ops] = await Promise.all([getJson('/admin/usage' + (state.fleet ? '?scope=fleet' : ''), headers), getJson('/admin/ops?' + opsQuery, headers)])
+    const failed = !usage.response.ok ? usage : !ops.response.ok ? ops : null
+    if (failed !== null) {
+      if (token || failed.response.status !== 401) setStatus((failed.body && failed.body.message) || ('HTTP ' + failed.response.status), true)
+      else setStatus('Enter an admin token to see usage.', false)
+      $('login').classList.remove('hidden')
+      if (failed.response.status === 401 || failed.response.status === 403) return
+    } else {
+      $('login').classList.add('hidden')
+      screen = buildScreen(usage.body, ops.body)
+      render()
+      setStatus('Updated ' + new Date(ops.body.generatedAt).toLocaleTimeString() + ' (broker up since ' + new Date(usage.body.startedAt).toLocaleString() + ')' +
+        (state.fleet ? '; totals are the fleet\\'s, outcomes, credentials and headroom this sidecar\\'s' : ''), false)
+    }
+  } catch (error) {
+    setStatus('Cannot reach the broker: ' + error.message, true)
+  }
+  timer = setTimeout(refresh, REFRESH_MS)
+}
+
+$('login').addEventListener('submit', (event) => {
+  event.preventDefault()
+  const token = $('token').value.trim()
+  if (token) sessionStorage.setItem(TOKEN_KEY, token)
+  $('token').value = ''
+  refresh()
+})
+$('forget').addEventListener('click', () => {
+  sessionStorage.removeItem(TOKEN_KEY)
+  $('login').classList.remove('hidden')
+  setStatus('Token forgotten.', false)
+})
+for (const button of document.querySelectorAll('[data-window]')) {
+  button.addEventListener('click', () => { state.windowName = button.dataset.window; refresh() })
+}
+$('caller').addEventListener('change', () => { state.caller = $('caller').value; refresh() })
+$('integration').addEventListener('change', () => { state.integration = $('integration').value; refresh() })
+$('download-json').addEventListener('click', () => {
+  if (screen !== null) download('atlassian-broker-ops.json', 'application/json', JSON.stringify(screen, null, 2) + '\\n')
+})
+for (const button of document.querySelectorAll('[data-csv]')) {
+  button.addEventListener('click', () => {
+    const section = button.dataset.csv
+    if (screen !== null) download('atlassian-broker-' + section + '.csv', 'text/csv', toCsv(CSV_COLUMNS[section], screen[section]))
+  })
+}
+syncAddress()
+// Without a stored token this still asks once: on the admin listener no token is needed.
+refresh()
+`
