@@ -6,13 +6,13 @@
 #   docker run --rm -p 127.0.0.1:8787:8787 --read-only -v broker-data:/var/lib/atlassian-broker atlassian-broker:0.1.0
 #
 # Two stages: `build` compiles TypeScript with the dev dependencies; the runtime stage holds production dependencies
-# and dist/src only (no compiler, no tests, no sources). The base is pinned by exact tag: Node 24 "Krypton", the active
+# and dist/src only (no compiler, no tests, no sources). The base is pinned by exact tag: Node 26, the active
 # LTS line, at the patch CI also runs the suite on (.ci/run NODE_LTS; package.json "engines" admits it). Move the three
 # together (test/deploy/dockerfile.test.ts checks). Pin it by digest as well in your own registry mirror
-# (FROM node:24.22.3-trixie-slim@sha256:...) when you want byte-for-byte reproducible builds.
+# (FROM node:26.12.1-trixie-slim@sha256:...) when you want byte-for-byte reproducible builds.
 # The slim image has no curl or wget: the HEALTHCHECK below uses node itself.
 
-FROM node:24.22.3-trixie-slim AS build
+FROM node:26.12.1-trixie-slim AS build
 WORKDIR /app
 # Lockfile first: the dependency layer is rebuilt only when dependencies change.
 # --ignore-scripts: nothing the build needs runs an install script (esbuild's, pulled in by tsx for the tests, is not needed).
@@ -22,7 +22,7 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build
 
-FROM node:24.22.3-trixie-slim AS runtime
+FROM node:26.12.1-trixie-slim AS runtime
 ARG VERSION=0.1.0
 ARG REVISION=unknown
 LABEL org.opencontainers.image.title="atlassian-broker" \
@@ -30,7 +30,7 @@ LABEL org.opencontainers.image.title="atlassian-broker" \
       org.opencontainers.image.licenses="Apache-2.0" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.revision="${REVISION}" \
-      org.opencontainers.image.base.name="docker.io/library/node:24.22.3-trixie-slim"
+      org.opencontainers.image.base.name="docker.io/library/node:26.12.1-trixie-slim"
 
 ENV NODE_ENV=production \
     BROKER_CONFIG=/etc/atlassian-broker/config.yaml

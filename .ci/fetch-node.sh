@@ -3,7 +3,7 @@
 # repository, so CI can run the suite on the LTS line the container image uses as well as on the machine's Node.
 # The registry checks the tarball's integrity against its published sha512 (`npm pack`).
 #
-# Usage: .ci/fetch-node.sh 24.22.3      stdout: only the bin directory (put it first on PATH).   stderr: progress.
+# Usage: .ci/fetch-node.sh 26.12.1      stdout: only the bin directory (put it first on PATH).   stderr: progress.
 # Exit codes: 0 ok (fetched or cache hit), 3 skipped (no package for this CPU), anything else: failure.
 # Env: ATLASSIAN_BROKER_CACHE  cache root (default $HOME/.cache/atlassian-broker)
 set -euo pipefail

@@ -75,7 +75,8 @@ t.test('one Node LTS release: the image, CI\'s second test run and engines agree
   t.match(image, /^\d+\.\d+\.\d+$/, 'node base pinned to an exact x.y.z')
   t.ok(tags.every((tag) => tag === image), 'every stage on the same Node release')
   t.equal(Number(image.split('.')[0]) % 2, 0, 'an even (LTS) major')
-  t.ok(Number(image.split('.')[0]) >= 24, 'not an end-of-life line (Node 20 ended in April 2026)')
+  // In December 2026 Node 26 is the active LTS line (since October 2026), 24 is in maintenance and 20 is end of life.
+  t.ok(Number(image.split('.')[0]) >= 26, 'the active LTS line, not a maintenance or end-of-life one')
 
   const ci = readFileSync(path.join(ROOT, '.ci/run'), 'utf8')
   t.equal(/^NODE_LTS=(\S+)$/m.exec(ci)?.[1], image, '.ci/run runs the suite on the image\'s Node too')
