@@ -37,7 +37,10 @@ export function auditVerdict (output: string): AuditVerdict {
   }
   const { total: _total, ...counts } = metadata.vulnerabilities
   const vulnerabilities = (report.vulnerabilities ?? {}) as Record<string, { severity?: Severity }>
-  const packages = Object.entries(vulnerabilities).filter(([, entry]) => entry.severity !== undefined && FAILING.includes(entry.severity)).map(([name]) => name).sort()
+  const packages = Object.entries(vulnerabilities)
+    .filter(([, entry]) => entry.severity !== undefined && FAILING.includes(entry.severity))
+    .map(([name]) => name)
+    .sort()
   const failing = FAILING.reduce((sum, severity) => sum + (counts[severity] ?? 0), 0)
   return failing > 0 ? { kind: 'vulnerable', counts, packages } : { kind: 'clean', counts }
 }

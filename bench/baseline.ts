@@ -14,7 +14,9 @@ import { memoryReport, serveParent } from './processes.js'
 // undici refuses these on a request, and Node sets its own on a response.
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'host', 'upgrade'])
 
-function withoutHopByHop (headers: IncomingHttpHeaders | Record<string, string | string[] | undefined>): Record<string, string | string[]> {
+function withoutHopByHop (
+  headers: IncomingHttpHeaders | Record<string, string | string[] | undefined>
+): Record<string, string | string[]> {
   const copy: Record<string, string | string[]> = {}
   for (const name in headers) {
     const value = headers[name]
@@ -23,23 +25,32 @@ function withoutHopByHop (headers: IncomingHttpHeaders | Record<string, string |
   return copy
 }
 
-export async function startBaseline (upstreamUrl: string, options: { connections?: number } = {}): Promise<{ url: string, close: () => Promise<void> }> {
+export async function startBaseline (
+  upstreamUrl: string,
+  options: { connections?: number } = {}
+): Promise<{ url: string; close: () => Promise<void> }> {
   const pool = new Pool(upstreamUrl, { connections: options.connections ?? 64, pipelining: 1 })
   const server = createServer((request, response) => {
     const headers = withoutHopByHop(request.headers)
     headers.authorization = 'Bearer baseline-access-token'
-    const hasBody = request.headers['content-length'] !== undefined || request.headers['transfer-encoding'] !== undefined
-    pool.request({
-      path: request.url ?? '/',
-      method: request.method as Dispatcher.HttpMethod,
-      headers,
-      body: hasBody ? request : null
-    }).then((upstream) => {
-      response.writeHead(upstream.statusCode, withoutHopByHop(upstream.headers))
-      pipeline(upstream.body, response, () => {})
-    }, () => {
-      response.writeHead(502).end()
-    })
+    const hasBody =
+      request.headers['content-length'] !== undefined || request.headers['transfer-encoding'] !== undefined
+    pool
+      .request({
+        path: request.url ?? '/',
+        method: request.method as Dispatcher.HttpMethod,
+        headers,
+        body: hasBody ? request : null
+      })
+      .then(
+        (upstream) => {
+          response.writeHead(upstream.statusCode, withoutHopByHop(upstream.headers))
+          pipeline(upstream.body, response, () => {})
+        },
+        () => {
+          response.writeHead(502).end()
+        }
+      )
   })
   server.keepAliveTimeout = 120_000
   server.headersTimeout = 125_000

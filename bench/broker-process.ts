@@ -34,7 +34,10 @@ export interface BrokerReady {
 
 export type BrokerProcess = ChildServer<BrokerReady>
 
-export function spawnBroker (settings: BrokerChildSettings, options: { cpus?: string | undefined }): Promise<BrokerProcess> {
+export function spawnBroker (
+  settings: BrokerChildSettings,
+  options: { cpus?: string | undefined }
+): Promise<BrokerProcess> {
   const nodeArgs = ['--expose-gc']
   return ChildServer.start<BrokerReady>(benchModule('broker-process'), {
     cpus: options.cpus,
@@ -48,7 +51,10 @@ async function main (settings: BrokerChildSettings): Promise<void> {
   mkdirSync(settings.dataDir, { recursive: true })
   const config = parseConfig({ ...brokerConfigInput(settings.kind, settings), ...settings.overrides }, `bench ${settings.kind} config`, {})
   // Synchronous writes, as pino's default stdout destination in production.
-  const logger = createLogger({ level: config.logging.level, destination: pino.destination({ dest: settings.logFile, sync: true }) })
+  const logger = createLogger({
+    level: config.logging.level,
+    destination: pino.destination({ dest: settings.logFile, sync: true })
+  })
   const store = await createFileStore({ path: config.secrets.file.path, masterKey: MASTER_KEY, logger })
   // Storing the bench's credentials (first start only) is set-up, not start-up: left out of startMs.
   const seeding = performance.now()
@@ -60,7 +66,11 @@ async function main (settings: BrokerChildSettings): Promise<void> {
   const broker = await createBroker(config, { logger, store })
   const metrics = config.metrics.enabled ? config.metrics.path : 'off'
   const url = await broker.app.listen({ host: '127.0.0.1', port: 0 })
-  serveParent({ url, metrics, startMs: performance.now() - started - seedMs }, { memory: memoryReport, ...profileHandlers }, () => broker.close())
+  serveParent(
+    { url, metrics, startMs: performance.now() - started - seedMs },
+    { memory: memoryReport, ...profileHandlers },
+    () => broker.close()
+  )
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

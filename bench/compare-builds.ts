@@ -49,7 +49,17 @@ try {
   const connections = Number(values.connections)
   const ratios: number[] = []
   for (let round = 0; round < Number(values.rounds); round++) {
-    const [ra, rb] = await Promise.all([a, b].map(async (broker) => await wrkSaturate(wrk, broker.ready.url, calls, { durationS, connections, pids: [broker.pid], cpus: cpus.load })))
+    const [ra, rb] = await Promise.all(
+      [a, b].map(
+        async (broker) =>
+          await wrkSaturate(wrk, broker.ready.url, calls, {
+            durationS,
+            connections,
+            pids: [broker.pid],
+            cpus: cpus.load
+          })
+      )
+    )
     if (ra === undefined || rb === undefined) throw new Error('a run gave no result')
     ratios.push(rb.cpuMicrosPerRequest / ra.cpuMicrosPerRequest)
     process.stderr.write(`round ${round + 1}: A ${Math.round(ra.cpuMicrosPerRequest)} µs/request ${Math.round(ra.requestsPerSecond)} req/s; B ${Math.round(rb.cpuMicrosPerRequest)} µs/request ${Math.round(rb.requestsPerSecond)} req/s; B/A ${(rb.cpuMicrosPerRequest / ra.cpuMicrosPerRequest).toFixed(3)}\n`)

@@ -25,7 +25,10 @@ function check (result: Result, what: string): void {
   }
 }
 
-async function measured<T> (pid: number, run: () => Promise<T>): Promise<{ value: T, cpuSeconds: number, seconds: number }> {
+async function measured<T> (
+  pid: number,
+  run: () => Promise<T>
+): Promise<{ value: T; cpuSeconds: number; seconds: number }> {
   const cpuBefore = readCpuSeconds(pid)
   const started = performance.now()
   const value = await run()
@@ -34,19 +37,34 @@ async function measured<T> (pid: number, run: () => Promise<T>): Promise<{ value
 }
 
 /** As many requests as `connections` keep-alive connections can push for `durationS` seconds. */
-export async function saturate (url: string, requests: LoadRequest[], options: { durationS: number, connections: number, pid: number }): Promise<SaturationResult> {
-  const { value: result, cpuSeconds, seconds } = await measured(options.pid, async () => await autocannon({ url, connections: options.connections, duration: options.durationS, requests }))
+export async function saturate (
+  url: string,
+  requests: LoadRequest[],
+  options: { durationS: number; connections: number; pid: number }
+): Promise<SaturationResult> {
+  const {
+    value: result,
+    cpuSeconds,
+    seconds
+  } = await measured(
+    options.pid,
+    async () => await autocannon({ url, connections: options.connections, duration: options.durationS, requests })
+  )
   check(result, `saturation run against ${url}`)
   return {
     requestsPerSecond: result.requests.total / result.duration,
     requests: result.requests.total,
     serverCpu: cpuSeconds / seconds,
-    cpuMicrosPerRequest: cpuSeconds * 1e6 / result.requests.total
+    cpuMicrosPerRequest: (cpuSeconds * 1e6) / result.requests.total
   }
 }
 
 /** `count` requests, as fast as they go; for warm-up and the memory scenario. */
-export async function sendCount (url: string, requests: LoadRequest[], options: { count: number, connections: number }): Promise<number> {
+export async function sendCount (
+  url: string,
+  requests: LoadRequest[],
+  options: { count: number; connections: number }
+): Promise<number> {
   const started = performance.now()
   const result = await autocannon({ url, connections: options.connections, amount: options.count, requests })
   check(result, `${options.count} requests against ${url}`)
@@ -65,30 +83,53 @@ export interface LatencyResult {
  * A fixed overall rate; every response time is kept with sub-millisecond precision (autocannon's own histogram
  * rounds to whole milliseconds, too coarse for "under 1 ms added").
  */
-export async function fixedRate (url: string, requests: LoadRequest[], options: { rate: number, durationS: number, connections: number }): Promise<LatencyResult> {
+export async function fixedRate (
+  url: string,
+  requests: LoadRequest[],
+  options: { rate: number; durationS: number; connections: number }
+): Promise<LatencyResult> {
   const times: number[] = []
-  const instance = autocannon({ url, connections: options.connections, duration: options.durationS, overallRate: options.rate, requests })
+  const instance = autocannon({
+    url,
+    connections: options.connections,
+    duration: options.durationS,
+    overallRate: options.rate,
+    requests
+  })
   instance.on('response', (_client: unknown, statusCode: number, _bytes: number, responseTime: number) => {
     if (statusCode < 300) times.push(responseTime)
   })
   const result = await instance
   check(result, `fixed-rate run against ${url}`)
   const sorted = Float64Array.from(times).sort()
-  const at = (quantile: number): number => sorted[Math.min(sorted.length - 1, Math.floor(quantile * sorted.length))] ?? NaN
-  return { achievedRate: result.requests.total / result.duration, p50Ms: at(0.5), p99Ms: at(0.99), p999Ms: at(0.999), samples: sorted.length }
+  const at = (quantile: number): number =>
+    sorted[Math.min(sorted.length - 1, Math.floor(quantile * sorted.length))] ?? NaN
+  return {
+    achievedRate: result.requests.total / result.duration,
+    p50Ms: at(0.5),
+    p99Ms: at(0.99),
+    p999Ms: at(0.999),
+    samples: sorted.length
+  }
 }
 
 /** `count` requests all at once, each on its own connection; the time until the last is answered. */
-export async function herd (url: string, requests: LoadRequest[], count: number): Promise<{ seconds: number, statuses: Record<number, number> }> {
+export async function herd (
+  url: string,
+  requests: LoadRequest[],
+  count: number
+): Promise<{ seconds: number; statuses: Record<number, number> }> {
   const pool = new Pool(url, { connections: count, pipelining: 1 })
   const statuses: Record<number, number> = {}
   const started = performance.now()
-  await Promise.all(Array.from({ length: count }, async (_, index) => {
-    const call = requests[index % requests.length] as LoadRequest
-    const response = await pool.request({ method: 'GET', path: call.path, headers: call.headers })
-    await response.body.dump()
-    statuses[response.statusCode] = (statuses[response.statusCode] ?? 0) + 1
-  }))
+  await Promise.all(
+    Array.from({ length: count }, async (_, index) => {
+      const call = requests[index % requests.length] as LoadRequest
+      const response = await pool.request({ method: 'GET', path: call.path, headers: call.headers })
+      await response.body.dump()
+      statuses[response.statusCode] = (statuses[response.statusCode] ?? 0) + 1
+    })
+  )
   const seconds = (performance.now() - started) / 1000
   await pool.close()
   return { seconds, statuses }
@@ -110,11 +151,19 @@ export async function download (url: string, path: string, headers: Record<strin
 }
 
 /** Uploads `bytes` generated on the fly (content-length known, as a file upload is). */
-export async function upload (url: string, path: string, headers: Record<string, string>, bytes: number): Promise<StreamResult> {
+export async function upload (
+  url: string,
+  path: string,
+  headers: Record<string, string>,
+  bytes: number
+): Promise<StreamResult> {
   let left = bytes
   const body = new Readable({
     read () {
-      if (left <= 0) { this.push(null); return }
+      if (left <= 0) {
+        this.push(null)
+        return
+      }
       const piece = left >= CHUNK.length ? CHUNK : CHUNK.subarray(0, left)
       left -= piece.length
       this.push(piece)
@@ -128,8 +177,8 @@ export async function upload (url: string, path: string, headers: Record<string,
     bodyTimeout: 600_000,
     headersTimeout: 600_000
   })
-  const answer = await response.body.json() as { received?: number }
+  const answer = (await response.body.json()) as { received?: number }
   const seconds = (performance.now() - started) / 1000
-  if (response.statusCode !== 201 || answer.received !== bytes) throw new Error(`upload to ${url} answered ${response.statusCode}: ${JSON.stringify(answer)}`)
+  if (response.statusCode !== 201 || answer.received !== bytes) { throw new Error(`upload to ${url} answered ${response.statusCode}: ${JSON.stringify(answer)}`) }
   return { bytes, seconds, megabytesPerSecond: bytes / 1_048_576 / seconds }
 }

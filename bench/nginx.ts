@@ -35,12 +35,17 @@ async function waitForPort (port: number, child: ChildProcess, log: () => string
   throw new Error(`nginx did not listen on ${port}: ${log()}`)
 }
 
-export async function startNginx (upstreamUrl: string, options: { cpus?: string | undefined }): Promise<{ url: string, pid: number, stop: () => Promise<void> }> {
+export async function startNginx (
+  upstreamUrl: string,
+  options: { cpus?: string | undefined }
+): Promise<{ url: string; pid: number; stop: () => Promise<void> }> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'atlassian-broker-nginx-'))
   chmodSync(dir, 0o755) // as root, nginx's worker user must reach its temp paths
   const port = await freePort()
   const upstream = new URL(upstreamUrl)
-  writeFileSync(path.join(dir, 'nginx.conf'), `worker_processes 1;
+  writeFileSync(
+    path.join(dir, 'nginx.conf'),
+    `worker_processes 1;
 master_process off;
 daemon off;
 pid ${dir}/nginx.pid;
@@ -64,12 +69,20 @@ http {
     }
   }
 }
-`)
+`
+  )
   const args = ['-p', dir, '-c', path.join(dir, 'nginx.conf'), '-e', path.join(dir, 'error.log')]
-  const child = options.cpus !== undefined && canPin()
-    ? spawn('taskset', ['-c', options.cpus, NGINX, ...args], { stdio: 'ignore' })
-    : spawn(NGINX, args, { stdio: 'ignore' })
-  const errorLog = (): string => { try { return readFileSync(path.join(dir, 'error.log'), 'utf8') } catch { return '' } }
+  const child =
+    options.cpus !== undefined && canPin()
+      ? spawn('taskset', ['-c', options.cpus, NGINX, ...args], { stdio: 'ignore' })
+      : spawn(NGINX, args, { stdio: 'ignore' })
+  const errorLog = (): string => {
+    try {
+      return readFileSync(path.join(dir, 'error.log'), 'utf8')
+    } catch {
+      return ''
+    }
+  }
   await waitForPort(port, child, errorLog)
   const exited = new Promise((resolve) => child.once('exit', resolve))
   return {

@@ -100,19 +100,33 @@ export class ChildServer<Ready extends object> {
 }
 
 /** Child side: announce readiness and answer the orchestrator's requests. */
-export function serveParent (ready: Record<string, unknown>, handlers: Record<string, (message: Message) => Promise<Record<string, unknown>>>, stop: () => Promise<void>): void {
+export function serveParent (
+  ready: Record<string, unknown>,
+  handlers: Record<string, (message: Message) => Promise<Record<string, unknown>>>,
+  stop: () => Promise<void>
+): void {
   process.on('message', (message: Message) => {
     if (message.type === 'stop') {
-      stop().then(() => process.exit(0), () => process.exit(1))
+      stop().then(
+        () => process.exit(0),
+        () => process.exit(1)
+      )
       return
     }
     const handler = handlers[message.type]
-    const reply = (body: Record<string, unknown>): void => { process.send?.({ ...body, type: message.type, id: message.id }) }
-    if (!handler) { reply({ error: `unknown message ${message.type}` }); return }
+    const reply = (body: Record<string, unknown>): void => {
+      process.send?.({ ...body, type: message.type, id: message.id })
+    }
+    if (!handler) {
+      reply({ error: `unknown message ${message.type}` })
+      return
+    }
     handler(message).then(reply, (error: Error) => reply({ error: error.message }))
   })
   // The orchestrator going away must not leave servers behind.
-  process.on('disconnect', () => { stop().finally(() => process.exit(0)) })
+  process.on('disconnect', () => {
+    stop().finally(() => process.exit(0))
+  })
   process.send?.({ type: 'ready', ...ready })
 }
 

@@ -50,7 +50,9 @@ export function summarize (profile: CpuProfile, options: { top?: number, match?:
   for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id)
   const self = new Map<number, number>()
   // timeDeltas[i + 1] is the time until the next sample: the time spent where sample i was taken.
-  profile.samples.forEach((id, index) => self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[index + 1] ?? 0) / 1000))
+  profile.samples.forEach((id, index) =>
+    self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[index + 1] ?? 0) / 1000)
+  )
   let totalMs = 0
   let idleMs = 0
   const byFunction = new Map<string, number>()
@@ -76,7 +78,13 @@ export function summarize (profile: CpuProfile, options: { top?: number, match?:
       }
     }
   }
-  return { totalMs, idleMs, byFunction: rows(byFunction, totalMs, top), byPlace: rows(byPlace, totalMs, top), matched: rows(matched, totalMs, top) }
+  return {
+    totalMs,
+    idleMs,
+    byFunction: rows(byFunction, totalMs, top),
+    byPlace: rows(byPlace, totalMs, top),
+    matched: rows(matched, totalMs, top)
+  }
 }
 
 function print (title: string, list: Row[]): void {

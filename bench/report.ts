@@ -77,7 +77,9 @@ export function formatTable (report: BenchReport, previous?: BenchReport): strin
       return
     }
     scenario.metrics.forEach((metric, row) => {
-      const before = previous?.scenarios.find((candidate) => candidate.name === scenario.name)?.metrics.find((candidate) => candidate.name === metric.name)
+      const before = previous?.scenarios
+        .find((candidate) => candidate.name === scenario.name)
+        ?.metrics.find((candidate) => candidate.name === metric.name)
       rows.push([
         row === 0 ? `${index + 1}. ${scenario.name}` : '',
         `${metric.name} (${metric.unit})`,

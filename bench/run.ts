@@ -86,7 +86,8 @@ async function main (): Promise<number> {
   const previous = readReport(values.compare ?? out)
   const log = (line: string): void => { process.stderr.write(`${line}\n`) }
 
-  // Two cores: the proxy under test gets one to itself; the load generator (this process) and the upstream share the other.
+  // Two cores: the proxy under test gets one to itself; the load generator (this process) and the upstream share the
+  // other.
   const machine = describeMachine()
   const pin = !values['no-pin'] && canPin() && machine.nproc >= 2
   const cpus = { proxy: pin ? '1' : undefined, load: pin ? '0' : undefined }
@@ -119,8 +120,14 @@ async function main (): Promise<number> {
       children.push(child)
       return Object.assign(child, { url: child.ready.url })
     }
-    const startBroker = async (kind: ConfigKind, overrides?: Record<string, unknown>): Promise<Awaited<ReturnType<typeof spawnBroker>> & Server> => {
-      const child = await spawnBroker({ kind, upstreamUrl, dataDir, logFile, ...(overrides ? { overrides } : {}) }, { cpus: cpus.proxy })
+    const startBroker = async (
+      kind: ConfigKind,
+      overrides?: Record<string, unknown>
+    ): Promise<Awaited<ReturnType<typeof spawnBroker>> & Server> => {
+      const child = await spawnBroker(
+        { kind, upstreamUrl, dataDir, logFile, ...(overrides ? { overrides } : {}) },
+        { cpus: cpus.proxy }
+      )
       children.push(child)
       return Object.assign(child, { url: child.ready.url })
     }

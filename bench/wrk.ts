@@ -60,36 +60,70 @@ export interface WrkResult extends SaturationResult { p50Ms: number, p99Ms: numb
  * `connections` keep-alive connections for `durationS`, wrk pinned to `cpus`; CPU time read from /proc for `pids`
  * (the proxy's processes) over the run. Errors or non-2xx answers fail the run.
  */
-export async function wrkSaturate (wrk: string, url: string, requests: LoadRequest[], options: { durationS: number, connections: number, pids: number[], cpus?: string | undefined }): Promise<WrkResult> {
+export async function wrkSaturate (
+  wrk: string,
+  url: string,
+  requests: LoadRequest[],
+  options: { durationS: number; connections: number; pids: number[]; cpus?: string | undefined }
+): Promise<WrkResult> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'atlassian-broker-wrk-'))
   try {
     const file = path.join(dir, 'mix.lua')
     writeFileSync(file, script(requests))
-    const args = ['-t1', `-c${options.connections}`, `-d${Math.max(1, Math.round(options.durationS))}s`, '--timeout', '10s', '-s', file, url]
-    const command = options.cpus !== undefined && canPin() ? ['taskset', ['-c', options.cpus, wrk, ...args]] as const : [wrk, args] as const
+    const args = [
+      '-t1',
+      `-c${options.connections}`,
+      `-d${Math.max(1, Math.round(options.durationS))}s`,
+      '--timeout',
+      '10s',
+      '-s',
+      file,
+      url
+    ]
+    const command =
+      options.cpus !== undefined && canPin()
+        ? (['taskset', ['-c', options.cpus, wrk, ...args]] as const)
+        : ([wrk, args] as const)
     const cpuBefore = options.pids.reduce((sum, pid) => sum + readCpuSeconds(pid), 0)
     const started = performance.now()
     const output = await new Promise<string>((resolve, reject) => {
       const child = spawn(command[0], command[1], { stdio: ['ignore', 'pipe', 'pipe'] })
       let text = ''
-      child.stdout.on('data', (chunk: Buffer) => { text += chunk.toString() })
-      child.stderr.on('data', (chunk: Buffer) => { text += chunk.toString() })
+      child.stdout.on('data', (chunk: Buffer) => {
+        text += chunk.toString()
+      })
+      child.stderr.on('data', (chunk: Buffer) => {
+        text += chunk.toString()
+      })
       child.once('error', reject)
-      child.once('exit', (code) => { if (code === 0) resolve(text); else reject(new Error(`wrk exited ${code}: ${text}`)) })
+      child.once('exit', (code) => {
+        if (code === 0) resolve(text)
+        else reject(new Error(`wrk exited ${code}: ${text}`))
+      })
     })
     const seconds = (performance.now() - started) / 1000
     const cpuSeconds = options.pids.reduce((sum, pid) => sum + readCpuSeconds(pid), 0) - cpuBefore
     const line = output.split('\n').find((candidate) => candidate.startsWith('{"requests"'))
     if (line === undefined) throw new Error(`wrk printed no summary: ${output}`)
-    const summary = JSON.parse(line) as { requests: number, durationUs: number, connect: number, read: number, write: number, status: number, timeout: number, p50Us: number, p99Us: number }
+    const summary = JSON.parse(line) as {
+      requests: number
+      durationUs: number
+      connect: number
+      read: number
+      write: number
+      status: number
+      timeout: number
+      p50Us: number
+      p99Us: number
+    }
     const errors = summary.connect + summary.read + summary.write + summary.timeout
-    if (errors > 0 || summary.status > 0) throw new Error(`wrk against ${url}: ${errors} socket errors, ${summary.status} non-2xx/3xx answers`)
+    if (errors > 0 || summary.status > 0) { throw new Error(`wrk against ${url}: ${errors} socket errors, ${summary.status} non-2xx/3xx answers`) }
     // wrk's own duration is its measured window; the CPU window (process spawn to exit) is a little longer.
     return {
       requestsPerSecond: summary.requests / (summary.durationUs / 1e6),
       requests: summary.requests,
       serverCpu: cpuSeconds / seconds,
-      cpuMicrosPerRequest: cpuSeconds * 1e6 / summary.requests,
+      cpuMicrosPerRequest: (cpuSeconds * 1e6) / summary.requests,
       p50Ms: summary.p50Us / 1000,
       p99Ms: summary.p99Us / 1000
     }

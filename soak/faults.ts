@@ -103,7 +103,17 @@ export interface Schedule { stop: () => void }
  * broker's admin API to drop jira-faulty's cached token, so the window's exchanges really happen. No window starts
  * after `lastStartMs`, so the run ends with time to see every recovery.
  */
-export function runSchedule (world: SoakWorld, options: { startedAt: number, everyMs: number, windowMs: number, lastStartMs: number, dropToken: () => Promise<void>, log: (line: string) => void }): Schedule {
+export function runSchedule (
+  world: SoakWorld,
+  options: {
+    startedAt: number
+    everyMs: number
+    windowMs: number
+    lastStartMs: number
+    dropToken: () => Promise<void>
+    log: (line: string) => void
+  }
+): Schedule {
   const timers: NodeJS.Timeout[] = []
   let index = 0
   const tokenWindow = async (): Promise<void> => {
@@ -112,26 +122,33 @@ export function runSchedule (world: SoakWorld, options: { startedAt: number, eve
     world.tokenWindows.push(window)
     const answer = tokenFaultResponse(fault)
     if (answer !== undefined) {
-      // A queue whose matcher is true only for the faulty client and only during this window: nobody else sees the fault.
-      world.fake.setNextResponses((r) => r.endpoint === 'token' && r.clientId === CLIENTS.faulty && window.endMs === 0,
-        Array.from({ length: 10_000 }, () => ({ ...answer })))
+      // A queue whose matcher is true only for the faulty client and only during this window: nobody else sees the
+      // fault.
+      world.fake.setNextResponses(
+        (r) => r.endpoint === 'token' && r.clientId === CLIENTS.faulty && window.endMs === 0,
+        Array.from({ length: 10_000 }, () => ({ ...answer }))
+      )
     } else {
       world.fake.tokenEndpointMode = fault as 'no-expires-in' | 'absurd-expires-in'
     }
     options.log(`token fault ${fault} on for ${options.windowMs / 1000} s`)
     await options.dropToken().catch((error: Error) => options.log(`drop token failed: ${error.message}`))
-    timers.push(setTimeout(() => {
-      world.fake.tokenEndpointMode = 'ok'
-      window.endMs = Date.now() - options.startedAt
-      options.log(`token fault ${fault} off`)
-    }, options.windowMs))
+    timers.push(
+      setTimeout(() => {
+        world.fake.tokenEndpointMode = 'ok'
+        window.endMs = Date.now() - options.startedAt
+        options.log(`token fault ${fault} off`)
+      }, options.windowMs)
+    )
   }
   const due = (): boolean => Date.now() - options.startedAt <= options.lastStartMs
-  timers.push(setTimeout(function next () {
-    if (!due()) return
-    void tokenWindow()
-    timers.push(setTimeout(next, options.everyMs))
-  }, options.everyMs / 2))
+  timers.push(
+    setTimeout(function next () {
+      if (!due()) return
+      void tokenWindow()
+      timers.push(setTimeout(next, options.everyMs))
+    }, options.everyMs / 2)
+  )
 
   let vaultIndex = 0
   const vaultWindow = async (): Promise<void> => {
@@ -141,20 +158,24 @@ export function runSchedule (world: SoakWorld, options: { startedAt: number, eve
     options.log(`${fault} for 10 s`)
     if (fault === 'vault-down') await world.vault.down()
     else world.vault.sealed = true
-    timers.push(setTimeout(() => {
-      void (async () => {
-        if (fault === 'vault-down') await world.vault.up()
-        else world.vault.sealed = false
-        window.endMs = Date.now() - options.startedAt
-        options.log(`${fault} over`)
-      })()
-    }, 10_000))
+    timers.push(
+      setTimeout(() => {
+        void (async () => {
+          if (fault === 'vault-down') await world.vault.up()
+          else world.vault.sealed = false
+          window.endMs = Date.now() - options.startedAt
+          options.log(`${fault} over`)
+        })()
+      }, 10_000)
+    )
   }
-  timers.push(setTimeout(function next () {
-    if (!due()) return
-    void vaultWindow()
-    timers.push(setTimeout(next, 120_000))
-  }, 100_000))
+  timers.push(
+    setTimeout(function next () {
+      if (!due()) return
+      void vaultWindow()
+      timers.push(setTimeout(next, 120_000))
+    }, 100_000)
+  )
 
   const revoke = setInterval(() => {
     world.fake.revokeTokensOf(CLIENTS.wiki)

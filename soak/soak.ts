@@ -98,7 +98,9 @@ async function main (): Promise<number> {
     // Recovery time of each token fault window: the first success on jira-faulty after the window closed.
     if (outcome.op.startsWith('faulty') && outcome.label === '200') {
       for (const window of world.tokenWindows) {
-        if (window.endMs > 0 && window.recoveredAfterMs === undefined && outcome.atMs >= window.endMs) window.recoveredAfterMs = outcome.atMs - window.endMs
+        if (window.endMs > 0 && window.recoveredAfterMs === undefined && outcome.atMs >= window.endMs) {
+          window.recoveredAfterMs = outcome.atMs - window.endMs
+        }
       }
     }
     if (outcome.verdict === 'unexpected') {
@@ -158,7 +160,9 @@ async function main (): Promise<number> {
     handlesFlat: handles.growth <= LIMITS.handleGrowth,
     cleanStop: exitCode === 0,
     // Every closed window was followed by a success within the allowance (the broker's backoff, at most 60 s here).
-    tokenWindowsRecovered: world.tokenWindows.every((window) => window.endMs > 0 && (window.recoveredAfterMs ?? Infinity) <= 60_000)
+    tokenWindowsRecovered: world.tokenWindows.every(
+      (window) => window.endMs > 0 && (window.recoveredAfterMs ?? Infinity) <= 60_000
+    )
   }
   const passed = Object.values(checks).every(Boolean)
   const report = {
@@ -174,16 +178,27 @@ async function main (): Promise<number> {
     checks,
     limits: LIMITS,
     figures: {
-      heapUsedMB: { early: heap.early / 1048576, late: heap.late / 1048576, growth: heap.growth / 1048576, slopePerMin: heapSlope / 1048576 },
+      heapUsedMB: {
+        early: heap.early / 1048576,
+        late: heap.late / 1048576,
+        growth: heap.growth / 1048576,
+        slopePerMin: heapSlope / 1048576
+      },
       rssMB: Object.fromEntries(Object.entries(figure('rss')).map(([key, value]) => [key, value / 1048576])),
       externalMB: Object.fromEntries(Object.entries(figure('external')).map(([key, value]) => [key, value / 1048576])),
       fds,
       handles,
       stopMs,
-      logLines: { warn: (logText.match(/"level":"warn"/g) ?? []).length, error: (logText.match(/"level":"error"/g) ?? []).length, unexpected: unexpectedLogs.length }
+      logLines: {
+        warn: (logText.match(/"level":"warn"/g) ?? []).length,
+        error: (logText.match(/"level":"error"/g) ?? []).length,
+        unexpected: unexpectedLogs.length
+      }
     },
     faults: { tokenWindows: world.tokenWindows, vaultWindows: world.vaultWindows, wikiRevocations: world.revocations },
-    outcomes: Object.fromEntries([...counts].map(([op, byLabel]) => [op, Object.fromEntries([...byLabel].map(([label, entry]) => [label, entry]))])),
+    outcomes: Object.fromEntries(
+      [...counts].map(([op, byLabel]) => [op, Object.fromEntries([...byLabel].map(([label, entry]) => [label, entry]))])
+    ),
     unexpected: unexpected.slice(0, 50),
     unexpectedLogs: unexpectedLogs.slice(0, 20),
     samples

@@ -72,7 +72,11 @@ export async function buildApp (config: BrokerConfig, deps: AppDeps): Promise<Fa
   if (deps.onRoute) app.addHook('onRoute', deps.onRoute)
   answerMethodNotAllowed(app)
   app.addHook('onRequest', async (request, reply) => { reply.header('x-request-id', request.id) })
-  answerWithProblems(app, { onProblem: (request, code) => { if (request.proxy !== null) request.proxy.errorCode = code } })
+  answerWithProblems(app, {
+    onProblem: (request, code) => {
+      if (request.proxy !== null) request.proxy.errorCode = code
+    }
+  })
   recordCalls(app, { logger: deps.logger, usage: deps.usage, quietRoutes: new Set(['/healthz', '/readyz', config.metrics.path]), logRefusal })
 
   app.get('/healthz', async () => ({ status: 'ok' }))
@@ -83,7 +87,12 @@ export async function buildApp (config: BrokerConfig, deps: AppDeps): Promise<Fa
 
   await app.register(callerAuth, { config: config.callers.jwt, keys: deps.callerKeys })
   await app.register(adminAuth, { admin: config.callers.admin })
-  await app.register(proxyPlugin, { integrations: config.integrations, policy: deps.policy, forwarder: deps.forwarder, admit: deps.admit })
+  await app.register(proxyPlugin, {
+    integrations: config.integrations,
+    policy: deps.policy,
+    forwarder: deps.forwarder,
+    admit: deps.admit
+  })
   for (const plugin of deps.plugins ?? []) await app.register(plugin)
   return app
 }

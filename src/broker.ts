@@ -60,7 +60,8 @@ export interface Broker {
   callerKeys: CallerKeys
   usage: Usage
   quotaHold: QuotaHold
-  /** Rotation, expiry and audit (src/admin/credential-admin.ts); `adminApp` is the dedicated admin listener, if configured. */
+  /** Rotation, expiry and audit (src/admin/credential-admin.ts); `adminApp` is the dedicated admin listener, if
+   * configured. */
   credentialAdmin: CredentialAdmin
   /** Fleet mode's coordination through Redis; undefined when `fleet` is not configured. */
   fleet: Fleet | undefined
@@ -76,7 +77,8 @@ export interface Broker {
 export async function createBroker (parsed: ParsedConfig, options: BrokerOptions): Promise<Broker> {
   const clock = options.clock ?? systemClock
   const logger = options.logger
-  const openStore = (): Promise<SecretStore> => createSecretStore(parsed as BrokerConfig, { logger, clock, ...(options.env ? { env: options.env } : {}) })
+  const openStore = (): Promise<SecretStore> =>
+    createSecretStore(parsed as BrokerConfig, { logger, clock, ...(options.env ? { env: options.env } : {}) })
   // A Vault store is opened first (it reads only `secrets`): resolved sites are also cached in its metadata.
   const early = options.store ?? (parsed.secrets.store === 'vault' ? await openStore() : undefined)
   // Integrations named by site get their cloudId here (fresh, else cached); a site never resolved stops the start.
@@ -136,19 +138,59 @@ export async function createBroker (parsed: ParsedConfig, options: BrokerOptions
   })
   const callerKeys = resolveCallerKeys(config)
   const readiness = new Readiness({ store, clock, ...(fleet ? { fleet: () => fleet.state() } : {}) })
-  const admit = createAdmission({ quotaHold, callerLimits: new CallerLimits({ clock, defaultMaxConcurrent: config.limits.callerMaxConcurrent }), integrations: config.integrations, clock, ...(fleet ? { shared: fleet.admission() } : {}) })
-  const credentialAdmin = await createCredentialAdmin(config, { store, credentials, tokens, expiry, clock, logger, dispatcher: options.dispatcher })
+  const admit = createAdmission({
+    quotaHold,
+    callerLimits: new CallerLimits({ clock, defaultMaxConcurrent: config.limits.callerMaxConcurrent }),
+    integrations: config.integrations,
+    clock,
+    ...(fleet ? { shared: fleet.admission() } : {})
+  })
+  const credentialAdmin = await createCredentialAdmin(config, {
+    store,
+    credentials,
+    tokens,
+    expiry,
+    clock,
+    logger,
+    dispatcher: options.dispatcher
+  })
   const fleetUsage = fleet?.usage
-  const ops = { integrations: config.integrations, store, credentials, tokens, expiry, clock, outcomes: usage.outcomes, headroom: usage.headroom, heldUntil: (integration: string) => quotaHold.heldUntil(integration), startedAt: clock.now() }
+  const ops = {
+    integrations: config.integrations,
+    store,
+    credentials,
+    tokens,
+    expiry,
+    clock,
+    outcomes: usage.outcomes,
+    headroom: usage.headroom,
+    heldUntil: (integration: string) => quotaHold.heldUntil(integration),
+    startedAt: clock.now()
+  }
   const usageView = { window: usage.window, ops, ...(fleetUsage ? { fleet: () => fleetUsage.snapshot() } : {}) }
   const recordReload = (outcome: ReloadOutcome['outcome']): void => { usage.metrics?.onReload(outcome) }
   // With metrics.listen, the metrics are served there only, never on the listener that carries /proxy.
-  const metricsApp = usage.metrics !== undefined && config.metrics.listen !== undefined ? await buildMetricsListener(config, { logger, metrics: usage.metrics, readiness }) : undefined
-  const metricsHere = usage.metrics !== undefined && metricsApp === undefined ? [metricsPlugin(config, { metrics: usage.metrics })] : []
+  const metricsApp =
+    usage.metrics !== undefined && config.metrics.listen !== undefined
+      ? await buildMetricsListener(config, { logger, metrics: usage.metrics, readiness })
+      : undefined
+  const metricsHere =
+    usage.metrics !== undefined && metricsApp === undefined ? [metricsPlugin(config, { metrics: usage.metrics })] : []
   const plugins = [credentialAdmin.plugin, usageRoutes(usageView), ...metricsHere]
   // On the admin listener, reaching the socket is the credential: the usage page works there without a token.
   await credentialAdmin.adminApp?.register(usageRoutes(usageView))
-  const app = await buildApp(config, { logger, callerKeys, policy, forwarder, readiness, usage, admit, plugins, configState: () => live.state, ...(options.onRoute ? { onRoute: options.onRoute } : {}) })
+  const app = await buildApp(config, {
+    logger,
+    callerKeys,
+    policy,
+    forwarder,
+    readiness,
+    usage,
+    admit,
+    plugins,
+    configState: () => live.state,
+    ...(options.onRoute ? { onRoute: options.onRoute } : {})
+  })
   app.addHook('onClose', async () => {
     await metricsApp?.close()
     await credentialAdmin.close()
@@ -157,5 +199,22 @@ export async function createBroker (parsed: ParsedConfig, options: BrokerOptions
     await usage.close()
     await fleet?.close()
   })
-  return { app, config, store, credentials, tokens, forwarder, policy, callerKeys, usage, quotaHold, credentialAdmin, fleet, live, recordReload, metricsApp, close: () => app.close() }
+  return {
+    app,
+    config,
+    store,
+    credentials,
+    tokens,
+    forwarder,
+    policy,
+    callerKeys,
+    usage,
+    quotaHold,
+    credentialAdmin,
+    fleet,
+    live,
+    recordReload,
+    metricsApp,
+    close: () => app.close()
+  }
 }

@@ -28,9 +28,11 @@ const jwtSchema = z.strictObject({
   /** PEM files holding RS256, ES256 or EdDSA public keys. */
   publicKeys: z.array(z.string().min(1)).optional(),
   jwksUrl: z.url().optional(),
-  /** A bearer token file sent when fetching the JWKS, re-read at each fetch (Kubernetes serves its JWKS to service accounts). */
+  /** A bearer token file sent when fetching the JWKS, re-read at each fetch (Kubernetes serves its JWKS to service
+   * accounts). */
   jwksBearerTokenFile: z.string().min(1).optional(),
-  /** A CA bundle (PEM) for the JWKS URL, e.g. the cluster CA at /var/run/secrets/kubernetes.io/serviceaccount/ca.crt. */
+  /** A CA bundle (PEM) for the JWKS URL, e.g. the cluster CA at /var/run/secrets/kubernetes.io/serviceaccount/ca.crt.
+   * */
   jwksCaFile: z.string().min(1).optional(),
   callerClaim: z.string().min(1).default('sub'),
   clockToleranceSeconds: seconds.max(300).default(30),
@@ -75,7 +77,8 @@ const policyRuleSchema = z.strictObject({
   paths: z.array(z.string().startsWith('/', 'path globs start with "/"')).min(1),
   rateLimit: rateLimitSchema.optional(),
   maxConcurrent: positiveInt.optional(),
-  /** `fleet`: maxConcurrent counts calls in flight on every sidecar of the fleet (needs `fleet`); `pod` (default): per process. */
+  /** `fleet`: maxConcurrent counts calls in flight on every sidecar of the fleet (needs `fleet`); `pod` (default): per
+   * process. */
   maxConcurrentScope: z.enum(['pod', 'fleet']).optional()
 })
 
@@ -134,70 +137,111 @@ const fleetSchema = z.strictObject({
 })
 
 const configSchema = z.strictObject({
-  listen: z.strictObject({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65_535).default(DEFAULT_PORT) }).default({ host: '127.0.0.1', port: DEFAULT_PORT }),
+  listen: z
+    .strictObject({
+      host: z.string().default('127.0.0.1'),
+      port: z.number().int().min(0).max(65_535).default(DEFAULT_PORT)
+    })
+    .default({ host: '127.0.0.1', port: DEFAULT_PORT }),
   dataDir: z.string().default(DEFAULT_DATA_DIR),
-  callers: z.strictObject({ jwt: jwtSchema.default(jwtSchema.parse({})), admin: adminSchema }).default({ jwt: jwtSchema.parse({}), admin: { roleClaim: 'roles' } }),
-  atlassian: z.strictObject({
-    tokenUrl: z.url().default('https://auth.atlassian.com/oauth/token'),
-    apiUrl: z.url().default('https://api.atlassian.com'),
-    /** Where `{site}/_edge/tenant_info` is asked for an integration's cloudId; `{site}` is the validated site name. */
-    siteUrl: z.string().includes('{site}', { message: 'siteUrl must contain {site}' }).default('https://{site}'),
-    /** Site names must end with one of these (so a config value cannot point the broker at any host). */
-    siteSuffixes: z.array(z.string().regex(/^\.[a-z0-9.-]+$/i, 'a suffix looks like ".atlassian.net"')).min(1).default(['.atlassian.net']),
-    /** Tokens are used until `expires_in` minus this margin (folio-sec uses 60 s; we refresh ahead of that). */
-    tokenRefreshMarginSeconds: seconds.default(300),
-    timeouts: z.strictObject({
-      connectMs: positiveInt.default(5_000),
-      headersMs: positiveInt.default(30_000),
-      bodyMs: positiveInt.default(300_000),
-      tokenMs: positiveInt.default(10_000)
-    }).default({ connectMs: 5_000, headersMs: 30_000, bodyMs: 300_000, tokenMs: 10_000 }),
-    /** Keep-alive connections per integration: each integration has its own pool, so one cannot starve another. */
-    connections: positiveInt.default(64),
-    /** Retry of bodiless idempotent requests on 429/503 with Retry-After (src/upstream/retry-policy.ts). Off by default. */
-    retry: z.strictObject({
-      enabled: z.boolean().default(false),
-      maxTries: positiveInt.max(10).default(4),
-      /** Time budget from the first send to the last try, so a caller's own timeout is not outlived. */
-      maxTotalDelayMs: positiveInt.default(15_000),
-      baseDelayMs: positiveInt.default(2_000)
-    }).default({ enabled: false, maxTries: 4, maxTotalDelayMs: 15_000, baseDelayMs: 2_000 })
-  }).prefault({}),
+  callers: z
+    .strictObject({ jwt: jwtSchema.default(jwtSchema.parse({})), admin: adminSchema })
+    .default({ jwt: jwtSchema.parse({}), admin: { roleClaim: 'roles' } }),
+  atlassian: z
+    .strictObject({
+      tokenUrl: z.url().default('https://auth.atlassian.com/oauth/token'),
+      apiUrl: z.url().default('https://api.atlassian.com'),
+      /** Where `{site}/_edge/tenant_info` is asked for an integration's cloudId; `{site}` is the validated site name.
+       * */
+      siteUrl: z.string().includes('{site}', { message: 'siteUrl must contain {site}' }).default('https://{site}'),
+      /** Site names must end with one of these (so a config value cannot point the broker at any host). */
+      siteSuffixes: z
+        .array(z.string().regex(/^\.[a-z0-9.-]+$/i, 'a suffix looks like ".atlassian.net"'))
+        .min(1)
+        .default(['.atlassian.net']),
+      /** Tokens are used until `expires_in` minus this margin (folio-sec uses 60 s; we refresh ahead of that). */
+      tokenRefreshMarginSeconds: seconds.default(300),
+      timeouts: z
+        .strictObject({
+          connectMs: positiveInt.default(5_000),
+          headersMs: positiveInt.default(30_000),
+          bodyMs: positiveInt.default(300_000),
+          tokenMs: positiveInt.default(10_000)
+        })
+        .default({ connectMs: 5_000, headersMs: 30_000, bodyMs: 300_000, tokenMs: 10_000 }),
+      /** Keep-alive connections per integration: each integration has its own pool, so one cannot starve another. */
+      connections: positiveInt.default(64),
+      /** Retry of bodiless idempotent requests on 429/503 with Retry-After (src/upstream/retry-policy.ts). Off by
+       * default. */
+      retry: z
+        .strictObject({
+          enabled: z.boolean().default(false),
+          maxTries: positiveInt.max(10).default(4),
+          /** Time budget from the first send to the last try, so a caller's own timeout is not outlived. */
+          maxTotalDelayMs: positiveInt.default(15_000),
+          baseDelayMs: positiveInt.default(2_000)
+        })
+        .default({ enabled: false, maxTries: 4, maxTotalDelayMs: 15_000, baseDelayMs: 2_000 })
+    })
+    .prefault({}),
   integrations: z.record(name, integrationSchema).default({}),
   policy: z.array(policyRuleSchema).default([]),
   secrets: secretsSchema.default({ store: 'file', file: { path: `${DEFAULT_DATA_DIR}/secrets.enc` } }),
-  limits: z.strictObject({
-    bodyBytes: positiveInt.default(1_073_741_824 * 2),
-    headerBytes: positiveInt.default(16_384),
-    replayBufferBytes: positiveInt.default(65_536),
-    /** Calls one caller may have in flight at once, over all integrations, unless its policy rule sets maxConcurrent. */
-    callerMaxConcurrent: positiveInt.default(32),
-    /** A caller's upload: 408 when no byte arrives for this long (while the broker is ready to read)... */
-    requestBodyIdleMs: positiveInt.default(30_000),
-    /** ...or when the whole body has not arrived this long after the broker started reading it. */
-    requestBodyTotalMs: positiveInt.default(600_000)
-  }).default({ bodyBytes: 1_073_741_824 * 2, headerBytes: 16_384, replayBufferBytes: 65_536, callerMaxConcurrent: 32, requestBodyIdleMs: 30_000, requestBodyTotalMs: 600_000 }),
+  limits: z
+    .strictObject({
+      bodyBytes: positiveInt.default(1_073_741_824 * 2),
+      headerBytes: positiveInt.default(16_384),
+      replayBufferBytes: positiveInt.default(65_536),
+      /** Calls one caller may have in flight at once, over all integrations, unless its policy rule sets maxConcurrent.
+       * */
+      callerMaxConcurrent: positiveInt.default(32),
+      /** A caller's upload: 408 when no byte arrives for this long (while the broker is ready to read)... */
+      requestBodyIdleMs: positiveInt.default(30_000),
+      /** ...or when the whole body has not arrived this long after the broker started reading it. */
+      requestBodyTotalMs: positiveInt.default(600_000)
+    })
+    .default({
+      bodyBytes: 1_073_741_824 * 2,
+      headerBytes: 16_384,
+      replayBufferBytes: 65_536,
+      callerMaxConcurrent: 32,
+      requestBodyIdleMs: 30_000,
+      requestBodyTotalMs: 600_000
+    }),
   shutdownGraceMs: positiveInt.default(10_000),
   /** SIGHUP always reloads integrations and policy from the file; `watchFile` also reloads when the file changes. */
   reload: z.strictObject({ watchFile: z.boolean().default(false) }).default({ watchFile: false }),
-  /** Prometheus text at `path`, unauthenticated unless `bearerTokenFile` is set; on the main listener unless `listen` is set. */
-  metrics: z.strictObject({
-    enabled: z.boolean().default(true),
-    path: z.string().startsWith('/').default('/metrics'),
-    /** A listener of its own for the metrics, /healthz and /readyz (no /proxy there): the address a scraper may reach. */
-    listen: z.strictObject({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65_535) }).optional(),
-    /** Scrapes must send `Authorization: Bearer <this file's text>`; re-read at each scrape. */
-    bearerTokenFile: z.string().min(1).optional()
-  }).default({ enabled: true, path: '/metrics' }),
+  /** Prometheus text at `path`, unauthenticated unless `bearerTokenFile` is set; on the main listener unless `listen`
+   * is set. */
+  metrics: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      path: z.string().startsWith('/').default('/metrics'),
+      /** A listener of its own for the metrics, /healthz and /readyz (no /proxy there): the address a scraper may
+       * reach.
+       * */
+      listen: z
+        .strictObject({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65_535) })
+        .optional(),
+      /** Scrapes must send `Authorization: Bearer <this file's text>`; re-read at each scrape. */
+      bearerTokenFile: z.string().min(1).optional()
+    })
+    .default({ enabled: true, path: '/metrics' }),
   /** Append-only JSON-lines audit of every proxied call (caller, path, status, Atlassian request id); off when unset.
    *  Past `maxFileBytes` the file is renamed to `<file>.1` (replacing the previous one) and a new one is started. */
-  usage: z.strictObject({ auditFile: z.string().min(1).optional(), maxFileBytes: positiveInt.min(4_096).default(67_108_864) }).default({ maxFileBytes: 67_108_864 }),
+  usage: z
+    .strictObject({ auditFile: z.string().min(1).optional(), maxFileBytes: positiveInt.min(4_096).default(67_108_864) })
+    .default({ maxFileBytes: 67_108_864 }),
   fleet: fleetSchema.optional(),
-  logging: z.strictObject({
-    level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-    /** Unauthenticated refusals (4xx without a valid caller token) logged per minute; the rest are counted in one line. */
-    refusalsPerMinute: z.number().int().nonnegative().default(60)
-  }).default({ level: 'info', refusalsPerMinute: 60 })
+  logging: z
+    .strictObject({
+      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+      /** Unauthenticated refusals (4xx without a valid caller token) logged per minute; the rest are counted in one
+       * line.
+       * */
+      refusalsPerMinute: z.number().int().nonnegative().default(60)
+    })
+    .default({ level: 'info', refusalsPerMinute: 60 })
 })
 
 /** The config as written: an integration may name its site and leave the cloudId to be looked up. */
@@ -259,7 +303,11 @@ export function parseConfig (raw: unknown, source = 'config', env: NodeJS.Proces
  *  reported together with the schema's even when the schema found some. */
 function crossCheck (raw: unknown): string[] {
   const problems: string[] = []
-  const document = (raw ?? {}) as { policy?: unknown, integrations?: unknown, callers?: { jwt?: Record<string, unknown> } }
+  const document = (raw ?? {}) as {
+    policy?: unknown
+    integrations?: unknown
+    callers?: { jwt?: Record<string, unknown> }
+  }
   const integrations = document.integrations !== null && typeof document.integrations === 'object' ? document.integrations : {}
   if (Array.isArray(document.policy)) {
     document.policy.forEach((rule: unknown, index) => {
@@ -269,7 +317,9 @@ function crossCheck (raw: unknown): string[] {
       }
     })
   }
-  problems.push(...siteProblems(integrations, (document as { atlassian?: { siteSuffixes?: unknown } }).atlassian?.siteSuffixes))
+  problems.push(
+    ...siteProblems(integrations, (document as { atlassian?: { siteSuffixes?: unknown } }).atlassian?.siteSuffixes)
+  )
   const jwt = document.callers?.jwt ?? {}
   const keySources = ['hs256Secret', 'publicKeys', 'jwksUrl'].filter((key) => jwt[key] !== undefined).length
   if (keySources > 1) problems.push('callers.jwt: give only one of hs256Secret, publicKeys, jwksUrl')

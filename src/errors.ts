@@ -53,12 +53,34 @@ export interface ProblemBody {
 
 /** Every code above, for the openapi.yaml consistency test and the README table. */
 export const ERROR_CODES: readonly string[] = [
-  CallerUnauthenticatedError, PolicyDeniedError, AdminForbiddenError, IntegrationNotFoundError, RouteNotFoundError,
-  MethodNotAllowedError, PathRejectedError, BadRequestError, CredentialInvalidError, SecretVersionNotFoundError, SecretVersionConflictError,
-  StateConflictError, CredentialVerificationFailedError, BodyTooLargeError, RequestBodyTimeoutError, HeadersTooLargeError, CallerRateLimitedError, UpstreamRateLimitedError,
-  CredentialNotConfiguredError, CredentialRejectedError, TokenEndpointUnavailableError, UpstreamUnavailableError,
-  UpstreamTimeoutError, SecretStoreUnavailableError, SecretStoreDeniedError, NotReadyError, InternalError
-].map((ctor) => new ctor().code)
+  CallerUnauthenticatedError,
+  PolicyDeniedError,
+  AdminForbiddenError,
+  IntegrationNotFoundError,
+  RouteNotFoundError,
+  MethodNotAllowedError,
+  PathRejectedError,
+  BadRequestError,
+  CredentialInvalidError,
+  SecretVersionNotFoundError,
+  SecretVersionConflictError,
+  StateConflictError,
+  CredentialVerificationFailedError,
+  BodyTooLargeError,
+  RequestBodyTimeoutError,
+  HeadersTooLargeError,
+  CallerRateLimitedError,
+  UpstreamRateLimitedError,
+  CredentialNotConfiguredError,
+  CredentialRejectedError,
+  TokenEndpointUnavailableError,
+  UpstreamUnavailableError,
+  UpstreamTimeoutError,
+  SecretStoreUnavailableError,
+  SecretStoreDeniedError,
+  NotReadyError,
+  InternalError
+].map((ErrorClass) => new ErrorClass().code)
 
 /** Marks an error whose answer should tell the caller when to come back (seconds). */
 export function withRetryAfter<E extends Error> (error: E, seconds: number): E & { retryAfterSeconds: number } {
@@ -75,7 +97,8 @@ export function isBrokerError (error: unknown): error is BrokerError {
   return error instanceof Error && 'code' in error && typeof error.code === 'string' && error.code.startsWith('BROKER_ERR_')
 }
 
-/** Any thrown value's string `code` (the broker's, Node's `ECONNRESET`, undici's `UND_ERR_*`, fastify's `FST_ERR_*`). */
+/** Any thrown value's string `code` (the broker's, Node's `ECONNRESET`, undici's `UND_ERR_*`, fastify's `FST_ERR_*`).
+ * */
 export function errorCode (error: unknown): string | undefined {
   if (typeof error !== 'object' || error === null || !('code' in error)) return undefined
   return typeof error.code === 'string' ? error.code : undefined

@@ -48,7 +48,9 @@ class LazyChildLogger {
 
   /** pino's own extras, for code that reaches for them on `request.log`. */
   isLevelEnabled (level: LevelWithSilentOrString): boolean {
-    return (this.#logger() as unknown as { isLevelEnabled: (level: LevelWithSilentOrString) => boolean }).isLevelEnabled(level)
+    return (
+      this.#logger() as unknown as { isLevelEnabled: (level: LevelWithSilentOrString) => boolean }
+    ).isLevelEnabled(level)
   }
 
   bindings (): Bindings {
@@ -56,7 +58,12 @@ class LazyChildLogger {
   }
 }
 
-/** Fastify's `childLoggerFactory`: same signature and result as the default (`logger.child(bindings, options)`), made on first use. */
-export function lazyChildLogger (logger: FastifyBaseLogger, bindings: Bindings, options: ChildLoggerOptions): FastifyBaseLogger {
+/** Fastify's `childLoggerFactory`: same signature and result as the default (`logger.child(bindings, options)`), made
+ * on first use. */
+export function lazyChildLogger (
+  logger: FastifyBaseLogger,
+  bindings: Bindings,
+  options: ChildLoggerOptions
+): FastifyBaseLogger {
   return new LazyChildLogger(logger, bindings, options) as unknown as FastifyBaseLogger
 }

@@ -1,6 +1,7 @@
 /**
  * A known path asked with a method it does not serve (TRACE, QUERY, PROPFIND...) is answered 405 with `Allow`
- * (RFC 9110 section 15.5.6), not 404 as for a path that does not exist. The routes are learned as they are added, so the
+ * (RFC 9110 section 15.5.6), not 404 as for a path that does not exist. The routes are learned as they are added, so
+ * the
  * answer always matches what the app serves (and openapi.yaml, which a test keeps in step with the routes).
  */
 import type { FastifyInstance } from 'fastify'
@@ -35,7 +36,9 @@ export function answerMethodNotAllowed (app: FastifyInstance): void {
     const query = raw.indexOf('?')
     const path = query === -1 ? raw : raw.slice(0, query)
     const allowed = new Set<string>()
-    for (const entry of known.values()) if (entry.pattern.test(path)) for (const method of entry.methods) allowed.add(method)
+    for (const entry of known.values()) {
+      if (entry.pattern.test(path)) for (const method of entry.methods) allowed.add(method)
+    }
     if (allowed.size === 0) return
     reply.header('allow', [...allowed].sort().join(', '))
     throw new MethodNotAllowedError(request.method.slice(0, 16), path.slice(0, 256))

@@ -31,7 +31,11 @@ export function toProblem (error: FastifyError & { retryAfterSeconds?: number },
     known = { statusCode: error.statusCode ?? 400, code: mapped.code, message: mapped.message }
   }
   const unexpected = known === undefined
-  const { statusCode, code, message } = known ?? { statusCode: 500, code: new InternalError().code, message: new InternalError().message }
+  const { statusCode, code, message } = known ?? {
+    statusCode: 500,
+    code: new InternalError().code,
+    message: new InternalError().message
+  }
   return {
     body: { statusCode, code, error: STATUS_CODES[statusCode] ?? 'Error', message, requestId, errorMessages: [message], errors: {} },
     retryAfterSeconds: error.retryAfterSeconds,
@@ -54,19 +58,32 @@ function clientErrorText (error: FastifyError): string {
  * The broker's error and not-found handlers, shared by the main app and the admin listener: every answer is a
  * Problem, 5xx are logged without their cause's secrets, `Retry-After` and `WWW-Authenticate` are set when they apply.
  */
-export function answerWithProblems (app: FastifyInstance, options: { onProblem?: (request: FastifyRequest, code: string) => void } = {}): void {
+export function answerWithProblems (
+  app: FastifyInstance,
+  options: { onProblem?: (request: FastifyRequest, code: string) => void } = {}
+): void {
   app.setErrorHandler((error: FastifyError & { retryAfterSeconds?: number }, request, reply) => {
     if (request.raw.socket === null || request.raw.socket.destroyed) {
-      // The caller went away (mid-upload, or while Atlassian was answering): nobody is left to answer, and it is no fault of ours.
-      request.log.info({ code: typeof error.code === 'string' ? error.code : error.name }, 'caller closed the connection before the answer')
+      // The caller went away (mid-upload, or while Atlassian was answering): nobody is left to answer, and it is no
+      // fault of ours.
+      request.log.info(
+        { code: typeof error.code === 'string' ? error.code : error.name },
+        'caller closed the connection before the answer'
+      )
       return
     }
     const problem = toProblem(error, request.id)
     options.onProblem?.(request, problem.body.code)
     if (problem.unexpected) request.log.error({ err: error }, 'unexpected error')
-    else if (problem.body.statusCode >= 500) request.log.warn({ code: problem.body.code, cause: (error.cause as Error | undefined)?.message }, problem.body.message)
+    else if (problem.body.statusCode >= 500) {
+      request.log.warn(
+        { code: problem.body.code, cause: (error.cause as Error | undefined)?.message },
+        problem.body.message
+      )
+    }
     if (problem.retryAfterSeconds !== undefined) reply.header('retry-after', String(problem.retryAfterSeconds))
-    // Answered before the caller's body was read to its end (413 mid-stream, a refusal of an upload): the rest of that body
+    // Answered before the caller's body was read to its end (413 mid-stream, a refusal of an upload): the rest of that
+    // body
     // would hold the connection open (and a graceful close with it), so the connection ends with this answer.
     if (!request.raw.complete) reply.header('connection', 'close')
     if (problem.body.statusCode === 401) reply.header('www-authenticate', 'Bearer realm="atlassian-broker"')
@@ -81,11 +98,20 @@ export function answerWithProblems (app: FastifyInstance, options: { onProblem?:
  * Answers a target the router could not decode ("%C0%AE"; Fastify's `frameworkErrors`), which Fastify would otherwise
  * answer with its own FST_ERR_BAD_URL body. Written on the raw response: the reply's hooks have not been set up.
  */
-export function answerFrameworkError (error: FastifyError, request: FastifyRequest, reply: FastifyReply, logRefusal: () => boolean): void {
+export function answerFrameworkError (
+  error: FastifyError,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  logRefusal: () => boolean
+): void {
   const { body } = toProblem(error, request.id)
-  if (logRefusal()) request.log.info({ code: error.code, status: body.statusCode }, 'request target refused by the router')
+  if (logRefusal()) { request.log.info({ code: error.code, status: body.statusCode }, 'request target refused by the router') }
   const text = JSON.stringify(body)
-  reply.raw.writeHead(body.statusCode, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'x-request-id': request.id })
+  reply.raw.writeHead(body.statusCode, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    'x-request-id': request.id
+  })
   reply.raw.end(text)
 }
 
@@ -95,20 +121,37 @@ export function answerFrameworkError (error: FastifyError, request: FastifyReque
  * (RFC 9112 sections 6.1 and 6.3 require a 400 and closing the connection), or headers past `limits.headerBytes` (431).
  * Only the parser's error code is logged: the error's `rawPacket` holds the caller's bytes, Authorization included.
  */
-export function answerClientError (error: NodeJS.ErrnoException, socket: Duplex, logger: Logger, logRefusal: () => boolean): void {
+export function answerClientError (
+  error: NodeJS.ErrnoException,
+  socket: Duplex,
+  logger: Logger,
+  logRefusal: () => boolean
+): void {
   if (error.code === 'ECONNRESET' || socket.destroyed) return
   const requestId = randomUUID()
-  const refused = error.code === 'HPE_HEADER_OVERFLOW'
-    ? new HeadersTooLargeError()
-    : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-      ? Object.assign(new BadRequestError('the request was not received in time'), { statusCode: 408 })
-      : new BadRequestError(`malformed HTTP request (${String(error.code ?? 'parse error').replace(/[^A-Z0-9_]/gi, '').slice(0, 48)})`)
+  const refused =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? new HeadersTooLargeError()
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? Object.assign(new BadRequestError('the request was not received in time'), { statusCode: 408 })
+        : new BadRequestError(
+            `malformed HTTP request (${String(error.code ?? 'parse error')
+              .replace(/[^A-Z0-9_]/gi, '')
+              .slice(0, 48)})`
+        )
   const { body } = toProblem(refused, requestId)
-  if (logRefusal()) logger.info({ code: error.code, status: body.statusCode, requestId }, 'malformed request refused by the HTTP parser')
+  if (logRefusal()) {
+    logger.info(
+      { code: error.code, status: body.statusCode, requestId },
+      'malformed request refused by the HTTP parser'
+    )
+  }
   if (socket.writable) {
     const text = JSON.stringify(body)
-    socket.write(`HTTP/1.1 ${body.statusCode} ${body.error}\r\nContent-Type: application/json; charset=utf-8\r\n` +
-      `Content-Length: ${Buffer.byteLength(text)}\r\nX-Request-Id: ${requestId}\r\nConnection: close\r\n\r\n${text}`)
+    socket.write(
+      `HTTP/1.1 ${body.statusCode} ${body.error}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+        `Content-Length: ${Buffer.byteLength(text)}\r\nX-Request-Id: ${requestId}\r\nConnection: close\r\n\r\n${text}`
+    )
   }
   socket.destroy()
 }

@@ -9,7 +9,11 @@ import type { SecretStore } from './secrets/secret-store.js'
 /** Fleet mode's link to Redis: reported, never a reason to be unready (a sidecar without Redis still serves). */
 export interface FleetReadiness { connected: boolean, detail: string, pod: string }
 
-export interface ReadinessReport { ready: boolean, store: { kind: string, ok: boolean, detail: string }, fleet?: FleetReadiness }
+export interface ReadinessReport {
+  ready: boolean
+  store: { kind: string; ok: boolean; detail: string }
+  fleet?: FleetReadiness
+}
 
 export class Readiness {
   readonly #store: SecretStore
@@ -22,7 +26,13 @@ export class Readiness {
   #pending: Promise<void> | undefined
   readonly #fleet: (() => FleetReadiness) | undefined
 
-  constructor (options: { store: SecretStore, clock: Clock, sampleMs?: number, failuresToFlip?: number, fleet?: () => FleetReadiness }) {
+  constructor (options: {
+    store: SecretStore
+    clock: Clock
+    sampleMs?: number
+    failuresToFlip?: number
+    fleet?: () => FleetReadiness
+  }) {
     this.#fleet = options.fleet
     this.#store = options.store
     this.#clock = options.clock
@@ -32,7 +42,9 @@ export class Readiness {
 
   async report (): Promise<ReadinessReport> {
     if (this.#clock.now() - this.#lastSampleAt >= this.#sampleMs) {
-      this.#pending ??= this.#sample().finally(() => { this.#pending = undefined })
+      this.#pending ??= this.#sample().finally(() => {
+        this.#pending = undefined
+      })
       await this.#pending
     }
     return {

@@ -9,7 +9,12 @@ import { CALLER_KEY_FILE } from './callers/caller-keys.js'
 import type { LoadedConfig } from './config.js'
 import { ConfigReloader } from './reload/config-reload.js'
 
-export interface RunningServer { broker: Broker, url: string, reloader: ConfigReloader | undefined, stop: () => Promise<void> }
+export interface RunningServer {
+  broker: Broker
+  url: string
+  reloader: ConfigReloader | undefined
+  stop: () => Promise<void>
+}
 
 export async function startServer (loaded: LoadedConfig, logger: Logger): Promise<RunningServer> {
   const { config } = loaded
@@ -43,9 +48,16 @@ export async function startServer (loaded: LoadedConfig, logger: Logger): Promis
       '`npx atlassian-broker caller-token --sub CALLER`, then call ' + `${address}/proxy/NAME/rest/api/3/myself` +
       (broker.callerKeys.kind === 'hs256' && broker.callerKeys.generatedFile ? ` (callers are verified with the key in ${config.dataDir}/${CALLER_KEY_FILE})` : ''))
   }
-  const reloader = loaded.file === undefined
-    ? undefined
-    : new ConfigReloader({ file: loaded.file, live: broker.live, running: broker.config, logger, record: broker.recordReload })
+  const reloader =
+    loaded.file === undefined
+      ? undefined
+      : new ConfigReloader({
+        file: loaded.file,
+        live: broker.live,
+        running: broker.config,
+        logger,
+        record: broker.recordReload
+      })
   if (reloader !== undefined && config.reload.watchFile) reloader.watchFile()
   return { broker, url: address, reloader, stop: async () => { reloader?.close(); await broker.close() } }
 }

@@ -1,4 +1,5 @@
-/** Config: ${ENV} interpolation, every problem at once, defaults, and relative paths resolved against the file's folder. */
+/** Config: ${ENV} interpolation, every problem at once, defaults, and relative paths resolved against the file's
+ * folder. */
 import { writeFileSync } from 'node:fs'
 import path from 'node:path'
 import t from 'tap'

@@ -1,4 +1,5 @@
-/** isBrokerError() and errorCode(): the one guard for the broker's own errors, and the one reader of any error's code. */
+/** isBrokerError() and errorCode(): the one guard for the broker's own errors, and the one reader of any error's code.
+ * */
 import t from 'tap'
 import { errorCode, isBrokerError, NotReadyError, PolicyDeniedError } from '../src/errors.js'
 

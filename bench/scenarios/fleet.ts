@@ -56,24 +56,38 @@ export const fleet: Scenario = {
     const redis = await startRedis()
     try {
       const requests = requestsFor(trafficFor('small'))
-      const fleetOverrides = (prefix: string, extra: Record<string, unknown> = {}): Record<string, unknown> => ({ fleet: { redis: { url: redis.url, keyPrefix: prefix } }, ...extra })
+      const fleetOverrides = (prefix: string, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
+        fleet: { redis: { url: redis.url, keyPrefix: prefix } },
+        ...extra
+      })
       // (a) throughput: one fleet broker, warmed, against the warm local one.
       const fleetBroker = await startBroker('small', fleetOverrides('bench-throughput'))
       let local, inFleet
       try {
         await sendCount(fleetBroker.url, requests, { count: 200, connections: 10 })
         const commandsBefore = await redisCommands(redis.url)
-        inFleet = await saturate(fleetBroker.url, requests, { durationS: settings.durationS, connections: settings.connections, pid: fleetBroker.pid })
+        inFleet = await saturate(fleetBroker.url, requests, {
+          durationS: settings.durationS,
+          connections: settings.connections,
+          pid: fleetBroker.pid
+        })
         const commandsDuring = await redisCommands(redis.url) - commandsBefore
         log(`  fleet broker: ${inFleet.requestsPerSecond.toFixed(0)} req/s, ${inFleet.cpuMicrosPerRequest.toFixed(0)} µs CPU/request, ${commandsDuring} Redis script calls`)
-        local = await saturate(broker.url, requests, { durationS: settings.durationS, connections: settings.connections, pid: broker.pid })
+        local = await saturate(broker.url, requests, {
+          durationS: settings.durationS,
+          connections: settings.connections,
+          pid: broker.pid
+        })
       } finally { await fleetBroker.stop() }
 
       // (b) a budget shared by three fleet brokers under greedy load.
       const budgetSeconds = settings.quick ? 3 : 10
       const budgeted = 'jira-main'
       const small = brokerConfigInput('small', { upstreamUrl: 'http://unused', dataDir: '.' }).integrations ?? {}
-      const integrations = { ...small, [budgeted]: { ...small[budgeted], budget: { perSecond: BUDGET_PER_SECOND, burst: BUDGET_PER_SECOND / 10 } } }
+      const integrations = {
+        ...small,
+        [budgeted]: { ...small[budgeted], budget: { perSecond: BUDGET_PER_SECOND, burst: BUDGET_PER_SECOND / 10 } }
+      }
       const brokers = []
       for (let index = 0; index < BUDGET_SIDECARS; index++) {
         brokers.push(await startBroker('small', fleetOverrides('bench-budget', { integrations })))
@@ -84,7 +98,11 @@ export const fleet: Scenario = {
       let elapsed = 0
       try {
         const others = requestsFor(trafficFor('small').filter((call) => call.integration !== budgeted))
-        await Promise.all(brokers.map(async (server) => { await sendCount(server.url, others, { count: 32, connections: 4 }) }))
+        await Promise.all(
+          brokers.map(async (server) => {
+            await sendCount(server.url, others, { count: 32, connections: 4 })
+          })
+        )
         const agent = new Agent({ connections: 16 })
         const path = `/proxy/${budgeted}/rest/api/3/issue/OPS-1?fields=summary`
         const auth = { authorization: `Bearer ${callerToken('report-job')}` }

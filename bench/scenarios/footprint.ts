@@ -45,11 +45,17 @@ async function untilReady (child: ChildProcess, url: string, started: number): P
   }
 }
 
-async function startOnce (argv: string[], env: NodeJS.ProcessEnv, port: number, cpus: string | undefined): Promise<{ readyMs: number, rssMb: number }> {
+async function startOnce (
+  argv: string[],
+  env: NodeJS.ProcessEnv,
+  port: number,
+  cpus: string | undefined
+): Promise<{ readyMs: number; rssMb: number }> {
   const started = performance.now()
-  const child = cpus === undefined
-    ? spawn(process.execPath, argv, { stdio: 'ignore', env })
-    : spawn('taskset', ['-c', cpus, process.execPath, ...argv], { stdio: 'ignore', env })
+  const child =
+    cpus === undefined
+      ? spawn(process.execPath, argv, { stdio: 'ignore', env })
+      : spawn('taskset', ['-c', cpus, process.execPath, ...argv], { stdio: 'ignore', env })
   const exited = new Promise((resolve) => child.once('exit', resolve))
   try {
     const readyMs = await untilReady(child, `http://127.0.0.1:${port}/readyz`, started)
@@ -71,7 +77,10 @@ export const footprint: Scenario = {
     try {
       const configFile = path.join(dir, 'atlassian-broker.yaml')
       const env = { ...process.env, BROKER_MASTER_KEY: MASTER_KEY, BROKER_CONFIG: '' }
-      const runs: { broker: Array<{ readyMs: number, rssMb: number }>, baseline: Array<{ readyMs: number, rssMb: number }> } = { broker: [], baseline: [] }
+      const runs: {
+        broker: Array<{ readyMs: number; rssMb: number }>
+        baseline: Array<{ readyMs: number; rssMb: number }>
+      } = { broker: [], baseline: [] }
       for (let round = 0; round < starts; round++) {
         const port = await freePort()
         // JSON is YAML: the small config, listening on a free port.

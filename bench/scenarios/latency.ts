@@ -8,9 +8,21 @@ export const latency: Scenario = {
   title: 'Latency at a fixed rate',
   async run ({ settings, broker, baseline, log }) {
     const requests = requestsFor(trafficFor('small'))
-    const options = { rate: settings.latencyRate, durationS: settings.durationS, connections: settings.latencyConnections }
-    await saturate(baseline.url, requests, { durationS: settings.warmupS, connections: settings.latencyConnections, pid: baseline.pid })
-    await saturate(broker.url, requests, { durationS: settings.warmupS, connections: settings.latencyConnections, pid: broker.pid })
+    const options = {
+      rate: settings.latencyRate,
+      durationS: settings.durationS,
+      connections: settings.latencyConnections
+    }
+    await saturate(baseline.url, requests, {
+      durationS: settings.warmupS,
+      connections: settings.latencyConnections,
+      pid: baseline.pid
+    })
+    await saturate(broker.url, requests, {
+      durationS: settings.warmupS,
+      connections: settings.latencyConnections,
+      pid: broker.pid
+    })
     const runs = await alternate(settings.rounds, {
       baseline: async () => {
         const result = await fixedRate(baseline.url, requests, options)

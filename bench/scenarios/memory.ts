@@ -30,18 +30,25 @@ export const memory: Scenario = {
   title: 'Memory after many requests',
   async run ({ settings, startBroker, startBaseline, log }) {
     const requests = requestsFor(trafficFor('small'))
-    const send = (server: Server, count: number): Promise<number> => sendCount(server.url, requests, { count, connections: settings.memoryConnections })
+    const send = (server: Server, count: number): Promise<number> =>
+      sendCount(server.url, requests, { count, connections: settings.memoryConnections })
     const broker = await startBroker('small')
     const baseline = await startBaseline()
     try {
-      const rates = { broker: await send(broker, settings.memoryWarmCount), baseline: await send(baseline, settings.memoryWarmCount) }
+      const rates = {
+        broker: await send(broker, settings.memoryWarmCount),
+        baseline: await send(baseline, settings.memoryWarmCount)
+      }
       const warm = { broker: await snapshot(broker), baseline: await snapshot(baseline) }
       const fits = roundDown(settings.memoryBudgetS / (1 / rates.broker + 1 / rates.baseline))
       const total = Math.max(settings.memoryWarmCount * 2, Math.min(settings.memoryTotalCount, fits))
       const count = (n: number): string => n.toLocaleString('en-US')
       log(`  warm at ${Math.round(rates.broker)} (broker) and ${Math.round(rates.baseline)} (baseline) req/s: ${count(total)} requests each` +
         (total < settings.memoryTotalCount ? ` (${count(settings.memoryTotalCount)} do not fit the ${settings.memoryBudgetS} s budget)` : ''))
-      const runRate = { broker: await send(broker, total - settings.memoryWarmCount), baseline: await send(baseline, total - settings.memoryWarmCount) }
+      const runRate = {
+        broker: await send(broker, total - settings.memoryWarmCount),
+        baseline: await send(baseline, total - settings.memoryWarmCount)
+      }
       const after = { broker: await snapshot(broker), baseline: await snapshot(baseline) }
       for (const side of ['baseline', 'broker'] as const) {
         log(`  ${side}: RSS ${(warm[side].rss / MB).toFixed(1)} -> ${(after[side].rss / MB).toFixed(1)} MB, heap ${(warm[side].heapUsed / MB).toFixed(1)} -> ${(after[side].heapUsed / MB).toFixed(1)} MB at ${Math.round(runRate[side])} req/s`)

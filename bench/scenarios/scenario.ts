@@ -128,14 +128,19 @@ export function metric (name: string, unit: string, broker: number, baseline: nu
 export function median (values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b)
   const middle = Math.floor(sorted.length / 2)
-  return sorted.length % 2 === 1 ? sorted[middle] as number : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2
+  return sorted.length % 2 === 1
+    ? (sorted[middle] as number)
+    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2
 }
 
 /**
  * Runs broker and baseline in turn, `rounds` times, swapping who goes first each round, so the machine's drift
  * (other jobs, thermal, GC state) falls on both.
  */
-export async function alternate<T> (rounds: number, runs: { broker: () => Promise<T>, baseline: () => Promise<T> }): Promise<{ broker: T[], baseline: T[] }> {
+export async function alternate<T> (
+  rounds: number,
+  runs: { broker: () => Promise<T>; baseline: () => Promise<T> }
+): Promise<{ broker: T[]; baseline: T[] }> {
   const broker: T[] = []
   const baseline: T[] = []
   for (let round = 0; round < rounds; round++) {

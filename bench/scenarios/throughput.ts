@@ -25,9 +25,20 @@ export const throughput: Scenario = {
         { row: 'broker', url: broker.url, pid: broker.pid },
         ...(nginx ? [{ row: 'nginx' as const, url: nginx.url, pid: nginx.pid }] : [])
       ]
-      const once = async (url: string, pid: number, durationS: number, calls: LoadRequest[]): Promise<SaturationResult> => wrk === undefined
-        ? await saturate(url, calls, { durationS, connections: settings.connections, pid })
-        : await wrkSaturate(wrk, url, calls, { durationS, connections: settings.connections, pids: [pid], cpus: cpus.load })
+      const once = async (
+        url: string,
+        pid: number,
+        durationS: number,
+        calls: LoadRequest[]
+      ): Promise<SaturationResult> =>
+        wrk === undefined
+          ? await saturate(url, calls, { durationS, connections: settings.connections, pid })
+          : await wrkSaturate(wrk, url, calls, {
+            durationS,
+            connections: settings.connections,
+            pids: [pid],
+            cpus: cpus.load
+          })
       for (const target of targets) await once(target.url, target.pid, settings.warmupS, requests)
       const runs: Record<Row, SaturationResult[]> = { broker: [], baseline: [], nginx: [] }
       for (let round = 0; round < settings.rounds; round++) {

@@ -32,7 +32,10 @@ const noCallers = fp(async (app: FastifyInstance) => {
   app.decorate('authenticateCaller', async () => { throw new CallerUnauthenticatedError('caller tokens are not used on the admin listener') })
 }, { name: 'broker-callers' })
 
-export async function buildAdminListener (config: BrokerConfig, deps: { logger: Logger, plugin: (app: FastifyInstance) => Promise<void> }): Promise<FastifyInstance> {
+export async function buildAdminListener (
+  config: BrokerConfig,
+  deps: { logger: Logger; plugin: (app: FastifyInstance) => Promise<void> }
+): Promise<FastifyInstance> {
   const listen = config.callers.admin.listen
   if (listen === undefined) throw new Error('callers.admin.listen is not configured')
   checkAdminListen(listen)

@@ -80,14 +80,20 @@ export function createAdminPlugin (options: AdminPluginOptions): (app: FastifyIn
   const auditedRequests = new WeakSet<FastifyRequest>()
 
   /** Runs a mutating action and writes its one audit record, success or not. */
-  async function audited<T extends { oldVersion?: number | undefined, newVersion?: number | undefined, detail?: string }> (
-    request: FastifyRequest, action: AuditAction, integration: string, run: () => Promise<T>
-  ): Promise<T> {
+  async function audited<
+    T extends { oldVersion?: number | undefined; newVersion?: number | undefined; detail?: string }
+  > (request: FastifyRequest, action: AuditAction, integration: string, run: () => Promise<T>): Promise<T> {
     auditedRequests.add(request)
     const base = { actor: request.adminName, action, integration, via: options.via, requestId: request.id }
     try {
       const result = await run()
-      audit.record({ ...base, oldVersion: result.oldVersion, newVersion: result.newVersion, outcome: 'ok', detail: result.detail })
+      audit.record({
+        ...base,
+        oldVersion: result.oldVersion,
+        newVersion: result.newVersion,
+        outcome: 'ok',
+        detail: result.detail
+      })
       return result
     } catch (error) {
       const current = await store.currentVersion(integration).catch(() => undefined)
@@ -107,10 +113,15 @@ export function createAdminPlugin (options: AdminPluginOptions): (app: FastifyIn
     notes: [`${verb}: new exchanges use version ${result.newVersion}; tokens already minted stay in use until they expire or are refused`, ...result.notes]
   })
 
-  /** The written version becomes the one in use here at once (other brokers see it within their revalidation interval). */
+  /** The written version becomes the one in use here at once (other brokers see it within their revalidation interval).
+   * */
   const adopt = async (result: RotationResult): Promise<void> => {
     credentials.adopt(result.stored)
-    expiry.note(result.integration, (await store.metadata(result.integration).catch(() => undefined))?.expires_at ?? expiry.expiresAt(result.integration))
+    expiry.note(
+      result.integration,
+      (await store.metadata(result.integration).catch(() => undefined))?.expires_at ??
+        expiry.expiresAt(result.integration)
+    )
   }
 
   return async function adminPlugin (app: FastifyInstance): Promise<void> {
@@ -154,7 +165,11 @@ export function createAdminPlugin (options: AdminPluginOptions): (app: FastifyIn
         expiresAt: history.metadata.expires_at ?? null,
         owner: history.metadata.owner ?? null,
         versions: history.versions.map((entry) => ({
-          version: entry.version, createdAt: entry.createdAt, writtenBy: entry.writtenBy ?? null, readable: entry.readable, current: entry.version === history.currentVersion
+          version: entry.version,
+          createdAt: entry.createdAt,
+          writtenBy: entry.writtenBy ?? null,
+          readable: entry.readable,
+          current: entry.version === history.currentVersion
         }))
       }
     })
@@ -163,7 +178,15 @@ export function createAdminPlugin (options: AdminPluginOptions): (app: FastifyIn
       const { name, config } = integrationOf(request)
       const body = parseBody(rotateBody, request.body)
       const result = await audited(request, 'rotate', name, async () => {
-        const rotated = await rotateCredential(rotation, { integration: name, config, credential: body.credential, actor: request.adminName, expiresAt: body.expiresAt, owner: body.owner, expectedVersion: body.expectedVersion })
+        const rotated = await rotateCredential(rotation, {
+          integration: name,
+          config,
+          credential: body.credential,
+          actor: request.adminName,
+          expiresAt: body.expiresAt,
+          owner: body.owner,
+          expectedVersion: body.expectedVersion
+        })
         await adopt(rotated)
         return { ...rotated, detail: config.credential === 'oauth' ? 'verified at the token endpoint' : 'verified with one authenticated API call' }
       })
@@ -174,7 +197,13 @@ export function createAdminPlugin (options: AdminPluginOptions): (app: FastifyIn
       const { name, config } = integrationOf(request)
       const body = parseBody(rollbackBody, request.body)
       const result = await audited(request, 'rollback', name, async () => {
-        const rolledBack = await rollbackCredential(rotation, { integration: name, config, actor: request.adminName, toVersion: body.toVersion, expectedVersion: body.expectedVersion })
+        const rolledBack = await rollbackCredential(rotation, {
+          integration: name,
+          config,
+          actor: request.adminName,
+          toVersion: body.toVersion,
+          expectedVersion: body.expectedVersion
+        })
         await adopt(rolledBack)
         return { ...rolledBack, detail: `restored version ${rolledBack.restoredVersion ?? '?'}` }
       })

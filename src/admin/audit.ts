@@ -27,7 +27,8 @@ export interface AuditEntry {
   detail?: string | undefined
 }
 
-/** One line of the audit file. Versions are null when there was none (a first rotation, a store that could not be read). */
+/** One line of the audit file. Versions are null when there was none (a first rotation, a store that could not be
+ * read). */
 export interface AuditRecord extends Omit<AuditEntry, 'oldVersion' | 'newVersion'> {
   at: string
   type: 'admin-audit'

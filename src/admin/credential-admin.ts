@@ -50,7 +50,16 @@ export async function createCredentialAdmin (config: BrokerConfig, deps: {
   const expiry = deps.expiry
   const expiryWatcher = new ExpiryWatcher({ expiry, clock: deps.clock, logger: deps.logger })
   const audit = new AuditLog({ logger: deps.logger, clock: deps.clock, file: config.callers.admin.auditFile })
-  const shared = { integrations: config.integrations, store: deps.store, credentials: deps.credentials, tokens: deps.tokens, verify, expiry, audit, clock: deps.clock }
+  const shared = {
+    integrations: config.integrations,
+    store: deps.store,
+    credentials: deps.credentials,
+    tokens: deps.tokens,
+    verify,
+    expiry,
+    audit,
+    clock: deps.clock
+  }
   const plugin = createAdminPlugin({ ...shared, via: 'admin-api' })
   const adminApp = config.callers.admin.listen === undefined
     ? undefined

@@ -1,4 +1,5 @@
-/** What the admin API shows about an integration: store version, the version in use, the cached token, expiry. Never values. */
+/** What the admin API shows about an integration: store version, the version in use, the cached token, expiry. Never
+ * values. */
 import type { IntegrationConfig } from '../config.js'
 import { isBrokerError } from '../errors.js'
 import type { CredentialExpiry } from '../rotation/credential-expiry.js'
@@ -50,7 +51,12 @@ export async function integrationStates (sources: StateSources, names: string[])
   return names.map((name) => stateOf(sources, name, byName.get(name), storeError))
 }
 
-function stateOf (sources: StateSources, name: string, summary: SecretSummary | undefined, storeError: string | undefined): IntegrationState {
+function stateOf (
+  sources: StateSources,
+  name: string,
+  summary: SecretSummary | undefined,
+  storeError: string | undefined
+): IntegrationState {
   const config = sources.integrations[name] as IntegrationConfig
   const token = sources.tokens.state(name)
   const fallbackFrom = token.fallbackFrom ?? null
@@ -64,12 +70,17 @@ function stateOf (sources: StateSources, name: string, summary: SecretSummary | 
     storeVersion: summary?.currentVersion ?? null,
     versionInUse: fallbackFrom !== null ? fallbackFrom - 1 : cachedVersion,
     fallbackFrom,
-    accessToken: config.credential === 'oauth'
-      ? { cached: token.cached, secretVersion: token.cached ? token.secretVersion ?? null : null, expiresInSeconds: token.expiresInSeconds ?? null }
-      : null,
+    accessToken:
+      config.credential === 'oauth'
+        ? {
+            cached: token.cached,
+            secretVersion: token.cached ? (token.secretVersion ?? null) : null,
+            expiresInSeconds: token.expiresInSeconds ?? null
+          }
+        : null,
     lastExchange: token.lastExchange ?? null,
     expiresAt,
-    daysToExpiry: expiresAt === null ? null : sources.expiry.daysToExpiry(name) ?? null,
+    daysToExpiry: expiresAt === null ? null : (sources.expiry.daysToExpiry(name) ?? null),
     owner: metadata.owner ?? null,
     rotatedAt: metadata.rotated_at ?? null,
     rotatedBy: metadata.rotated_by ?? null,

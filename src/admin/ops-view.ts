@@ -98,7 +98,11 @@ export async function opsSnapshot (sources: OpsSources, selection: OutcomeSelect
     })),
     headroom: names.map((integration): HeadroomRow => {
       const held = sources.heldUntil(integration)
-      return { integration, heldUntil: held === undefined ? null : new Date(held).toISOString(), latest: latest.get(integration) ?? null }
+      return {
+        integration,
+        heldUntil: held === undefined ? null : new Date(held).toISOString(),
+        latest: latest.get(integration) ?? null
+      }
     })
   }
 }

@@ -23,7 +23,9 @@ function selected (query: Record<string, unknown>, name: string): string | undef
 export function usageRoutes (view: UsageView | UsageWindow): (app: FastifyInstance) => Promise<void> {
   const { window, fleet, ops } = 'window' in view ? view : { window: view, fleet: undefined, ops: undefined }
   return async (app) => {
-    const onRequest = async (request: Parameters<typeof app.requireAdmin>[0]): Promise<void> => { await app.requireAdmin(request) }
+    const onRequest = async (request: Parameters<typeof app.requireAdmin>[0]): Promise<void> => {
+      await app.requireAdmin(request)
+    }
     app.get('/admin/usage', { onRequest }, async (request, reply) => {
       const scope = (request.query as { scope?: unknown }).scope
       if (scope !== undefined && scope !== 'pod' && scope !== 'fleet') throw new BadRequestError('scope is "pod" (default) or "fleet"')

@@ -1,7 +1,8 @@
 /**
  * Who is calling: verifies the caller's `Authorization: Bearer <JWT>` with @fastify/jwt (signature, `exp`, `nbf`,
  * `aud`, `iss` when configured; algorithms pinned to the key type) and sets `request.caller`.
- * Verified tokens are remembered until their `exp` (verified-tokens.ts), so a job's repeated calls cost one verification.
+ * Verified tokens are remembered until their `exp` (verified-tokens.ts), so a job's repeated calls cost one
+ * verification.
  */
 import fastifyJwt, { type TokenOrHeader } from '@fastify/jwt'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
@@ -37,9 +38,13 @@ const ASYMMETRIC = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256
 
 async function callerAuth (app: FastifyInstance, options: CallerAuthOptions): Promise<void> {
   const { config, keys } = options
-  const jwks = keys.kind === 'jwks'
-    ? new JwksClient(keys.url, { ...(config.jwksBearerTokenFile ? { bearerTokenFile: config.jwksBearerTokenFile } : {}), ...(config.jwksCaFile ? { caFile: config.jwksCaFile } : {}) })
-    : undefined
+  const jwks =
+    keys.kind === 'jwks'
+      ? new JwksClient(keys.url, {
+        ...(config.jwksBearerTokenFile ? { bearerTokenFile: config.jwksBearerTokenFile } : {}),
+        ...(config.jwksCaFile ? { caFile: config.jwksCaFile } : {})
+      })
+      : undefined
   const secret = keys.kind === 'hs256'
     ? keys.secret
     : async (_request: FastifyRequest, token: TokenOrHeader): Promise<string> => {
@@ -69,14 +74,18 @@ async function callerAuth (app: FastifyInstance, options: CallerAuthOptions): Pr
       // fast-jwt skips its aud/iss checks when the claim is absent, so a token without `aud` (or without `iss` when an
       // issuer is configured) would pass them: both are required here (RFC 7519 section 4.1.3, RFC 7523 section 3).
       requiredClaims: ['exp', 'aud', ...(config.issuer !== undefined ? ['iss'] : []), config.callerClaim],
-      // No fast-jwt cache: it remembers failures too (up to verifiedCacheSize error objects, each with its stack trace),
+      // No fast-jwt cache: it remembers failures too (up to verifiedCacheSize error objects, each with its stack
+      // trace),
       // so random bad tokens filled it and exhausted the heap unauthenticated (issue 16). Successes are remembered by
       // VerifiedTokens below; failures are never remembered.
       cache: false
     }
   })
 
-  const verified = new VerifiedTokens<Caller>({ max: config.verifiedCacheSize, clockToleranceMs: config.clockToleranceSeconds * 1000 })
+  const verified = new VerifiedTokens<Caller>({
+    max: config.verifiedCacheSize,
+    clockToleranceMs: config.clockToleranceSeconds * 1000
+  })
   app.decorateRequest('caller', null)
   app.decorate('authenticateCaller', async (request: FastifyRequest): Promise<Caller> => {
     // Node keeps only the first of repeated Authorization fields: which one a proxy in front reads is anyone's guess.
@@ -96,12 +105,17 @@ async function callerAuth (app: FastifyInstance, options: CallerAuthOptions): Pr
       claims = await request.jwtVerify<Record<string, unknown>>()
     } catch (error) {
       if (error instanceof JwksUnavailableError) {
-        // The broker cannot get its keys: not the caller's fault, and worth retrying (docs/style.md, "Errors": JWT key failures are 503).
+        // The broker cannot get its keys: not the caller's fault, and worth retrying (docs/style.md, "Errors": JWT key
+        // failures are 503).
         throw withRetryAfter(new NotReadyError({ cause: new Error(`caller keys: ${(error.cause as Error | undefined)?.message ?? error.message}`) }), 5)
       }
       throw new CallerUnauthenticatedError(describeJwtFailure(error), { cause: sanitized(error) })
     }
-    const timeRefusal = refuseTimeClaims(claims, { clockToleranceSeconds: config.clockToleranceSeconds, maxLifetimeSeconds: config.maxLifetime }, Date.now())
+    const timeRefusal = refuseTimeClaims(
+      claims,
+      { clockToleranceSeconds: config.clockToleranceSeconds, maxLifetimeSeconds: config.maxLifetime },
+      Date.now()
+    )
     if (timeRefusal !== undefined) throw new CallerUnauthenticatedError(timeRefusal)
     const id = claims[config.callerClaim]
     if (typeof id !== 'string' || id === '') throw new CallerUnauthenticatedError(`claim "${config.callerClaim}" missing`)

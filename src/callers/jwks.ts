@@ -30,13 +30,24 @@ export class JwksClient {
   #lastFailure: Error | undefined
   #pending: Promise<void> | undefined
 
-  constructor (url: string, options: { ttlMs?: number, minRefetchMs?: number, failureBackoffMs?: number, bearerTokenFile?: string, caFile?: string, now?: () => number } = {}) {
+  constructor (
+    url: string,
+    options: {
+      ttlMs?: number
+      minRefetchMs?: number
+      failureBackoffMs?: number
+      bearerTokenFile?: string
+      caFile?: string
+      now?: () => number
+    } = {}
+  ) {
     this.#url = url
     this.#ttlMs = options.ttlMs ?? 600_000
     this.#minRefetchMs = options.minRefetchMs ?? 30_000
     this.#failureBackoffMs = options.failureBackoffMs ?? 5_000
     this.#bearerTokenFile = options.bearerTokenFile
-    this.#dispatcher = options.caFile !== undefined ? new Agent({ connect: { ca: readFileSync(options.caFile, 'utf8') } }) : undefined
+    this.#dispatcher =
+      options.caFile !== undefined ? new Agent({ connect: { ca: readFileSync(options.caFile, 'utf8') } }) : undefined
     this.#now = options.now ?? Date.now
   }
 
@@ -54,18 +65,27 @@ export class JwksClient {
       }
     }
     if (this.#keys.length === 0 && this.#lastFailure !== undefined) {
-      throw new JwksUnavailableError('the JWKS endpoint is unavailable and no keys are kept', { cause: this.#lastFailure })
+      throw new JwksUnavailableError('the JWKS endpoint is unavailable and no keys are kept', {
+        cause: this.#lastFailure
+      })
     }
     return this.#find(kid)?.pem
   }
 
   #refresh (): Promise<void> {
-    this.#pending ??= this.#load().then(() => {
-      this.#lastFailure = undefined
-    }, (error: unknown) => {
-      this.#lastFailure = error instanceof Error ? error : new Error(String(error))
-      throw error
-    }).finally(() => { this.#pending = undefined })
+    this.#pending ??= this.#load()
+      .then(
+        () => {
+          this.#lastFailure = undefined
+        },
+        (error: unknown) => {
+          this.#lastFailure = error instanceof Error ? error : new Error(String(error))
+          throw error
+        }
+      )
+      .finally(() => {
+        this.#pending = undefined
+      })
     return this.#pending
   }
 
@@ -78,18 +98,25 @@ export class JwksClient {
     this.#attemptedAt = this.#now()
     const headers: Record<string, string> = { accept: 'application/json' }
     // Projected service-account tokens rotate on disk, so the file is read at every fetch.
-    if (this.#bearerTokenFile !== undefined) headers.authorization = `Bearer ${readFileSync(this.#bearerTokenFile, 'utf8').trim()}`
-    const response = await request(this.#url, { headers, headersTimeout: 5_000, bodyTimeout: 5_000, ...(this.#dispatcher ? { dispatcher: this.#dispatcher } : {}) })
+    if (this.#bearerTokenFile !== undefined) { headers.authorization = `Bearer ${readFileSync(this.#bearerTokenFile, 'utf8').trim()}` }
+    const response = await request(this.#url, {
+      headers,
+      headersTimeout: 5_000,
+      bodyTimeout: 5_000,
+      ...(this.#dispatcher ? { dispatcher: this.#dispatcher } : {})
+    })
     if (response.statusCode !== 200) {
       await response.body.dump()
       throw new Error(`JWKS endpoint answered ${response.statusCode}`)
     }
-    const document = await response.body.json() as { keys?: Array<Record<string, unknown>> }
+    const document = (await response.body.json()) as { keys?: Array<Record<string, unknown>> }
     const keys: JwksKey[] = []
     for (const jwk of document.keys ?? []) {
       if (jwk.use !== undefined && jwk.use !== 'sig') continue
       try {
-        const pem = createPublicKey({ key: jwk as import('node:crypto').JsonWebKey, format: 'jwk' }).export({ type: 'spki', format: 'pem' }).toString()
+        const pem = createPublicKey({ key: jwk as import('node:crypto').JsonWebKey, format: 'jwk' })
+          .export({ type: 'spki', format: 'pem' })
+          .toString()
         keys.push({ pem, kid: typeof jwk.kid === 'string' ? jwk.kid : undefined })
       } catch {
         // skip keys of types we cannot use

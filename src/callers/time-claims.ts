@@ -12,13 +12,17 @@ export interface TimeClaimRules {
 const TIME_CLAIMS = ['exp', 'nbf', 'iat'] as const
 
 /** Why the token's time claims are refused (words for the caller), or undefined when they are acceptable. */
-export function refuseTimeClaims (claims: Readonly<Record<string, unknown>>, rules: TimeClaimRules, nowMs: number): string | undefined {
+export function refuseTimeClaims (
+  claims: Readonly<Record<string, unknown>>,
+  rules: TimeClaimRules,
+  nowMs: number
+): string | undefined {
   for (const name of TIME_CLAIMS) {
     const value = claims[name]
-    if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value))) return `claim "${name}" is not a NumericDate (seconds since the epoch)`
+    if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value))) { return `claim "${name}" is not a NumericDate (seconds since the epoch)` }
   }
   const now = nowMs / 1000
-  const { exp, iat } = claims as { exp?: number, iat?: number }
+  const { exp, iat } = claims as { exp?: number; iat?: number }
   if (iat !== undefined && iat > now + rules.clockToleranceSeconds) return 'token issued in the future (iat)'
   if (exp === undefined) return undefined
   const lifetime = iat !== undefined ? exp - iat : exp - now - rules.clockToleranceSeconds

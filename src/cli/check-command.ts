@@ -176,10 +176,17 @@ async function checkSites (report: Report, config: ParsedConfig, logger: Logger)
   return outcome.config
 }
 
-async function checkStore (report: Report, config: BrokerConfig, env: NodeJS.ProcessEnv, logger: Logger): Promise<void> {
+async function checkStore (
+  report: Report,
+  config: BrokerConfig,
+  env: NodeJS.ProcessEnv,
+  logger: Logger
+): Promise<void> {
   const integrations = Object.keys(config.integrations)
   if (config.secrets.store === 'file' && !existsSync(config.secrets.file.path)) {
-    report.pass(`secret store: ${config.secrets.file.path} does not exist yet (created by the first \`atlassian-broker secrets put\`)`)
+    report.pass(
+      `secret store: ${config.secrets.file.path} does not exist yet (created by the first \`atlassian-broker secrets put\`)`
+    )
     if (integrations.length > 0) report.fail(`credentials: none stored yet, missing for ${integrations.join(', ')}`)
     return
   }
@@ -196,8 +203,15 @@ async function checkStore (report: Report, config: BrokerConfig, env: NodeJS.Pro
     else report.fail(`secret store: ${store.kind} not healthy (${health.detail})`)
     const stored = new Set((await store.list()).map((summary) => summary.integration))
     const missing = integrations.filter((name) => !stored.has(name))
-    if (missing.length === 0) report.pass(`credentials: stored for all ${integrations.length} integration${integrations.length === 1 ? '' : 's'}`)
-    else report.fail(`credentials: no stored credential for ${missing.join(', ')} (store one with \`atlassian-broker secrets put NAME\`)`)
+    if (missing.length === 0) {
+      report.pass(
+        `credentials: stored for all ${integrations.length} integration${integrations.length === 1 ? '' : 's'}`
+      )
+    } else {
+      report.fail(
+        `credentials: no stored credential for ${missing.join(', ')} (store one with \`atlassian-broker secrets put NAME\`)`
+      )
+    }
   } catch (error) {
     report.fail(`secret store: ${describe(error)}`)
   } finally {

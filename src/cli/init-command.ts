@@ -85,18 +85,31 @@ export async function runInit (flags: InitFlags, context: InitContext): Promise<
   out.write(`  curl -sS -H "Authorization: Bearer ${token}" ${base}/proxy/${entry.integration}${READ_PROBE[entry.product]}\n`)
 }
 
-async function askMissing (flags: InitFlags, stdin: NodeJS.ReadableStream, out: NodeJS.WritableStream): Promise<{ flags: InitFlags, credentialJson: string | undefined }> {
+async function askMissing (
+  flags: InitFlags,
+  stdin: NodeJS.ReadableStream,
+  out: NodeJS.WritableStream
+): Promise<{ flags: InitFlags; credentialJson: string | undefined }> {
   const prompter = createPrompter(stdin, out)
   try {
-    const site = flags.site ?? await prompter.ask('Atlassian site (e.g. acme.atlassian.net)')
-    const product = flags.product ?? await prompter.ask('Product (jira or confluence)', 'jira')
-    const integration = flags.integration ?? await prompter.ask('Integration name', `${normalizeSiteInput(site).split('.')[0] ?? 'site'}-${product}`)
-    const credential = flags.credential ?? await prompter.ask('Credential (oauth or api-token)', 'oauth')
-    const caller = flags.caller ?? await prompter.ask('Caller allowed to use it (JWT sub)', `${integration}-reader`)
-    const secret = credential === 'api-token'
-      ? { token: await prompter.askSecret('API token') }
-      : { client_id: await prompter.ask('OAuth client_id'), client_secret: await prompter.askSecret('OAuth client_secret') }
-    return { flags: { ...flags, site, product, integration, credential, caller }, credentialJson: JSON.stringify(secret) }
+    const site = flags.site ?? (await prompter.ask('Atlassian site (e.g. acme.atlassian.net)'))
+    const product = flags.product ?? (await prompter.ask('Product (jira or confluence)', 'jira'))
+    const integration =
+      flags.integration ??
+      (await prompter.ask('Integration name', `${normalizeSiteInput(site).split('.')[0] ?? 'site'}-${product}`))
+    const credential = flags.credential ?? (await prompter.ask('Credential (oauth or api-token)', 'oauth'))
+    const caller = flags.caller ?? (await prompter.ask('Caller allowed to use it (JWT sub)', `${integration}-reader`))
+    const secret =
+      credential === 'api-token'
+        ? { token: await prompter.askSecret('API token') }
+        : {
+            client_id: await prompter.ask('OAuth client_id'),
+            client_secret: await prompter.askSecret('OAuth client_secret')
+          }
+    return {
+      flags: { ...flags, site, product, integration, credential, caller },
+      credentialJson: JSON.stringify(secret)
+    }
   } finally {
     prompter.close()
   }
@@ -116,56 +129,111 @@ function validateFlags (flags: InitFlags): InitEntry {
   return { integration, site, product: flags.product as InitEntry['product'], credential: credential as InitEntry['credential'], caller: flags.caller ?? `${integration}-reader` }
 }
 
-async function loadCandidate (candidate: string, file: string, env: NodeJS.ProcessEnv, logger: Logger): Promise<BrokerConfig> {
+async function loadCandidate (
+  candidate: string,
+  file: string,
+  env: NodeJS.ProcessEnv,
+  logger: Logger
+): Promise<BrokerConfig> {
   try {
     return await resolveSites(loadConfig(candidate, env).config, { logger })
   } catch (error) {
-    if (error instanceof ConfigError) throw new UsageError(`the config would not load after adding the integration (nothing was written):\n${error.problems.map((problem) => `  - ${problem}`).join('\n')}\n  fix ${file} first`)
+    if (error instanceof ConfigError) {
+      throw new UsageError(
+        `the config would not load after adding the integration (nothing was written):\n${error.problems.map((problem) => `  - ${problem}`).join('\n')}\n  fix ${file} first`
+      )
+    }
     throw error
   }
 }
 
 /** Token exchange (OAuth), then one read through the gateway, which proves the cloudId and a scope. */
-async function verify (config: BrokerConfig, name: string, integration: IntegrationConfig, data: CredentialData, out: NodeJS.WritableStream): Promise<void> {
+async function verify (
+  config: BrokerConfig,
+  name: string,
+  integration: IntegrationConfig,
+  data: CredentialData,
+  out: NodeJS.WritableStream
+): Promise<void> {
   const timeoutMs = config.atlassian.timeouts.tokenMs
   let authorization: string
   if (integration.credential === 'oauth') {
     try {
-      const token = await exchangeClientCredentials({ tokenUrl: config.atlassian.tokenUrl, clientId: data.client_id ?? '', clientSecret: data.client_secret ?? '', timeoutMs })
+      const token = await exchangeClientCredentials({
+        tokenUrl: config.atlassian.tokenUrl,
+        clientId: data.client_id ?? '',
+        clientSecret: data.client_secret ?? '',
+        timeoutMs
+      })
       authorization = `Bearer ${token.accessToken}`
       out.write(`✔ token exchange: Atlassian issued a token for ${token.expiresIn} s\n`)
     } catch (error) {
-      throw new UsageError(`token exchange failed: ${(error as Error).message}; check client_id/client_secret (Admin → Directory → Service accounts → Credentials; a secret cannot be shown again, create a new one if unsure)`)
+      throw new UsageError(
+        `token exchange failed: ${(error as Error).message}; check client_id/client_secret (Admin → Directory → Service accounts → Credentials; a secret cannot be shown again, create a new one if unsure)`
+      )
     }
   } else {
     authorization = apiTokenAuthorization(data)
   }
   const probe = READ_PROBE[integration.product]
   const url = `${config.atlassian.apiUrl.replace(/\/$/, '')}/ex/${integration.product}/${integration.cloudId}${probe}`
-  const response = await request(url, { method: 'GET', headers: { authorization, accept: 'application/json' }, headersTimeout: timeoutMs, bodyTimeout: timeoutMs })
+  const response = await request(url, {
+    method: 'GET',
+    headers: { authorization, accept: 'application/json' },
+    headersTimeout: timeoutMs,
+    bodyTimeout: timeoutMs
+  })
   const body = await response.body.text()
   if (response.statusCode === 200) {
     out.write(`✔ read: GET ${probe} answered 200\n`)
-    out.write(`  scopes: Atlassian does not report a credential's scopes; this read proves ${integration.product === 'jira' ? 'read:jira-user (or its granular set)' : 'read:space:confluence'} is granted\n`)
+    out.write(
+      `  scopes: Atlassian does not report a credential's scopes; this read proves ${integration.product === 'jira' ? 'read:jira-user (or its granular set)' : 'read:space:confluence'} is granted\n`
+    )
     return
   }
   if (response.statusCode === 401 && /scope does not match/i.test(body)) {
-    throw new UsageError(`read: GET ${probe} answered 401 "scope does not match": the credential lacks the scope for it; scopes are fixed when a credential is created, so create one with the scopes your callers need`)
+    throw new UsageError(
+      `read: GET ${probe} answered 401 "scope does not match": the credential lacks the scope for it; scopes are fixed when a credential is created, so create one with the scopes your callers need`
+    )
   }
-  if (response.statusCode === 401 || response.statusCode === 404) throw new UsageError(`read: ${firstCallHint(name, integration, response.statusCode)}`)
-  if (response.statusCode === 403) throw new UsageError(`read: GET ${probe} answered 403: the scope is granted but the service account has no permission in ${integration.product}; add it to a group or project role`)
-  throw new UsageError(`read: GET ${probe} answered ${response.statusCode}; try again, or run \`atlassian-broker check\``)
+  if (response.statusCode === 401 || response.statusCode === 404) { throw new UsageError(`read: ${firstCallHint(name, integration, response.statusCode)}`) }
+  if (response.statusCode === 403) {
+    throw new UsageError(
+      `read: GET ${probe} answered 403: the scope is granted but the service account has no permission in ${integration.product}; add it to a group or project role`
+    )
+  }
+  throw new UsageError(
+    `read: GET ${probe} answered ${response.statusCode}; try again, or run \`atlassian-broker check\``
+  )
 }
 
-async function store (config: BrokerConfig, name: string, data: CredentialData, context: InitContext, out: NodeJS.WritableStream): Promise<void> {
-  const secrets = await createSecretStore(config, { logger: context.logger, clock: systemClock, writtenBy: context.actor, ...(context.env ? { env: context.env } : {}) })
+async function store (
+  config: BrokerConfig,
+  name: string,
+  data: CredentialData,
+  context: InitContext,
+  out: NodeJS.WritableStream
+): Promise<void> {
+  const secrets = await createSecretStore(config, {
+    logger: context.logger,
+    clock: systemClock,
+    writtenBy: context.actor,
+    ...(context.env ? { env: context.env } : {})
+  })
   try {
-    const { version } = await secrets.put(name, data, { metadata: { rotated_at: new Date().toISOString(), rotated_by: context.actor }, cas: await secrets.currentVersion(name) ?? 0 })
+    const { version } = await secrets.put(name, data, {
+      metadata: { rotated_at: new Date().toISOString(), rotated_by: context.actor },
+      cas: (await secrets.currentVersion(name)) ?? 0
+    })
     out.write(`✔ credential: stored for ${name} as version ${version} in the ${secrets.kind} store\n`)
     // With Vault, every sidecar can then start from this answer even while the site is unreachable.
     const integration = config.integrations[name]
     if (secrets.kind === 'vault' && integration?.site !== undefined) {
-      await storeSiteCache(secrets, context.logger).write(name, { site: integration.site.toLowerCase(), cloudId: integration.cloudId, resolvedAt: new Date().toISOString() })
+      await storeSiteCache(secrets, context.logger).write(name, {
+        site: integration.site.toLowerCase(),
+        cloudId: integration.cloudId,
+        resolvedAt: new Date().toISOString()
+      })
     }
   } finally {
     await secrets.close()

@@ -30,7 +30,9 @@ export function extendConfigText (existing: string | undefined, entry: InitEntry
     document.setIn(['integrations', entry.integration], document.createNode({ product: entry.product, site: entry.site, credential: entry.credential }))
     changes.push(`added integration ${entry.integration} (${entry.product}, site ${entry.site})`)
   } else {
-    const existingEntry = (document.toJS() as { integrations: Record<string, Record<string, unknown>> }).integrations[entry.integration] ?? {}
+    const existingEntry =
+      (document.toJS() as { integrations: Record<string, Record<string, unknown>> }).integrations[entry.integration] ??
+      {}
     const clash = (['product', 'site', 'credential'] as const).filter((key) => existingEntry[key] !== undefined && existingEntry[key] !== entry[key])
     if (clash.length > 0) {
       throw new UsageError(`integration ${entry.integration} is already configured with a different ${clash.join(', ')}; choose another --integration name or edit the file`)
@@ -50,8 +52,7 @@ export function extendConfigText (existing: string | undefined, entry: InitEntry
     if (isSeq(policy)) {
       if (policy.items.length === 0) policy.flow = false
       policy.add(rule)
-    }
-    else document.set('policy', document.createNode([rule]))
+    } else document.set('policy', document.createNode([rule]))
     changes.push(`added a read-only policy rule for caller ${entry.caller} on ${entry.integration}`)
   }
   return { text: changes.length === 0 && existing !== undefined ? existing : document.toString(), changes }

@@ -11,7 +11,12 @@ export interface Prompter {
 export function createPrompter (input: NodeJS.ReadableStream, output: NodeJS.WritableStream): Prompter {
   let muted = false
   // Echo goes through this stream, so a secret's keystrokes are swallowed while `muted`.
-  const echo = new Writable({ write (chunk: Buffer | string, _encoding, done) { if (!muted) output.write(chunk); done() } })
+  const echo = new Writable({
+    write (chunk: Buffer | string, _encoding, done) {
+      if (!muted) output.write(chunk)
+      done()
+    }
+  })
   const rl = createInterface({ input, output: echo, terminal: (input as NodeJS.ReadStream).isTTY === true })
   const question = async (text: string): Promise<string> => await new Promise((resolve) => rl.question(text, resolve))
   return {

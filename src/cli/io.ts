@@ -26,11 +26,20 @@ export function parseCredentialJson (text: string): unknown {
   }
 }
 
-export function printTable (rows: Array<Record<string, string | number | undefined>>, out: NodeJS.WritableStream = process.stdout): void {
+export function printTable (
+  rows: Array<Record<string, string | number | undefined>>,
+  out: NodeJS.WritableStream = process.stdout
+): void {
   if (rows.length === 0) return
   const columns = Object.keys(rows[0] as object)
-  const widths = columns.map((column) => Math.max(column.length, ...rows.map((row) => String(row[column] ?? '-').length)))
-  const line = (cells: string[]): string => cells.map((cell, index) => cell.padEnd(widths[index] ?? 0)).join('  ').trimEnd()
+  const widths = columns.map((column) =>
+    Math.max(column.length, ...rows.map((row) => String(row[column] ?? '-').length))
+  )
+  const line = (cells: string[]): string =>
+    cells
+      .map((cell, index) => cell.padEnd(widths[index] ?? 0))
+      .join('  ')
+      .trimEnd()
   out.write(`${line(columns.map((column) => column.toUpperCase()))}\n`)
   for (const row of rows) out.write(`${line(columns.map((column) => String(row[column] ?? '-')))}\n`)
 }

@@ -69,7 +69,14 @@ export async function main (argv: string[]): Promise<number> {
   if (command === 'init') {
     // Every command is imported on use: `serve` loads none of them (a sidecar's start-up time and memory).
     const { runInit } = await import('./init-command.js')
-    const flags = { config: values.config, integration: values.integration, site: values.site, product: values.product, credential: values.credential, caller: values.caller }
+    const flags = {
+      config: values.config,
+      integration: values.integration,
+      site: values.site,
+      product: values.product,
+      credential: values.credential,
+      caller: values.caller
+    }
     await runInit(flags, { logger: createLogger({ level: 'warn', destination: process.stderr }), actor: `${userInfo().username}@cli` })
     return 0
   }
@@ -77,7 +84,10 @@ export async function main (argv: string[]): Promise<number> {
   if (command === 'serve') {
     const { config } = loaded
     const logger = createLogger({ level: config.logging.level })
-    const listen = { host: values.host ?? config.listen.host, port: values.port !== undefined ? parsePort(values.port) : config.listen.port }
+    const listen = {
+      host: values.host ?? config.listen.host,
+      port: values.port !== undefined ? parsePort(values.port) : config.listen.port
+    }
     const server = await startServer({ ...loaded, config: { ...config, listen } }, logger)
     closeOnSignals(server, logger, config.shutdownGraceMs)
     return -1

@@ -1,6 +1,7 @@
 /**
  * `atlassian-broker secrets rotate|rollback|history`: rotation from the command line, with the same rules as the admin
- * API (src/rotation/rotation.ts): verified against Atlassian first, written with check-and-set against the version read,
+ * API (src/rotation/rotation.ts): verified against Atlassian first, written with check-and-set against the version
+ * read,
  * one audit record per action in `callers.admin.auditFile` when set. Values are never printed.
  */
 import { systemClock } from '../clock.js'
@@ -18,26 +19,55 @@ export interface RotationCommandContext extends SecretsCommandContext {
   verify?: CredentialVerifier
 }
 
-export async function rotateSecret (context: RotationCommandContext, integration: string | undefined, options: { expiresAt?: string, owner?: string }): Promise<void> {
+export async function rotateSecret (
+  context: RotationCommandContext,
+  integration: string | undefined,
+  options: { expiresAt?: string; owner?: string }
+): Promise<void> {
   const target = integrationConfig(context.config, integration)
   const credential = parseCredentialJson(await readStdin(context.stdin))
-  const result = await audited(context, 'rotate', target.name, (rotation) => rotateCredential(rotation, {
-    integration: target.name, config: context.config.integrations[target.name] ?? never(), credential, actor: context.actor, expiresAt: options.expiresAt, owner: options.owner
-  }))
-  const how = target.credential === 'oauth' ? 'with one exchange at the token endpoint' : 'with one authenticated API call'
+  const result = await audited(context, 'rotate', target.name, (rotation) =>
+    rotateCredential(rotation, {
+      integration: target.name,
+      config: context.config.integrations[target.name] ?? never(),
+      credential,
+      actor: context.actor,
+      expiresAt: options.expiresAt,
+      owner: options.owner
+    })
+  )
+  const how =
+    target.credential === 'oauth' ? 'with one exchange at the token endpoint' : 'with one authenticated API call'
   await report(context, result, `Verified the new ${target.credential} credential of ${target.name} ${how}.`)
 }
 
-export async function rollbackSecret (context: RotationCommandContext, integration: string | undefined, options: { to?: string }): Promise<void> {
+export async function rollbackSecret (
+  context: RotationCommandContext,
+  integration: string | undefined,
+  options: { to?: string }
+): Promise<void> {
   const target = integrationConfig(context.config, integration)
   const toVersion = options.to === undefined ? undefined : parseVersion(options.to)
-  const result = await audited(context, 'rollback', target.name, (rotation) => rollbackCredential(rotation, {
-    integration: target.name, config: context.config.integrations[target.name] ?? never(), actor: context.actor, toVersion
-  }))
-  await report(context, result, `Verified the credential of version ${result.restoredVersion ?? '?'} of ${target.name} again.`)
+  const result = await audited(context, 'rollback', target.name, (rotation) =>
+    rollbackCredential(rotation, {
+      integration: target.name,
+      config: context.config.integrations[target.name] ?? never(),
+      actor: context.actor,
+      toVersion
+    })
+  )
+  await report(
+    context,
+    result,
+    `Verified the credential of version ${result.restoredVersion ?? '?'} of ${target.name} again.`
+  )
 }
 
-export async function secretHistory (context: SecretsCommandContext, integration: string | undefined, options: { json?: boolean }): Promise<void> {
+export async function secretHistory (
+  context: SecretsCommandContext,
+  integration: string | undefined,
+  options: { json?: boolean }
+): Promise<void> {
   const target = integrationConfig(context.config, integration)
   const history = await withStore(context, (store) => credentialHistory(store, target.name))
   const out = context.stdout ?? process.stdout
@@ -46,33 +76,61 @@ export async function secretHistory (context: SecretsCommandContext, integration
     return
   }
   if (history.versions.length === 0) {
-    out.write(`No credential is stored for ${target.name} yet: atlassian-broker secrets put ${target.name} < credential.json\n`)
+    out.write(
+      `No credential is stored for ${target.name} yet: atlassian-broker secrets put ${target.name} < credential.json\n`
+    )
     return
   }
   const { metadata } = history
   const days = metadata.expires_at === undefined ? undefined : daysUntil(metadata.expires_at, Date.now())
-  out.write(`${target.name}: current version ${history.currentVersion ?? '-'}; last rotated ${metadata.rotated_at ?? '-'} by ${metadata.rotated_by ?? '-'}; ` +
-    `expires ${metadata.expires_at ?? '-'}${days === undefined ? '' : ` (${days} days)`}; owner ${metadata.owner ?? '-'}\n`)
-  printTable(history.versions.map((entry) => ({
-    version: entry.version,
-    created: entry.createdAt,
-    writtenBy: entry.writtenBy,
-    readable: entry.readable ? 'yes' : 'no (pruned or deleted)',
-    current: entry.version === history.currentVersion ? 'yes' : ''
-  })), out)
+  out.write(
+    `${target.name}: current version ${history.currentVersion ?? '-'}; last rotated ${metadata.rotated_at ?? '-'} by ${metadata.rotated_by ?? '-'}; ` +
+      `expires ${metadata.expires_at ?? '-'}${days === undefined ? '' : ` (${days} days)`}; owner ${metadata.owner ?? '-'}\n`
+  )
+  printTable(
+    history.versions.map((entry) => ({
+      version: entry.version,
+      created: entry.createdAt,
+      writtenBy: entry.writtenBy,
+      readable: entry.readable ? 'yes' : 'no (pruned or deleted)',
+      current: entry.version === history.currentVersion ? 'yes' : ''
+    })),
+    out
+  )
 }
 
 /** Runs the action against the store with one audit record, success or not. */
-async function audited (context: RotationCommandContext, action: AuditAction, integration: string, run: (rotation: RotationContext) => Promise<RotationResult>): Promise<RotationResult> {
+async function audited (
+  context: RotationCommandContext,
+  action: AuditAction,
+  integration: string,
+  run: (rotation: RotationContext) => Promise<RotationResult>
+): Promise<RotationResult> {
   // Failures are printed by main(); the audit's own log line would only repeat them on stderr.
-  const audit = new AuditLog({ logger: context.logger.child({}, { level: 'error' }), clock: systemClock, file: context.config.callers.admin.auditFile })
-  const verify = context.verify ?? createCredentialVerifier({ tokenUrl: context.config.atlassian.tokenUrl, apiUrl: context.config.atlassian.apiUrl, timeoutMs: context.config.atlassian.timeouts.tokenMs })
+  const audit = new AuditLog({
+    logger: context.logger.child({}, { level: 'error' }),
+    clock: systemClock,
+    file: context.config.callers.admin.auditFile
+  })
+  const verify =
+    context.verify ??
+    createCredentialVerifier({
+      tokenUrl: context.config.atlassian.tokenUrl,
+      apiUrl: context.config.atlassian.apiUrl,
+      timeoutMs: context.config.atlassian.timeouts.tokenMs
+    })
   const base = { actor: context.actor, action, integration, via: 'cli' as const }
   try {
     return await withStore(context, async (store) => {
       try {
         const result = await run({ store, verify, clock: systemClock })
-        audit.record({ ...base, oldVersion: result.oldVersion, newVersion: result.newVersion, outcome: 'ok', ...(result.restoredVersion === undefined ? {} : { detail: `restored version ${result.restoredVersion}` }) })
+        audit.record({
+          ...base,
+          oldVersion: result.oldVersion,
+          newVersion: result.newVersion,
+          outcome: 'ok',
+          ...(result.restoredVersion === undefined ? {} : { detail: `restored version ${result.restoredVersion}` })
+        })
         return result
       } catch (error) {
         audit.record({ ...base, oldVersion: await currentOf(store, integration), ...auditFailure(error) })

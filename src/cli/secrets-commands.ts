@@ -18,8 +18,15 @@ export interface SecretsCommandContext {
   actor: string
 }
 
-export async function withStore<T> (context: SecretsCommandContext, use: (store: SecretStore) => Promise<T>): Promise<T> {
-  const store = await createSecretStore(context.config, { logger: context.logger, clock: systemClock, writtenBy: context.actor })
+export async function withStore<T> (
+  context: SecretsCommandContext,
+  use: (store: SecretStore) => Promise<T>
+): Promise<T> {
+  const store = await createSecretStore(context.config, {
+    logger: context.logger,
+    clock: systemClock,
+    writtenBy: context.actor
+  })
   try {
     return await use(store)
   } finally {
@@ -37,13 +44,27 @@ export function integrationConfig (config: BrokerConfig, integration: string | u
   return { name: integration, credential: found.credential }
 }
 
-export async function putSecret (context: SecretsCommandContext, integration: string | undefined, options: { expiresAt?: string, owner?: string }): Promise<void> {
+export async function putSecret (
+  context: SecretsCommandContext,
+  integration: string | undefined,
+  options: { expiresAt?: string; owner?: string }
+): Promise<void> {
   const target = integrationConfig(context.config, integration)
   const data = parseCredential(target.credential, parseCredentialJson(await readStdin(context.stdin)))
-  const metadata = { rotated_at: new Date().toISOString(), rotated_by: context.actor, ...(options.expiresAt ? { expires_at: parseExpiresAt(options.expiresAt) } : {}), ...(options.owner ? { owner: options.owner } : {}) }
-  // Check-and-set against the version read just before, like every other write: a concurrent writer gets a 409, not a silent overwrite.
-  const { version } = await withStore(context, async (store) => store.put(target.name, data, { metadata, cas: await store.currentVersion(target.name) ?? 0 }))
-  ;(context.stdout ?? process.stdout).write(`Stored the ${target.credential} credential of ${target.name} as version ${version}.\n`)
+  const metadata = {
+    rotated_at: new Date().toISOString(),
+    rotated_by: context.actor,
+    ...(options.expiresAt ? { expires_at: parseExpiresAt(options.expiresAt) } : {}),
+    ...(options.owner ? { owner: options.owner } : {})
+  }
+  // Check-and-set against the version read just before, like every other write: a concurrent writer gets a 409, not a
+  // silent overwrite.
+  const { version } = await withStore(context, async (store) =>
+    store.put(target.name, data, { metadata, cas: (await store.currentVersion(target.name)) ?? 0 })
+  )
+  ;(context.stdout ?? process.stdout).write(
+    `Stored the ${target.credential} credential of ${target.name} as version ${version}.\n`
+  )
 }
 
 export async function listSecrets (context: SecretsCommandContext, options: { json?: boolean }): Promise<void> {

@@ -9,7 +9,11 @@ import { encodeEvent } from './fleet-events.js'
 import { FleetKeys } from './keys.js'
 import { withPasswordFile } from './redis-link.js'
 
-export async function announceCredentialChange (fleet: FleetConfig, change: { integration: string, oldVersion: number | undefined, newVersion: number }, origin: string): Promise<boolean> {
+export async function announceCredentialChange (
+  fleet: FleetConfig,
+  change: { integration: string; oldVersion: number | undefined; newVersion: number },
+  origin: string
+): Promise<boolean> {
   const config = withPasswordFile(fleet.redis)
   const keys = new FleetKeys(config.keyPrefix)
   const redis = new Redis(config.url, {
@@ -20,13 +24,18 @@ export async function announceCredentialChange (fleet: FleetConfig, change: { in
     retryStrategy: () => null,
     ...(config.username === undefined ? {} : { username: config.username }),
     ...(config.password === undefined ? {} : { password: config.password }),
-    ...(config.url.startsWith('rediss://') ? { tls: { ...(config.tls?.serverName === undefined ? {} : { servername: config.tls.serverName }) } } : {})
+    ...(config.url.startsWith('rediss://')
+      ? { tls: { ...(config.tls?.serverName === undefined ? {} : { servername: config.tls.serverName }) } }
+      : {})
   })
   redis.on('error', () => {})
   try {
     await redis.connect()
     if (change.oldVersion !== undefined) await redis.del(keys.token(change.integration, change.oldVersion))
-    await redis.publish(keys.events, encodeEvent({ type: 'credential', integration: change.integration, version: change.newVersion }, origin))
+    await redis.publish(
+      keys.events,
+      encodeEvent({ type: 'credential', integration: change.integration, version: change.newVersion }, origin)
+    )
     return true
   } catch {
     return false

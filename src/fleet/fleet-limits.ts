@@ -17,7 +17,8 @@ import type { RedisLink } from './redis-link.js'
 const LEASE_MS = 1_000
 const BLOCKS_PER_SECOND = 20
 const MAX_KEYS = 10_000
-/** A refused sidecar asks again no sooner than this: a throttled caller costs at most 40 round trips a second per sidecar. */
+/** A refused sidecar asks again no sooner than this: a throttled caller costs at most 40 round trips a second per
+ * sidecar. */
 const MIN_RETRY_MS = 25
 
 interface Lease {
@@ -100,7 +101,9 @@ export class FleetLimits implements SharedLimits {
     const arrivals = lease.arrivals
     lease.arrivals = 0
     this.roundTrips++
-    const answer = await this.#link.run((redis) => redis.eval(FAIR_SHARE_LEASE, 1, key, caller, want, arrivals, limit.perSecond, limit.burst))
+    const answer = await this.#link.run((redis) =>
+      redis.eval(FAIR_SHARE_LEASE, 1, key, caller, want, arrivals, limit.perSecond, limit.burst)
+    )
     const now = this.#clock.now()
     if (!Array.isArray(answer) || answer.length !== 3 || !answer.every((value) => typeof value === 'number')) {
       lease.arrivals += arrivals

@@ -2,10 +2,10 @@
 import { Gauge, type Registry } from '../usage/prom-parts.js'
 
 export function registerFleetMetrics (registry: Registry, connected: () => boolean): void {
-  new Gauge({
+  registry.registerMetric(new Gauge({
     name: 'atlassian_broker_fleet_connected',
     help: 'Whether this sidecar currently coordinates through Redis (1) or runs on local state (0); fleet mode only.',
-    registers: [registry],
+    registers: [],
     collect () { this.set(connected() ? 1 : 0) }
-  })
+  }))
 }

@@ -86,7 +86,12 @@ export class FleetUsage {
     await this.flush()
     const now = Math.floor(this.#clock.now() / MINUTE_MS)
     const minutes = Array.from({ length: 60 }, (_unused, back) => now - back)
-    const hashes = await Promise.all(minutes.map(async (minute) => ({ minute, fields: await this.#link.run((redis) => redis.hgetall(this.#keys.usage(minute))) })))
+    const hashes = await Promise.all(
+      minutes.map(async (minute) => ({
+        minute,
+        fields: await this.#link.run((redis) => redis.hgetall(this.#keys.usage(minute)))
+      }))
+    )
     const series = new Map<string, { caller: string, integration: string, last5m: Counters, last1h: Counters, byPod: FleetUsageSeries['byPod'] }>()
     const pods = new Map<string, { pod: string, last5m: number, last1h: number }>()
     for (const { minute, fields } of hashes) {
@@ -95,7 +100,14 @@ export class FleetUsage {
       for (const [field, value] of Object.entries(fields)) {
         const [pod, caller, integration, extra] = field.split('\u0000')
         const counts = value.split(',').map(Number)
-        if (pod === undefined || caller === undefined || integration === undefined || extra !== undefined || counts.length !== COUNTERS.length || !counts.every(Number.isFinite)) continue
+        if (
+          pod === undefined ||
+          caller === undefined ||
+          integration === undefined ||
+          extra !== undefined ||
+          counts.length !== COUNTERS.length ||
+          !counts.every(Number.isFinite)
+        ) { continue }
         const id = `${caller}\u0000${integration}`
         let entry = series.get(id)
         if (entry === undefined) {
@@ -123,7 +135,12 @@ export class FleetUsage {
       pods: [...pods.values()].sort((a, b) => a.pod.localeCompare(b.pod)),
       series: [...series.values()]
         .sort((a, b) => a.caller.localeCompare(b.caller) || a.integration.localeCompare(b.integration))
-        .map((entry) => ({ ...entry, last5m: figures(entry.last5m), last1h: figures(entry.last1h), sinceStart: figures(entry.last1h) }))
+        .map((entry) => ({
+          ...entry,
+          last5m: figures(entry.last5m),
+          last1h: figures(entry.last1h),
+          sinceStart: figures(entry.last1h)
+        }))
     }
   }
 }

@@ -23,7 +23,12 @@ import { FleetHold } from './shared-hold.js'
 import { SharedTokens } from './shared-tokens.js'
 import { errorCode } from '../errors.js'
 
-export interface FleetParts { tokens: TokenProvider, quotaHold: QuotaHold, credentials: CredentialSource, usage: UsageWindow }
+export interface FleetParts {
+  tokens: TokenProvider
+  quotaHold: QuotaHold
+  credentials: CredentialSource
+  usage: UsageWindow
+}
 
 export interface FleetState { connected: boolean, detail: string, pod: string }
 
@@ -45,20 +50,24 @@ export class Fleet {
   usage: FleetUsage | undefined
   readonly #publish: (event: FleetEvent) => void
 
-  constructor (config: BrokerConfig & { fleet: FleetConfig }, deps: { logger: Logger, clock: Clock }) {
+  constructor (config: BrokerConfig & { fleet: FleetConfig }, deps: { logger: Logger; clock: Clock }) {
     this.pod = config.fleet.podName ?? `${process.env.HOSTNAME ?? hostname()}:${process.pid}`
     this.#logger = deps.logger.child({ component: 'fleet' })
     this.#clock = deps.clock
     this.#integrations = new Set(Object.keys(config.integrations))
     this.keys = new FleetKeys(config.fleet.redis.keyPrefix)
     this.link = new RedisLink(withPasswordFile(config.fleet.redis), this.#logger)
-    const publish = (event: FleetEvent): void => { void this.link.run((redis) => redis.publish(this.keys.events, encodeEvent(event, this.pod))) }
+    const publish = (event: FleetEvent): void => {
+      void this.link.run((redis) => redis.publish(this.keys.events, encodeEvent(event, this.pod)))
+    }
     this.tokens = new SharedTokens({
       link: this.link,
       keys: this.keys,
       clock: deps.clock,
       lockMs: config.atlassian.timeouts.tokenMs,
-      onDropped: (integration) => { publish({ type: 'drop', integration }) }
+      onDropped: (integration) => {
+        publish({ type: 'drop', integration })
+      }
     })
     this.hold = new FleetHold({ link: this.link, keys: this.keys, publish })
     this.limits = new FleetLimits({ link: this.link, clock: deps.clock })
@@ -76,17 +85,37 @@ export class Fleet {
       parts.tokens.drop(integration, { fromFleet: true })
       this.#publish({ type: 'credential', integration, version })
     })
-    this.link.subscribe(this.keys.events, (message) => { this.#receive(message) })
-    this.link.onUp(() => { void this.hold.load([...this.#integrations], parts.quotaHold) })
+    this.link.subscribe(this.keys.events, (message) => {
+      this.#receive(message)
+    })
+    this.link.onUp(() => {
+      void this.hold.load([...this.#integrations], parts.quotaHold)
+    })
     if (registry !== undefined) registerFleetMetrics(registry, () => this.link.connected)
-    this.usage = new FleetUsage({ link: this.link, keys: this.keys, clock: this.#clock, pod: this.pod, window: parts.usage })
+    this.usage = new FleetUsage({
+      link: this.link,
+      keys: this.keys,
+      clock: this.#clock,
+      pod: this.pod,
+      window: parts.usage
+    })
     this.usage.start()
     this.link.start()
   }
 
   /** What admission needs to count budgets and `scope: fleet` limits here. */
-  admission (): { limits: FleetLimits, slots: FleetSlots, budgetKey: (integration: string) => string, ruleKey: (rule: number, caller: string) => string } {
-    return { limits: this.limits, slots: this.slots, budgetKey: (integration) => this.keys.budget(integration), ruleKey: (rule, caller) => this.keys.ruleLimit(rule, caller) }
+  admission (): {
+    limits: FleetLimits
+    slots: FleetSlots
+    budgetKey: (integration: string) => string
+    ruleKey: (rule: number, caller: string) => string
+  } {
+    return {
+      limits: this.limits,
+      slots: this.slots,
+      budgetKey: (integration) => this.keys.budget(integration),
+      ruleKey: (rule, caller) => this.keys.ruleLimit(rule, caller)
+    }
   }
 
   state (): FleetState {
@@ -116,13 +145,17 @@ export class Fleet {
     }
   }
 
-  /** Re-reads the store now (not at the next revalidation), then drops the token so the next call uses the new version. */
+  /** Re-reads the store now (not at the next revalidation), then drops the token so the next call uses the new version.
+   * */
   async #adoptCredential (parts: FleetParts, integration: string): Promise<void> {
     this.#fromFleet.add(integration)
     try {
       await parts.credentials.current(integration, { revalidate: true })
     } catch (error) {
-      this.#logger.warn({ integration, code: errorCode(error) }, 'fleet: could not re-read a credential another sidecar changed')
+      this.#logger.warn(
+        { integration, code: errorCode(error) },
+        'fleet: could not re-read a credential another sidecar changed'
+      )
     } finally {
       this.#fromFleet.delete(integration)
     }

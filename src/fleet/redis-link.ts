@@ -34,7 +34,11 @@ export class RedisLink {
     this.#timeoutMs = config.commandTimeoutMs
     const options = redisOptions(config)
     // ioredis's own timeout is only a backstop: run() applies the configured one, discounting event-loop lag.
-    this.command = new Redis(config.url, { ...options, enableOfflineQueue: false, commandTimeout: Math.max(1_000, config.commandTimeoutMs * 4) })
+    this.command = new Redis(config.url, {
+      ...options,
+      enableOfflineQueue: false,
+      commandTimeout: Math.max(1_000, config.commandTimeoutMs * 4)
+    })
     // The subscriber queues its SUBSCRIBE until connected and re-subscribes by itself after a reconnect.
     this.#subscriber = new Redis(config.url, { ...options, enableOfflineQueue: true, autoResubscribe: true })
     for (const client of [this.command, this.#subscriber]) {

@@ -26,7 +26,13 @@ export class SharedTokens implements SharedTokenCache {
   readonly #onDropped: (integration: string, versions: number[]) => void
   readonly #cryptoKeys = new WeakMap<object, Buffer>()
 
-  constructor (options: { link: RedisLink, keys: FleetKeys, clock: Clock, lockMs: number, onDropped: (integration: string, versions: number[]) => void }) {
+  constructor (options: {
+    link: RedisLink
+    keys: FleetKeys
+    clock: Clock
+    lockMs: number
+    onDropped: (integration: string, versions: number[]) => void
+  }) {
     this.#link = options.link
     this.#keys = options.keys
     this.#clock = options.clock
@@ -59,10 +65,19 @@ export class SharedTokens implements SharedTokenCache {
 
   /** An operator dropped the token on this sidecar: drop the shared entries, then tell the fleet. */
   dropped (integration: string, versions: number[]): void {
-    void this.drop(integration, versions).then(() => { this.#onDropped(integration, versions) })
+    void this.drop(integration, versions).then(() => {
+      this.#onDropped(integration, versions)
+    })
   }
 
-  async #mintLocked (integration: string, secret: Secret, tokenKey: string, lockKey: string, owner: string, mint: () => Promise<MintedToken>): Promise<MintedToken> {
+  async #mintLocked (
+    integration: string,
+    secret: Secret,
+    tokenKey: string,
+    lockKey: string,
+    owner: string,
+    mint: () => Promise<MintedToken>
+  ): Promise<MintedToken> {
     try {
       const written = await this.#read(integration, secret, tokenKey)
       if (written !== undefined && written !== 'unavailable') return written
@@ -86,7 +101,9 @@ export class SharedTokens implements SharedTokenCache {
     const text = open(this.#cryptoKey(integration, secret), tokenKey, entry)
     if (text === undefined) return undefined
     const token = parseToken(text)
-    if (token === undefined || token.secretVersion !== secret.version || this.#clock.now() >= token.refreshAt) return undefined
+    if (token === undefined || token.secretVersion !== secret.version || this.#clock.now() >= token.refreshAt) {
+      return undefined
+    }
     return token
   }
 

@@ -30,13 +30,23 @@ export interface AdmissionParts {
   callerLimits: CallerLimits
   integrations?: Readonly<Record<string, IntegrationConfig>>
   clock?: Clock
-  shared?: { limits: SharedLimits, slots: SharedSlots, budgetKey: (integration: string) => string, ruleKey: (rule: number, caller: string) => string }
+  shared?: {
+    limits: SharedLimits
+    slots: SharedSlots
+    budgetKey: (integration: string) => string
+    ruleKey: (rule: number, caller: string) => string
+  }
 }
 
 export function createAdmission (parts: AdmissionParts): Admit {
   const budgets = new Map<string, RateLimitRule>()
   for (const [name, config] of Object.entries(parts.integrations ?? {})) {
-    if (config.budget !== undefined) budgets.set(name, { perSecond: config.budget.perSecond, burst: config.budget.burst ?? Math.max(1, Math.ceil(config.budget.perSecond)) })
+    if (config.budget !== undefined) {
+      budgets.set(name, {
+        perSecond: config.budget.perSecond,
+        burst: config.budget.burst ?? Math.max(1, Math.ceil(config.budget.perSecond))
+      })
+    }
   }
   const localBudgets = new Map<string, TokenBucket>()
   /** What of a rule is still counted here when the fleet counts its rate and/or its concurrency (an unbounded
@@ -48,7 +58,11 @@ export function createAdmission (parts: AdmissionParts): Admit {
     if (parts === undefined) { parts = new Map(); localParts.set(rule, parts) }
     let part = parts.get(id)
     if (part === undefined) {
-      part = { ...rule, ...(withoutRate ? { rateLimit: undefined } : {}), ...(withoutConcurrency ? { maxConcurrent: Number.POSITIVE_INFINITY } : {}) }
+      part = {
+        ...rule,
+        ...(withoutRate ? { rateLimit: undefined } : {}),
+        ...(withoutConcurrency ? { maxConcurrent: Number.POSITIVE_INFINITY } : {})
+      }
       parts.set(id, part)
     }
     return part
@@ -88,7 +102,10 @@ export function createAdmission (parts: AdmissionParts): Admit {
       if (shared !== undefined) waits.push(shared.limits.take(shared.budgetKey(integration), caller, budget))
       else {
         let bucket = localBudgets.get(integration)
-        if (bucket === undefined) { bucket = new TokenBucket(budget.perSecond, budget.burst, clock.now()); localBudgets.set(integration, bucket) }
+        if (bucket === undefined) {
+          bucket = new TokenBucket(budget.perSecond, budget.burst, clock.now())
+          localBudgets.set(integration, bucket)
+        }
         waits.push(bucket.take(clock.now()))
       }
     }

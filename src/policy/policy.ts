@@ -41,7 +41,13 @@ export function compilePolicy (rules: readonly PolicyRuleConfig[]): Policy {
     integration: rule.integration,
     methods: new Set(rule.methods),
     paths: rule.paths.map(globToRegExp),
-    rateLimit: rule.rateLimit ? { perSecond: rule.rateLimit.perSecond, burst: rule.rateLimit.burst ?? Math.max(1, Math.ceil(rule.rateLimit.perSecond)), scope: rule.rateLimit.scope } : undefined,
+    rateLimit: rule.rateLimit
+      ? {
+          perSecond: rule.rateLimit.perSecond,
+          burst: rule.rateLimit.burst ?? Math.max(1, Math.ceil(rule.rateLimit.perSecond)),
+          scope: rule.rateLimit.scope
+        }
+      : undefined,
     maxConcurrent: rule.maxConcurrent,
     maxConcurrentScope: rule.maxConcurrentScope
   }))

@@ -4,8 +4,10 @@
  * interpret dot segments, `;` path parameters, encoded slashes and backslashes in ways a proxy cannot predict.
  * Unreserved characters that were percent-encoded are decoded (RFC 3986 section 6.2.2.2), so "/%69ssue" and "/issue"
  * are checked as the same path. Encoded bytes must be UTF-8 (an overlong "%C0%AE" was Tomcat's CVE-2008-2938), and a
- * segment whose Unicode compatibility form (NFKC) is a dot segment or holds "/", "\\", ";" or "%" ("%EF%BC%8E%EF%BC%8E",
- * fullwidth "．．") is refused too: whatever layer behind the gateway normalises, it cannot climb out of the checked path.
+ * segment whose Unicode compatibility form (NFKC) is a dot segment or holds "/", "\\", ";" or "%"
+ * ("%EF%BC%8E%EF%BC%8E",
+ * fullwidth "．．") is refused too: whatever layer behind the gateway normalises, it cannot climb out of the checked
+ * path.
  */
 export interface SafePath {
   /** Normalized path, starting with "/", checked by policy and forwarded. */
@@ -56,7 +58,8 @@ export function checkRequestPath (rawPath: string, rawQuery: string, maxLength =
       if (refused !== undefined) return { ok: false, reason: refused }
     }
   }
-  // RFC 9110 section 7.1: a fragment is never part of a request target; a server behind the gateway might cut it or not.
+  // RFC 9110 section 7.1: a fragment is never part of a request target; a server behind the gateway might cut it or
+  // not.
   if (rawQuery.includes('#')) return { ok: false, reason: 'a fragment ("#") in the request target' }
   return { ok: true, value: { path, query: rawQuery } }
 }

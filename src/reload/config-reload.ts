@@ -55,8 +55,12 @@ export class ConfigReloader {
       return { outcome: 'rejected', problems }
     }
     const changes = describeChanges(live, config)
-    const needRestart = Object.keys(config).filter((key) => !LIVE_SECTIONS.has(key) &&
-      JSON.stringify((config as Record<string, unknown>)[key]) !== JSON.stringify((this.#options.running as Record<string, unknown>)[key]))
+    const needRestart = Object.keys(config).filter(
+      (key) =>
+        !LIVE_SECTIONS.has(key) &&
+        JSON.stringify((config as Record<string, unknown>)[key]) !==
+          JSON.stringify((this.#options.running as Record<string, unknown>)[key])
+    )
     if (needRestart.length > 0) logger.warn({ sections: needRestart }, 'config reload: these sections changed and take effect only after a restart')
     if (changes.length === 0) {
       this.#options.record?.('unchanged')

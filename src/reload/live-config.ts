@@ -20,7 +20,10 @@ class LivePolicy implements Policy {
   }
 }
 
-export function configHash (integrations: Readonly<Record<string, IntegrationConfig>>, policy: readonly PolicyRuleConfig[]): string {
+export function configHash (
+  integrations: Readonly<Record<string, IntegrationConfig>>,
+  policy: readonly PolicyRuleConfig[]
+): string {
   return createHash('sha256').update(JSON.stringify({ integrations, policy })).digest('hex').slice(0, 16)
 }
 
@@ -31,23 +34,43 @@ export class LiveConfig {
   #policyRules: readonly PolicyRuleConfig[]
   #state: LoadedState
 
-  constructor (integrations: Readonly<Record<string, IntegrationConfig>>, policyRules: readonly PolicyRuleConfig[], now: () => Date) {
+  constructor (
+    integrations: Readonly<Record<string, IntegrationConfig>>,
+    policyRules: readonly PolicyRuleConfig[],
+    now: () => Date
+  ) {
     this.integrations = { ...integrations }
     this.#policyRules = policyRules
     this.policy = new LivePolicy(compilePolicy(policyRules))
     this.#state = { hash: configHash(integrations, policyRules), loadedAt: now().toISOString(), reloads: 0 }
   }
 
-  get state (): LoadedState { return this.#state }
-  get policyRules (): readonly PolicyRuleConfig[] { return this.#policyRules }
+  get state (): LoadedState {
+    return this.#state
+  }
 
-  /** Replaces integrations and policy in one synchronous step. The policy is compiled first, so a throw changes nothing. */
-  swap (integrations: Readonly<Record<string, IntegrationConfig>>, policyRules: readonly PolicyRuleConfig[], now: () => Date): void {
+  get policyRules (): readonly PolicyRuleConfig[] {
+    return this.#policyRules
+  }
+
+  /** Replaces integrations and policy in one synchronous step. The policy is compiled first, so a throw changes
+   * nothing. */
+  swap (
+    integrations: Readonly<Record<string, IntegrationConfig>>,
+    policyRules: readonly PolicyRuleConfig[],
+    now: () => Date
+  ): void {
     const compiled = compilePolicy(policyRules)
-    for (const name of Object.keys(this.integrations)) if (!Object.hasOwn(integrations, name)) Reflect.deleteProperty(this.integrations, name)
+    for (const name of Object.keys(this.integrations)) {
+      if (!Object.hasOwn(integrations, name)) Reflect.deleteProperty(this.integrations, name)
+    }
     Object.assign(this.integrations, integrations)
     ;(this.policy as LivePolicy).current = compiled
     this.#policyRules = policyRules
-    this.#state = { hash: configHash(integrations, policyRules), loadedAt: now().toISOString(), reloads: this.#state.reloads + 1 }
+    this.#state = {
+      hash: configHash(integrations, policyRules),
+      loadedAt: now().toISOString(),
+      reloads: this.#state.reloads + 1
+    }
   }
 }

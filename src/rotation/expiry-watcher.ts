@@ -1,7 +1,8 @@
 /**
  * The daily expiry check: asks the one CredentialExpiry (credential-expiry.ts) for a fresh read at start and then once
  * a day, and logs a warning from 30 days before and an error from 7 days before (and after expiry). Days, parsing and
- * the cache are CredentialExpiry's, so the log, `/metrics` and the admin view agree. Time comes from the injected Clock.
+ * the cache are CredentialExpiry's, so the log, `/metrics` and the admin view agree. Time comes from the injected
+ * Clock.
  */
 import type { Logger } from 'pino'
 import type { Clock, TimerHandle } from '../clock.js'

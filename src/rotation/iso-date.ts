@@ -1,6 +1,7 @@
 /**
  * Strict ISO 8601 dates for credential expiry (`expiresAt`, `--expires-at`): `Date.parse` repairs what it should refuse
- * ("2027-02-30" becomes 2 March, arbitrary text such as "soon 1" becomes a date in 2001), so an operator's typo became a
+ * ("2027-02-30" becomes 2 March, arbitrary text such as "soon 1" becomes a date in 2001), so an operator's typo became
+ * a
  * wrong expiry alert. Accepted: a calendar date `YYYY-MM-DD` (midnight UTC), or a date-time with seconds optional, a
  * fraction optional and an explicit offset (`Z` or `±HH:MM`, RFC 3339 section 5.6): a time without an offset would
  * depend on the broker's time zone.
@@ -17,7 +18,14 @@ export function parseIsoDate (text: string): number | undefined {
   const date = DATE.exec(text)
   const parts = date ?? DATE_TIME.exec(text)
   if (parts === null) return undefined
-  const [year, month, day, hour, minute, second] = [1, 2, 3, 4, 5, 6].map((index) => Number(parts[index] ?? 0)) as [number, number, number, number, number, number]
+  const [year, month, day, hour, minute, second] = [1, 2, 3, 4, 5, 6].map((index) => Number(parts[index] ?? 0)) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number
+  ]
   if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return undefined
   if (hour > 23 || minute > 59 || second > 59) return undefined
   const millis = Number((parts[7] ?? '').padEnd(3, '0').slice(0, 3))

@@ -87,7 +87,13 @@ export async function rotateCredential (context: RotationContext, input: RotateI
   if (expiresAt === undefined && before?.expires_at !== undefined) {
     notes.push(`expires_at still says ${before.expires_at} (set for the previous credential); give the new credential's expiry with --expires-at / expiresAt`)
   }
-  return { integration: input.integration, oldVersion: current, newVersion: version, notes, stored: storedSecret(input.integration, version, data, context.clock) }
+  return {
+    integration: input.integration,
+    oldVersion: current,
+    newVersion: version,
+    notes,
+    stored: storedSecret(input.integration, version, data, context.clock)
+  }
 }
 
 export async function rollbackCredential (context: RotationContext, input: RollbackInput): Promise<RotationResult> {
@@ -115,11 +121,21 @@ export async function rollbackCredential (context: RotationContext, input: Rollb
 
 /** Versions, who wrote them and when; never values. */
 export async function credentialHistory (store: SecretStore, integration: string): Promise<CredentialHistory> {
-  const [versions, currentVersion, metadata] = await Promise.all([store.history(integration), store.currentVersion(integration), store.metadata(integration)])
-  return { integration, currentVersion, metadata: metadata ?? {}, versions: [...versions].sort((a, b) => b.version - a.version) }
+  const [versions, currentVersion, metadata] = await Promise.all([
+    store.history(integration),
+    store.currentVersion(integration),
+    store.metadata(integration)
+  ])
+  return {
+    integration,
+    currentVersion,
+    metadata: metadata ?? {},
+    versions: [...versions].sort((a, b) => b.version - a.version)
+  }
 }
 
-/** Accepts a real calendar date or a date-time with an offset (iso-date.ts); returns ISO 8601 (the form every store keeps). */
+/** Accepts a real calendar date or a date-time with an offset (iso-date.ts); returns ISO 8601 (the form every store
+ * keeps). */
 export function parseExpiresAt (text: string): string {
   const time = parseIsoDate(text.trim())
   if (time === undefined) throw new BadRequestError(`cannot read expiry date "${text.slice(0, 40)}"; use a real ISO 8601 date, e.g. 2027-03-31 or 2027-03-31T12:00:00Z`)

@@ -1,9 +1,11 @@
 /**
  * Verify before commit: a credential is tried against Atlassian before it is stored. OAuth credentials do one
- * client-credentials exchange at the token endpoint (the token is thrown away: tokens minted from the old secret stay in
+ * client-credentials exchange at the token endpoint (the token is thrown away: tokens minted from the old secret stay
+ * in
  * use until they expire or fail). Scoped API tokens make one cheap authenticated call through the gateway: Jira
  * `GET /rest/api/3/myself`, Confluence `GET /wiki/rest/api/user/current`.
- * A refusal becomes CredentialVerificationFailedError (422); Atlassian being unreachable stays a 5xx, and nothing is stored.
+ * A refusal becomes CredentialVerificationFailedError (422); Atlassian being unreachable stays a 5xx, and nothing is
+ * stored.
  */
 import type { Dispatcher } from 'undici'
 import { request } from '../upstream/undici-parts.js'
@@ -48,7 +50,11 @@ export function createCredentialVerifier (options: VerifierOptions): CredentialV
   }
 }
 
-async function probeApiToken (options: VerifierOptions, config: IntegrationConfig, authorization: string): Promise<void> {
+async function probeApiToken (
+  options: VerifierOptions,
+  config: IntegrationConfig,
+  authorization: string
+): Promise<void> {
   const base = options.apiUrl.replace(/\/$/, '')
   const url = `${base}/ex/${config.product}/${config.cloudId}${PROBE_PATH[config.product]}`
   let response: Dispatcher.ResponseData
@@ -63,13 +69,14 @@ async function probeApiToken (options: VerifierOptions, config: IntegrationConfi
     })
   } catch (error) {
     const name = (error as Error).name
-    if (name === 'TimeoutError' || name === 'AbortError' || errorCode(error)?.includes('TIMEOUT') === true) throw new UpstreamTimeoutError()
+    if (name === 'TimeoutError' || name === 'AbortError' || errorCode(error)?.includes('TIMEOUT') === true) { throw new UpstreamTimeoutError() }
     throw new UpstreamUnavailableError({ cause: new Error(`${name} ${errorCode(error) ?? ''}`.trim()) })
   }
   const text = await response.body.text().catch(() => '')
   const status = response.statusCode
-  // Authenticated but short of a scope (gateway: 401 "scope does not match") or a permission (403): the token itself works.
-  if ((status >= 200 && status < 300) || status === 403 || (status === 401 && /scope does not match/i.test(text))) return
-  if (status === 401) throw new CredentialVerificationFailedError(`${PROBE_PATH[config.product]} answered 401 to the API token`)
+  // Authenticated but short of a scope (gateway: 401 "scope does not match") or a permission (403): the token itself
+  // works.
+  if ((status >= 200 && status < 300) || status === 403 || (status === 401 && /scope does not match/i.test(text))) { return }
+  if (status === 401) { throw new CredentialVerificationFailedError(`${PROBE_PATH[config.product]} answered 401 to the API token`) }
   throw new UpstreamUnavailableError({ cause: new Error(`${PROBE_PATH[config.product]} answered ${status}`) })
 }

@@ -10,7 +10,10 @@ export function revalidateMs (config: BrokerConfig): number {
   return config.secrets.store === 'vault' && config.secrets.vault ? config.secrets.vault.revalidateSeconds * 1000 : 5_000
 }
 
-export async function createSecretStore (config: BrokerConfig, deps: { logger: Logger, clock: Clock, env?: NodeJS.ProcessEnv, writtenBy?: string }): Promise<SecretStore> {
+export async function createSecretStore (
+  config: BrokerConfig,
+  deps: { logger: Logger; clock: Clock; env?: NodeJS.ProcessEnv; writtenBy?: string }
+): Promise<SecretStore> {
   const env = deps.env ?? process.env
   if (config.secrets.store === 'vault' && config.secrets.vault) {
     // Loaded only when chosen: a single-machine broker never pays for node-vault.

@@ -30,7 +30,6 @@ export class CredentialSource {
     this.#revalidateMs = options.revalidateMs
   }
 
-
   /** Subscribes to "a new version became current" (also fired for the first read: previousVersion undefined). */
   onChange (listener: (change: CredentialChange) => void): void {
     this.#events.on('change', listener)
@@ -43,11 +42,14 @@ export class CredentialSource {
 
   /**
    * The current secret; throws CredentialNotConfiguredError when none is stored. `revalidate` checks the store now
-   * instead of after the interval (Atlassian just rejected the cached one: a newer version may have been written elsewhere).
+   * instead of after the interval (Atlassian just rejected the cached one: a newer version may have been written
+   * elsewhere).
    */
   async current (integration: string, options: { revalidate?: boolean } = {}): Promise<StoredSecret> {
     const cached = this.#cached.get(integration)
-    if (cached && options.revalidate !== true && this.#clock.now() - cached.checkedAt < this.#revalidateMs) return cached.secret
+    if (cached && options.revalidate !== true && this.#clock.now() - cached.checkedAt < this.#revalidateMs) {
+      return cached.secret
+    }
     let pending = this.#inflight.get(integration)
     if (!pending) {
       pending = this.#refresh(integration, cached).finally(() => this.#inflight.delete(integration))

@@ -34,7 +34,8 @@ export function parseCredential (kind: CredentialKind, json: unknown): Credentia
   throw new CredentialInvalidError(`${[...new Set(problems)].join('; ')} (a ${kind} credential is exactly ${EXPECTED[kind]})`)
 }
 
-/** The kind a document is a valid credential of, if any (a rotation with the other kind is a conflict, not bad input). */
+/** The kind a document is a valid credential of, if any (a rotation with the other kind is a conflict, not bad input).
+ * */
 export function credentialKindOf (json: unknown): CredentialKind | undefined {
   return (Object.keys(schemas) as CredentialKind[]).find((kind) => schemas[kind].safeParse(json).success)
 }

@@ -8,7 +8,10 @@ import type { IntegrationConfig } from '../config.js'
 
 export class FirstCallWatch {
   readonly #seen = new Set<string>()
-  constructor (private readonly integrations: Readonly<Record<string, IntegrationConfig>>, private readonly logger: Logger) {}
+  constructor (
+    private readonly integrations: Readonly<Record<string, IntegrationConfig>>,
+    private readonly logger: Logger
+  ) {}
 
   observe (integration: string, statusCode: number): void {
     if (this.#seen.has(integration)) return
@@ -16,7 +19,10 @@ export class FirstCallWatch {
     if (statusCode !== 401 && statusCode !== 404) return
     const config = Object.hasOwn(this.integrations, integration) ? this.integrations[integration] : undefined
     if (config === undefined) return
-    this.logger.warn({ integration, site: config.site, cloudId: config.cloudId, statusCode }, firstCallHint(integration, config, statusCode))
+    this.logger.warn(
+      { integration, site: config.site, cloudId: config.cloudId, statusCode },
+      firstCallHint(integration, config, statusCode)
+    )
   }
 }
 

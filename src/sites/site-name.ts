@@ -8,14 +8,21 @@ export const DEFAULT_SITE_SUFFIXES: readonly string[] = ['.atlassian.net']
 const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/
 
 /** Why `site` is not acceptable, or undefined when it is. */
-export function siteNameProblem (site: string, suffixes: readonly string[] = DEFAULT_SITE_SUFFIXES): string | undefined {
+export function siteNameProblem (
+  site: string,
+  suffixes: readonly string[] = DEFAULT_SITE_SUFFIXES
+): string | undefined {
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(site) || /[/?#@:\\\s]/.test(site)) {
     return `"${printable(site)}" is not a bare host name; write it like acme.atlassian.net (no scheme, port, path or user)`
   }
   const host = site.toLowerCase()
-  if (host.length > 253 || !host.split('.').every((label) => LABEL.test(label))) return `"${printable(site)}" is not a valid host name`
+  if (host.length > 253 || !host.split('.').every((label) => LABEL.test(label))) {
+    return `"${printable(site)}" is not a valid host name`
+  }
   const suffix = suffixes.find((allowed) => host.endsWith(allowed.toLowerCase()) && host.length > allowed.length)
-  if (suffix === undefined) return `"${printable(site)}" must end with ${suffixes.join(' or ')} (atlassian.siteSuffixes)`
+  if (suffix === undefined) {
+    return `"${printable(site)}" must end with ${suffixes.join(' or ')} (atlassian.siteSuffixes)`
+  }
   return undefined
 }
 

@@ -26,12 +26,17 @@ export interface ResolveSitesOptions {
   dispatcher?: Dispatcher
   timeoutMs?: number
   now?: () => Date
-  /** Answers kept beyond the data dir (Vault metadata): written after a fresh lookup, read when the site is unreachable. */
+  /** Answers kept beyond the data dir (Vault metadata): written after a fresh lookup, read when the site is
+   * unreachable. */
   shared?: SharedSiteCache
 }
 
 /** One lookup: the cloudId, or an Error whose message says what the site answered. */
-export async function fetchCloudId (siteUrl: string, site: string, options: { dispatcher?: Dispatcher, timeoutMs?: number } = {}): Promise<string> {
+export async function fetchCloudId (
+  siteUrl: string,
+  site: string,
+  options: { dispatcher?: Dispatcher; timeoutMs?: number } = {}
+): Promise<string> {
   const timeout = options.timeoutMs ?? DEFAULT_TIMEOUT_MS
   const response = await request(tenantInfoUrl(siteUrl, site), {
     method: 'GET',
@@ -42,11 +47,15 @@ export async function fetchCloudId (siteUrl: string, site: string, options: { di
     ...(options.dispatcher ? { dispatcher: options.dispatcher } : {})
   } as Parameters<typeof request>[1])
   const text = await response.body.text()
-  if (response.statusCode === 404) throw new Error(`${site} answered 404: no Atlassian site by that name (check the spelling)`)
+  if (response.statusCode === 404) { throw new Error(`${site} answered 404: no Atlassian site by that name (check the spelling)`) }
   if (response.statusCode !== 200) throw new Error(`${site} answered HTTP ${response.statusCode} to tenant_info`)
   let cloudId: unknown
-  try { cloudId = (JSON.parse(text) as { cloudId?: unknown }).cloudId } catch { cloudId = undefined }
-  if (typeof cloudId !== 'string' || !CLOUD_ID_PATTERN.test(cloudId)) throw new Error(`${site} answered tenant_info without a cloudId`)
+  try {
+    cloudId = (JSON.parse(text) as { cloudId?: unknown }).cloudId
+  } catch {
+    cloudId = undefined
+  }
+  if (typeof cloudId !== 'string' || !CLOUD_ID_PATTERN.test(cloudId)) { throw new Error(`${site} answered tenant_info without a cloudId`) }
   return cloudId.toLowerCase()
 }
 
@@ -71,7 +80,11 @@ export async function resolveSites (config: ParsedConfig, options: ResolveSitesO
 
 /** resolveSites without the throw: what `check` reports line by line. */
 export async function resolveSitesOutcome (config: ParsedConfig, options: ResolveSitesOptions): Promise<SitesOutcome> {
-  if (Object.values(config.integrations).every((integration) => integration.site === undefined && integration.cloudId !== undefined)) {
+  if (
+    Object.values(config.integrations).every(
+      (integration) => integration.site === undefined && integration.cloudId !== undefined
+    )
+  ) {
     return { config: config as BrokerConfig, resolved: [], problems: [] }
   }
   const resolved: SiteResolution[] = []

@@ -1,6 +1,7 @@
 /**
  * Resolved sites kept in the secret store's metadata, beside the integration's credential (Vault: KV v2
- * `custom_metadata` keys `site`, `site_cloud_id`, `site_resolved_at`). The data-dir cache (site-resolver.ts) dies with a
+ * `custom_metadata` keys `site`, `site_cloud_id`, `site_resolved_at`). The data-dir cache (site-resolver.ts) dies with
+ * a
  * pod; this one is shared by every sidecar reading the same Vault, so a new pod starts even while the site is
  * unreachable, as long as any broker or `init` resolved it once.
  *
@@ -24,13 +25,16 @@ export interface SharedSiteCache {
 
 export function storeSiteCache (store: SecretStore, logger: Logger): SharedSiteCache {
   let writable = true
-  const reason = (error: unknown): string => errorCode(error) ?? (error instanceof Error ? error.message : String(error))
+  const reason = (error: unknown): string =>
+    errorCode(error) ?? (error instanceof Error ? error.message : String(error))
   return {
     async read (integration, site) {
       try {
         const metadata = await store.metadata(integration)
         const cloudId = metadata?.site_cloud_id?.toLowerCase()
-        if (metadata?.site?.toLowerCase() !== site || cloudId === undefined || !CLOUD_ID_PATTERN.test(cloudId)) return undefined
+        if (metadata?.site?.toLowerCase() !== site || cloudId === undefined || !CLOUD_ID_PATTERN.test(cloudId)) {
+          return undefined
+        }
         return { site, cloudId, resolvedAt: metadata.site_resolved_at ?? '' }
       } catch (error) {
         logger.warn({ integration, site, reason: reason(error) }, `could not read the cached cloudId from the ${store.kind} store`)
@@ -44,7 +48,11 @@ export function storeSiteCache (store: SecretStore, logger: Logger): SharedSiteC
         // No credential stored yet: there is no key to annotate (init writes the entry once it has stored one).
         if (current === undefined) return
         if (current.site === entry.site && current.site_cloud_id === entry.cloudId) return
-        await store.updateMetadata(integration, { site: entry.site, site_cloud_id: entry.cloudId, site_resolved_at: entry.resolvedAt })
+        await store.updateMetadata(integration, {
+          site: entry.site,
+          site_cloud_id: entry.cloudId,
+          site_resolved_at: entry.resolvedAt
+        })
         logger.info({ integration, site: entry.site, cloudId: entry.cloudId }, `site's cloudId cached in the ${store.kind} store`)
       } catch (error) {
         if (errorCode(error) === 'BROKER_ERR_SECRET_STORE_DENIED') {

@@ -55,7 +55,10 @@ export async function exchangeClientCredentials (input: ExchangeRequest): Promis
     : undefined
 
   if (response.statusCode === 200 && typeof body === 'object' && body !== null) {
-    const { access_token: accessToken, expires_in: expiresIn } = body as { access_token?: unknown, expires_in?: unknown }
+    const { access_token: accessToken, expires_in: expiresIn } = body as {
+      access_token?: unknown
+      expires_in?: unknown
+    }
     if (typeof accessToken !== 'string' || accessToken === '') {
       throw withRetryAfter(new TokenEndpointUnavailableError({ cause: new Error('token response without access_token') }), 1)
     }
@@ -64,11 +67,15 @@ export async function exchangeClientCredentials (input: ExchangeRequest): Promis
   if (oauthError !== undefined && REJECTION_CODES.has(oauthError)) {
     throw new CredentialRejectedError({ cause: new Error(`token endpoint answered ${response.statusCode} ${oauthError}`) })
   }
-  // The code is logged as the cause: keep it to what an OAuth error code looks like (RFC 6749 section 5.2), never free text.
+  // The code is logged as the cause: keep it to what an OAuth error code looks like (RFC 6749 section 5.2), never free
+  // text.
   const code = oauthError !== undefined && /^[a-z_]{1,40}$/.test(oauthError) ? ` ${oauthError}` : oauthError !== undefined ? ' (unrecognised error code)' : ''
   const detail = response.statusCode === 200 ? 'token endpoint answered 200 with a body that is not JSON' : `token endpoint answered ${response.statusCode}${code}`
   const retryAfter = Number(response.headers['retry-after'])
-  throw withRetryAfter(new TokenEndpointUnavailableError({ cause: new Error(detail) }), Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : 1)
+  throw withRetryAfter(
+    new TokenEndpointUnavailableError({ cause: new Error(detail) }),
+    Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : 1
+  )
 }
 
 function normalizeExpiresIn (value: unknown): { expiresIn: number, anomaly?: string } {

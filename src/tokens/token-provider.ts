@@ -4,7 +4,8 @@
  * `expires_in` runs out and refreshed ahead of expiry while traffic continues; concurrent misses share one exchange
  * (single-flight); failures are remembered briefly with backoff so a bad credential is not hammered.
  * API-token integrations: the stored scoped token as Bearer, or Basic `email:token` when an email is stored.
- * Rotation overlap: a token minted from an older version stays in use until it expires or Atlassian refuses it. When the
+ * Rotation overlap: a token minted from an older version stays in use until it expires or Atlassian refuses it. When
+ * the
  * current version is rejected at the token endpoint, the store is checked for a newer version first, then version N-1
  * is tried once; if that works it stays in use (logged at error level, shown as `fallbackFrom`) until the store's
  * current version changes or an operator drops the token.
@@ -89,7 +90,8 @@ export class TokenProvider {
   readonly #failures = new Map<string, Failure>()
   readonly #lastExchange = new Map<string, TokenState['lastExchange']>()
   readonly #fallbacks = new Map<string, Fallback>()
-  /** API-token integrations whose token Atlassian just answered 401 to: the next grant revalidates against the store. */
+  /** API-token integrations whose token Atlassian just answered 401 to: the next grant revalidates against the store.
+   * */
   readonly #revalidateNext = new Set<string>()
 
   constructor (options: TokenProviderOptions) {
@@ -117,7 +119,10 @@ export class TokenProvider {
       this.#options.onCacheLookup?.(integration, true)
       if (now >= cached.refreshAt && !this.#inflight.has(integration)) {
         this.#mint(integration).catch((error: Error) => {
-          this.#options.logger.warn({ integration, code: errorCode(error) }, 'refresh ahead of expiry failed; the current token stays in use')
+          this.#options.logger.warn(
+            { integration, code: errorCode(error) },
+            'refresh ahead of expiry failed; the current token stays in use'
+          )
         })
       }
       return cached
@@ -142,8 +147,10 @@ export class TokenProvider {
    * forgotten. In fleet mode the drop reaches every sidecar, unless it came from the fleet (`fromFleet`).
    */
   drop (integration: string, options: { fromFleet?: boolean } = {}): boolean {
-    const versions = [this.#tokens.peek(integration)?.secretVersion, this.#options.credentials.cachedVersion(integration)]
-      .filter((version): version is number => version !== undefined)
+    const versions = [
+      this.#tokens.peek(integration)?.secretVersion,
+      this.#options.credentials.cachedVersion(integration)
+    ].filter((version): version is number => version !== undefined)
     this.#fallbacks.delete(integration)
     this.#failures.delete(integration)
     if (options.fromFleet !== true) this.#options.shared?.dropped(integration, versions)
@@ -185,9 +192,11 @@ export class TokenProvider {
       const mint = (): Promise<CachedToken> => this.exchangeWith(integration, secret)
       const shared = this.#options.shared
       // A fallback to an older version stays this sidecar's own decision: only the current version is shared.
-      token = shared !== undefined && secret === current ? await shared.obtain(integration, secret, mint) : await mint()
+      token =
+        shared !== undefined && secret === current ? await shared.obtain(integration, secret, mint) : await mint()
     } catch (error) {
-      const recovered = error instanceof CredentialRejectedError ? await this.#recover(integration, secret, current) : undefined
+      const recovered =
+        error instanceof CredentialRejectedError ? await this.#recover(integration, secret, current) : undefined
       if (recovered === undefined) {
         this.#rememberFailure(integration, error as Error)
         throw error
@@ -199,22 +208,34 @@ export class TokenProvider {
     return token
   }
 
-  /** After `rejected` was refused: a newer version from the store, else version N-1 once. Undefined when neither works. */
-  async #recover (integration: string, rejected: StoredSecret, current: StoredSecret): Promise<CachedToken | undefined> {
+  /** After `rejected` was refused: a newer version from the store, else version N-1 once. Undefined when neither works.
+   * */
+  async #recover (
+    integration: string,
+    rejected: StoredSecret,
+    current: StoredSecret
+  ): Promise<CachedToken | undefined> {
     const logger = this.#options.logger
     if (rejected !== current) {
       this.#fallbacks.delete(integration)
-      logger.error({ integration, rejectedVersion: current.version, fallbackVersion: rejected.version }, `version ${rejected.version} of ${integration} was rejected by Atlassian too; no fallback left`)
+      logger.error(
+        { integration, rejectedVersion: current.version, fallbackVersion: rejected.version },
+        `version ${rejected.version} of ${integration} was rejected by Atlassian too; no fallback left`
+      )
       return undefined
     }
     const latest = await this.#options.credentials.current(integration, { revalidate: true }).catch(() => undefined)
     if (latest !== undefined && latest.version > rejected.version) {
-      logger.info({ integration, rejectedVersion: rejected.version, version: latest.version }, 'the cached credential was rejected; a newer version is in the store, trying it')
+      logger.info(
+        { integration, rejectedVersion: rejected.version, version: latest.version },
+        'the cached credential was rejected; a newer version is in the store, trying it'
+      )
       return await this.exchangeWith(integration, latest).catch(() => undefined)
     }
-    const previous = rejected.version > 1
-      ? await this.#options.credentials.version(integration, rejected.version - 1).catch(() => undefined)
-      : undefined
+    const previous =
+      rejected.version > 1
+        ? await this.#options.credentials.version(integration, rejected.version - 1).catch(() => undefined)
+        : undefined
     if (previous === undefined) return undefined
     let token: CachedToken
     try {
@@ -223,8 +244,10 @@ export class TokenProvider {
       return undefined
     }
     this.#fallbacks.set(integration, { from: rejected.version, secret: previous })
-    logger.error({ integration, rejectedVersion: rejected.version, fallbackVersion: previous.version },
-      `falling back to version ${previous.version} of ${integration}: version ${rejected.version} was rejected by Atlassian`)
+    logger.error(
+      { integration, rejectedVersion: rejected.version, fallbackVersion: previous.version },
+      `falling back to version ${previous.version} of ${integration}: version ${rejected.version} was rejected by Atlassian`
+    )
     return token
   }
 
@@ -238,14 +261,26 @@ export class TokenProvider {
     const startedAt = this.#options.clock.now()
     let exchanged: ExchangedToken
     try {
-      exchanged = await this.#exchange({ tokenUrl: this.#options.tokenUrl, clientId, clientSecret, timeoutMs: this.#options.timeoutMs })
+      exchanged = await this.#exchange({
+        tokenUrl: this.#options.tokenUrl,
+        clientId,
+        clientSecret,
+        timeoutMs: this.#options.timeoutMs
+      })
     } catch (error) {
-      const outcome: ExchangeOutcome = error instanceof CredentialRejectedError ? 'rejected' : (error as { statusCode?: number }).statusCode === 503 ? 'unavailable' : 'error'
+      const outcome: ExchangeOutcome =
+        error instanceof CredentialRejectedError
+          ? 'rejected'
+          : (error as { statusCode?: number }).statusCode === 503
+              ? 'unavailable'
+              : 'error'
       this.#recordExchange(integration, outcome)
       throw error
     }
     this.#recordExchange(integration, 'ok')
-    if (exchanged.anomaly) this.#options.logger.warn({ integration, anomaly: exchanged.anomaly }, 'unusual token endpoint answer')
+    if (exchanged.anomaly) {
+      this.#options.logger.warn({ integration, anomaly: exchanged.anomaly }, 'unusual token endpoint answer')
+    }
     const lifetimeMs = exchanged.expiresIn * 1000
     const expiresAt = startedAt + lifetimeMs
     const safetyMs = Math.min(SAFETY_MS, lifetimeMs / 10)
@@ -276,8 +311,15 @@ export class TokenProvider {
     this.#failures.set(integration, { error, until: this.#options.clock.now() + delayMs, count })
     // The first caller hears when to come back, like the ones answered from this negative cache.
     withRetryAfter(error, delayMs / 1000)
-    this.#options.logger.error({ integration, code: errorCode(error), cause: (error.cause as Error | undefined)?.message, retryInSeconds: delayMs / 1000 },
-      rejected ? 'Atlassian rejected the credential; check or rotate it' : 'token endpoint unavailable')
+    this.#options.logger.error(
+      {
+        integration,
+        code: errorCode(error),
+        cause: (error.cause as Error | undefined)?.message,
+        retryInSeconds: delayMs / 1000
+      },
+      rejected ? 'Atlassian rejected the credential; check or rotate it' : 'token endpoint unavailable'
+    )
   }
 
   /** One grant per stored secret object: the credential source hands out the same object while it is current. */
@@ -286,7 +328,11 @@ export class TokenProvider {
   #apiTokenGrant (secret: StoredSecret): AccessGrant {
     let grant = this.#apiTokenGrants.get(secret)
     if (grant === undefined) {
-      grant = { authorization: apiTokenAuthorization(secret.data), secretVersion: secret.version, expiresAt: undefined }
+      grant = {
+        authorization: apiTokenAuthorization(secret.data),
+        secretVersion: secret.version,
+        expiresAt: undefined
+      }
       this.#apiTokenGrants.set(secret, grant)
     }
     return grant

@@ -41,7 +41,8 @@ export class CallerUpload {
     incoming.pipe(this.stream)
     incoming.on('error', (error) => this.stream.destroy(error))
     // Until undici takes the stream (after the token is fetched), nothing else listens on it: a caller breaking off
-    // its upload, or the parser refusing its framing, must fail this request, not end the process with an uncaught 'error'.
+    // its upload, or the parser refusing its framing, must fail this request, not end the process with an uncaught
+    // 'error'.
     this.stream.on('error', () => {})
     // After pipe(), so this listener does not start the flow before the guard is attached.
     this.#stopWatching = watchDeadlines(incoming, limits, (error) => {

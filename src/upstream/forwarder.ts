@@ -31,7 +31,8 @@ export interface ForwarderOptions {
   /** The caller's upload fails with 408 after this long without a byte, or this long in all. */
   requestBodyIdleMs: number
   requestBodyTotalMs: number
-  /** Tests and benchmarks point this at a local server (one dispatcher for all); production has a Pool per integration. */
+  /** Tests and benchmarks point this at a local server (one dispatcher for all); production has a Pool per integration.
+   * */
   dispatcher?: Dispatcher
   /** Every answer Atlassian gives (retried and replayed ones too): rate-limit awareness and metrics read it. */
   onUpstreamResponse?: (integration: string, statusCode: number, headers: ForwardResponse['headers']) => void
@@ -64,7 +65,7 @@ const NO_BODY_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'DELETE'])
 
 export class Forwarder {
   readonly #options: ForwarderOptions
-  readonly #dispatcher: ((integration: string) => Dispatcher)
+  readonly #dispatcher: (integration: string) => Dispatcher
   readonly #pools: IntegrationPools | undefined
   readonly #basePath: string
   readonly #clock: Clock
@@ -77,15 +78,16 @@ export class Forwarder {
     const apiUrl = new URL(options.apiUrl)
     this.#basePath = apiUrl.pathname.replace(/\/$/, '')
     const given = options.dispatcher
-    this.#pools = given === undefined
-      ? new IntegrationPools({
-        origin: apiUrl.origin,
-        connections: options.connections,
-        connectTimeoutMs: options.connectTimeoutMs,
-        headersTimeoutMs: options.headersTimeoutMs,
-        bodyTimeoutMs: options.bodyTimeoutMs
-      })
-      : undefined
+    this.#pools =
+      given === undefined
+        ? new IntegrationPools({
+          origin: apiUrl.origin,
+          connections: options.connections,
+          connectTimeoutMs: options.connectTimeoutMs,
+          headersTimeoutMs: options.headersTimeoutMs,
+          bodyTimeoutMs: options.bodyTimeoutMs
+        })
+        : undefined
     const pools = this.#pools
     this.#dispatcher = pools === undefined ? () => given as Dispatcher : (integration) => pools.for(integration)
   }
@@ -137,7 +139,12 @@ export class Forwarder {
     await this.#pools?.close()
   }
 
-  async #send (request: ForwardRequest, path: string, grant: AccessGrant, body: PreparedBody): Promise<Dispatcher.ResponseData> {
+  async #send (
+    request: ForwardRequest,
+    path: string,
+    grant: AccessGrant,
+    body: PreparedBody
+  ): Promise<Dispatcher.ResponseData> {
     const headers = upstreamRequestHeaders(request.incoming.headers, grant.authorization)
     if (body.length !== undefined) headers['content-length'] = String(body.length)
     try {
@@ -163,14 +170,22 @@ export class Forwarder {
   /** Buffers small bodies so a 401 can be replayed; streams the rest through caller-upload.ts's limit and deadlines. */
   async #prepareBody (request: ForwardRequest): Promise<PreparedBody> {
     const { incoming } = request
-    const declared = incoming.headers['content-length'] === undefined ? undefined : Number(incoming.headers['content-length'])
+    const declared =
+      incoming.headers['content-length'] === undefined ? undefined : Number(incoming.headers['content-length'])
     const chunked = incoming.headers['transfer-encoding'] !== undefined
     const limit = this.#options.bodyLimitBytes
     if (declared !== undefined && declared > limit) throw new BodyTooLargeError(limit)
     if (!chunked && (declared === undefined || declared === 0)) {
-      return staticBody(NO_BODY_METHODS.has(request.method) ? undefined : Buffer.alloc(0), declared === 0 && !NO_BODY_METHODS.has(request.method))
+      return staticBody(
+        NO_BODY_METHODS.has(request.method) ? undefined : Buffer.alloc(0),
+        declared === 0 && !NO_BODY_METHODS.has(request.method)
+      )
     }
-    const upload = new CallerUpload(incoming, { bodyLimitBytes: limit, idleMs: this.#options.requestBodyIdleMs, totalMs: this.#options.requestBodyTotalMs })
+    const upload = new CallerUpload(incoming, {
+      bodyLimitBytes: limit,
+      idleMs: this.#options.requestBodyIdleMs,
+      totalMs: this.#options.requestBodyTotalMs
+    })
     if (declared !== undefined && declared <= this.#options.replayBufferBytes) {
       return staticBody(await upload.collect(), true)
     }

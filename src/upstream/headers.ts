@@ -48,7 +48,10 @@ function connectionListed (value: HeaderValue): ReadonlySet<string> | undefined 
 }
 
 /** A copy of `source` without hop-by-hop headers, the names in `Connection`, and `dropped`. */
-function copyWithout (source: Record<string, HeaderValue>, dropped: ReadonlySet<string>): Record<string, string | string[]> {
+function copyWithout (
+  source: Record<string, HeaderValue>,
+  dropped: ReadonlySet<string>
+): Record<string, string | string[]> {
   const listed = connectionListed(source.connection)
   const headers: Record<string, string | string[]> = {}
   for (const name in source) {
@@ -61,7 +64,10 @@ function copyWithout (source: Record<string, HeaderValue>, dropped: ReadonlySet<
 
 /** Headers for the upstream request: the allow-listed ones only (minus any the caller's `Connection` lists);
  *  `content-length` is set by the forwarder from the body it actually sends. */
-export function upstreamRequestHeaders (incoming: IncomingHttpHeaders, authorization: string): Record<string, string | string[]> {
+export function upstreamRequestHeaders (
+  incoming: IncomingHttpHeaders,
+  authorization: string
+): Record<string, string | string[]> {
   const listed = connectionListed(incoming.connection)
   const headers: Record<string, string | string[]> = {}
   for (const name in incoming) {

@@ -77,8 +77,16 @@ async function proxyPlugin (app: FastifyInstance, options: ProxyPluginOptions): 
       const slash = afterPrefix.indexOf('/')
       const integration = slash === -1 ? afterPrefix : afterPrefix.slice(0, slash)
       const context: ProxyContext = {
-        integration: undefined, path: '', upstreamStatus: undefined, upstreamStartedAt: undefined, upstreamMs: undefined,
-        upstreamRequestId: undefined, rateLimitReason: undefined, errorCode: undefined, bytesIn: () => 0, bytesOut: 0
+        integration: undefined,
+        path: '',
+        upstreamStatus: undefined,
+        upstreamStartedAt: undefined,
+        upstreamMs: undefined,
+        upstreamRequestId: undefined,
+        rateLimitReason: undefined,
+        errorCode: undefined,
+        bytesIn: () => 0,
+        bytesOut: 0
       }
       request.proxy = context
 
@@ -103,8 +111,13 @@ async function proxyPlugin (app: FastifyInstance, options: ProxyPluginOptions): 
       try {
         context.upstreamStartedAt = performance.now()
         const response = await forwarder.forward({
-          integration, config, method: request.method, path: checked.value.path, query: checked.value.query,
-          incoming: request.raw, signal: callerGone
+          integration,
+          config,
+          method: request.method,
+          path: checked.value.path,
+          query: checked.value.query,
+          incoming: request.raw,
+          signal: callerGone
         })
         context.upstreamMs = performance.now() - context.upstreamStartedAt
         context.upstreamStatus = response.statusCode

@@ -1,5 +1,6 @@
 /**
- * Atlassian's rate-limit headers, parsed case-insensitively into one shape (developer.atlassian.com/cloud/jira/platform/
+ * Atlassian's rate-limit headers, parsed case-insensitively into one shape
+ * (developer.atlassian.com/cloud/jira/platform/
  * rate-limiting; docs/reference/atlassian.md section 5). Pure: no I/O, `now` is passed in.
  *
  * Enforced: `Retry-After`, `X-RateLimit-{Limit,Remaining,Reset,NearLimit}`, `RateLimit-Reason`, `RateLimit[-Policy]`.
@@ -94,7 +95,8 @@ const BETA: Spellings = {
 const REASON_SPELLINGS = [...ENFORCED.reason, ...BETA.reason]
 
 function parseFamily (lower: Map<string, string>, names: Spellings, now: number): RateLimitState {
-  const first = (candidates: readonly string[]): string | undefined => candidates.map((name) => lower.get(name)).find((value) => value !== undefined)
+  const first = (candidates: readonly string[]): string | undefined =>
+    candidates.map((name) => lower.get(name)).find((value) => value !== undefined)
   return {
     retryAfterMs: parseRetryAfter(first(names.retryAfter), now),
     limit: parseCount(lower.get(names.limit)),

@@ -55,10 +55,10 @@ export type Sleep = (ms: number, signal: CancelSignal) => Promise<void>
 /** A sleep on the injected clock (tests advance a manual clock instead of waiting); aborts with the caller. */
 export function sleepOn (clock: Clock): Sleep {
   return (ms, signal) => new Promise<void>((resolve, reject) => {
-    if (signal.aborted) { reject(signal.reason as Error); return }
+    if (signal.aborted) { reject(abortReason(signal)); return }
     const onAbort = (): void => {
       clock.clearTimer(handle)
-      reject(signal.reason as Error)
+      reject(abortReason(signal))
     }
     const handle = clock.setTimer(() => {
       signal.removeEventListener('abort', onAbort)
@@ -66,4 +66,9 @@ export function sleepOn (clock: Clock): Sleep {
     }, ms)
     signal.addEventListener('abort', onAbort, { once: true })
   })
+}
+
+/** What abort() was given (an Error in practice), so the caller sees its own reason. */
+function abortReason (signal: CancelSignal): Error {
+  return signal.reason instanceof Error ? signal.reason : new Error(String(signal.reason))
 }

@@ -56,7 +56,8 @@ export class CallAudit implements UsageSink {
     return stream
   }
 
-  /** `<file>` -> `<file>.1`, then a fresh `<file>`. Writes still buffered in the old stream land in the renamed file (same inode). */
+  /** `<file>` -> `<file>.1`, then a fresh `<file>`. Writes still buffered in the old stream land in the renamed file
+   * (same inode). */
   #rotate (): void {
     try {
       renameSync(this.#file, `${this.#file}.1`)

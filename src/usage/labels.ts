@@ -10,7 +10,6 @@ export const OTHER_CALLER = 'other'
 export const UNAUTHENTICATED_CALLER = 'unauthenticated'
 export const UNKNOWN_INTEGRATION = 'unknown'
 
-
 export interface Labels {
   caller (id: string | undefined): string
   integration (name: string | undefined): string

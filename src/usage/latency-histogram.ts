@@ -21,7 +21,9 @@ export class LatencyHistogram {
   }
 
   merge (other: LatencyHistogram): void {
-    for (let index = 0; index < this.counts.length; index++) this.counts[index] = (this.counts[index] ?? 0) + (other.counts[index] ?? 0)
+    for (let index = 0; index < this.counts.length; index++) {
+      this.counts[index] = (this.counts[index] ?? 0) + (other.counts[index] ?? 0)
+    }
     this.count += other.count
   }
 

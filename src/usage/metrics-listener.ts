@@ -12,7 +12,10 @@ import type { Readiness } from '../readiness.js'
 import type { BrokerMetrics } from './metrics.js'
 import { metricsPlugin } from './metrics-plugin.js'
 
-export async function buildMetricsListener (config: BrokerConfig, deps: { logger: Logger, metrics: BrokerMetrics, readiness: Readiness }): Promise<FastifyInstance> {
+export async function buildMetricsListener (
+  config: BrokerConfig,
+  deps: { logger: Logger; metrics: BrokerMetrics; readiness: Readiness }
+): Promise<FastifyInstance> {
   const loggerInstance: FastifyBaseLogger = deps.logger.child({ listener: 'metrics' })
   const app = Fastify({
     loggerInstance,
@@ -25,7 +28,9 @@ export async function buildMetricsListener (config: BrokerConfig, deps: { logger
   app.get('/healthz', async () => ({ status: 'ok' }))
   app.get('/readyz', async (_request, reply) => {
     const report = await deps.readiness.report()
-    return reply.code(report.ready ? 200 : 503).send({ status: report.ready ? 'ready' : 'not ready', store: report.store })
+    return reply
+      .code(report.ready ? 200 : 503)
+      .send({ status: report.ready ? 'ready' : 'not ready', store: report.store })
   })
   await app.register(metricsPlugin(config, { metrics: deps.metrics }))
   return app

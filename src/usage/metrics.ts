@@ -82,7 +82,12 @@ export class BrokerMetrics {
 
   /** `caller` and `integration` are the call's bounded labels (usage.ts works them out once for every consumer). */
   record (call: ProxiedCall, caller: string, integration: string): void {
-    this.#requests.inc({ caller, integration, method: this.#labels.method(call.method), status_class: this.#labels.statusClass(call.statusCode) })
+    this.#requests.inc({
+      caller,
+      integration,
+      method: this.#labels.method(call.method),
+      status_class: this.#labels.statusClass(call.statusCode)
+    })
     this.#duration.observe({ caller, integration }, call.durationMs / 1000)
     if (call.upstreamMs !== undefined) this.#upstreamDuration.observe({ integration }, call.upstreamMs / 1000)
     if (call.bytesIn > 0) this.#bytesIn.inc({ caller, integration }, call.bytesIn)
@@ -106,7 +111,10 @@ export class BrokerMetrics {
   /** Every upstream answer, retried ones included: a 429 the caller never saw still spent Atlassian's budget. */
   onUpstreamResponse (integration: string, statusCode: number, headers: HeaderBag): void {
     if (statusCode !== 429) return
-    this.#upstreamRateLimited.inc({ integration: this.#labels.integration(integration), reason: normaliseReason(rateLimitReason(headers)) })
+    this.#upstreamRateLimited.inc({
+      integration: this.#labels.integration(integration),
+      reason: normaliseReason(rateLimitReason(headers))
+    })
   }
 
   get contentType (): string { return this.registry.contentType }

@@ -36,7 +36,8 @@ export interface OutcomeSelection {
 export interface OutcomeView {
   /** 60 minutes, oldest first, the current minute last; minutes without calls are zeros. */
   minutes: OutcomeMinute[]
-  /** Per (caller, integration) with calls in the last hour and matching the selection, sorted by caller, integration. */
+  /** Per (caller, integration) with calls in the last hour and matching the selection, sorted by caller, integration.
+   * */
   series: OutcomeTotals[]
   /** Every caller and integration label seen in the last hour (the choices of the page's selection). */
   callers: string[]
@@ -103,12 +104,16 @@ export class OutcomeSeries {
         const minute = entry.minutes[slot] as number
         if (minute < first || minute > now) continue
         const row = (minute - first) * width
-        for (let o = 0; o < width; o++) timeline[row + o] = (timeline[row + o] as number) + (entry.counts[slot * width + o] as number)
+        for (let o = 0; o < width; o++) {
+          timeline[row + o] = (timeline[row + o] as number) + (entry.counts[slot * width + o] as number)
+        }
       }
     }
     series.sort((a, b) => compare(a.caller, b.caller) || compare(a.integration, b.integration))
     const minutes: OutcomeMinute[] = []
-    for (let i = 0; i < SERIES_MINUTES; i++) minutes.push({ minute: new Date((first + i) * MINUTE_MS).toISOString(), ...countsOf(timeline, i * width) })
+    for (let i = 0; i < SERIES_MINUTES; i++) {
+      minutes.push({ minute: new Date((first + i) * MINUTE_MS).toISOString(), ...countsOf(timeline, i * width) })
+    }
     return { minutes, series, callers: [...callers].sort(compare), integrations: [...integrations].sort(compare) }
   }
 
@@ -116,8 +121,15 @@ export class OutcomeSeries {
     const key = `${caller}\u0000${integration}`
     let series = this.#series.get(key)
     if (series !== undefined) return series
-    if (this.#series.size >= this.#maxSeries && caller !== OTHER_CALLER) return this.#seriesFor(OTHER_CALLER, integration)
-    series = { caller, integration, minutes: new Float64Array(SERIES_MINUTES).fill(-1), counts: new Uint32Array(SERIES_MINUTES * CALL_OUTCOMES.length) }
+    if (this.#series.size >= this.#maxSeries && caller !== OTHER_CALLER) {
+      return this.#seriesFor(OTHER_CALLER, integration)
+    }
+    series = {
+      caller,
+      integration,
+      minutes: new Float64Array(SERIES_MINUTES).fill(-1),
+      counts: new Uint32Array(SERIES_MINUTES * CALL_OUTCOMES.length)
+    }
     this.#series.set(key, series)
     return series
   }

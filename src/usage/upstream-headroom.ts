@@ -19,16 +19,30 @@ export interface HeadroomEntry {
   nearLimit: boolean | null
   reason: string | null
   retryAfterSeconds: number | null
-  /** Beta headers (informational): the policy's quota and window, and the remaining points when Atlassian sends them. */
-  beta: { policy: string | null, quota: number | null, windowSeconds: number | null, remaining: number | null, resetSeconds: number | null } | null
+  /** Beta headers (informational): the policy's quota and window, and the remaining points when Atlassian sends them.
+   * */
+  beta: {
+    policy: string | null
+    quota: number | null
+    windowSeconds: number | null
+    remaining: number | null
+    resetSeconds: number | null
+  } | null
 }
 
 /** Reason strings come from Atlassian; kept short and printable so a header cannot flood the page. */
 const clean = (text: string | undefined): string | null => text === undefined ? null : text.replace(/[^\x20-\x7e]/g, '').slice(0, 80)
 
 function hasAny (state: RateLimitState): boolean {
-  return state.limit !== undefined || state.remaining !== undefined || state.resetAt !== undefined || state.nearLimit !== undefined ||
-    state.reason !== undefined || state.policies.length > 0 || state.limits.length > 0
+  return (
+    state.limit !== undefined ||
+    state.remaining !== undefined ||
+    state.resetAt !== undefined ||
+    state.nearLimit !== undefined ||
+    state.reason !== undefined ||
+    state.policies.length > 0 ||
+    state.limits.length > 0
+  )
 }
 
 const numberParam = (entry: RateLimitEntry | undefined, name: string): number | null => {
@@ -52,7 +66,8 @@ export class UpstreamHeadroom {
     }
   }
 
-  /** Every upstream answer (forwarder's onUpstreamResponse); answers without rate-limit headers leave the last entry. */
+  /** Every upstream answer (forwarder's onUpstreamResponse); answers without rate-limit headers leave the last entry.
+   * */
   observe (integration: string, statusCode: number, headers: HeaderBag): void {
     if (!this.#known(integration)) return
     const now = this.#clock.now()
@@ -79,6 +94,8 @@ export class UpstreamHeadroom {
 
   /** The latest entry of each integration that has one, by integration name. */
   entries (): HeadroomEntry[] {
-    return [...this.#latest.values()].sort((a, b) => (a.integration < b.integration ? -1 : a.integration > b.integration ? 1 : 0))
+    return [...this.#latest.values()].sort((a, b) =>
+      a.integration < b.integration ? -1 : a.integration > b.integration ? 1 : 0
+    )
   }
 }

@@ -105,7 +105,12 @@ export class UsageWindow {
     const key = `${event.caller}\u0000${event.integration}`
     let series = this.#series.get(key)
     if (series === undefined) {
-      series = { caller: event.caller, integration: event.integration, total: new Tally(), ring: new Array(RING_MINUTES) }
+      series = {
+        caller: event.caller,
+        integration: event.integration,
+        total: new Tally(),
+        ring: new Array(RING_MINUTES)
+      }
       this.#series.set(key, series)
     }
     series.total.add(event)
@@ -124,7 +129,9 @@ export class UsageWindow {
     const found: Array<{ caller: string, integration: string, figures: UsageFigures }> = []
     for (const entry of this.#series.values()) {
       const slot = entry.ring[minute % RING_MINUTES]
-      if (slot !== undefined && slot.minute === minute) found.push({ caller: entry.caller, integration: entry.integration, figures: slot.tally.figures() })
+      if (slot !== undefined && slot.minute === minute) {
+        found.push({ caller: entry.caller, integration: entry.integration, figures: slot.tally.figures() })
+      }
     }
     return found
   }
@@ -140,7 +147,13 @@ export class UsageWindow {
         last1h.merge(slot.tally)
         if (slot.minute > minute - 5) last5m.merge(slot.tally)
       }
-      return { caller: entry.caller, integration: entry.integration, last5m: last5m.figures(), last1h: last1h.figures(), sinceStart: entry.total.figures() }
+      return {
+        caller: entry.caller,
+        integration: entry.integration,
+        last5m: last5m.figures(),
+        last1h: last1h.figures(),
+        sinceStart: entry.total.figures()
+      }
     })
     series.sort((a, b) => a.caller.localeCompare(b.caller) || a.integration.localeCompare(b.integration))
     return { generatedAt: new Date(now).toISOString(), startedAt: new Date(this.#startedAt).toISOString(), series }

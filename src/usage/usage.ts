@@ -42,7 +42,10 @@ export class Usage implements UsageSink {
     this.window = new UsageWindow({ clock: deps.clock })
     this.outcomes = new OutcomeSeries({ clock: deps.clock })
     // Read live: config.integrations is the reloadable set (src/reload/live-config.ts).
-    this.headroom = new UpstreamHeadroom({ clock: deps.clock, integrations: (name) => Object.hasOwn(config.integrations, name) })
+    this.headroom = new UpstreamHeadroom({
+      clock: deps.clock,
+      integrations: (name) => Object.hasOwn(config.integrations, name)
+    })
     this.metrics = config.metrics.enabled
       ? new BrokerMetrics({
         labels: this.labels,
@@ -50,7 +53,10 @@ export class Usage implements UsageSink {
         expiry: deps.expiry
       })
       : undefined
-    this.audit = config.usage.auditFile === undefined ? undefined : new CallAudit(config.usage.auditFile, deps.logger, { maxFileBytes: config.usage.maxFileBytes })
+    this.audit =
+      config.usage.auditFile === undefined
+        ? undefined
+        : new CallAudit(config.usage.auditFile, deps.logger, { maxFileBytes: config.usage.maxFileBytes })
   }
 
   record (call: ProxiedCall): void {

@@ -38,7 +38,9 @@ for (const kind of STORE_KINDS) {
     t.match(await listed.body.json(), { store: kind, integrations: [{ integration: 'jira-main', storeVersion: 1 }, { integration: 'wiki-main' }] })
 
     const rotated = await client.request({
-      method: 'POST', path: '/admin/integrations/jira-main/rotate', headers: { 'content-type': 'application/json' },
+      method: 'POST',
+      path: '/admin/integrations/jira-main/rotate',
+      headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ credential: { client_id: CLIENT_ID, client_secret: CLIENT_SECRET } })
     })
     t.equal(rotated.statusCode, 200)

@@ -50,8 +50,15 @@ for (const kind of STORE_KINDS) {
     t.equal(listed.body.store, kind)
     const jira = (listed.body.integrations as Array<Record<string, unknown>>).find((entry) => entry.integration === 'jira-main')
     t.match(jira, {
-      product: 'jira', credential: 'oauth', storeVersion: 1, versionInUse: 1, fallbackFrom: null,
-      accessToken: { cached: true, secretVersion: 1 }, lastExchange: { outcome: 'ok' }, daysToExpiry: 44, owner: 'platform'
+      product: 'jira',
+      credential: 'oauth',
+      storeVersion: 1,
+      versionInUse: 1,
+      fallbackFrom: null,
+      accessToken: { cached: true, secretVersion: 1 },
+      lastExchange: { outcome: 'ok' },
+      daysToExpiry: 44,
+      owner: 'platform'
     })
     t.ok(((jira?.accessToken as { expiresInSeconds: number }).expiresInSeconds) > 3000, 'remaining lifetime shown')
 
@@ -110,7 +117,14 @@ for (const kind of STORE_KINDS) {
       { action: 'rotate', outcome: 'refused', code: 'BROKER_ERR_STATE_CONFLICT' }
     ])
     t.equal(records.length, 4, 'a body that fails validation never reaches the action, but its refusal is recorded')
-    assertNoSecrets(t, [JSON.stringify(refused.body), JSON.stringify(invalid.body), JSON.stringify(badBody.body), JSON.stringify(otherKind.body), JSON.stringify(records), ...h.logs])
+    assertNoSecrets(t, [
+      JSON.stringify(refused.body),
+      JSON.stringify(invalid.body),
+      JSON.stringify(badBody.body),
+      JSON.stringify(otherKind.body),
+      JSON.stringify(records),
+      ...h.logs
+    ])
   })
 
   t.test(`${kind} store: two concurrent rotations through the API — one 200, one 409`, async (t) => {

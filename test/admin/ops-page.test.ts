@@ -72,7 +72,10 @@ function countsIn (rows: Row[]): Record<string, Record<string, number>> {
   const seen: Record<string, Record<string, number>> = {}
   for (const row of rows) {
     const counts: Record<string, number> = {}
-    for (const outcome of CALL_OUTCOMES) { const value = Number(row.cells[outcome]); if (value > 0) counts[outcome] = value }
+    for (const outcome of CALL_OUTCOMES) {
+      const value = Number(row.cells[outcome])
+      if (value > 0) counts[outcome] = value
+    }
     seen[key(row.caller, row.integration)] = counts
   }
   return seen
@@ -95,7 +98,9 @@ t.test('the ops page shows the calls sent, by outcome, the expiring credential a
 
   t.same(countsIn(await rowsOf(page, 'outcomes-body')), expected, 'per caller and integration: the counts sent, by outcome')
   const sent: Record<string, number> = {}
-  for (const counts of Object.values(expected)) for (const [outcome, n] of Object.entries(counts)) sent[outcome] = (sent[outcome] ?? 0) + (n ?? 0)
+  for (const counts of Object.values(expected)) {
+    for (const [outcome, n] of Object.entries(counts)) sent[outcome] = (sent[outcome] ?? 0) + (n ?? 0)
+  }
   for (const outcome of CALL_OUTCOMES) {
     t.match(await page.locator(`#timeline-totals span[data-outcome="${outcome}"]`).innerText(), new RegExp(`: ${sent[outcome] ?? 0}$`), `timeline total of ${outcome}`)
   }
@@ -138,8 +143,20 @@ t.test('the ops page shows the calls sent, by outcome, the expiring credential a
   t.same(countsIn(csvRows), expected, 'the CSV matches the counts sent (the HTML name quoted, intact)')
   const [jsonFile] = await Promise.all([page.waitForEvent('download'), page.click('#download-json')])
   const jsonText = readFileSync(await jsonFile.path(), 'utf8')
-  const json = JSON.parse(jsonText) as { outcomes: Array<Record<string, string | number>>, credentials: Array<{ integration: string, expiryLevel: string }> }
-  t.same(countsIn(json.outcomes.map((entry) => ({ caller: String(entry.caller), integration: String(entry.integration), cells: Object.fromEntries(Object.entries(entry).map(([k, v]) => [k, String(v)])) }))), expected)
+  const json = JSON.parse(jsonText) as {
+    outcomes: Array<Record<string, string | number>>
+    credentials: Array<{ integration: string; expiryLevel: string }>
+  }
+  t.same(
+    countsIn(
+      json.outcomes.map((entry) => ({
+        caller: String(entry.caller),
+        integration: String(entry.integration),
+        cells: Object.fromEntries(Object.entries(entry).map(([k, v]) => [k, String(v)]))
+      }))
+    ),
+    expected
+  )
   t.match(json.credentials, [{ integration: 'jira-main', expiryLevel: 'critical' }, { integration: 'wiki-main', expiryLevel: 'warn' }])
 
   // The selection: from the keyboard, into the URL, and back from a link.

@@ -1,4 +1,5 @@
-/** GET /admin/ops: outcomes per minute and per series, credentials, headroom; admin only; no secret; bad selection refused. */
+/** GET /admin/ops: outcomes per minute and per series, credentials, headroom; admin only; no secret; bad selection
+ * refused. */
 import t from 'tap'
 import { request } from 'undici'
 import { expiryLevel, type OpsSnapshot } from '../../src/admin/ops-view.js'
@@ -38,7 +39,10 @@ t.test('the ops view counts every outcome, shows credentials and headroom, for a
     seen[key(entry.caller, entry.integration)] = counts
   }
   t.same(seen, expected, 'per caller and integration: exactly the calls sent, by outcome')
-  const sent = Object.values(expected).reduce((sum, counts) => sum + Object.values(counts).reduce((a, b) => a + (b ?? 0), 0), 0)
+  const sent = Object.values(expected).reduce(
+    (sum, counts) => sum + Object.values(counts).reduce((a, b) => a + (b ?? 0), 0),
+    0
+  )
   t.equal(ops.minutes.reduce((sum, minute) => sum + minute.total, 0), sent, 'the per-minute timeline adds up to every call')
   t.ok(ops.callers.includes(HTML_CALLER))
 

@@ -12,7 +12,9 @@ const NEW_SECRET = 'refusal-audit-new-secret-0123456789'
 t.test('regression: refused admin attempts with malformed JSON or unknown fields left no audit record', async (t) => {
   const h = await startAdminHarness(t, 'file')
   const inject = (method: 'POST' | 'DELETE', url: string, payload: string | undefined, token: string | null = h.adminToken()) => h.broker.app.inject({
-    method, url, ...(payload === undefined ? {} : { payload }),
+    method,
+    url,
+    ...(payload === undefined ? {} : { payload }),
     headers: { ...(token === null ? {} : { authorization: `Bearer ${token}` }), ...(payload === undefined ? {} : { 'content-type': 'application/json' }) }
   })
   const attempts: Array<[string, Awaited<ReturnType<typeof inject>>, Record<string, unknown>]> = [

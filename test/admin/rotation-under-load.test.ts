@@ -12,7 +12,12 @@ import { STORE_KINDS } from '../helpers/test-stores.js'
 const NEW_SECRET = 'svc-client-secret-UNDER-LOAD-77777'
 const SECOND_CLIENT = 'svc-client-id-2'
 
-interface Load { total: () => number, failures: () => Array<{ status: number, code?: string }>, waitFor: (more: number) => Promise<void>, stop: () => Promise<void> }
+interface Load {
+  total: () => number
+  failures: () => Array<{ status: number; code?: string }>
+  waitFor: (more: number) => Promise<void>
+  stop: () => Promise<void>
+}
 
 /** Four callers, each sending the next request as soon as the last one answered. */
 function startLoad (h: AdminHarness, workers = 4): Load {
@@ -25,7 +30,9 @@ function startLoad (h: AdminHarness, workers = 4): Load {
       const response = await request(`${h.url}/proxy/jira-main/rest/api/3/myself`, { headers: { authorization: `Bearer ${token}` } })
       const text = await response.body.text()
       total++
-      if (response.statusCode !== 200) failures.push({ status: response.statusCode, code: (JSON.parse(text) as { code?: string }).code })
+      if (response.statusCode !== 200) {
+        failures.push({ status: response.statusCode, code: (JSON.parse(text) as { code?: string }).code })
+      }
     }
   }
   const done = Promise.all(Array.from({ length: workers }, worker))
@@ -57,7 +64,10 @@ for (const kind of STORE_KINDS) {
     const load = startLoad(h)
     await load.waitFor(50)
     h.fake.setClientSecret(CLIENT_ID, NEW_SECRET) // the old secret is refused from now on; minted tokens live on
-    t.match(await rotateViaApi(h, { client_id: CLIENT_ID, client_secret: NEW_SECRET }), { oldVersion: 1, newVersion: 2 })
+    t.match(await rotateViaApi(h, { client_id: CLIENT_ID, client_secret: NEW_SECRET }), {
+      oldVersion: 1,
+      newVersion: 2
+    })
     await load.waitFor(50)
     h.fake.revokeTokensOf(CLIENT_ID) // and Atlassian revokes what the old secret minted
     await load.waitFor(100)
@@ -103,7 +113,8 @@ for (const kind of STORE_KINDS) {
     await rotateViaApi(h, { client_id: SECOND_CLIENT, client_secret: NEW_SECRET })
     await load.waitFor(20)
     h.fake.removeClient(SECOND_CLIENT) // someone deletes the new credential at Atlassian by mistake
-    h.fake.revokeTokensOf(CLIENT_ID) // and the cached token (from version 1) dies: the next exchange must pick a version
+    // and the cached token (from version 1) dies: the next exchange must pick a version
+    h.fake.revokeTokensOf(CLIENT_ID)
     await load.waitFor(100)
     await load.stop()
     t.same(load.failures(), [], `zero failed caller requests out of ${load.total()}`)

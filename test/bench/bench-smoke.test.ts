@@ -11,7 +11,15 @@ import t from 'tap'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 
-interface Metric { name: string, unit: string, broker: number, baseline: number | null, compare: string, value: number | null, pass?: boolean }
+interface Metric {
+  name: string
+  unit: string
+  broker: number
+  baseline: number | null
+  compare: string
+  value: number | null
+  pass?: boolean
+}
 interface Report {
   version: number
   mode: string

@@ -1,4 +1,5 @@
-/** Unauthenticated refusals are sampled in the log (issue 16, item 6): a 401 flood cannot grow the log without bound. */
+/** Unauthenticated refusals are sampled in the log (issue 16, item 6): a 401 flood cannot grow the log without bound.
+ * */
 import t from 'tap'
 import { request } from 'undici'
 import { RefusalSampler } from '../../src/callers/refusal-sampler.js'

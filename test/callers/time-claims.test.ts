@@ -46,7 +46,11 @@ t.test('refuseTimeClaims: NumericDates only, no iat in the future, lifetime at m
 t.test('callers.jwt.maxLifetime: seconds or a duration, 24 h by default', async (t) => {
   t.equal(parseConfig({}).callers.jwt.maxLifetime, DAY)
   for (const [given, seconds] of [[3600, 3600], ['90m', 5400], ['2h', 7200], ['7d', 7 * DAY], ['45s', 45]] as const) {
-    t.equal(parseConfig({ callers: { jwt: { maxLifetime: given } } }).callers.jwt.maxLifetime, seconds, JSON.stringify(given))
+    t.equal(
+      parseConfig({ callers: { jwt: { maxLifetime: given } } }).callers.jwt.maxLifetime,
+      seconds,
+      JSON.stringify(given)
+    )
   }
   for (const bad of ['1 year', '-1h', 0, 'h']) {
     t.throws(() => parseConfig({ callers: { jwt: { maxLifetime: bad } } }), { code: 'BROKER_ERR_CONFIG' }, JSON.stringify(bad))

@@ -46,11 +46,16 @@ ${extra}`
 }
 
 /** A local HTTP server; `answer` gets the method, URL and body. Counts hits. */
-async function fakeServer (t: Test, answer: (method: string, url: string, body: string) => { status: number, body: string }): Promise<{ url: string, hits: Array<{ method: string, url: string, body: string }> }> {
-  const hits: Array<{ method: string, url: string, body: string }> = []
+async function fakeServer (
+  t: Test,
+  answer: (method: string, url: string, body: string) => { status: number; body: string }
+): Promise<{ url: string; hits: Array<{ method: string; url: string; body: string }> }> {
+  const hits: Array<{ method: string; url: string; body: string }> = []
   const server: Server = createServer((request, response) => {
     let body = ''
-    request.on('data', (chunk: Buffer) => { body += chunk.toString() })
+    request.on('data', (chunk: Buffer) => {
+      body += chunk.toString()
+    })
     request.on('end', () => {
       hits.push({ method: request.method ?? '', url: request.url ?? '', body })
       const reply = answer(request.method ?? '', request.url ?? '', body)

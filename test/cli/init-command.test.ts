@@ -33,7 +33,6 @@ policy: []
   return { fake, dir, file, env: cliEnv({ BROKER_MASTER_KEY: MASTER }) }
 }
 
-
 t.test('scripted init: site to verified, stored credential, config with comments kept, token and curl line that work', async (t) => {
   const { fake, dir, file, env } = await setup(t)
   const args = ['init', '--integration', 'jira-main', '--site', `https://${SITE}/jira/projects`, '--product', 'jira', '--caller', 'report-job']
@@ -53,7 +52,7 @@ t.test('scripted init: site to verified, stored credential, config with comments
   t.same(readdirSync(dir).filter((name) => name.includes('.tmp')), [], 'no candidate file left behind')
   const token = /Bearer ([\w.-]+)/.exec(result.stdout)?.[1] ?? ''
   const curlUrl = /curl .* (http:\/\/\S+)/.exec(result.stdout)?.[1] ?? ''
-  t.equal(curlUrl, `http://127.0.0.1:8787/proxy/jira-main/rest/api/3/myself`)
+  t.equal(curlUrl, 'http://127.0.0.1:8787/proxy/jira-main/rest/api/3/myself')
 
   // The printed token and path work against a broker started from the written file (on a free port).
   const loaded = loadConfig(file, env)

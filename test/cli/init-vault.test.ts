@@ -1,4 +1,5 @@
-/** `init` against the Vault store: the credential is stored, and the site's cloudId is left in its custom_metadata for every sidecar. */
+/** `init` against the Vault store: the credential is stored, and the site's cloudId is left in its custom_metadata for
+ * every sidecar. */
 import { writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { pino } from 'pino'

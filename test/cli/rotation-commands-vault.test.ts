@@ -1,4 +1,5 @@
-/** `secrets rotate | rollback | history` through the real command line, with the Vault store (see rotation-cli-case.ts). */
+/** `secrets rotate | rollback | history` through the real command line, with the Vault store (see
+ * rotation-cli-case.ts). */
 import t from 'tap'
 import { rotationCliCase } from './rotation-cli-case.js'
 

@@ -34,13 +34,22 @@ function placeholderEnv (text: string): NodeJS.ProcessEnv {
   return env
 }
 
-async function checkOffline (text: string, label: string, env: NodeJS.ProcessEnv): Promise<{ ok: boolean, report: string }> {
+async function checkOffline (
+  text: string,
+  label: string,
+  env: NodeJS.ProcessEnv
+): Promise<{ ok: boolean; report: string }> {
   const dir = mkdtempSync(path.join(tmpdir(), 'broker-config-'))
   try {
     const file = path.join(dir, path.basename(label).replace(/[^a-z0-9.-]/gi, '_') + '.yaml')
     writeFileSync(file, text)
     let report = ''
-    const out = new Writable({ write (chunk: Buffer, _encoding, done) { report += chunk.toString(); done() } })
+    const out = new Writable({
+      write (chunk: Buffer, _encoding, done) {
+        report += chunk.toString()
+        done()
+      }
+    })
     return { ok: await runCheck(file, { offline: true, out, env }), report }
   } finally {
     rmSync(dir, { recursive: true, force: true })
@@ -63,7 +72,11 @@ t.test('every broker config under deploy/ passes check --offline', async (t) => 
 
 t.test('configs meant for containers listen on all interfaces where probes or published ports must reach them', async (t) => {
   for (const file of shippedConfigs) {
-    const [config] = readYamlDocuments(file) as Array<{ listen?: { host?: string }, metrics?: { listen?: { host?: string } }, dataDir?: string }>
+    const [config] = readYamlDocuments(file) as Array<{
+      listen?: { host?: string }
+      metrics?: { listen?: { host?: string } }
+      dataDir?: string
+    }>
     if (file === 'deploy/kubernetes/broker.yaml') {
       // The sidecar's callers share its pod: /proxy stays on loopback, and probes and scrapes use the metrics listener.
       t.equal(config?.listen?.host, '127.0.0.1', `${file}: /proxy only on loopback`)
@@ -109,7 +122,15 @@ t.test('broker configs in the docs pass check --offline', async (t) => {
   t.ok(checked >= 1, `checked ${checked} config blocks`)
 })
 
-interface ComposeService { image?: string, build?: { context: string, dockerfile: string }, environment?: Record<string, string>, volumes?: string[], ports?: string[], read_only?: boolean, cap_drop?: string[] }
+interface ComposeService {
+  image?: string
+  build?: { context: string; dockerfile: string }
+  environment?: Record<string, string>
+  volumes?: string[]
+  ports?: string[]
+  read_only?: boolean
+  cap_drop?: string[]
+}
 
 t.test('the Compose example hangs together', async (t) => {
   const compose = path.join(DEPLOY, 'compose')

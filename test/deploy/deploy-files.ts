@@ -32,15 +32,25 @@ export function readYamlDocuments (file: string): unknown[] {
 export function parseYamlDocuments (text: string, label: string): unknown[] {
   const documents = parseAllDocuments(text, { prettyErrors: true })
   if (!Array.isArray(documents)) throw new Error(`${label}: not a YAML stream`)
-  const problems = documents.flatMap((document) => [...document.errors, ...document.warnings].map((error) => error.message))
+  const problems = documents.flatMap((document) =>
+    [...document.errors, ...document.warnings].map((error) => error.message)
+  )
   if (problems.length > 0) throw new Error(`${label}: ${problems.join('; ')}`)
-  return documents.map((document) => document.toJS({ maxAliasCount: 50 }) as unknown).filter((value) => value !== null && value !== undefined)
+  return documents
+    .map((document) => document.toJS({ maxAliasCount: 50 }) as unknown)
+    .filter((value) => value !== null && value !== undefined)
 }
 
 /** A Kubernetes API object (has apiVersion and kind), as opposed to a broker config or a Compose file. */
-export function isKubernetesObject (value: unknown): value is { apiVersion: string, kind: string, metadata?: { name?: string } } {
-  return typeof value === 'object' && value !== null && typeof (value as { apiVersion?: unknown }).apiVersion === 'string' &&
+export function isKubernetesObject (
+  value: unknown
+): value is { apiVersion: string; kind: string; metadata?: { name?: string } } {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as { apiVersion?: unknown }).apiVersion === 'string' &&
     typeof (value as { kind?: unknown }).kind === 'string'
+  )
 }
 
 /** Kustomize's own files are not API objects: kustomize reads them, the API server never sees them. */

@@ -22,7 +22,9 @@ function stages (): Stage[] {
   const found: Stage[] = []
   for (const instruction of dockerfile.getInstructions()) {
     if (instruction.getKeyword() === 'FROM') {
-      const from = dockerfile.getFROMs().find((candidate) => candidate.getRange().start.line === instruction.getRange().start.line)
+      const from = dockerfile
+        .getFROMs()
+        .find((candidate) => candidate.getRange().start.line === instruction.getRange().start.line)
       found.push({ name: from?.getBuildStage() ?? null, image: from?.getImage() ?? '', instructions: [] })
     } else {
       found.at(-1)?.instructions.push(instruction)
@@ -31,7 +33,8 @@ function stages (): Stage[] {
   return found
 }
 
-const keyword = (stage: Stage, name: string): Instruction[] => stage.instructions.filter((instruction) => instruction.getKeyword() === name)
+const keyword = (stage: Stage, name: string): Instruction[] =>
+  stage.instructions.filter((instruction) => instruction.getKeyword() === name)
 /** Exec (JSON) form: the arguments (flags are kept apart; HEALTHCHECK's start with CMD) start with "[". */
 const isExecForm = (instruction: Instruction): boolean => (instruction.getArgumentsContent() ?? '').replace(/^CMD\s+/, '').trim().startsWith('[')
 /** COPY sources (all arguments but the last; dockerfile-ast keeps flags apart), and the --from stage if any. */
@@ -159,7 +162,8 @@ t.test('the runtime stage copies only what `npm pack` ships', async (t) => {
 
   // `npm pack --dry-run` reads `files` and needs no build: dist/src is listed by folder prefix.
   const { stdout } = await run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: ROOT, maxBuffer: 64 * 1024 * 1024 })
-  const packed = (JSON.parse(stdout) as Array<{ files: Array<{ path: string }> }>)[0]?.files.map((file) => file.path) ?? []
+  const packed =
+    (JSON.parse(stdout) as Array<{ files: Array<{ path: string }> }>)[0]?.files.map((file) => file.path) ?? []
   const files = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { files: string[] }
   // npm never packs lockfiles; the image needs package-lock.json only for `npm ci` to install exactly what was tested.
   const installInputs = new Set(['package-lock.json'])

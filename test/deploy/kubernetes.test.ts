@@ -43,7 +43,9 @@ t.test('the validators catch what they claim to catch', async (t) => {
   const [cronJob] = readYamlDocuments('deploy/kubernetes/cronjob.yaml') as KubernetesObject[]
   /** The CronJob with one change to its broker sidecar. */
   const withSidecar = (change: (sidecar: Record<string, unknown>) => void): KubernetesObject => {
-    const copy = structuredClone(cronJob) as { spec: { jobTemplate: { spec: { template: { spec: { initContainers: Array<Record<string, unknown>> } } } } } }
+    const copy = structuredClone(cronJob) as {
+      spec: { jobTemplate: { spec: { template: { spec: { initContainers: Array<Record<string, unknown>> } } } } }
+    }
     change(copy.spec.jobTemplate.spec.template.spec.initContainers[0] as Record<string, unknown>)
     return copy as KubernetesObject
   }
@@ -118,9 +120,17 @@ interface Volume {
   name: string
   configMap?: { name: string }
   emptyDir?: unknown
-  projected?: { sources: Array<{ serviceAccountToken?: { audience?: string, expirationSeconds?: number, path: string } }> }
+  projected?: {
+    sources: Array<{ serviceAccountToken?: { audience?: string; expirationSeconds?: number; path: string } }>
+  }
 }
-interface PodSpec { initContainers: Container[], containers: Container[], volumes: Volume[], automountServiceAccountToken?: boolean, serviceAccountName?: string }
+interface PodSpec {
+  initContainers: Container[]
+  containers: Container[]
+  volumes: Volume[]
+  automountServiceAccountToken?: boolean
+  serviceAccountName?: string
+}
 
 t.test('the example job runs the broker as a hardened native sidecar', async (t) => {
   const [cronJob] = readYamlDocuments('deploy/kubernetes/cronjob.yaml') as Array<{ spec: { jobTemplate: { spec: { template: { spec: PodSpec } } } } }>
@@ -172,7 +182,10 @@ t.test('issue 16: /proxy stays inside the pod; probes, the scrape annotation and
   const [config] = readYamlDocuments('deploy/kubernetes/broker.yaml') as Array<{ listen: { host: string, port: number }, metrics: { listen: { host: string, port: number } } }>
   const [cronJob] = readYamlDocuments('deploy/kubernetes/cronjob.yaml') as Array<{ spec: { jobTemplate: { spec: { template: { metadata: { annotations: Record<string, string> }, spec: PodSpec } } } } }>
   const template = cronJob?.spec.jobTemplate.spec.template
-  type Probed = Container & { ports: Array<{ name: string, containerPort: number }>, startupProbe?: { httpGet?: { port?: string } } }
+  type Probed = Container & {
+    ports: Array<{ name: string; containerPort: number }>
+    startupProbe?: { httpGet?: { port?: string } }
+  }
   const broker = template?.spec.initContainers.find((container) => container.name === 'atlassian-broker') as Probed
   const [policy] = readYamlDocuments('deploy/kubernetes/networkpolicy.yaml') as Array<{ spec: { ingress: Array<{ ports: Array<{ port: number }> }> } }>
   const metricsPort = config?.metrics.listen.port
@@ -180,8 +193,14 @@ t.test('issue 16: /proxy stays inside the pod; probes, the scrape annotation and
   t.equal(config?.metrics.listen.host, '0.0.0.0')
   t.not(metricsPort, config?.listen.port, 'a port of its own')
   t.same(broker.ports, [{ name: 'metrics', containerPort: metricsPort, protocol: 'TCP' }], 'the only declared port is the metrics listener')
-  for (const probe of [broker.startupProbe, broker.livenessProbe, broker.readinessProbe] as Array<{ httpGet?: { port?: string } } | undefined>) {
-    t.equal(probe?.httpGet?.port, 'metrics', 'probes go to the metrics listener (kubelet reaches the pod IP, not loopback)')
+  for (const probe of [broker.startupProbe, broker.livenessProbe, broker.readinessProbe] as Array<
+    { httpGet?: { port?: string } } | undefined
+  >) {
+    t.equal(
+      probe?.httpGet?.port,
+      'metrics',
+      'probes go to the metrics listener (kubelet reaches the pod IP, not loopback)'
+    )
   }
   t.equal(template?.metadata.annotations['prometheus.io/port'], String(metricsPort))
   t.same(policy?.spec.ingress.flatMap((rule) => rule.ports.map((port) => port.port)), [metricsPort], 'ingress admits the metrics port alone')

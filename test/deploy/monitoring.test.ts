@@ -39,7 +39,13 @@ t.test('the broker exports what the files rely on', async (t) => {
 })
 
 t.test('alerts.yaml: valid rule groups over exported metrics, covering the four failure modes', async (t) => {
-  interface Rule { alert?: string, expr?: string, for?: string, labels?: Record<string, string>, annotations?: Record<string, string> }
+  interface Rule {
+    alert?: string
+    expr?: string
+    for?: string
+    labels?: Record<string, string>
+    annotations?: Record<string, string>
+  }
   const doc = parse(read('prometheus/alerts.yaml')) as { groups: Array<{ name: string, rules: Rule[] }> }
   t.ok(Array.isArray(doc.groups) && doc.groups.length > 0)
   const alerts = new Map<string, string[]>()
@@ -69,9 +75,19 @@ t.test('alerts.yaml: valid rule groups over exported metrics, covering the four 
 
 t.test('the Grafana dashboard: valid panels over exported metrics, one per concern', async (t) => {
   interface Target { refId?: string, expr?: string }
-  interface Panel { id: number, type: string, title: string, gridPos: { x: number, y: number, w: number, h: number }, targets?: Target[] }
+  interface Panel {
+    id: number
+    type: string
+    title: string
+    gridPos: { x: number; y: number; w: number; h: number }
+    targets?: Target[]
+  }
   const dashboard = JSON.parse(read('grafana/atlassian-broker-dashboard.json')) as {
-    uid: string, title: string, schemaVersion: number, panels: Panel[], templating: { list: Array<{ name: string, type: string, query: unknown }> }
+    uid: string
+    title: string
+    schemaVersion: number
+    panels: Panel[]
+    templating: { list: Array<{ name: string; type: string; query: unknown }> }
   }
   t.equal(dashboard.uid, 'atlassian-broker')
   t.type(dashboard.schemaVersion, 'number')

@@ -12,9 +12,19 @@ import {
 const JIRA = 'b6a1c1c4-0000-4000-8000-00000000jira'
 const WIKI = 'b6a1c1c4-0000-4000-8000-00000000wiki'
 
-interface Reply { status: number; headers: Record<string, string | string[] | undefined>; text: string; json: () => unknown }
+interface Reply {
+  status: number
+  headers: Record<string, string | string[] | undefined>
+  text: string
+  json: () => unknown
+}
 
-async function call (fake: FakeAtlassian, method: string, path: string, init: { headers?: Record<string, string | string[]>; body?: string | Readable } = {}): Promise<Reply> {
+async function call (
+  fake: FakeAtlassian,
+  method: string,
+  path: string,
+  init: { headers?: Record<string, string | string[]>; body?: string | Readable } = {}
+): Promise<Reply> {
   // A string URL keeps percent-escapes and the query as written (WHATWG URL only resolves dot segments).
   const res = await request(`${fake.url}${path}`, { method: method as 'GET', headers: init.headers, body: init.body })
   const text = await res.body.text()
@@ -141,7 +151,7 @@ t.test('gateway 401 and 404 shapes', async (t) => {
     t.equal(reply.status, 401)
     t.same(reply.json(), { code: 401, message: 'Unauthorized' })
   }
-  t.equal((await call(fake, 'GET', `/ex/jira/not-a-site/rest/api/3/myself`, { headers: bearer(token) })).status, 404)
+  t.equal((await call(fake, 'GET', '/ex/jira/not-a-site/rest/api/3/myself', { headers: bearer(token) })).status, 404)
   t.equal((await call(fake, 'GET', `/ex/bitbucket/${JIRA}/2.0/user`, { headers: bearer(token) })).status, 404)
   t.equal((await call(fake, 'GET', `/ex/confluence/${JIRA}/wiki/rest/api/user/current`, { headers: bearer(token) })).status, 404)
 })

@@ -16,7 +16,12 @@ process.on('warning', (warning) => { warnings.push(warning) })
 interface Baseline { fakeSockets: number, resources: number, serverListeners: number, callerConnections: number }
 
 async function connections (h: Harness): Promise<number> {
-  return await new Promise((resolve, reject) => h.broker.app.server.getConnections((error, count) => { if (error) reject(error); else resolve(count) }))
+  return await new Promise((resolve, reject) =>
+    h.broker.app.server.getConnections((error, count) => {
+      if (error) reject(error)
+      else resolve(count)
+    })
+  )
 }
 
 async function baseline (h: Harness): Promise<Baseline> {
@@ -41,16 +46,26 @@ async function assertNothingLeaked (t: Test, h: Harness, before: Baseline): Prom
 }
 
 /** Sends the head and `sentBytes` of a body that claims `declaredBytes` (or chunked), then destroys the socket. */
-async function abandonUpload (h: Harness, options: { sentBytes: number, declaredBytes?: number, afterMs?: number }): Promise<void> {
+async function abandonUpload (
+  h: Harness,
+  options: { sentBytes: number; declaredBytes?: number; afterMs?: number }
+): Promise<void> {
   const { port } = new URL(h.url)
   const socket = net.connect(Number(port), '127.0.0.1')
   socket.on('error', () => {})
   await new Promise((resolve) => socket.once('connect', resolve))
-  const framing = options.declaredBytes === undefined ? 'Transfer-Encoding: chunked' : `Content-Length: ${options.declaredBytes}`
-  socket.write(`PUT /proxy/jira-main/rest/api/3/attachments/sink HTTP/1.1\r\nHost: broker\r\nAuthorization: Bearer ${h.callerToken('report-job')}\r\n` +
-    `Content-Type: application/octet-stream\r\n${framing}\r\n\r\n`)
+  const framing =
+    options.declaredBytes === undefined ? 'Transfer-Encoding: chunked' : `Content-Length: ${options.declaredBytes}`
+  socket.write(
+    `PUT /proxy/jira-main/rest/api/3/attachments/sink HTTP/1.1\r\nHost: broker\r\nAuthorization: Bearer ${h.callerToken('report-job')}\r\n` +
+      `Content-Type: application/octet-stream\r\n${framing}\r\n\r\n`
+  )
   const body = Buffer.alloc(options.sentBytes, 7)
-  socket.write(options.declaredBytes === undefined ? Buffer.concat([Buffer.from(`${body.length.toString(16)}\r\n`), body, Buffer.from('\r\n')]) : body)
+  socket.write(
+    options.declaredBytes === undefined
+      ? Buffer.concat([Buffer.from(`${body.length.toString(16)}\r\n`), body, Buffer.from('\r\n')])
+      : body
+  )
   await new Promise((resolve) => setTimeout(resolve, options.afterMs ?? 150))
   socket.destroy()
 }

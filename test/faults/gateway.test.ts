@@ -1,6 +1,8 @@
 /**
- * Faults at Atlassian's API gateway (docs/security.md, "Fault tolerance"): resets before and during the answer, hangs in
- * each phase (connect, headers, body; `atlassian.timeouts.*`, small here), 502/503 with and without Retry-After. For each:
+ * Faults at Atlassian's API gateway (docs/security.md, "Fault tolerance"): resets before and during the answer, hangs
+ * in
+ * each phase (connect, headers, body; `atlassian.timeouts.*`, small here), 502/503 with and without Retry-After. For
+ * each:
  * what the caller gets, and that the next call works with no restart and no upstream socket left behind.
  */
 import t, { type Test } from 'tap'
@@ -14,12 +16,20 @@ const TIMEOUTS = { connectMs: 300, headersMs: 400, bodyMs: 400, tokenMs: 2_000 }
 
 async function harness (t: Test, apiUrl?: string): Promise<Harness> {
   const fake = await FakeAtlassian.start({ t, sites: [{ product: 'jira', cloudId: JIRA_CLOUD_ID }, { product: 'confluence', cloudId: WIKI_CLOUD_ID }] })
-  return startHarness(t, { fake, config: { atlassian: { tokenUrl: fake.tokenUrl, apiUrl: apiUrl ?? fake.url, timeouts: TIMEOUTS } } })
+  return startHarness(t, {
+    fake,
+    config: { atlassian: { tokenUrl: fake.tokenUrl, apiUrl: apiUrl ?? fake.url, timeouts: TIMEOUTS } }
+  })
 }
 
 /** Reads a download to its end; resolves with the bytes received and whether the stream ended in an error. */
-async function download (h: Harness, path: string): Promise<{ status: number, bytes: number, broken: boolean, contentLength: number }> {
-  const response = await request(`${h.url}/proxy/jira-main${path}`, { headers: { authorization: `Bearer ${h.callerToken('report-job')}` } })
+async function download (
+  h: Harness,
+  path: string
+): Promise<{ status: number; bytes: number; broken: boolean; contentLength: number }> {
+  const response = await request(`${h.url}/proxy/jira-main${path}`, {
+    headers: { authorization: `Bearer ${h.callerToken('report-job')}` }
+  })
   let bytes = 0
   let broken = false
   try {

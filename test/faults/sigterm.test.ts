@@ -98,8 +98,12 @@ t.test('SIGTERM with 40 requests in flight: every one completes, intact, and the
 t.test('past shutdownGraceMs the remaining requests are closed and the process exits 1', async (t) => {
   const { child, url, token, fake } = await serve(t, 800)
   fake.setNextResponses(/very-slow/, [{ status: 200, body: { late: true }, delayMs: 10_000 }])
-  const pending = request(`${url}/proxy/jira-main/rest/api/3/very-slow`, { headers: { authorization: `Bearer ${token}` } })
-    .then(async (response) => ({ status: response.statusCode, error: undefined }), (error: Error) => ({ status: 0, error }))
+  const pending = request(`${url}/proxy/jira-main/rest/api/3/very-slow`, {
+    headers: { authorization: `Bearer ${token}` }
+  }).then(
+    async (response) => ({ status: response.statusCode, error: undefined }),
+    (error: Error) => ({ status: 0, error })
+  )
   while (!fake.requests.some((r) => r.path.includes('very-slow'))) await new Promise((resolve) => setTimeout(resolve, 20))
   const signalledAt = Date.now()
   child.kill('SIGTERM')

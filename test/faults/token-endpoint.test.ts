@@ -1,5 +1,6 @@
 /**
- * Faults at Atlassian's token endpoint (docs/security.md, "Fault tolerance"): for each, what the caller gets, that nothing
+ * Faults at Atlassian's token endpoint (docs/security.md, "Fault tolerance"): for each, what the caller gets, that
+ * nothing
  * reaches the API gateway without a token, that the endpoint is not hammered, and that the broker recovers by itself.
  */
 import t, { type Test } from 'tap'
@@ -38,8 +39,19 @@ const CASES: Case[] = [
 ]
 
 async function faultyHarness (t: Test, clock: ManualClock): Promise<Harness> {
-  const fake = await FakeAtlassian.start({ t, sites: [{ product: 'jira', cloudId: JIRA_CLOUD_ID }, { product: 'confluence', cloudId: WIKI_CLOUD_ID }], slowTokenDelayMs: 1_500 })
-  const h = await startHarness(t, { clock, fake, config: { atlassian: { tokenUrl: fake.tokenUrl, apiUrl: fake.url, timeouts: TIMEOUTS } } })
+  const fake = await FakeAtlassian.start({
+    t,
+    sites: [
+      { product: 'jira', cloudId: JIRA_CLOUD_ID },
+      { product: 'confluence', cloudId: WIKI_CLOUD_ID }
+    ],
+    slowTokenDelayMs: 1_500
+  })
+  const h = await startHarness(t, {
+    clock,
+    fake,
+    config: { atlassian: { tokenUrl: fake.tokenUrl, apiUrl: fake.url, timeouts: TIMEOUTS } }
+  })
   return h
 }
 
@@ -84,8 +96,17 @@ t.test('token endpoint answers without expires_in: 3600 s assumed (Atlassian\'s 
 
 t.test('token endpoint answers an absurd expires_in: clamped to a day; when the token dies early the 401 replay recovers', async (t) => {
   const clock = new ManualClock(Date.now())
-  const fake = await FakeAtlassian.start({ t, sites: [{ product: 'jira', cloudId: JIRA_CLOUD_ID }], now: () => clock.now(), tokenLifetimeSeconds: 3_600 })
-  const h = await startHarness(t, { clock, fake, config: { atlassian: { tokenUrl: fake.tokenUrl, apiUrl: fake.url, timeouts: TIMEOUTS } } })
+  const fake = await FakeAtlassian.start({
+    t,
+    sites: [{ product: 'jira', cloudId: JIRA_CLOUD_ID }],
+    now: () => clock.now(),
+    tokenLifetimeSeconds: 3_600
+  })
+  const h = await startHarness(t, {
+    clock,
+    fake,
+    config: { atlassian: { tokenUrl: fake.tokenUrl, apiUrl: fake.url, timeouts: TIMEOUTS } }
+  })
   h.fake.tokenEndpointMode = 'absurd-expires-in'
   t.equal((await call(h)).status, 200)
   t.equal(h.broker.tokens.state('jira-main').expiresInSeconds, 86_400, 'ten years clamped to 86400 s')

@@ -55,7 +55,9 @@ async function suite (t: T): Promise<void> {
   t.test('one exchange for the fleet; Redis holds the token sealed, never in clear', async (t) => {
     const redis = await RedisServer.start(t)
     const { fake, brokers } = await fleetOf(t, 3, redis)
-    const answers = await Promise.all(brokers.flatMap((h) => Array.from({ length: 30 }, async () => (await call(h)).status)))
+    const answers = await Promise.all(
+      brokers.flatMap((h) => Array.from({ length: 30 }, async () => (await call(h)).status))
+    )
     t.same(new Set(answers), new Set([200]), '90 cold calls on 3 sidecars all succeed')
     t.equal(fake.exchangesFor(CLIENT_ID), 1, 'exactly one exchange for the whole fleet')
     const logs = brokers.flatMap((h) => h.logs).join('\n')
@@ -90,7 +92,9 @@ async function suite (t: T): Promise<void> {
     t.teardown(() => { inspect.disconnect() })
     // A sidecar took the lock and died before writing the token.
     t.equal(await inspect.set('ab-test:{ab-test:jira-main}:exchange-lock', 'dead-pod', 'PX', 1_500, 'NX'), 'OK')
-    const statuses = await Promise.all(brokers.flatMap((h) => Array.from({ length: 5 }, async () => (await call(h)).status)))
+    const statuses = await Promise.all(
+      brokers.flatMap((h) => Array.from({ length: 5 }, async () => (await call(h)).status))
+    )
     t.same(new Set(statuses), new Set([200]), 'every call is answered once the lock has expired')
     t.equal(fake.exchangesFor(CLIENT_ID), 1, 'one sidecar took over: one exchange, not one per sidecar')
   })
@@ -148,7 +152,16 @@ async function suite (t: T): Promise<void> {
     await inspect.hset(usageKey!, 'garbage', 'x,y', 'pod-x\u0000c\u0000i', '1,2,3')
     const admin = a!.callerToken('ops-alice', { roles: ['broker-admin'] })
     const res = await request(`${a!.url}/admin/usage?scope=fleet`, { headers: { authorization: `Bearer ${admin}` } })
-    const body = await res.body.json() as { scope: string, complete: boolean, pods: Array<{ pod: string, last5m: number }>, series: Array<{ caller: string, last5m: { requests: number, errors: number }, byPod: Record<string, { last5m: number }> }> }
+    const body = (await res.body.json()) as {
+      scope: string
+      complete: boolean
+      pods: Array<{ pod: string; last5m: number }>
+      series: Array<{
+        caller: string
+        last5m: { requests: number; errors: number }
+        byPod: Record<string, { last5m: number }>
+      }>
+    }
     t.equal(res.statusCode, 200)
     t.equal(body.scope, 'fleet')
     t.equal(body.complete, true)
@@ -221,7 +234,8 @@ async function suite (t: T): Promise<void> {
     t.equal((await call(a!)).status, 200)
     t.equal(fake.exchangesFor(CLIENT_ID), 2, 'one new exchange for the fleet after the drop')
 
-    // Rotation: pod-0 writes a new version and adopts it (the harnesses of one test share one store file, like a shared Vault).
+    // Rotation: pod-0 writes a new version and adopts it (the harnesses of one test share one store file, like a shared
+    // Vault).
     fake.setClientSecret(CLIENT_ID, 'rotated-secret-0123456789abcdef')
     const data = { client_id: CLIENT_ID, client_secret: 'rotated-secret-0123456789abcdef' }
     const { version } = await a!.store.put('jira-main', data)

@@ -41,7 +41,13 @@ async function suite (t: Test): Promise<void> {
   }
 
   /** Calls in a loop until `stop`, at most one every `gapMs`; counts admitted and refused answers. */
-  function loop (h: Harness, caller: string, path: string, gapMs: number, stop: { done: boolean }): { ok: number, refused: number, other: number, done: Promise<void> } {
+  function loop (
+    h: Harness,
+    caller: string,
+    path: string,
+    gapMs: number,
+    stop: { done: boolean }
+  ): { ok: number; refused: number; other: number; done: Promise<void> } {
     const counts = { ok: 0, refused: 0, other: 0, done: Promise.resolve() }
     const auth = `Bearer ${h.callerToken(caller)}`
     counts.done = (async () => {
@@ -110,13 +116,17 @@ async function suite (t: Test): Promise<void> {
     const fake = await FakeAtlassian.start({ t, sites: [{ product: 'jira', cloudId: JIRA_CLOUD_ID }, { product: 'confluence', cloudId: WIKI_CLOUD_ID }] })
     let inFlight = 0
     let peak = 0
-    fake.addRoute({ product: 'jira', path: '/rest/api/3/slow', respond: async () => {
-      inFlight++
-      peak = Math.max(peak, inFlight)
-      await sleep(200)
-      inFlight--
-      return { status: 200, body: { ok: true } }
-    } })
+    fake.addRoute({
+      product: 'jira',
+      path: '/rest/api/3/slow',
+      respond: async () => {
+        inFlight++
+        peak = Math.max(peak, inFlight)
+        await sleep(200)
+        inFlight--
+        return { status: 200, body: { ok: true } }
+      }
+    })
     const rules = [{ caller: '*', integration: 'jira-main', methods: ['GET'], paths: ['/**'], maxConcurrent: 2, maxConcurrentScope: 'fleet' }]
     const brokers: Harness[] = []
     for (const pod of ['pod-a', 'pod-b']) {
@@ -124,11 +134,18 @@ async function suite (t: Test): Promise<void> {
       for (let tries = 0; tries < 200 && h.broker.fleet?.link.connected !== true; tries++) await sleep(20)
       brokers.push(h)
     }
-    const statuses = async (): Promise<number[]> => await Promise.all(brokers.flatMap((h) => Array.from({ length: 4 }, async () => {
-      const res = await request(`${h.url}/proxy/jira-main/rest/api/3/slow`, { headers: { authorization: `Bearer ${h.callerToken('sync-job')}` } })
-      await res.body.dump()
-      return res.statusCode
-    })))
+    const statuses = async (): Promise<number[]> =>
+      await Promise.all(
+        brokers.flatMap((h) =>
+          Array.from({ length: 4 }, async () => {
+            const res = await request(`${h.url}/proxy/jira-main/rest/api/3/slow`, {
+              headers: { authorization: `Bearer ${h.callerToken('sync-job')}` }
+            })
+            await res.body.dump()
+            return res.statusCode
+          })
+        )
+      )
     await Promise.all(brokers.map(async (h) => { await (await request(`${h.url}/proxy/jira-main/rest/api/3/myself`, { headers: { authorization: `Bearer ${h.callerToken('sync-job')}` } })).body.dump() }))
     const fleetWide = await statuses()
     t.equal(fleetWide.filter((status) => status === 200).length, 2, `2 admitted across both sidecars (${JSON.stringify(fleetWide)})`)

@@ -81,12 +81,18 @@ export async function startHarness (t: Test, options: HarnessOptions = {}): Prom
   }, 'test config', {})
   const logs: string[] = []
   const logger = createLogger({ level: 'debug', destination: memoryLogStream(logs) })
-  const store = options.store ?? await createFileStore({ path: config.secrets.file.path, masterKey: MASTER_KEY, logger })
+  const store =
+    options.store ?? (await createFileStore({ path: config.secrets.file.path, masterKey: MASTER_KEY, logger }))
   if (!options.empty) {
     await store.put('jira-main', { client_id: CLIENT_ID, client_secret: CLIENT_SECRET })
     await store.put('wiki-main', { client_id: CLIENT_ID, client_secret: CLIENT_SECRET })
   }
-  const broker = await createBroker(config, { logger, store, ...(options.clock ? { clock: options.clock } : {}), ...options.brokerOptions })
+  const broker = await createBroker(config, {
+    logger,
+    store,
+    ...(options.clock ? { clock: options.clock } : {}),
+    ...options.brokerOptions
+  })
   const url = await broker.app.listen({ host: '127.0.0.1', port: 0 })
   t.teardown(() => broker.close())
   const sign = createSigner({ key: CALLER_SECRET, algorithm: 'HS256' })
@@ -102,10 +108,18 @@ export async function startHarness (t: Test, options: HarnessOptions = {}): Prom
 }
 
 /** Sends a request target exactly as given (no URL normalisation, unlike `fetch` or `request(url)`). */
-export async function rawRequest (base: string, path: string, options: { method?: string, headers?: Record<string, string> } = {}): Promise<{ statusCode: number, headers: Record<string, unknown>, body: string }> {
+export async function rawRequest (
+  base: string,
+  path: string,
+  options: { method?: string; headers?: Record<string, string> } = {}
+): Promise<{ statusCode: number; headers: Record<string, unknown>; body: string }> {
   const client = new Client(base)
   try {
-    const response = await client.request({ path, method: (options.method ?? 'GET') as 'GET', headers: options.headers ?? {} })
+    const response = await client.request({
+      path,
+      method: (options.method ?? 'GET') as 'GET',
+      headers: options.headers ?? {}
+    })
     return { statusCode: response.statusCode, headers: response.headers, body: await response.body.text() }
   } finally {
     await client.close()

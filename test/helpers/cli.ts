@@ -17,12 +17,19 @@ export function startCli (args: string[], options: { cwd: string, env?: NodeJS.P
   return child
 }
 
-export async function runCli (args: string[], options: { cwd: string, env?: NodeJS.ProcessEnv, stdin?: string }): Promise<CliResult> {
+export async function runCli (
+  args: string[],
+  options: { cwd: string; env?: NodeJS.ProcessEnv; stdin?: string }
+): Promise<CliResult> {
   const child = startCli(args, options)
   let stdout = ''
   let stderr = ''
-  child.stdout?.on('data', (chunk: Buffer) => { stdout += chunk.toString() })
-  child.stderr?.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
+  child.stdout?.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString()
+  })
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString()
+  })
   child.stdin?.end(options.stdin ?? '')
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve))
   return { code, stdout, stderr }
@@ -42,7 +49,8 @@ function output (child: ChildProcess): { text: string } {
   return collected
 }
 
-/** Resolves with the first stdout line matching `pattern` (JSON log lines of `serve`), including lines already printed. */
+/** Resolves with the first stdout line matching `pattern` (JSON log lines of `serve`), including lines already printed.
+ * */
 export async function waitForLine (child: ChildProcess, pattern: RegExp, timeoutMs = 30_000): Promise<string> {
   const collected = output(child)
   const deadline = Date.now() + timeoutMs

@@ -177,11 +177,24 @@ function record (value: unknown): Record<string, unknown> {
 }
 
 /** `fields` selection: `undefined` returns every field; `*all` and `*navigable` too; otherwise the named ones. */
-function renderIssue (issue: StoredIssue, request: GatewayRequest, version: string, fields: string[] | undefined): JsonValue {
+function renderIssue (
+  issue: StoredIssue,
+  request: GatewayRequest,
+  version: string,
+  fields: string[] | undefined
+): JsonValue {
   const all = fields === undefined || fields.includes('*all') || fields.includes('*navigable')
-  const selected = all ? issue.fields : Object.fromEntries(Object.entries(issue.fields).filter(([name]) => fields.includes(name)))
+  const selected = all
+    ? issue.fields
+    : Object.fromEntries(Object.entries(issue.fields).filter(([name]) => fields.includes(name)))
   const self = `${request.siteBaseUrl}/rest/api/${version}/issue/${issue.id}`
-  return { expand: 'renderedFields,names,schema,operations,editmeta,changelog,versionedRepresentations', id: issue.id, self, key: issue.key, fields: selected }
+  return {
+    expand: 'renderedFields,names,schema,operations,editmeta,changelog,versionedRepresentations',
+    id: issue.id,
+    self,
+    key: issue.key,
+    fields: selected
+  }
 }
 
 function requestedFields (values: unknown): string[] | undefined {
@@ -329,7 +342,11 @@ export const BUILTIN_ROUTES: readonly BuiltinRoute[] = [
   { product: 'confluence', methods: ['GET'], pattern: /^\/wiki\/api\/v2\/spaces$/, scopes: [['read:space:confluence']], handle: (r) => confluenceSpaces(r) }
 ]
 
-export function findBuiltinRoute (product: Product, method: string, apiPath: string): { route: BuiltinRoute; match: RegExpExecArray } | undefined {
+export function findBuiltinRoute (
+  product: Product,
+  method: string,
+  apiPath: string
+): { route: BuiltinRoute; match: RegExpExecArray } | undefined {
   for (const route of BUILTIN_ROUTES) {
     const match = route.product === product && route.methods.includes(method) ? route.pattern.exec(apiPath) : null
     if (match !== null) return { route, match }

@@ -73,7 +73,8 @@ export interface RecordedRequest {
   status: number | undefined
 }
 
-/** Matches a request by path: a string equals the full path or the gateway-relative `apiPath`; a RegExp is tested on the full path. */
+/** Matches a request by path: a string equals the full path or the gateway-relative `apiPath`; a RegExp is tested on
+ * the full path. */
 export type RequestMatcher = string | RegExp | ((request: RecordedRequest) => boolean)
 
 export function matches (matcher: RequestMatcher, request: RecordedRequest): boolean {
@@ -135,10 +136,16 @@ export function countAuthorizationHeaders (rawHeaders: readonly string[]): numbe
 }
 
 /**
- * Reads the whole body with backpressure, counting and hashing as it goes, and keeps it only while it fits in `keepLimit`
- * bytes: a 1 GiB upload costs a hash, never a 1 GiB buffer. Resolves to the kept bytes, or `undefined` when over the limit.
+ * Reads the whole body with backpressure, counting and hashing as it goes, and keeps it only while it fits in
+ * `keepLimit`
+ * bytes: a 1 GiB upload costs a hash, never a 1 GiB buffer. Resolves to the kept bytes, or `undefined` when over the
+ * limit.
  */
-export async function consumeBody (req: IncomingMessage, record: RecordedRequest, keepLimit: number): Promise<Buffer | undefined> {
+export async function consumeBody (
+  req: IncomingMessage,
+  record: RecordedRequest,
+  keepLimit: number
+): Promise<Buffer | undefined> {
   const hash = createHash('sha256')
   let kept: Buffer[] | undefined = []
   for await (const chunk of req as AsyncIterable<Buffer>) {
@@ -184,7 +191,9 @@ export function readTokenRequest (record: RecordedRequest, body: Buffer | undefi
 
 /** What any unrouted gateway request answers: exactly what reached the upstream. */
 export function echo (record: RecordedRequest): { [key: string]: string | number | Record<string, string | string[]> } {
-  const headers = Object.fromEntries(Object.entries(record.headers).filter((entry): entry is [string, string | string[]] => entry[1] !== undefined))
+  const headers = Object.fromEntries(
+    Object.entries(record.headers).filter((entry): entry is [string, string | string[]] => entry[1] !== undefined)
+  )
   return { method: record.method, path: record.path, apiPath: record.apiPath ?? '', query: record.query, headers, bodyBytes: record.bodyBytes, bodySha256: record.bodySha256 ?? '' }
 }
 
@@ -207,7 +216,8 @@ export function json (status: number, body: JsonValue, headers?: Record<string, 
   return headers ? { status, body, headers } : { status, body }
 }
 
-// Gateway error bodies as markfluence observed them through api.atlassian.com (see shared/reference/atlassian.md section 4).
+// Gateway error bodies as markfluence observed them through api.atlassian.com (see shared/reference/atlassian.md
+// section 4).
 export const unauthorized = (): FakeResponse => json(401, { code: 401, message: 'Unauthorized' })
 export const scopeMismatch = (): FakeResponse => json(401, { code: 401, message: 'Unauthorized; scope does not match' })
 /** The gateway's body for an unknown product or cloudId is not documented; this mirrors its 401 shape. */
@@ -218,7 +228,8 @@ export function forbidden (message = 'You do not have permission to perform this
   return json(403, { errorMessages: [message], errors: {} })
 }
 
-/** What `<site>.atlassian.net` answers a scoped token: "a Tomcat HTML error page, not a JSON API error" (markfluence). */
+/** What `<site>.atlassian.net` answers a scoped token: "a Tomcat HTML error page, not a JSON API error" (markfluence).
+ * */
 export function siteHtmlUnauthorized (): FakeResponse {
   const title = 'HTTP Status 401 – Unauthorized'
   return {
@@ -234,7 +245,8 @@ export type RateLimitReason =
   | 'jira-cost-based' | 'jira-max-concurrent-threads-across-all-instances-per-tenant-per-user'
 
 export interface RateLimitOptions {
-  /** Seconds; `null` leaves `Retry-After` out (and `RateLimit-Reason` with it, as observed in production). Default 1. */
+  /** Seconds; `null` leaves `Retry-After` out (and `RateLimit-Reason` with it, as observed in production). Default 1.
+   * */
   retryAfterSeconds?: number | null
   reason?: RateLimitReason
   limit?: number

@@ -1,5 +1,6 @@
 /**
- * The download side of the big-body routes: `GET …/stream/{bytes}` sends a generated pattern chunk by chunk, waiting for
+ * The download side of the big-body routes: `GET …/stream/{bytes}` sends a generated pattern chunk by chunk, waiting
+ * for
  * `drain`, so the fake never holds more than one chunk and a slow reader slows the writer (backpressure).
  */
 import { createHash } from 'node:crypto'

@@ -17,9 +17,19 @@ import {
   type FakeResponse, type JsonValue, type Product, type RecordedRequest, type RequestMatcher
 } from './fake-atlassian-http.js'
 import {
-  SiteContent, createServiceAccount, findBuiltinRoute, hasScopes,
-  type AccountOptions, type GatewayRequest, type Identity, type IssueInput, type PageInput, type ScopeRequirement, type ServiceAccount,
-  type StoredIssue, type StoredPage
+  SiteContent,
+  createServiceAccount,
+  findBuiltinRoute,
+  hasScopes,
+  type AccountOptions,
+  type GatewayRequest,
+  type Identity,
+  type IssueInput,
+  type PageInput,
+  type ScopeRequirement,
+  type ServiceAccount,
+  type StoredIssue,
+  type StoredPage
 } from './fake-atlassian-content.js'
 import { writeStream } from './fake-atlassian-stream.js'
 
@@ -40,7 +50,8 @@ export interface FakeAtlassianOptions {
   now?: () => number
   /** How long the 'slow' token mode waits before answering. Default 2_000 ms. */
   slowTokenDelayMs?: number
-  /** `expires_in` sent in 'absurd-expires-in' mode (the token still lives `tokenLifetimeSeconds`). Default ten years. */
+  /** `expires_in` sent in 'absurd-expires-in' mode (the token still lives `tokenLifetimeSeconds`). Default ten years.
+   * */
   absurdExpiresIn?: number
   /** Bodies up to this size are buffered for handlers; bigger ones are only counted and hashed. Default 1 MiB. */
   maxBufferedBodyBytes?: number
@@ -49,7 +60,8 @@ export interface FakeAtlassianOptions {
   t?: { teardown: (fn: () => Promise<void>) => void }
 }
 
-/** A gateway route added by a test. Its `scopes` replace a built-in route's; without `respond` the built-in (or echo) answers. */
+/** A gateway route added by a test. Its `scopes` replace a built-in route's; without `respond` the built-in (or echo)
+ * answers. */
 export interface FakeRoute {
   product?: Product
   method?: string
@@ -63,7 +75,12 @@ interface Credential { scopes: readonly string[] | undefined; account: ServiceAc
 interface Client extends Credential { secret: string }
 interface AccessToken { clientId: string; scopes: readonly string[] | undefined; expiresAt: number; revoked: boolean }
 
-const DEFAULTS = { tokenLifetimeSeconds: 3600, slowTokenDelayMs: 2_000, absurdExpiresIn: 315_360_000, maxBufferedBodyBytes: 1024 * 1024 }
+const DEFAULTS = {
+  tokenLifetimeSeconds: 3600,
+  slowTokenDelayMs: 2_000,
+  absurdExpiresIn: 315_360_000,
+  maxBufferedBodyBytes: 1024 * 1024
+}
 
 export class FakeAtlassian {
   /** Every request that reached the fake, in arrival order. */
@@ -241,7 +258,9 @@ export class FakeAtlassian {
         record.tokenRequest = readTokenRequest(record, body)
         record.clientId = record.tokenRequest.clientId
         this.#exchanges++
-        if (record.clientId !== undefined) this.#exchangesByClient.set(record.clientId, this.exchangesFor(record.clientId) + 1)
+        if (record.clientId !== undefined) {
+          this.#exchangesByClient.set(record.clientId, this.exchangesFor(record.clientId) + 1)
+        }
       }
       const queue = this.#queues.find((entry) => entry.responses.length > 0 && matches(entry.matcher, record))
       const queued = queue?.responses.shift()
@@ -347,7 +366,9 @@ export class FakeAtlassian {
       (route.method ?? record.method).toUpperCase() === record.method &&
       (typeof route.path === 'string' ? route.path === apiPath : route.path.test(apiPath)))
     const builtin = findBuiltinRoute(product, record.method, apiPath)
-    if (!hasScopes(identity.scopes, custom?.scopes ?? builtin?.route.scopes)) return this.#reply(res, record, scopeMismatch())
+    if (!hasScopes(identity.scopes, custom?.scopes ?? builtin?.route.scopes)) {
+      return this.#reply(res, record, scopeMismatch())
+    }
     const streamBytes = record.method === 'GET' ? /\/stream\/(\d+)$/.exec(apiPath)?.[1] : undefined
     if (custom?.respond === undefined && builtin === undefined && streamBytes !== undefined) {
       const abortAfter = request.query.get('abortAfter')

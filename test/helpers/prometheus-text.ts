@@ -15,7 +15,11 @@ export function parseSamples (text: string): Sample[] {
 }
 
 /** The value of the one sample with exactly these labels (le excluded), or undefined. */
-export function sampleValue (samples: readonly Sample[], name: string, labels: Record<string, string> = {}): number | undefined {
+export function sampleValue (
+  samples: readonly Sample[],
+  name: string,
+  labels: Record<string, string> = {}
+): number | undefined {
   const found = samples.filter((sample) => sample.name === name && sameLabels(sample.labels, labels))
   if (found.length > 1) throw new Error(`${name}${JSON.stringify(labels)} matches ${found.length} samples`)
   return found[0]?.value
@@ -23,7 +27,10 @@ export function sampleValue (samples: readonly Sample[], name: string, labels: R
 
 /** Sum over every sample of `name` whose labels include `labels`. */
 export function sampleSum (samples: readonly Sample[], name: string, labels: Record<string, string> = {}): number {
-  return samples.filter((sample) => sample.name === name && Object.entries(labels).every(([key, value]) => sample.labels[key] === value))
+  return samples
+    .filter(
+      (sample) => sample.name === name && Object.entries(labels).every(([key, value]) => sample.labels[key] === value)
+    )
     .reduce((sum, sample) => sum + sample.value, 0)
 }
 

@@ -28,11 +28,18 @@ export class RedisServer {
   #child: ChildProcess | undefined
   readonly #extra: string[]
 
-  private constructor (readonly bin: string, readonly port: number, extra: string[]) {
+  private constructor (
+    readonly bin: string,
+    readonly port: number,
+    extra: string[]
+  ) {
     this.#extra = extra
   }
 
-  static async start (t: { teardown: (fn: () => Promise<void> | void) => void }, options: { args?: string[] } = {}): Promise<RedisServer> {
+  static async start (
+    t: { teardown: (fn: () => Promise<void> | void) => void },
+    options: { args?: string[] } = {}
+  ): Promise<RedisServer> {
     const bin = findRedisServer()
     if (bin === undefined) throw new Error('redis-server not found')
     const server = new RedisServer(bin, await freePort(), options.args ?? [])
@@ -60,8 +67,13 @@ export class RedisServer {
   }
 
   /** Pauses the process (SIGSTOP): connections stay open, every command times out. `resume()` undoes it. */
-  pause (): void { this.#child?.kill('SIGSTOP') }
-  resume (): void { this.#child?.kill('SIGCONT') }
+  pause (): void {
+    this.#child?.kill('SIGSTOP')
+  }
+
+  resume (): void {
+    this.#child?.kill('SIGCONT')
+  }
 
   async restart (): Promise<void> {
     await this.stop()
@@ -69,16 +81,26 @@ export class RedisServer {
   }
 
   async #spawn (): Promise<void> {
-    const child = spawn(this.bin, ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...this.#extra], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(
+      this.bin,
+      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...this.#extra],
+      { stdio: ['ignore', 'pipe', 'pipe'] }
+    )
     this.#child = child
     let output = ''
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`redis-server did not start: ${output.slice(-500)}`)), 10_000)
       child.stdout?.on('data', (chunk: Buffer) => {
         output += chunk.toString()
-        if (output.includes('Ready to accept connections')) { clearTimeout(timer); resolve() }
+        if (output.includes('Ready to accept connections')) {
+          clearTimeout(timer)
+          resolve()
+        }
       })
-      child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`redis-server exited ${code}: ${output.slice(-500)}`)) })
+      child.once('exit', (code) => {
+        clearTimeout(timer)
+        reject(new Error(`redis-server exited ${code}: ${output.slice(-500)}`))
+      })
     })
     child.stdout?.resume()
   }

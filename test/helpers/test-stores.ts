@@ -19,7 +19,8 @@ export const STORE_KINDS: readonly StoreKind[] = ['file', 'vault']
 
 export interface TestStore { store: SecretStore, fakeVault?: FakeVault }
 
-/** A fake Vault with the broker's AppRole (deploy/vault policies) and the `secrets.vault` config that logs in to it. Not closed here. */
+/** A fake Vault with the broker's AppRole (deploy/vault policies) and the `secrets.vault` config that logs in to it.
+ * Not closed here. */
 export async function startBrokerVault (clock?: Clock): Promise<{ fakeVault: FakeVault, vaultConfig: VaultConfig }> {
   const fakeVault = await FakeVault.start(clock ? { clock } : {})
   const policies = renderBrokerPolicies({ mount: 'secret', prefix: 'atlassian-broker' })
@@ -27,19 +28,30 @@ export async function startBrokerVault (clock?: Clock): Promise<{ fakeVault: Fak
   fakeVault.addPolicyHcl('atlassian-broker-rotator', policies.rotator)
   const { roleId, secretId } = fakeVault.addAppRole({ name: 'broker', policies: ['atlassian-broker', 'atlassian-broker-rotator'], tokenTtl: 1_200, tokenMaxTtl: 14_400 })
   const vaultConfig: VaultConfig = {
-    address: fakeVault.address, mount: 'secret', prefix: 'atlassian-broker', revalidateSeconds: 30, requestTimeoutMs: 2_000,
+    address: fakeVault.address,
+    mount: 'secret',
+    prefix: 'atlassian-broker',
+    revalidateSeconds: 30,
+    requestTimeoutMs: 2_000,
     auth: { method: 'approle', roleId, secretId, mountPath: 'approle' }
   }
   return { fakeVault, vaultConfig }
 }
 
 /** Opens a store of the given kind; it is closed with the test (closing twice is harmless). */
-export async function openTestStore (t: Test, kind: StoreKind, options: { clock?: Clock, logger?: Logger, writtenBy?: string } = {}): Promise<TestStore> {
+export async function openTestStore (
+  t: Test,
+  kind: StoreKind,
+  options: { clock?: Clock; logger?: Logger; writtenBy?: string } = {}
+): Promise<TestStore> {
   const logger = options.logger ?? pino({ level: 'silent' })
   if (kind === 'file') {
     const store = await createFileStore({
-      path: `${t.testdir({})}/secrets.enc`, masterKey: MASTER_KEY, logger,
-      ...(options.clock ? { clock: options.clock } : {}), ...(options.writtenBy ? { writtenBy: options.writtenBy } : {})
+      path: `${t.testdir({})}/secrets.enc`,
+      masterKey: MASTER_KEY,
+      logger,
+      ...(options.clock ? { clock: options.clock } : {}),
+      ...(options.writtenBy ? { writtenBy: options.writtenBy } : {})
     })
     t.teardown(() => store.close())
     return { store }

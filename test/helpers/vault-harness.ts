@@ -27,7 +27,11 @@ export async function vaultHarness (t: Test, requestTimeoutMs = 1_000): Promise<
   vault.addPolicyHcl('atlassian-broker', policies.broker)
   const { roleId, secretId } = vault.addAppRole({ name: 'broker', policies: ['atlassian-broker'], tokenTtl: 1_200, tokenMaxTtl: 14_400 })
   const config: VaultConfig = {
-    address: vault.address, mount: 'secret', prefix: 'atlassian-broker', revalidateSeconds: 30, requestTimeoutMs,
+    address: vault.address,
+    mount: 'secret',
+    prefix: 'atlassian-broker',
+    revalidateSeconds: 30,
+    requestTimeoutMs,
     auth: { method: 'approle', roleId, secretId, mountPath: 'approle' }
   }
   // Credentials are written with the root token, as an operator would; the broker's role may only read.
@@ -35,8 +39,9 @@ export async function vaultHarness (t: Test, requestTimeoutMs = 1_000): Promise<
   t.teardown(() => writer.close())
   const store = await createVaultStore({ config, logger: captureLogger().logger, clock, random: () => 0 })
   const h = await startHarness(t, { clock, store, empty: true, config: { secrets: { store: 'vault', vault: config } } })
-  const writeInVault = async (integration: string, data: Record<string, string>): Promise<void> => { await writer.put(integration, data) }
+  const writeInVault = async (integration: string, data: Record<string, string>): Promise<void> => {
+    await writer.put(integration, data)
+  }
   for (const integration of ['jira-main', 'wiki-main']) await writeInVault(integration, { client_id: CLIENT_ID, client_secret: CLIENT_SECRET })
   return { h, vault, clock, store, writeInVault }
 }
-

@@ -71,5 +71,8 @@ t.test('schemathesis --checks all: openapi.yaml and the broker agree', async (t)
 function declaredOperations (): number {
   const spec = parse(readFileSync(here('../../openapi.yaml'), 'utf8')) as { paths: Record<string, Record<string, unknown>> }
   const methods = new Set(['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'])
-  return Object.values(spec.paths).reduce((total, item) => total + Object.keys(item).filter((key) => methods.has(key)).length, 0)
+  return Object.values(spec.paths).reduce(
+    (total, item) => total + Object.keys(item).filter((key) => methods.has(key)).length,
+    0
+  )
 }

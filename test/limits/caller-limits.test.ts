@@ -1,4 +1,5 @@
-/** Per-caller limits from the policy: refused before anything goes upstream, and only for the caller over its budget. */
+/** Per-caller limits from the policy: refused before anything goes upstream, and only for the caller over its budget.
+ * */
 import t from 'tap'
 import { request } from 'undici'
 import { json } from '../helpers/fake-atlassian.js'

@@ -47,7 +47,11 @@ t.test('normalisation is stable and keeps the meaning: checking the checked path
     const checked = checkRequestPath(path, '')
     if (!checked.ok) return true
     const again = checkRequestPath(checked.value.path, '')
-    return again.ok && again.value.path === checked.value.path && decodeURIComponent(checked.value.path) === decodeURIComponent(path)
+    return (
+      again.ok &&
+      again.value.path === checked.value.path &&
+      decodeURIComponent(checked.value.path) === decodeURIComponent(path)
+    )
   }), { numRuns: 5_000 })
   t.pass('a server behind the broker that parses the path again sees exactly what the policy saw')
 })
@@ -67,7 +71,8 @@ t.test('percent-encoding unreserved characters (any case) cannot produce a path 
   t.pass('every spelling of a path is checked as that path')
 })
 
-/** The documented glob semantics, written independently: `*` and `?` stay in a segment, `**` crosses, a final `/**` also matches its prefix. */
+/** The documented glob semantics, written independently: `*` and `?` stay in a segment, `**` crosses, a final `/**`
+ * also matches its prefix. */
 function referenceMatch (glob: string, path: string): boolean {
   const memo = new Map<number, boolean>()
   const match = (g: number, p: number): boolean => {
@@ -99,7 +104,14 @@ const glob = fc.array(globPiece, { maxLength: 8 }).map((pieces) => pieces.join('
 const policyPath = fc.array(fc.constantFrom('/', 'a', 'b', '-', '.', '(', ')', '[', '+', '$', '%2A', '~'), { maxLength: 12 }).map((chars) => chars.join(''))
 
 t.test('globs match exactly what the reference matcher says: no regex metacharacter widens a rule', async (t) => {
-  fc.assert(fc.property(glob, policyPath, (pattern, path) => globToRegExp(pattern).test(path) === referenceMatch(pattern, path)), { numRuns: 20_000 })
+  fc.assert(
+    fc.property(
+      glob,
+      policyPath,
+      (pattern, path) => globToRegExp(pattern).test(path) === referenceMatch(pattern, path)
+    ),
+    { numRuns: 20_000 }
+  )
   t.pass('20000 glob and path pairs')
 })
 
@@ -116,14 +128,26 @@ t.test('deny by default: a path is allowed only when some rule for this caller, 
     method: fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH'),
     path: policyPath.map((path) => `/${path}`)
   })
-  fc.assert(fc.property(fc.array(rule, { maxLength: 6 }), fc.array(request, { minLength: 1, maxLength: 10 }), (rules, requests) => {
-    const policy = compilePolicy(rules)
-    return requests.every((call) => {
-      const expected = rules.some((candidate) => referenceMatch(candidate.caller, call.caller) && referenceMatch(candidate.integration, call.integration) &&
-        (candidate.methods.includes(call.method as 'GET') || candidate.methods.includes('*')) && candidate.paths.some((pattern) => referenceMatch(pattern, call.path)))
-      return policy.decide(call.caller, call.integration, call.method, call.path).allowed === expected
-    })
-  }), { numRuns: 3_000 })
+  fc.assert(
+    fc.property(
+      fc.array(rule, { maxLength: 6 }),
+      fc.array(request, { minLength: 1, maxLength: 10 }),
+      (rules, requests) => {
+        const policy = compilePolicy(rules)
+        return requests.every((call) => {
+          const expected = rules.some(
+            (candidate) =>
+              referenceMatch(candidate.caller, call.caller) &&
+              referenceMatch(candidate.integration, call.integration) &&
+              (candidate.methods.includes(call.method as 'GET') || candidate.methods.includes('*')) &&
+              candidate.paths.some((pattern) => referenceMatch(pattern, call.path))
+          )
+          return policy.decide(call.caller, call.integration, call.method, call.path).allowed === expected
+        })
+      }
+    ),
+    { numRuns: 3_000 }
+  )
   t.pass('3000 random policies')
 })
 
@@ -149,8 +173,12 @@ t.test('over the wire: what is forwarded equals what was checked, and a path no 
     if (!expected.ok) return response.status === 400 && forwarded.length === 0
     if (!policy.decide('report-job', 'jira-main', 'GET', expected.value.path).allowed) return response.status === 403 && forwarded.length === 0
     forwardedCount++
-    return forwarded.length === 1 && forwarded[0]?.apiPath === expected.value.path && forwarded[0].query === expected.value.query &&
+    return (
+      forwarded.length === 1 &&
+      forwarded[0]?.apiPath === expected.value.path &&
+      forwarded[0].query === expected.value.query &&
       forwarded[0].url.startsWith(`/ex/jira/${JIRA_CLOUD_ID}/`)
+    )
   }), { numRuns: 300 })
   t.ok(forwardedCount > 20, `the allowed side was exercised too (${forwardedCount} forwarded)`)
 })

@@ -9,20 +9,29 @@ import { FakeAtlassian } from '../helpers/fake-atlassian.js'
 const JIRA = '11111111-1111-1111-1111-111111111111'
 const WIKI = '22222222-2222-2222-2222-222222222222'
 
-async function serve (t: Test, watchFile: boolean): Promise<{ child: ChildProcess, file: string, state: () => Promise<{ reloads: number }> }> {
+async function serve (
+  t: Test,
+  watchFile: boolean
+): Promise<{ child: ChildProcess; file: string; state: () => Promise<{ reloads: number }> }> {
   const fake = await FakeAtlassian.start({ t })
   const dir = t.testdir({})
   const file = path.join(dir, 'atlassian-broker.yaml')
-  writeFileSync(file, `listen: { host: 127.0.0.1, port: 0 }
+  writeFileSync(
+    file,
+    `listen: { host: 127.0.0.1, port: 0 }
 atlassian: { tokenUrl: ${fake.tokenUrl}, apiUrl: ${fake.url} }
 reload: { watchFile: ${watchFile} }
 integrations:
   jira-main: { product: jira, cloudId: ${JIRA} }
-`)
+`
+  )
   const child = startCli(['serve'], { cwd: dir, env: cliEnv() })
-  t.teardown(() => { child.kill('SIGKILL') })
+  t.teardown(() => {
+    child.kill('SIGKILL')
+  })
   const { url } = JSON.parse(await waitForLine(child, /listening on/)) as { url: string }
-  const state = async (): Promise<{ reloads: number }> => ((await (await request(`${url}/readyz`)).body.json()) as { config: { reloads: number } }).config
+  const state = async (): Promise<{ reloads: number }> =>
+    ((await (await request(`${url}/readyz`)).body.json()) as { config: { reloads: number } }).config
   return { child, file, state }
 }
 

@@ -1,4 +1,5 @@
-/** Expiry tracking with an injected clock: daily checks, warn from 30 days, error from 7, days-to-expiry, both stores. */
+/** Expiry tracking with an injected clock: daily checks, warn from 30 days, error from 7, days-to-expiry, both stores.
+ * */
 import t from 'tap'
 import { createLogger } from '../../src/logger.js'
 import { CredentialExpiry, DAY_MS, daysUntil } from '../../src/rotation/credential-expiry.js'

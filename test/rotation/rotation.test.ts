@@ -15,12 +15,25 @@ const NEW_SECRET = 'svc-client-secret-NEW-9876543210'
 
 type T = Parameters<Parameters<typeof t.test>[0]>[0]
 
-async function setup (t: T, kind: StoreKind): Promise<{ context: RotationContext, fake: FakeAtlassian, clock: ManualClock }> {
-  const fake = await FakeAtlassian.start({ t, sites: [{ product: 'jira', cloudId: JIRA_CLOUD_ID }, { product: 'confluence', cloudId: WIKI_CLOUD_ID }] })
+async function setup (
+  t: T,
+  kind: StoreKind
+): Promise<{ context: RotationContext; fake: FakeAtlassian; clock: ManualClock }> {
+  const fake = await FakeAtlassian.start({
+    t,
+    sites: [
+      { product: 'jira', cloudId: JIRA_CLOUD_ID },
+      { product: 'confluence', cloudId: WIKI_CLOUD_ID }
+    ]
+  })
   fake.addClient(CLIENT_ID, CLIENT_SECRET)
   const clock = new ManualClock(Date.now())
   const { store } = await openTestStore(t, kind, { clock })
-  await store.put('jira-main', { client_id: CLIENT_ID, client_secret: CLIENT_SECRET }, { metadata: { owner: 'platform', rotated_by: 'setup' } })
+  await store.put(
+    'jira-main',
+    { client_id: CLIENT_ID, client_secret: CLIENT_SECRET },
+    { metadata: { owner: 'platform', rotated_by: 'setup' } }
+  )
   const verify = createCredentialVerifier({ tokenUrl: fake.tokenUrl, apiUrl: fake.url, timeoutMs: 2_000 })
   return { context: { store, verify, clock }, fake, clock }
 }

@@ -11,7 +11,15 @@ import { assertNoSecrets, captureLogger, errorText, renderBrokerPolicies, rootCl
 const SECRET_PATH = 'secret/data/atlassian-broker/jira-prod'
 const read = async (session: VaultSession): Promise<unknown> => await session.call('read', SECRET_PATH, async (client) => await client.read(SECRET_PATH) as unknown)
 
-interface Setup { fake: FakeVault, clock: ManualClock, session: VaultSession, logs: () => string, roleId: string, secretId: string, config: VaultConfig }
+interface Setup {
+  fake: FakeVault
+  clock: ManualClock
+  session: VaultSession
+  logs: () => string
+  roleId: string
+  secretId: string
+  config: VaultConfig
+}
 
 interface SetupOptions {
   version?: FakeVaultVersion
@@ -53,7 +61,13 @@ t.test('renews at 2/3 of the TTL and keeps extending it', async (t) => {
   await advance(s, 100)
   t.equal(s.fake.count('token:renew-self'), 1, 'at 40 s of 60')
   t.equal(s.fake.tokenTtlSeconds(s.fake.issuedTokens[0] ?? ''), 60, 'the TTL was extended to the full increment')
-  t.match(s.session.state(), { authenticated: true, extending: true, renewals: 1, logins: 1, expiresAt: s.clock.now() + 60_000 })
+  t.match(s.session.state(), {
+    authenticated: true,
+    extending: true,
+    renewals: 1,
+    logins: 1,
+    expiresAt: s.clock.now() + 60_000
+  })
   await advance(s, 40_000)
   await advance(s, 40_000)
   t.equal(s.fake.count('token:renew-self'), 3)

@@ -1,10 +1,12 @@
 /**
  * The Vault store's behaviour as one suite that runs against any Vault API: the fake (test/helpers/fake-vault.ts, via
- * vault-store.test.ts) and a real `vault server -dev` (test/vault-real/). Only what a real server can do goes here; fault
+ * vault-store.test.ts) and a real `vault server -dev` (test/vault-real/). Only what a real server can do goes here;
+ * fault
  * switches (sealed, down, slow, revocation timing) stay in the fake-only tests.
  *
  * A target gives an address, a root token for side-writes, and an AppRole whose tokens carry the deploy/vault policies
- * rendered for the case's mount and prefix (`renderBrokerPolicies`), so the policies the operators load are the ones tested.
+ * rendered for the case's mount and prefix (`renderBrokerPolicies`), so the policies the operators load are the ones
+ * tested.
  */
 import { readFileSync } from 'node:fs'
 import { Writable } from 'node:stream'
@@ -25,8 +27,13 @@ export interface VaultStoreTarget {
   rootToken: string
   /** A KV version 2 mount (`secret` on a dev server). */
   mount: string
-  /** An AppRole (mount `approle`) whose tokens carry broker-policy.hcl and broker-rotator-policy.hcl for mount + prefix. */
-  setupAppRole(options: { prefix: string, tokenTtlSeconds?: number, tokenMaxTtlSeconds?: number }): Promise<{ roleId: string, secretId: string }>
+  /** An AppRole (mount `approle`) whose tokens carry broker-policy.hcl and broker-rotator-policy.hcl for mount +
+   * prefix. */
+  setupAppRole(options: {
+    prefix: string
+    tokenTtlSeconds?: number
+    tokenMaxTtlSeconds?: number
+  }): Promise<{ roleId: string; secretId: string }>
   /** The clock the target's Vault runs on, when it is not the system's (the fake's ManualClock). */
   clock?: Clock
 }
@@ -56,12 +63,20 @@ export function assertNoSecrets (t: TapTest, texts: string[], secrets: string[])
 }
 
 export function rootClient (target: VaultStoreTarget): NodeVault.client {
-  return NodeVault({ endpoint: target.address, token: target.rootToken, noCustomHTTPVerbs: true, requestOptions: { timeout: 5_000 } })
+  return NodeVault({
+    endpoint: target.address,
+    token: target.rootToken,
+    noCustomHTTPVerbs: true,
+    requestOptions: { timeout: 5_000 }
+  })
 }
 
 /** Deletes every key under a metadata folder (all versions), so a real server is left as found. */
 async function removeTree (root: NodeVault.client, folder: string): Promise<void> {
-  const keys = await root.list(folder).then((answer: { data: { keys: string[] } }) => answer.data.keys, () => [] as string[])
+  const keys = await root.list(folder).then(
+    (answer: { data: { keys: string[] } }) => answer.data.keys,
+    () => [] as string[]
+  )
   for (const key of keys) {
     if (key.endsWith('/')) await removeTree(root, `${folder}${key}`)
     else await root.delete(`${folder}${key}`).catch(() => undefined)
@@ -70,17 +85,32 @@ async function removeTree (root: NodeVault.client, folder: string): Promise<void
 
 const uniquePrefix = (): string => `abt-${Math.random().toString(36).slice(2, 10)}`
 
-interface Opened { store: VaultSecretStore, prefix: string, logs: () => string, secrets: string[], root: NodeVault.client }
+interface Opened {
+  store: VaultSecretStore
+  prefix: string
+  logs: () => string
+  secrets: string[]
+  root: NodeVault.client
+}
 
 async function open (t: TapTest, target: VaultStoreTarget): Promise<Opened> {
   const prefix = uniquePrefix()
   const { roleId, secretId } = await target.setupAppRole({ prefix })
   const { logger, text } = captureLogger()
   const config: VaultConfig = {
-    address: target.address, mount: target.mount, prefix, revalidateSeconds: 30, requestTimeoutMs: 5_000,
+    address: target.address,
+    mount: target.mount,
+    prefix,
+    revalidateSeconds: 30,
+    requestTimeoutMs: 5_000,
     auth: { method: 'approle', roleId, secretId, mountPath: 'approle' }
   }
-  const store = await createVaultStore({ config, logger, ...(target.clock ? { clock: target.clock } : {}), random: () => 0 })
+  const store = await createVaultStore({
+    config,
+    logger,
+    ...(target.clock ? { clock: target.clock } : {}),
+    random: () => 0
+  })
   const root = rootClient(target)
   t.teardown(async () => {
     await store.close()

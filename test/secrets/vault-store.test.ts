@@ -9,7 +9,10 @@ import { FakeVault, type FakeVaultOptions } from '../helpers/fake-vault.js'
 import { ManualClock } from '../helpers/manual-clock.js'
 import { assertNoSecrets, captureLogger, errorText, renderBrokerPolicies, rootClient, runVaultStoreCases, type TapTest, type VaultStoreTarget } from './vault-store-cases.js'
 
-async function startFake (t: TapTest, options: FakeVaultOptions = {}): Promise<{ fake: FakeVault, clock: ManualClock }> {
+async function startFake (
+  t: TapTest,
+  options: FakeVaultOptions = {}
+): Promise<{ fake: FakeVault; clock: ManualClock }> {
   const clock = new ManualClock()
   const fake = await FakeVault.start({ clock, ...options })
   t.teardown(() => fake.close())
@@ -18,7 +21,11 @@ async function startFake (t: TapTest, options: FakeVaultOptions = {}): Promise<{
 
 function fakeTarget (fake: FakeVault, clock: ManualClock): VaultStoreTarget {
   return {
-    name: 'fake', address: fake.address, rootToken: fake.rootToken, mount: 'secret', clock,
+    name: 'fake',
+    address: fake.address,
+    rootToken: fake.rootToken,
+    mount: 'secret',
+    clock,
     async setupAppRole ({ prefix, tokenTtlSeconds, tokenMaxTtlSeconds }) {
       const policies = renderBrokerPolicies({ mount: 'secret', prefix })
       fake.addPolicyHcl(`broker-${prefix}`, policies.broker)
@@ -28,7 +35,14 @@ function fakeTarget (fake: FakeVault, clock: ManualClock): VaultStoreTarget {
   }
 }
 
-interface Opened { store: VaultSecretStore, fake: FakeVault, clock: ManualClock, logs: () => string, secretId: string, config: VaultConfig }
+interface Opened {
+  store: VaultSecretStore
+  fake: FakeVault
+  clock: ManualClock
+  logs: () => string
+  secretId: string
+  config: VaultConfig
+}
 
 /** A store logged in by AppRole against a fresh fake; `policies: 'reader'` gives the broker policy only. */
 async function openStore (t: TapTest, options: { fake?: FakeVaultOptions, policies?: 'reader' | 'rotator', config?: Partial<VaultConfig> } = {}): Promise<Opened> {
@@ -40,8 +54,13 @@ async function openStore (t: TapTest, options: { fake?: FakeVaultOptions, polici
   const { roleId, secretId } = fake.addAppRole({ name: 'broker', policies, tokenTtl: 1_200, tokenMaxTtl: 14_400 })
   const { logger, text } = captureLogger()
   const config: VaultConfig = {
-    address: fake.address, mount: 'secret', prefix: 'atlassian-broker', revalidateSeconds: 30, requestTimeoutMs: 1_000,
-    auth: { method: 'approle', roleId, secretId, mountPath: 'approle' }, ...options.config
+    address: fake.address,
+    mount: 'secret',
+    prefix: 'atlassian-broker',
+    revalidateSeconds: 30,
+    requestTimeoutMs: 1_000,
+    auth: { method: 'approle', roleId, secretId, mountPath: 'approle' },
+    ...options.config
   }
   const store = await createVaultStore({ config, logger, clock, random: () => 0 })
   t.teardown(() => store.close())
@@ -143,7 +162,8 @@ t.test('Kubernetes login goes to auth/<mountPath>/login, not node-vault\'s auth/
   const { logger, text } = captureLogger()
   const store = await createVaultStore({
     config: { address: fake.address, mount: 'secret', prefix: 'atlassian-broker', revalidateSeconds: 30, requestTimeoutMs: 1_000, auth: { method: 'kubernetes', role: 'broker', jwtPath, mountPath: 'kubernetes' } },
-    logger, clock
+    logger,
+    clock
   })
   t.teardown(() => store.close())
   t.equal(await store.get('missing'), undefined)
@@ -154,7 +174,8 @@ t.test('Kubernetes login goes to auth/<mountPath>/login, not node-vault\'s auth/
 })
 
 t.test('a KV mount that is not there is reported as unavailable, naming vault.mount', async (t) => {
-  // The root token passes every ACL, so the fake answers what Vault does for an unmounted path: 404 "no handler for route".
+  // The root token passes every ACL, so the fake answers what Vault does for an unmounted path: 404 "no handler for
+  // route".
   const { store, logs } = await openStore(t, { config: { mount: 'kv-missing', auth: { method: 'token', token: 'root' } } })
   await t.rejects(store.get('jira-prod'), { code: 'BROKER_ERR_SECRET_STORE_UNAVAILABLE' })
   t.match(logs(), /check vault\.mount \(\\"kv-missing\\"\)/)
@@ -185,7 +206,9 @@ t.test('a store with a writtenBy default records it when the put names no rotato
   const { roleId, secretId } = await target.setupAppRole({ prefix: 'atlassian-broker' })
   const store = await createVaultStore({
     config: { address: fake.address, mount: 'secret', prefix: 'atlassian-broker', revalidateSeconds: 30, requestTimeoutMs: 1_000, auth: { method: 'approle', roleId, secretId, mountPath: 'approle' } },
-    logger: captureLogger().logger, clock, writtenBy: 'admin-api'
+    logger: captureLogger().logger,
+    clock,
+    writtenBy: 'admin-api'
   })
   t.teardown(() => store.close())
   await store.put('jira-prod', { token: 'v1' })

@@ -1,7 +1,8 @@
 /**
  * Unauthenticated memory exhaustion (issue 16, item 1): fast-jwt's verification cache also kept failed verifications,
  * so random bad tokens filled it with 10 000 error objects, each with its stack trace. With the heap limit of the
- * Kubernetes example (160 MB), 8 connections of ~8 KB bad tokens crashed the broker ("JavaScript heap out of memory") after
+ * Kubernetes example (160 MB), 8 connections of ~8 KB bad tokens crashed the broker ("JavaScript heap out of memory")
+ * after
  * about 8 500 requests. Here the real `serve` process runs with a small heap and is driven over real HTTP; memory is
  * read from the child's /proc/<pid>/status. No timing is asserted: only that it survives, answers every request 401,
  * and its resident memory stays within a generous bound of where it was after warm-up.
@@ -47,9 +48,18 @@ function rssMb (pid: number): number {
 /** The control's preload: fast-jwt's verifier cache as it was before the fix (failures kept). */
 const FAILURE_CACHING = fileURLToPath(new URL('../helpers/failure-caching-verifier.mjs', import.meta.url))
 
-interface Flooded { child: ChildProcess, pid: number, usageFile: string, stdoutBytes: () => number, stderr: () => string, drive: (until: number) => Promise<void>, statuses: Map<string, number> }
+interface Flooded {
+  child: ChildProcess
+  pid: number
+  usageFile: string
+  stdoutBytes: () => number
+  stderr: () => string
+  drive: (until: number) => Promise<void>
+  statuses: Map<string, number>
+}
 
-/** The real `serve` process with a small heap, and a driver sending bad tokens over CONNECTIONS keep-alive connections. */
+/** The real `serve` process with a small heap, and a driver sending bad tokens over CONNECTIONS keep-alive connections.
+ * */
 async function startFlooded (t: Test, preload?: string): Promise<Flooded> {
   const dir = t.testdir({})
   const usageFile = path.join(dir, 'usage.jsonl')
@@ -83,7 +93,15 @@ async function startFlooded (t: Test, preload?: string): Promise<Flooded> {
     }
     await Promise.all(Array.from({ length: CONNECTIONS }, worker))
   }
-  return { child, pid: child.pid ?? 0, usageFile, stdoutBytes: () => stdoutBytes, stderr: () => stderr, drive, statuses }
+  return {
+    child,
+    pid: child.pid ?? 0,
+    usageFile,
+    stdoutBytes: () => stdoutBytes,
+    stderr: () => stderr,
+    drive,
+    statuses
+  }
 }
 
 t.test('regression: 50 000 random bad tokens exhausted the heap; now the broker survives with resident memory flat', { skip: process.platform !== 'linux' ? 'reads /proc/<pid>/status' : false }, async (t) => {
@@ -112,7 +130,11 @@ t.test('control: with failed verifications cached (the setting before the fix), 
   const { child, pid, stderr, drive } = await startFlooded(t, FAILURE_CACHING)
   const start = rssMb(pid)
   let peak = start
-  for (let until = 2_000; until <= CONTROL_TOKENS && child.exitCode === null && child.signalCode === null; until += 2_000) {
+  for (
+    let until = 2_000;
+    until <= CONTROL_TOKENS && child.exitCode === null && child.signalCode === null;
+    until += 2_000
+  ) {
     await drive(until)
     const now = rssMb(pid)
     if (Number.isFinite(now)) peak = Math.max(peak, now)

@@ -9,8 +9,15 @@ t.test('no client secret, access token, caller JWT or master key in logs or erro
   const adminJwt = h.callerToken('ops-alice', { roles: ['broker-admin'] })
   const strangerJwt = h.callerToken('stranger')
   const bodies: string[] = []
-  const call = async (path: string, init: { method?: string, headers?: Record<string, string>, body?: string } = {}): Promise<number> => {
-    const response = await request(`${h.url}${path}`, { method: (init.method ?? 'GET') as 'GET', headers: init.headers ?? { authorization: `Bearer ${jwt}` }, ...(init.body ? { body: init.body } : {}) })
+  const call = async (
+    path: string,
+    init: { method?: string; headers?: Record<string, string>; body?: string } = {}
+  ): Promise<number> => {
+    const response = await request(`${h.url}${path}`, {
+      method: (init.method ?? 'GET') as 'GET',
+      headers: init.headers ?? { authorization: `Bearer ${jwt}` },
+      ...(init.body ? { body: init.body } : {})
+    })
     bodies.push(await response.body.text())
     return response.statusCode
   }

@@ -2,7 +2,8 @@
  * No leak (docs/security.md, "No leak"): every error path is driven, over both secret stores, and everything a person
  * or a scraper can read afterwards (log lines, answer bodies and headers, /metrics, /admin/usage, /admin/integrations,
  * the audit files) is scanned for every secret the test planted: client secrets (current, rotated, refused), an API
- * token, access tokens, caller and admin JWTs, the caller signing key, the master key, Vault tokens and the AppRole secret id.
+ * token, access tokens, caller and admin JWTs, the caller signing key, the master key, Vault tokens and the AppRole
+ * secret id.
  * test/no-leak.test.ts is the quick version of this over the file store alone.
  */
 import { readFileSync } from 'node:fs'
@@ -59,10 +60,17 @@ for (const kind of ['file', 'vault'] as const) {
       store,
       fake,
       config: {
-        callers: { jwt: { audience: 'atlassian-broker', hs256Secret: CALLER_SECRET }, admin: { role: ADMIN_ROLE, auditFile: `${dir}/admin-audit.jsonl` } },
+        callers: {
+          jwt: { audience: 'atlassian-broker', hs256Secret: CALLER_SECRET },
+          admin: { role: ADMIN_ROLE, auditFile: `${dir}/admin-audit.jsonl` }
+        },
         usage: { auditFile: `${dir}/calls.jsonl` },
         limits: { headerBytes: 16_384, bodyBytes: 65_536 },
-        atlassian: { tokenUrl: fake.tokenUrl, apiUrl: fake.url, timeouts: { connectMs: 500, headersMs: 400, bodyMs: 400, tokenMs: 400 } },
+        atlassian: {
+          tokenUrl: fake.tokenUrl,
+          apiUrl: fake.url,
+          timeouts: { connectMs: 500, headersMs: 400, bodyMs: 400, tokenMs: 400 }
+        },
         integrations: {
           'jira-main': { product: 'jira', cloudId: JIRA_CLOUD_ID },
           'wiki-main': { product: 'confluence', cloudId: WIKI_CLOUD_ID },
@@ -71,7 +79,13 @@ for (const kind of ['file', 'vault'] as const) {
         },
         policy: [
           { caller: 'report-job', integration: '*', methods: ['GET', 'POST', 'PUT'], paths: ['/**'] },
-          { caller: 'limited-job', integration: 'jira-main', methods: ['GET'], paths: ['/**'], rateLimit: { perSecond: 0.01, burst: 1 } }
+          {
+            caller: 'limited-job',
+            integration: 'jira-main',
+            methods: ['GET'],
+            paths: ['/**'],
+            rateLimit: { perSecond: 0.01, burst: 1 }
+          }
         ]
       }
     })
@@ -83,7 +97,11 @@ for (const kind of ['file', 'vault'] as const) {
       scan.jwts.push(token)
       return token
     }
-    const send = async (method: string, path: string, options: { token?: string | null, body?: string | Buffer | Readable, headers?: Record<string, string> } = {}): Promise<number> => {
+    const send = async (
+      method: string,
+      path: string,
+      options: { token?: string | null; body?: string | Buffer | Readable; headers?: Record<string, string> } = {}
+    ): Promise<number> => {
       const token = options.token === undefined ? jwt() : options.token
       try {
         const response = await request(`${h.url}${path}`, {

@@ -143,7 +143,12 @@ t.test('JwksClient: the last keys keep serving while the endpoint fails; it is t
   const key = generateKeyPairSync('ec', { namedCurve: 'P-256' })
   const jwks = await jwksServer(t, { keys: [{ ...key.publicKey.export({ format: 'jwk' }), kid: 'k1' }] })
   let clock = 1_000_000
-  const client = new JwksClient(jwks.url, { ttlMs: 60_000, minRefetchMs: 10_000, failureBackoffMs: 5_000, now: () => clock })
+  const client = new JwksClient(jwks.url, {
+    ttlMs: 60_000,
+    minRefetchMs: 10_000,
+    failureBackoffMs: 5_000,
+    now: () => clock
+  })
   t.type(await client.keyFor('k1'), 'string')
   jwks.fail(true)
   clock += 61_000
@@ -158,16 +163,34 @@ t.test('JwksClient: the last keys keep serving while the endpoint fails; it is t
   await t.rejects(empty.keyFor('k1'), JwksUnavailableError, 'no keys ever fetched: JwksUnavailableError')
 })
 
-async function jwksServer (t: Test, document: { keys: unknown[] } | undefined): Promise<{ url: string, hits: () => number, fail: (on: boolean) => void }> {
+async function jwksServer (
+  t: Test,
+  document: { keys: unknown[] } | undefined
+): Promise<{ url: string; hits: () => number; fail: (on: boolean) => void }> {
   let hits = 0
   let failing = document === undefined
   const server = createServer((_req, res) => {
     hits++
-    if (failing) { res.writeHead(503).end(); return }
+    if (failing) {
+      res.writeHead(503).end()
+      return
+    }
     res.setHeader('content-type', 'application/json')
     res.end(JSON.stringify(document))
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  t.teardown(() => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()) }))
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/jwks`, hits: () => hits, fail: (on) => { failing = on } }
+  t.teardown(
+    () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections()
+        server.close(() => resolve())
+      })
+  )
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/jwks`,
+    hits: () => hits,
+    fail: (on) => {
+      failing = on
+    }
+  }
 }

@@ -64,7 +64,7 @@ t.test('a valid pipelined request after an allowed one is authenticated and chec
   const jwt = h.callerToken('report-job')
   const allowed = `GET /proxy/jira-main/rest/api/3/myself HTTP/1.1\r\nHost: broker\r\nAuthorization: Bearer ${jwt}\r\n\r\n`
   const denied = `DELETE /proxy/jira-main/rest/api/3/issue/OPS-1 HTTP/1.1\r\nHost: broker\r\nAuthorization: Bearer ${jwt}\r\n\r\n`
-  const anonymous = `GET /proxy/jira-main/rest/api/3/smuggled HTTP/1.1\r\nHost: broker\r\nConnection: close\r\n\r\n`
+  const anonymous = 'GET /proxy/jira-main/rest/api/3/smuggled HTTP/1.1\r\nHost: broker\r\nConnection: close\r\n\r\n'
   const response = await rawHttp(h.url, allowed + denied + anonymous, { waitMs: 2_000 })
   const statuses = [...response.raw.matchAll(/HTTP\/1\.1 (\d{3})/g)].map((match) => Number(match[1]))
   t.same(statuses, [200, 403, 401], 'each pipelined request got its own answer')
@@ -86,7 +86,8 @@ t.test('framing upstream is the broker\'s own: one Authorization, one length hea
     ['Host: broker', `Authorization: Bearer ${jwt}`, 'Transfer-Encoding: chunked', 'Connection: close']) + `${(200_000).toString(16)}\r\n${'x'.repeat(200_000)}\r\n0\r\n\r\n`)
   t.equal(chunked.status, 200)
   const [first, second] = h.fake.requests.filter((r) => r.endpoint === 'gateway')
-  const names = (raw: string[] | undefined): string[] => (raw ?? []).filter((_, index) => index % 2 === 0).map((name) => name.toLowerCase())
+  const names = (raw: string[] | undefined): string[] =>
+    (raw ?? []).filter((_, index) => index % 2 === 0).map((name) => name.toLowerCase())
   t.equal(names(first?.rawHeaders).filter((name) => name === 'authorization').length, 1, 'exactly one Authorization upstream')
   t.notOk(String(first?.headers.authorization).includes('attacker-chosen'), 'and it is the broker\'s')
   t.same(names(first?.rawHeaders).filter((name) => name === 'content-length' || name === 'transfer-encoding'), ['content-length'])

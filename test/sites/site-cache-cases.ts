@@ -21,7 +21,12 @@ export async function runSiteCacheCases (t: TapTest, target: VaultStoreTarget): 
     const { roleId, secretId } = await target.setupAppRole({ prefix })
     const { logger, text } = captureLogger()
     const config: VaultConfig = { address: target.address, mount: target.mount, prefix, revalidateSeconds: 30, requestTimeoutMs: 5_000, auth: { method: 'approle', roleId, secretId, mountPath: 'approle' } }
-    const store = await createVaultStore({ config, logger, ...(target.clock ? { clock: target.clock } : {}), random: () => 0 })
+    const store = await createVaultStore({
+      config,
+      logger,
+      ...(target.clock ? { clock: target.clock } : {}),
+      random: () => 0
+    })
     const root = rootClient(target)
     t.teardown(async () => {
       await store.close()
@@ -36,7 +41,10 @@ export async function runSiteCacheCases (t: TapTest, target: VaultStoreTarget): 
       integrations: { 'jira-main': { product: 'jira', credential: 'oauth', site: SITE } }
     }, 'test', {})
 
-    const first = await resolveSitesOutcome(brokerConfig(fake.siteUrl), { logger, shared: storeSiteCache(store, logger) })
+    const first = await resolveSitesOutcome(brokerConfig(fake.siteUrl), {
+      logger,
+      shared: storeSiteCache(store, logger)
+    })
     t.match(first.resolved, [{ integration: 'jira-main', from: 'site', cloudId: CLOUD_ID }])
     const raw = await root.read(`${target.mount}/metadata/${prefix}/jira-main`) as { data: { custom_metadata: Record<string, string>, current_version: number } }
     t.match(raw.data.custom_metadata, { site: SITE, site_cloud_id: CLOUD_ID }, 'the answer is in Vault custom_metadata')
@@ -47,7 +55,10 @@ export async function runSiteCacheCases (t: TapTest, target: VaultStoreTarget): 
     // A new pod: empty data dir, the site unreachable. Without Vault's answer it could not start.
     const alone = await resolveSitesOutcome(brokerConfig(UNREACHABLE), { logger })
     t.match(alone.problems, [/integrations\.jira-main\.site: could not look up the cloudId of acme\.atlassian\.net/])
-    const second = await resolveSitesOutcome(brokerConfig(UNREACHABLE), { logger, shared: storeSiteCache(store, logger) })
+    const second = await resolveSitesOutcome(brokerConfig(UNREACHABLE), {
+      logger,
+      shared: storeSiteCache(store, logger)
+    })
     t.same(second.problems, [])
     t.match(second.resolved, [{ integration: 'jira-main', from: 'shared', cloudId: CLOUD_ID }])
     t.equal(second.config.integrations['jira-main']?.cloudId, CLOUD_ID)
@@ -55,7 +66,8 @@ export async function runSiteCacheCases (t: TapTest, target: VaultStoreTarget): 
 
     // Another site name in config: Vault's entry is for a different site and is not used.
     const renamed = parseConfig({
-      dataDir: t.testdir({}), atlassian: { tokenUrl: fake.tokenUrl, apiUrl: fake.url, siteUrl: UNREACHABLE },
+      dataDir: t.testdir({}),
+      atlassian: { tokenUrl: fake.tokenUrl, apiUrl: fake.url, siteUrl: UNREACHABLE },
       integrations: { 'jira-main': { product: 'jira', credential: 'oauth', site: 'other.atlassian.net' } }
     }, 'test', {})
     t.equal((await resolveSitesOutcome(renamed, { logger, shared: storeSiteCache(store, logger) })).problems.length, 1, 'an entry for another site is ignored')

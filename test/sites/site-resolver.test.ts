@@ -10,11 +10,18 @@ import { resolveSites, SITE_CACHE_FILE } from '../../src/sites/site-resolver.js'
 const SITE = 'acme.atlassian.net'
 const silent = createLogger({ level: 'silent' })
 
-function siteConfig (fake: FakeAtlassian, dataDir: string, integration: Record<string, unknown>): Record<string, unknown> {
+function siteConfig (
+  fake: FakeAtlassian,
+  dataDir: string,
+  integration: Record<string, unknown>
+): Record<string, unknown> {
   return {
     dataDir,
     atlassian: { tokenUrl: fake.tokenUrl, apiUrl: fake.url, siteUrl: fake.siteUrl },
-    integrations: { 'jira-main': { product: 'jira', credential: 'oauth', ...integration }, 'wiki-main': { product: 'confluence', cloudId: WIKI_CLOUD_ID } }
+    integrations: {
+      'jira-main': { product: 'jira', credential: 'oauth', ...integration },
+      'wiki-main': { product: 'confluence', cloudId: WIKI_CLOUD_ID }
+    }
   }
 }
 

@@ -22,7 +22,11 @@ async function startFake (t: TapTest): Promise<{ fake: FakeVault, clock: ManualC
   const fake = await FakeVault.start({ clock })
   t.teardown(() => fake.close())
   const target: VaultStoreTarget = {
-    name: 'fake', address: fake.address, rootToken: fake.rootToken, mount: 'secret', clock,
+    name: 'fake',
+    address: fake.address,
+    rootToken: fake.rootToken,
+    mount: 'secret',
+    clock,
     async setupAppRole ({ prefix }) {
       const policies = renderBrokerPolicies({ mount: 'secret', prefix })
       fake.addPolicyHcl(`broker-${prefix}`, policies.broker)
@@ -76,7 +80,10 @@ t.test('a broker on the Vault store leaves its resolved sites in Vault at start'
   const atlassian = await FakeAtlassian.start({ t, sites: [{ product: 'jira', cloudId: CLOUD_ID }] })
   atlassian.setSiteName(SITE, CLOUD_ID)
   const h = await startHarness(t, {
-    fake: atlassian, store, empty: true, clock,
+    fake: atlassian,
+    store,
+    empty: true,
+    clock,
     config: {
       atlassian: { tokenUrl: atlassian.tokenUrl, apiUrl: atlassian.url, siteUrl: atlassian.siteUrl },
       integrations: { 'jira-main': { product: 'jira', credential: 'oauth', site: SITE } },

@@ -6,9 +6,16 @@ import { ManualClock } from '../helpers/manual-clock.js'
 
 const MYSELF = '/proxy/jira-main/rest/api/3/myself'
 
-async function call (url: string, token: string): Promise<{ status: number, body: Record<string, unknown>, headers: Record<string, unknown> }> {
+async function call (
+  url: string,
+  token: string
+): Promise<{ status: number; body: Record<string, unknown>; headers: Record<string, unknown> }> {
   const response = await request(`${url}${MYSELF}`, { headers: { authorization: `Bearer ${token}` } })
-  return { status: response.statusCode, body: await response.body.json() as Record<string, unknown>, headers: response.headers }
+  return {
+    status: response.statusCode,
+    body: (await response.body.json()) as Record<string, unknown>,
+    headers: response.headers
+  }
 }
 
 t.test('exchange request follows Atlassian: JSON client_credentials body', async (t) => {

@@ -85,7 +85,8 @@ t.test('upstream 401 (token revoked early): one fresh exchange and one replay', 
 
   h.fake.revokeTokensOf(CLIENT_ID)
   const post = await request(`${h.url}/proxy/jira-main/rest/api/3/issue`, {
-    method: 'POST', headers: { ...auth, 'content-type': 'application/json' },
+    method: 'POST',
+    headers: { ...auth, 'content-type': 'application/json' },
     body: JSON.stringify({ fields: { project: { key: 'OPS' }, summary: 'small body replays', issuetype: { name: 'Task' } } })
   })
   await post.body.dump()
@@ -93,7 +94,8 @@ t.test('upstream 401 (token revoked early): one fresh exchange and one replay', 
 
   h.fake.revokeTokensOf(CLIENT_ID)
   const big = await request(`${h.url}/proxy/jira-main/rest/api/3/attachments/sink`, {
-    method: 'PUT', headers: { ...auth, 'content-type': 'application/octet-stream', 'content-length': String(1_000_000) },
+    method: 'PUT',
+    headers: { ...auth, 'content-type': 'application/octet-stream', 'content-length': String(1_000_000) },
     body: Buffer.alloc(1_000_000, 1)
   })
   await big.body.dump()
@@ -138,7 +140,8 @@ t.test('bodies stream both ways: 200 MB down and up with flat memory', async (t)
 t.test('body limit: 413 before anything is sent upstream', async (t) => {
   const h = await startHarness(t, { config: { limits: { bodyBytes: 1000 } } })
   const response = await request(`${h.url}/proxy/jira-main/rest/api/3/attachments/sink`, {
-    method: 'PUT', headers: { authorization: `Bearer ${h.callerToken('report-job')}`, 'content-type': 'application/octet-stream' },
+    method: 'PUT',
+    headers: { authorization: `Bearer ${h.callerToken('report-job')}`, 'content-type': 'application/octet-stream' },
     body: Buffer.alloc(5000)
   })
   const body = await response.body.json() as Record<string, string>

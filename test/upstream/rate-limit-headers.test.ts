@@ -6,22 +6,37 @@ const NOW = Date.parse('2026-01-01T01:00:00Z')
 
 t.test('the documented burst 429 (rate-limiting doc example)', async (t) => {
   const info = parseRateLimitHeaders({
-    'Retry-After': '1', 'X-RateLimit-Limit': '350', 'X-RateLimit-Remaining': '0',
-    'X-RateLimit-Reset': '2026-01-01T01:01:01Z', 'RateLimit-Reason': 'jira-burst-based'
+    'Retry-After': '1',
+    'X-RateLimit-Limit': '350',
+    'X-RateLimit-Remaining': '0',
+    'X-RateLimit-Reset': '2026-01-01T01:01:01Z',
+    'RateLimit-Reason': 'jira-burst-based'
   }, NOW)
   t.same(info.enforced, {
-    retryAfterMs: 1000, limit: 350, remaining: 0, resetAt: Date.parse('2026-01-01T01:01:01Z'), nearLimit: undefined,
-    reason: 'jira-burst-based', policies: [], limits: []
+    retryAfterMs: 1000,
+    limit: 350,
+    remaining: 0,
+    resetAt: Date.parse('2026-01-01T01:01:01Z'),
+    nearLimit: undefined,
+    reason: 'jira-burst-based',
+    policies: [],
+    limits: []
   })
   t.equal(info.beta.reason, undefined)
 })
 
 t.test('header names are matched whatever their case (production spellings)', async (t) => {
   const info = parseRateLimitHeaders({
-    'retry-after': '1847', 'X-Ratelimit-Limit': '100000', 'x-ratelimit-remaining': '0', 'X-RATELIMIT-RESET': '2025-10-08T15:00:00Z',
-    'ratelimit-reason': 'jira-quota-global-based', 'X-Ratelimit-NearLimit': 'TRUE',
-    'Beta-Ratelimit-Policy': '"global-app-quota";q=65000;w=3600', 'X-Beta-Ratelimit-Nearlimit': 'false',
-    'x-beta-ratelimit-reason': 'jira-quota-tenant-based', 'BETA-RETRY-AFTER': '50'
+    'retry-after': '1847',
+    'X-Ratelimit-Limit': '100000',
+    'x-ratelimit-remaining': '0',
+    'X-RATELIMIT-RESET': '2025-10-08T15:00:00Z',
+    'ratelimit-reason': 'jira-quota-global-based',
+    'X-Ratelimit-NearLimit': 'TRUE',
+    'Beta-Ratelimit-Policy': '"global-app-quota";q=65000;w=3600',
+    'X-Beta-Ratelimit-Nearlimit': 'false',
+    'x-beta-ratelimit-reason': 'jira-quota-tenant-based',
+    'BETA-RETRY-AFTER': '50'
   }, NOW)
   t.equal(info.enforced.retryAfterMs, 1_847_000)
   t.equal(info.enforced.limit, 100_000)
@@ -39,7 +54,7 @@ t.test('structured RateLimit headers: several entries, any order of parameters, 
   const info = parseRateLimitHeaders({
     'Beta-RateLimit': '"global-app-quota";t=600;r=11000, "tenant-app-quota";t=42',
     'RateLimit-Policy': 'jira-burst-based;w=1;q=100, "odd;name";q=1',
-    'RateLimit': ''
+    RateLimit: ''
   }, NOW)
   t.same(info.beta.limits, [
     { name: 'global-app-quota', params: { t: 600, r: 11000 } },
@@ -55,7 +70,10 @@ t.test('the fake\'s canned answers parse as documented', async (t) => {
   t.equal(quota.enforced.reason, 'confluence-quota-tenant-based')
   t.equal(quota.enforced.resetAt, resetAt.getTime())
   const gateway = parseRateLimitHeaders(gatewayRateLimited().headers ?? {}, NOW)
-  t.same([gateway.enforced.retryAfterMs, gateway.enforced.reason, gateway.enforced.limit, gateway.enforced.remaining], [undefined, undefined, 360000, 0])
+  t.same(
+    [gateway.enforced.retryAfterMs, gateway.enforced.reason, gateway.enforced.limit, gateway.enforced.remaining],
+    [undefined, undefined, 360000, 0]
+  )
   t.equal(parseRateLimitHeaders(BETA_RATE_LIMIT_HEADERS, NOW).beta.limits[0]?.params.r, 11000)
 })
 

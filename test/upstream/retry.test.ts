@@ -1,4 +1,5 @@
-/** Optional retry of idempotent requests on 429/503 with Retry-After; waits go through an injected sleep (no real time). */
+/** Optional retry of idempotent requests on 429/503 with Retry-After; waits go through an injected sleep (no real
+ * time). */
 import t, { type Test } from 'tap'
 import { request } from 'undici'
 import { FakeAtlassian, rateLimited, serviceUnavailable } from '../helpers/fake-atlassian.js'

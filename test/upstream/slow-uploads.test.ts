@@ -63,7 +63,10 @@ const uploadsAtFake = (h: Harness): number => h.fake.requests.filter((r) => r.me
 /** A harness whose broker has `connections` per integration (the fake is started first: its URLs are in the config). */
 async function harness (t: Test, connections: number, limits: Record<string, number>): Promise<Harness> {
   const fake = await FakeAtlassian.start({ t, sites: [{ product: 'jira', cloudId: JIRA_CLOUD_ID }, { product: 'confluence', cloudId: WIKI_CLOUD_ID }] })
-  return await startHarness(t, { fake, config: { policy: POLICY, atlassian: { tokenUrl: fake.tokenUrl, apiUrl: fake.url, connections }, limits } })
+  return await startHarness(t, {
+    fake,
+    config: { policy: POLICY, atlassian: { tokenUrl: fake.tokenUrl, apiUrl: fake.url, connections }, limits }
+  })
 }
 
 async function until (condition: () => boolean, what: string): Promise<void> {

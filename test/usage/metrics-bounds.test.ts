@@ -77,7 +77,8 @@ t.test('expiry timestamp: Unix seconds of the store metadata expires_at, read at
   const tenAndAHalfDays = clock.now() + 10.5 * day
   await h.store.updateMetadata('jira-main', { expires_at: new Date(tenAndAHalfDays).toISOString() })
   await h.store.updateMetadata('wiki-main', { expires_at: 'not a date' })
-  // The expiry watcher's read at start-up is this minute's read (one cache for every reader): the next minute sees these.
+  // The expiry watcher's read at start-up is this minute's read (one cache for every reader): the next minute sees
+  // these.
   await clock.advance(60_000)
   let samples = parseSamples(await scrape(h))
   t.equal(sampleValue(samples, 'atlassian_broker_credential_expiry_timestamp_seconds', { integration: 'jira-main' }), tenAndAHalfDays / 1000)

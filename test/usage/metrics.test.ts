@@ -13,10 +13,21 @@ const POLICY = [
 
 interface Answer { status: number, bytes: number }
 
-async function call (h: Harness, caller: string | undefined, method: string, target: string, body?: string): Promise<Answer> {
-  const headers: Record<string, string> = caller === undefined ? {} : { authorization: `Bearer ${h.callerToken(caller)}` }
+async function call (
+  h: Harness,
+  caller: string | undefined,
+  method: string,
+  target: string,
+  body?: string
+): Promise<Answer> {
+  const headers: Record<string, string> =
+    caller === undefined ? {} : { authorization: `Bearer ${h.callerToken(caller)}` }
   if (body !== undefined) headers['content-type'] = 'application/json'
-  const res = await request(`${h.url}${target}`, { method: method as 'GET', headers, ...(body === undefined ? {} : { body }) })
+  const res = await request(`${h.url}${target}`, {
+    method: method as 'GET',
+    headers,
+    ...(body === undefined ? {} : { body })
+  })
   const received = Buffer.from(await res.body.arrayBuffer())
   return { status: res.statusCode, bytes: received.length }
 }
@@ -25,7 +36,14 @@ t.test('a scripted workload shows up in /metrics with exact counts', async (t) =
   const h = await startHarness(t, { config: { policy: POLICY } })
   const issue = JSON.stringify({ fields: { project: { key: 'OPS' }, summary: 'from the metrics test', issuetype: { name: 'Task' } } })
   const upstreamBytes: Record<string, number> = { 'report-job': 0, 'sync-job': 0, other: 0 }
-  const expect = async (caller: string | undefined, method: string, target: string, status: number, label?: string, body?: string): Promise<void> => {
+  const expect = async (
+    caller: string | undefined,
+    method: string,
+    target: string,
+    status: number,
+    label?: string,
+    body?: string
+  ): Promise<void> => {
     const answer = await call(h, caller, method, target, body)
     t.equal(answer.status, status, `${caller ?? 'anonymous'} ${method} ${target}`)
     if (label !== undefined) upstreamBytes[label] = (upstreamBytes[label] ?? 0) + answer.bytes
@@ -46,17 +64,22 @@ t.test('a scripted workload shows up in /metrics with exact counts', async (t) =
   t.match(String(res.headers['content-type']), /^text\/plain; version=0\.0\.4/)
   const samples = parseSamples(await res.body.text())
   const requests = samples.filter((sample) => sample.name === 'atlassian_broker_requests_total')
-  t.same(requests.map((sample) => ({ ...sample.labels, value: sample.value })).sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))), [
-    { caller: 'other', integration: 'jira-main', method: 'GET', status_class: '2xx', value: 1 },
-    { caller: 'report-job', integration: 'jira-main', method: 'DELETE', status_class: '4xx', value: 1 },
-    { caller: 'report-job', integration: 'jira-main', method: 'GET', status_class: '2xx', value: 3 },
-    { caller: 'report-job', integration: 'jira-main', method: 'POST', status_class: '2xx', value: 1 },
-    { caller: 'report-job', integration: 'unknown', method: 'GET', status_class: '4xx', value: 1 },
-    { caller: 'report-job', integration: 'wiki-main', method: 'GET', status_class: '2xx', value: 1 },
-    { caller: 'sync-job', integration: 'jira-main', method: 'GET', status_class: '2xx', value: 2 },
-    { caller: 'sync-job', integration: 'wiki-main', method: 'GET', status_class: '4xx', value: 1 },
-    { caller: 'unauthenticated', integration: 'jira-main', method: 'GET', status_class: '4xx', value: 1 }
-  ].sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))))
+  t.same(
+    requests
+      .map((sample) => ({ ...sample.labels, value: sample.value }))
+      .sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))),
+    [
+      { caller: 'other', integration: 'jira-main', method: 'GET', status_class: '2xx', value: 1 },
+      { caller: 'report-job', integration: 'jira-main', method: 'DELETE', status_class: '4xx', value: 1 },
+      { caller: 'report-job', integration: 'jira-main', method: 'GET', status_class: '2xx', value: 3 },
+      { caller: 'report-job', integration: 'jira-main', method: 'POST', status_class: '2xx', value: 1 },
+      { caller: 'report-job', integration: 'unknown', method: 'GET', status_class: '4xx', value: 1 },
+      { caller: 'report-job', integration: 'wiki-main', method: 'GET', status_class: '2xx', value: 1 },
+      { caller: 'sync-job', integration: 'jira-main', method: 'GET', status_class: '2xx', value: 2 },
+      { caller: 'sync-job', integration: 'wiki-main', method: 'GET', status_class: '4xx', value: 1 },
+      { caller: 'unauthenticated', integration: 'jira-main', method: 'GET', status_class: '4xx', value: 1 }
+    ].sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)))
+  )
 
   t.equal(sampleValue(samples, 'atlassian_broker_request_duration_seconds_count', { caller: 'report-job', integration: 'jira-main' }), 5)
   t.equal(sampleValue(samples, 'atlassian_broker_request_duration_seconds_count', { caller: 'sync-job', integration: 'jira-main' }), 2)

@@ -34,7 +34,15 @@ t.test('per-minute ring: last 5 minutes, last hour and since start', async (t) =
   let snapshot = window.snapshot()
   t.same(snapshot.series.map((series) => `${series.caller}/${series.integration}`), ['report-job/jira-main', 'sync-job/jira-main'])
   const first = snapshot.series[0]
-  t.same(first?.last5m, { requests: 3, errors: 2, rateLimited: 1, bytesIn: 10, bytesOut: 300, p50Ms: first?.last5m.p50Ms, p95Ms: first?.last5m.p95Ms })
+  t.same(first?.last5m, {
+    requests: 3,
+    errors: 2,
+    rateLimited: 1,
+    bytesIn: 10,
+    bytesOut: 300,
+    p50Ms: first?.last5m.p50Ms,
+    p95Ms: first?.last5m.p95Ms
+  })
   t.ok((first?.last5m.p50Ms ?? 0) > 30 && (first?.last5m.p50Ms ?? 0) <= 50)
   t.same(first?.last1h, first?.last5m)
   t.same(first?.sinceStart, first?.last5m)

@@ -1,6 +1,7 @@
 /**
  * The Vault store's shared cases and an end-to-end broker run against a real Vault server (1.15.0, built from the
- * Go module proxy by build-vault.sh), started in dev mode on 127.0.0.1. Skipped, with the reason, when no binary exists.
+ * Go module proxy by build-vault.sh), started in dev mode on 127.0.0.1. Skipped, with the reason, when no binary
+ * exists.
  */
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
@@ -27,11 +28,20 @@ async function freePort (): Promise<number> {
   })
 }
 
-async function vaultApi (address: string, method: string, apiPath: string, body?: unknown): Promise<Record<string, unknown>> {
-  const response = await request(`${address}/v1/${apiPath}`, { method: method as 'GET', headers: { 'x-vault-token': ROOT, 'content-type': 'application/json' }, ...(body ? { body: JSON.stringify(body) } : {}) })
+async function vaultApi (
+  address: string,
+  method: string,
+  apiPath: string,
+  body?: unknown
+): Promise<Record<string, unknown>> {
+  const response = await request(`${address}/v1/${apiPath}`, {
+    method: method as 'GET',
+    headers: { 'x-vault-token': ROOT, 'content-type': 'application/json' },
+    ...(body ? { body: JSON.stringify(body) } : {})
+  })
   const text = await response.body.text()
   if (response.statusCode >= 400) throw new Error(`${method} ${apiPath}: ${response.statusCode} ${text}`)
-  return text === '' ? {} : JSON.parse(text) as Record<string, unknown>
+  return text === '' ? {} : (JSON.parse(text) as Record<string, unknown>)
 }
 
 if (!existsSync(BIN)) {

@@ -1,6 +1,7 @@
 import { CALL_OUTCOMES } from '../../usage/call-outcome.js'
 
-/** The ops page's CSS: light and dark (prefers-color-scheme), a visible keyboard focus, colours that are never the only signal. */
+/** The ops page's CSS: light and dark (prefers-color-scheme), a visible keyboard focus, colours that are never the only
+ * signal. */
 export const PAGE_STYLE = `
 :root { color-scheme: light dark; --bg: #fff; --fg: #1d1f23; --muted: #666; --line: #8884; --bar: #2f6fde; --err: #c0362c;
   --focus: #1a5fd0; --warn-bg: #fff1c2; --crit-bg: #ffd6d2; --held-bg: #ffe2c7;

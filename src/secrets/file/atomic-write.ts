@@ -44,7 +44,8 @@ export async function removeStaleTemps (file: string, logger: pino.Logger): Prom
   for (const name of await readdir(directory)) {
     if (!name.startsWith(`${base}.tmp-`) && !name.startsWith(`${base}.key.tmp-`)) continue
     const leftover = path.join(directory, name)
-    const modified = await stat(leftover).then(({ mtimeMs }) => mtimeMs, () => Date.now()) // gone already: its writer finished
+    // gone already: its writer finished
+    const modified = await stat(leftover).then(({ mtimeMs }) => mtimeMs, () => Date.now())
     if (Date.now() - modified < STALE_TEMP_AGE_MS) continue
     await rm(leftover, { force: true })
     logger.warn({ file: leftover }, 'removed a temp file left by an interrupted write')
@@ -56,4 +57,3 @@ export async function fsyncDirectory (directory: string): Promise<void> {
   const handle = await open(directory, 'r')
   try { await handle.sync() } finally { await handle.close() }
 }
-

@@ -10,7 +10,15 @@ import type pino from 'pino'
 import { systemClock, type Clock } from '../../clock.js'
 import { SecretStoreUnavailableError, SecretVersionConflictError, SecretVersionNotFoundError } from '../../errors.js'
 import {
-  METADATA_KEYS, type CredentialData, type PutOptions, type SecretMetadata, type SecretStore, type SecretSummary, type SecretVersionInfo, type StoredSecret, type StoreHealth
+  METADATA_KEYS,
+  type CredentialData,
+  type PutOptions,
+  type SecretMetadata,
+  type SecretStore,
+  type SecretSummary,
+  type SecretVersionInfo,
+  type StoredSecret,
+  type StoreHealth
 } from '../secret-store.js'
 import { removeStaleTemps, writeFileAtomic } from './atomic-write.js'
 import { openEnvelope, parseEnvelope, seal } from './envelope.js'
@@ -37,7 +45,12 @@ export type FileStore = SecretStore & { keySource: 'env' | 'file' }
 
 /** The plaintext inside the envelope. A version without `data` has been pruned. */
 interface VersionRecord { version: number, createdAt: string, writtenBy?: string, data?: CredentialData }
-interface IntegrationRecord { createdAt: string, updatedAt: string, metadata: SecretMetadata, versions: VersionRecord[] }
+interface IntegrationRecord {
+  createdAt: string
+  updatedAt: string
+  metadata: SecretMetadata
+  versions: VersionRecord[]
+}
 type Integrations = ReadonlyMap<string, IntegrationRecord>
 
 /** Identifies the file on disk; a rename by any writer gives a new inode, so a change means "read it again". */
@@ -114,17 +127,26 @@ class EmbeddedFileStore implements SecretStore {
     return await this.#exclusive(async (integrations) => {
       const record = integrations.get(integration)
       const current = record?.versions.at(-1)?.version ?? 0
-      if (options.cas !== undefined && options.cas !== current) throw new SecretVersionConflictError(integration, options.cas)
+      if (options.cas !== undefined && options.cas !== current) {
+        throw new SecretVersionConflictError(integration, options.cas)
+      }
       const now = new Date(this.#clock.now()).toISOString()
       const writtenBy = options.metadata?.rotated_by ?? this.#setup.writtenBy
-      const added: VersionRecord = { version: current + 1, createdAt: now, ...(writtenBy === undefined ? {} : { writtenBy }), data: Object.freeze({ ...data }) }
+      const added: VersionRecord = {
+        version: current + 1,
+        createdAt: now,
+        ...(writtenBy === undefined ? {} : { writtenBy }),
+        data: Object.freeze({ ...data })
+      }
       const versions = [...(record?.versions ?? []), added]
       const keepFrom = versions.length - this.#maxVersions
       const next: IntegrationRecord = {
         createdAt: record?.createdAt ?? now,
         updatedAt: now,
         metadata: mergeMetadata(record?.metadata ?? {}, options.metadata ?? {}),
-        versions: versions.map((entry, index) => index < keepFrom && entry.data !== undefined ? withoutData(entry) : entry)
+        versions: versions.map((entry, index) =>
+          index < keepFrom && entry.data !== undefined ? withoutData(entry) : entry
+        )
       }
       await this.#write(new Map([...integrations, [integration, next]]))
       this.#setup.logger.info({ integration, version: added.version }, 'secret version stored')
@@ -161,7 +183,11 @@ class EmbeddedFileStore implements SecretStore {
       const record = integrations.get(integration)
       // Like Vault's PATCH on /metadata, which answers 404 for a path that was never written.
       if (record === undefined) throw new SecretVersionNotFoundError('latest', integration)
-      const next = { ...record, updatedAt: new Date(this.#clock.now()).toISOString(), metadata: mergeMetadata(record.metadata, metadata) }
+      const next = {
+        ...record,
+        updatedAt: new Date(this.#clock.now()).toISOString(),
+        metadata: mergeMetadata(record.metadata, metadata)
+      }
       await this.#write(new Map([...integrations, [integration, next]]))
     })
   }
@@ -231,7 +257,9 @@ class EmbeddedFileStore implements SecretStore {
     const plaintext = openEnvelope(envelope, key, this.#setup.file, this.#setup.keyAdvice)
     try {
       const document = JSON.parse(plaintext.toString('utf8')) as { integrations: Record<string, IntegrationRecord> }
-      this.#integrations = new Map(Object.entries(document.integrations).map(([name, record]) => [name, freezeRecord(record)]))
+      this.#integrations = new Map(
+        Object.entries(document.integrations).map(([name, record]) => [name, freezeRecord(record)])
+      )
     } finally {
       plaintext.fill(0)
     }

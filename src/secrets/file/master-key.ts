@@ -21,9 +21,15 @@ const KEY_ID_LABEL = 'atlassian-broker/secrets key id v1'
 const MIN_PASSPHRASE_LENGTH = 12
 // OWASP's scrypt baseline (N=2^17, r=8, p=1) costs 128 MiB; 2^15 keeps a sidecar's start under ~100 ms on one core.
 const DEFAULT_SCRYPT = { N: 2 ** 15, r: 8, p: 1 } as const
-const scrypt = promisify(scryptCallback) as (password: string, salt: Buffer, keylen: number, options: object) => Promise<Buffer>
+const scrypt = promisify(scryptCallback) as (
+  password: string,
+  salt: Buffer,
+  keylen: number,
+  options: object
+) => Promise<Buffer>
 
-/** Reads BROKER_MASTER_KEY: 64 hex digits or base64(url) of exactly 32 bytes is a raw key; anything else a passphrase. */
+/** Reads BROKER_MASTER_KEY: 64 hex digits or base64(url) of exactly 32 bytes is a raw key; anything else a passphrase.
+ * */
 export function parseMasterKey (text: string): MasterKey {
   const trimmed = text.trim()
   const raw = decodeRawKey(trimmed)
@@ -61,23 +67,37 @@ export async function deriveKey (passphrase: string, params: ScryptParams): Prom
  * temp file opened 'wx' with mode 0600 and hard-links it into place: the key file never exists half-written or
  * with looser permissions, and when two processes race, both end up with the winner's key.
  */
-export async function loadKeyFile (keyFile: string, store: { file: string, exists: boolean }, logger: pino.Logger): Promise<Buffer> {
+export async function loadKeyFile (
+  keyFile: string,
+  store: { file: string; exists: boolean },
+  logger: pino.Logger
+): Promise<Buffer> {
   let text: string | undefined
-  try { text = await readFile(keyFile, 'utf8') } catch (error) { if (!isNotFound(error)) throw unreadable(keyFile, error) }
+  try {
+    text = await readFile(keyFile, 'utf8')
+  } catch (error) {
+    if (!isNotFound(error)) throw unreadable(keyFile, error)
+  }
   if (text === undefined && !store.exists) {
     await createKeyFile(keyFile)
     text = await readFile(keyFile, 'utf8')
     logger.info({ keyFile }, 'created a new master key file; back it up together with the store file')
   }
   if (text === undefined) {
-    throw new SecretFileError('key-missing', `${store.file} exists but its key file ${keyFile} is missing; restore ${keyFile} from a backup or set BROKER_MASTER_KEY to the key that encrypted it (no new key was created, so the store stays recoverable)`)
+    throw new SecretFileError(
+      'key-missing',
+      `${store.file} exists but its key file ${keyFile} is missing; restore ${keyFile} from a backup or set BROKER_MASTER_KEY to the key that encrypted it (no new key was created, so the store stays recoverable)`
+    )
   }
   const key = decodeRawKey(text.trim())
   if (key === undefined) {
-    throw new SecretFileError('bad-master-key', `${keyFile} does not hold a 32-byte key in base64 or hex; restore it from a backup, or set BROKER_MASTER_KEY to the original key`)
+    throw new SecretFileError(
+      'bad-master-key',
+      `${keyFile} does not hold a 32-byte key in base64 or hex; restore it from a backup, or set BROKER_MASTER_KEY to the original key`
+    )
   }
   const { mode } = await stat(keyFile)
-  if ((mode & 0o077) !== 0) logger.warn({ keyFile, mode: (mode & 0o777).toString(8) }, 'master key file is readable by others; chmod 600 it')
+  if ((mode & 0o077) !== 0) { logger.warn({ keyFile, mode: (mode & 0o777).toString(8) }, 'master key file is readable by others; chmod 600 it') }
   return key
 }
 
@@ -101,4 +121,3 @@ async function createKeyFile (keyFile: string): Promise<void> {
   }
   await fsyncDirectory(path.dirname(keyFile))
 }
-

@@ -26,4 +26,3 @@ export function unreadable (file: string, error: unknown): SecretFileError {
 export function isNotFound (error: unknown): boolean {
   return (error as NodeJS.ErrnoException).code === 'ENOENT'
 }
-

@@ -61,11 +61,16 @@ export async function createClient (config: VaultConfig): Promise<{ client: Vaul
       throw new Error(`cannot read vault.tls.caFile ${config.tls.caFile} (${(error as NodeJS.ErrnoException).code ?? 'error'})`)
     }
   }
-  // Our own agents: node-vault forwards httpAgent/httpsAgent per request, so TLS (ca, servername) lives here and close()
+  // Our own agents: node-vault forwards httpAgent/httpsAgent per request, so TLS (ca, servername) lives here and
+  // close()
   // can free the sockets. VAULT_SKIP_VERIFY therefore has no effect: verification is never switched off by environment.
   const agents: Agents = {
     http: new http.Agent({ keepAlive: true }),
-    https: new https.Agent({ keepAlive: true, ...(ca === undefined ? {} : { ca }), ...(config.tls?.serverName === undefined ? {} : { servername: config.tls.serverName }) })
+    https: new https.Agent({
+      keepAlive: true,
+      ...(ca === undefined ? {} : { ca }),
+      ...(config.tls?.serverName === undefined ? {} : { servername: config.tls.serverName })
+    })
   }
   const client = NodeVault({
     apiVersion: 'v1',
@@ -75,7 +80,8 @@ export async function createClient (config: VaultConfig): Promise<{ client: Vaul
     noCustomHTTPVerbs: true,
     // node-vault's `debug` prints request bodies (secret ids, JWTs, secret values) when DEBUG=node-vault is set.
     debug: () => undefined,
-    // No `headers` here: node-vault writes X-Vault-Token into a shared headers object and then keeps sending the old token.
+    // No `headers` here: node-vault writes X-Vault-Token into a shared headers object and then keeps sending the old
+    // token.
     requestOptions: { timeout: config.requestTimeoutMs, httpAgent: agents.http, httpsAgent: agents.https }
   })
   // node-vault falls back to VAULT_TOKEN, VAULT_NAMESPACE and VAULT_PREFIX from the environment: the config decides.

@@ -1,8 +1,11 @@
 /**
- * KV v2 in one small place. node-vault knows raw paths only (its maintainers: "v2 still needs more work"), so this adapter
+ * KV v2 in one small place. node-vault knows raw paths only (its maintainers: "v2 still needs more work"), so this
+ * adapter
  * builds `{mount}/data/...` and `{mount}/metadata/...`, shapes the bodies (`{data, options: {cas}}`, a merge-patch for
- * custom_metadata, because POST on metadata replaces the whole map) and reads Vault's envelopes. Shapes and error texts:
- * hashicorp/vault website/content/api-docs/secret/kv/kv-v2.mdx and vault-plugin-secrets-kv path_data.go/path_metadata.go.
+ * custom_metadata, because POST on metadata replaces the whole map) and reads Vault's envelopes. Shapes and error
+ * texts:
+ * hashicorp/vault website/content/api-docs/secret/kv/kv-v2.mdx and vault-plugin-secrets-kv
+ * path_data.go/path_metadata.go.
  */
 import type { Logger } from 'pino'
 import { SecretStoreUnavailableError } from '../../errors.js'
@@ -57,9 +60,11 @@ export function createVaultKv (session: VaultSession, mount: string, logger: Log
   const metadataPath = (key: string): string => `${encodePath(mount)}/metadata/${encodePath(key)}`
 
   /** 404 `{"errors":[]}` (missing key/version) or the envelope 404 of a deleted version: nothing to read. */
-  const isMissing = (error: unknown): boolean => error instanceof VaultCallError && error.status === 404 && error.vaultErrors.length === 0
+  const isMissing = (error: unknown): boolean =>
+    error instanceof VaultCallError && error.status === 404 && error.vaultErrors.length === 0
 
-  /** Any other answer Vault should not give the broker: a misconfigured mount ("no handler for route"), a 400 we did not expect. */
+  /** Any other answer Vault should not give the broker: a misconfigured mount ("no handler for route"), a 400 we did
+   * not expect. */
   const unexpected = (error: unknown, operation: string, path: string): Error => {
     if (!(error instanceof VaultCallError)) return error as Error
     log.error({ operation, path, status: error.status, vaultErrors: error.vaultErrors },
@@ -110,7 +115,8 @@ export function createVaultKv (session: VaultSession, mount: string, logger: Log
     async patchMetadata (key, customMetadata) {
       const path = metadataPath(key)
       try {
-        // node-vault's update() is PATCH with Content-Type application/merge-patch+json (what Vault requires, else 415).
+        // node-vault's update() is PATCH with Content-Type application/merge-patch+json (what Vault requires, else
+        // 415).
         await session.call('patch-metadata', path, async (client) => await client.update(path, { custom_metadata: customMetadata }) as unknown)
         return true
       } catch (error) {

@@ -1,13 +1,17 @@
 /**
  * The broker's connection to Vault: one node-vault client and the life of the broker's own Vault token.
  *
- * - Login by AppRole (secret id re-read from its file at each login), Kubernetes (projected service-account token re-read
+ * - Login by AppRole (secret id re-read from its file at each login), Kubernetes (projected service-account token
+ * re-read
  *   at each login) or a given token (looked up, renewed while renewable).
- * - Renewal ahead of expiry, at 2/3 of the granted TTL minus up to 10 % jitter (Vault's own LifetimeWatcher does the same,
- *   hashicorp/vault api/lifetime_watcher.go). Renewals are advisory (docs/concepts/lease.mdx): when one comes back shorter
+ * - Renewal ahead of expiry, at 2/3 of the granted TTL minus up to 10 % jitter (Vault's own LifetimeWatcher does the
+ * same,
+ *   hashicorp/vault api/lifetime_watcher.go). Renewals are advisory (docs/concepts/lease.mdx): when one comes back
+ * shorter
  *   than asked, the max TTL is near, so the session logs in again at 2/3 of what is left instead of renewing.
  * - A 403 on a call: Vault 1.15 says only "permission denied" for a dead token and for a policy gap alike, so one
- *   `GET auth/token/lookup-self` tells them apart (newer servers add "invalid token", which skips the lookup). A dead token
+ *   `GET auth/token/lookup-self` tells them apart (newer servers add "invalid token", which skips the lookup). A dead
+ * token
  *   gets one fresh login and one retry; a live token means a policy gap: SecretStoreDeniedError, logged with the path,
  *   never looped on.
  * - Every failure leaves here without the original node-vault/axios error, which embeds the request (the X-Vault-Token
@@ -68,7 +72,8 @@ export interface VaultSessionOptions {
   random?: () => number
 }
 
-/** Creates the client, logs in (or adopts the given token) and starts the renewal schedule. Throws if the first login fails. */
+/** Creates the client, logs in (or adopts the given token) and starts the renewal schedule. Throws if the first login
+ * fails. */
 export async function createVaultSession (options: VaultSessionOptions): Promise<VaultSession> {
   const session = new Session(options, await createClient(options.config))
   try {
@@ -80,7 +85,12 @@ export async function createVaultSession (options: VaultSessionOptions): Promise
   return session
 }
 
-interface Grant { token: string, ttlSeconds: number, renewable: boolean, /** What to ask for at each renewal. */ increment: number }
+interface Grant {
+  token: string
+  ttlSeconds: number
+  renewable: boolean
+  /** What to ask for at each renewal. */ increment: number
+}
 
 class Session implements VaultSession {
   readonly client: VaultClient
@@ -103,7 +113,7 @@ class Session implements VaultSession {
   #logins = 0
   #renewals = 0
 
-  constructor (options: VaultSessionOptions, created: { client: VaultClient, agents: Agents }) {
+  constructor (options: VaultSessionOptions, created: { client: VaultClient; agents: Agents }) {
     this.client = created.client
     this.#agents = created.agents
     this.#config = options.config
@@ -112,12 +122,19 @@ class Session implements VaultSession {
     this.#random = options.random ?? Math.random
   }
 
-  async start (): Promise<void> { await this.#authenticate() }
+  async start (): Promise<void> {
+    await this.#authenticate()
+  }
 
   state (): VaultTokenState {
     return {
-      method: this.#config.auth.method, authenticated: this.#token !== undefined && !this.#expired(), expiresAt: this.#expiresAt,
-      renewable: this.#renewable, extending: this.#extending, logins: this.#logins, renewals: this.#renewals
+      method: this.#config.auth.method,
+      authenticated: this.#token !== undefined && !this.#expired(),
+      expiresAt: this.#expiresAt,
+      renewable: this.#renewable,
+      extending: this.#extending,
+      logins: this.#logins,
+      renewals: this.#renewals
     }
   }
 
@@ -136,21 +153,32 @@ class Session implements VaultSession {
     } catch (error) {
       const failure = describeVaultFailure(error)
       if (failure.status !== 403) throw this.translate(failure, operation, path)
-      this.#log.error({ operation, path, vaultErrors: failure.vaultErrors }, 'Vault still denies this path after a fresh login: the role\'s policy lacks this capability')
+      this.#log.error(
+        { operation, path, vaultErrors: failure.vaultErrors },
+        "Vault still denies this path after a fresh login: the role's policy lacks this capability"
+      )
       throw new SecretStoreDeniedError({ cause: failure })
     }
   }
 
   translate (failure: VaultCallError, operation: string, path: string): Error {
     if (failure.status === undefined) {
-      const reason = failure.timedOut ? `no answer within ${this.#config.requestTimeoutMs} ms` : `unreachable (${failure.transportCode ?? 'error'})`
+      const reason = failure.timedOut
+        ? `no answer within ${this.#config.requestTimeoutMs} ms`
+        : `unreachable (${failure.transportCode ?? 'error'})`
       return this.#unavailableError(failure, reason, operation, path, RETRY_AFTER_UNAVAILABLE_SECONDS)
     }
     if (failure.status === 503 && failure.vaultErrors.some((text) => text.includes('Vault is sealed'))) {
       return this.#unavailableError(failure, 'sealed', operation, path, RETRY_AFTER_SEALED_SECONDS)
     }
     if (failure.status === 429 || failure.status >= 500) {
-      return this.#unavailableError(failure, `answered ${failure.status}`, operation, path, RETRY_AFTER_UNAVAILABLE_SECONDS)
+      return this.#unavailableError(
+        failure,
+        `answered ${failure.status}`,
+        operation,
+        path,
+        RETRY_AFTER_UNAVAILABLE_SECONDS
+      )
     }
     return failure
   }
@@ -168,7 +196,8 @@ class Session implements VaultSession {
     this.#agents.https.destroy()
   }
 
-  // ---- calls ----------------------------------------------------------------------------------------------------------
+  // ---- calls
+  // ----------------------------------------------------------------------------------------------------------
 
   #expired (): boolean {
     return this.#expiresAt !== undefined && this.#clock.now() >= this.#expiresAt - EXPIRY_MARGIN_MS
@@ -185,13 +214,20 @@ class Session implements VaultSession {
   }
 
   /** Decides whether a 403 means "our token is dead" (log in again, caller retries once) or "policy gap" (throws). */
-  async #recoverFromDenial (token: string | undefined, failure: VaultCallError, operation: string, path: string): Promise<void> {
-    const dead = failure.vaultErrors.includes('invalid token') || await this.#tokenIsDead()
+  async #recoverFromDenial (
+    token: string | undefined,
+    failure: VaultCallError,
+    operation: string,
+    path: string
+  ): Promise<void> {
+    const dead = failure.vaultErrors.includes('invalid token') || (await this.#tokenIsDead())
     // Another call found the same dead token and has logged in meanwhile: just retry with the new token.
     if (token !== this.#token) return
     if (!dead) {
-      this.#log.error({ operation, path, vaultErrors: failure.vaultErrors },
-        'Vault denied the broker on this path although its token is valid: a policy lacks this capability (see deploy/vault/broker-policy.hcl)')
+      this.#log.error(
+        { operation, path, vaultErrors: failure.vaultErrors },
+        'Vault denied the broker on this path although its token is valid: a policy lacks this capability (see deploy/vault/broker-policy.hcl)'
+      )
       throw new SecretStoreDeniedError({ cause: failure })
     }
     this.#expiresAt = this.#clock.now()
@@ -199,7 +235,10 @@ class Session implements VaultSession {
       this.#log.error({ operation, path }, 'the configured Vault token is revoked or expired; configure a new one')
       throw new SecretStoreDeniedError({ cause: failure })
     }
-    this.#log.warn({ operation, path }, 'the broker\'s Vault token is no longer valid (revoked or expired); logging in again')
+    this.#log.warn(
+      { operation, path },
+      "the broker's Vault token is no longer valid (revoked or expired); logging in again"
+    )
     await this.#relogin()
   }
 
@@ -223,7 +262,13 @@ class Session implements VaultSession {
     return value
   }
 
-  #unavailableError (failure: VaultCallError, reason: string, operation: string, path: string, retryAfter: number): Error {
+  #unavailableError (
+    failure: VaultCallError,
+    reason: string,
+    operation: string,
+    path: string,
+    retryAfter: number
+  ): Error {
     // Log the transition, not every failed call of an outage.
     const level = this.#unavailable ? 'debug' : 'warn'
     this.#unavailable = true
@@ -231,18 +276,28 @@ class Session implements VaultSession {
     return withRetryAfter(new SecretStoreUnavailableError({ cause: failure }), retryAfter)
   }
 
-  // ---- login ----------------------------------------------------------------------------------------------------------
+  // ---- login
+  // ----------------------------------------------------------------------------------------------------------
 
   /** One login at a time: concurrent callers that found the token dead share it. A failure schedules a retry. */
   #relogin (): Promise<void> {
-    this.#login ??= this.#authenticate().then(() => {
-      this.#loginFailures = 0
-    }, (error: unknown) => {
-      this.#loginFailures += 1
-      const backoff = Math.min(LOGIN_RETRY_MAX_MS, LOGIN_RETRY_MIN_MS * 2 ** (this.#loginFailures - 1))
-      this.#schedule(backoff * (1 - this.#random() * RENEW_JITTER_FRACTION), () => this.#relogin().catch(() => undefined))
-      throw error
-    }).finally(() => { this.#login = undefined })
+    this.#login ??= this.#authenticate()
+      .then(
+        () => {
+          this.#loginFailures = 0
+        },
+        (error: unknown) => {
+          this.#loginFailures += 1
+          const backoff = Math.min(LOGIN_RETRY_MAX_MS, LOGIN_RETRY_MIN_MS * 2 ** (this.#loginFailures - 1))
+          this.#schedule(backoff * (1 - this.#random() * RENEW_JITTER_FRACTION), () =>
+            this.#relogin().catch(() => undefined)
+          )
+          throw error
+        }
+      )
+      .finally(() => {
+        this.#login = undefined
+      })
     return this.#login
   }
 
@@ -259,28 +314,43 @@ class Session implements VaultSession {
     this.client.token = grant.token
     this.#increment = grant.increment
     if (auth.method !== 'token') this.#logins += 1
-    this.#log.info({ method: auth.method, ttlSeconds: grant.ttlSeconds, renewable: grant.renewable },
-      auth.method === 'token' ? 'using the configured Vault token' : 'logged in to Vault')
+    this.#log.info(
+      { method: auth.method, ttlSeconds: grant.ttlSeconds, renewable: grant.renewable },
+      auth.method === 'token' ? 'using the configured Vault token' : 'logged in to Vault'
+    )
     this.#grant(grant.ttlSeconds, grant.renewable, true)
   }
 
   async #loginWith (auth: Exclude<VaultConfig['auth'], { method: 'token' }>): Promise<Grant> {
-    const body = auth.method === 'approle'
-      ? { role_id: auth.roleId, secret_id: auth.secretId ?? await this.#readCredentialFile(auth.secretIdFile ?? '', 'vault.auth.secretIdFile') }
-      : { role: auth.role, jwt: await this.#readCredentialFile(auth.jwtPath, 'vault.auth.jwtPath') }
-    // Written out rather than node-vault's kubernetesLogin(), which posts to auth//login without a mount_point (issue #300).
-    const response = await this.client.write(`auth/${auth.mountPath}/login`, body) as { auth?: { client_token?: unknown, lease_duration?: unknown, renewable?: unknown } } | undefined
+    const body =
+      auth.method === 'approle'
+        ? {
+            role_id: auth.roleId,
+            secret_id:
+              auth.secretId ?? (await this.#readCredentialFile(auth.secretIdFile ?? '', 'vault.auth.secretIdFile'))
+          }
+        : { role: auth.role, jwt: await this.#readCredentialFile(auth.jwtPath, 'vault.auth.jwtPath') }
+    // Written out rather than node-vault's kubernetesLogin(), which posts to auth//login without a mount_point (issue
+    // #300).
+    const response = (await this.client.write(`auth/${auth.mountPath}/login`, body)) as
+      { auth?: { client_token?: unknown; lease_duration?: unknown; renewable?: unknown } } | undefined
     const token = response?.auth?.client_token
-    if (typeof token !== 'string' || token === '') throw new VaultCallError({ status: 200, vaultErrors: ['the login answer carried no client token'] })
+    if (typeof token !== 'string' || token === '') { throw new VaultCallError({ status: 200, vaultErrors: ['the login answer carried no client token'] }) }
     const ttlSeconds = Number(response?.auth?.lease_duration ?? 0)
     return { token, ttlSeconds, renewable: response?.auth?.renewable === true, increment: ttlSeconds }
   }
 
   async #lookupGivenToken (token: string): Promise<Grant> {
     this.client.token = token
-    const response = await this.client.read('auth/token/lookup-self') as { data?: { ttl?: unknown, creation_ttl?: unknown, renewable?: unknown } } | undefined
+    const response = (await this.client.read('auth/token/lookup-self')) as
+      { data?: { ttl?: unknown; creation_ttl?: unknown; renewable?: unknown } } | undefined
     const ttlSeconds = Number(response?.data?.ttl ?? 0)
-    return { token, ttlSeconds, renewable: response?.data?.renewable === true, increment: Number(response?.data?.creation_ttl ?? ttlSeconds) }
+    return {
+      token,
+      ttlSeconds,
+      renewable: response?.data?.renewable === true,
+      increment: Number(response?.data?.creation_ttl ?? ttlSeconds)
+    }
   }
 
   async #readCredentialFile (file: string, setting: string): Promise<string> {
@@ -288,7 +358,10 @@ class Session implements VaultSession {
     try {
       text = (await readFile(file, 'utf8')).trim()
     } catch (error) {
-      this.#log.error({ setting, file, code: (error as NodeJS.ErrnoException).code }, 'cannot read the Vault login credential file')
+      this.#log.error(
+        { setting, file, code: (error as NodeJS.ErrnoException).code },
+        'cannot read the Vault login credential file'
+      )
       throw withRetryAfter(new SecretStoreUnavailableError(), RETRY_AFTER_UNAVAILABLE_SECONDS)
     }
     if (text === '') {
@@ -310,13 +383,18 @@ class Session implements VaultSession {
       kubernetes: 'check vault.auth.role and that the role binds this service account, namespace and audience',
       token: 'the configured token is invalid, expired or revoked'
     }[auth.method]
-    this.#log.error({ method: auth.method, path: where, status: failure.status, vaultErrors: failure.vaultErrors }, `Vault refused the broker's login: ${hint}`)
+    this.#log.error(
+      { method: auth.method, path: where, status: failure.status, vaultErrors: failure.vaultErrors },
+      `Vault refused the broker's login: ${hint}`
+    )
     return new SecretStoreDeniedError({ cause: failure })
   }
 
-  // ---- renewal --------------------------------------------------------------------------------------------------------
+  // ---- renewal
+  // --------------------------------------------------------------------------------------------------------
 
-  /** Records a granted TTL and plans the next step: renew while the TTL extends, else log in again before it runs out. */
+  /** Records a granted TTL and plans the next step: renew while the TTL extends, else log in again before it runs out.
+   * */
   #grant (ttlSeconds: number, renewable: boolean, extending: boolean): void {
     this.#renewable = renewable
     this.#extending = extending
@@ -334,47 +412,68 @@ class Session implements VaultSession {
       this.#schedule(delay, () => this.#relogin().catch(() => undefined))
     } else {
       this.#cancelTimer()
-      this.#log.warn({ expiresAt: new Date(this.#expiresAt).toISOString() }, 'the configured Vault token cannot be extended further; replace it before it expires')
+      this.#log.warn(
+        { expiresAt: new Date(this.#expiresAt).toISOString() },
+        'the configured Vault token cannot be extended further; replace it before it expires'
+      )
     }
   }
 
   async #renew (): Promise<void> {
     const token = this.#token
     try {
-      const response = await this.client.write('auth/token/renew-self', { increment: this.#increment }) as { auth?: { lease_duration?: unknown, renewable?: unknown }, warnings?: unknown } | undefined
+      const response = (await this.client.write('auth/token/renew-self', { increment: this.#increment })) as
+        { auth?: { lease_duration?: unknown; renewable?: unknown }; warnings?: unknown } | undefined
       if (this.#closed || token !== this.#token) return
       this.#renewals += 1
       const ttl = Number(response?.auth?.lease_duration ?? 0)
-      const warnings = Array.isArray(response?.warnings) ? response.warnings.filter((text): text is string => typeof text === 'string') : []
+      const warnings = Array.isArray(response?.warnings)
+        ? response.warnings.filter((text): text is string => typeof text === 'string')
+        : []
       const capped = ttl < this.#increment || warnings.some((text) => text.includes('max_ttl'))
-      if (capped) this.#log.info({ ttlSeconds: ttl, warnings }, 'the Vault token reached its max TTL; logging in again before it expires')
-      else this.#log.debug({ ttlSeconds: ttl }, 'renewed the Vault token')
+      if (capped) {
+        this.#log.info(
+          { ttlSeconds: ttl, warnings },
+          'the Vault token reached its max TTL; logging in again before it expires'
+        )
+      } else this.#log.debug({ ttlSeconds: ttl }, 'renewed the Vault token')
       this.#grant(ttl, response?.auth?.renewable !== false, !capped)
     } catch (error) {
       if (this.#closed || token !== this.#token) return
       const failure = describeVaultFailure(error)
       if (failure.status !== undefined && failure.status >= 400 && failure.status < 500) {
         // 403: revoked or expired; 400: "lease is not renewable" or "past the max TTL, cannot renew".
-        this.#log.warn({ status: failure.status, vaultErrors: failure.vaultErrors }, 'Vault refused to renew the broker\'s token')
+        this.#log.warn(
+          { status: failure.status, vaultErrors: failure.vaultErrors },
+          "Vault refused to renew the broker's token"
+        )
         this.#expiresAt = this.#clock.now()
         if (this.#config.auth.method !== 'token') await this.#relogin().catch(() => undefined)
         return
       }
       const remaining = (this.#expiresAt ?? this.#clock.now()) - this.#clock.now()
-      this.#log.warn({ reason: failure.message, remainingSeconds: Math.floor(remaining / 1000) }, 'could not renew the Vault token; will retry')
+      this.#log.warn(
+        { reason: failure.message, remainingSeconds: Math.floor(remaining / 1000) },
+        'could not renew the Vault token; will retry'
+      )
       if (remaining > EXPIRY_MARGIN_MS) this.#schedule(Math.min(remaining / 3, RENEW_RETRY_MAX_MS), () => this.#renew())
-      else if (this.#config.auth.method !== 'token') this.#schedule(LOGIN_RETRY_MIN_MS, () => this.#relogin().catch(() => undefined))
+      else if (this.#config.auth.method !== 'token') { this.#schedule(LOGIN_RETRY_MIN_MS, () => this.#relogin().catch(() => undefined)) }
     }
   }
 
   #schedule (delayMs: number, task: () => Promise<void>): void {
     this.#cancelTimer()
     if (this.#closed) return
-    this.#timer = this.#clock.setTimer(() => {
-      this.#timer = undefined
-      const running = task().finally(() => { this.#background.delete(running) })
-      this.#background.add(running)
-    }, Math.max(0, delayMs))
+    this.#timer = this.#clock.setTimer(
+      () => {
+        this.#timer = undefined
+        const running = task().finally(() => {
+          this.#background.delete(running)
+        })
+        this.#background.add(running)
+      },
+      Math.max(0, delayMs)
+    )
   }
 
   #cancelTimer (): void {

@@ -35,9 +35,15 @@ export interface VaultSecretStore extends SecretStore {
   readonly session: Pick<VaultSession, 'state' | 'settled'>
 }
 
-/** Logs in to Vault (throws if that fails: SecretStoreUnavailableError or SecretStoreDeniedError) and returns the store. */
+/** Logs in to Vault (throws if that fails: SecretStoreUnavailableError or SecretStoreDeniedError) and returns the
+ * store. */
 export async function createVaultStore (options: VaultStoreOptions): Promise<VaultSecretStore> {
-  const session = await createVaultSession({ config: options.config, logger: options.logger, ...(options.clock ? { clock: options.clock } : {}), ...(options.random ? { random: options.random } : {}) })
+  const session = await createVaultSession({
+    config: options.config,
+    logger: options.logger,
+    ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.random ? { random: options.random } : {})
+  })
   options.logger.info({ address: options.config.address, mount: options.config.mount, prefix: options.config.prefix, namespace: options.config.namespace, auth: options.config.auth.method }, 'Vault secret store opened')
   return new VaultStore(options, session)
 }
@@ -71,7 +77,12 @@ class VaultStore implements VaultSecretStore {
       if (typeof value === 'string') data[name] = value
       else this.#log.warn({ integration, field: name }, 'ignored a non-string field in the stored credential')
     }
-    return { integration, version: secret.metadata.version, data: Object.freeze(data), createdAt: secret.metadata.created_time }
+    return {
+      integration,
+      version: secret.metadata.version,
+      data: Object.freeze(data),
+      createdAt: secret.metadata.created_time
+    }
   }
 
   async currentVersion (integration: string): Promise<number | undefined> {
@@ -112,7 +123,13 @@ class VaultStore implements VaultSecretStore {
         const integration = names[next++] as string
         const metadata = await this.#kv.readMetadata(this.#key(integration))
         if (metadata === undefined) continue
-        summaries.push({ integration, currentVersion: metadata.current_version, createdAt: metadata.created_time, updatedAt: metadata.updated_time, metadata: pickMetadata(metadata) })
+        summaries.push({
+          integration,
+          currentVersion: metadata.current_version,
+          createdAt: metadata.created_time,
+          updatedAt: metadata.updated_time,
+          metadata: pickMetadata(metadata)
+        })
       }
     }
     await Promise.all(Array.from({ length: Math.min(LIST_CONCURRENCY, names.length) }, worker))
@@ -126,7 +143,12 @@ class VaultStore implements VaultSecretStore {
     return Object.entries(metadata.versions).map(([number, version]) => {
       const deleted = version.deletion_time !== '' && Date.parse(version.deletion_time) <= now
       const writtenBy = metadata.custom_metadata?.[`version_${number}_by`]
-      return { version: Number(number), createdAt: version.created_time, readable: !version.destroyed && !deleted, ...(writtenBy === undefined ? {} : { writtenBy }) }
+      return {
+        version: Number(number),
+        createdAt: version.created_time,
+        readable: !version.destroyed && !deleted,
+        ...(writtenBy === undefined ? {} : { writtenBy })
+      }
     }).sort((a, b) => a.version - b.version)
   }
 
