@@ -80,7 +80,10 @@ async function suite (t: Test): Promise<void> {
     const greedyOk = sum(greedy, 'ok')
     t.equal(sum([...greedy, ...light], 'other'), 0, 'only 200s and 429s')
     t.ok(sum(greedy, 'refused') > greedyOk, `the greedy caller is throttled (${greedyOk} admitted, ${sum(greedy, 'refused')} refused)`)
-    t.ok(lightOk >= lightAll * 0.9, `the light caller (under its fair share) gets its calls through: ${lightOk} of ${lightAll}`)
+    // Fairness, measured against the greedy caller rather than the clock: a loaded machine shifts both rates alike.
+    const greedyRate = greedyOk / Math.max(1, greedyOk + sum(greedy, 'refused'))
+    t.ok(lightOk >= lightAll * 0.8, `the light caller (under its fair share) gets its calls through: ${lightOk} of ${lightAll}`)
+    t.ok(lightOk / Math.max(1, lightAll) >= 2 * greedyRate, `far more often than the greedy caller's (${greedyRate.toFixed(2)})`)
     const total = greedyOk + lightOk
     // 20 per second plus the initial bursts (5 per active caller at most).
     t.ok(total <= 20 * seconds * 1.1 + 10 && total >= 20 * seconds * 0.9, `the fleet admitted ${total} in ${seconds} s for a budget of 20/s (+ bursts of 5)`)

@@ -129,7 +129,10 @@ async function fleet (t: Test): Promise<void> {
   t.comment(`budget ${BUDGET}/s: admitted per second ${JSON.stringify([...perSecond.entries()].sort((x, y) => x[0] - y[0]).map(([, n]) => n))}; greedy ${greedy.ok}/${greedy.ok + greedy.refused}, light ${light.ok}/${light.ok + light.refused}`)
   t.equal(greedy.other + light.other, 0, 'only 200s and 429s')
   t.ok(Math.abs(admitted - BUDGET * elapsed) <= BUDGET * elapsed * 0.1 + 20, `${admitted} admitted in ${elapsed} s: within 10% of ${BUDGET}/s (+ the initial bursts)`)
-  t.ok(light.ok >= (light.ok + light.refused) * 0.9, `the light caller is not starved: ${light.ok} of ${light.ok + light.refused}`)
+  // Fairness, measured against the greedy caller rather than the clock: a loaded machine shifts both rates alike.
+  const rate = (tally: { ok: number, refused: number }): number => tally.ok / Math.max(1, tally.ok + tally.refused)
+  t.ok(rate(light) >= 0.8, `the light caller is not starved: ${light.ok} of ${light.ok + light.refused}`)
+  t.ok(rate(light) >= 2 * rate(greedy), `its calls get through far more often than the greedy caller's (${rate(light).toFixed(2)} vs ${rate(greedy).toFixed(2)})`)
   t.ok(greedy.refused > 0, 'the greedy caller is held to its share')
 
   // Item 5: DELETE .../token on sidecar 3 reaches all sidecars; the fleet then exchanges once.
