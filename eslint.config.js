@@ -27,6 +27,11 @@ export default tseslint.config(
       // Long string literals stay whole so a message can be found with grep; code and comments wrap at 120.
       // `void promise` marks a promise deliberately not awaited (its errors are handled where it is made).
       'no-void': ['error', { allowAsStatement: true }],
+      // Type literals on one line separate members with commas, as objects do (prettier would write semicolons).
+      '@stylistic/member-delimiter-style': ['error', {
+        multiline: { delimiter: 'none' },
+        singleline: { delimiter: 'comma', requireLast: false }
+      }],
       '@stylistic/max-len': [
         'error',
         { code: 120, ignoreUrls: true, ignoreStrings: true, ignoreTemplateLiterals: true, ignoreRegExpLiterals: true }

@@ -28,7 +28,7 @@ function withoutHopByHop (
 export async function startBaseline (
   upstreamUrl: string,
   options: { connections?: number } = {}
-): Promise<{ url: string; close: () => Promise<void> }> {
+): Promise<{ url: string, close: () => Promise<void> }> {
   const pool = new Pool(upstreamUrl, { connections: options.connections ?? 64, pipelining: 1 })
   const server = createServer((request, response) => {
     const headers = withoutHopByHop(request.headers)

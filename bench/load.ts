@@ -28,7 +28,7 @@ function check (result: Result, what: string): void {
 async function measured<T> (
   pid: number,
   run: () => Promise<T>
-): Promise<{ value: T; cpuSeconds: number; seconds: number }> {
+): Promise<{ value: T, cpuSeconds: number, seconds: number }> {
   const cpuBefore = readCpuSeconds(pid)
   const started = performance.now()
   const value = await run()
@@ -40,7 +40,7 @@ async function measured<T> (
 export async function saturate (
   url: string,
   requests: LoadRequest[],
-  options: { durationS: number; connections: number; pid: number }
+  options: { durationS: number, connections: number, pid: number }
 ): Promise<SaturationResult> {
   const {
     value: result,
@@ -63,7 +63,7 @@ export async function saturate (
 export async function sendCount (
   url: string,
   requests: LoadRequest[],
-  options: { count: number; connections: number }
+  options: { count: number, connections: number }
 ): Promise<number> {
   const started = performance.now()
   const result = await autocannon({ url, connections: options.connections, amount: options.count, requests })
@@ -86,7 +86,7 @@ export interface LatencyResult {
 export async function fixedRate (
   url: string,
   requests: LoadRequest[],
-  options: { rate: number; durationS: number; connections: number }
+  options: { rate: number, durationS: number, connections: number }
 ): Promise<LatencyResult> {
   const times: number[] = []
   const instance = autocannon({
@@ -118,7 +118,7 @@ export async function herd (
   url: string,
   requests: LoadRequest[],
   count: number
-): Promise<{ seconds: number; statuses: Record<number, number> }> {
+): Promise<{ seconds: number, statuses: Record<number, number> }> {
   const pool = new Pool(url, { connections: count, pipelining: 1 })
   const statuses: Record<number, number> = {}
   const started = performance.now()

@@ -38,7 +38,7 @@ async function waitForPort (port: number, child: ChildProcess, log: () => string
 export async function startNginx (
   upstreamUrl: string,
   options: { cpus?: string | undefined }
-): Promise<{ url: string; pid: number; stop: () => Promise<void> }> {
+): Promise<{ url: string, pid: number, stop: () => Promise<void> }> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'atlassian-broker-nginx-'))
   chmodSync(dir, 0o755) // as root, nginx's worker user must reach its temp paths
   const port = await freePort()

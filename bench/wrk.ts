@@ -64,7 +64,7 @@ export async function wrkSaturate (
   wrk: string,
   url: string,
   requests: LoadRequest[],
-  options: { durationS: number; connections: number; pids: number[]; cpus?: string | undefined }
+  options: { durationS: number, connections: number, pids: number[], cpus?: string | undefined }
 ): Promise<WrkResult> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'atlassian-broker-wrk-'))
   try {

@@ -30,7 +30,7 @@ const RECOVERY_ALLOWANCE_MS = 60_000
 
 export function createTraffic (
   world: SoakWorld,
-  options: { url: string; callerSecret: string; adminRole: string; startedAt: number }
+  options: { url: string, callerSecret: string, adminRole: string, startedAt: number }
 ): Traffic {
   const dispatcher = new Agent({ connections: 32, keepAliveTimeout: 10_000 })
   const sign = createSigner({ key: options.callerSecret, algorithm: 'HS256', expiresIn: 3_600_000 })
@@ -46,7 +46,7 @@ export function createTraffic (
 
   async function send (
     path: string,
-    init: { method?: string; body?: Buffer | Readable; bearer?: string; abortAfterBytes?: number } = {}
+    init: { method?: string, body?: Buffer | Readable, bearer?: string, abortAfterBytes?: number } = {}
   ): Promise<Answer> {
     const controller = new AbortController()
     const response = await request(`${options.url}${path}`, {
@@ -89,11 +89,11 @@ export function createTraffic (
 
   const label = (answer: Answer): string =>
     `${answer.status}${answer.code ? ` ${answer.code}` : ''}${answer.broken ? ' (body broken)' : ''}`
-  const expect = (answer: Answer, good: (answer: Answer) => boolean): { label: string; verdict: Verdict } => ({
+  const expect = (answer: Answer, good: (answer: Answer) => boolean): { label: string, verdict: Verdict } => ({
     label: label(answer),
     verdict: good(answer) ? 'ok' : 'unexpected'
   })
-  const injected = (answer: Answer, good: (answer: Answer) => boolean): { label: string; verdict: Verdict } => ({
+  const injected = (answer: Answer, good: (answer: Answer) => boolean): { label: string, verdict: Verdict } => ({
     label: label(answer),
     verdict: good(answer) ? 'injected' : 'unexpected'
   })

@@ -11,7 +11,7 @@ export interface FleetReadiness { connected: boolean, detail: string, pod: strin
 
 export interface ReadinessReport {
   ready: boolean
-  store: { kind: string; ok: boolean; detail: string }
+  store: { kind: string, ok: boolean, detail: string }
   fleet?: FleetReadiness
 }
 

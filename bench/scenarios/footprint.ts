@@ -50,7 +50,7 @@ async function startOnce (
   env: NodeJS.ProcessEnv,
   port: number,
   cpus: string | undefined
-): Promise<{ readyMs: number; rssMb: number }> {
+): Promise<{ readyMs: number, rssMb: number }> {
   const started = performance.now()
   const child =
     cpus === undefined
@@ -78,8 +78,8 @@ export const footprint: Scenario = {
       const configFile = path.join(dir, 'atlassian-broker.yaml')
       const env = { ...process.env, BROKER_MASTER_KEY: MASTER_KEY, BROKER_CONFIG: '' }
       const runs: {
-        broker: Array<{ readyMs: number; rssMb: number }>
-        baseline: Array<{ readyMs: number; rssMb: number }>
+        broker: Array<{ readyMs: number, rssMb: number }>
+        baseline: Array<{ readyMs: number, rssMb: number }>
       } = { broker: [], baseline: [] }
       for (let round = 0; round < starts; round++) {
         const port = await freePort()

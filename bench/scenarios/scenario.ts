@@ -139,8 +139,8 @@ export function median (values: number[]): number {
  */
 export async function alternate<T> (
   rounds: number,
-  runs: { broker: () => Promise<T>; baseline: () => Promise<T> }
-): Promise<{ broker: T[]; baseline: T[] }> {
+  runs: { broker: () => Promise<T>, baseline: () => Promise<T> }
+): Promise<{ broker: T[], baseline: T[] }> {
   const broker: T[] = []
   const baseline: T[] = []
   for (let round = 0; round < rounds; round++) {

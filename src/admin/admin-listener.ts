@@ -34,7 +34,7 @@ const noCallers = fp(async (app: FastifyInstance) => {
 
 export async function buildAdminListener (
   config: BrokerConfig,
-  deps: { logger: Logger; plugin: (app: FastifyInstance) => Promise<void> }
+  deps: { logger: Logger, plugin: (app: FastifyInstance) => Promise<void> }
 ): Promise<FastifyInstance> {
   const listen = config.callers.admin.listen
   if (listen === undefined) throw new Error('callers.admin.listen is not configured')

@@ -81,7 +81,7 @@ export function createAdminPlugin (options: AdminPluginOptions): (app: FastifyIn
 
   /** Runs a mutating action and writes its one audit record, success or not. */
   async function audited<
-    T extends { oldVersion?: number | undefined; newVersion?: number | undefined; detail?: string }
+    T extends { oldVersion?: number | undefined, newVersion?: number | undefined, detail?: string }
   > (request: FastifyRequest, action: AuditAction, integration: string, run: () => Promise<T>): Promise<T> {
     auditedRequests.add(request)
     const base = { actor: request.adminName, action, integration, via: options.via, requestId: request.id }

@@ -22,7 +22,7 @@ export function refuseTimeClaims (
     if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value))) { return `claim "${name}" is not a NumericDate (seconds since the epoch)` }
   }
   const now = nowMs / 1000
-  const { exp, iat } = claims as { exp?: number; iat?: number }
+  const { exp, iat } = claims as { exp?: number, iat?: number }
   if (iat !== undefined && iat > now + rules.clockToleranceSeconds) return 'token issued in the future (iat)'
   if (exp === undefined) return undefined
   const lifetime = iat !== undefined ? exp - iat : exp - now - rules.clockToleranceSeconds

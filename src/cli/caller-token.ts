@@ -6,7 +6,7 @@ import { UsageError } from './io.js'
 
 export function mintCallerToken (
   config: BrokerConfig,
-  options: { sub: string; ttlSeconds: number; roles?: string[] }
+  options: { sub: string, ttlSeconds: number, roles?: string[] }
 ): string {
   const keys = resolveCallerKeys(config)
   if (keys.kind !== 'hs256') {

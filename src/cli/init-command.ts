@@ -89,7 +89,7 @@ async function askMissing (
   flags: InitFlags,
   stdin: NodeJS.ReadableStream,
   out: NodeJS.WritableStream
-): Promise<{ flags: InitFlags; credentialJson: string | undefined }> {
+): Promise<{ flags: InitFlags, credentialJson: string | undefined }> {
   const prompter = createPrompter(stdin, out)
   try {
     const site = flags.site ?? (await prompter.ask('Atlassian site (e.g. acme.atlassian.net)'))

@@ -22,7 +22,7 @@ export interface RotationCommandContext extends SecretsCommandContext {
 export async function rotateSecret (
   context: RotationCommandContext,
   integration: string | undefined,
-  options: { expiresAt?: string; owner?: string }
+  options: { expiresAt?: string, owner?: string }
 ): Promise<void> {
   const target = integrationConfig(context.config, integration)
   const credential = parseCredentialJson(await readStdin(context.stdin))

@@ -47,7 +47,7 @@ export function integrationConfig (config: BrokerConfig, integration: string | u
 export async function putSecret (
   context: SecretsCommandContext,
   integration: string | undefined,
-  options: { expiresAt?: string; owner?: string }
+  options: { expiresAt?: string, owner?: string }
 ): Promise<void> {
   const target = integrationConfig(context.config, integration)
   const data = parseCredential(target.credential, parseCredentialJson(await readStdin(context.stdin)))

@@ -11,7 +11,7 @@ import { withPasswordFile } from './redis-link.js'
 
 export async function announceCredentialChange (
   fleet: FleetConfig,
-  change: { integration: string; oldVersion: number | undefined; newVersion: number },
+  change: { integration: string, oldVersion: number | undefined, newVersion: number },
   origin: string
 ): Promise<boolean> {
   const config = withPasswordFile(fleet.redis)

@@ -50,7 +50,7 @@ export class Fleet {
   usage: FleetUsage | undefined
   readonly #publish: (event: FleetEvent) => void
 
-  constructor (config: BrokerConfig & { fleet: FleetConfig }, deps: { logger: Logger; clock: Clock }) {
+  constructor (config: BrokerConfig & { fleet: FleetConfig }, deps: { logger: Logger, clock: Clock }) {
     this.pod = config.fleet.podName ?? `${process.env.HOSTNAME ?? hostname()}:${process.pid}`
     this.#logger = deps.logger.child({ component: 'fleet' })
     this.#clock = deps.clock

@@ -12,7 +12,7 @@ export function revalidateMs (config: BrokerConfig): number {
 
 export async function createSecretStore (
   config: BrokerConfig,
-  deps: { logger: Logger; clock: Clock; env?: NodeJS.ProcessEnv; writtenBy?: string }
+  deps: { logger: Logger, clock: Clock, env?: NodeJS.ProcessEnv, writtenBy?: string }
 ): Promise<SecretStore> {
   const env = deps.env ?? process.env
   if (config.secrets.store === 'vault' && config.secrets.vault) {

@@ -35,7 +35,7 @@ export interface ResolveSitesOptions {
 export async function fetchCloudId (
   siteUrl: string,
   site: string,
-  options: { dispatcher?: Dispatcher; timeoutMs?: number } = {}
+  options: { dispatcher?: Dispatcher, timeoutMs?: number } = {}
 ): Promise<string> {
   const timeout = options.timeoutMs ?? DEFAULT_TIMEOUT_MS
   const response = await request(tenantInfoUrl(siteUrl, site), {

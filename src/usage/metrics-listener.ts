@@ -14,7 +14,7 @@ import { metricsPlugin } from './metrics-plugin.js'
 
 export async function buildMetricsListener (
   config: BrokerConfig,
-  deps: { logger: Logger; metrics: BrokerMetrics; readiness: Readiness }
+  deps: { logger: Logger, metrics: BrokerMetrics, readiness: Readiness }
 ): Promise<FastifyInstance> {
   const loggerInstance: FastifyBaseLogger = deps.logger.child({ listener: 'metrics' })
   const app = Fastify({

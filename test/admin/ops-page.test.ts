@@ -145,7 +145,7 @@ t.test('the ops page shows the calls sent, by outcome, the expiring credential a
   const jsonText = readFileSync(await jsonFile.path(), 'utf8')
   const json = JSON.parse(jsonText) as {
     outcomes: Array<Record<string, string | number>>
-    credentials: Array<{ integration: string; expiryLevel: string }>
+    credentials: Array<{ integration: string, expiryLevel: string }>
   }
   t.same(
     countsIn(

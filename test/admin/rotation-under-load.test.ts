@@ -14,7 +14,7 @@ const SECOND_CLIENT = 'svc-client-id-2'
 
 interface Load {
   total: () => number
-  failures: () => Array<{ status: number; code?: string }>
+  failures: () => Array<{ status: number, code?: string }>
   waitFor: (more: number) => Promise<void>
   stop: () => Promise<void>
 }

@@ -48,9 +48,9 @@ ${extra}`
 /** A local HTTP server; `answer` gets the method, URL and body. Counts hits. */
 async function fakeServer (
   t: Test,
-  answer: (method: string, url: string, body: string) => { status: number; body: string }
-): Promise<{ url: string; hits: Array<{ method: string; url: string; body: string }> }> {
-  const hits: Array<{ method: string; url: string; body: string }> = []
+  answer: (method: string, url: string, body: string) => { status: number, body: string }
+): Promise<{ url: string, hits: Array<{ method: string, url: string, body: string }> }> {
+  const hits: Array<{ method: string, url: string, body: string }> = []
   const server: Server = createServer((request, response) => {
     let body = ''
     request.on('data', (chunk: Buffer) => {

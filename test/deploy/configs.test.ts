@@ -38,7 +38,7 @@ async function checkOffline (
   text: string,
   label: string,
   env: NodeJS.ProcessEnv
-): Promise<{ ok: boolean; report: string }> {
+): Promise<{ ok: boolean, report: string }> {
   const dir = mkdtempSync(path.join(tmpdir(), 'broker-config-'))
   try {
     const file = path.join(dir, path.basename(label).replace(/[^a-z0-9.-]/gi, '_') + '.yaml')
@@ -124,7 +124,7 @@ t.test('broker configs in the docs pass check --offline', async (t) => {
 
 interface ComposeService {
   image?: string
-  build?: { context: string; dockerfile: string }
+  build?: { context: string, dockerfile: string }
   environment?: Record<string, string>
   volumes?: string[]
   ports?: string[]

@@ -44,7 +44,7 @@ export function parseYamlDocuments (text: string, label: string): unknown[] {
 /** A Kubernetes API object (has apiVersion and kind), as opposed to a broker config or a Compose file. */
 export function isKubernetesObject (
   value: unknown
-): value is { apiVersion: string; kind: string; metadata?: { name?: string } } {
+): value is { apiVersion: string, kind: string, metadata?: { name?: string } } {
   return (
     typeof value === 'object' &&
     value !== null &&

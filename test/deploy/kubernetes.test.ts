@@ -121,7 +121,7 @@ interface Volume {
   configMap?: { name: string }
   emptyDir?: unknown
   projected?: {
-    sources: Array<{ serviceAccountToken?: { audience?: string; expirationSeconds?: number; path: string } }>
+    sources: Array<{ serviceAccountToken?: { audience?: string, expirationSeconds?: number, path: string } }>
   }
 }
 interface PodSpec {
@@ -183,7 +183,7 @@ t.test('issue 16: /proxy stays inside the pod; probes, the scrape annotation and
   const [cronJob] = readYamlDocuments('deploy/kubernetes/cronjob.yaml') as Array<{ spec: { jobTemplate: { spec: { template: { metadata: { annotations: Record<string, string> }, spec: PodSpec } } } } }>
   const template = cronJob?.spec.jobTemplate.spec.template
   type Probed = Container & {
-    ports: Array<{ name: string; containerPort: number }>
+    ports: Array<{ name: string, containerPort: number }>
     startupProbe?: { httpGet?: { port?: string } }
   }
   const broker = template?.spec.initContainers.find((container) => container.name === 'atlassian-broker') as Probed

@@ -79,7 +79,7 @@ t.test('the Grafana dashboard: valid panels over exported metrics, one per conce
     id: number
     type: string
     title: string
-    gridPos: { x: number; y: number; w: number; h: number }
+    gridPos: { x: number, y: number, w: number, h: number }
     targets?: Target[]
   }
   const dashboard = JSON.parse(read('grafana/atlassian-broker-dashboard.json')) as {
@@ -87,7 +87,7 @@ t.test('the Grafana dashboard: valid panels over exported metrics, one per conce
     title: string
     schemaVersion: number
     panels: Panel[]
-    templating: { list: Array<{ name: string; type: string; query: unknown }> }
+    templating: { list: Array<{ name: string, type: string, query: unknown }> }
   }
   t.equal(dashboard.uid, 'atlassian-broker')
   t.type(dashboard.schemaVersion, 'number')

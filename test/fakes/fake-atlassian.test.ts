@@ -23,7 +23,7 @@ async function call (
   fake: FakeAtlassian,
   method: string,
   path: string,
-  init: { headers?: Record<string, string | string[]>; body?: string | Readable } = {}
+  init: { headers?: Record<string, string | string[]>, body?: string | Readable } = {}
 ): Promise<Reply> {
   // A string URL keeps percent-escapes and the query as written (WHATWG URL only resolves dot segments).
   const res = await request(`${fake.url}${path}`, { method: method as 'GET', headers: init.headers, body: init.body })
@@ -201,7 +201,7 @@ t.test('Jira routes: create, read back, 404, search', async (t) => {
     body: JSON.stringify({ fields: { project: { key: 'OPS' }, summary: 'Disk full', issuetype: { name: 'Bug' } } })
   })
   t.equal(created.status, 201)
-  const { id, key, self } = created.json() as { id: string; key: string; self: string }
+  const { id, key, self } = created.json() as { id: string, key: string, self: string }
   t.equal(key, 'OPS-1')
   t.equal(self, `${fake.url}${base}/issue/${id}`)
   t.match((await call(fake, 'GET', `${base}/issue/ops-1`, { headers: bearer(token) })).json(), { id, key, self, fields: { summary: 'Disk full', issuetype: { name: 'Bug' } } })

@@ -48,7 +48,7 @@ async function assertNothingLeaked (t: Test, h: Harness, before: Baseline): Prom
 /** Sends the head and `sentBytes` of a body that claims `declaredBytes` (or chunked), then destroys the socket. */
 async function abandonUpload (
   h: Harness,
-  options: { sentBytes: number; declaredBytes?: number; afterMs?: number }
+  options: { sentBytes: number, declaredBytes?: number, afterMs?: number }
 ): Promise<void> {
   const { port } = new URL(h.url)
   const socket = net.connect(Number(port), '127.0.0.1')

@@ -26,7 +26,7 @@ async function harness (t: Test, apiUrl?: string): Promise<Harness> {
 async function download (
   h: Harness,
   path: string
-): Promise<{ status: number; bytes: number; broken: boolean; contentLength: number }> {
+): Promise<{ status: number, bytes: number, broken: boolean, contentLength: number }> {
   const response = await request(`${h.url}/proxy/jira-main${path}`, {
     headers: { authorization: `Bearer ${h.callerToken('report-job')}` }
   })

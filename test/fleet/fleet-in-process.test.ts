@@ -155,10 +155,10 @@ async function suite (t: T): Promise<void> {
     const body = (await res.body.json()) as {
       scope: string
       complete: boolean
-      pods: Array<{ pod: string; last5m: number }>
+      pods: Array<{ pod: string, last5m: number }>
       series: Array<{
         caller: string
-        last5m: { requests: number; errors: number }
+        last5m: { requests: number, errors: number }
         byPod: Record<string, { last5m: number }>
       }>
     }

@@ -47,7 +47,7 @@ async function suite (t: Test): Promise<void> {
     path: string,
     gapMs: number,
     stop: { done: boolean }
-  ): { ok: number; refused: number; other: number; done: Promise<void> } {
+  ): { ok: number, refused: number, other: number, done: Promise<void> } {
     const counts = { ok: 0, refused: 0, other: 0, done: Promise.resolve() }
     const auth = `Bearer ${h.callerToken(caller)}`
     counts.done = (async () => {

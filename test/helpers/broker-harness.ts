@@ -111,8 +111,8 @@ export async function startHarness (t: Test, options: HarnessOptions = {}): Prom
 export async function rawRequest (
   base: string,
   path: string,
-  options: { method?: string; headers?: Record<string, string> } = {}
-): Promise<{ statusCode: number; headers: Record<string, unknown>; body: string }> {
+  options: { method?: string, headers?: Record<string, string> } = {}
+): Promise<{ statusCode: number, headers: Record<string, unknown>, body: string }> {
   const client = new Client(base)
   try {
     const response = await client.request({

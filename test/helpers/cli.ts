@@ -19,7 +19,7 @@ export function startCli (args: string[], options: { cwd: string, env?: NodeJS.P
 
 export async function runCli (
   args: string[],
-  options: { cwd: string; env?: NodeJS.ProcessEnv; stdin?: string }
+  options: { cwd: string, env?: NodeJS.ProcessEnv, stdin?: string }
 ): Promise<CliResult> {
   const child = startCli(args, options)
   let stdout = ''

@@ -34,8 +34,8 @@ export function createServiceAccount (seed: string, options: AccountOptions): Se
 
 /** `scopes: undefined` means the credential is not scope-restricted (every scope check passes). */
 export type Identity =
-  | { kind: 'oauth-client'; clientId: string; accessToken: string; scopes: readonly string[] | undefined; account: ServiceAccount }
-  | { kind: 'api-token'; apiToken: string; scopes: readonly string[] | undefined; account: ServiceAccount }
+  | { kind: 'oauth-client', clientId: string, accessToken: string, scopes: readonly string[] | undefined, account: ServiceAccount }
+  | { kind: 'api-token', apiToken: string, scopes: readonly string[] | undefined, account: ServiceAccount }
 
 /** An authenticated gateway request, as a route handler sees it. */
 export interface GatewayRequest {
@@ -346,7 +346,7 @@ export function findBuiltinRoute (
   product: Product,
   method: string,
   apiPath: string
-): { route: BuiltinRoute; match: RegExpExecArray } | undefined {
+): { route: BuiltinRoute, match: RegExpExecArray } | undefined {
   for (const route of BUILTIN_ROUTES) {
     const match = route.product === product && route.methods.includes(method) ? route.pattern.exec(apiPath) : null
     if (match !== null) return { route, match }

@@ -24,9 +24,9 @@ export interface FakeResponse {
 /** What the caller put in `Authorization`, parsed. `malformed` covers unknown schemes and undecodable Basic. */
 export type PresentedCredential =
   | { scheme: 'none' }
-  | { scheme: 'bearer'; token: string }
-  | { scheme: 'basic'; username: string; password: string }
-  | { scheme: 'malformed'; value: string }
+  | { scheme: 'bearer', token: string }
+  | { scheme: 'basic', username: string, password: string }
+  | { scheme: 'malformed', value: string }
 
 /** How a token request was shaped, for asserting on the broker's exchange. */
 export interface TokenRequestInfo {

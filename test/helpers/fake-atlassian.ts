@@ -55,7 +55,7 @@ export interface FakeAtlassianOptions {
   absurdExpiresIn?: number
   /** Bodies up to this size are buffered for handlers; bigger ones are only counted and hashed. Default 1 MiB. */
   maxBufferedBodyBytes?: number
-  sites?: ReadonlyArray<{ product: Product; cloudId: string }>
+  sites?: ReadonlyArray<{ product: Product, cloudId: string }>
   /** A tap test (or anything with `teardown`): `close()` is registered with it. */
   t?: { teardown: (fn: () => Promise<void>) => void }
 }
@@ -71,9 +71,9 @@ export interface FakeRoute {
   respond?: (request: GatewayRequest) => FakeResponse | Promise<FakeResponse>
 }
 
-interface Credential { scopes: readonly string[] | undefined; account: ServiceAccount }
+interface Credential { scopes: readonly string[] | undefined, account: ServiceAccount }
 interface Client extends Credential { secret: string }
-interface AccessToken { clientId: string; scopes: readonly string[] | undefined; expiresAt: number; revoked: boolean }
+interface AccessToken { clientId: string, scopes: readonly string[] | undefined, expiresAt: number, revoked: boolean }
 
 const DEFAULTS = {
   tokenLifetimeSeconds: 3600,
@@ -100,7 +100,7 @@ export class FakeAtlassian {
   readonly #tenantInfoRequests = new Map<string, number>()
   readonly #content = new Map<string, SiteContent>()
   readonly #routes: FakeRoute[] = []
-  readonly #queues: Array<{ matcher: RequestMatcher; responses: FakeResponse[] }> = []
+  readonly #queues: Array<{ matcher: RequestMatcher, responses: FakeResponse[] }> = []
   readonly #exchangesByClient = new Map<string, number>()
   #exchanges = 0
   #url = ''

@@ -311,7 +311,7 @@ export class FakeVault {
     tokenMaxTtl?: number
     tokenPeriod?: number
     secretIdTtl?: number
-  }): { roleId: string; secretId: string } {
+  }): { roleId: string, secretId: string } {
     const role: AppRole = {
       name: options.name,
       mount: options.mount ?? 'approle',
@@ -363,7 +363,7 @@ export class FakeVault {
   }
 
   /** A projected service-account token signed with this fake's key (the fake's stand-in for a TokenReview). */
-  serviceAccountJwt (options: { namespace: string; name: string; audience?: string; ttlSeconds?: number }): string {
+  serviceAccountJwt (options: { namespace: string, name: string, audience?: string, ttlSeconds?: number }): string {
     const nowSeconds = Math.floor(this.#clock.now() / 1000)
     const header = base64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }))
     const payload = base64url(
@@ -606,7 +606,7 @@ export class FakeVault {
   }
 
   #loggedIn (
-    role: { policies: string[]; tokenTtl: number; tokenMaxTtl: number; tokenPeriod?: number },
+    role: { policies: string[], tokenTtl: number, tokenMaxTtl: number, tokenPeriod?: number },
     path: string,
     meta: Record<string, string>
   ): Reply {
@@ -651,7 +651,7 @@ export class FakeVault {
     let claims: {
       exp?: number
       aud?: string[]
-      'kubernetes.io'?: { namespace?: string; serviceaccount?: { name?: string } }
+      'kubernetes.io'?: { namespace?: string, serviceaccount?: { name?: string } }
     }
     try {
       claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as typeof claims

@@ -42,7 +42,7 @@ export async function startBrokerVault (clock?: Clock): Promise<{ fakeVault: Fak
 export async function openTestStore (
   t: Test,
   kind: StoreKind,
-  options: { clock?: Clock; logger?: Logger; writtenBy?: string } = {}
+  options: { clock?: Clock, logger?: Logger, writtenBy?: string } = {}
 ): Promise<TestStore> {
   const logger = options.logger ?? pino({ level: 'silent' })
   if (kind === 'file') {

@@ -12,7 +12,7 @@ const WIKI = '22222222-2222-2222-2222-222222222222'
 async function serve (
   t: Test,
   watchFile: boolean
-): Promise<{ child: ChildProcess; file: string; state: () => Promise<{ reloads: number }> }> {
+): Promise<{ child: ChildProcess, file: string, state: () => Promise<{ reloads: number }> }> {
   const fake = await FakeAtlassian.start({ t })
   const dir = t.testdir({})
   const file = path.join(dir, 'atlassian-broker.yaml')

@@ -18,7 +18,7 @@ type T = Parameters<Parameters<typeof t.test>[0]>[0]
 async function setup (
   t: T,
   kind: StoreKind
-): Promise<{ context: RotationContext; fake: FakeAtlassian; clock: ManualClock }> {
+): Promise<{ context: RotationContext, fake: FakeAtlassian, clock: ManualClock }> {
   const fake = await FakeAtlassian.start({
     t,
     sites: [

@@ -33,7 +33,7 @@ export interface VaultStoreTarget {
     prefix: string
     tokenTtlSeconds?: number
     tokenMaxTtlSeconds?: number
-  }): Promise<{ roleId: string; secretId: string }>
+  }): Promise<{ roleId: string, secretId: string }>
   /** The clock the target's Vault runs on, when it is not the system's (the fake's ManualClock). */
   clock?: Clock
 }

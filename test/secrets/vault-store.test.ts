@@ -12,7 +12,7 @@ import { assertNoSecrets, captureLogger, errorText, renderBrokerPolicies, rootCl
 async function startFake (
   t: TapTest,
   options: FakeVaultOptions = {}
-): Promise<{ fake: FakeVault; clock: ManualClock }> {
+): Promise<{ fake: FakeVault, clock: ManualClock }> {
   const clock = new ManualClock()
   const fake = await FakeVault.start({ clock, ...options })
   t.teardown(() => fake.close())

@@ -11,7 +11,7 @@ t.test('no client secret, access token, caller JWT or master key in logs or erro
   const bodies: string[] = []
   const call = async (
     path: string,
-    init: { method?: string; headers?: Record<string, string>; body?: string } = {}
+    init: { method?: string, headers?: Record<string, string>, body?: string } = {}
   ): Promise<number> => {
     const response = await request(`${h.url}${path}`, {
       method: (init.method ?? 'GET') as 'GET',

@@ -100,7 +100,7 @@ for (const kind of ['file', 'vault'] as const) {
     const send = async (
       method: string,
       path: string,
-      options: { token?: string | null; body?: string | Buffer | Readable; headers?: Record<string, string> } = {}
+      options: { token?: string | null, body?: string | Buffer | Readable, headers?: Record<string, string> } = {}
     ): Promise<number> => {
       const token = options.token === undefined ? jwt() : options.token
       try {

@@ -166,7 +166,7 @@ t.test('JwksClient: the last keys keep serving while the endpoint fails; it is t
 async function jwksServer (
   t: Test,
   document: { keys: unknown[] } | undefined
-): Promise<{ url: string; hits: () => number; fail: (on: boolean) => void }> {
+): Promise<{ url: string, hits: () => number, fail: (on: boolean) => void }> {
   let hits = 0
   let failing = document === undefined
   const server = createServer((_req, res) => {

@@ -9,7 +9,7 @@ const MYSELF = '/proxy/jira-main/rest/api/3/myself'
 async function call (
   url: string,
   token: string
-): Promise<{ status: number; body: Record<string, unknown>; headers: Record<string, unknown> }> {
+): Promise<{ status: number, body: Record<string, unknown>, headers: Record<string, unknown> }> {
   const response = await request(`${url}${MYSELF}`, { headers: { authorization: `Bearer ${token}` } })
   return {
     status: response.statusCode,

@@ -69,7 +69,7 @@ export async function deriveKey (passphrase: string, params: ScryptParams): Prom
  */
 export async function loadKeyFile (
   keyFile: string,
-  store: { file: string; exists: boolean },
+  store: { file: string, exists: boolean },
   logger: pino.Logger
 ): Promise<Buffer> {
   let text: string | undefined

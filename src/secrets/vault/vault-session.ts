@@ -113,7 +113,7 @@ class Session implements VaultSession {
   #logins = 0
   #renewals = 0
 
-  constructor (options: VaultSessionOptions, created: { client: VaultClient; agents: Agents }) {
+  constructor (options: VaultSessionOptions, created: { client: VaultClient, agents: Agents }) {
     this.client = created.client
     this.#agents = created.agents
     this.#config = options.config
@@ -333,7 +333,7 @@ class Session implements VaultSession {
     // Written out rather than node-vault's kubernetesLogin(), which posts to auth//login without a mount_point (issue
     // #300).
     const response = (await this.client.write(`auth/${auth.mountPath}/login`, body)) as
-      { auth?: { client_token?: unknown; lease_duration?: unknown; renewable?: unknown } } | undefined
+      { auth?: { client_token?: unknown, lease_duration?: unknown, renewable?: unknown } } | undefined
     const token = response?.auth?.client_token
     if (typeof token !== 'string' || token === '') { throw new VaultCallError({ status: 200, vaultErrors: ['the login answer carried no client token'] }) }
     const ttlSeconds = Number(response?.auth?.lease_duration ?? 0)
@@ -343,7 +343,7 @@ class Session implements VaultSession {
   async #lookupGivenToken (token: string): Promise<Grant> {
     this.client.token = token
     const response = (await this.client.read('auth/token/lookup-self')) as
-      { data?: { ttl?: unknown; creation_ttl?: unknown; renewable?: unknown } } | undefined
+      { data?: { ttl?: unknown, creation_ttl?: unknown, renewable?: unknown } } | undefined
     const ttlSeconds = Number(response?.data?.ttl ?? 0)
     return {
       token,
@@ -423,7 +423,7 @@ class Session implements VaultSession {
     const token = this.#token
     try {
       const response = (await this.client.write('auth/token/renew-self', { increment: this.#increment })) as
-        { auth?: { lease_duration?: unknown; renewable?: unknown }; warnings?: unknown } | undefined
+        { auth?: { lease_duration?: unknown, renewable?: unknown }, warnings?: unknown } | undefined
       if (this.#closed || token !== this.#token) return
       this.#renewals += 1
       const ttl = Number(response?.auth?.lease_duration ?? 0)
