@@ -133,8 +133,9 @@ t.test('bodies stream both ways: 200 MB down and up with flat memory', async (t)
   t.equal(upload.statusCode, 200)
   t.equal(sink.bytes, size, 'chunked upload arrived whole')
   clearInterval(sampler)
-  // Broker, fake and client share this process: growth well under the 400 MB that passed proves nothing was buffered.
-  t.ok(peak - before < 120 * 1024 * 1024, `RSS grew ${Math.round((peak - before) / 1048576)} MB while 400 MB passed`)
+  // Broker, fake and client share this process. A body held whole in either direction would add at least its 200 MB;
+  // streamed, growth is garbage awaiting collection (Node 20: under 120 MB; Node 26's larger young space: up to ~140).
+  t.ok(peak - before < 170 * 1024 * 1024, `RSS grew ${Math.round((peak - before) / 1048576)} MB while 400 MB passed`)
 })
 
 t.test('body limit: 413 before anything is sent upstream', async (t) => {
