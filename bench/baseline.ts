@@ -44,11 +44,14 @@ export async function startBaseline (
       })
       .then(
         (upstream) => {
+          // The client may be gone already (the load generator's run ended): Node 26's pipeline throws on a
+          // destroyed destination instead of reporting it to the callback.
+          if (response.destroyed) { upstream.body.once('error', () => {}).destroy(); return }
           response.writeHead(upstream.statusCode, withoutHopByHop(upstream.headers))
           pipeline(upstream.body, response, () => {})
         },
         () => {
-          response.writeHead(502).end()
+          if (!response.destroyed) response.writeHead(502).end()
         }
       )
   })

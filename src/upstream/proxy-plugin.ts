@@ -56,6 +56,8 @@ function sendUpstream (reply: FastifyReply, response: ForwardResponse, context: 
   // An upstream reset tears the caller's response down; a caller going away destroys the upstream body.
   body.once('error', () => { raw.destroy() })
   raw.once('close', () => { if (!body.readableEnded) body.destroy() })
+  // A caller already gone has fired its 'close' before the listener above: free the upstream connection now.
+  if (raw.destroyed) { body.destroy(); return }
   body.pipe(raw)
 }
 
