@@ -8,19 +8,11 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
-import { canPin } from './processes.js'
+import { canPin, freePort } from './processes.js'
 
 const NGINX = '/usr/sbin/nginx'
 
 export function hasNginx (): boolean { return existsSync(NGINX) }
-
-async function freePort (): Promise<number> {
-  const server = net.createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as net.AddressInfo
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
 
 async function waitForPort (port: number, child: ChildProcess, log: () => string): Promise<void> {
   for (let tries = 0; tries < 100; tries++) {

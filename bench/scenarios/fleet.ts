@@ -7,23 +7,15 @@
  * per admitted request (INFO commandstats). Skipped (an error row) when redis-server is not installed.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { createServer } from 'node:net'
 import { Redis } from 'ioredis'
 import { Agent, request } from 'undici'
 import { brokerConfigInput, callerToken, requestsFor, trafficFor } from '../broker-config.js'
 import { saturate, sendCount } from '../load.js'
+import { freePort } from '../processes.js'
 import { metric, type Scenario } from './scenario.js'
 
 const BUDGET_PER_SECOND = 200
 const BUDGET_SIDECARS = 3
-
-async function freePort (): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => { const { port } = server.address() as { port: number }; server.close(() => resolve(port)) })
-  })
-}
 
 async function startRedis (): Promise<{ url: string, child: ChildProcess }> {
   if (spawnSync('redis-server', ['--version']).status !== 0) throw new Error('redis-server is not installed: the fleet scenario needs it (apt-get install redis-server)')

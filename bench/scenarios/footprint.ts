@@ -5,13 +5,12 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { request } from 'undici'
 import { brokerConfigInput, MASTER_KEY } from '../broker-config.js'
-import { readMemory } from '../processes.js'
+import { freePort, readMemory } from '../processes.js'
 import { median, metric, type Scenario } from './scenario.js'
 
 const BARE = "require('node:http').createServer((q, s) => { s.end('ok') }).listen(Number(process.argv[1]), '127.0.0.1')"
@@ -21,14 +20,6 @@ function cliPath (): string {
   let dir = path.dirname(fileURLToPath(import.meta.url))
   while (!existsSync(path.join(dir, 'package.json'))) dir = path.dirname(dir)
   return path.join(dir, 'dist/src/cli/main.js')
-}
-
-async function freePort (): Promise<number> {
-  const server = net.createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as net.AddressInfo
-  await new Promise((resolve) => server.close(resolve))
-  return port
 }
 
 /** Polls /readyz every 5 ms from spawn; returns ms to the first 200. */

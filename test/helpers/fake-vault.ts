@@ -928,17 +928,7 @@ export class FakeVault {
       if (cas !== (existing?.currentVersion ?? 0)) { return errors(400, 'check-and-set parameter did not match the current version') }
     }
     const now = this.#clock.now()
-    const entry: KvKey = existing ?? {
-      createdTime: now,
-      updatedTime: now,
-      currentVersion: 0,
-      oldestVersion: 0,
-      maxVersions: 0,
-      casRequired: false,
-      deleteVersionAfter: 0,
-      customMetadata: null,
-      versions: new Map()
-    }
+    const entry: KvKey = existing ?? emptyKey(now)
     mount.keys.set(key, entry)
     const number = entry.currentVersion + 1
     const after = entry.deleteVersionAfter > 0 ? entry.deleteVersionAfter : mount.deleteVersionAfter
@@ -1038,17 +1028,7 @@ export class FakeVault {
         custom = Object.fromEntries(given.map(([name, value]) => [name, String(value)]))
       }
     }
-    const entry: KvKey = existing ?? {
-      createdTime: now,
-      updatedTime: now,
-      currentVersion: 0,
-      oldestVersion: 0,
-      maxVersions: 0,
-      casRequired: false,
-      deleteVersionAfter: 0,
-      customMetadata: null,
-      versions: new Map()
-    }
+    const entry: KvKey = existing ?? emptyKey(now)
     if (typeof body?.max_versions === 'number') entry.maxVersions = body.max_versions
     if (typeof body?.cas_required === 'boolean') entry.casRequired = body.cas_required
     const after = parseSeconds(body?.delete_version_after)
@@ -1092,4 +1072,19 @@ function routeName (path: string, method: string, list: boolean): string {
     return { GET: 'metadata:read', POST: 'metadata:write', PUT: 'metadata:write', PATCH: 'metadata:patch', DELETE: 'metadata:delete' }[method] ?? 'metadata:unknown'
   }
   return `kv:${operation}`
+}
+
+/** A key as Vault creates it on its first write (data or metadata): no versions, the mount's settings. */
+function emptyKey (now: number): KvKey {
+  return {
+    createdTime: now,
+    updatedTime: now,
+    currentVersion: 0,
+    oldestVersion: 0,
+    maxVersions: 0,
+    casRequired: false,
+    deleteVersionAfter: 0,
+    customMetadata: null,
+    versions: new Map()
+  }
 }

@@ -85,15 +85,17 @@ async function removeTree (root: NodeVault.client, folder: string): Promise<void
 
 const uniquePrefix = (): string => `abt-${Math.random().toString(36).slice(2, 10)}`
 
-interface Opened {
+export interface Opened {
   store: VaultSecretStore
   prefix: string
+  logger: Logger
   logs: () => string
   secrets: string[]
   root: NodeVault.client
 }
 
-async function open (t: TapTest, target: VaultStoreTarget): Promise<Opened> {
+/** A Vault store on a fresh prefix with its own AppRole, removed with everything under it when the test ends. */
+export async function openVaultStore (t: TapTest, target: VaultStoreTarget): Promise<Opened> {
   const prefix = uniquePrefix()
   const { roleId, secretId } = await target.setupAppRole({ prefix })
   const { logger, text } = captureLogger()
@@ -116,12 +118,12 @@ async function open (t: TapTest, target: VaultStoreTarget): Promise<Opened> {
     await store.close()
     await removeTree(root, `${target.mount}/metadata/${prefix}/`)
   })
-  return { store, prefix, logs: text, secrets: [secretId], root }
+  return { store, prefix, logger, logs: text, secrets: [secretId], root }
 }
 
 export async function runVaultStoreCases (t: TapTest, target: VaultStoreTarget): Promise<void> {
   await t.test(`${target.name}: put, get and versions round-trip`, async (t) => {
-    const { store, logs, secrets } = await open(t, target)
+    const { store, logs, secrets } = await openVaultStore(t, target)
     t.same(await store.put('jira-prod', { client_id: 'id-1', client_secret: 'first-secret-value' }, { cas: 0, metadata: { rotated_by: 'alice', owner: 'team-a' } }), { version: 1 })
     t.same(await store.put('jira-prod', { client_id: 'id-1', client_secret: 'second-secret-value' }, { cas: 1, metadata: { rotated_by: 'bob' } }), { version: 2 })
     const current = await store.get('jira-prod')
@@ -141,7 +143,7 @@ export async function runVaultStoreCases (t: TapTest, target: VaultStoreTarget):
   })
 
   await t.test(`${target.name}: a check-and-set mismatch is a 409 conflict and writes nothing`, async (t) => {
-    const { store, logs, secrets } = await open(t, target)
+    const { store, logs, secrets } = await openVaultStore(t, target)
     await store.put('confluence', { token: 'token-value-1' }, { cas: 0 })
     const errors: unknown[] = []
     for (const cas of [0, 5]) {
@@ -155,7 +157,7 @@ export async function runVaultStoreCases (t: TapTest, target: VaultStoreTarget):
   })
 
   await t.test(`${target.name}: what does not exist reads as undefined`, async (t) => {
-    const { store } = await open(t, target)
+    const { store } = await openVaultStore(t, target)
     t.equal(await store.get('nothing-here'), undefined)
     t.equal(await store.currentVersion('nothing-here'), undefined)
     t.equal(await store.metadata('nothing-here'), undefined)
@@ -167,7 +169,7 @@ export async function runVaultStoreCases (t: TapTest, target: VaultStoreTarget):
   })
 
   await t.test(`${target.name}: list names the integrations under the prefix with their metadata`, async (t) => {
-    const { store, prefix, root } = await open(t, target)
+    const { store, prefix, root } = await openVaultStore(t, target)
     await store.put('jira-b', { token: 'b' }, { metadata: { owner: 'team-b' } })
     await store.put('jira-a', { token: 'a' }, { metadata: { owner: 'team-a', expires_at: '2027-01-01T00:00:00Z' } })
     await store.put('jira-a', { token: 'a2' }, { cas: 1 })
@@ -182,7 +184,7 @@ export async function runVaultStoreCases (t: TapTest, target: VaultStoreTarget):
   })
 
   await t.test(`${target.name}: updateMetadata merges (PATCH) and keeps keys other tools set`, async (t) => {
-    const { store, prefix, root } = await open(t, target)
+    const { store, prefix, root } = await openVaultStore(t, target)
     await store.put('jira-prod', { token: 't' }, { metadata: { owner: 'team-a' } })
     await root.update(`${target.mount}/metadata/${prefix}/jira-prod`, { custom_metadata: { cost_center: 'cc-42' } })
     await store.updateMetadata('jira-prod', { expires_at: '2027-06-01T00:00:00Z', rotated_at: '2026-11-23T12:00:00Z' })
@@ -194,7 +196,7 @@ export async function runVaultStoreCases (t: TapTest, target: VaultStoreTarget):
   })
 
   await t.test(`${target.name}: history marks deleted and destroyed versions unreadable`, async (t) => {
-    const { store, prefix, root } = await open(t, target)
+    const { store, prefix, root } = await openVaultStore(t, target)
     for (const [cas, value] of [[0, 'one'], [1, 'two'], [2, 'three']] as const) await store.put('jira-prod', { token: value }, { cas })
     await root.write(`${target.mount}/delete/${prefix}/jira-prod`, { versions: [1] })
     await root.write(`${target.mount}/destroy/${prefix}/jira-prod`, { versions: [2] })
@@ -210,7 +212,7 @@ export async function runVaultStoreCases (t: TapTest, target: VaultStoreTarget):
   })
 
   await t.test(`${target.name}: health is ok, and neither logs nor the store object show a secret`, async (t) => {
-    const { store, logs, secrets } = await open(t, target)
+    const { store, logs, secrets } = await openVaultStore(t, target)
     t.same(await store.health(), { ok: true, detail: 'ok' })
     t.match(store.session.state(), { method: 'approle', authenticated: true, renewable: true, logins: 1 })
     assertNoSecrets(t, [logs(), inspect(store, { depth: 8 }), JSON.stringify(store)], secrets)

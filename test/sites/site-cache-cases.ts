@@ -2,13 +2,11 @@
  * Resolved sites cached in Vault metadata (src/sites/store-site-cache.ts), as cases that run against any Vault API:
  * the fake (test/secrets/vault-store.test.ts) and a real `vault server -dev` (test/vault-real/real-vault.test.ts).
  */
-import type { VaultConfig } from '../../src/config.js'
 import { parseConfig } from '../../src/config.js'
-import { createVaultStore } from '../../src/secrets/vault/vault-store.js'
 import { resolveSitesOutcome } from '../../src/sites/site-resolver.js'
 import { storeSiteCache } from '../../src/sites/store-site-cache.js'
 import { FakeAtlassian } from '../helpers/fake-atlassian.js'
-import { assertNoSecrets, captureLogger, rootClient, type TapTest, type VaultStoreTarget } from '../secrets/vault-store-cases.js'
+import { assertNoSecrets, openVaultStore, type TapTest, type VaultStoreTarget } from '../secrets/vault-store-cases.js'
 
 const SITE = 'acme.atlassian.net'
 const CLOUD_ID = '33333333-3333-4333-8333-333333333333'
@@ -17,21 +15,7 @@ const UNREACHABLE = 'http://127.0.0.1:9/{site}'
 
 export async function runSiteCacheCases (t: TapTest, target: VaultStoreTarget): Promise<void> {
   await t.test(`${target.name}: a resolved site is kept in the key's metadata, and a new pod starts from it while the site is down`, async (t) => {
-    const prefix = `abs-${Math.random().toString(36).slice(2, 10)}`
-    const { roleId, secretId } = await target.setupAppRole({ prefix })
-    const { logger, text } = captureLogger()
-    const config: VaultConfig = { address: target.address, mount: target.mount, prefix, revalidateSeconds: 30, requestTimeoutMs: 5_000, auth: { method: 'approle', roleId, secretId, mountPath: 'approle' } }
-    const store = await createVaultStore({
-      config,
-      logger,
-      ...(target.clock ? { clock: target.clock } : {}),
-      random: () => 0
-    })
-    const root = rootClient(target)
-    t.teardown(async () => {
-      await store.close()
-      await root.delete(`${target.mount}/metadata/${prefix}/jira-main`).catch(() => undefined)
-    })
+    const { store, prefix, logger, logs: text, secrets, root } = await openVaultStore(t, target)
     const fake = await FakeAtlassian.start({ t })
     fake.setSiteName(SITE, CLOUD_ID)
     await store.put('jira-main', { client_id: 'site-case-client', client_secret: 'site-case-secret-value' }, { cas: 0 })
@@ -71,6 +55,6 @@ export async function runSiteCacheCases (t: TapTest, target: VaultStoreTarget): 
       integrations: { 'jira-main': { product: 'jira', credential: 'oauth', site: 'other.atlassian.net' } }
     }, 'test', {})
     t.equal((await resolveSitesOutcome(renamed, { logger, shared: storeSiteCache(store, logger) })).problems.length, 1, 'an entry for another site is ignored')
-    assertNoSecrets(t, [text()], [secretId, 'site-case-secret-value'])
+    assertNoSecrets(t, [text()], [...secrets, 'site-case-secret-value'])
   })
 }

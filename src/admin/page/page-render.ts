@@ -108,30 +108,25 @@ function renderTimeline (minutes) {
   })
 }
 
+/** A caller × integration row: the two names as text, then one formatted number per field. */
+function pairRow (entry, fields) {
+  const row = document.createElement('tr')
+  row.dataset.caller = entry.caller
+  row.dataset.integration = entry.integration
+  row.append(cell(entry.caller, 'caller', true), cell(entry.integration, 'integration', true))
+  for (const field of fields) row.append(cell(fmt(entry[field]), field))
+  return row
+}
+
 function renderOutcomes (series) {
-  fillBody('outcomes-body', series, (entry) => {
-    const row = document.createElement('tr')
-    row.dataset.caller = entry.caller
-    row.dataset.integration = entry.integration
-    row.append(cell(entry.caller, 'caller', true), cell(entry.integration, 'integration', true))
-    for (const outcome of OUTCOMES) row.append(cell(fmt(entry[outcome]), outcome))
-    row.append(cell(fmt(entry.total), 'total'))
-    return row
-  })
+  fillBody('outcomes-body', series, (entry) => pairRow(entry, [...OUTCOMES, 'total']))
   $('outcomes-empty').classList.toggle('hidden', series.length > 0)
 }
 
 const USAGE_FIELDS = ['requests', 'errors', 'rateLimited', 'bytesIn', 'bytesOut', 'p50Ms', 'p95Ms']
 
 function renderUsage (rows) {
-  fillBody('usage-body', rows, (entry) => {
-    const row = document.createElement('tr')
-    row.dataset.caller = entry.caller
-    row.dataset.integration = entry.integration
-    row.append(cell(entry.caller, 'caller', true), cell(entry.integration, 'integration', true))
-    for (const field of USAGE_FIELDS) row.append(cell(fmt(entry[field]), field))
-    return row
-  })
+  fillBody('usage-body', rows, (entry) => pairRow(entry, USAGE_FIELDS))
   $('empty').classList.toggle('hidden', rows.length > 0)
 }
 
