@@ -71,7 +71,8 @@ export async function buildApp (config: BrokerConfig, deps: AppDeps): Promise<Fa
 
   if (deps.onRoute) app.addHook('onRoute', deps.onRoute)
   answerMethodNotAllowed(app)
-  app.addHook('onRequest', async (request, reply) => { reply.header('x-request-id', request.id) })
+  // Callback-style: on every request, a hook that returns no Promise costs none.
+  app.addHook('onRequest', (request, reply, done) => { reply.header('x-request-id', request.id); done() })
   answerWithProblems(app, {
     onProblem: (request, code) => {
       if (request.proxy !== null) request.proxy.errorCode = code
