@@ -83,8 +83,7 @@ export function answerWithProblems (
     }
     if (problem.retryAfterSeconds !== undefined) reply.header('retry-after', String(problem.retryAfterSeconds))
     // Answered before the caller's body was read to its end (413 mid-stream, a refusal of an upload): the rest of that
-    // body
-    // would hold the connection open (and a graceful close with it), so the connection ends with this answer.
+    // body would hold the connection open (and a graceful close with it), so the connection ends with this answer.
     if (!request.raw.complete) reply.header('connection', 'close')
     if (problem.body.statusCode === 401) reply.header('www-authenticate', 'Bearer realm="atlassian-broker"')
     void reply.code(problem.body.statusCode).type('application/json; charset=utf-8').send(problem.body)

@@ -75,9 +75,8 @@ async function callerAuth (app: FastifyInstance, options: CallerAuthOptions): Pr
       // issuer is configured) would pass them: both are required here (RFC 7519 section 4.1.3, RFC 7523 section 3).
       requiredClaims: ['exp', 'aud', ...(config.issuer !== undefined ? ['iss'] : []), config.callerClaim],
       // No fast-jwt cache: it remembers failures too (up to verifiedCacheSize error objects, each with its stack
-      // trace),
-      // so random bad tokens filled it and exhausted the heap unauthenticated (issue 16). Successes are remembered by
-      // VerifiedTokens below; failures are never remembered.
+      // trace), so random bad tokens filled it and exhausted the heap unauthenticated (issue 16). Successes are
+      // remembered by VerifiedTokens below; failures are never remembered.
       cache: false
     }
   })

@@ -1,8 +1,7 @@
 /**
  * `atlassian-broker secrets rotate|rollback|history`: rotation from the command line, with the same rules as the admin
  * API (src/rotation/rotation.ts): verified against Atlassian first, written with check-and-set against the version
- * read,
- * one audit record per action in `callers.admin.auditFile` when set. Values are never printed.
+ * read, one audit record per action in `callers.admin.auditFile` when set. Values are never printed.
  */
 import { systemClock } from '../clock.js'
 import { AuditLog, auditFailure, type AuditAction } from '../admin/audit.js'

@@ -1,9 +1,8 @@
 /**
  * Credential expiry, the one owner: each configured integration's `expires_at` (store metadata, written at rotation or
  * by `secrets put --expires-at`), read with one `list()` at most every `cacheMs` (60 s) however many readers ask,
- * parsed
- * strictly (iso-date.ts) and counted in whole days. `/metrics`, the daily expiry watcher and the admin view all read
- * it, so they cannot disagree. Time comes from the injected Clock.
+ * parsed strictly (iso-date.ts) and counted in whole days. `/metrics`, the daily expiry watcher and the admin view all
+ * read it, so they cannot disagree. Time comes from the injected Clock.
  */
 import type { Logger } from 'pino'
 import type { Clock } from '../clock.js'
@@ -83,8 +82,7 @@ export class CredentialExpiry {
 
   /**
    * Integration -> expiry as Unix seconds, for the gauge: re-read when older than `cacheMs`; a failed read logs and
-   * keeps
-   * the last values. Integrations without a parsable `expires_at` are left out.
+   * keeps the last values. Integrations without a parsable `expires_at` are left out.
    */
   async timestamps (): Promise<Map<string, number>> {
     if (this.#clock.now() - this.#readAt >= this.#cacheMs) {

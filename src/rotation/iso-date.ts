@@ -1,8 +1,7 @@
 /**
  * Strict ISO 8601 dates for credential expiry (`expiresAt`, `--expires-at`): `Date.parse` repairs what it should refuse
  * ("2027-02-30" becomes 2 March, arbitrary text such as "soon 1" becomes a date in 2001), so an operator's typo became
- * a
- * wrong expiry alert. Accepted: a calendar date `YYYY-MM-DD` (midnight UTC), or a date-time with seconds optional, a
+ * a wrong expiry alert. Accepted: a calendar date `YYYY-MM-DD` (midnight UTC), or a date-time with seconds optional, a
  * fraction optional and an explicit offset (`Z` or `±HH:MM`, RFC 3339 section 5.6): a time without an offset would
  * depend on the broker's time zone.
  */

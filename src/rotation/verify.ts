@@ -1,8 +1,7 @@
 /**
  * Verify before commit: a credential is tried against Atlassian before it is stored. OAuth credentials do one
  * client-credentials exchange at the token endpoint (the token is thrown away: tokens minted from the old secret stay
- * in
- * use until they expire or fail). Scoped API tokens make one cheap authenticated call through the gateway: Jira
+ * in use until they expire or fail). Scoped API tokens make one cheap authenticated call through the gateway: Jira
  * `GET /rest/api/3/myself`, Confluence `GET /wiki/rest/api/user/current`.
  * A refusal becomes CredentialVerificationFailedError (422); Atlassian being unreachable stays a 5xx, and nothing is
  * stored.

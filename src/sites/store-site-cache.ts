@@ -1,8 +1,7 @@
 /**
  * Resolved sites kept in the secret store's metadata, beside the integration's credential (Vault: KV v2
  * `custom_metadata` keys `site`, `site_cloud_id`, `site_resolved_at`). The data-dir cache (site-resolver.ts) dies with
- * a
- * pod; this one is shared by every sidecar reading the same Vault, so a new pod starts even while the site is
+ * a pod; this one is shared by every sidecar reading the same Vault, so a new pod starts even while the site is
  * unreachable, as long as any broker or `init` resolved it once.
  *
  * Writing is best effort: the serving identity is read-only by default (deploy/vault/broker-policy.hcl), so a write

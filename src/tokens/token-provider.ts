@@ -5,9 +5,8 @@
  * (single-flight); failures are remembered briefly with backoff so a bad credential is not hammered.
  * API-token integrations: the stored scoped token as Bearer, or Basic `email:token` when an email is stored.
  * Rotation overlap: a token minted from an older version stays in use until it expires or Atlassian refuses it. When
- * the
- * current version is rejected at the token endpoint, the store is checked for a newer version first, then version N-1
- * is tried once; if that works it stays in use (logged at error level, shown as `fallbackFrom`) until the store's
+ * the current version is rejected at the token endpoint, the store is checked for a newer version first, then version
+ * N-1 is tried once; if that works it stays in use (logged at error level, shown as `fallbackFrom`) until the store's
  * current version changes or an operator drops the token.
  */
 import { LRUCache } from 'lru-cache'

@@ -1,7 +1,6 @@
 /**
  * Faults at Atlassian's API gateway (docs/security.md, "Fault tolerance"): resets before and during the answer, hangs
- * in
- * each phase (connect, headers, body; `atlassian.timeouts.*`, small here), 502/503 with and without Retry-After. For
+ * in each phase (connect, headers, body; `atlassian.timeouts.*`, small here), 502/503 with and without Retry-After. For
  * each:
  * what the caller gets, and that the next call works with no restart and no upstream socket left behind.
  */

@@ -1,7 +1,7 @@
 /**
  * Faults at Atlassian's token endpoint (docs/security.md, "Fault tolerance"): for each, what the caller gets, that
- * nothing
- * reaches the API gateway without a token, that the endpoint is not hammered, and that the broker recovers by itself.
+ * nothing reaches the API gateway without a token, that the endpoint is not hammered, and that the broker recovers by
+ * itself.
  */
 import t, { type Test } from 'tap'
 import { CLIENT_ID, JIRA_CLOUD_ID, WIKI_CLOUD_ID, startHarness, type Harness } from '../helpers/broker-harness.js'

@@ -1,7 +1,6 @@
 /**
  * Vault faults seen from a caller (docs/security.md, "Fault tolerance"): Vault down, sealed, slow, and Vault revoking
- * the
- * broker's own token. A credential already read keeps serving; one never read answers 503 with Retry-After; /readyz
+ * the broker's own token. A credential already read keeps serving; one never read answers 503 with Retry-After; /readyz
  * flips only after repeated failures; everything comes back by itself.
  */
 import t from 'tap'

@@ -137,9 +137,8 @@ export function countAuthorizationHeaders (rawHeaders: readonly string[]): numbe
 
 /**
  * Reads the whole body with backpressure, counting and hashing as it goes, and keeps it only while it fits in
- * `keepLimit`
- * bytes: a 1 GiB upload costs a hash, never a 1 GiB buffer. Resolves to the kept bytes, or `undefined` when over the
- * limit.
+ * `keepLimit` bytes: a 1 GiB upload costs a hash, never a 1 GiB buffer. Resolves to the kept bytes, or `undefined` when
+ * over the limit.
  */
 export async function consumeBody (
   req: IncomingMessage,

@@ -1,15 +1,12 @@
 /**
  * A Vault-API test double on a real loopback socket (node:http, 127.0.0.1, port 0), faithful to the wire shapes in
  * docs/reference/vault-api.md and to what a real Vault 1.15.0 answers (docs/reference/vault-build.md): KV v2 envelopes
- * and
- * metadata, CAS and custom_metadata errors, the three 404 shapes, 403 texts per server version, sealed 503, token
+ * and metadata, CAS and custom_metadata errors, the three 404 shapes, 403 texts per server version, sealed 503, token
  * TTL/max-TTL arithmetic (`framework.CalculateTTL`) with its renewal warning, AppRole and Kubernetes logins, a minimal
- * ACL
- * (path globs -> capabilities, HCL `path "..." { capabilities = [...] }` accepted) and fault switches.
+ * ACL (path globs -> capabilities, HCL `path "..." { capabilities = [...] }` accepted) and fault switches.
  *
  * Time comes from an injectable clock (share the test's ManualClock), so TTL tests never sleep. The `slowMs` switch is
- * the
- * one exception: it delays on real time, because it exists to trip the client's real socket timeout.
+ * the one exception: it delays on real time, because it exists to trip the client's real socket timeout.
  *
  * A Node server cannot receive the `LIST` verb (llhttp rejects it), so clients must send `GET ?list=true`; `handle()`
  * still maps `LIST` for in-process callers.

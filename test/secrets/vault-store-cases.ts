@@ -1,8 +1,7 @@
 /**
  * The Vault store's behaviour as one suite that runs against any Vault API: the fake (test/helpers/fake-vault.ts, via
  * vault-store.test.ts) and a real `vault server -dev` (test/vault-real/). Only what a real server can do goes here;
- * fault
- * switches (sealed, down, slow, revocation timing) stay in the fake-only tests.
+ * fault switches (sealed, down, slow, revocation timing) stay in the fake-only tests.
  *
  * A target gives an address, a root token for side-writes, and an AppRole whose tokens carry the deploy/vault policies
  * rendered for the case's mount and prefix (`renderBrokerPolicies`), so the policies the operators load are the ones

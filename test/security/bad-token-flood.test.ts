@@ -2,9 +2,8 @@
  * Unauthenticated memory exhaustion (issue 16, item 1): fast-jwt's verification cache also kept failed verifications,
  * so random bad tokens filled it with 10 000 error objects, each with its stack trace. With the heap limit of the
  * Kubernetes example (160 MB), 8 connections of ~8 KB bad tokens crashed the broker ("JavaScript heap out of memory")
- * after
- * about 8 500 requests. Here the real `serve` process runs with a small heap and is driven over real HTTP; memory is
- * read from the child's /proc/<pid>/status. No timing is asserted: only that it survives, answers every request 401,
+ * after about 8 500 requests. Here the real `serve` process runs with a small heap and is driven over real HTTP; memory
+ * is read from the child's /proc/<pid>/status. No timing is asserted: only that it survives, answers every request 401,
  * and its resident memory stays within a generous bound of where it was after warm-up.
  */
 import type { ChildProcess } from 'node:child_process'

@@ -62,8 +62,8 @@ export async function createClient (config: VaultConfig): Promise<{ client: Vaul
     }
   }
   // Our own agents: node-vault forwards httpAgent/httpsAgent per request, so TLS (ca, servername) lives here and
-  // close()
-  // can free the sockets. VAULT_SKIP_VERIFY therefore has no effect: verification is never switched off by environment.
+  // close() can free the sockets. VAULT_SKIP_VERIFY therefore has no effect: verification is never switched off by
+  // environment.
   const agents: Agents = {
     http: new http.Agent({ keepAlive: true }),
     https: new https.Agent({
