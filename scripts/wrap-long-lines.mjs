@@ -24,9 +24,11 @@ async function longLines (targets) {
 }
 
 function wrapComments (text, flagged) {
+  const lines = text.split('\n')
   const out = []
-  text.split('\n').forEach((line, index) => {
-    if (!flagged.has(index)) { out.push(line); return }
+  for (let index = 0; index < lines.length; index++) {
+    const line = lines[index]
+    if (!flagged.has(index)) { out.push(line); continue }
     let rest = line
     const trailing = /^(\s*)(\S.*?\S)\s+(\/\/ .*)$/.exec(rest)
     if (trailing && !isComment(rest) && !/['"`]/.test(trailing[3]) && trailing[1].length + trailing[2].length <= LIMIT) {
@@ -34,7 +36,7 @@ function wrapComments (text, flagged) {
       rest = trailing[1] + trailing[2]
     }
     const comment = /^(\s*(?:\/\/ |\* |\/\*\* ))(.*)$/.exec(rest)
-    if (rest.length <= LIMIT || !comment) { out.push(rest); return }
+    if (rest.length <= LIMIT || !comment) { out.push(rest); continue }
     let [, prefix, words] = comment
     const continued = prefix.replace('/** ', ' * ')
     while ((prefix + words).length > LIMIT) {
@@ -44,8 +46,17 @@ function wrapComments (text, flagged) {
       words = words.slice(cut + 1)
       prefix = continued
     }
-    out.push(prefix + words)
-  })
+    // The rest joins the next line of the same paragraph (not a list item), so no word is left on a line of its own;
+    // if that line grows past the limit, the next pass splits it in turn.
+    const next = lines[index + 1]
+    if (next !== undefined && next.startsWith(continued) && /^[^\s\-*`@]/.test(next.slice(continued.length)) &&
+        !/^\d+\./.test(next.slice(continued.length))) {
+      lines[index + 1] = continued + words + ' ' + next.slice(continued.length)
+      flagged.add(index + 1)
+    } else {
+      out.push(prefix + words)
+    }
+  }
   return out.join('\n')
 }
 
