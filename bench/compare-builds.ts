@@ -6,6 +6,7 @@
  * commit before the change.
  *
  *   node dist/bench/compare-builds.js A_ROOT B_ROOT [--rounds 8] [--duration 3] [--connections 50]
+ *     [--node-args-b=--max-semi-space-size=2]   (A and B may be the same root: what a Node flag costs)
  */
 import { mkdtempSync, rmSync } from 'node:fs'
 import os from 'node:os'
@@ -19,7 +20,7 @@ import { ensureWrk, wrkSaturate } from './wrk.js'
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { rounds: { type: 'string', default: '8' }, duration: { type: 'string', default: '3' }, connections: { type: 'string', default: '50' } }
+  options: { rounds: { type: 'string', default: '8' }, duration: { type: 'string', default: '3' }, connections: { type: 'string', default: '50' }, 'node-args-b': { type: 'string', default: '' } }
 })
 const [rootA, rootB] = positionals
 if (rootA === undefined || rootB === undefined) throw new Error('usage: compare-builds A_ROOT B_ROOT')
@@ -33,14 +34,14 @@ const children: Array<ChildServer<{ url: string }>> = []
 try {
   const upstream = await ChildServer.start<{ url: string }>(benchModule('upstream'), { cpus: cpus.load })
   children.push(upstream)
-  const start = async (root: string, name: string): Promise<ChildServer<{ url: string }>> => {
+  const start = async (root: string, name: string, nodeArgs: string[] = []): Promise<ChildServer<{ url: string }>> => {
     const settings = { kind: 'small', upstreamUrl: upstream.ready.url, dataDir: path.join(dataDir, name), logFile: '/dev/null' }
-    const child = await ChildServer.start<{ url: string }>(path.resolve(root, 'dist/bench/broker-process.js'), { cpus: cpus.proxy, env: { BENCH_BROKER: JSON.stringify(settings) } })
+    const child = await ChildServer.start<{ url: string }>(path.resolve(root, 'dist/bench/broker-process.js'), { cpus: cpus.proxy, nodeArgs, env: { BENCH_BROKER: JSON.stringify(settings) } })
     children.push(child)
     return child
   }
   const a = await start(rootA, 'a')
-  const b = await start(rootB, 'b')
+  const b = await start(rootB, 'b', values['node-args-b'].split(' ').filter((arg) => arg !== ''))
   const calls = requestsFor(trafficFor('small'))
   for (const broker of [a, b]) {
     for (const call of calls) await (await request(`${broker.ready.url}${call.path}`, { headers: call.headers })).body.dump()
