@@ -3,28 +3,17 @@
  * with the upstream and tops out before a proxy fills its own core. The request mix is written into a Lua script
  * (formatted once in init(), cycled in request()), and done() prints the summary as one JSON line.
  */
-import { spawn, spawnSync } from 'node:child_process'
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { spawn } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import { ensureDebianTool } from './debian-tool.js'
 import type { LoadRequest, SaturationResult } from './load.js'
 import { canPin, readCpuSeconds } from './processes.js'
 
-const WRK = '/usr/bin/wrk'
-
 /** wrk's path, installing the Debian package when missing and root; undefined (and why) when it cannot be had. */
 export function ensureWrk (log: (line: string) => void): string | undefined {
-  const found = existsSync(WRK) ? WRK : spawnSync('sh', ['-c', 'command -v wrk']).stdout?.toString().trim()
-  if (found) return found
-  if (process.getuid?.() !== 0) {
-    log('  wrk is not installed and this is not root: saturation falls back to autocannon (apt-get install wrk)')
-    return undefined
-  }
-  log('  installing wrk (apt-get)')
-  const installed = spawnSync('sh', ['-c', 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk'], { stdio: 'ignore' })
-  if (installed.status === 0 && existsSync(WRK)) return WRK
-  log('  wrk could not be installed: saturation falls back to autocannon')
-  return undefined
+  return ensureDebianTool('wrk', 'saturation falls back to autocannon', log)
 }
 
 const lua = (text: string): string => JSON.stringify(text) // a JSON string is a valid Lua string literal for ASCII

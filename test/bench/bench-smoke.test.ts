@@ -4,7 +4,7 @@
  * figures from a shared machine say nothing about correctness.
  */
 import { spawn } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
@@ -40,16 +40,17 @@ function runBench (args: string[]): Promise<{ code: number | null, output: strin
   })
 }
 
-t.test('bench --quick --only throughput,herd writes a comparable report; the herd made one exchange', async (t) => {
+t.test('bench --quick writes a comparable report; the herd made one exchange', async (t) => {
   const out = path.join(t.testdir({}), 'bench.json')
-  const { code, output } = await runBench(['--quick', '--only', 'throughput,herd', '--out', out])
+  const { code, output } = await runBench(['--quick', '--only', 'throughput,latency,herd,footprint', '--out', out])
   if (code !== 0) t.comment(output)
   t.equal(code, 0, 'the bench exits 0')
   t.match(output, /\| 1\. throughput/, 'the table is printed')
 
   const report = JSON.parse(readFileSync(out, 'utf8')) as Report
   t.match(report, { version: 1, mode: 'quick', machine: { nproc: Number, cpuModel: String, node: process.version }, placement: String, settings: { quick: true } })
-  t.same(report.scenarios.map((scenario) => scenario.name), ['throughput', 'herd'], 'only the scenarios asked for, in order')
+  const names = ['throughput', 'latency', 'herd', 'footprint']
+  t.same(report.scenarios.map((scenario) => scenario.name), names, 'only the scenarios asked for, in order')
   for (const scenario of report.scenarios) {
     t.equal(scenario.error, undefined, `${scenario.name} ran`)
     t.type(scenario.reference, 'string')
@@ -68,4 +69,16 @@ t.test('bench --quick --only throughput,herd writes a comparable report; the her
   const exchanges = herd?.metrics.find((metric) => metric.name === 'token exchanges')
   t.equal(exchanges?.broker, 1, 'a cold herd makes exactly one client-credentials exchange')
   t.equal(exchanges?.pass, true)
+
+  // hey is used when the machine has it (the bench installs it as root, as CI runs); autocannon otherwise.
+  const latency = report.scenarios.find((scenario) => scenario.name === 'latency')
+  const generator = existsSync('/usr/bin/hey') ? /hey, 10 workers/ : /autocannon/
+  t.match(latency?.notes.join(' '), generator, 'the notes name the load generator used')
+  const p99 = latency?.metrics.find((metric) => metric.name.startsWith('p99'))
+  t.ok(p99 !== undefined && p99.broker > 0 && (p99.baseline ?? 0) > 0, 'both sides have a p99')
+
+  const footprint = report.scenarios.find((scenario) => scenario.name === 'footprint')
+  const ready = footprint?.metrics.find((metric) => metric.name === 'spawn to /readyz 200')
+  const uncached = footprint?.metrics.find((metric) => metric.name === 'spawn to /readyz 200, no compile cache')
+  t.ok(ready !== undefined && ready.broker > 0 && uncached !== undefined && uncached.broker > 0, 'starts with and without the compile cache were timed')
 })
