@@ -134,6 +134,19 @@ t.test('the runtime stage is hardened', async (t) => {
   t.notMatch(text, /^\s*(ENV|ARG)\s+\S*(SECRET|TOKEN|PASSWORD|MASTER_KEY)\S*/im, 'no secret baked in through ENV or ARG')
 })
 
+t.test('the runtime stage bakes the compile cache where NODE_COMPILE_CACHE points, after the code it caches', async (t) => {
+  const runtime = stages().at(-1) as Stage
+  const env = keyword(runtime, 'ENV').map((instruction) => instruction.getArgumentsContent()).join(' ')
+  const cacheDir = /NODE_COMPILE_CACHE=(\S+)/.exec(env)?.[1]
+  t.equal(cacheDir, '/app/compile-cache', 'inside the image, not in the data volume (every pod reads it)')
+  const instructions = runtime.instructions.map((instruction) => `${instruction.getKeyword()} ${instruction.getArgumentsContent() ?? ''}`)
+  const copied = instructions.findIndex((line) => /^COPY .*\/app\/dist\/src/.test(line))
+  const warmed = instructions.findIndex((line) => line.startsWith('RUN ') && line.includes(`warm-compile-cache.mjs ${cacheDir}`))
+  t.ok(copied >= 0 && warmed > copied, 'warmed after dist/src is copied')
+  const user = instructions.findIndex((line) => line.startsWith('USER '))
+  t.ok(warmed < user, 'warmed as root, so the broker\'s uid cannot rewrite it')
+})
+
 t.test('npm ci in both stages; dev dependencies only in the build stage', async (t) => {
   const [build, runtime] = [stages()[0] as Stage, stages().at(-1) as Stage]
   const runs = (stage: Stage): string => keyword(stage, 'RUN').map((instruction) => instruction.getArgumentsContent()).join('\n')
