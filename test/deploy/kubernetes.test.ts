@@ -139,7 +139,7 @@ t.test('the example job runs the broker as a hardened native sidecar', async (t)
   t.equal(broker.restartPolicy, 'Always', 'native sidecar')
   t.equal(broker.livenessProbe?.httpGet?.path, '/healthz')
   t.equal(broker.readinessProbe?.httpGet?.path, '/readyz')
-  t.same(broker.resources, { requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '500m', memory: '256Mi' } })
+  t.same(broker.resources, { requests: { cpu: '50m', memory: '128Mi' }, limits: { cpu: '500m', memory: '256Mi' } })
   for (const container of [broker, ...pod.containers]) {
     t.match(container.securityContext, { runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' } }, `${container.name} securityContext`)
   }
