@@ -5,9 +5,9 @@
  * compile cache (src/cli/compile-cache.ts) is primed by one start that is not counted, as a restarted pod finds it;
  * each round also starts the broker with the cache off, to show what the cache buys.
  */
-import module from 'node:module'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import module from 'node:module'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
