@@ -6,7 +6,9 @@
  * (measured demand plus a quarter),
  * the rest split what is left equally, and what nobody wants is shared out too (an idle caller's share goes to the
  * others). The caller's bucket then refills at its share; a lease is one block of `want` tokens (less when the
- * bucket is smaller), granted whole or not at all.
+ * bucket is smaller), granted whole or not at all. A bucket holds the burst in proportion to the larger of the
+ * caller's share and an equal one: rates always sum to the budget, while bursts of callers below an equal share may
+ * add up to at most twice the budget's burst.
  * Anything unexpected under the key (another type, garbage fields) makes the script fail: the sidecar then counts
  * locally, it never crashes.
  *
@@ -64,8 +66,9 @@ for i, entry in ipairs(active) do
 end
 share = given + left / count
 
--- this caller's bucket, refilled at its share
-local capacity = math.max(1, burst * share / rate)
+-- this caller's bucket, refilled at its share; it holds the burst of the larger of its share and an equal one, so a
+-- light caller's few calls may bunch (two sidecars asking at once) without refusals; the rate stays its share
+local capacity = math.max(1, burst * math.max(share, rate / math.max(count, 1)) / rate)
 local tokens = num('t:' .. caller, capacity)
 local updated = num('u:' .. caller, now)
 tokens = math.min(capacity, tokens + math.max(0, now - updated) / 1000 * share)

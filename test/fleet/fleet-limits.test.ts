@@ -68,6 +68,8 @@ async function suite (t: Test): Promise<void> {
     const [a, b] = await pair(t, redis)
     const stop = { done: false }
     const greedy = [loop(a!, 'greedy-job', '/proxy/jira-main/rest/api/3/myself', 0, stop), loop(b!, 'greedy-job', '/proxy/jira-main/rest/api/3/myself', 0, stop), loop(a!, 'greedy-job', '/proxy/jira-main/rest/api/3/myself', 0, stop)]
+    // The light caller asks about 8/s from two sidecars, under an equal share (10/s); its calls bunch when both
+    // sidecars ask at once, which its bucket's burst must absorb (fair-share.lua.ts).
     const light = [loop(a!, 'light-job', '/proxy/jira-main/rest/api/3/myself', 250, stop), loop(b!, 'light-job', '/proxy/jira-main/rest/api/3/myself', 250, stop)]
     const startedAt = Date.now()
     await sleep(4_000)
@@ -83,7 +85,7 @@ async function suite (t: Test): Promise<void> {
     // Fairness, measured against the greedy caller rather than the clock: a loaded machine shifts both rates alike.
     const greedyRate = greedyOk / Math.max(1, greedyOk + sum(greedy, 'refused'))
     t.ok(lightOk >= lightAll * 0.8, `the light caller (under its fair share) gets its calls through: ${lightOk} of ${lightAll}`)
-    t.ok(lightOk / Math.max(1, lightAll) >= 2 * greedyRate, `far more often than the greedy caller's (${greedyRate.toFixed(2)})`)
+    t.ok(lightOk / Math.max(1, lightAll) >= 10 * greedyRate, `far more often than the greedy caller's (${greedyRate.toFixed(2)})`)
     const total = greedyOk + lightOk
     // 20 per second plus the initial bursts (5 per active caller at most).
     t.ok(total <= 20 * seconds * 1.1 + 10 && total >= 20 * seconds * 0.9, `the fleet admitted ${total} in ${seconds} s for a budget of 20/s (+ bursts of 5)`)
