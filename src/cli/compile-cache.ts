@@ -14,7 +14,7 @@ import path from 'node:path'
 
 /** What Node ≥ 22.10 adds to node:module; absent on Node 20. */
 interface CompileCacheApi {
-  enableCompileCache?: (directory?: string) => { status: number, directory?: string, message?: string }
+  enableCompileCache?: (directory?: string) => unknown
   flushCompileCache?: () => void
 }
 const api = module as unknown as CompileCacheApi
@@ -24,11 +24,9 @@ export function defaultCompileCacheDir (env: NodeJS.ProcessEnv = process.env): s
   return path.join(cacheHome, 'atlassian-broker', 'compile-cache')
 }
 
-/** Turns the cache on for every module loaded after this call; returns its directory, or undefined when it is off. */
-export function enableCompileCache (env: NodeJS.ProcessEnv = process.env): string | undefined {
-  if (api.enableCompileCache === undefined) return undefined
-  const result = api.enableCompileCache(env.NODE_COMPILE_CACHE ?? defaultCompileCacheDir(env))
-  return result.directory
+/** Turns the cache on for every module loaded after this call (Node reports, never throws, when it cannot). */
+export function enableCompileCache (env: NodeJS.ProcessEnv = process.env): void {
+  api.enableCompileCache?.(env.NODE_COMPILE_CACHE ?? defaultCompileCacheDir(env))
 }
 
 /**

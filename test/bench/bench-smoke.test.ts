@@ -3,11 +3,11 @@
  * children), checking the report's shape and that the cold herd made exactly one token exchange. No timed assertion:
  * figures from a shared machine say nothing about correctness.
  */
-import { spawn } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
+import { runNode, type NodeRun } from '../helpers/run-node.js'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 
@@ -29,15 +29,8 @@ interface Report {
   scenarios: Array<{ name: string, reference: string, metrics: Metric[], notes: string[], error?: string }>
 }
 
-function runBench (args: string[]): Promise<{ code: number | null, output: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
-    let output = ''
-    child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString() })
-    child.stderr.on('data', (chunk: Buffer) => { output += chunk.toString() })
-    child.once('error', reject)
-    child.once('exit', (code) => resolve({ code, output }))
-  })
+function runBench (args: string[]): Promise<NodeRun> {
+  return runNode(['bench/run.ts', ...args], { cwd: ROOT })
 }
 
 t.test('bench --quick writes a comparable report; the herd made one exchange', async (t) => {
