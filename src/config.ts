@@ -32,7 +32,7 @@ const jwtSchema = z.strictObject({
    * accounts). */
   jwksBearerTokenFile: z.string().min(1).optional(),
   /** A CA bundle (PEM) for the JWKS URL, e.g. the cluster CA at /var/run/secrets/kubernetes.io/serviceaccount/ca.crt.
-   * */
+   */
   jwksCaFile: z.string().min(1).optional(),
   callerClaim: z.string().min(1).default('sub'),
   clockToleranceSeconds: seconds.max(300).default(30),
@@ -152,7 +152,7 @@ const configSchema = z.strictObject({
       tokenUrl: z.url().default('https://auth.atlassian.com/oauth/token'),
       apiUrl: z.url().default('https://api.atlassian.com'),
       /** Where `{site}/_edge/tenant_info` is asked for an integration's cloudId; `{site}` is the validated site name.
-       * */
+       */
       siteUrl: z.string().includes('{site}', { message: 'siteUrl must contain {site}' }).default('https://{site}'),
       /** Site names must end with one of these (so a config value cannot point the broker at any host). */
       siteSuffixes: z
@@ -193,7 +193,7 @@ const configSchema = z.strictObject({
       headerBytes: positiveInt.default(16_384),
       replayBufferBytes: positiveInt.default(65_536),
       /** Calls one caller may have in flight at once, over all integrations, unless its policy rule sets maxConcurrent.
-       * */
+       */
       callerMaxConcurrent: positiveInt.default(32),
       /** A caller's upload: 408 when no byte arrives for this long (while the broker is ready to read)... */
       requestBodyIdleMs: positiveInt.default(30_000),
@@ -219,7 +219,7 @@ const configSchema = z.strictObject({
       path: z.string().startsWith('/').default('/metrics'),
       /** A listener of its own for the metrics, /healthz and /readyz (no /proxy there): the address a scraper may
        * reach.
-       * */
+       */
       listen: z
         .strictObject({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65_535) })
         .optional(),
@@ -238,7 +238,7 @@ const configSchema = z.strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
       /** Unauthenticated refusals (4xx without a valid caller token) logged per minute; the rest are counted in one
        * line.
-       * */
+       */
       refusalsPerMinute: z.number().int().nonnegative().default(60)
     })
     .default({ level: 'info', refusalsPerMinute: 60 })

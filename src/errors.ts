@@ -98,7 +98,7 @@ export function isBrokerError (error: unknown): error is BrokerError {
 }
 
 /** Any thrown value's string `code` (the broker's, Node's `ECONNRESET`, undici's `UND_ERR_*`, fastify's `FST_ERR_*`).
- * */
+ */
 export function errorCode (error: unknown): string | undefined {
   if (typeof error !== 'object' || error === null || !('code' in error)) return undefined
   return typeof error.code === 'string' ? error.code : undefined

@@ -114,7 +114,7 @@ export function createAdminPlugin (options: AdminPluginOptions): (app: FastifyIn
   })
 
   /** The written version becomes the one in use here at once (other brokers see it within their revalidation interval).
-   * */
+   */
   const adopt = async (result: RotationResult): Promise<void> => {
     credentials.adopt(result.stored)
     expiry.note(

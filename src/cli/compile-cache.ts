@@ -1,5 +1,5 @@
 /**
- * Node's module compile cache (Node 22.1 and later): V8 writes the bytecode of the modules it compiled to a directory,
+ * Node's module compile cache (Node 22.10 and later): V8 writes the bytecode of the modules it compiled to a directory,
  * and the next start reads it instead of compiling every source again. Loading and compiling modules is most of the
  * broker's start-up (bench/README.md, "footprint"); on Node 20 these functions do nothing.
  *

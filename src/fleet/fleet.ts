@@ -146,7 +146,7 @@ export class Fleet {
   }
 
   /** Re-reads the store now (not at the next revalidation), then drops the token so the next call uses the new version.
-   * */
+   */
   async #adoptCredential (parts: FleetParts, integration: string): Promise<void> {
     this.#fromFleet.add(integration)
     try {

@@ -35,7 +35,7 @@ export function parseCredential (kind: CredentialKind, json: unknown): Credentia
 }
 
 /** The kind a document is a valid credential of, if any (a rotation with the other kind is a conflict, not bad input).
- * */
+ */
 export function credentialKindOf (json: unknown): CredentialKind | undefined {
   return (Object.keys(schemas) as CredentialKind[]).find((kind) => schemas[kind].safeParse(json).success)
 }

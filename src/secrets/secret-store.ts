@@ -63,7 +63,7 @@ export interface SecretStore {
   /** `file` or `vault`: logged at startup and shown by the admin API. */
   readonly kind: string
   /** The current version, or a given one; undefined when the integration has no secret (or that version is unreadable).
-   * */
+   */
   get(integration: string, version?: number): Promise<StoredSecret | undefined>
   /** Cheap revalidation: the current version number without reading the value. */
   currentVersion(integration: string): Promise<number | undefined>

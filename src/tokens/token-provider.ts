@@ -90,7 +90,7 @@ export class TokenProvider {
   readonly #lastExchange = new Map<string, TokenState['lastExchange']>()
   readonly #fallbacks = new Map<string, Fallback>()
   /** API-token integrations whose token Atlassian just answered 401 to: the next grant revalidates against the store.
-   * */
+   */
   readonly #revalidateNext = new Set<string>()
 
   constructor (options: TokenProviderOptions) {
@@ -208,7 +208,7 @@ export class TokenProvider {
   }
 
   /** After `rejected` was refused: a newer version from the store, else version N-1 once. Undefined when neither works.
-   * */
+   */
   async #recover (
     integration: string,
     rejected: StoredSecret,

@@ -32,7 +32,7 @@ export interface ForwarderOptions {
   requestBodyIdleMs: number
   requestBodyTotalMs: number
   /** Tests and benchmarks point this at a local server (one dispatcher for all); production has a Pool per integration.
-   * */
+   */
   dispatcher?: Dispatcher
   /** Every answer Atlassian gives (retried and replayed ones too): rate-limit awareness and metrics read it. */
   onUpstreamResponse?: (integration: string, statusCode: number, headers: ForwardResponse['headers']) => void

@@ -8,7 +8,7 @@ export const CALL_OUTCOMES = [
   /** 1xx-3xx (in practice 2xx). */
   'ok',
   /** 4xx answered by the broker with a BROKER_ERR_* code (401 token, 403 policy/admin, 404 integration, 400/413/431).
-   * */
+   */
   'brokerRefused',
   /** 4xx from Atlassian (401/403/404/400...) passed through. */
   'atlassianRefused',

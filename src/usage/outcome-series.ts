@@ -37,7 +37,7 @@ export interface OutcomeView {
   /** 60 minutes, oldest first, the current minute last; minutes without calls are zeros. */
   minutes: OutcomeMinute[]
   /** Per (caller, integration) with calls in the last hour and matching the selection, sorted by caller, integration.
-   * */
+   */
   series: OutcomeTotals[]
   /** Every caller and integration label seen in the last hour (the choices of the page's selection). */
   callers: string[]

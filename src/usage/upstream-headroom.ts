@@ -20,7 +20,7 @@ export interface HeadroomEntry {
   reason: string | null
   retryAfterSeconds: number | null
   /** Beta headers (informational): the policy's quota and window, and the remaining points when Atlassian sends them.
-   * */
+   */
   beta: {
     policy: string | null
     quota: number | null
@@ -67,7 +67,7 @@ export class UpstreamHeadroom {
   }
 
   /** Every upstream answer (forwarder's onUpstreamResponse); answers without rate-limit headers leave the last entry.
-   * */
+   */
   observe (integration: string, statusCode: number, headers: HeaderBag): void {
     if (!this.#known(integration)) return
     const now = this.#clock.now()

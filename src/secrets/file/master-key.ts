@@ -29,7 +29,7 @@ const scrypt = promisify(scryptCallback) as (
 ) => Promise<Buffer>
 
 /** Reads BROKER_MASTER_KEY: 64 hex digits or base64(url) of exactly 32 bytes is a raw key; anything else a passphrase.
- * */
+ */
 export function parseMasterKey (text: string): MasterKey {
   const trimmed = text.trim()
   const raw = decodeRawKey(trimmed)

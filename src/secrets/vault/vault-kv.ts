@@ -1,9 +1,8 @@
 /**
  * KV v2 in one small place. node-vault knows raw paths only (its maintainers: "v2 still needs more work"), so this
  * adapter builds `{mount}/data/...` and `{mount}/metadata/...`, shapes the bodies (`{data, options: {cas}}`, a
- * merge-patch for custom_metadata, because POST on metadata replaces the whole map) and reads Vault's envelopes. Shapes
- * and error texts:
- * hashicorp/vault website/content/api-docs/secret/kv/kv-v2.mdx and vault-plugin-secrets-kv
+ * merge-patch for custom_metadata, because POST on metadata replaces the whole map) and reads Vault's envelopes.
+ * Shapes and error texts: hashicorp/vault website/content/api-docs/secret/kv/kv-v2.mdx and vault-plugin-secrets-kv
  * path_data.go/path_metadata.go.
  */
 import type { Logger } from 'pino'

@@ -2,15 +2,15 @@
  * The broker's connection to Vault: one node-vault client and the life of the broker's own Vault token.
  *
  * - Login by AppRole (secret id re-read from its file at each login), Kubernetes (projected service-account token
- * re-read   at each login) or a given token (looked up, renewed while renewable).
+ *   re-read at each login) or a given token (looked up, renewed while renewable).
  * - Renewal ahead of expiry, at 2/3 of the granted TTL minus up to 10 % jitter (Vault's own LifetimeWatcher does the
- * same,   hashicorp/vault api/lifetime_watcher.go). Renewals are advisory (docs/concepts/lease.mdx): when one comes
- * back shorter
- *   than asked, the max TTL is near, so the session logs in again at 2/3 of what is left instead of renewing.
+ *   same, hashicorp/vault api/lifetime_watcher.go). Renewals are advisory (docs/concepts/lease.mdx): when one comes
+ *   back shorter than asked, the max TTL is near, so the session logs in again at 2/3 of what is left instead of
+ *   renewing.
  * - A 403 on a call: Vault 1.15 says only "permission denied" for a dead token and for a policy gap alike, so one
  *   `GET auth/token/lookup-self` tells them apart (newer servers add "invalid token", which skips the lookup). A dead
- * token   gets one fresh login and one retry; a live token means a policy gap: SecretStoreDeniedError, logged with the
- * path,   never looped on.
+ *   token gets one fresh login and one retry; a live token means a policy gap: SecretStoreDeniedError, logged with the
+ *   path, never looped on.
  * - Every failure leaves here without the original node-vault/axios error, which embeds the request (the X-Vault-Token
  *   header, the login body with the secret id or JWT): only the status, Vault's `errors` texts or a socket error code.
  */
@@ -193,8 +193,7 @@ class Session implements VaultSession {
     this.#agents.https.destroy()
   }
 
-  // ---- calls
-  // ----------------------------------------------------------------------------------------------------------
+  // ---- calls ----------------------------------------------------------------------------------------------------
 
   #expired (): boolean {
     return this.#expiresAt !== undefined && this.#clock.now() >= this.#expiresAt - EXPIRY_MARGIN_MS
@@ -273,8 +272,7 @@ class Session implements VaultSession {
     return withRetryAfter(new SecretStoreUnavailableError({ cause: failure }), retryAfter)
   }
 
-  // ---- login
-  // ----------------------------------------------------------------------------------------------------------
+  // ---- login ----------------------------------------------------------------------------------------------------
 
   /** One login at a time: concurrent callers that found the token dead share it. A failure schedules a retry. */
   #relogin (): Promise<void> {
@@ -387,11 +385,10 @@ class Session implements VaultSession {
     return new SecretStoreDeniedError({ cause: failure })
   }
 
-  // ---- renewal
-  // --------------------------------------------------------------------------------------------------------
+  // ---- renewal --------------------------------------------------------------------------------------------------
 
   /** Records a granted TTL and plans the next step: renew while the TTL extends, else log in again before it runs out.
-   * */
+   */
   #grant (ttlSeconds: number, renewable: boolean, extending: boolean): void {
     this.#renewable = renewable
     this.#extending = extending
