@@ -5,7 +5,7 @@
  * Bounded on disk: past `maxFileBytes` the file becomes `<file>.1` and a new one starts, so a flood of refused calls
  * (one record each) holds at most twice the cap (issue 16: 42 MB from a 401 flood, growing without end).
  */
-import { createWriteStream, mkdirSync, renameSync, statSync, type WriteStream } from 'node:fs'
+import { createWriteStream, mkdirSync, openSync, renameSync, statSync, type WriteStream } from 'node:fs'
 import path from 'node:path'
 import type { Logger } from 'pino'
 import type { ProxiedCall, UsageSink } from './proxied-call.js'
@@ -50,8 +50,10 @@ export class CallAudit implements UsageSink {
     logger.info({ file, maxFileBytes: options.maxFileBytes }, 'call audit enabled')
   }
 
+  /** Opened synchronously: a stream opening by path later would, after a quick second rotation, open the new file and
+   * write into it beside the new stream, past the cap. With the descriptor, its bytes stay with its inode. */
   #open (): WriteStream {
-    const stream = createWriteStream(this.#file, { flags: 'a', mode: 0o640 })
+    const stream = createWriteStream('', { fd: openSync(this.#file, 'a', 0o640) })
     stream.on('error', (error) => this.#logger.error({ file: this.#file, cause: error.message }, 'call audit file cannot be written'))
     return stream
   }
