@@ -68,8 +68,17 @@ export class CallAudit implements UsageSink {
       this.#bytes = 0
       return
     }
+    let next: WriteStream
+    try {
+      next = this.#open()
+    } catch (error) {
+      // keep writing through the old descriptor (now <file>.1) rather than throw into a request's hook
+      this.#logger.error({ file: this.#file, code: (error as NodeJS.ErrnoException).code }, 'call audit file cannot be written')
+      this.#bytes = 0
+      return
+    }
     this.#stream.end()
-    this.#stream = this.#open()
+    this.#stream = next
     this.#bytes = 0
     this.#logger.info({ file: this.#file, rotatedTo: `${this.#file}.1` }, 'call audit file rotated')
   }
