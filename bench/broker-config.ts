@@ -5,7 +5,7 @@
  * Callers authenticate with HS256 JWTs (the broker's default key source), one token per caller, as jobs do.
  */
 import { createSigner } from 'fast-jwt'
-import type { ConfigInput } from '../src/config.js'
+import type { ConfigInput } from '../src/config/schema.js'
 
 export type ConfigKind = 'small' | 'large'
 

@@ -5,32 +5,32 @@
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import type { Dispatcher } from 'undici'
-import { createCredentialAdmin, type CredentialAdmin } from './admin/credential-admin.js'
-import { usageRoutes } from './admin/usage-routes.js'
-import { buildApp, type AppDeps } from './app.js'
+import { createCredentialAdmin, type CredentialAdmin } from './http/credential-routes.js'
+import { usageRoutes } from './http/usage-routes.js'
+import { buildApp, type AppDeps } from './http/app.js'
 import { resolveCallerKeys, type CallerKeys } from './callers/caller-keys.js'
 import { systemClock, type Clock } from './clock.js'
-import type { BrokerConfig, ParsedConfig } from './config.js'
+import type { BrokerConfig, ParsedConfig } from './config/schema.js'
 import type { Fleet } from './fleet/fleet.js'
 import { createAdmission } from './limits/admission.js'
 import { CallerLimits } from './limits/caller-limits.js'
 import { QuotaHold } from './limits/quota-hold.js'
 import type { Policy } from './policy/policy.js'
-import { Readiness } from './readiness.js'
-import { CredentialExpiry } from './rotation/credential-expiry.js'
-import type { ReloadOutcome } from './reload/config-reload.js'
-import { LiveConfig } from './reload/live-config.js'
-import { FirstCallWatch } from './sites/first-call.js'
-import { resolveSites } from './sites/site-resolver.js'
-import { storeSiteCache } from './sites/store-site-cache.js'
+import { Readiness } from './http/readiness.js'
+import { CredentialExpiry } from './credentials/expiry.js'
+import type { ReloadOutcome } from './config/reload.js'
+import { LiveConfig } from './config/live-config.js'
+import { FirstCallWatch } from './atlassian/first-call.js'
+import { resolveSites } from './atlassian/site-resolver.js'
+import { storeSiteCache } from './atlassian/site-cache.js'
 import { createSecretStore, revalidateMs } from './secrets/create-secret-store.js'
 import { CredentialSource } from './secrets/credential-source.js'
 import type { SecretStore } from './secrets/secret-store.js'
 import { TokenProvider } from './tokens/token-provider.js'
 import { Forwarder } from './upstream/forwarder.js'
 import type { Sleep } from './upstream/retry-policy.js'
-import { buildMetricsListener } from './usage/metrics-listener.js'
-import { metricsPlugin } from './usage/metrics-plugin.js'
+import { buildMetricsListener } from './http/metrics-listener.js'
+import { metricsPlugin } from './http/metrics-routes.js'
 import { Usage } from './usage/usage.js'
 
 export interface BrokerOptions {
@@ -60,7 +60,7 @@ export interface Broker {
   callerKeys: CallerKeys
   usage: Usage
   quotaHold: QuotaHold
-  /** Rotation, expiry and audit (src/admin/credential-admin.ts); `adminApp` is the dedicated admin listener, if
+  /** Rotation, expiry and audit (src/http/credential-routes.ts); `adminApp` is the dedicated admin listener, if
    * configured. */
   credentialAdmin: CredentialAdmin
   /** Fleet mode's coordination through Redis; undefined when `fleet` is not configured. */
@@ -88,12 +88,12 @@ export async function createBroker (parsed: ParsedConfig, options: BrokerOptions
       throw error
     })
   const store = early ?? await openStore()
-  // Integrations and policy are read through LiveConfig, so a reload (src/reload/) can swap them while serving.
+  // Integrations and policy are read through LiveConfig, so a reload (src/config/) can swap them while serving.
   const live = new LiveConfig(resolved.integrations, resolved.policy, () => new Date(clock.now()))
   const config: BrokerConfig = { ...resolved, integrations: live.integrations }
   const credentials = new CredentialSource({ store, clock, logger, revalidateMs: revalidateMs(config) })
   const policy = live.policy
-  // One expiry reader for /metrics, the daily watcher and the admin view (src/rotation/credential-expiry.ts).
+  // One expiry reader for /metrics, the daily watcher and the admin view (src/credentials/expiry.ts).
   const expiry = new CredentialExpiry({ store, clock, logger, integrations: Object.keys(config.integrations) })
   const usage = new Usage(config, { storeKind: store.kind, expiry, knownCallers: policy.knownCallers, clock, logger })
   // Loaded only when configured: a single sidecar never pays for the Redis client.

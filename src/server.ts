@@ -3,11 +3,11 @@
  * (stop accepting, let in-flight requests finish within `shutdownGraceMs`, exit 0).
  */
 import type { Logger } from 'pino'
-import { listenAdmin } from './admin/admin-listener.js'
+import { listenAdmin } from './http/admin-listener.js'
 import { createBroker, type Broker } from './broker.js'
 import { CALLER_KEY_FILE } from './callers/caller-keys.js'
-import type { LoadedConfig } from './config.js'
-import { ConfigReloader } from './reload/config-reload.js'
+import type { LoadedConfig } from './config/schema.js'
+import { ConfigReloader } from './config/reload.js'
 
 export interface RunningServer {
   broker: Broker

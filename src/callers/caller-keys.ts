@@ -7,7 +7,7 @@
 import { randomBytes, createPublicKey, type KeyObject } from 'node:crypto'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
-import type { BrokerConfig } from '../config.js'
+import type { BrokerConfig } from '../config/schema.js'
 
 export type Algorithm = 'HS256' | 'RS256' | 'RS384' | 'RS512' | 'PS256' | 'PS384' | 'PS512' | 'ES256' | 'ES384' | 'ES512' | 'EdDSA'
 

@@ -7,7 +7,7 @@
 import { createPublicKey } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import type { Dispatcher } from 'undici'
-import { Agent, request } from '../upstream/undici-parts.js'
+import { Agent, request } from '../atlassian/undici-parts.js'
 
 export interface JwksKey { pem: string, kid: string | undefined }
 

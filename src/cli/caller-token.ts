@@ -1,7 +1,7 @@
 /** `atlassian-broker caller-token --sub CALLER [--ttl 1h] [--role ROLE]`: an HS256 caller JWT for local use. */
 import { createSigner } from 'fast-jwt'
 import { resolveCallerKeys } from '../callers/caller-keys.js'
-import type { BrokerConfig } from '../config.js'
+import type { BrokerConfig } from '../config/schema.js'
 import { UsageError } from './io.js'
 
 export function mintCallerToken (

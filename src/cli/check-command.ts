@@ -13,10 +13,10 @@ import type { Logger } from 'pino'
 import { request } from 'undici'
 import { CALLER_KEY_FILE, resolveCallerKeys } from '../callers/caller-keys.js'
 import { systemClock } from '../clock.js'
-import { ConfigError, loadConfig, type BrokerConfig, type LoadedConfig, type ParsedConfig } from '../config.js'
+import { ConfigError, loadConfig, type BrokerConfig, type LoadedConfig, type ParsedConfig } from '../config/schema.js'
 import { createLogger } from '../logger.js'
 import { createSecretStore } from '../secrets/create-secret-store.js'
-import { resolveSitesOutcome } from '../sites/site-resolver.js'
+import { resolveSitesOutcome } from '../atlassian/site-resolver.js'
 import { errorCode } from '../errors.js'
 
 export interface CheckOptions {

@@ -1,7 +1,7 @@
 /** The `atlassian-broker` command line (src/cli/main.ts turns the compile cache on, then imports this). */
 import { userInfo } from 'node:os'
 import { parseArgs } from 'node:util'
-import { ConfigError, loadConfig } from '../config.js'
+import { ConfigError, loadConfig } from '../config/schema.js'
 import { createLogger } from '../logger.js'
 import { closeOnSignals, startServer } from '../server.js'
 import { endQuietlyOnClosedStdout, parseDuration, UsageError } from './io.js'
@@ -95,7 +95,7 @@ export async function main (argv: string[]): Promise<number> {
   }
   // Commands other than serve keep stdout for their answer; logs go to stderr.
   const logger = createLogger({ level: 'warn', destination: process.stderr })
-  const { resolveSites } = await import('../sites/site-resolver.js')
+  const { resolveSites } = await import('../atlassian/site-resolver.js')
   const config = await resolveSites(loaded.config, { logger })
   const { listSecrets, putSecret } = await import('./secrets-commands.js')
   const { rollbackSecret, rotateSecret, secretHistory } = await import('./rotation-commands.js')

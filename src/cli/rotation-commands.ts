@@ -1,14 +1,14 @@
 /**
  * `atlassian-broker secrets rotate|rollback|history`: rotation from the command line, with the same rules as the admin
- * API (src/rotation/rotation.ts): verified against Atlassian first, written with check-and-set against the version
+ * API (src/credentials/rotation.ts): verified against Atlassian first, written with check-and-set against the version
  * read, one audit record per action in `callers.admin.auditFile` when set. Values are never printed.
  */
 import { systemClock } from '../clock.js'
-import { AuditLog, auditFailure, type AuditAction } from '../admin/audit.js'
+import { AuditLog, auditFailure, type AuditAction } from '../credentials/audit.js'
 import { revalidateMs } from '../secrets/create-secret-store.js'
-import { daysUntil } from '../rotation/credential-expiry.js'
-import { credentialHistory, rollbackCredential, rotateCredential, type RotationContext, type RotationResult } from '../rotation/rotation.js'
-import { createCredentialVerifier, type CredentialVerifier } from '../rotation/verify.js'
+import { daysUntil } from '../credentials/expiry.js'
+import { credentialHistory, rollbackCredential, rotateCredential, type RotationContext, type RotationResult } from '../credentials/rotation.js'
+import { createCredentialVerifier, type CredentialVerifier } from '../atlassian/credential-probe.js'
 import type { SecretStore } from '../secrets/secret-store.js'
 import { parseCredentialJson, printTable, readStdin, UsageError } from './io.js'
 import { integrationConfig, withStore, type SecretsCommandContext } from './secrets-commands.js'

@@ -1,9 +1,9 @@
 /** `atlassian-broker secrets put|list`: manage stored credentials from the command line. Values are never printed. */
 import type { Logger } from 'pino'
 import { systemClock } from '../clock.js'
-import type { BrokerConfig } from '../config.js'
-import { daysUntil } from '../rotation/credential-expiry.js'
-import { parseExpiresAt } from '../rotation/rotation.js'
+import type { BrokerConfig } from '../config/schema.js'
+import { daysUntil } from '../credentials/expiry.js'
+import { parseExpiresAt } from '../credentials/rotation.js'
 import { createSecretStore } from '../secrets/create-secret-store.js'
 import { parseCredential } from '../secrets/credential.js'
 import type { SecretStore } from '../secrets/secret-store.js'

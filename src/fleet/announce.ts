@@ -4,7 +4,7 @@
  * connection; if Redis cannot be reached the rotation still stands and the sidecars find it by revalidation.
  */
 import { Redis } from 'ioredis'
-import type { FleetConfig } from '../config.js'
+import type { FleetConfig } from '../config/schema.js'
 import { encodeEvent } from './fleet-events.js'
 import { FleetKeys } from './keys.js'
 import { withPasswordFile } from './redis-link.js'

@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs'
 import { Redis, type RedisOptions } from 'ioredis'
 import type { Logger } from 'pino'
-import type { FleetConfig } from '../config.js'
+import type { FleetConfig } from '../config/schema.js'
 import { errorCode } from '../errors.js'
 
 export type LinkListener = () => void

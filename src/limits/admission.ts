@@ -6,7 +6,7 @@
  * asked (a lease ran out), so the common path costs no promise.
  */
 import { systemClock, type Clock } from '../clock.js'
-import type { IntegrationConfig } from '../config.js'
+import type { IntegrationConfig } from '../config/schema.js'
 import { CallerRateLimitedError, withRetryAfter } from '../errors.js'
 import type { CompiledRule, RateLimitRule } from '../policy/policy.js'
 import type { CallerLimits } from './caller-limits.js'

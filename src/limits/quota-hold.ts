@@ -8,7 +8,7 @@
 import type { Logger } from 'pino'
 import type { Clock } from '../clock.js'
 import { UpstreamRateLimitedError, withRetryAfter } from '../errors.js'
-import { isQuotaReason, parseRateLimitHeaders, type HeaderBag } from '../upstream/rate-limit-headers.js'
+import { isQuotaReason, parseRateLimitHeaders, type HeaderBag } from '../atlassian/rate-limit-headers.js'
 
 /** When a quota 429 names no reset at all. */
 const DEFAULT_HOLD_MS = 60_000

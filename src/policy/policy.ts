@@ -4,7 +4,7 @@
  * Lookups are indexed by exact caller and integration and memoized per (caller, integration, method), so the
  * per-request cost does not grow with the number of rules (bench scenario "scale of config").
  */
-import type { PolicyRuleConfig } from '../config.js'
+import type { PolicyRuleConfig } from '../config/schema.js'
 import { globToRegExp, isGlob } from './glob.js'
 
 export interface RateLimitRule { perSecond: number, burst: number, scope?: 'pod' | 'fleet' }

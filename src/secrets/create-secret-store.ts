@@ -1,7 +1,7 @@
 /** Picks the secret backend named in config; the choice is logged at startup. */
 import type { Logger } from 'pino'
 import type { Clock } from '../clock.js'
-import type { BrokerConfig } from '../config.js'
+import type { BrokerConfig } from '../config/schema.js'
 import { createFileStore } from './file/file-store.js'
 import type { SecretStore } from './secret-store.js'
 

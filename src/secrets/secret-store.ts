@@ -9,7 +9,7 @@ export type CredentialData = Readonly<Record<string, string>>
 
 /**
  * The fields kept beside a credential (Vault: KV v2 `custom_metadata`), the only ones stores keep: the lifecycle
- * fields, and the site an integration's cloudId was resolved from, the answer and when (src/sites/store-site-cache.ts).
+ * fields, and the site an integration's cloudId was resolved from, the answer and when (src/atlassian/site-cache.ts).
  */
 export const METADATA_KEYS = ['rotated_at', 'rotated_by', 'expires_at', 'owner', 'site', 'site_cloud_id', 'site_resolved_at'] as const
 

@@ -12,11 +12,11 @@
 import { LRUCache } from 'lru-cache'
 import type { Logger } from 'pino'
 import type { Clock } from '../clock.js'
-import type { IntegrationConfig } from '../config.js'
+import type { IntegrationConfig } from '../config/schema.js'
 import { CredentialInvalidError, CredentialRejectedError, errorCode, withRetryAfter } from '../errors.js'
 import type { CredentialSource } from '../secrets/credential-source.js'
 import type { StoredSecret } from '../secrets/secret-store.js'
-import { exchangeClientCredentials, type ExchangedToken, type ExchangeRequest } from './exchange.js'
+import { exchangeClientCredentials, type ExchangedToken, type ExchangeRequest } from '../atlassian/token-endpoint.js'
 
 export interface AccessGrant {
   /** The full header value: "Bearer …" or "Basic …". */

@@ -4,7 +4,7 @@
  * integration's pool (and per-caller limits, src/limits/caller-limits.ts, keep it to a share of that).
  */
 import type { Dispatcher, Pool as UndiciPool } from 'undici'
-import { Pool } from './undici-parts.js'
+import { Pool } from '../atlassian/undici-parts.js'
 
 export interface PoolSettings {
   origin: string

@@ -7,7 +7,7 @@
  */
 import type { Clock } from '../clock.js'
 import type { CancelSignal } from './caller-gone.js'
-import { isQuotaReason, parseRateLimitHeaders, type HeaderBag } from './rate-limit-headers.js'
+import { isQuotaReason, parseRateLimitHeaders, type HeaderBag } from '../atlassian/rate-limit-headers.js'
 
 export interface RetryOptions {
   enabled: boolean

@@ -4,7 +4,7 @@
  * naming no configured integration `unknown`. So a client sending random paths, callers or integrations cannot grow
  * the number of series.
  */
-import { isHttpMethod } from '../http-methods.js'
+import { isHttpMethod } from '../policy/http-methods.js'
 
 export const OTHER_CALLER = 'other'
 export const UNAUTHENTICATED_CALLER = 'unauthenticated'

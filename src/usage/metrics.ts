@@ -4,7 +4,7 @@
  */
 import { Counter, Gauge, Histogram, Registry } from './prom-parts.js'
 import type { ExchangeOutcome } from '../tokens/token-provider.js'
-import { normaliseReason, rateLimitReason, type HeaderBag } from '../upstream/rate-limit-headers.js'
+import { normaliseReason, rateLimitReason, type HeaderBag } from '../atlassian/rate-limit-headers.js'
 import { UNKNOWN_INTEGRATION, type Labels } from './labels.js'
 import type { ProxiedCall } from './proxied-call.js'
 

@@ -4,15 +4,15 @@
  */
 import type { Logger } from 'pino'
 import type { Clock } from '../clock.js'
-import type { BrokerConfig } from '../config.js'
-import type { CredentialExpiry } from '../rotation/credential-expiry.js'
+import type { BrokerConfig } from '../config/schema.js'
+import type { CredentialExpiry } from '../credentials/expiry.js'
 import { CallAudit } from './call-audit.js'
 import { callOutcome } from './call-outcome.js'
 import { createLabels, type Labels } from './labels.js'
 import { BrokerMetrics } from './metrics.js'
 import { OutcomeSeries } from './outcome-series.js'
 import type { ProxiedCall, UsageSink } from './proxied-call.js'
-import { UpstreamHeadroom } from './upstream-headroom.js'
+import { UpstreamHeadroom } from '../limits/quota-state.js'
 import { UsageWindow } from './usage-window.js'
 
 export interface UsageDeps {
@@ -41,7 +41,7 @@ export class Usage implements UsageSink {
     this.labels = createLabels(integrations, deps.knownCallers)
     this.window = new UsageWindow({ clock: deps.clock })
     this.outcomes = new OutcomeSeries({ clock: deps.clock })
-    // Read live: config.integrations is the reloadable set (src/reload/live-config.ts).
+    // Read live: config.integrations is the reloadable set (src/config/live-config.ts).
     this.headroom = new UpstreamHeadroom({
       clock: deps.clock,
       integrations: (name) => Object.hasOwn(config.integrations, name)

@@ -11,12 +11,12 @@ import { Writable } from 'node:stream'
 import { promisify } from 'node:util'
 import t from 'tap'
 import { runCheck } from '../../src/cli/check-command.js'
-import { parseConfig } from '../../src/config.js'
+import { parseConfig } from '../../src/config/schema.js'
 import { DEPLOY, filesUnder, isKubernetesObject, isYaml, parseYamlDocuments, readYamlDocuments, ROOT } from './deploy-files.js'
 
 const run = promisify(execFile)
 
-/** The top-level keys of the broker's config schema (src/config.ts): every one has a default, so {} shows them all. */
+/** The top-level keys of the config schema (src/config/schema.ts): each has a default, so {} shows them all. */
 const CONFIG_KEYS = new Set(Object.keys(parseConfig({}, 'defaults', {})))
 
 function looksLikeBrokerConfig (value: unknown): boolean {

@@ -3,7 +3,7 @@
  * written with the root token as an operator would, the fake Atlassian, and one injected clock for all of them.
  */
 import type { Test } from 'tap'
-import type { VaultConfig } from '../../src/config.js'
+import type { VaultConfig } from '../../src/config/schema.js'
 import { createVaultStore, type VaultSecretStore } from '../../src/secrets/vault/vault-store.js'
 import { captureLogger, renderBrokerPolicies } from '../secrets/vault-store-cases.js'
 import { CLIENT_ID, CLIENT_SECRET, startHarness, type Harness } from './broker-harness.js'

@@ -6,7 +6,7 @@
 import fc from 'fast-check'
 import t from 'tap'
 import { globToRegExp } from '../../src/policy/glob.js'
-import type { PolicyRuleConfig } from '../../src/config.js'
+import type { PolicyRuleConfig } from '../../src/config/schema.js'
 import { compilePolicy } from '../../src/policy/policy.js'
 import { checkRequestPath, splitTarget } from '../../src/policy/request-path.js'
 import { JIRA_CLOUD_ID, startHarness } from '../helpers/broker-harness.js'

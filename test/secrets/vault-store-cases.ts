@@ -14,7 +14,7 @@ import NodeVault from 'node-vault'
 import { pino, type Logger } from 'pino'
 import type tap from 'tap'
 import type { Clock } from '../../src/clock.js'
-import type { VaultConfig } from '../../src/config.js'
+import type { VaultConfig } from '../../src/config/schema.js'
 import { createVaultStore, type VaultSecretStore } from '../../src/secrets/vault/vault-store.js'
 
 export type TapTest = Parameters<Parameters<typeof tap.test>[0]>[0]

@@ -14,7 +14,7 @@ import { createVaultStore } from '../../src/secrets/vault/vault-store.js'
 import { CLIENT_ID, CLIENT_SECRET, startHarness } from '../helpers/broker-harness.js'
 import { ManualClock } from '../helpers/manual-clock.js'
 import { captureLogger, renderBrokerPolicies, runVaultStoreCases, type VaultStoreTarget } from '../secrets/vault-store-cases.js'
-import { runSiteCacheCases } from '../sites/site-cache-cases.js'
+import { runSiteCacheCases } from '../atlassian/site-cache-cases.js'
 
 const BIN = process.env.ATLASSIAN_BROKER_VAULT_BIN ?? path.join(process.env.ATLASSIAN_BROKER_CACHE ?? path.join(homedir(), '.cache', 'atlassian-broker'), 'vault-1.15.0', 'vault')
 const ROOT = 'root-token-for-tests'

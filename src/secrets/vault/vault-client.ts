@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises'
 import http from 'node:http'
 import https from 'node:https'
 import NodeVault from 'node-vault'
-import type { VaultConfig } from '../../config.js'
+import type { VaultConfig } from '../../config/schema.js'
 
 export type VaultClient = NodeVault.client
 

@@ -17,7 +17,7 @@
 import { readFile } from 'node:fs/promises'
 import type { Logger } from 'pino'
 import { systemClock, type Clock, type TimerHandle } from '../../clock.js'
-import type { VaultConfig } from '../../config.js'
+import type { VaultConfig } from '../../config/schema.js'
 import { isBrokerError, SecretStoreDeniedError, SecretStoreUnavailableError, withRetryAfter } from '../../errors.js'
 import { createClient, describeVaultFailure, VaultCallError, type Agents, type VaultClient } from './vault-client.js'
 

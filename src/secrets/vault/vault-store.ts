@@ -9,7 +9,7 @@
  */
 import type { Logger } from 'pino'
 import { systemClock, type Clock } from '../../clock.js'
-import type { VaultConfig } from '../../config.js'
+import type { VaultConfig } from '../../config/schema.js'
 import { BadRequestError, SecretVersionConflictError, SecretVersionNotFoundError } from '../../errors.js'
 import { METADATA_KEYS, type CredentialData, type PutOptions, type SecretMetadata, type SecretStore, type SecretSummary, type SecretVersionInfo, type StoredSecret, type StoreHealth } from '../secret-store.js'
 import { createVaultKv, type KvKeyMetadata, type VaultKv } from './vault-kv.js'

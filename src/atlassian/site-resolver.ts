@@ -1,0 +1,179 @@
+/**
+ * Turns `site: acme.atlassian.net` into a cloudId. Asks `GET https://{site}/_edge/tenant_info` (no auth; answers
+ * `{"cloudId": "…"}`), keeps every answer in `{dataDir}/sites.json`, and works from that cache when the site cannot
+ * be reached. With the Vault store the answers are also kept in Vault metadata (store-site-cache.ts), which a new pod
+ * with an empty data dir falls back on. A site never resolved and unreachable, or a site whose cloudId disagrees with
+ * a configured one, is a problem that names the integration and the site.
+ */
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
+import type { Logger } from 'pino'
+import type { Dispatcher } from 'undici'
+import { request } from './undici-parts.js'
+import { CLOUD_ID_PATTERN, ConfigError, type BrokerConfig, type IntegrationConfig, type ParsedConfig } from '../config/schema.js'
+import { tenantInfoUrl } from '../config/site-name.js'
+import { errorCode } from '../errors.js'
+import type { SharedSiteCache } from './site-cache.js'
+
+export const SITE_CACHE_FILE = 'sites.json'
+const DEFAULT_TIMEOUT_MS = 5_000
+
+interface CachedSite { cloudId: string, resolvedAt: string }
+type SiteCache = Record<string, CachedSite>
+
+export interface ResolveSitesOptions {
+  logger: Logger
+  dispatcher?: Dispatcher
+  timeoutMs?: number
+  now?: () => Date
+  /** Answers kept beyond the data dir (Vault metadata): written after a fresh lookup, read when the site is
+   * unreachable. */
+  shared?: SharedSiteCache
+}
+
+/** One lookup: the cloudId, or an Error whose message says what the site answered. */
+export async function fetchCloudId (
+  siteUrl: string,
+  site: string,
+  options: { dispatcher?: Dispatcher, timeoutMs?: number } = {}
+): Promise<string> {
+  const timeout = options.timeoutMs ?? DEFAULT_TIMEOUT_MS
+  const response = await request(tenantInfoUrl(siteUrl, site), {
+    method: 'GET',
+    headers: { accept: 'application/json' },
+    headersTimeout: timeout,
+    bodyTimeout: timeout,
+    maxRedirections: 0,
+    ...(options.dispatcher ? { dispatcher: options.dispatcher } : {})
+  } as Parameters<typeof request>[1])
+  const text = await response.body.text()
+  if (response.statusCode === 404) { throw new Error(`${site} answered 404: no Atlassian site by that name (check the spelling)`) }
+  if (response.statusCode !== 200) throw new Error(`${site} answered HTTP ${response.statusCode} to tenant_info`)
+  let cloudId: unknown
+  try {
+    cloudId = (JSON.parse(text) as { cloudId?: unknown }).cloudId
+  } catch {
+    cloudId = undefined
+  }
+  if (typeof cloudId !== 'string' || !CLOUD_ID_PATTERN.test(cloudId)) { throw new Error(`${site} answered tenant_info without a cloudId`) }
+  return cloudId.toLowerCase()
+}
+
+export interface SiteResolution { integration: string, site: string, cloudId: string, from: 'site' | 'cache' | 'shared' | 'config' }
+
+export interface SitesOutcome {
+  /** The config with every resolvable integration's cloudId; the unresolvable ones are left out. */
+  config: BrokerConfig
+  resolved: SiteResolution[]
+  problems: string[]
+}
+
+/**
+ * Fills in every integration's cloudId from its site. Throws ConfigError listing every integration it could not
+ * resolve; the cache is updated with each fresh answer.
+ */
+export async function resolveSites (config: ParsedConfig, options: ResolveSitesOptions): Promise<BrokerConfig> {
+  const outcome = await resolveSitesOutcome(config, options)
+  if (outcome.problems.length > 0) throw new ConfigError('integrations', outcome.problems)
+  return outcome.config
+}
+
+/** resolveSites without the throw: what `check` reports line by line. */
+export async function resolveSitesOutcome (config: ParsedConfig, options: ResolveSitesOptions): Promise<SitesOutcome> {
+  if (
+    Object.values(config.integrations).every(
+      (integration) => integration.site === undefined && integration.cloudId !== undefined
+    )
+  ) {
+    return { config: config as BrokerConfig, resolved: [], problems: [] }
+  }
+  const resolved: SiteResolution[] = []
+  const cacheFile = path.join(config.dataDir, SITE_CACHE_FILE)
+  const cache = readCache(cacheFile)
+  let changed = false
+  const problems: string[] = []
+  const integrations: Record<string, IntegrationConfig> = {}
+  for (const [name, integration] of Object.entries(config.integrations)) {
+    const site = integration.site?.toLowerCase()
+    if (site === undefined) {
+      if (integration.cloudId !== undefined) integrations[name] = { ...integration, cloudId: integration.cloudId }
+      continue
+    }
+    let cloudId: string | undefined
+    let from: SiteResolution['from'] = 'site'
+    try {
+      cloudId = await fetchCloudId(config.atlassian.siteUrl, site, options)
+      if (cache[site]?.cloudId !== cloudId) {
+        cache[site] = { cloudId, resolvedAt: (options.now?.() ?? new Date()).toISOString() }
+        changed = true
+      }
+      await options.shared?.write(name, { site, cloudId, resolvedAt: cache[site]?.resolvedAt ?? '' })
+    } catch (error) {
+      const reason = describe(error)
+      const cached = cache[site]
+      const shared = cached === undefined ? await options.shared?.read(name, site) : undefined
+      if (shared !== undefined) {
+        options.logger.warn({ integration: name, site, resolvedAt: shared.resolvedAt, reason }, 'site unreachable: using the cloudId cached in the secret store')
+        cloudId = shared.cloudId
+        from = 'shared'
+        cache[site] = { cloudId, resolvedAt: shared.resolvedAt }
+        changed = true
+      } else if (cached !== undefined) {
+        options.logger.warn({ integration: name, site, resolvedAt: cached.resolvedAt, reason }, 'site unreachable: using its cached cloudId')
+        cloudId = cached.cloudId
+        from = 'cache'
+      } else if (integration.cloudId !== undefined) {
+        options.logger.warn({ integration: name, site, reason }, 'site unreachable: using the configured cloudId unchecked')
+        cloudId = integration.cloudId.toLowerCase()
+        from = 'config'
+      } else {
+        problems.push(`integrations.${name}.site: could not look up the cloudId of ${site} (${reason}) and it was never resolved before; ` +
+          'check the site name and that this host can reach it over HTTPS, or set cloudId (README: finding your cloudId)')
+        continue
+      }
+    }
+    if (integration.cloudId !== undefined && integration.cloudId.toLowerCase() !== cloudId) {
+      problems.push(`integrations.${name}: site ${site} has cloudId ${cloudId}, but cloudId ${integration.cloudId} is configured; ` +
+        'remove one of them or make them agree (an org ID is not a cloudId)')
+      continue
+    }
+    integrations[name] = { ...integration, cloudId }
+    resolved.push({ integration: name, site, cloudId, from })
+  }
+  if (changed) writeCache(cacheFile, cache, options.logger)
+  return { config: Object.freeze({ ...config, integrations: Object.freeze(integrations) }), resolved, problems }
+}
+
+function readCache (file: string): SiteCache {
+  try {
+    const parsed = JSON.parse(readFileSync(file, 'utf8')) as unknown
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return {}
+    const cache: SiteCache = {}
+    for (const [site, entry] of Object.entries(parsed)) {
+      const cloudId = (entry as { cloudId?: unknown } | null)?.cloudId
+      const resolvedAt = (entry as { resolvedAt?: unknown } | null)?.resolvedAt
+      if (typeof cloudId === 'string' && CLOUD_ID_PATTERN.test(cloudId)) cache[site] = { cloudId, resolvedAt: typeof resolvedAt === 'string' ? resolvedAt : '' }
+    }
+    return cache
+  } catch {
+    return {}
+  }
+}
+
+/** Written whole and renamed into place, so a crash never leaves half a file. */
+function writeCache (file: string, cache: SiteCache, logger: Logger): void {
+  try {
+    mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 })
+    const temporary = `${file}.${process.pid}.tmp`
+    writeFileSync(temporary, `${JSON.stringify(cache, null, 2)}\n`, { mode: 0o600 })
+    renameSync(temporary, file)
+  } catch (error) {
+    logger.warn({ file, reason: describe(error) }, 'could not write the site cache; the broker will need the sites reachable at its next start')
+  }
+}
+
+function describe (error: unknown): string {
+  const code = errorCode(error)
+  const message = (error as Error).message ?? String(error)
+  return typeof code === 'string' && !message.includes(code) ? `${code}: ${message}` : message
+}

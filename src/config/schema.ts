@@ -1,0 +1,402 @@
+/**
+ * The broker's configuration: one zod schema, `${ENV}` interpolation, every problem reported at once with its
+ * path, and the result frozen. Defaults make `atlassian-broker serve` work with no file at all.
+ */
+import { readFileSync } from 'node:fs'
+import path from 'node:path'
+import { parse as parseYaml } from 'yaml'
+import { z } from 'zod'
+import { DEFAULT_SITE_SUFFIXES, siteNameProblem } from './site-name.js'
+import { HTTP_METHODS } from '../policy/http-methods.js'
+
+export const DEFAULT_PORT = 8787
+export const DEFAULT_DATA_DIR = './.broker'
+export const DEFAULT_CONFIG_FILE = 'atlassian-broker.yaml'
+
+/** A cloudId is a UUID. Exported for the site resolver, which checks what tenant_info answers. */
+export const CLOUD_ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+const name = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/i, 'use letters, digits, ".", "_" or "-" (at most 63)')
+const httpMethod = z.enum([...HTTP_METHODS, '*'])
+const seconds = z.number().int().nonnegative()
+const positiveInt = z.number().int().positive()
+
+const jwtSchema = z.strictObject({
+  audience: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).default('atlassian-broker'),
+  issuer: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
+  /** Shared HS256 secret; when no key source is given at all, one is generated in the data folder. */
+  hs256Secret: z.string().min(32, 'an HS256 secret needs at least 32 characters').optional(),
+  /** PEM files holding RS256, ES256 or EdDSA public keys. */
+  publicKeys: z.array(z.string().min(1)).optional(),
+  jwksUrl: z.url().optional(),
+  /** A bearer token file sent when fetching the JWKS, re-read at each fetch (Kubernetes serves its JWKS to service
+   * accounts). */
+  jwksBearerTokenFile: z.string().min(1).optional(),
+  /** A CA bundle (PEM) for the JWKS URL, e.g. the cluster CA at /var/run/secrets/kubernetes.io/serviceaccount/ca.crt.
+   */
+  jwksCaFile: z.string().min(1).optional(),
+  callerClaim: z.string().min(1).default('sub'),
+  clockToleranceSeconds: seconds.max(300).default(30),
+  maxTokenBytes: positiveInt.default(8_192),
+  /** Longest accepted token lifetime (`exp - iat`): seconds, or a duration such as "24h", "90m", "7d". */
+  maxLifetime: z.union([positiveInt, z.string().regex(/^\d+\s*[smhd]$/, 'a duration such as "3600s", "90m", "24h" or "7d"')])
+    .default(86_400).transform(durationSeconds),
+  /** Caller JWT verifications are cached until the token's `exp` (bounded count). */
+  verifiedCacheSize: positiveInt.default(10_000)
+})
+
+const DURATION_UNITS: Readonly<Record<string, number>> = { s: 1, m: 60, h: 3_600, d: 86_400 }
+
+/** "24h" -> 86400; a number is already seconds. */
+function durationSeconds (value: number | string): number {
+  if (typeof value === 'number') return value
+  const unit = value.trim().slice(-1)
+  return Number.parseInt(value, 10) * (DURATION_UNITS[unit] ?? 1)
+}
+
+const adminSchema = z.strictObject({
+  /** Claim in the caller JWT that carries roles, and the role that grants admin access. Off when unset. */
+  roleClaim: z.string().min(1).default('roles'),
+  role: z.string().min(1).optional(),
+  /** A separate listener for the admin API (loopback port or unix socket) that needs no JWT. */
+  listen: z.strictObject({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65_535).optional(), socket: z.string().optional() }).optional(),
+  /** Append-only JSON-lines audit file for admin actions. */
+  auditFile: z.string().optional()
+}).default({ roleClaim: 'roles' })
+
+const rateLimitSchema = z.strictObject({
+  perSecond: z.number().positive(),
+  burst: positiveInt.optional(),
+  /** `fleet`: counted across every sidecar of the fleet (needs `fleet`); `pod` (default): per process. */
+  scope: z.enum(['pod', 'fleet']).default('pod')
+})
+
+const policyRuleSchema = z.strictObject({
+  caller: z.string().min(1),
+  integration: z.string().min(1),
+  methods: z.array(httpMethod).min(1),
+  paths: z.array(z.string().startsWith('/', 'path globs start with "/"')).min(1),
+  rateLimit: rateLimitSchema.optional(),
+  maxConcurrent: positiveInt.optional(),
+  /** `fleet`: maxConcurrent counts calls in flight on every sidecar of the fleet (needs `fleet`); `pod` (default): per
+   * process. */
+  maxConcurrentScope: z.enum(['pod', 'fleet']).optional()
+})
+
+const integrationSchema = z.strictObject({
+  product: z.enum(['jira', 'confluence']),
+  cloudId: z.string().regex(CLOUD_ID_PATTERN, 'a cloudId is a UUID (see README: finding your cloudId)').optional(),
+  /** `acme.atlassian.net`: the broker looks the cloudId up (src/atlassian/); with `cloudId` too, the two must agree. */
+  site: z.string().optional(),
+  credential: z.enum(['oauth', 'api-token']).default('oauth'),
+  /** The integration's own rate, shared max-min fairly among its active callers (fleet-wide in fleet mode). */
+  budget: z.strictObject({ perSecond: z.number().positive(), burst: positiveInt.optional() }).optional()
+}).refine((integration) => integration.cloudId !== undefined || integration.site !== undefined, 'give site (e.g. acme.atlassian.net) or cloudId')
+
+const vaultAuthSchema = z.discriminatedUnion('method', [
+  z.strictObject({ method: z.literal('approle'), roleId: z.string().min(1), secretId: z.string().min(1).optional(), secretIdFile: z.string().optional(), mountPath: z.string().default('approle') })
+    .refine((auth) => auth.secretId !== undefined || auth.secretIdFile !== undefined, 'approle needs secretId or secretIdFile'),
+  z.strictObject({ method: z.literal('kubernetes'), role: z.string().min(1), jwtPath: z.string().default('/var/run/secrets/kubernetes.io/serviceaccount/token'), mountPath: z.string().default('kubernetes') }),
+  z.strictObject({ method: z.literal('token'), token: z.string().min(1) })
+])
+
+const vaultSchema = z.strictObject({
+  address: z.url(),
+  mount: z.string().min(1).default('secret'),
+  prefix: z.string().default('atlassian-broker'),
+  namespace: z.string().optional(),
+  tls: z.strictObject({ caFile: z.string().optional(), serverName: z.string().optional() }).optional(),
+  auth: vaultAuthSchema,
+  /** How often a cached secret is revalidated against `current_version`. */
+  revalidateSeconds: positiveInt.default(30),
+  requestTimeoutMs: positiveInt.default(5_000)
+})
+
+const secretsSchema = z.strictObject({
+  store: z.enum(['file', 'vault']).default('file'),
+  file: z.strictObject({ path: z.string().min(1).default(`${DEFAULT_DATA_DIR}/secrets.enc`) }).default({ path: `${DEFAULT_DATA_DIR}/secrets.enc` }),
+  vault: vaultSchema.optional()
+}).refine((secrets) => secrets.store !== 'vault' || secrets.vault !== undefined, { message: 'store: vault needs a vault section', path: ['vault'] })
+
+/** Fleet mode (src/fleet/): sidecars share tokens, quota holds, limits and usage through Redis. Off when absent. */
+const fleetSchema = z.strictObject({
+  redis: z.strictObject({
+    url: z.string().regex(/^rediss?:\/\/[^\s]+$/, 'a redis:// or rediss:// (TLS) URL'),
+    username: z.string().min(1).optional(),
+    password: z.string().min(1).optional(),
+    /** A mounted Secret holding the ACL password (read at start). */
+    passwordFile: z.string().min(1).optional(),
+    tls: z.strictObject({ caFile: z.string().optional(), serverName: z.string().optional() }).optional(),
+    /** Every key and channel starts with this; two deployments on one Redis never see each other's data. */
+    keyPrefix: z.string().regex(/^[a-z0-9._-]{1,64}$/i).default('atlassian-broker'),
+    /** A command slower than this counts as a Redis failure: the sidecar answers from local state instead. */
+    commandTimeoutMs: positiveInt.max(10_000).default(250),
+    connectTimeoutMs: positiveInt.default(2_000)
+  }).refine((redis) => redis.password === undefined || redis.passwordFile === undefined, 'give password or passwordFile, not both'),
+  /** This sidecar's name in fleet usage (default: $HOSTNAME, the pod name on Kubernetes, and the process id). */
+  podName: z.string().regex(/^[a-z0-9._:-]{1,128}$/i).optional()
+})
+
+const configSchema = z.strictObject({
+  listen: z
+    .strictObject({
+      host: z.string().default('127.0.0.1'),
+      port: z.number().int().min(0).max(65_535).default(DEFAULT_PORT)
+    })
+    .default({ host: '127.0.0.1', port: DEFAULT_PORT }),
+  dataDir: z.string().default(DEFAULT_DATA_DIR),
+  callers: z
+    .strictObject({ jwt: jwtSchema.default(jwtSchema.parse({})), admin: adminSchema })
+    .default({ jwt: jwtSchema.parse({}), admin: { roleClaim: 'roles' } }),
+  atlassian: z
+    .strictObject({
+      tokenUrl: z.url().default('https://auth.atlassian.com/oauth/token'),
+      apiUrl: z.url().default('https://api.atlassian.com'),
+      /** Where `{site}/_edge/tenant_info` is asked for an integration's cloudId; `{site}` is the validated site name.
+       */
+      siteUrl: z.string().includes('{site}', { message: 'siteUrl must contain {site}' }).default('https://{site}'),
+      /** Site names must end with one of these (so a config value cannot point the broker at any host). */
+      siteSuffixes: z
+        .array(z.string().regex(/^\.[a-z0-9.-]+$/i, 'a suffix looks like ".atlassian.net"'))
+        .min(1)
+        .default(['.atlassian.net']),
+      /** Tokens are used until `expires_in` minus this margin (folio-sec uses 60 s; we refresh ahead of that). */
+      tokenRefreshMarginSeconds: seconds.default(300),
+      timeouts: z
+        .strictObject({
+          connectMs: positiveInt.default(5_000),
+          headersMs: positiveInt.default(30_000),
+          bodyMs: positiveInt.default(300_000),
+          tokenMs: positiveInt.default(10_000)
+        })
+        .default({ connectMs: 5_000, headersMs: 30_000, bodyMs: 300_000, tokenMs: 10_000 }),
+      /** Keep-alive connections per integration: each integration has its own pool, so one cannot starve another. */
+      connections: positiveInt.default(64),
+      /** Retry of bodiless idempotent requests on 429/503 with Retry-After (src/upstream/retry-policy.ts). Off by
+       * default. */
+      retry: z
+        .strictObject({
+          enabled: z.boolean().default(false),
+          maxTries: positiveInt.max(10).default(4),
+          /** Time budget from the first send to the last try, so a caller's own timeout is not outlived. */
+          maxTotalDelayMs: positiveInt.default(15_000),
+          baseDelayMs: positiveInt.default(2_000)
+        })
+        .default({ enabled: false, maxTries: 4, maxTotalDelayMs: 15_000, baseDelayMs: 2_000 })
+    })
+    .prefault({}),
+  integrations: z.record(name, integrationSchema).default({}),
+  policy: z.array(policyRuleSchema).default([]),
+  secrets: secretsSchema.default({ store: 'file', file: { path: `${DEFAULT_DATA_DIR}/secrets.enc` } }),
+  limits: z
+    .strictObject({
+      bodyBytes: positiveInt.default(1_073_741_824 * 2),
+      headerBytes: positiveInt.default(16_384),
+      replayBufferBytes: positiveInt.default(65_536),
+      /** Calls one caller may have in flight at once, over all integrations, unless its policy rule sets maxConcurrent.
+       */
+      callerMaxConcurrent: positiveInt.default(32),
+      /** A caller's upload: 408 when no byte arrives for this long (while the broker is ready to read)... */
+      requestBodyIdleMs: positiveInt.default(30_000),
+      /** ...or when the whole body has not arrived this long after the broker started reading it. */
+      requestBodyTotalMs: positiveInt.default(600_000)
+    })
+    .default({
+      bodyBytes: 1_073_741_824 * 2,
+      headerBytes: 16_384,
+      replayBufferBytes: 65_536,
+      callerMaxConcurrent: 32,
+      requestBodyIdleMs: 30_000,
+      requestBodyTotalMs: 600_000
+    }),
+  shutdownGraceMs: positiveInt.default(10_000),
+  /** SIGHUP always reloads integrations and policy from the file; `watchFile` also reloads when the file changes. */
+  reload: z.strictObject({ watchFile: z.boolean().default(false) }).default({ watchFile: false }),
+  /** Prometheus text at `path`, unauthenticated unless `bearerTokenFile` is set; on the main listener unless `listen`
+   * is set. */
+  metrics: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      path: z.string().startsWith('/').default('/metrics'),
+      /** A listener of its own for the metrics, /healthz and /readyz (no /proxy there): the address a scraper may
+       * reach.
+       */
+      listen: z
+        .strictObject({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65_535) })
+        .optional(),
+      /** Scrapes must send `Authorization: Bearer <this file's text>`; re-read at each scrape. */
+      bearerTokenFile: z.string().min(1).optional()
+    })
+    .default({ enabled: true, path: '/metrics' }),
+  /** Append-only JSON-lines audit of every proxied call (caller, path, status, Atlassian request id); off when unset.
+   *  Past `maxFileBytes` the file is renamed to `<file>.1` (replacing the previous one) and a new one is started. */
+  usage: z
+    .strictObject({ auditFile: z.string().min(1).optional(), maxFileBytes: positiveInt.min(4_096).default(67_108_864) })
+    .default({ maxFileBytes: 67_108_864 }),
+  fleet: fleetSchema.optional(),
+  logging: z
+    .strictObject({
+      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+      /** Unauthenticated refusals (4xx without a valid caller token) logged per minute; the rest are counted in one
+       * line.
+       */
+      refusalsPerMinute: z.number().int().nonnegative().default(60)
+    })
+    .default({ level: 'info', refusalsPerMinute: 60 })
+})
+
+/** The config as written: an integration may name its site and leave the cloudId to be looked up. */
+export type ParsedConfig = z.output<typeof configSchema>
+export type ConfigInput = z.input<typeof configSchema>
+/** An integration whose cloudId is known (given, or resolved from its site by src/atlassian/). */
+export type IntegrationConfig = ParsedConfig['integrations'][string] & { cloudId: string }
+/** The config the broker runs on: every integration's cloudId is known. */
+export type BrokerConfig = Omit<ParsedConfig, 'integrations'> & { integrations: Readonly<Record<string, IntegrationConfig>> }
+export type PolicyRuleConfig = BrokerConfig['policy'][number]
+export type VaultConfig = z.output<typeof vaultSchema>
+export type FleetConfig = z.output<typeof fleetSchema>
+
+export class ConfigError extends Error {
+  readonly code = 'BROKER_ERR_CONFIG'
+  constructor (readonly source: string, readonly problems: string[]) {
+    super(`Invalid configuration in ${source}:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`)
+  }
+}
+
+/** Replaces `${NAME}` and `${NAME:-fallback}` in every string; a missing variable is a problem at that path. */
+function interpolate (value: unknown, where: string, problems: string[], env: NodeJS.ProcessEnv): unknown {
+  if (typeof value === 'string') {
+    return value.replace(/\$\{([A-Z_][A-Z0-9_]*)(?::-([^}]*))?\}/gi, (_match, variable: string, fallback: string | undefined) => {
+      const resolved = env[variable] ?? fallback
+      if (resolved === undefined) problems.push(`${where}: environment variable ${variable} is not set`)
+      return resolved ?? ''
+    })
+  }
+  if (Array.isArray(value)) return value.map((entry, index) => interpolate(entry, `${where}[${index}]`, problems, env))
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([key, entry]) => [key, interpolate(entry, where ? `${where}.${key}` : key, problems, env)]))
+  }
+  return value
+}
+
+function deepFreeze<T> (value: T): T {
+  if (value !== null && typeof value === 'object') {
+    for (const entry of Object.values(value)) deepFreeze(entry)
+    Object.freeze(value)
+  }
+  return value
+}
+
+/** Validates a raw config object (as parsed from YAML); throws ConfigError listing every problem. */
+export function parseConfig (raw: unknown, source = 'config', env: NodeJS.ProcessEnv = process.env): ParsedConfig {
+  const problems: string[] = []
+  const interpolated = interpolate(raw ?? {}, '', problems, env)
+  const result = configSchema.safeParse(interpolated)
+  if (!result.success) {
+    for (const issue of result.error.issues) problems.push(`${issue.path.join('.') || '(root)'}: ${issue.message}`)
+  }
+  problems.push(...crossCheck(interpolated))
+  if (problems.length > 0 || !result.success) throw new ConfigError(source, problems)
+  return deepFreeze(result.data)
+}
+
+/** Rules the schema cannot express: references between sections. Reads the raw document, so its problems are
+ *  reported together with the schema's even when the schema found some. */
+function crossCheck (raw: unknown): string[] {
+  const problems: string[] = []
+  const document = (raw ?? {}) as {
+    policy?: unknown
+    integrations?: unknown
+    callers?: { jwt?: Record<string, unknown> }
+  }
+  const integrations = document.integrations !== null && typeof document.integrations === 'object' ? document.integrations : {}
+  if (Array.isArray(document.policy)) {
+    document.policy.forEach((rule: unknown, index) => {
+      const name = (rule as { integration?: unknown } | null)?.integration
+      if (typeof name === 'string' && !/[*?[]/.test(name) && !Object.hasOwn(integrations, name)) {
+        problems.push(`policy[${index}].integration: "${name}" is not defined under integrations`)
+      }
+    })
+  }
+  problems.push(
+    ...siteProblems(integrations, (document as { atlassian?: { siteSuffixes?: unknown } }).atlassian?.siteSuffixes)
+  )
+  const jwt = document.callers?.jwt ?? {}
+  const keySources = ['hs256Secret', 'publicKeys', 'jwksUrl'].filter((key) => jwt[key] !== undefined).length
+  if (keySources > 1) problems.push('callers.jwt: give only one of hs256Secret, publicKeys, jwksUrl')
+  return problems
+}
+
+function siteProblems (integrations: object, suffixes: unknown): string[] {
+  const allowed = Array.isArray(suffixes) && suffixes.every((suffix) => typeof suffix === 'string') ? suffixes as string[] : DEFAULT_SITE_SUFFIXES
+  return Object.entries(integrations).flatMap(([name, integration]) => {
+    const site = (integration as { site?: unknown } | null)?.site
+    if (site === undefined) return []
+    const problem = typeof site === 'string' ? siteNameProblem(site, allowed) : 'a site is a host name such as acme.atlassian.net'
+    return problem === undefined ? [] : [`integrations.${name}.site: ${problem}`]
+  })
+}
+
+/** For configs that name every cloudId (tests, tools that never resolve sites): a BrokerConfig, or every gap listed. */
+export function requireCloudIds (config: ParsedConfig, source = 'config'): BrokerConfig {
+  const missing = Object.entries(config.integrations).filter(([, integration]) => integration.cloudId === undefined)
+  if (missing.length > 0) throw new ConfigError(source, missing.map(([name]) => `integrations.${name}: cloudId not resolved from its site`))
+  return config as BrokerConfig
+}
+
+export interface LoadedConfig {
+  config: ParsedConfig
+  /** The file read, or undefined when running on built-in defaults. */
+  file: string | undefined
+}
+
+/**
+ * Finds and loads the config: the --config file, else $BROKER_CONFIG, else ./atlassian-broker.yaml when present,
+ * else the built-in defaults. Relative paths inside the file are resolved against the file's folder.
+ */
+export function loadConfig (explicitFile?: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+  const candidate = explicitFile ?? env.BROKER_CONFIG
+  let file: string | undefined
+  if (candidate !== undefined && candidate !== '') file = path.resolve(candidate)
+  else {
+    const local = path.resolve(DEFAULT_CONFIG_FILE)
+    try { readFileSync(local); file = local } catch { file = undefined }
+  }
+  if (file === undefined) return { config: parseConfig({}, 'built-in defaults', env), file }
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (error) {
+    throw new ConfigError(file, [`cannot read the file (${(error as NodeJS.ErrnoException).code ?? 'error'})`])
+  }
+  let raw: unknown
+  try {
+    raw = parseYaml(text)
+  } catch (error) {
+    throw new ConfigError(file, [`not valid YAML: ${(error as Error).message.split('\n')[0]}`])
+  }
+  const config = parseConfig(raw, file, env)
+  return { config: resolvePaths(config, path.dirname(file)), file }
+}
+
+/** Makes relative file paths in a loaded config absolute against the config file's folder. */
+function resolvePaths (config: ParsedConfig, base: string): ParsedConfig {
+  const resolve = (target: string): string => path.resolve(base, target)
+  const copy = structuredClone(config) as ParsedConfig
+  copy.dataDir = resolve(copy.dataDir)
+  copy.secrets.file.path = resolve(copy.secrets.file.path)
+  if (copy.callers.jwt.publicKeys) copy.callers.jwt.publicKeys = copy.callers.jwt.publicKeys.map(resolve)
+  if (copy.callers.admin.auditFile !== undefined) copy.callers.admin.auditFile = resolve(copy.callers.admin.auditFile)
+  if (copy.usage.auditFile !== undefined) copy.usage.auditFile = resolve(copy.usage.auditFile)
+  if (copy.metrics.bearerTokenFile !== undefined) copy.metrics.bearerTokenFile = resolve(copy.metrics.bearerTokenFile)
+  const jwt = copy.callers.jwt
+  if (jwt.jwksBearerTokenFile !== undefined) jwt.jwksBearerTokenFile = resolve(jwt.jwksBearerTokenFile)
+  if (jwt.jwksCaFile !== undefined) jwt.jwksCaFile = resolve(jwt.jwksCaFile)
+  const redis = copy.fleet?.redis
+  if (redis?.passwordFile !== undefined) redis.passwordFile = resolve(redis.passwordFile)
+  if (redis?.tls?.caFile !== undefined) redis.tls.caFile = resolve(redis.tls.caFile)
+  const vault = copy.secrets.vault
+  if (vault?.tls?.caFile !== undefined) vault.tls.caFile = resolve(vault.tls.caFile)
+  if (vault?.auth.method === 'approle' && vault.auth.secretIdFile !== undefined) vault.auth.secretIdFile = resolve(vault.auth.secretIdFile)
+  if (vault?.auth.method === 'kubernetes') vault.auth.jwtPath = resolve(vault.auth.jwtPath)
+  return deepFreeze(copy)
+}

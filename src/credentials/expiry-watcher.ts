@@ -1,0 +1,80 @@
+/**
+ * The daily expiry check: asks the one CredentialExpiry (credential-expiry.ts) for a fresh read at start and then once
+ * a day, and logs a warning from 30 days before and an error from 7 days before (and after expiry). Days, parsing and
+ * the cache are CredentialExpiry's, so the log, `/metrics` and the admin view agree. Time comes from the injected
+ * Clock.
+ */
+import type { Logger } from 'pino'
+import type { Clock, TimerHandle } from '../clock.js'
+import { isBrokerError } from '../errors.js'
+import { DAY_MS, type CredentialExpiry } from './expiry.js'
+
+export const DEFAULT_WARN_DAYS = 30
+export const DEFAULT_ERROR_DAYS = 7
+
+export interface ExpiryWatcherOptions {
+  expiry: CredentialExpiry
+  clock: Clock
+  logger: Logger
+  intervalMs?: number
+  warnDays?: number
+  errorDays?: number
+}
+
+export class ExpiryWatcher {
+  readonly #options: Required<ExpiryWatcherOptions>
+  #timer: TimerHandle | undefined
+  #running: Promise<void> | undefined
+  #stopped = false
+
+  constructor (options: ExpiryWatcherOptions) {
+    this.#options = { intervalMs: DAY_MS, warnDays: DEFAULT_WARN_DAYS, errorDays: DEFAULT_ERROR_DAYS, ...options }
+  }
+
+  /** Checks now, then every interval. The first check runs in the background: a slow store must not hold up startup. */
+  start (): void {
+    this.#stopped = false
+    void this.check()
+  }
+
+  stop (): void {
+    this.#stopped = true
+    if (this.#timer !== undefined) this.#options.clock.clearTimer(this.#timer)
+    this.#timer = undefined
+  }
+
+  /** Resolves when the check in progress (if any) is done. */
+  async settled (): Promise<void> { await this.#running }
+
+  /** One read of the store and one log line per integration inside the warning window. */
+  async check (): Promise<void> {
+    this.#running ??= this.#check().finally(() => { this.#running = undefined })
+    await this.#running
+  }
+
+  async #check (): Promise<void> {
+    const { clock, logger, expiry } = this.#options
+    try {
+      await expiry.read()
+      for (const integration of expiry.integrations) this.#report(integration)
+    } catch (error) {
+      logger.warn({ code: isBrokerError(error) ? error.code : undefined }, 'could not read credential expiry from the secret store; trying again at the next check')
+    } finally {
+      if (!this.#stopped) {
+        if (this.#timer !== undefined) clock.clearTimer(this.#timer)
+        this.#timer = clock.setTimer(() => { void this.check() }, this.#options.intervalMs)
+      }
+    }
+  }
+
+  #report (integration: string): void {
+    const { logger, warnDays, errorDays, expiry } = this.#options
+    const expiresAt = expiry.expiresAt(integration)
+    const days = expiry.daysToExpiry(integration)
+    if (expiresAt === undefined || days === undefined) return
+    const fields = { integration, expiresAt, daysToExpiry: days }
+    if (days < 0) logger.error(fields, `the credential of ${integration} expired ${-days} day(s) ago; rotate it: atlassian-broker secrets rotate ${integration}`)
+    else if (days <= errorDays) logger.error(fields, `the credential of ${integration} expires in ${days} day(s); rotate it now: atlassian-broker secrets rotate ${integration}`)
+    else if (days <= warnDays) logger.warn(fields, `the credential of ${integration} expires in ${days} day(s); plan its rotation`)
+  }
+}

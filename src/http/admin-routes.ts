@@ -1,0 +1,224 @@
+/**
+ * The operator API for credentials, `/admin/integrations…`: state, rotate, rollback, history, drop a cached token.
+ * An encapsulated plugin (registered through AppDeps.plugins, and on the admin listener when configured). Every route
+ * needs `app.requireAdmin` (admin-auth.ts), checked in onRequest so an unauthenticated body is never parsed. Every
+ * mutating action writes one audit record (audit.ts). Answers never carry a credential value.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { z } from 'zod'
+import type { Clock } from '../clock.js'
+import type { IntegrationConfig } from '../config/schema.js'
+import { BadRequestError, IntegrationNotFoundError } from '../errors.js'
+import { toProblem } from './problem.js'
+import type { CredentialExpiry } from '../credentials/expiry.js'
+import { credentialHistory, rollbackCredential, rotateCredential, type RotationResult } from '../credentials/rotation.js'
+import type { CredentialVerifier } from '../atlassian/credential-probe.js'
+import type { CredentialSource } from '../secrets/credential-source.js'
+import type { SecretStore } from '../secrets/secret-store.js'
+import type { TokenProvider } from '../tokens/token-provider.js'
+import { auditFailure, type AuditAction, type AuditLog, type AuditOutcome } from '../credentials/audit.js'
+import { integrationStates } from '../credentials/integration-state.js'
+
+export interface AdminPluginOptions {
+  integrations: Readonly<Record<string, IntegrationConfig>>
+  store: SecretStore
+  credentials: CredentialSource
+  tokens: TokenProvider
+  verify: CredentialVerifier
+  expiry: CredentialExpiry
+  audit: AuditLog
+  clock: Clock
+  /** Recorded in audit records: the main listener's admin API or the dedicated admin listener. */
+  via: 'admin-api' | 'admin-listener'
+}
+
+/** Versions are counters: past 2^31 - 1 a number is not one (openapi.yaml says the same maximum). */
+const version = z.number().int().nonnegative().max(2_147_483_647)
+const rotateBody = z.strictObject({
+  credential: z.unknown(),
+  expiresAt: z.string().max(64).optional(),
+  owner: z.string().min(1).max(512).optional(),
+  expectedVersion: version.optional()
+})
+const rollbackBody = z.strictObject({ toVersion: version.min(1).optional(), expectedVersion: version.optional() })
+
+const MUTATING_ROUTES = new Map<string, AuditAction>([
+  ['POST /admin/integrations/:name/rotate', 'rotate'],
+  ['POST /admin/integrations/:name/rollback', 'rollback'],
+  ['DELETE /admin/integrations/:name/token', 'drop-token']
+])
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The admin's name, set by the admin plugin's onRequest check. */
+    adminName: string
+  }
+}
+
+/** Zod problems as field paths and codes only: the body holds a credential, so no message may quote input. */
+function parseBody<T> (schema: z.ZodType<T>, body: unknown): T {
+  const result = schema.safeParse(body ?? {})
+  if (result.success) return result.data
+  const problems = result.error.issues.map((issue) => issue.code === 'unrecognized_keys'
+    ? `unexpected field(s) ${issue.keys.map((key) => JSON.stringify(key.slice(0, 40))).join(', ')}`
+    : `${issue.path.length > 0 ? `field "${issue.path.join('.')}"` : 'the body'} is ${issue.code === 'invalid_type' ? `not a ${issue.expected}` : 'invalid'}`)
+  throw new BadRequestError(problems.join('; '))
+}
+
+export function createAdminPlugin (options: AdminPluginOptions): (app: FastifyInstance) => Promise<void> {
+  const { integrations, store, credentials, tokens, expiry, audit } = options
+  const rotation = { store, verify: options.verify, clock: options.clock }
+
+  const integrationOf = (request: FastifyRequest): { name: string, config: IntegrationConfig } => {
+    const name = (request.params as { name: string }).name
+    const config = Object.hasOwn(integrations, name) ? integrations[name] : undefined
+    if (config === undefined) throw new IntegrationNotFoundError(name.slice(0, 64))
+    return { name, config }
+  }
+
+  /** Requests whose mutating action wrote its audit record; the others are recorded by the onError hook below. */
+  const auditedRequests = new WeakSet<FastifyRequest>()
+
+  /** Runs a mutating action and writes its one audit record, success or not. */
+  async function audited<
+    T extends { oldVersion?: number | undefined, newVersion?: number | undefined, detail?: string }
+  > (request: FastifyRequest, action: AuditAction, integration: string, run: () => Promise<T>): Promise<T> {
+    auditedRequests.add(request)
+    const base = { actor: request.adminName, action, integration, via: options.via, requestId: request.id }
+    try {
+      const result = await run()
+      audit.record({
+        ...base,
+        oldVersion: result.oldVersion,
+        newVersion: result.newVersion,
+        outcome: 'ok',
+        detail: result.detail
+      })
+      return result
+    } catch (error) {
+      const current = await store.currentVersion(integration).catch(() => undefined)
+      audit.record({ ...base, oldVersion: current, ...auditFailure(error) })
+      throw error
+    }
+  }
+
+  const answer = (result: RotationResult, verb: string): Record<string, unknown> => ({
+    integration: result.integration,
+    oldVersion: result.oldVersion ?? null,
+    newVersion: result.newVersion,
+    ...(result.restoredVersion === undefined ? {} : { restoredVersion: result.restoredVersion }),
+    verified: true,
+    expiresAt: expiry.expiresAt(result.integration) ?? null,
+    daysToExpiry: expiry.daysToExpiry(result.integration) ?? null,
+    notes: [`${verb}: new exchanges use version ${result.newVersion}; tokens already minted stay in use until they expire or are refused`, ...result.notes]
+  })
+
+  /** The written version becomes the one in use here at once (other brokers see it within their revalidation interval).
+   */
+  const adopt = async (result: RotationResult): Promise<void> => {
+    credentials.adopt(result.stored)
+    expiry.note(
+      result.integration,
+      (await store.metadata(result.integration).catch(() => undefined))?.expires_at ??
+        expiry.expiresAt(result.integration)
+    )
+  }
+
+  return async function adminPlugin (app: FastifyInstance): Promise<void> {
+    app.decorateRequest('adminName', '')
+    app.addHook('onRequest', async (request) => {
+      request.adminName = await app.requireAdmin(request)
+    })
+
+    // Every refused attempt at a mutating action is recorded, also those refused before the action ran: a body that
+    // is not JSON or has unknown fields, an unknown integration, a caller without the admin role. Unauthenticated
+    // attempts are not (anyone can make them; they go to the sampled log, callers/refusal-sampler.ts).
+    app.addHook('onError', async (request, _reply, error) => {
+      const action = MUTATING_ROUTES.get(`${request.method} ${request.routeOptions.url ?? ''}`)
+      const actor = request.adminName !== '' ? request.adminName : request.caller?.id
+      if (action === undefined || actor === undefined || auditedRequests.has(request)) return
+      const { body } = toProblem(error, request.id)
+      const outcome: AuditOutcome = body.statusCode === 409 ? 'conflict' : body.statusCode < 500 ? 'refused' : 'failed'
+      const integration = String((request.params as { name?: unknown }).name ?? '').slice(0, 64)
+      audit.record({ actor, action, integration, via: options.via, requestId: request.id, outcome, code: body.code, detail: `refused before the ${action}: ${body.message.slice(0, 160)}` })
+    })
+
+    app.get('/admin/integrations', async () => {
+      return { store: store.kind, integrations: await integrationStates({ ...options }, Object.keys(integrations)) }
+    })
+
+    app.get('/admin/integrations/:name', async (request) => {
+      const { name } = integrationOf(request)
+      return (await integrationStates({ ...options }, [name]))[0]
+    })
+
+    app.get('/admin/integrations/:name/history', async (request) => {
+      const { name } = integrationOf(request)
+      const history = await credentialHistory(store, name)
+      const inUse = credentials.cachedVersion(name)
+      return {
+        integration: name,
+        currentVersion: history.currentVersion ?? null,
+        versionInUse: inUse ?? null,
+        rotatedAt: history.metadata.rotated_at ?? null,
+        rotatedBy: history.metadata.rotated_by ?? null,
+        expiresAt: history.metadata.expires_at ?? null,
+        owner: history.metadata.owner ?? null,
+        versions: history.versions.map((entry) => ({
+          version: entry.version,
+          createdAt: entry.createdAt,
+          writtenBy: entry.writtenBy ?? null,
+          readable: entry.readable,
+          current: entry.version === history.currentVersion
+        }))
+      }
+    })
+
+    app.post('/admin/integrations/:name/rotate', async (request) => {
+      const { name, config } = integrationOf(request)
+      const body = parseBody(rotateBody, request.body)
+      const result = await audited(request, 'rotate', name, async () => {
+        const rotated = await rotateCredential(rotation, {
+          integration: name,
+          config,
+          credential: body.credential,
+          actor: request.adminName,
+          expiresAt: body.expiresAt,
+          owner: body.owner,
+          expectedVersion: body.expectedVersion
+        })
+        await adopt(rotated)
+        return { ...rotated, detail: config.credential === 'oauth' ? 'verified at the token endpoint' : 'verified with one authenticated API call' }
+      })
+      return answer(result, 'rotated')
+    })
+
+    app.post('/admin/integrations/:name/rollback', async (request) => {
+      const { name, config } = integrationOf(request)
+      const body = parseBody(rollbackBody, request.body)
+      const result = await audited(request, 'rollback', name, async () => {
+        const rolledBack = await rollbackCredential(rotation, {
+          integration: name,
+          config,
+          actor: request.adminName,
+          toVersion: body.toVersion,
+          expectedVersion: body.expectedVersion
+        })
+        await adopt(rolledBack)
+        return { ...rolledBack, detail: `restored version ${rolledBack.restoredVersion ?? '?'}` }
+      })
+      return answer(result, `rolled back to the credential of version ${result.restoredVersion ?? '?'}`)
+    })
+
+    app.delete('/admin/integrations/:name/token', async (request) => {
+      const { name } = integrationOf(request)
+      const result = await audited(request, 'drop-token', name, async () => {
+        const before = tokens.state(name)
+        const dropped = tokens.drop(name)
+        const version = before.cached ? before.secretVersion : undefined
+        return { dropped, oldVersion: version, detail: dropped ? 'cached access token dropped' : 'no cached access token' }
+      })
+      return { integration: name, dropped: result.dropped }
+    })
+  }
+}

@@ -1,0 +1,75 @@
+/**
+ * The one record per request, made when the answer has ended (Fastify's `onResponse`): a proxied call becomes one
+ * ProxiedCall for usage (metrics, usage window, call audit) and one `proxied` log line; any other route one `request`
+ * line (health, readiness and metrics scrapes stay quiet). Anyone can cause a 4xx without a valid token (401, 404 on
+ * made-up routes): those lines are sampled by `logRefusal` (callers/refusal-sampler.ts); usage still sees each one.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { Logger } from 'pino'
+import { REDACT_PATHS } from '../logger.js'
+import type { ProxiedCall, ProxyContext, UsageSink } from '../usage/proxied-call.js'
+
+export interface CallRecordOptions {
+  logger: Logger
+  usage?: UsageSink | undefined
+  /** Routes that get no log line (probes, scrapes). */
+  quietRoutes: ReadonlySet<string>
+  /** Whether this unauthenticated refusal may be logged (the sampler's budget). */
+  logRefusal: () => boolean
+}
+
+export function recordCalls (app: FastifyInstance, options: CallRecordOptions): void {
+  // The one line per request holds only scalar fields picked below, never a header, body or nested object, so it is
+  // redacted by the top-level secret names alone: the full list's `*.` paths make pino run every field of every line
+  // through a wildcard redactor, about a tenth of a proxied call's CPU in the bench profile (bench/README.md).
+  const accessLog = options.logger.child({}, { redact: { paths: REDACT_PATHS.filter((path) => !/[.*[]/.test(path)), censor: '[redacted]' } })
+  app.addHook('onResponse', async (request, reply) => {
+    const unauthenticatedRefusal = reply.statusCode >= 400 && reply.statusCode < 500 && request.caller === null
+    const logged = !unauthenticatedRefusal || options.logRefusal()
+    const proxy = request.proxy
+    if (proxy === null) {
+      const route = request.routeOptions.url ?? ''
+      if (logged && !options.quietRoutes.has(route)) accessLog.info({ reqId: request.id, method: request.method, route, status: reply.statusCode, durationMs: round(reply.elapsedTime) }, 'request')
+      return
+    }
+    const call = proxiedCall(request, reply, proxy)
+    if (logged) {
+      accessLog.info({
+        reqId: request.id,
+        caller: call.caller,
+        integration: call.integration,
+        method: call.method,
+        path: call.path,
+        status: call.statusCode,
+        upstreamStatus: call.upstreamStatus,
+        upstreamRequestId: call.upstreamRequestId,
+        durationMs: round(call.durationMs)
+      }, 'proxied')
+    }
+    options.usage?.record(call)
+  })
+}
+
+function proxiedCall (request: FastifyRequest, reply: FastifyReply, proxy: ProxyContext): ProxiedCall {
+  return {
+    requestId: request.id,
+    caller: request.caller?.id,
+    integration: proxy.integration,
+    method: request.method,
+    path: proxy.path,
+    statusCode: reply.statusCode,
+    errorCode: proxy.errorCode,
+    durationMs: reply.elapsedTime,
+    upstreamStatus: proxy.upstreamStatus,
+    upstreamMs: proxy.upstreamMs,
+    upstreamRequestId: proxy.upstreamRequestId,
+    rateLimitReason: proxy.rateLimitReason,
+    bytesIn: proxy.bytesIn(),
+    bytesOut: proxy.bytesOut,
+    at: Date.now()
+  }
+}
+
+function round (ms: number): number {
+  return Math.round(ms * 100) / 100
+}

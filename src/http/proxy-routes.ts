@@ -1,0 +1,144 @@
+/**
+ * `ANY /proxy/{integration}/{path}?{query}`: the thin Fastify adapter around callers -> policy -> forwarder.
+ * Bodies are not parsed here: every content type passes through as a stream.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
+import type { IntegrationConfig } from '../config/schema.js'
+import { IntegrationNotFoundError, PathRejectedError, PolicyDeniedError } from '../errors.js'
+import { HTTP_METHODS } from '../policy/http-methods.js'
+import type { Admit } from '../limits/admission.js'
+import type { Policy } from '../policy/policy.js'
+import { checkRequestPath, splitTarget } from '../policy/request-path.js'
+import type { ProxyContext } from '../usage/proxied-call.js'
+import { CallerGone } from '../upstream/caller-gone.js'
+import type { Forwarder, ForwardResponse } from '../upstream/forwarder.js'
+import { callerResponseHeaders } from '../upstream/headers.js'
+import { rateLimitReason } from '../atlassian/rate-limit-headers.js'
+
+export interface ProxyPluginOptions {
+  integrations: Readonly<Record<string, IntegrationConfig>>
+  policy: Policy
+  forwarder: Forwarder
+  /** Admission control (per-caller limits, quota holds); throws a 429 error to refuse before anything goes upstream. */
+  /** A promise only when fleet-wide limits must ask Redis first (src/limits/admission.ts). */
+  admit?: Admit | undefined
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    proxy: ProxyContext | null
+  }
+}
+
+/**
+ * Writes the upstream answer straight to the caller's socket: status and headers in one writeHead (one header object,
+ * built once), then the body piped as it comes. Fastify's send path (onSend hooks, its stream bookkeeping, a header
+ * copy per name) is skipped with reply.hijack(); its onResponse hooks still run when the response finishes, so the
+ * access line, usage and metrics see every call. A header Node refuses throws here, before the hijack, and takes
+ * the usual error path.
+ */
+function sendUpstream (reply: FastifyReply, response: ForwardResponse, context: ProxyContext): void {
+  const headers = callerResponseHeaders(response.headers)
+  // What hooks set on the reply (x-request-id) goes out too, unless Atlassian's own header of that name replaces it.
+  const set = reply.getHeaders()
+  for (const name in set) {
+    const value = set[name]
+    if (headers[name] === undefined && value !== undefined) headers[name] = typeof value === 'number' ? String(value) : value
+  }
+  const raw = reply.raw
+  raw.writeHead(response.statusCode, headers)
+  reply.hijack()
+  const body = response.body
+  const declared = response.headers['content-length']
+  if (typeof declared === 'string') context.bytesOut = Number(declared)
+  else body.on('data', (chunk: Buffer) => { context.bytesOut += chunk.length })
+  // An upstream reset tears the caller's response down; a caller going away destroys the upstream body.
+  body.once('error', () => { raw.destroy() })
+  raw.once('close', () => { if (!body.readableEnded) body.destroy() })
+  // A caller already gone has fired its 'close' before the listener above: free the upstream connection now.
+  if (raw.destroyed) { body.destroy(); return }
+  body.pipe(raw)
+}
+
+async function proxyPlugin (app: FastifyInstance, options: ProxyPluginOptions): Promise<void> {
+  const { integrations, policy, forwarder } = options
+  app.decorateRequest('proxy', null)
+
+  await app.register(async (scope) => {
+    // Pass every body through unparsed (docs/style.md, "Proxying": stream bodies in both directions).
+    scope.removeAllContentTypeParsers()
+    scope.addContentTypeParser('*', (_request, _payload, done) => { done(null) })
+
+    const handler = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
+      const { path: rawPath, query } = splitTarget(request.raw.url ?? '/')
+      // The router strips an absolute-form target ("GET http://host/proxy/...", RFC 9112 section 3.2.2) before matching;
+      // reading the integration from such a target here would parse something else than what was routed.
+      if (!rawPath.startsWith('/proxy/')) throw new PathRejectedError('the request target must be a path ("/proxy/..."), not an absolute URL')
+      const afterPrefix = rawPath.slice('/proxy/'.length)
+      const slash = afterPrefix.indexOf('/')
+      const integration = slash === -1 ? afterPrefix : afterPrefix.slice(0, slash)
+      const context: ProxyContext = {
+        integration: undefined,
+        path: '',
+        upstreamStatus: undefined,
+        upstreamStartedAt: undefined,
+        upstreamMs: undefined,
+        upstreamRequestId: undefined,
+        rateLimitReason: undefined,
+        errorCode: undefined,
+        bytesIn: () => 0,
+        bytesOut: 0
+      }
+      request.proxy = context
+
+      const config = Object.hasOwn(integrations, integration) ? integrations[integration] : undefined
+      // Known before authentication, so a 401 is still counted against the (configured) integration it aimed at.
+      if (config !== undefined) context.integration = integration
+      const caller = await app.authenticateCaller(request)
+      if (config === undefined) throw new IntegrationNotFoundError(integration.slice(0, 64))
+
+      const checked = checkRequestPath(slash === -1 ? '/' : afterPrefix.slice(slash), query)
+      if (!checked.ok) throw new PathRejectedError(checked.reason)
+      context.path = checked.value.path
+
+      const decision = policy.decide(caller.id, integration, request.method, checked.value.path)
+      if (!decision.allowed) throw new PolicyDeniedError(decision.reason)
+
+      let admitted = options.admit?.(caller.id, integration, decision.rule)
+      if (admitted instanceof Promise) admitted = await admitted
+      const release = admitted
+      const callerGone = new CallerGone()
+      reply.raw.once('close', () => { if (!reply.raw.writableFinished) callerGone.abort() })
+      try {
+        context.upstreamStartedAt = performance.now()
+        const response = await forwarder.forward({
+          integration,
+          config,
+          method: request.method,
+          path: checked.value.path,
+          query: checked.value.query,
+          incoming: request.raw,
+          signal: callerGone
+        })
+        context.upstreamMs = performance.now() - context.upstreamStartedAt
+        context.upstreamStatus = response.statusCode
+        context.bytesIn = response.bytesIn
+        const requestIdHeader = response.headers['x-arequestid'] ?? response.headers['atl-traceid']
+        context.upstreamRequestId = typeof requestIdHeader === 'string' ? requestIdHeader : undefined
+        context.rateLimitReason = response.statusCode === 429 ? rateLimitReason(response.headers) : undefined
+        if (release) response.body.once('close', release)
+        sendUpstream(reply, response, context)
+        return reply
+      } catch (error) {
+        release?.()
+        throw error
+      }
+    }
+
+    scope.route({ method: [...HTTP_METHODS], url: '/proxy/:integration', handler })
+    scope.route({ method: [...HTTP_METHODS], url: '/proxy/:integration/*', handler })
+  })
+}
+
+export default fp(proxyPlugin, { name: 'broker-proxy', dependencies: ['broker-callers'] })

@@ -1,0 +1,54 @@
+/**
+ * The usage view for operators: `GET /admin/usage` (JSON totals), `GET /admin/ops` (JSON: calls per minute by
+ * outcome, credentials, Atlassian headroom), both admin only (admin-auth.ts), and `GET /admin`, the page that shows
+ * them. The page itself is served without authentication: it holds no data and asks for the token.
+ */
+import type { FastifyInstance } from 'fastify'
+import { BadRequestError, StateConflictError } from '../errors.js'
+import type { UsageWindow } from '../usage/usage-window.js'
+import { opsSnapshot, type OpsSources } from '../usage/ops-view.js'
+import { USAGE_PAGE_CSP, USAGE_PAGE_HTML } from './ops-page/ops-page.js'
+
+/** This process's window; in fleet mode also the whole fleet's per-minute aggregates (`?scope=fleet`). */
+export interface UsageView { window: UsageWindow, fleet?: () => Promise<object>, ops?: OpsSources }
+
+/** A selection parameter: absent or empty means "all"; labels are config names, so 256 characters is plenty. */
+function selected (query: Record<string, unknown>, name: string): string | undefined {
+  const value = query[name]
+  if (value === undefined || value === '') return undefined
+  if (typeof value !== 'string' || value.length > 256) throw new BadRequestError(`${name} is one caller or integration name (at most 256 characters), given once`)
+  return value
+}
+
+export function usageRoutes (view: UsageView | UsageWindow): (app: FastifyInstance) => Promise<void> {
+  const { window, fleet, ops } = 'window' in view ? view : { window: view, fleet: undefined, ops: undefined }
+  return async (app) => {
+    const onRequest = async (request: Parameters<typeof app.requireAdmin>[0]): Promise<void> => {
+      await app.requireAdmin(request)
+    }
+    app.get('/admin/usage', { onRequest }, async (request, reply) => {
+      const scope = (request.query as { scope?: unknown }).scope
+      if (scope !== undefined && scope !== 'pod' && scope !== 'fleet') throw new BadRequestError('scope is "pod" (default) or "fleet"')
+      if (scope === 'fleet' && fleet === undefined) throw new StateConflictError('scope=fleet needs fleet mode (the `fleet` section of the config)')
+      return reply.header('cache-control', 'no-store').send(scope === 'fleet' && fleet !== undefined ? await fleet() : window.snapshot())
+    })
+
+    if (ops !== undefined) {
+      app.get('/admin/ops', { onRequest }, async (request, reply) => {
+        const query = request.query as Record<string, unknown>
+        const snapshot = await opsSnapshot(ops, { caller: selected(query, 'caller'), integration: selected(query, 'integration') })
+        return reply.header('cache-control', 'no-store').send(snapshot)
+      })
+    }
+
+    app.get('/admin', async (_request, reply) => {
+      return reply
+        .type('text/html; charset=utf-8')
+        .header('content-security-policy', USAGE_PAGE_CSP)
+        .header('x-content-type-options', 'nosniff')
+        .header('referrer-policy', 'no-referrer')
+        .header('cache-control', 'no-store')
+        .send(USAGE_PAGE_HTML)
+    })
+  }
+}

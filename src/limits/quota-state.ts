@@ -1,0 +1,101 @@
+/**
+ * Atlassian headroom per integration: the rate-limit headers of the latest answer that carried any (enforced
+ * `X-RateLimit-*`, `RateLimit-Reason`, `Retry-After` on a 429, or the informational beta family), parsed by
+ * rate-limit-headers.ts. One entry per configured integration, overwritten in place: bounded memory. Header values
+ * are numbers, dates and a reason from Atlassian; nothing of the request (no token) is kept.
+ */
+import type { Clock } from '../clock.js'
+import { parseRateLimitHeaders, type HeaderBag, type RateLimitEntry, type RateLimitState } from '../atlassian/rate-limit-headers.js'
+
+export interface HeadroomEntry {
+  integration: string
+  /** When this answer came, ISO 8601. */
+  seenAt: string
+  statusCode: number
+  limit: number | null
+  remaining: number | null
+  /** X-RateLimit-Reset (429 only, per Atlassian), ISO 8601. */
+  resetAt: string | null
+  nearLimit: boolean | null
+  reason: string | null
+  retryAfterSeconds: number | null
+  /** Beta headers (informational): the policy's quota and window, and the remaining points when Atlassian sends them.
+   */
+  beta: {
+    policy: string | null
+    quota: number | null
+    windowSeconds: number | null
+    remaining: number | null
+    resetSeconds: number | null
+  } | null
+}
+
+/** Reason strings come from Atlassian; kept short and printable so a header cannot flood the page. */
+const clean = (text: string | undefined): string | null => text === undefined ? null : text.replace(/[^\x20-\x7e]/g, '').slice(0, 80)
+
+function hasAny (state: RateLimitState): boolean {
+  return (
+    state.limit !== undefined ||
+    state.remaining !== undefined ||
+    state.resetAt !== undefined ||
+    state.nearLimit !== undefined ||
+    state.reason !== undefined ||
+    state.policies.length > 0 ||
+    state.limits.length > 0
+  )
+}
+
+const numberParam = (entry: RateLimitEntry | undefined, name: string): number | null => {
+  const value = entry?.params[name]
+  return typeof value === 'number' && Number.isFinite(value) ? value : null
+}
+
+export class UpstreamHeadroom {
+  readonly #clock: Clock
+  readonly #known: (integration: string) => boolean
+  readonly #latest = new Map<string, HeadroomEntry>()
+
+  /** `integrations`: the configured names, or a live check (so integrations added by a reload are kept too). */
+  constructor (options: { clock: Clock, integrations: Iterable<string> | ((integration: string) => boolean) }) {
+    this.#clock = options.clock
+    const integrations = options.integrations
+    if (typeof integrations === 'function') this.#known = integrations
+    else {
+      const names = new Set(integrations)
+      this.#known = (integration) => names.has(integration)
+    }
+  }
+
+  /** Every upstream answer (forwarder's onUpstreamResponse); answers without rate-limit headers leave the last entry.
+   */
+  observe (integration: string, statusCode: number, headers: HeaderBag): void {
+    if (!this.#known(integration)) return
+    const now = this.#clock.now()
+    const { enforced, beta } = parseRateLimitHeaders(headers, now)
+    const withRetry = statusCode === 429 && enforced.retryAfterMs !== undefined
+    if (!hasAny(enforced) && !hasAny(beta) && !withRetry) return
+    const policy = beta.policies[0]
+    const limit = beta.limits.find((entry) => entry.name === policy?.name) ?? beta.limits[0]
+    this.#latest.set(integration, {
+      integration,
+      seenAt: new Date(now).toISOString(),
+      statusCode,
+      limit: enforced.limit ?? null,
+      remaining: enforced.remaining ?? null,
+      resetAt: enforced.resetAt === undefined ? null : new Date(enforced.resetAt).toISOString(),
+      nearLimit: enforced.nearLimit ?? null,
+      reason: clean(enforced.reason ?? beta.reason),
+      retryAfterSeconds: enforced.retryAfterMs === undefined ? null : Math.ceil(enforced.retryAfterMs / 1000),
+      beta: hasAny(beta)
+        ? { policy: clean(policy?.name), quota: numberParam(policy, 'q'), windowSeconds: numberParam(policy, 'w'), remaining: numberParam(limit, 'r'), resetSeconds: numberParam(limit, 't') }
+        : null
+    })
+  }
+
+  /** The latest entry of each integration that has one, by integration name. */
+  entries (): HeadroomEntry[] {
+    return [...this.#latest.values()].sort((a, b) =>
+      a.integration < b.integration ? -1 : a.integration > b.integration ? 1 : 0
+    )
+  }
+}

@@ -1,0 +1,108 @@
+/**
+ * What the ops page shows besides usage totals, in one JSON document (`GET /admin/ops`): calls per minute by outcome
+ * for the selected caller and integration, the credentials panel, and Atlassian headroom with active quota holds.
+ * Built from names, counts, versions and dates only: no credential, token or caller JWT can reach it.
+ */
+import type { Clock } from '../clock.js'
+import { CALL_OUTCOMES } from './call-outcome.js'
+import type { OutcomeSelection, OutcomeSeries, OutcomeView } from './outcome-series.js'
+import type { HeadroomEntry, UpstreamHeadroom } from '../limits/quota-state.js'
+import { integrationStates, type StateSources } from '../credentials/integration-state.js'
+
+/** Days to expiry at or under which the page marks a credential: a warning, then critical. */
+export const EXPIRY_WARN_DAYS = 14
+export const EXPIRY_CRITICAL_DAYS = 3
+
+export interface OpsSources extends StateSources {
+  clock: Clock
+  outcomes: OutcomeSeries
+  headroom: UpstreamHeadroom
+  /** Epoch ms until which an integration's traffic is held after a quota 429 (limits/quota-hold.ts). */
+  heldUntil: (integration: string) => number | undefined
+  startedAt: number
+}
+
+export interface CredentialRow {
+  integration: string
+  product: string
+  credential: string
+  store: string
+  storeVersion: number | null
+  versionInUse: number | null
+  rotatedAt: string | null
+  rotatedBy: string | null
+  owner: string | null
+  expiresAt: string | null
+  daysToExpiry: number | null
+  /** `critical` (under 3 days, or expired), `warn` (under 14), `ok`, or null without a recorded expiry. */
+  expiryLevel: 'critical' | 'warn' | 'ok' | null
+  /** OAuth: when the cached access token expires; null when none is cached (or for API tokens). */
+  tokenCachedUntil: string | null
+  lastExchange: { at: string, outcome: string } | null
+  storeError: string | null
+}
+
+export interface HeadroomRow {
+  integration: string
+  /** The quota hold's end, ISO 8601, while one is active. */
+  heldUntil: string | null
+  latest: HeadroomEntry | null
+}
+
+export interface OpsSnapshot extends OutcomeView {
+  generatedAt: string
+  startedAt: string
+  selection: { caller: string | null, integration: string | null }
+  outcomes: readonly string[]
+  thresholds: { warnDays: number, criticalDays: number }
+  credentials: CredentialRow[]
+  headroom: HeadroomRow[]
+}
+
+export function expiryLevel (days: number | null): CredentialRow['expiryLevel'] {
+  if (days === null) return null
+  return days < EXPIRY_CRITICAL_DAYS ? 'critical' : days < EXPIRY_WARN_DAYS ? 'warn' : 'ok'
+}
+
+export async function opsSnapshot (sources: OpsSources, selection: OutcomeSelection): Promise<OpsSnapshot> {
+  const clock: Clock = sources.clock
+  const now = clock.now()
+  const names = Object.keys(sources.integrations).sort()
+  const states = await integrationStates(sources, names)
+  const latest = new Map(sources.headroom.entries().map((entry) => [entry.integration, entry]))
+  return {
+    generatedAt: new Date(now).toISOString(),
+    startedAt: new Date(sources.startedAt).toISOString(),
+    selection: { caller: selection.caller ?? null, integration: selection.integration ?? null },
+    outcomes: CALL_OUTCOMES,
+    thresholds: { warnDays: EXPIRY_WARN_DAYS, criticalDays: EXPIRY_CRITICAL_DAYS },
+    ...sources.outcomes.view(selection),
+    credentials: states.map((state): CredentialRow => ({
+      integration: state.integration,
+      product: state.product,
+      credential: state.credential,
+      store: sources.store.kind,
+      storeVersion: state.storeVersion,
+      versionInUse: state.versionInUse,
+      rotatedAt: state.rotatedAt,
+      rotatedBy: state.rotatedBy,
+      owner: state.owner,
+      expiresAt: state.expiresAt,
+      daysToExpiry: state.daysToExpiry,
+      expiryLevel: expiryLevel(state.daysToExpiry),
+      tokenCachedUntil: state.accessToken?.cached === true && state.accessToken.expiresInSeconds !== null
+        ? new Date(now + state.accessToken.expiresInSeconds * 1000).toISOString()
+        : null,
+      lastExchange: state.lastExchange ?? null,
+      storeError: state.storeError ?? null
+    })),
+    headroom: names.map((integration): HeadroomRow => {
+      const held = sources.heldUntil(integration)
+      return {
+        integration,
+        heldUntil: held === undefined ? null : new Date(held).toISOString(),
+        latest: latest.get(integration) ?? null
+      }
+    })
+  }
+}

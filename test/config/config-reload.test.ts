@@ -1,0 +1,97 @@
+import { createHash } from 'node:crypto'
+import { writeFileSync } from 'node:fs'
+import path from 'node:path'
+import t from 'tap'
+import { request } from 'undici'
+import { loadConfig } from '../../src/config/schema.js'
+import { createLogger } from '../../src/logger.js'
+import { createFileStore } from '../../src/secrets/file/file-store.js'
+import { startServer } from '../../src/server.js'
+import { CALLER_SECRET, CLIENT_ID, CLIENT_SECRET, JIRA_CLOUD_ID, WIKI_CLOUD_ID, memoryLogStream } from '../helpers/broker-harness.js'
+import { FakeAtlassian, streamSha256 } from '../helpers/fake-atlassian.js'
+import { createSigner } from 'fast-jwt'
+
+const SITE = 'acme.atlassian.net'
+
+function configText (fake: FakeAtlassian, integrations: string, policy: string): string {
+  return `# reload test
+listen: { host: 127.0.0.1, port: 0 }
+dataDir: ./data
+callers: { jwt: { hs256Secret: "${CALLER_SECRET}" } }
+atlassian: { tokenUrl: ${fake.tokenUrl}, apiUrl: ${fake.url}, siteUrl: "${fake.siteUrl}" }
+secrets: { store: file, file: { path: ./data/secrets.enc } }
+integrations:
+${integrations}
+policy:
+${policy}
+`
+}
+
+t.test('a reload adds an integration and its policy, refuses a bad file, and never drops a streaming call in flight', async (t) => {
+  const fake = await FakeAtlassian.start({ t, sites: [{ product: 'jira', cloudId: JIRA_CLOUD_ID }, { product: 'confluence', cloudId: WIKI_CLOUD_ID }] })
+  fake.addClient(CLIENT_ID, CLIENT_SECRET)
+  fake.setSiteName(SITE, WIKI_CLOUD_ID)
+  const dir = t.testdir({ data: {} })
+  const file = path.join(dir, 'atlassian-broker.yaml')
+  const jiraOnly = '  jira-main: { product: jira, cloudId: ' + JIRA_CLOUD_ID + ' }'
+  const jiraRule = '  - { caller: report-job, integration: jira-main, methods: [GET], paths: ["/**"] }'
+  writeFileSync(file, configText(fake, jiraOnly, jiraRule))
+  const loaded = loadConfig(file, {})
+  const store = await createFileStore({ path: loaded.config.secrets.file.path, logger: createLogger({ level: 'silent' }) })
+  await store.put('jira-main', { client_id: CLIENT_ID, client_secret: CLIENT_SECRET })
+  await store.put('wiki-main', { client_id: CLIENT_ID, client_secret: CLIENT_SECRET })
+  await store.close()
+  const logs: string[] = []
+  const server = await startServer(loaded, createLogger({ level: 'info', destination: memoryLogStream(logs) }))
+  t.teardown(() => server.stop())
+  const token = createSigner({ key: CALLER_SECRET, algorithm: 'HS256', expiresIn: 600_000 })({ sub: 'report-job', aud: 'atlassian-broker' })
+  const auth = { authorization: `Bearer ${token}` }
+  const ready = async (): Promise<{ config: { hash: string, reloads: number } }> => await (await request(`${server.url}/readyz`)).body.json() as { config: { hash: string, reloads: number } }
+  const firstHash = (await ready()).config.hash
+
+  t.equal((await request(`${server.url}/proxy/wiki-main/wiki/api/v2/spaces`, { headers: auth })).statusCode, 404, 'not configured yet')
+
+  // A download starts on the old config and is held by backpressure while the config changes under it.
+  const size = 8 * 1024 * 1024
+  const download = await request(`${server.url}/proxy/jira-main/rest/api/3/attachment/content/stream/${size}`, { headers: auth })
+  t.equal(download.statusCode, 200)
+  const iterator = download.body[Symbol.asyncIterator]()
+  const hash = createHash('sha256')
+  const first = await iterator.next()
+  hash.update(first.value as Buffer)
+  let received = (first.value as Buffer).length
+
+  // The new file drops jira-main altogether and adds a site-named integration with its rule.
+  writeFileSync(file, configText(fake, `  wiki-main: { product: confluence, site: ${SITE} }`, '  - { caller: report-job, integration: wiki-main, methods: [GET], paths: ["/**"] }'))
+  const applied = await server.reloader?.reload()
+  t.match(applied, { outcome: 'applied', changes: ['integration wiki-main added', 'integration jira-main removed', 'policy: 1 → 1 rules'] })
+  t.ok(logs.some((line) => line.includes('config reloaded: integration wiki-main added')), 'the change is logged')
+
+  t.equal((await request(`${server.url}/proxy/wiki-main/wiki/api/v2/spaces`, { headers: auth })).statusCode, 200, 'the new integration serves')
+  const gone = await request(`${server.url}/proxy/jira-main/rest/api/3/myself`, { headers: auth })
+  t.equal(gone.statusCode, 404, 'a new call to the removed integration is refused')
+  await gone.body.dump()
+
+  for (let next = await iterator.next(); next.done !== true; next = await iterator.next()) {
+    hash.update(next.value as Buffer)
+    received += (next.value as Buffer).length
+  }
+  t.equal(received, size, 'the in-flight download finished on the old config')
+  t.equal(hash.digest('hex'), streamSha256(size))
+
+  const afterApply = await ready()
+  t.not(afterApply.config.hash, firstHash)
+  t.equal(afterApply.config.reloads, 1)
+
+  writeFileSync(file, configText(fake, '  wiki-main: { product: confluence }\n  bad: { product: bitbucket, cloudId: nope }', '  - { caller: report-job, integration: missing, methods: [GET], paths: ["/**"] }'))
+  const refused = await server.reloader?.reload()
+  t.equal(refused?.outcome, 'rejected')
+  t.ok(refused?.outcome === 'rejected' && refused.problems.length >= 3, `every problem listed: ${JSON.stringify(refused)}`)
+  t.ok(logs.some((line) => line.includes('config reload refused') && line.includes('\\"missing\\" is not defined under integrations')), 'the problems are logged')
+  t.equal((await request(`${server.url}/proxy/wiki-main/wiki/api/v2/spaces`, { headers: auth })).statusCode, 200, 'the old config keeps serving')
+  t.equal((await ready()).config.hash, afterApply.config.hash)
+
+  const metrics = await (await request(`${server.url}/metrics`)).body.text()
+  t.match(metrics, 'atlassian_broker_config_reload_total{outcome="applied"} 1')
+  t.match(metrics, 'atlassian_broker_config_reload_total{outcome="rejected"} 1')
+})
