@@ -111,7 +111,7 @@ export async function createBroker (parsed: ParsedConfig, options: BrokerOptions
     ...(fleet ? { shared: fleet.tokens } : {})
   })
   const quotaHold = new QuotaHold({ clock, logger, ...(fleet ? { shared: fleet.hold } : {}) })
-  fleet?.attach({ tokens, quotaHold, credentials, usage: usage.window }, usage.metrics?.registry)
+  fleet?.attach({ tokens, quotaHold, credentials, usage: usage.tally }, usage.metrics?.registry)
   const firstCalls = new FirstCallWatch(config.integrations, logger)
   const forwarder = new Forwarder({
     apiUrl: config.atlassian.apiUrl,
@@ -162,12 +162,12 @@ export async function createBroker (parsed: ParsedConfig, options: BrokerOptions
     tokens,
     expiry,
     clock,
-    outcomes: usage.outcomes,
+    tally: usage.tally,
     headroom: usage.headroom,
     heldUntil: (integration: string) => quotaHold.heldUntil(integration),
     startedAt: clock.now()
   }
-  const usageView = { window: usage.window, ops, ...(fleetUsage ? { fleet: () => fleetUsage.snapshot() } : {}) }
+  const usageView = { tally: usage.tally, ops, ...(fleetUsage ? { fleet: () => fleetUsage.snapshot() } : {}) }
   const recordReload = (outcome: ReloadOutcome['outcome']): void => { usage.metrics?.onReload(outcome) }
   // With metrics.listen, the metrics are served there only, never on the listener that carries /proxy.
   const metricsApp =

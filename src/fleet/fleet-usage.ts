@@ -1,44 +1,31 @@
 /**
- * Fleet-wide usage from small per-minute aggregates. Every 10 s each sidecar writes what it saw in the current and
- * the previous minute into one hash per minute (field `pod \0 caller \0 integration`, value the five counters), with
- * a two-hour TTL: a write overwrites the pod's own figures, so repeats and restarts never double-count. Reading the
- * fleet view is one HGETALL per minute of the last hour. Counters only (no latency quantiles: those stay per pod,
- * in Prometheus). Fields that do not parse (garbage, another writer) are skipped.
+ * Fleet-wide usage, rebuilt from every pod's hour. Each sidecar publishes its own tally (usage/tally.ts) to Redis:
+ * per minute one hash shared by the pods (keys.ts), where this pod owns a marker field (`pod \0`, its start in epoch
+ * ms: "this pod's minute is here") and one field per caller × integration (`pod \0 caller \0 integration`, the cell
+ * as text). Values are absolute (HSET, never HINCRBY), so a write repeated or replayed never double-counts, and each
+ * key lives two hours. The current minute is written every 10 s (the injected clock's timer), each closed minute once
+ * more after it closes; when Redis lost the data (a restart or FLUSHALL: this pod's `usagePod` key is gone, or the
+ * link came back up) the pod writes every minute it still holds, so an empty Redis loses nothing the pods remember.
+ * The fleet view reads the hour back (fleet-usage-view.ts).
  */
-import type { Clock } from '../clock.js'
-import type { UsageWindow } from '../usage/usage-window.js'
+import type { Clock, TimerHandle } from '../clock.js'
+import { callsIn, encodeCell } from '../usage/tally-cell.js'
+import { MINUTE_MS, TALLY_MINUTES, type UsageTally } from '../usage/tally.js'
+import { fleetSnapshot, readFleetHour, DEFAULT_MAX_FIELDS_READ, type FleetUsageSnapshot } from './fleet-usage-view.js'
 import type { FleetKeys } from './keys.js'
 import type { RedisLink } from './redis-link.js'
 
-const MINUTE_MS = 60_000
-const FLUSH_MS = 10_000
+export const FLUSH_MS = 10_000
 const TTL_SECONDS = 7_200
-const COUNTERS = ['requests', 'errors', 'rateLimited', 'bytesIn', 'bytesOut'] as const
 
-type Counters = Record<(typeof COUNTERS)[number], number>
-
-/** Counters in the shape of the pod view's figures; latency quantiles are per pod only (null here). */
-type Figures = Counters & { p50Ms: null, p95Ms: null }
-
-export interface FleetUsageSeries {
-  caller: string
-  integration: string
-  last5m: Figures
-  last1h: Figures
-  /** The fleet keeps two hours of minutes: "since start" is the last hour here. */
-  sinceStart: Figures
-  byPod: Record<string, { last5m: number, last1h: number }>
-}
-
-export interface FleetUsageSnapshot {
-  scope: 'fleet'
-  generatedAt: string
-  /** The start of the hour shown. */
-  startedAt: string
-  /** False when Redis could not answer every minute: the figures are then a lower bound. */
-  complete: boolean
-  pods: Array<{ pod: string, last5m: number, last1h: number }>
-  series: FleetUsageSeries[]
+export interface FleetUsageOptions {
+  link: RedisLink
+  keys: FleetKeys
+  clock: Clock
+  pod: string
+  tally: UsageTally
+  /** The most fields one read of the fleet's hour returns (then `complete` is false). */
+  maxFieldsRead?: number
 }
 
 export class FleetUsage {
@@ -46,109 +33,94 @@ export class FleetUsage {
   readonly #keys: FleetKeys
   readonly #clock: Clock
   readonly #pod: string
-  readonly #window: UsageWindow
-  #timer: NodeJS.Timeout | undefined
+  readonly #tally: UsageTally
+  readonly #maxFieldsRead: number
+  /** Closed minutes this pod has written since it last found its data in Redis. */
+  readonly #written = new Set<number>()
+  #queue: Promise<void> = Promise.resolve()
+  #timer: TimerHandle | undefined
 
-  constructor (options: { link: RedisLink, keys: FleetKeys, clock: Clock, pod: string, window: UsageWindow }) {
+  constructor (options: FleetUsageOptions) {
     this.#link = options.link
     this.#keys = options.keys
     this.#clock = options.clock
     this.#pod = options.pod
-    this.#window = options.window
+    this.#tally = options.tally
+    this.#maxFieldsRead = options.maxFieldsRead ?? DEFAULT_MAX_FIELDS_READ
+    // Back after an outage: Redis may have restarted empty, so the whole hour goes out again, now.
+    this.#link.onUp(() => {
+      this.#written.clear()
+      void this.flush()
+    })
   }
 
   start (): void {
-    this.#timer = setInterval(() => { void this.flush() }, FLUSH_MS)
-    this.#timer.unref()
+    this.#timer = this.#clock.setTimer(() => {
+      this.start()
+      void this.flush()
+    }, FLUSH_MS)
   }
 
   async stop (): Promise<void> {
-    clearInterval(this.#timer)
+    if (this.#timer !== undefined) this.#clock.clearTimer(this.#timer)
+    this.#timer = undefined
     await this.flush()
   }
 
-  /** Writes this pod's current and previous minute. */
+  /** Publishes this pod's hour (what is not in Redis yet); one flush at a time. Never throws. */
   async flush (): Promise<void> {
-    const now = Math.floor(this.#clock.now() / MINUTE_MS)
-    for (const minute of [now - 1, now]) {
-      const entries = this.#window.minute(minute)
-      if (entries.length === 0) continue
-      const fields: string[] = []
-      for (const { caller, integration, figures } of entries) {
-        fields.push(`${this.#pod}\u0000${caller}\u0000${integration}`, COUNTERS.map((name) => figures[name]).join(','))
-      }
-      const key = this.#keys.usage(minute)
-      await this.#link.run(async (redis) => await redis.multi().hset(key, ...fields).expire(key, TTL_SECONDS).exec())
-    }
+    this.#queue = this.#queue.then(async () => { await this.#publish() })
+    await this.#queue
   }
 
   async snapshot (): Promise<FleetUsageSnapshot> {
     await this.flush()
-    const now = Math.floor(this.#clock.now() / MINUTE_MS)
-    const minutes = Array.from({ length: 60 }, (_unused, back) => now - back)
-    const hashes = await Promise.all(
-      minutes.map(async (minute) => ({
-        minute,
-        fields: await this.#link.run((redis) => redis.hgetall(this.#keys.usage(minute)))
-      }))
-    )
-    const series = new Map<string, { caller: string, integration: string, last5m: Counters, last1h: Counters, byPod: FleetUsageSeries['byPod'] }>()
-    const pods = new Map<string, { pod: string, last5m: number, last1h: number }>()
-    for (const { minute, fields } of hashes) {
-      if (fields === undefined) continue
-      const recent = minute > now - 5
-      for (const [field, value] of Object.entries(fields)) {
-        const [pod, caller, integration, extra] = field.split('\u0000')
-        const counts = value.split(',').map(Number)
-        if (
-          pod === undefined ||
-          caller === undefined ||
-          integration === undefined ||
-          extra !== undefined ||
-          counts.length !== COUNTERS.length ||
-          !counts.every(Number.isFinite)
-        ) { continue }
-        const id = `${caller}\u0000${integration}`
-        let entry = series.get(id)
-        if (entry === undefined) {
-          entry = { caller, integration, last5m: zero(), last1h: zero(), byPod: {} }
-          series.set(id, entry)
-        }
-        const perPod = entry.byPod[pod] ?? { last5m: 0, last1h: 0 }
-        entry.byPod[pod] = perPod
-        const podTotal = pods.get(pod) ?? { pod, last5m: 0, last1h: 0 }
-        pods.set(pod, podTotal)
-        COUNTERS.forEach((name, index) => {
-          entry.last1h[name] += counts[index] as number
-          if (recent) entry.last5m[name] += counts[index] as number
-        })
-        perPod.last1h += counts[0] as number
-        podTotal.last1h += counts[0] as number
-        if (recent) { perPod.last5m += counts[0] as number; podTotal.last5m += counts[0] as number }
-      }
+    const now = this.#clock.now()
+    const minute = Math.floor(now / MINUTE_MS)
+    const hour = await readFleetHour(this.#link, this.#keys, minute, this.#maxFieldsRead)
+    return fleetSnapshot(hour, { now, flushMs: FLUSH_MS })
+  }
+
+  async #publish (): Promise<void> {
+    const now = this.#tally.minute()
+    const startedAt = this.#tally.startedAt
+    const first = Math.max(now - TALLY_MINUTES + 1, Math.floor(startedAt / MINUTE_MS))
+    for (const minute of this.#written) if (minute < first) this.#written.delete(minute)
+    const minutes: number[] = []
+    for (let minute = first; minute <= now; minute++) {
+      if (minute === now || !this.#written.has(minute)) minutes.push(minute)
     }
-    return {
-      scope: 'fleet',
-      generatedAt: new Date(this.#clock.now()).toISOString(),
-      startedAt: new Date((now - 59) * MINUTE_MS).toISOString(),
-      complete: hashes.every(({ fields }) => fields !== undefined),
-      pods: [...pods.values()].sort((a, b) => a.pod.localeCompare(b.pod)),
-      series: [...series.values()]
-        .sort((a, b) => a.caller.localeCompare(b.caller) || a.integration.localeCompare(b.integration))
-        .map((entry) => ({
-          ...entry,
-          last5m: figures(entry.last5m),
-          last1h: figures(entry.last1h),
-          sinceStart: figures(entry.last1h)
-        }))
+    const podKey = this.#keys.usagePod(this.#pod)
+    const sinceKey = this.#keys.usageSince
+    const replies = await this.#link.run(async (redis) => {
+      const multi = redis.multi()
+        .set(podKey, String(startedAt), 'EX', TTL_SECONDS, 'NX')
+        .expire(podKey, TTL_SECONDS)
+        .set(sinceKey, String(this.#clock.now()), 'EX', TTL_SECONDS, 'NX')
+        .expire(sinceKey, TTL_SECONDS)
+      for (const minute of minutes) {
+        const key = this.#keys.usage(minute)
+        multi.hset(key, this.#fields(minute)).expire(key, TTL_SECONDS)
+      }
+      return await multi.exec()
+    })
+    // Redis down, slow or refusing: nothing is marked written, the next flush tries again.
+    if (replies === undefined || replies === null || replies.some(([error]) => error !== null)) return
+    for (const minute of minutes) if (minute < now) this.#written.add(minute)
+    const podKeyWasGone = replies[0]?.[1] === 'OK'
+    if (podKeyWasGone && minutes.length < now - first + 1) {
+      // Redis lost what this pod had published (restarted empty, flushed): write every minute it still holds.
+      this.#written.clear()
+      await this.#publish()
     }
   }
-}
 
-function figures (counters: Counters): Figures {
-  return { ...counters, p50Ms: null, p95Ms: null }
-}
-
-function zero (): Counters {
-  return { requests: 0, errors: 0, rateLimited: 0, bytesIn: 0, bytesOut: 0 }
+  #fields (minute: number): Record<string, string> {
+    const fields: Record<string, string> = { [`${this.#pod}\u0000`]: String(this.#tally.startedAt) }
+    for (const series of this.#tally.series()) {
+      const cell = series.cell(minute)
+      if (cell !== undefined && callsIn(cell) > 0) fields[`${this.#pod}\u0000${series.caller}\u0000${series.integration}`] = encodeCell(cell)
+    }
+    return fields
+  }
 }

@@ -11,7 +11,7 @@ import type { BrokerConfig, FleetConfig } from '../config/schema.js'
 import type { QuotaHold } from '../limits/quota-hold.js'
 import type { CredentialSource } from '../secrets/credential-source.js'
 import type { TokenProvider } from '../tokens/token-provider.js'
-import type { UsageWindow } from '../usage/usage-window.js'
+import type { UsageTally } from '../usage/tally.js'
 import { decodeEvent, encodeEvent, type FleetEvent } from './fleet-events.js'
 import { FleetKeys } from './keys.js'
 import { RedisLink, withPasswordFile } from './redis-link.js'
@@ -27,7 +27,7 @@ export interface FleetParts {
   tokens: TokenProvider
   quotaHold: QuotaHold
   credentials: CredentialSource
-  usage: UsageWindow
+  usage: UsageTally
 }
 
 export interface FleetState { connected: boolean, detail: string, pod: string }
@@ -46,7 +46,7 @@ export class Fleet {
   readonly #fromFleet = new Set<string>()
   #parts: FleetParts | undefined
   #clock: Clock
-  /** Set by attach(): this pod's per-minute aggregates, and the fleet's view of them. */
+  /** Set by attach(): publishes this pod's tally, and reads the fleet's. */
   usage: FleetUsage | undefined
   readonly #publish: (event: FleetEvent) => void
 
@@ -97,7 +97,7 @@ export class Fleet {
       keys: this.keys,
       clock: this.#clock,
       pod: this.pod,
-      window: parts.usage
+      tally: parts.usage
     })
     this.usage.start()
     this.link.start()

@@ -36,9 +36,26 @@ export class FleetKeys {
     return `${this.#tag(integration)}:budget`
   }
 
-  /** Every pod's usage counters for one minute (epoch minute), one field per pod, caller and integration. */
+  /**
+   * Every pod's usage tally for one minute (epoch minute): per pod a marker field and one field per caller and
+   * integration (fleet-usage.ts). Usage keys share one hash tag, so one script reads the whole hour.
+   */
   usage (minute: number): string {
-    return `${this.prefix}:{${this.prefix}:usage:${minute}}:counters`
+    return `${this.#usageTag}:${minute}:tally`
+  }
+
+  /** Exists while this pod's published hour is in Redis: its absence tells the pod that Redis lost it. */
+  usagePod (pod: string): string {
+    return `${this.#usageTag}:pod:${encodeURIComponent(pod)}`
+  }
+
+  /** When the fleet's usage record in Redis was (re)started, epoch ms. */
+  get usageSince (): string {
+    return `${this.#usageTag}:since`
+  }
+
+  get #usageTag (): string {
+    return `${this.prefix}:{${this.prefix}:usage}`
   }
 
   /** Pub/sub: rotations, rollbacks, dropped tokens, quota holds. */

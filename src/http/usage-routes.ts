@@ -5,12 +5,13 @@
  */
 import type { FastifyInstance } from 'fastify'
 import { BadRequestError, StateConflictError } from '../errors.js'
-import type { UsageWindow } from '../usage/usage-window.js'
+import type { UsageTally } from '../usage/tally.js'
+import { usageSnapshot } from '../usage/tally-views.js'
 import { opsSnapshot, type OpsSources } from '../usage/ops-view.js'
 import { USAGE_PAGE_CSP, USAGE_PAGE_HTML } from './ops-page/ops-page.js'
 
-/** This process's window; in fleet mode also the whole fleet's per-minute aggregates (`?scope=fleet`). */
-export interface UsageView { window: UsageWindow, fleet?: () => Promise<object>, ops?: OpsSources }
+/** This process's tally; in fleet mode also the whole fleet's, rebuilt from every pod's hour (`?scope=fleet`). */
+export interface UsageView { tally: UsageTally, fleet?: () => Promise<object>, ops?: OpsSources }
 
 /** A selection parameter: absent or empty means "all"; labels are config names, so 256 characters is plenty. */
 function selected (query: Record<string, unknown>, name: string): string | undefined {
@@ -20,8 +21,8 @@ function selected (query: Record<string, unknown>, name: string): string | undef
   return value
 }
 
-export function usageRoutes (view: UsageView | UsageWindow): (app: FastifyInstance) => Promise<void> {
-  const { window, fleet, ops } = 'window' in view ? view : { window: view, fleet: undefined, ops: undefined }
+export function usageRoutes (view: UsageView): (app: FastifyInstance) => Promise<void> {
+  const { tally, fleet, ops } = view
   return async (app) => {
     const onRequest = async (request: Parameters<typeof app.requireAdmin>[0]): Promise<void> => {
       await app.requireAdmin(request)
@@ -30,7 +31,7 @@ export function usageRoutes (view: UsageView | UsageWindow): (app: FastifyInstan
       const scope = (request.query as { scope?: unknown }).scope
       if (scope !== undefined && scope !== 'pod' && scope !== 'fleet') throw new BadRequestError('scope is "pod" (default) or "fleet"')
       if (scope === 'fleet' && fleet === undefined) throw new StateConflictError('scope=fleet needs fleet mode (the `fleet` section of the config)')
-      return reply.header('cache-control', 'no-store').send(scope === 'fleet' && fleet !== undefined ? await fleet() : window.snapshot())
+      return reply.header('cache-control', 'no-store').send(scope === 'fleet' && fleet !== undefined ? await fleet() : usageSnapshot(tally))
     })
 
     if (ops !== undefined) {

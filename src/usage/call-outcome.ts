@@ -24,6 +24,16 @@ export const CALL_OUTCOMES = [
 
 export type CallOutcome = typeof CALL_OUTCOMES[number]
 
+/**
+ * What "error" means everywhere (`/admin/usage`'s `errors`, the fleet view, the ops page): every outcome but `ok`, that
+ * is every answer with status 400 and above, whoever gave it. Counted from the outcomes, so the figures cannot
+ * disagree.
+ */
+export const ERROR_OUTCOMES: readonly CallOutcome[] = CALL_OUTCOMES.filter((outcome) => outcome !== 'ok')
+
+/** The 429s (`rateLimited`), whoever limited the call: the caller's own limit, a quota hold, or Atlassian. */
+export const RATE_LIMITED_OUTCOMES: readonly CallOutcome[] = ['callerLimited', 'quotaHeld', 'atlassianLimited']
+
 export interface OutcomeInput {
   statusCode: number
   /** The broker's stable code when it answered with an error itself; undefined for answers passed through. */

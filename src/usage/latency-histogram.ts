@@ -1,6 +1,7 @@
 /**
  * A small fixed-bucket latency histogram (30 counters) with interpolated quantiles: enough for p50/p95 on an ops page
- * with bounded memory, and mergeable, so per-minute buckets add up to any window.
+ * with bounded memory, and mergeable by adding counters, so per-minute buckets add up to any window (and, in fleet
+ * mode, any number of pods). The counters live inside a tally cell (tally-cell.ts); these functions read and bump them.
  */
 
 /** Upper bounds in milliseconds; a last, open bucket holds anything slower. */
@@ -9,38 +10,32 @@ export const LATENCY_BOUNDS_MS: readonly number[] = [
   10_000, 15_000, 20_000, 30_000, 60_000, 120_000
 ]
 
-export class LatencyHistogram {
-  readonly counts = new Uint32Array(LATENCY_BOUNDS_MS.length + 1)
-  count = 0
+export const LATENCY_BUCKETS = LATENCY_BOUNDS_MS.length + 1
 
-  add (ms: number): void {
-    let index = LATENCY_BOUNDS_MS.findIndex((bound) => ms <= bound)
-    if (index === -1) index = LATENCY_BOUNDS_MS.length
-    this.counts[index] = (this.counts[index] ?? 0) + 1
-    this.count++
-  }
+/** The bucket a duration falls in. */
+export function latencyBucket (ms: number): number {
+  const index = LATENCY_BOUNDS_MS.findIndex((bound) => ms <= bound)
+  return index === -1 ? LATENCY_BOUNDS_MS.length : index
+}
 
-  merge (other: LatencyHistogram): void {
-    for (let index = 0; index < this.counts.length; index++) {
-      this.counts[index] = (this.counts[index] ?? 0) + (other.counts[index] ?? 0)
+/**
+ * The q-quantile in ms, interpolated inside its bucket; undefined when empty. `counts` holds LATENCY_BUCKETS counters
+ * starting at `offset`.
+ */
+export function latencyQuantile (counts: ArrayLike<number>, q: number, offset = 0): number | undefined {
+  let count = 0
+  for (let index = 0; index < LATENCY_BUCKETS; index++) count += counts[offset + index] ?? 0
+  if (count === 0) return undefined
+  const rank = Math.max(1, Math.ceil(q * count))
+  let seen = 0
+  for (let index = 0; index < LATENCY_BUCKETS; index++) {
+    const inBucket = counts[offset + index] ?? 0
+    if (seen + inBucket >= rank) {
+      const lower = index === 0 ? 0 : LATENCY_BOUNDS_MS[index - 1] ?? 0
+      const upper = LATENCY_BOUNDS_MS[index] ?? lower
+      return Math.round((lower + (upper - lower) * ((rank - seen) / inBucket)) * 100) / 100
     }
-    this.count += other.count
+    seen += inBucket
   }
-
-  /** The q-quantile in ms, interpolated inside its bucket; undefined when empty. */
-  quantile (q: number): number | undefined {
-    if (this.count === 0) return undefined
-    const rank = Math.max(1, Math.ceil(q * this.count))
-    let seen = 0
-    for (let index = 0; index < this.counts.length; index++) {
-      const inBucket = this.counts[index] ?? 0
-      if (seen + inBucket >= rank) {
-        const lower = index === 0 ? 0 : LATENCY_BOUNDS_MS[index - 1] ?? 0
-        const upper = LATENCY_BOUNDS_MS[index] ?? lower
-        return Math.round((lower + (upper - lower) * ((rank - seen) / inBucket)) * 100) / 100
-      }
-      seen += inBucket
-    }
-    return LATENCY_BOUNDS_MS[LATENCY_BOUNDS_MS.length - 1]
-  }
+  return LATENCY_BOUNDS_MS[LATENCY_BOUNDS_MS.length - 1]
 }

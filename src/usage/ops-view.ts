@@ -5,7 +5,8 @@
  */
 import type { Clock } from '../clock.js'
 import { CALL_OUTCOMES } from './call-outcome.js'
-import type { OutcomeSelection, OutcomeSeries, OutcomeView } from './outcome-series.js'
+import type { UsageTally } from './tally.js'
+import { outcomeView, type OutcomeSelection, type OutcomeView } from './tally-views.js'
 import type { HeadroomEntry, UpstreamHeadroom } from '../limits/quota-state.js'
 import { integrationStates, type StateSources } from '../credentials/integration-state.js'
 
@@ -15,7 +16,8 @@ export const EXPIRY_CRITICAL_DAYS = 3
 
 export interface OpsSources extends StateSources {
   clock: Clock
-  outcomes: OutcomeSeries
+  /** The one usage tally: the per-minute outcomes come from it. */
+  tally: UsageTally
   headroom: UpstreamHeadroom
   /** Epoch ms until which an integration's traffic is held after a quota 429 (limits/quota-hold.ts). */
   heldUntil: (integration: string) => number | undefined
@@ -76,7 +78,7 @@ export async function opsSnapshot (sources: OpsSources, selection: OutcomeSelect
     selection: { caller: selection.caller ?? null, integration: selection.integration ?? null },
     outcomes: CALL_OUTCOMES,
     thresholds: { warnDays: EXPIRY_WARN_DAYS, criticalDays: EXPIRY_CRITICAL_DAYS },
-    ...sources.outcomes.view(selection),
+    ...outcomeView(sources.tally, selection),
     credentials: states.map((state): CredentialRow => ({
       integration: state.integration,
       product: state.product,

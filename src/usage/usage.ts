@@ -1,19 +1,18 @@
 /**
- * Usage, assembled once per broker: metrics, the recent-usage window and the optional call audit, all fed from the
- * one ProxiedCall per request (app.ts) and the token and upstream hooks. broker.ts wires it; nothing here is global.
+ * Usage, assembled once per broker: metrics, the per-minute tally and the optional call audit, all fed from the one
+ * ProxiedCall per request (http/call-record.ts) and the token and upstream hooks. broker.ts wires it; nothing here is
+ * global.
  */
 import type { Logger } from 'pino'
 import type { Clock } from '../clock.js'
 import type { BrokerConfig } from '../config/schema.js'
 import type { CredentialExpiry } from '../credentials/expiry.js'
 import { CallAudit } from './call-audit.js'
-import { callOutcome } from './call-outcome.js'
 import { createLabels, type Labels } from './labels.js'
 import { BrokerMetrics } from './metrics.js'
-import { OutcomeSeries } from './outcome-series.js'
 import type { ProxiedCall, UsageSink } from './proxied-call.js'
 import { UpstreamHeadroom } from '../limits/quota-state.js'
-import { UsageWindow } from './usage-window.js'
+import { UsageTally } from './tally.js'
 
 export interface UsageDeps {
   /** The secret store's kind (`file`, `vault`): the metrics' `store` label. */
@@ -29,9 +28,8 @@ export interface UsageDeps {
 export class Usage implements UsageSink {
   readonly labels: Labels
   readonly metrics: BrokerMetrics | undefined
-  readonly window: UsageWindow
-  /** Calls per minute by outcome, the last hour (the ops page's timeline). */
-  readonly outcomes: OutcomeSeries
+  /** Per caller × integration × minute, the last hour: `/admin/usage`, the ops view and the fleet view read it. */
+  readonly tally: UsageTally
   /** Atlassian's latest rate-limit headers per integration (fed by the forwarder's onUpstreamResponse). */
   readonly headroom: UpstreamHeadroom
   readonly audit: CallAudit | undefined
@@ -39,8 +37,7 @@ export class Usage implements UsageSink {
   constructor (config: BrokerConfig, deps: UsageDeps) {
     const integrations = Object.keys(config.integrations)
     this.labels = createLabels(integrations, deps.knownCallers)
-    this.window = new UsageWindow({ clock: deps.clock })
-    this.outcomes = new OutcomeSeries({ clock: deps.clock })
+    this.tally = new UsageTally({ clock: deps.clock })
     // Read live: config.integrations is the reloadable set (src/config/live-config.ts).
     this.headroom = new UpstreamHeadroom({
       clock: deps.clock,
@@ -60,19 +57,11 @@ export class Usage implements UsageSink {
   }
 
   record (call: ProxiedCall): void {
-    // Labels once per call, for both the metrics and the usage window.
+    // Labels once per call, for both the metrics and the tally.
     const caller = this.labels.caller(call.caller)
     const integration = this.labels.integration(call.integration)
     this.metrics?.record(call, caller, integration)
-    this.window.record({
-      caller,
-      integration,
-      statusCode: call.statusCode,
-      durationMs: call.durationMs,
-      bytesIn: call.bytesIn,
-      bytesOut: call.bytesOut
-    })
-    this.outcomes.record(caller, integration, callOutcome(call))
+    this.tally.record(caller, integration, call)
     this.audit?.record(call)
   }
 

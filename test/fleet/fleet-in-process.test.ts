@@ -148,7 +148,7 @@ async function suite (t: T): Promise<void> {
     const inspect = redis.client()
     t.teardown(() => { inspect.disconnect() })
     await b!.broker.fleet!.usage!.flush()
-    const [usageKey] = await inspect.keys('*:counters')
+    const [usageKey] = await inspect.keys('*:tally')
     await inspect.hset(usageKey!, 'garbage', 'x,y', 'pod-x\u0000c\u0000i', '1,2,3')
     const admin = a!.callerToken('ops-alice', { roles: ['broker-admin'] })
     const res = await request(`${a!.url}/admin/usage?scope=fleet`, { headers: { authorization: `Bearer ${admin}` } })

@@ -3,7 +3,7 @@ import t from 'tap'
 import { request } from 'undici'
 import { listenAdmin } from '../../src/http/admin-listener.js'
 import { CALLER_SECRET, CLIENT_ID, CLIENT_SECRET, startHarness, type Harness } from '../helpers/broker-harness.js'
-import type { UsageSnapshot } from '../../src/usage/usage-window.js'
+import type { UsageSnapshot } from '../../src/usage/tally-views.js'
 
 const ADMIN_CONFIG = { callers: { jwt: { audience: 'atlassian-broker', hs256Secret: CALLER_SECRET }, admin: { role: 'broker-admin' } } }
 

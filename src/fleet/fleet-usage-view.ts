@@ -1,0 +1,165 @@
+/**
+ * The fleet view of usage (`GET /admin/usage?scope=fleet`): the pods' published hours (fleet-usage.ts) read back in
+ * one script call and added up with the same cells and figures as the pod view (usage/tally-cell.ts). The read is
+ * bounded: the script returns at most `maxFields` fields (newest minutes first) and says when it stopped.
+ *
+ * `complete` is true only when every pod that answered (left a marker in the hour) has its marker in every minute
+ * from its start, or the hour's first minute, to its latest minute; nothing was cut by the bound; and the record is
+ * not being rebuilt: for two flush intervals after the record was (re)started (`since`), if a pod that answered was
+ * already counting well before it, Redis lost data and pods that have not flushed since may still be missing.
+ */
+import { compareLabels, compareSeries, decodeCell, emptyCell, mergeCell, usageFigures, callsIn, type TallyCell, type UsageFigures } from '../usage/tally-cell.js'
+import { MINUTE_MS, TALLY_MINUTES } from '../usage/tally.js'
+import type { FleetKeys } from './keys.js'
+import type { RedisLink } from './redis-link.js'
+
+/** About 10 MB of answer: 500 pods × 20 series × 20 minutes, or fewer pods over the whole hour. */
+export const DEFAULT_MAX_FIELDS_READ = 200_000
+
+// KEYS[1]: the record's start; KEYS[2..]: the minutes, newest first. ARGV[1]: the most fields to return.
+const READ_HOUR = `
+local cap = tonumber(ARGV[1])
+local answer = { redis.call('GET', KEYS[1]) or '', 0 }
+local total = 0
+for i = 2, #KEYS do
+  local fields = redis.call('HGETALL', KEYS[i])
+  total = total + #fields / 2
+  if total > cap then
+    answer[2] = 1
+    break
+  end
+  answer[#answer + 1] = fields
+end
+return answer
+`
+
+export interface FleetHour {
+  /** When the record was (re)started, epoch ms; undefined when Redis holds none. */
+  since: number | undefined
+  truncated: boolean
+  /** Per minute, newest first (the current minute at 0), the hash as [field, value, ...]; fewer when cut. */
+  minutes: string[][]
+}
+
+type Figures = UsageFigures
+export interface FleetUsageSeries {
+  caller: string
+  integration: string
+  last5m: Figures
+  last1h: Figures
+  /** The fleet keeps the last hour: "since start" is the last hour here. */
+  sinceStart: Figures
+  byPod: Record<string, { last5m: number, last1h: number }>
+}
+
+export interface FleetUsageSnapshot {
+  scope: 'fleet'
+  generatedAt: string
+  /** The start of the hour shown. */
+  startedAt: string
+  complete: boolean
+  pods: Array<{ pod: string, last5m: number, last1h: number }>
+  series: FleetUsageSeries[]
+}
+
+export async function readFleetHour (
+  link: RedisLink,
+  keys: FleetKeys,
+  minute: number,
+  maxFields: number
+): Promise<FleetHour | undefined> {
+  const keyList = [
+    keys.usageSince,
+    ...Array.from({ length: TALLY_MINUTES }, (_unused, back) => keys.usage(minute - back))
+  ]
+  const answer = await link.run(async (redis) => await redis.eval(READ_HOUR, keyList.length, ...keyList, maxFields))
+  if (!Array.isArray(answer) || answer.length < 2) return undefined
+  const [since, truncated, ...minutes] = answer as [unknown, unknown, ...unknown[]]
+  const sinceMs = Number(since)
+  return {
+    since: since === '' || !Number.isFinite(sinceMs) ? undefined : sinceMs,
+    truncated: truncated !== 0,
+    minutes: minutes.map((flat) => (Array.isArray(flat) ? flat.map(String) : []))
+  }
+}
+
+interface PodEntry { pod: string, startedAt: number, minutes: Set<number>, last5m: number, last1h: number }
+interface SeriesEntry { caller: string, integration: string, last5m: TallyCell, last1h: TallyCell, byPod: FleetUsageSeries['byPod'] }
+
+export function fleetSnapshot (hour: FleetHour | undefined, at: { now: number, flushMs: number }): FleetUsageSnapshot {
+  const now = Math.floor(at.now / MINUTE_MS)
+  const first = now - TALLY_MINUTES + 1
+  const pods = new Map<string, PodEntry>()
+  const series = new Map<string, SeriesEntry>()
+  hour?.minutes.forEach((flat, back) => {
+    const minute = now - back
+    // Markers first: a field counts only beside its pod's marker, which is written in the same HSET.
+    const present = new Set<string>()
+    for (let index = 0; index + 1 < flat.length; index += 2) {
+      const [pod, rest, extra] = (flat[index] as string).split('\u0000')
+      const startedAt = Number(flat[index + 1])
+      if (pod === undefined || pod === '' || rest !== '' || extra !== undefined || !Number.isFinite(startedAt)) continue
+      present.add(pod)
+      const entry = pods.get(pod) ?? { pod, startedAt, minutes: new Set<number>(), last5m: 0, last1h: 0 }
+      entry.startedAt = Math.max(entry.startedAt, startedAt)
+      entry.minutes.add(minute)
+      pods.set(pod, entry)
+    }
+    for (let index = 0; index + 1 < flat.length; index += 2) {
+      const [pod, caller, integration, extra] = (flat[index] as string).split('\u0000')
+      if (pod === undefined || !present.has(pod) || caller === undefined || caller === '' || integration === undefined || extra !== undefined) continue
+      const cell = decodeCell(flat[index + 1] as string)
+      if (cell === undefined) continue
+      const id = `${caller}\u0000${integration}`
+      const entry = series.get(id) ?? { caller, integration, last5m: emptyCell(), last1h: emptyCell(), byPod: {} }
+      series.set(id, entry)
+      const calls = callsIn(cell)
+      const perPod = entry.byPod[pod] ?? { last5m: 0, last1h: 0 }
+      entry.byPod[pod] = perPod
+      const podEntry = pods.get(pod) as PodEntry
+      mergeCell(entry.last1h, cell)
+      perPod.last1h += calls
+      podEntry.last1h += calls
+      if (back < 5) {
+        mergeCell(entry.last5m, cell)
+        perPod.last5m += calls
+        podEntry.last5m += calls
+      }
+    }
+  })
+  return {
+    scope: 'fleet',
+    generatedAt: new Date(at.now).toISOString(),
+    startedAt: new Date(first * MINUTE_MS).toISOString(),
+    complete: complete(hour, pods, { first, now: at.now, flushMs: at.flushMs }),
+    pods: [...pods.values()]
+      .map(({ pod, last5m, last1h }) => ({ pod, last5m, last1h }))
+      .sort((a, b) => compareLabels(a.pod, b.pod)),
+    series: [...series.values()].sort(compareSeries).map((entry) => ({
+      caller: entry.caller,
+      integration: entry.integration,
+      last5m: usageFigures(entry.last5m),
+      last1h: usageFigures(entry.last1h),
+      sinceStart: usageFigures(entry.last1h),
+      byPod: entry.byPod
+    }))
+  }
+}
+
+function complete (
+  hour: FleetHour | undefined,
+  pods: ReadonlyMap<string, PodEntry>,
+  at: { first: number, now: number, flushMs: number }
+): boolean {
+  if (hour === undefined || hour.truncated || hour.minutes.length < TALLY_MINUTES) return false
+  if (hour.since === undefined) return false
+  const since = hour.since
+  for (const pod of pods.values()) {
+    const from = Math.max(at.first, Math.floor(pod.startedAt / MINUTE_MS))
+    const to = Math.max(...pod.minutes)
+    for (let minute = from; minute <= to; minute++) if (!pod.minutes.has(minute)) return false
+    // Counting since well before the record began: Redis lost data, and another pod may not have flushed again yet.
+    if (at.now - since < 2 * at.flushMs && pod.startedAt < since - at.flushMs) return false
+  }
+  return true
+}

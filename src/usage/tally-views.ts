@@ -1,0 +1,111 @@
+/**
+ * What this process's tally (tally.ts) shows: the totals of `GET /admin/usage` (last 5 minutes, last hour, since
+ * start) and the per-minute outcomes of the ops view (`GET /admin/ops`). Both are sums of the same cells, in the one
+ * sort order (compareLabels).
+ */
+import { callsIn, compareLabels, compareSeries, emptyCell, mergeCell, outcomeCounts, usageFigures, type OutcomeCounts, type UsageFigures } from './tally-cell.js'
+import { MINUTE_MS, TALLY_MINUTES, type UsageTally } from './tally.js'
+
+export interface UsageSeries {
+  caller: string
+  integration: string
+  last5m: UsageFigures
+  last1h: UsageFigures
+  sinceStart: UsageFigures
+}
+
+export interface UsageSnapshot {
+  generatedAt: string
+  startedAt: string
+  series: UsageSeries[]
+}
+
+export interface OutcomeMinute extends OutcomeCounts {
+  /** Start of the minute, ISO 8601. */
+  minute: string
+}
+
+export interface OutcomeTotals {
+  caller: string
+  integration: string
+  lastHour: OutcomeCounts
+}
+
+export interface OutcomeSelection {
+  /** Exact label; undefined means every caller. */
+  caller?: string | undefined
+  integration?: string | undefined
+}
+
+export interface OutcomeView {
+  /** 60 minutes, oldest first, the current minute last; minutes without calls are zeros. */
+  minutes: OutcomeMinute[]
+  /** Per (caller, integration) with calls in the last hour and matching the selection. */
+  series: OutcomeTotals[]
+  /** Every caller and integration label seen in the last hour (the choices of the page's selection). */
+  callers: string[]
+  integrations: string[]
+}
+
+export function usageSnapshot (tally: UsageTally): UsageSnapshot {
+  const now = tally.minute()
+  const series: UsageSeries[] = []
+  for (const entry of tally.series()) {
+    const last5m = emptyCell()
+    const last1h = emptyCell()
+    for (let back = 0; back < TALLY_MINUTES; back++) {
+      const cell = entry.cell(now - back)
+      if (cell === undefined) continue
+      mergeCell(last1h, cell)
+      if (back < 5) mergeCell(last5m, cell)
+    }
+    series.push({
+      caller: entry.caller,
+      integration: entry.integration,
+      last5m: usageFigures(last5m),
+      last1h: usageFigures(last1h),
+      sinceStart: usageFigures(entry.total)
+    })
+  }
+  series.sort(compareSeries)
+  return {
+    generatedAt: new Date(tally.clock.now()).toISOString(),
+    startedAt: new Date(tally.startedAt).toISOString(),
+    series
+  }
+}
+
+export function outcomeView (tally: UsageTally, selection: OutcomeSelection = {}): OutcomeView {
+  const first = tally.minute() - TALLY_MINUTES + 1
+  const timeline = Array.from({ length: TALLY_MINUTES }, () => emptyCell())
+  const callers = new Set<string>()
+  const integrations = new Set<string>()
+  const series: OutcomeTotals[] = []
+  for (const entry of tally.series()) {
+    const lastHour = emptyCell()
+    for (let index = 0; index < TALLY_MINUTES; index++) {
+      const cell = entry.cell(first + index)
+      if (cell !== undefined) mergeCell(lastHour, cell)
+    }
+    if (callsIn(lastHour) === 0) continue
+    callers.add(entry.caller)
+    integrations.add(entry.integration)
+    if (selection.caller !== undefined && selection.caller !== entry.caller) continue
+    if (selection.integration !== undefined && selection.integration !== entry.integration) continue
+    series.push({ caller: entry.caller, integration: entry.integration, lastHour: outcomeCounts(lastHour) })
+    for (let index = 0; index < TALLY_MINUTES; index++) {
+      const cell = entry.cell(first + index)
+      if (cell !== undefined) mergeCell(timeline[index] as Float64Array, cell)
+    }
+  }
+  series.sort(compareSeries)
+  return {
+    minutes: timeline.map((cell, index) => ({
+      minute: new Date((first + index) * MINUTE_MS).toISOString(),
+      ...outcomeCounts(cell)
+    })),
+    series,
+    callers: [...callers].sort(compareLabels),
+    integrations: [...integrations].sort(compareLabels)
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * The one per-minute usage tally: per caller label × integration label × minute over the last hour, one cell
+ * (tally-cell.ts: calls by outcome, bytes, latency histogram), plus a running total per series since start. Fed once
+ * per proxied call (usage.ts); `/admin/usage`, the ops view and the fleet's publication all read it (tally-views.ts,
+ * fleet/fleet-usage.ts). Memory is bounded twice: labels are bounded (labels.ts), and past `maxSeries` a new pair is
+ * counted under the `other` caller; each series is a ring of at most 60 cells, made when a minute has a call.
+ */
+import type { Clock } from '../clock.js'
+import { callOutcome } from './call-outcome.js'
+import { OTHER_CALLER } from './labels.js'
+import type { ProxiedCall } from './proxied-call.js'
+import { addCall, emptyCell, type TallyCell } from './tally-cell.js'
+
+export const MINUTE_MS = 60_000
+export const TALLY_MINUTES = 60
+/** Far above any policy's named callers times integrations; a guard, not a working limit. */
+export const DEFAULT_MAX_SERIES = 20_000
+
+export interface TallySeries {
+  readonly caller: string
+  readonly integration: string
+  /** Every call since the tally started. */
+  readonly total: TallyCell
+  /** The cell of one epoch minute, if that minute is within the last hour and had a call. */
+  cell: (minute: number) => TallyCell | undefined
+}
+
+interface Slot { minute: number, cell: TallyCell }
+
+class Series implements TallySeries {
+  readonly total = emptyCell()
+  /** Slot i holds minute m where m % 60 === i; a slot whose minute is stale is reset on reuse and skipped on read. */
+  readonly #ring: Array<Slot | undefined> = new Array<Slot | undefined>(TALLY_MINUTES)
+
+  constructor (readonly caller: string, readonly integration: string) {}
+
+  cell (minute: number): TallyCell | undefined {
+    const slot = this.#ring[minute % TALLY_MINUTES]
+    return slot !== undefined && slot.minute === minute ? slot.cell : undefined
+  }
+
+  cellFor (minute: number): TallyCell {
+    const index = minute % TALLY_MINUTES
+    let slot = this.#ring[index]
+    if (slot === undefined) {
+      slot = { minute, cell: emptyCell() }
+      this.#ring[index] = slot
+    } else if (slot.minute !== minute) {
+      slot.minute = minute
+      slot.cell.fill(0)
+    }
+    return slot.cell
+  }
+}
+
+export class UsageTally {
+  readonly clock: Clock
+  /** Epoch ms when counting began. */
+  readonly startedAt: number
+  readonly #maxSeries: number
+  readonly #series = new Map<string, Series>()
+
+  constructor (options: { clock: Clock, maxSeries?: number }) {
+    this.clock = options.clock
+    this.startedAt = options.clock.now()
+    this.#maxSeries = options.maxSeries ?? DEFAULT_MAX_SERIES
+  }
+
+  get size (): number { return this.#series.size }
+
+  /** The current epoch minute (by the injected clock). */
+  minute (): number {
+    return Math.floor(this.clock.now() / MINUTE_MS)
+  }
+
+  /** Counts one call under its bounded labels (labels.ts), in the minute it ended. */
+  record (caller: string, integration: string, call: Pick<ProxiedCall, 'statusCode' | 'errorCode' | 'durationMs' | 'bytesIn' | 'bytesOut'>): void {
+    const figures = {
+      outcome: callOutcome(call),
+      durationMs: call.durationMs,
+      bytesIn: call.bytesIn,
+      bytesOut: call.bytesOut
+    }
+    const series = this.#seriesFor(caller, integration)
+    addCall(series.total, figures)
+    addCall(series.cellFor(this.minute()), figures)
+  }
+
+  series (): Iterable<TallySeries> {
+    return this.#series.values()
+  }
+
+  #seriesFor (caller: string, integration: string): Series {
+    const key = `${caller}\u0000${integration}`
+    let series = this.#series.get(key)
+    if (series !== undefined) return series
+    if (this.#series.size >= this.#maxSeries && caller !== OTHER_CALLER) {
+      return this.#seriesFor(OTHER_CALLER, integration)
+    }
+    series = new Series(caller, integration)
+    this.#series.set(key, series)
+    return series
+  }
+}
