@@ -3,7 +3,8 @@
 import t from 'tap'
 import { request } from 'undici'
 import { expiryLevel, type OpsSnapshot } from '../../src/usage/ops-view.js'
-import { CALL_OUTCOMES } from '../../src/usage/call-outcome.js'
+import { CALL_OUTCOMES, ERROR_OUTCOMES, RATE_LIMITED_OUTCOMES } from '../../src/usage/call-outcome.js'
+import type { UsageSnapshot } from '../../src/usage/tally-views.js'
 import { CALLER_SECRET, CLIENT_ID, CLIENT_SECRET, MASTER_KEY, startHarness } from '../helpers/broker-harness.js'
 import { HTML_CALLER, OPS_POLICY, key, sendOpsTraffic, setExpiries } from '../helpers/ops-traffic.js'
 
@@ -78,4 +79,23 @@ t.test('the ops view counts every outcome, shows credentials and headroom, for a
 t.test('expiry marks: under 14 days soon, under 3 critical, expired critical', async (t) => {
   t.same([20, 14, 13, 3, 2, 0, -4].map(expiryLevel), ['ok', 'ok', 'warn', 'warn', 'critical', 'critical', 'critical'])
   t.equal(expiryLevel(null), null, 'no recorded expiry, no mark')
+})
+
+t.test('/admin/usage and /admin/ops read one tally: the same series, in the same order, errors = every outcome but ok', async (t) => {
+  const h = await startHarness(t, { config: ADMIN_CONFIG })
+  await sendOpsTraffic(h)
+  const headers = { authorization: `Bearer ${h.callerToken('ops-alice', { roles: ['broker-admin'] })}` }
+  const usage = await (await request(`${h.url}/admin/usage`, { headers })).body.json() as UsageSnapshot
+  const ops = await (await request(`${h.url}/admin/ops`, { headers })).body.json() as OpsSnapshot
+  t.same(
+    usage.series.map((entry) => key(entry.caller, entry.integration)),
+    ops.series.map((entry) => key(entry.caller, entry.integration))
+  )
+  for (const [index, entry] of usage.series.entries()) {
+    const counts = ops.series[index]?.lastHour
+    const label = `${entry.caller} on ${entry.integration}`
+    t.equal(entry.last1h.requests, counts?.total, `${label}: requests`)
+    t.equal(entry.last1h.errors, ERROR_OUTCOMES.reduce((sum, outcome) => sum + (counts?.[outcome] ?? 0), 0), `${label}: errors`)
+    t.equal(entry.last1h.rateLimited, RATE_LIMITED_OUTCOMES.reduce((sum, outcome) => sum + (counts?.[outcome] ?? 0), 0), `${label}: 429s`)
+  }
 })
