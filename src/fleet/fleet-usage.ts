@@ -3,7 +3,7 @@
  * per minute one hash shared by the pods (keys.ts), where this pod owns a marker field (`pod \0`, its start in epoch
  * ms: "this pod's minute is here") and one field per caller × integration (`pod \0 caller \0 integration`, the cell
  * as text). Values are absolute (HSET, never HINCRBY), so a write repeated or replayed never double-counts, and each
- * key lives two hours. The current minute is written every 10 s (the injected clock's timer), each closed minute once
+ * key lives 65 minutes. The current minute is written every 10 s (the injected clock's timer), each closed minute once
  * more after it closes; when Redis lost the data (a restart or FLUSHALL: this pod's `usagePod` key is gone, or the
  * link came back up) the pod writes every minute it still holds, so an empty Redis loses nothing the pods remember.
  * The fleet view reads the hour back (fleet-usage-view.ts).
@@ -16,7 +16,8 @@ import type { FleetKeys } from './keys.js'
 import type { RedisLink } from './redis-link.js'
 
 export const FLUSH_MS = 10_000
-const TTL_SECONDS = 7_200
+/** An hour and a margin: a closed minute, written once just after it closes, is read for the next 59 minutes. */
+const TTL_SECONDS = 3_900
 
 export interface FleetUsageOptions {
   link: RedisLink
