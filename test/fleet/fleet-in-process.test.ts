@@ -149,7 +149,8 @@ async function suite (t: T): Promise<void> {
     t.teardown(() => { inspect.disconnect() })
     await b!.broker.fleet!.usage!.flush()
     const [usageKey] = await inspect.keys('*:tally')
-    await inspect.hset(usageKey!, 'garbage', 'x,y', 'pod-x\u0000c\u0000i', '1,2,3')
+    // Garbage, a pod without its marker, and a bad cell beside a real pod's marker.
+    await inspect.hset(usageKey!, 'garbage', 'x,y', 'pod-x\u0000c\u0000i', '1,2,3', 'pod-1\u0000c\u0000i', '1,x')
     const admin = a!.callerToken('ops-alice', { roles: ['broker-admin'] })
     const res = await request(`${a!.url}/admin/usage?scope=fleet`, { headers: { authorization: `Bearer ${admin}` } })
     const body = (await res.body.json()) as {
@@ -165,6 +166,7 @@ async function suite (t: T): Promise<void> {
     t.equal(res.statusCode, 200)
     t.equal(body.scope, 'fleet')
     t.equal(body.complete, true)
+    t.notOk(body.series.some((entry) => entry.caller === 'c'), 'no garbage field counted')
     t.same(body.pods.map((pod) => [pod.pod, pod.last5m]), [['pod-0', 3], ['pod-1', 2]], 'per pod')
     const report = body.series.find((entry) => entry.caller === 'report-job')
     const sync = body.series.find((entry) => entry.caller === 'other')
