@@ -17,6 +17,7 @@ import { CallerUpload } from './caller-upload.js'
 import { upstreamRequestHeaders } from './headers.js'
 import { IntegrationPools } from './integration-pools.js'
 import { DEFAULT_RETRY, retryDelayMs, sleepOn, type RetryOptions, type Sleep } from './retry-policy.js'
+import { parseRateLimitHeaders, type UpstreamRateLimit } from '../atlassian/rate-limit-headers.js'
 
 export interface ForwarderOptions {
   apiUrl: string
@@ -34,8 +35,9 @@ export interface ForwarderOptions {
   /** Tests and benchmarks point this at a local server (one dispatcher for all); production has a Pool per integration.
    */
   dispatcher?: Dispatcher
-  /** Every answer Atlassian gives (retried and replayed ones too): rate-limit awareness and metrics read it. */
-  onUpstreamResponse?: (integration: string, statusCode: number, headers: ForwardResponse['headers']) => void
+  /** Every answer Atlassian gives (retried and replayed ones too), its rate-limit headers parsed once: the quota
+   * hold, the headroom and the metrics read it. */
+  onUpstreamResponse?: (integration: string, statusCode: number, rateLimit: UpstreamRateLimit) => void
   retry?: RetryOptions
   clock?: Clock
   /** Injectable for tests; defaults to a timer on `clock`. */
@@ -57,6 +59,8 @@ export interface ForwardResponse {
   statusCode: number
   headers: Record<string, string | string[] | undefined>
   body: Readable
+  /** The answer's rate-limit headers, parsed once when the answer arrived. */
+  rateLimit: UpstreamRateLimit
   /** Bytes of the caller's body sent upstream. */
   bytesIn: () => number
 }
@@ -104,15 +108,13 @@ export class Forwarder {
     const startedAt = this.#clock.now()
     for (let tries = 1; ; tries++) {
       const answer = await this.#sendWithFreshToken(request, target, body)
-      const now = this.#clock.now()
       const delayMs = retryDelayMs(retry, {
         method: request.method,
         hasBody: !body.replayable || (body.length ?? 0) > 0,
         triesSoFar: tries,
         statusCode: answer.statusCode,
-        headers: answer.headers,
-        elapsedMs: now - startedAt,
-        now,
+        rateLimit: answer.rateLimit,
+        elapsedMs: this.#clock.now() - startedAt,
         random: this.#options.random ?? Math.random
       })
       if (delayMs === undefined) return answer
@@ -132,7 +134,7 @@ export class Forwarder {
         response = await this.#send(request, target, grant, body)
       }
     }
-    return { statusCode: response.statusCode, headers: response.headers, body: response.body, bytesIn: body.bytesSent }
+    return { ...response, bytesIn: body.bytesSent }
   }
 
   async close (): Promise<void> {
@@ -144,11 +146,12 @@ export class Forwarder {
     path: string,
     grant: AccessGrant,
     body: PreparedBody
-  ): Promise<Dispatcher.ResponseData> {
+  ): Promise<Omit<ForwardResponse, 'bytesIn'>> {
     const headers = upstreamRequestHeaders(request.incoming.headers, grant.authorization)
     if (body.length !== undefined) headers['content-length'] = String(body.length)
+    let response: Dispatcher.ResponseData
     try {
-      const response = await this.#dispatcher(request.integration).request({
+      response = await this.#dispatcher(request.integration).request({
         path,
         method: request.method as Dispatcher.HttpMethod,
         headers,
@@ -158,13 +161,15 @@ export class Forwarder {
         headersTimeout: this.#options.headersTimeoutMs,
         bodyTimeout: this.#options.bodyTimeoutMs
       })
-      this.#options.onUpstreamResponse?.(request.integration, response.statusCode, response.headers)
-      return response
     } catch (error) {
       const failure = body.failure()
       if (failure !== undefined) throw failure
       throw translateUndiciError(error)
     }
+    // The one parse of this answer's rate-limit headers; every consumer reads the result.
+    const rateLimit = parseRateLimitHeaders(response.headers, this.#clock.now())
+    this.#options.onUpstreamResponse?.(request.integration, response.statusCode, rateLimit)
+    return { statusCode: response.statusCode, headers: response.headers, body: response.body, rateLimit }
   }
 
   /** Buffers small bodies so a 401 can be replayed; streams the rest through caller-upload.ts's limit and deadlines. */
