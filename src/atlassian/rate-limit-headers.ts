@@ -8,7 +8,7 @@
  * `Beta-RateLimit-Reason` and the legacy `X-Beta-RateLimit-{Limit,Remaining,Reset,NearLimit,Reason}`.
  * Production answers use spellings such as `X-Ratelimit-Limit` and `Beta-Ratelimit-Policy`, hence the lower-casing.
  *
- * The one parser of an answer's rate-limit headers: the forwarder's send (src/upstream/forwarder.ts) parses each
+ * The one parser of an answer's rate-limit headers: the forwarder's send (src/upstream/upstream-send.ts) parses each
  * answer once, and the quota hold, the headroom, the retry policy, the metrics and the call record all read that one
  * frozen UpstreamRateLimit, so they cannot disagree on what Atlassian said (issue 23, item 9).
  */

@@ -24,7 +24,7 @@ t.test('rate-limit headers parsed up to five times per 429: the send is the only
     .filter((file) => !file.endsWith('atlassian/rate-limit-headers.ts'))
     .filter((file) => /\b(parseRateLimitHeaders|rateLimitReason)\(/.test(readFileSync(file, 'utf8')))
     .map((file) => relative(SRC, file))
-  t.same(callers, ['upstream/forwarder.ts'])
+  t.same(callers, ['upstream/upstream-send.ts'])
 })
 
 interface Seen { hold: unknown[], headroom: unknown[], metrics: unknown[], calls: ProxiedCall[] }
