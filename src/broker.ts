@@ -126,11 +126,12 @@ export async function createBroker (parsed: ParsedConfig, options: BrokerOptions
     requestBodyTotalMs: config.limits.requestBodyTotalMs,
     retry: config.atlassian.retry,
     clock,
-    onUpstreamResponse: (integration, statusCode, headers) => {
-      quotaHold.observe(integration, statusCode, headers)
+    // Each answer's rate-limit headers arrive parsed once (src/upstream/upstream-send.ts); every consumer reads that.
+    onUpstreamResponse: (integration, statusCode, rateLimit) => {
+      quotaHold.observe(integration, statusCode, rateLimit)
       firstCalls.observe(integration, statusCode)
-      usage.metrics?.onUpstreamResponse(integration, statusCode, headers)
-      usage.headroom.observe(integration, statusCode, headers)
+      usage.metrics?.onUpstreamResponse(integration, statusCode, rateLimit)
+      usage.headroom.observe(integration, statusCode, rateLimit)
     },
     ...(options.dispatcher ? { dispatcher: options.dispatcher } : {}),
     ...(options.sleep ? { sleep: options.sleep } : {}),

@@ -7,34 +7,47 @@
  * Beta (informational, "the Beta- prefix is dropped once enforced"): `Beta-Retry-After`, `Beta-RateLimit[-Policy]`,
  * `Beta-RateLimit-Reason` and the legacy `X-Beta-RateLimit-{Limit,Remaining,Reset,NearLimit,Reason}`.
  * Production answers use spellings such as `X-Ratelimit-Limit` and `Beta-Ratelimit-Policy`, hence the lower-casing.
+ *
+ * The one parser of an answer's rate-limit headers: the forwarder's send (src/upstream/upstream-send.ts) parses each
+ * answer once, and the quota hold, the headroom, the retry policy, the metrics and the call record all read that one
+ * frozen UpstreamRateLimit, so they cannot disagree on what Atlassian said (issue 23, item 9).
  */
 
 export type HeaderBag = Readonly<Record<string, string | readonly string[] | number | undefined>>
 
 /** One entry of a structured `RateLimit`/`RateLimit-Policy` header: `"global-app-quota";q=65000;w=3600`. */
 export interface RateLimitEntry {
-  name: string
-  params: Readonly<Record<string, number | string | true>>
+  readonly name: string
+  readonly params: Readonly<Record<string, number | string | true>>
 }
 
 export interface RateLimitState {
   /** From `Retry-After` (delta-seconds or an HTTP-date, RFC 9110 section 10.2.3), in milliseconds from `now`. */
-  retryAfterMs: number | undefined
-  limit: number | undefined
-  remaining: number | undefined
+  readonly retryAfterMs: number | undefined
+  readonly limit: number | undefined
+  readonly remaining: number | undefined
   /** Epoch ms when the window resets. */
-  resetAt: number | undefined
-  nearLimit: boolean | undefined
-  reason: string | undefined
+  readonly resetAt: number | undefined
+  readonly nearLimit: boolean | undefined
+  readonly reason: string | undefined
   /** `RateLimit-Policy` entries: `q` (quota) and `w` (window seconds). */
-  policies: RateLimitEntry[]
+  readonly policies: readonly RateLimitEntry[]
   /** `RateLimit` entries: `r` (remaining, only near the limit) and `t` (seconds to reset). */
-  limits: RateLimitEntry[]
+  readonly limits: readonly RateLimitEntry[]
 }
 
-export interface RateLimitInfo {
-  enforced: RateLimitState
-  beta: RateLimitState
+/** One answer's rate-limit headers, parsed once and frozen: what every consumer of that answer reads. */
+export interface UpstreamRateLimit {
+  /** The headers Atlassian enforces: what the quota hold and the retry policy act on. */
+  readonly enforced: RateLimitState
+  /** The informational `Beta-` family. */
+  readonly beta: RateLimitState
+  /**
+   * The reason to report (metrics label, headroom, call record): the enforced `RateLimit-Reason`, else the beta one.
+   * Acting on a reason (holding, not retrying) reads `enforced.reason` only: a beta header describes what would happen
+   * "if enforcement were active".
+   */
+  readonly reason: string | undefined
 }
 
 /** Every `RateLimit-Reason` Atlassian documents or has been seen sending; anything else is `other` in metrics. */
@@ -92,12 +105,30 @@ const BETA: Spellings = {
   limits: 'beta-ratelimit'
 }
 
-const REASON_SPELLINGS = [...ENFORCED.reason, ...BETA.reason]
+/** Every name either family reads: an answer without any of them (most 200s) is not parsed further. */
+const RATE_LIMIT_NAMES: ReadonlySet<string> = new Set([ENFORCED, BETA].flatMap((names) => [
+  ...names.retryAfter, ...names.reason, names.limit, names.remaining, names.reset, names.nearLimit, names.policy,
+  names.limits
+]))
+
+const ABSENT: RateLimitState = Object.freeze({
+  retryAfterMs: undefined,
+  limit: undefined,
+  remaining: undefined,
+  resetAt: undefined,
+  nearLimit: undefined,
+  reason: undefined,
+  policies: Object.freeze([]),
+  limits: Object.freeze([])
+})
+
+/** Shared by every answer without rate-limit headers: no allocation on the common path. */
+export const NO_RATE_LIMIT: UpstreamRateLimit = Object.freeze({ enforced: ABSENT, beta: ABSENT, reason: undefined })
 
 function parseFamily (lower: Map<string, string>, names: Spellings, now: number): RateLimitState {
   const first = (candidates: readonly string[]): string | undefined =>
     candidates.map((name) => lower.get(name)).find((value) => value !== undefined)
-  return {
+  return Object.freeze({
     retryAfterMs: parseRetryAfter(first(names.retryAfter), now),
     limit: parseCount(lower.get(names.limit)),
     remaining: parseCount(lower.get(names.remaining)),
@@ -106,26 +137,28 @@ function parseFamily (lower: Map<string, string>, names: Spellings, now: number)
     reason: nonEmpty(first(names.reason)),
     policies: parseEntries(lower.get(names.policy)),
     limits: parseEntries(lower.get(names.limits))
-  }
+  })
 }
 
-export function parseRateLimitHeaders (headers: HeaderBag, now: number): RateLimitInfo {
-  const lower = lowerCased(headers)
-  return { enforced: parseFamily(lower, ENFORCED, now), beta: parseFamily(lower, BETA, now) }
+/** `now` (epoch ms) turns `Retry-After` dates and relative resets into the shape above. */
+export function parseRateLimitHeaders (headers: HeaderBag, now: number): UpstreamRateLimit {
+  const lower = rateLimitHeaders(headers)
+  if (lower === undefined) return NO_RATE_LIMIT
+  const enforced = parseFamily(lower, ENFORCED, now)
+  const beta = parseFamily(lower, BETA, now)
+  return Object.freeze({ enforced, beta, reason: enforced.reason ?? beta.reason })
 }
 
-/** Just the reason of a 429 (enforced first, then the beta spellings), for the log line and usage record. */
-export function rateLimitReason (headers: HeaderBag): string | undefined {
-  const lower = lowerCased(headers)
-  return nonEmpty(REASON_SPELLINGS.map((name) => lower.get(name)).find((value) => value !== undefined))
-}
-
-function lowerCased (headers: HeaderBag): Map<string, string> {
-  const map = new Map<string, string>()
-  for (const [name, value] of Object.entries(headers)) {
+/** The rate-limit headers only, by lower-cased name (repeated names joined), or undefined when there are none. */
+function rateLimitHeaders (headers: HeaderBag): Map<string, string> | undefined {
+  let map: Map<string, string> | undefined
+  for (const name in headers) {
+    const value = headers[name]
     if (value === undefined) continue
-    const text = Array.isArray(value) ? value.join(', ') : String(value)
     const key = name.toLowerCase()
+    if (!RATE_LIMIT_NAMES.has(key)) continue
+    const text = Array.isArray(value) ? value.join(', ') : String(value)
+    map ??= new Map()
     const previous = map.get(key)
     map.set(key, previous === undefined ? text : `${previous}, ${text}`)
   }
@@ -177,9 +210,9 @@ function parseReset (value: string | undefined, now: number): number | undefined
 }
 
 /** A lenient reader of RFC 9651 lists: entries split on `,`, parameters on `;`, in any order and number. */
-function parseEntries (value: string | undefined): RateLimitEntry[] {
+function parseEntries (value: string | undefined): readonly RateLimitEntry[] {
   const text = nonEmpty(value)
-  if (text === undefined) return []
+  if (text === undefined) return ABSENT.policies
   const entries: RateLimitEntry[] = []
   for (const raw of splitOutsideQuotes(text, ',')) {
     const [head, ...rest] = splitOutsideQuotes(raw, ';')
@@ -194,9 +227,9 @@ function parseEntries (value: string | undefined): RateLimitEntry[] {
       const raw = part.slice(equals + 1).trim()
       params[key] = /^-?\d+(\.\d+)?$/.test(raw) ? Number(raw) : unquote(raw)
     }
-    entries.push({ name, params })
+    entries.push(Object.freeze({ name, params: Object.freeze(params) }))
   }
-  return entries
+  return Object.freeze(entries)
 }
 
 function splitOutsideQuotes (text: string, separator: string): string[] {

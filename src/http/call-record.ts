@@ -64,6 +64,7 @@ function proxiedCall (request: FastifyRequest, reply: FastifyReply, proxy: Proxy
     upstreamMs: proxy.upstreamMs,
     upstreamRequestId: proxy.upstreamRequestId,
     rateLimitReason: proxy.rateLimitReason,
+    upstreamRateLimit: proxy.upstreamRateLimit,
     bytesIn: proxy.bytesIn(),
     bytesOut: proxy.bytesOut,
     at: Date.now()

@@ -14,7 +14,6 @@ import type { ProxyContext } from '../usage/proxied-call.js'
 import { CallerGone } from '../upstream/caller-gone.js'
 import type { Forwarder, ForwardResponse } from '../upstream/forwarder.js'
 import { callerResponseHeaders } from '../upstream/headers.js'
-import { rateLimitReason } from '../atlassian/rate-limit-headers.js'
 
 export interface ProxyPluginOptions {
   integrations: Readonly<Record<string, IntegrationConfig>>
@@ -86,6 +85,7 @@ async function proxyPlugin (app: FastifyInstance, options: ProxyPluginOptions): 
         upstreamMs: undefined,
         upstreamRequestId: undefined,
         rateLimitReason: undefined,
+        upstreamRateLimit: undefined,
         errorCode: undefined,
         bytesIn: () => 0,
         bytesOut: 0
@@ -126,7 +126,8 @@ async function proxyPlugin (app: FastifyInstance, options: ProxyPluginOptions): 
         context.bytesIn = response.bytesIn
         const requestIdHeader = response.headers['x-arequestid'] ?? response.headers['atl-traceid']
         context.upstreamRequestId = typeof requestIdHeader === 'string' ? requestIdHeader : undefined
-        context.rateLimitReason = response.statusCode === 429 ? rateLimitReason(response.headers) : undefined
+        context.upstreamRateLimit = response.rateLimit
+        context.rateLimitReason = response.statusCode === 429 ? response.rateLimit.reason : undefined
         if (release) response.body.once('close', release)
         sendUpstream(reply, response, context)
         return reply

@@ -8,7 +8,7 @@
 import type { Logger } from 'pino'
 import type { Clock } from '../clock.js'
 import { UpstreamRateLimitedError, withRetryAfter } from '../errors.js'
-import { isQuotaReason, parseRateLimitHeaders, type HeaderBag } from '../atlassian/rate-limit-headers.js'
+import { isQuotaReason, type UpstreamRateLimit } from '../atlassian/rate-limit-headers.js'
 
 /** When a quota 429 names no reset at all. */
 const DEFAULT_HOLD_MS = 60_000
@@ -54,12 +54,13 @@ export class QuotaHold {
     throw withRetryAfter(new UpstreamRateLimitedError(integration), (until - now) / 1000)
   }
 
-  /** Reads every upstream answer; a quota 429 starts (or extends) the hold. */
-  observe (integration: string, statusCode: number, headers: HeaderBag): void {
+  /** Reads every upstream answer (its rate-limit headers as the forwarder parsed them); a quota 429 starts (or extends)
+   * the hold. */
+  observe (integration: string, statusCode: number, rateLimit: UpstreamRateLimit): void {
     if (statusCode !== 429) return
-    const now = this.#clock.now()
-    const { enforced } = parseRateLimitHeaders(headers, now)
+    const { enforced } = rateLimit
     if (!isQuotaReason(enforced.reason)) return
+    const now = this.#clock.now()
     // The later of Retry-After and X-RateLimit-Reset: the reset is an absolute time on Atlassian's clock, Retry-After
     // is immune to clock skew; honouring both never sends early.
     const candidates = [enforced.retryAfterMs === undefined ? undefined : now + enforced.retryAfterMs, enforced.resetAt]

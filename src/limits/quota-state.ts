@@ -5,7 +5,7 @@
  * are numbers, dates and a reason from Atlassian; nothing of the request (no token) is kept.
  */
 import type { Clock } from '../clock.js'
-import { parseRateLimitHeaders, type HeaderBag, type RateLimitEntry, type RateLimitState } from '../atlassian/rate-limit-headers.js'
+import type { RateLimitEntry, RateLimitState, UpstreamRateLimit } from '../atlassian/rate-limit-headers.js'
 
 export interface HeadroomEntry {
   integration: string
@@ -66,14 +66,14 @@ export class UpstreamHeadroom {
     }
   }
 
-  /** Every upstream answer (forwarder's onUpstreamResponse); answers without rate-limit headers leave the last entry.
-   */
-  observe (integration: string, statusCode: number, headers: HeaderBag): void {
+  /** Every upstream answer (forwarder's onUpstreamResponse, headers parsed there once); answers without rate-limit
+   * headers leave the last entry. */
+  observe (integration: string, statusCode: number, rateLimit: UpstreamRateLimit): void {
     if (!this.#known(integration)) return
-    const now = this.#clock.now()
-    const { enforced, beta } = parseRateLimitHeaders(headers, now)
+    const { enforced, beta } = rateLimit
     const withRetry = statusCode === 429 && enforced.retryAfterMs !== undefined
     if (!hasAny(enforced) && !hasAny(beta) && !withRetry) return
+    const now = this.#clock.now()
     const policy = beta.policies[0]
     const limit = beta.limits.find((entry) => entry.name === policy?.name) ?? beta.limits[0]
     this.#latest.set(integration, {
@@ -84,7 +84,7 @@ export class UpstreamHeadroom {
       remaining: enforced.remaining ?? null,
       resetAt: enforced.resetAt === undefined ? null : new Date(enforced.resetAt).toISOString(),
       nearLimit: enforced.nearLimit ?? null,
-      reason: clean(enforced.reason ?? beta.reason),
+      reason: clean(rateLimit.reason),
       retryAfterSeconds: enforced.retryAfterMs === undefined ? null : Math.ceil(enforced.retryAfterMs / 1000),
       beta: hasAny(beta)
         ? { policy: clean(policy?.name), quota: numberParam(policy, 'q'), windowSeconds: numberParam(policy, 'w'), remaining: numberParam(limit, 'r'), resetSeconds: numberParam(limit, 't') }

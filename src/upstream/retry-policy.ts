@@ -7,7 +7,7 @@
  */
 import type { Clock } from '../clock.js'
 import type { CancelSignal } from './caller-gone.js'
-import { isQuotaReason, parseRateLimitHeaders, type HeaderBag } from '../atlassian/rate-limit-headers.js'
+import { isQuotaReason, type UpstreamRateLimit } from '../atlassian/rate-limit-headers.js'
 
 export interface RetryOptions {
   enabled: boolean
@@ -29,10 +29,10 @@ export interface RetryQuestion {
   /** Tries already made (1 after the first answer). */
   triesSoFar: number
   statusCode: number
-  headers: HeaderBag
+  /** The answer's rate-limit headers, as the send parsed them. */
+  rateLimit: UpstreamRateLimit
   /** Since the first send. */
   elapsedMs: number
-  now: number
   /** A number in [0, 1); Math.random in production. */
   random: () => number
 }
@@ -42,7 +42,7 @@ export function retryDelayMs (options: RetryOptions, question: RetryQuestion): n
   if (!options.enabled || question.triesSoFar >= options.maxTries) return undefined
   if (question.statusCode !== 429 && question.statusCode !== 503) return undefined
   if (!RETRYABLE_METHODS.has(question.method) || question.hasBody) return undefined
-  const { enforced } = parseRateLimitHeaders(question.headers, question.now)
+  const { enforced } = question.rateLimit
   if (enforced.retryAfterMs === undefined || isQuotaReason(enforced.reason)) return undefined
   const jitter = 0.7 + 0.6 * question.random()
   const backoffMs = options.baseDelayMs * 2 ** (question.triesSoFar - 1) * jitter

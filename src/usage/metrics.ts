@@ -4,7 +4,7 @@
  */
 import { Counter, Gauge, Histogram, Registry } from './prom-parts.js'
 import type { ExchangeOutcome } from '../tokens/token-provider.js'
-import { normaliseReason, rateLimitReason, type HeaderBag } from '../atlassian/rate-limit-headers.js'
+import { normaliseReason, type UpstreamRateLimit } from '../atlassian/rate-limit-headers.js'
 import { UNKNOWN_INTEGRATION, type Labels } from './labels.js'
 import type { ProxiedCall } from './proxied-call.js'
 
@@ -109,11 +109,11 @@ export class BrokerMetrics {
   }
 
   /** Every upstream answer, retried ones included: a 429 the caller never saw still spent Atlassian's budget. */
-  onUpstreamResponse (integration: string, statusCode: number, headers: HeaderBag): void {
+  onUpstreamResponse (integration: string, statusCode: number, rateLimit: UpstreamRateLimit): void {
     if (statusCode !== 429) return
     this.#upstreamRateLimited.inc({
       integration: this.#labels.integration(integration),
-      reason: normaliseReason(rateLimitReason(headers))
+      reason: normaliseReason(rateLimit.reason)
     })
   }
 

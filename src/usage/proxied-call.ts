@@ -1,3 +1,5 @@
+import type { UpstreamRateLimit } from '../atlassian/rate-limit-headers.js'
+
 /**
  * One record per proxied call: the seam where logging, metrics, the usage view and the call audit all read from.
  * Caller and integration are names from config (never raw request text), so every consumer's cardinality is bounded.
@@ -20,6 +22,8 @@ export interface ProxiedCall {
   /** Atlassian's request id (`x-arequestid`, or `atl-traceid`), to trace a change in Jira back to the caller. */
   upstreamRequestId: string | undefined
   rateLimitReason: string | undefined
+  /** The final upstream answer's rate-limit headers, as the forwarder parsed them (once); undefined without one. */
+  upstreamRateLimit: UpstreamRateLimit | undefined
   bytesIn: number
   bytesOut: number
   /** Epoch ms when the call finished. */
@@ -30,7 +34,7 @@ export interface ProxiedCall {
  * The same call while it runs (`request.proxy`, filled in by the proxy plugin): the ProxiedCall fields the proxy learns
  * on its way, plus when the upstream call started and a byte counter read once the answer has ended.
  */
-export type ProxyContext = Pick<ProxiedCall, 'integration' | 'path' | 'upstreamStatus' | 'upstreamMs' | 'upstreamRequestId' | 'rateLimitReason' | 'errorCode' | 'bytesOut'> & {
+export type ProxyContext = Pick<ProxiedCall, 'integration' | 'path' | 'upstreamStatus' | 'upstreamMs' | 'upstreamRequestId' | 'rateLimitReason' | 'upstreamRateLimit' | 'errorCode' | 'bytesOut'> & {
   upstreamStartedAt: number | undefined
   bytesIn: () => number
 }

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { gatewayRateLimited, rateLimited, BETA_RATE_LIMIT_HEADERS } from '../helpers/fake-atlassian.js'
-import { isQuotaReason, normaliseReason, parseRateLimitHeaders, parseRetryAfter, rateLimitReason } from '../../src/atlassian/rate-limit-headers.js'
+import { isQuotaReason, NO_RATE_LIMIT, normaliseReason, parseRateLimitHeaders, parseRetryAfter } from '../../src/atlassian/rate-limit-headers.js'
 
 const NOW = Date.parse('2026-01-01T01:00:00Z')
 
@@ -106,7 +106,26 @@ t.test('reasons: normalised to a bounded set, quota detection, enforced before b
   t.ok(isQuotaReason('confluence-quota-global-based'))
   t.notOk(isQuotaReason('jira-burst-based'))
   t.notOk(isQuotaReason(undefined))
-  t.equal(rateLimitReason({ 'RateLimit-Reason': 'jira-burst-based', 'Beta-RateLimit-Reason': 'x' }), 'jira-burst-based')
-  t.equal(rateLimitReason({ 'X-Beta-RateLimit-Reason': 'jira-quota-tenant-based' }), 'jira-quota-tenant-based')
-  t.equal(rateLimitReason({}), undefined)
+  const reason = (headers: Record<string, string>): string | undefined => parseRateLimitHeaders(headers, NOW).reason
+  t.equal(reason({ 'RateLimit-Reason': 'jira-burst-based', 'Beta-RateLimit-Reason': 'x' }), 'jira-burst-based')
+  t.equal(reason({ 'X-Beta-RateLimit-Reason': 'jira-quota-tenant-based' }), 'jira-quota-tenant-based')
+  t.equal(reason({}), undefined)
+})
+
+t.test('an empty RateLimit-Reason beside a beta reason: the metric said "none" while the headroom showed the beta reason', async (t) => {
+  const info = parseRateLimitHeaders({ 'Retry-After': '1', 'RateLimit-Reason': ' ', 'Beta-RateLimit-Reason': 'jira-burst-based' }, NOW)
+  t.equal(info.enforced.reason, undefined, 'nothing enforced to act on')
+  t.equal(info.reason, 'jira-burst-based', 'one reason to report, read by the metric, the headroom and the call record alike')
+})
+
+t.test('one frozen object per answer; an answer without rate-limit headers shares one constant', async (t) => {
+  const info = parseRateLimitHeaders({ 'Retry-After': '1', ...BETA_RATE_LIMIT_HEADERS }, NOW)
+  t.ok(Object.isFrozen(info) && Object.isFrozen(info.enforced) && Object.isFrozen(info.beta))
+  const policy = info.beta.policies[0]
+  t.ok(Object.isFrozen(info.beta.policies) && Object.isFrozen(policy) && Object.isFrozen(policy?.params))
+  const writable = info.enforced as { retryAfterMs: number | undefined }
+  t.throws(() => { writable.retryAfterMs = 0 }, TypeError, 'a consumer cannot change what the others read')
+  t.equal(parseRateLimitHeaders({ 'content-type': 'application/json', 'x-arequestid': 'abc' }, NOW), NO_RATE_LIMIT)
+  t.same(NO_RATE_LIMIT, { enforced: NO_RATE_LIMIT.enforced, beta: NO_RATE_LIMIT.enforced, reason: undefined })
+  t.equal(NO_RATE_LIMIT.enforced.retryAfterMs, undefined)
 })

@@ -1,10 +1,12 @@
 import t from 'tap'
 import { ManualClock } from '../helpers/manual-clock.js'
+import { parseRateLimitHeaders, type HeaderBag } from '../../src/atlassian/rate-limit-headers.js'
 import { DEFAULT_RETRY, retryDelayMs, sleepOn, type RetryQuestion } from '../../src/upstream/retry-policy.js'
 
 const ON = { ...DEFAULT_RETRY, enabled: true }
-const ask = (overrides: Partial<RetryQuestion> = {}): RetryQuestion => ({
-  method: 'GET', hasBody: false, triesSoFar: 1, statusCode: 429, headers: { 'Retry-After': '1' }, elapsedMs: 0, now: 0, random: () => 0.5, ...overrides
+/** The policy reads the answer's parsed headers; `headers` here are parsed as the send would. */
+const ask = ({ headers = { 'Retry-After': '1' }, ...overrides }: Partial<RetryQuestion> & { headers?: HeaderBag } = {}): RetryQuestion => ({
+  method: 'GET', hasBody: false, triesSoFar: 1, statusCode: 429, rateLimit: parseRateLimitHeaders(headers, 0), elapsedMs: 0, random: () => 0.5, ...overrides
 })
 
 t.test('off by default', async (t) => {

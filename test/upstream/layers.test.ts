@@ -1,0 +1,116 @@
+/** The layers around the plain send, each on its own: fresh-token (401: drop and replay once) and retry. */
+import { Readable } from 'node:stream'
+import t from 'tap'
+import { parseRateLimitHeaders, type HeaderBag } from '../../src/atlassian/rate-limit-headers.js'
+import type { AccessGrant } from '../../src/tokens/token-provider.js'
+import { CallerGone } from '../../src/upstream/caller-gone.js'
+import { withFreshToken, type GrantSource } from '../../src/upstream/fresh-token-layer.js'
+import type { PreparedBody } from '../../src/upstream/prepared-body.js'
+import { withRetry } from '../../src/upstream/retry-layer.js'
+import { DEFAULT_RETRY, sleepOn } from '../../src/upstream/retry-policy.js'
+import type { ForwardRequest, ForwardResponse, SendWithGrant } from '../../src/upstream/upstream-send.js'
+import { ManualClock } from '../helpers/manual-clock.js'
+
+const request = (signal = new CallerGone()): ForwardRequest =>
+  ({ integration: 'jira-main', method: 'GET', path: '/rest/api/3/myself', query: '', signal }) as unknown as ForwardRequest
+
+const body = (replayable: boolean): PreparedBody =>
+  ({ replayable, length: undefined, take: () => undefined, bytesSent: () => 0, failure: () => undefined })
+
+function answer (statusCode: number, headers: HeaderBag = {}): ForwardResponse & { drained: () => boolean } {
+  const stream = Readable.from([Buffer.from('{}')])
+  return {
+    statusCode,
+    headers: {},
+    body: stream,
+    rateLimit: parseRateLimitHeaders(headers, 0),
+    bytesIn: () => 0,
+    drained: () => stream.readableFlowing === true
+  }
+}
+
+/** A token provider that hands out numbered grants and records what was dropped. */
+function grants (): GrantSource & { issued: number, dropped: string[] } {
+  const source = {
+    issued: 0,
+    dropped: [] as string[],
+    grantFor: async (): Promise<AccessGrant> => {
+      source.issued++
+      return { authorization: `Bearer t${source.issued}`, secretVersion: 1, expiresAt: undefined }
+    },
+    invalidate: (_integration: string, grant: AccessGrant): void => { source.dropped.push(grant.authorization) }
+  }
+  return source
+}
+
+/** A send answering from a script, recording the authorization of each try. */
+function scripted (answers: ForwardResponse[]): SendWithGrant & { used: string[] } {
+  const used: string[] = []
+  const send: SendWithGrant = async (_request, _target, _body, grant) => {
+    used.push(grant.authorization)
+    const next = answers.shift()
+    if (next === undefined) throw new Error('no more answers scripted')
+    return next
+  }
+  return Object.assign(send, { used })
+}
+
+t.test('fresh token: a 401 drops the grant and replays once with a fresh one when the body can be sent again', async (t) => {
+  const tokens = grants()
+  const revoked = answer(401)
+  const send = scripted([revoked, answer(200)])
+  const result = await withFreshToken(send, tokens)(request(), '/t', body(true))
+  t.equal(result.statusCode, 200)
+  t.same(send.used, ['Bearer t1', 'Bearer t2'])
+  t.same(tokens.dropped, ['Bearer t1'])
+  t.ok(revoked.drained(), 'the 401\'s body was drained, freeing its connection')
+})
+
+t.test('fresh token: a streamed body is not replayed; the 401 goes back, the grant is still dropped', async (t) => {
+  const tokens = grants()
+  const send = scripted([answer(401), answer(200)])
+  const result = await withFreshToken(send, tokens)(request(), '/t', body(false))
+  t.equal(result.statusCode, 401)
+  t.same(send.used, ['Bearer t1'])
+  t.same(tokens.dropped, ['Bearer t1'])
+})
+
+t.test('fresh token: any other answer passes through, the cached grant kept; a second 401 is not replayed again', async (t) => {
+  const tokens = grants()
+  const send = scripted([answer(403), answer(401), answer(401)])
+  const layer = withFreshToken(send, tokens)
+  t.equal((await layer(request(), '/t', body(true))).statusCode, 403)
+  t.same(tokens.dropped, [])
+  t.equal((await layer(request(), '/t', body(true))).statusCode, 401, 'replayed once, then the 401 is the answer')
+  t.same(send.used, ['Bearer t1', 'Bearer t2', 'Bearer t3'])
+})
+
+const RETRY_ON = { ...DEFAULT_RETRY, enabled: true }
+
+t.test('retry: a burst 429 is drained, waited for and sent again', async (t) => {
+  const clock = new ManualClock()
+  const waits: number[] = []
+  const limited = answer(429, { 'Retry-After': '3', 'RateLimit-Reason': 'jira-burst-based' })
+  const send = scripted([limited, answer(200)])
+  const layer = withRetry(withFreshToken(send, grants()), {
+    retry: RETRY_ON, clock, sleep: async (ms) => { waits.push(ms) }, random: () => 0.5
+  })
+  t.equal((await layer(request(), '/t', body(true))).statusCode, 200)
+  t.same(waits, [3_000])
+  t.ok(limited.drained())
+})
+
+t.test('retry: the wait ends when the caller goes away, and nothing more is sent', async (t) => {
+  const clock = new ManualClock()
+  const gone = new CallerGone()
+  const send = scripted([answer(503, { 'Retry-After': '1' }), answer(200)])
+  const layer = withRetry(withFreshToken(send, grants()), {
+    retry: RETRY_ON, clock, sleep: sleepOn(clock), random: () => 0.5
+  })
+  const pending = layer(request(gone), '/t', body(true))
+  await new Promise((resolve) => setImmediate(resolve))
+  gone.abort()
+  await t.rejects(pending, { name: 'AbortError' })
+  await clock.advance(60_000)
+  t.equal(send.used.length, 1, 'one try only')
+})
