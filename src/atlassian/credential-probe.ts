@@ -1,61 +1,150 @@
 /**
- * Verify before commit: a credential is tried against Atlassian before it is stored. OAuth credentials do one
- * client-credentials exchange at the token endpoint (the token is thrown away: tokens minted from the old secret stay
- * in use until they expire or fail). Scoped API tokens make one cheap authenticated call through the gateway: Jira
- * `GET /rest/api/3/myself`, Confluence `GET /wiki/rest/api/user/current`.
- * A refusal becomes CredentialVerificationFailedError (422); Atlassian being unreachable stays a 5xx, and nothing is
- * stored.
+ * The one credential verifier. Everything that stores a credential asks it first (init, `secrets put|rotate|rollback`,
+ * the admin API, all through credentials/credential-writer.ts), so a credential gets the same verdict wherever it is
+ * checked (issue 23: `init` and `secrets rotate` had two probes with opposite verdicts).
+ *
+ * The probe: an OAuth credential does one client-credentials exchange, then one read through the gateway with the token
+ * just minted (thrown away after: tokens minted from the old secret stay in use until they expire or fail); a scoped
+ * API token does the read only. The read is CREDENTIAL_PROBES below: per product, the cheapest authenticated "who am I"
+ * call, which reads no content and needs one classic user-read scope (Atlassian recommends classic scopes).
+ *
+ * The verdict, decided on purpose:
+ * - the token endpoint refuses the pair (access_denied, invalid_client, ...: token-endpoint.ts): refused.
+ * - the read answers 2xx: accepted.
+ * - 401 "Unauthorized; scope does not match", or 403: accepted, with a warning naming the missing scope (or the missing
+ *   product permission). The gateway checks scopes only on a token it recognised, so the credential itself works: the
+ *   exchange succeeded, or the API token authenticated. Scopes are fixed when a credential is created and an
+ *   integration's callers may need none of the probe's scope, so refusing would block a credential that serves them.
+ * - any other 401 (Atlassian's bad or revoked credential: "Unauthorized" without the scope clause): refused.
+ * - 404: the configured cloudId does not answer; the config is wrong, not the credential (StateConflictError).
+ * - anything else (429, 5xx, no answer in time): Atlassian unavailable; nothing is stored, try again.
+ * Gateway shapes: docs/reference/atlassian.md §4 (missing scope -> 401 "scope does not match"; bad or revoked
+ * credential -> 401 without it; no product permission -> 403); jira.js tests /scope does not match/i on a 401 too.
+ * Refusals become CredentialVerificationFailedError (422); messages never quote a credential value.
  */
 import type { Dispatcher } from 'undici'
 import { request } from './undici-parts.js'
 import type { IntegrationConfig } from '../config/schema.js'
-import { CredentialRejectedError, CredentialVerificationFailedError, errorCode, UpstreamTimeoutError, UpstreamUnavailableError } from '../errors.js'
+import {
+  CredentialRejectedError, CredentialVerificationFailedError, errorCode, StateConflictError, UpstreamTimeoutError,
+  UpstreamUnavailableError
+} from '../errors.js'
 import type { CredentialData } from '../secrets/secret-store.js'
+import { apiTokenAuthorization } from './api-token-authorization.js'
+import { firstCallHint } from './first-call.js'
 import { exchangeClientCredentials, type ExchangedToken, type ExchangeRequest } from './token-endpoint.js'
-import { apiTokenAuthorization } from '../tokens/token-provider.js'
+
+type Product = IntegrationConfig['product']
+
+/** Per product: the read that proves a credential works, and the classic scope it needs. */
+export const CREDENTIAL_PROBES: Readonly<Record<Product, { path: string, scope: string }>> = {
+  jira: { path: '/rest/api/3/myself', scope: 'read:jira-user' },
+  confluence: { path: '/wiki/rest/api/user/current', scope: 'read:confluence-user' }
+}
+
+/** What the verifier learnt about a credential Atlassian accepted. Holds no credential value. */
+export interface CredentialCheck {
+  credential: IntegrationConfig['credential']
+  /** `expires_in` of the token the exchange issued (OAuth only). */
+  tokenLifetimeSeconds?: number
+  probe: { path: string, status: number }
+  /** Accepted, but short of the probe's scope or of a product permission: what the operator should know. */
+  warning?: string
+}
 
 /** Resolves when Atlassian accepts the credential; throws CredentialVerificationFailedError when it refuses it. */
-export type CredentialVerifier = (integration: string, config: IntegrationConfig, data: CredentialData) => Promise<void>
+export type CredentialVerifier = (
+  integration: string,
+  config: IntegrationConfig,
+  data: CredentialData
+) => Promise<CredentialCheck>
+
+export type ProbeVerdict =
+  | { verdict: 'accepted', warning?: string }
+  | { verdict: 'refused', reason: string }
+  | { verdict: 'wrong-cloud-id' }
+  | { verdict: 'unavailable', reason: string }
+
+/** The verdict on the probe read's answer (see the header for why each status means what it does). */
+export function probeVerdict (product: Product, answer: { status: number, body: string }): ProbeVerdict {
+  const { path, scope } = CREDENTIAL_PROBES[product]
+  const { status } = answer
+  if (status >= 200 && status < 300) return { verdict: 'accepted' }
+  if (status === 401 && /scope does not match/i.test(answer.body)) {
+    return {
+      verdict: 'accepted',
+      warning: `GET ${path} answered 401 "scope does not match": Atlassian accepted the credential, but it lacks the scope ${scope} (or its granular set); ` +
+        'calls that need it will be refused, and scopes are fixed when a credential is created'
+    }
+  }
+  if (status === 403) {
+    return {
+      verdict: 'accepted',
+      warning: `GET ${path} answered 403: Atlassian accepted the credential, but the service account has no permission in ${product}; add it to a group or project role`
+    }
+  }
+  if (status === 401) return { verdict: 'refused', reason: `GET ${path} answered 401: Atlassian does not accept the credential (unknown, revoked or expired, or the email does not match the token)` }
+  if (status === 404) return { verdict: 'wrong-cloud-id' }
+  return { verdict: 'unavailable', reason: `GET ${path} answered ${status}` }
+}
 
 export interface VerifierOptions {
   tokenUrl: string
   apiUrl: string
   timeoutMs: number
   exchange?: (input: ExchangeRequest) => Promise<ExchangedToken>
-  /** For the API-token probe (the forwarder's dispatcher when tests or benchmarks set one). */
+  /** For the gateway read (the forwarder's dispatcher when tests or benchmarks set one). */
   apiDispatcher?: Dispatcher
-}
-
-const PROBE_PATH: Record<IntegrationConfig['product'], string> = {
-  jira: '/rest/api/3/myself',
-  confluence: '/wiki/rest/api/user/current'
 }
 
 export function createCredentialVerifier (options: VerifierOptions): CredentialVerifier {
   const exchange = options.exchange ?? exchangeClientCredentials
-  return async (_integration, config, data) => {
+  return async (integration, config, data) => {
+    let authorization: string
+    let tokenLifetimeSeconds: number | undefined
     if (config.credential === 'oauth') {
-      const clientId = data.client_id ?? ''
-      const clientSecret = data.client_secret ?? ''
       try {
-        await exchange({ tokenUrl: options.tokenUrl, clientId, clientSecret, timeoutMs: options.timeoutMs })
+        const token = await exchange({ tokenUrl: options.tokenUrl, clientId: data.client_id ?? '', clientSecret: data.client_secret ?? '', timeoutMs: options.timeoutMs })
+        authorization = `Bearer ${token.accessToken}`
+        tokenLifetimeSeconds = token.expiresIn
       } catch (error) {
-        if (error instanceof CredentialRejectedError) throw new CredentialVerificationFailedError('the token endpoint rejected the client_id/client_secret pair', { cause: error })
+        if (error instanceof CredentialRejectedError) {
+          throw new CredentialVerificationFailedError(
+            'the token endpoint refused the client_id/client_secret pair; check client_id/client_secret (Admin → Directory → Service accounts → Credentials; ' +
+              'a secret cannot be shown again: create a new one if unsure)',
+            { cause: error }
+          )
+        }
         throw error
       }
-      return
+    } else {
+      authorization = apiTokenAuthorization(data)
     }
-    await probeApiToken(options, config, apiTokenAuthorization(data))
+    const answer = await read(options, config, authorization)
+    const verdict = probeVerdict(config.product, answer)
+    const path = CREDENTIAL_PROBES[config.product].path
+    switch (verdict.verdict) {
+      case 'accepted':
+        return {
+          credential: config.credential,
+          ...(tokenLifetimeSeconds === undefined ? {} : { tokenLifetimeSeconds }),
+          probe: { path, status: answer.status },
+          ...(verdict.warning === undefined ? {} : { warning: verdict.warning })
+        }
+      case 'refused': throw new CredentialVerificationFailedError(verdict.reason)
+      case 'wrong-cloud-id': throw new StateConflictError(firstCallHint(integration, config, 404))
+      case 'unavailable': throw new UpstreamUnavailableError({ cause: new Error(verdict.reason) })
+    }
   }
 }
 
-async function probeApiToken (
+async function read (
   options: VerifierOptions,
   config: IntegrationConfig,
   authorization: string
-): Promise<void> {
+): Promise<{ status: number, body: string }> {
   const base = options.apiUrl.replace(/\/$/, '')
-  const url = `${base}/ex/${config.product}/${config.cloudId}${PROBE_PATH[config.product]}`
+  const url = `${base}/ex/${config.product}/${config.cloudId}${CREDENTIAL_PROBES[config.product].path}`
   let response: Dispatcher.ResponseData
   try {
     response = await request(url, {
@@ -71,11 +160,7 @@ async function probeApiToken (
     if (name === 'TimeoutError' || name === 'AbortError' || errorCode(error)?.includes('TIMEOUT') === true) { throw new UpstreamTimeoutError() }
     throw new UpstreamUnavailableError({ cause: new Error(`${name} ${errorCode(error) ?? ''}`.trim()) })
   }
-  const text = await response.body.text().catch(() => '')
-  const status = response.statusCode
-  // Authenticated but short of a scope (gateway: 401 "scope does not match") or a permission (403): the token itself
-  // works.
-  if ((status >= 200 && status < 300) || status === 403 || (status === 401 && /scope does not match/i.test(text))) { return }
-  if (status === 401) { throw new CredentialVerificationFailedError(`${PROBE_PATH[config.product]} answered 401 to the API token`) }
-  throw new UpstreamUnavailableError({ cause: new Error(`${PROBE_PATH[config.product]} answered ${status}`) })
+  // Only the start is read: enough for the scope clause, and a large error page is not worth holding.
+  const body = (await response.body.text().catch(() => '')).slice(0, 2_048)
+  return { status: response.statusCode, body }
 }

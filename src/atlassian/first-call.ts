@@ -4,6 +4,7 @@
  * log says that, naming the integration and its site, instead of leaving the operator with a bare status.
  */
 import type { Logger } from 'pino'
+import { integrationNamed } from '../config/integration-lookup.js'
 import type { IntegrationConfig } from '../config/schema.js'
 
 export class FirstCallWatch {
@@ -17,7 +18,7 @@ export class FirstCallWatch {
     if (this.#seen.has(integration)) return
     this.#seen.add(integration)
     if (statusCode !== 401 && statusCode !== 404) return
-    const config = Object.hasOwn(this.integrations, integration) ? this.integrations[integration] : undefined
+    const config = integrationNamed(this.integrations, integration)
     if (config === undefined) return
     this.logger.warn(
       { integration, site: config.site, cloudId: config.cloudId, statusCode },

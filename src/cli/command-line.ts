@@ -12,18 +12,24 @@ const HELP = `Usage: atlassian-broker <command> [options]
 
 Commands:
   serve [--config FILE] [--host H] [--port N]  run the broker
-  secrets put INTEGRATION [--expires-at DATE] [--owner TEAM]
-                                               store a credential read as JSON from stdin
+  secrets put INTEGRATION [--expires-at DATE] [--owner TEAM] [--no-verify]
+                                               verify a credential (JSON on stdin) with Atlassian, then store it
   secrets list [--json]                        integrations, versions, expiry; never values
-  secrets rotate INTEGRATION [--expires-at DATE] [--owner TEAM]
+  secrets rotate INTEGRATION [--expires-at DATE] [--owner TEAM] [--no-verify]
                                                verify a new credential (JSON on stdin) with Atlassian,
                                                then store it as a new version (check-and-set)
   secrets rollback INTEGRATION [--to VERSION]  make an older version's credential current again (verified first)
   secrets history INTEGRATION [--json]         versions, who wrote them and when; never values
-  init --integration NAME --site SITE --product jira|confluence [--credential oauth|api-token] [--caller SUB]
+  init --integration NAME --site SITE --product jira|confluence [--credential oauth|api-token] [--caller SUB] [--no-verify]
                                                add an integration: look its cloudId up, verify the credential
                                                (JSON on stdin, or asked for in a terminal), write the config,
                                                store the credential, print a caller token and a curl line
+
+put, rotate, rollback and init write through one path: verified with Atlassian (one token exchange for OAuth, then
+one read: Jira GET /rest/api/3/myself, Confluence GET /wiki/rest/api/user/current), check-and-set, one record in
+callers.admin.auditFile, and in fleet mode announced through Redis. A credential that authenticates but lacks the
+read's scope or a product permission is stored with a warning; one Atlassian refuses is not stored (exit 1).
+--no-verify stores a credential Atlassian cannot check yet, without asking it.
   check [--offline]                            validate the config; unless offline, also reach the secret store,
                                                the caller JWKS and the token endpoint
   caller-token --sub CALLER [--ttl 1h] [--role ROLE]
@@ -49,6 +55,8 @@ const OPTIONS = {
   product: { type: 'string' },
   credential: { type: 'string' },
   caller: { type: 'string' },
+  // node:util parseArgs has no --no-* negation before Node 22.4, and engines still allow 20
+  'no-verify': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' }
 } as const
 
@@ -75,7 +83,8 @@ export async function main (argv: string[]): Promise<number> {
       site: values.site,
       product: values.product,
       credential: values.credential,
-      caller: values.caller
+      caller: values.caller,
+      ...(values['no-verify'] === true ? { verify: false } : {})
     }
     await runInit(flags, { logger: createLogger({ level: 'warn', destination: process.stderr }), actor: `${userInfo().username}@cli` })
     return 0
@@ -100,12 +109,17 @@ export async function main (argv: string[]): Promise<number> {
   const { listSecrets, putSecret } = await import('./secrets-commands.js')
   const { rollbackSecret, rotateSecret, secretHistory } = await import('./rotation-commands.js')
   const context = { config, logger, actor: `${userInfo().username}@cli` }
+  const writeOptions = {
+    ...(values['expires-at'] ? { expiresAt: values['expires-at'] } : {}),
+    ...(values.owner ? { owner: values.owner } : {}),
+    ...(values['no-verify'] === true ? { verify: false } : {})
+  }
   if (command === 'secrets' && subcommand === 'put') {
-    await putSecret(context, target, { ...(values['expires-at'] ? { expiresAt: values['expires-at'] } : {}), ...(values.owner ? { owner: values.owner } : {}) })
+    await putSecret(context, target, writeOptions)
     return 0
   }
   if (command === 'secrets' && subcommand === 'rotate') {
-    await rotateSecret(context, target, { ...(values['expires-at'] ? { expiresAt: values['expires-at'] } : {}), ...(values.owner ? { owner: values.owner } : {}) })
+    await rotateSecret(context, target, writeOptions)
     return 0
   }
   if (command === 'secrets' && subcommand === 'rollback') {

@@ -1,25 +1,24 @@
 /**
  * `atlassian-broker init`: from a site name to a first call. Looks the site's cloudId up, reads the credential from
- * stdin (never argv), verifies it with Atlassian (token exchange, then one read), and only then writes the config
- * (comments kept), stores the credential, and prints a caller token and a working curl line. Nothing is written
- * when a step fails, and each failure says what to fix.
+ * stdin (never argv), stores it through the one credential write path (cli-writer.ts: verified with Atlassian by the
+ * same probe and verdict as `secrets rotate`, unless `--no-verify`; audited; announced), and only then writes the
+ * config (comments kept) and prints a caller token and a working curl line. Nothing is written when a step fails, and
+ * each failure says what to fix: exit 1 when Atlassian refuses the credential (as `secrets rotate`), 2 when the input
+ * (flags, site, config) is wrong.
  */
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import type { Logger } from 'pino'
-import { request } from 'undici'
-import { systemClock } from '../clock.js'
-import { ConfigError, DEFAULT_CONFIG_FILE, loadConfig, type BrokerConfig, type IntegrationConfig } from '../config/schema.js'
-import { createSecretStore } from '../secrets/create-secret-store.js'
-import { parseCredential } from '../secrets/credential.js'
-import type { CredentialData } from '../secrets/secret-store.js'
-import { firstCallHint } from '../atlassian/first-call.js'
+import { CREDENTIAL_PROBES, type CredentialVerifier } from '../atlassian/credential-probe.js'
+import { integrationNamed } from '../config/integration-lookup.js'
+import { ConfigError, DEFAULT_CONFIG_FILE, loadConfig, type BrokerConfig } from '../config/schema.js'
+import type { WriteResult } from '../credentials/credential-writer.js'
+import { errorCode } from '../errors.js'
 import { normalizeSiteInput, siteNameProblem } from '../config/site-name.js'
 import { resolveSites } from '../atlassian/site-resolver.js'
 import { storeSiteCache } from '../atlassian/site-cache.js'
-import { exchangeClientCredentials } from '../atlassian/token-endpoint.js'
-import { apiTokenAuthorization } from '../tokens/token-provider.js'
 import { mintCallerToken } from './caller-token.js'
+import { withWriter } from './cli-writer.js'
 import { extendConfigText, type InitEntry } from './init-config-file.js'
 import { createPrompter } from './init-prompts.js'
 import { parseCredentialJson, readStdin, UsageError } from './io.js'
@@ -31,6 +30,8 @@ export interface InitFlags {
   product?: string
   credential?: string
   caller?: string
+  /** false: store the credential without asking Atlassian (`--no-verify`). */
+  verify?: boolean
 }
 
 export interface InitContext {
@@ -39,9 +40,9 @@ export interface InitContext {
   stdin?: NodeJS.ReadableStream
   stdout?: NodeJS.WritableStream
   env?: NodeJS.ProcessEnv
+  /** Tests swap the Atlassian check. */
+  verify?: CredentialVerifier
 }
-
-const READ_PROBE: Record<IntegrationConfig['product'], string> = { jira: '/rest/api/3/myself', confluence: '/wiki/api/v2/spaces?limit=1' }
 
 export async function runInit (flags: InitFlags, context: InitContext): Promise<void> {
   const stdin = context.stdin ?? process.stdin
@@ -58,13 +59,13 @@ export async function runInit (flags: InitFlags, context: InitContext): Promise<
   writeFileSync(candidate, text, { mode: 0o600 })
   try {
     const config = await loadCandidate(candidate, file, env, context.logger)
-    const integration = config.integrations[entry.integration]
+    const integration = integrationNamed(config.integrations, entry.integration)
     if (integration === undefined) throw new UsageError(`integration ${entry.integration} is missing after the edit`)
     out.write(`✔ site ${entry.site}: cloudId ${integration.cloudId}\n`)
     const json = answers.credentialJson ?? await readStdin(stdin)
-    const data = parseCredential(entry.credential, parseCredentialJson(json))
-    await verify(config, entry.integration, integration, data, out)
-    await store(config, entry.integration, data, context, out)
+    const credential = parseCredentialJson(json)
+    const result = await store(config, entry.integration, credential, flags.verify !== false, context)
+    report(result, entry.integration, out)
     renameSync(candidate, file)
   } finally {
     rmSync(candidate, { force: true })
@@ -82,7 +83,7 @@ export async function runInit (flags: InitFlags, context: InitContext): Promise<
   out.write(`\nCaller token for ${entry.caller} (1 hour; \`atlassian-broker caller-token --sub ${entry.caller}\` mints more):\n${token}\n\n`)
   out.write('Start (or reload) the broker, then:\n')
   out.write(`  atlassian-broker serve --config ${file}\n`)
-  out.write(`  curl -sS -H "Authorization: Bearer ${token}" ${base}/proxy/${entry.integration}${READ_PROBE[entry.product]}\n`)
+  out.write(`  curl -sS -H "Authorization: Bearer ${token}" ${base}/proxy/${entry.integration}${CREDENTIAL_PROBES[entry.product].path}\n`)
 }
 
 async function askMissing (
@@ -147,95 +148,55 @@ async function loadCandidate (
   }
 }
 
-/** Token exchange (OAuth), then one read through the gateway, which proves the cloudId and a scope. */
-async function verify (
-  config: BrokerConfig,
-  name: string,
-  integration: IntegrationConfig,
-  data: CredentialData,
-  out: NodeJS.WritableStream
-): Promise<void> {
-  const timeoutMs = config.atlassian.timeouts.tokenMs
-  let authorization: string
-  if (integration.credential === 'oauth') {
-    try {
-      const token = await exchangeClientCredentials({
-        tokenUrl: config.atlassian.tokenUrl,
-        clientId: data.client_id ?? '',
-        clientSecret: data.client_secret ?? '',
-        timeoutMs
-      })
-      authorization = `Bearer ${token.accessToken}`
-      out.write(`✔ token exchange: Atlassian issued a token for ${token.expiresIn} s\n`)
-    } catch (error) {
-      throw new UsageError(
-        `token exchange failed: ${(error as Error).message}; check client_id/client_secret (Admin → Directory → Service accounts → Credentials; a secret cannot be shown again, create a new one if unsure)`
-      )
-    }
-  } else {
-    authorization = apiTokenAuthorization(data)
-  }
-  const probe = READ_PROBE[integration.product]
-  const url = `${config.atlassian.apiUrl.replace(/\/$/, '')}/ex/${integration.product}/${integration.cloudId}${probe}`
-  const response = await request(url, {
-    method: 'GET',
-    headers: { authorization, accept: 'application/json' },
-    headersTimeout: timeoutMs,
-    bodyTimeout: timeoutMs
-  })
-  const body = await response.body.text()
-  if (response.statusCode === 200) {
-    out.write(`✔ read: GET ${probe} answered 200\n`)
-    out.write(
-      `  scopes: Atlassian does not report a credential's scopes; this read proves ${integration.product === 'jira' ? 'read:jira-user (or its granular set)' : 'read:space:confluence'} is granted\n`
-    )
-    return
-  }
-  if (response.statusCode === 401 && /scope does not match/i.test(body)) {
-    throw new UsageError(
-      `read: GET ${probe} answered 401 "scope does not match": the credential lacks the scope for it; scopes are fixed when a credential is created, so create one with the scopes your callers need`
-    )
-  }
-  if (response.statusCode === 401 || response.statusCode === 404) { throw new UsageError(`read: ${firstCallHint(name, integration, response.statusCode)}`) }
-  if (response.statusCode === 403) {
-    throw new UsageError(
-      `read: GET ${probe} answered 403: the scope is granted but the service account has no permission in ${integration.product}; add it to a group or project role`
-    )
-  }
-  throw new UsageError(
-    `read: GET ${probe} answered ${response.statusCode}; try again, or run \`atlassian-broker check\``
-  )
-}
-
+/** Through the one write path; the verdict is the same as `secrets rotate`'s (atlassian/credential-probe.ts). */
 async function store (
   config: BrokerConfig,
   name: string,
-  data: CredentialData,
-  context: InitContext,
-  out: NodeJS.WritableStream
-): Promise<void> {
-  const secrets = await createSecretStore(config, {
-    logger: context.logger,
-    clock: systemClock,
-    writtenBy: context.actor,
-    ...(context.env ? { env: context.env } : {})
-  })
+  credential: unknown,
+  verify: boolean,
+  context: InitContext
+): Promise<WriteResult> {
+  const { logger, actor, env, verify: verifier } = context
+  const writerContext = { config, logger, actor, env, verify: verifier }
   try {
-    const { version } = await secrets.put(name, data, {
-      metadata: { rotated_at: new Date().toISOString(), rotated_by: context.actor },
-      cas: (await secrets.currentVersion(name)) ?? 0
+    return await withWriter(writerContext, async (writer) => {
+      const result = await writer.write('init', { integration: name, config: integrationNamed(config.integrations, name) ?? never(), credential, actor: context.actor, verify })
+      // With Vault, every sidecar can then start from this answer even while the site is unreachable.
+      const integration = integrationNamed(config.integrations, name)
+      if (writer.store.kind === 'vault' && integration?.site !== undefined) {
+        await storeSiteCache(writer.store, context.logger).write(name, {
+          site: integration.site.toLowerCase(),
+          cloudId: integration.cloudId,
+          resolvedAt: new Date().toISOString()
+        })
+      }
+      return { ...result, storeKind: writer.store.kind }
     })
-    out.write(`✔ credential: stored for ${name} as version ${version} in the ${secrets.kind} store\n`)
-    // With Vault, every sidecar can then start from this answer even while the site is unreachable.
-    const integration = config.integrations[name]
-    if (secrets.kind === 'vault' && integration?.site !== undefined) {
-      await storeSiteCache(secrets, context.logger).write(name, {
-        site: integration.site.toLowerCase(),
-        cloudId: integration.cloudId,
-        resolvedAt: new Date().toISOString()
-      })
-    }
-  } finally {
-    await secrets.close()
+  } catch (error) {
+    // A cloudId that does not answer, or a credential of the other kind: the input is wrong, not the credential.
+    if (errorCode(error) === 'BROKER_ERR_STATE_CONFLICT') throw new UsageError(`read: ${(error as Error).message}`)
+    throw error
   }
+}
+
+function report (result: WriteResult & { storeKind?: string }, name: string, out: NodeJS.WritableStream): void {
+  const { check } = result
+  if (check === undefined) {
+    out.write('! not verified (--no-verify): Atlassian was not asked whether this credential works\n')
+  } else {
+    if (check.tokenLifetimeSeconds !== undefined) out.write(`✔ token exchange: Atlassian issued a token for ${check.tokenLifetimeSeconds} s\n`)
+    if (check.warning === undefined) {
+      out.write(`✔ read: GET ${check.probe.path} answered ${check.probe.status}\n`)
+      const product = check.probe.path.startsWith('/wiki/') ? 'confluence' : 'jira'
+      out.write(`  scopes: Atlassian does not report a credential's scopes; this read proves ${CREDENTIAL_PROBES[product].scope} (or its granular set) is granted\n`)
+    } else {
+      out.write(`! read: ${check.warning}\n`)
+    }
+  }
+  out.write(`✔ credential: stored for ${name} as version ${result.newVersion} in the ${result.storeKind ?? ''} store\n`)
+  if (result.announced === true) out.write('✔ fleet: told through Redis\n')
+}
+
+function never (): never {
+  throw new Error('integration vanished from the config')
 }

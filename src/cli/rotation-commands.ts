@@ -1,43 +1,39 @@
 /**
- * `atlassian-broker secrets rotate|rollback|history`: rotation from the command line, with the same rules as the admin
- * API (src/credentials/rotation.ts): verified against Atlassian first, written with check-and-set against the version
- * read, one audit record per action in `callers.admin.auditFile` when set. Values are never printed.
+ * `atlassian-broker secrets rotate|rollback|history`: rotation from the command line, through the one credential write
+ * path (cli-writer.ts, credentials/credential-writer.ts): verified against Atlassian first (`rotate --no-verify`
+ * skips that), written with check-and-set against the version read, one audit record per action in
+ * `callers.admin.auditFile` when set, announced to the fleet. Values are never printed.
  */
-import { systemClock } from '../clock.js'
-import { AuditLog, auditFailure, type AuditAction } from '../credentials/audit.js'
-import { revalidateMs } from '../secrets/create-secret-store.js'
 import { daysUntil } from '../credentials/expiry.js'
-import { credentialHistory, rollbackCredential, rotateCredential, type RotationContext, type RotationResult } from '../credentials/rotation.js'
-import { createCredentialVerifier, type CredentialVerifier } from '../atlassian/credential-probe.js'
-import type { SecretStore } from '../secrets/secret-store.js'
+import { credentialHistory } from '../credentials/rotation.js'
+import { howVerified, printOutcome, withWriter, type WriterContext } from './cli-writer.js'
 import { parseCredentialJson, printTable, readStdin, UsageError } from './io.js'
 import { integrationConfig, withStore, type SecretsCommandContext } from './secrets-commands.js'
 
 export interface RotationCommandContext extends SecretsCommandContext {
   /** Tests swap the Atlassian check; default: the token endpoint and API gateway from config.atlassian. */
-  verify?: CredentialVerifier
+  verify?: WriterContext['verify']
 }
 
 export async function rotateSecret (
   context: RotationCommandContext,
   integration: string | undefined,
-  options: { expiresAt?: string, owner?: string }
+  options: { expiresAt?: string, owner?: string, verify?: boolean }
 ): Promise<void> {
   const target = integrationConfig(context.config, integration)
   const credential = parseCredentialJson(await readStdin(context.stdin))
-  const result = await audited(context, 'rotate', target.name, (rotation) =>
-    rotateCredential(rotation, {
-      integration: target.name,
-      config: context.config.integrations[target.name] ?? never(),
-      credential,
-      actor: context.actor,
-      expiresAt: options.expiresAt,
-      owner: options.owner
-    })
-  )
-  const how =
-    target.credential === 'oauth' ? 'with one exchange at the token endpoint' : 'with one authenticated API call'
-  await report(context, result, `Verified the new ${target.credential} credential of ${target.name} ${how}.`)
+  const result = await withWriter(context, (writer) => writer.write('rotate', {
+    integration: target.name,
+    config: target.config,
+    credential,
+    actor: context.actor,
+    expiresAt: options.expiresAt,
+    owner: options.owner,
+    verify: options.verify
+  }))
+  const out = context.stdout ?? process.stdout
+  if (result.check !== undefined) out.write(`Verified the new ${target.credential} credential of ${target.name} ${howVerified(result.check)}.\n`)
+  printOutcome(context.config, result, out)
 }
 
 export async function rollbackSecret (
@@ -47,19 +43,15 @@ export async function rollbackSecret (
 ): Promise<void> {
   const target = integrationConfig(context.config, integration)
   const toVersion = options.to === undefined ? undefined : parseVersion(options.to)
-  const result = await audited(context, 'rollback', target.name, (rotation) =>
-    rollbackCredential(rotation, {
-      integration: target.name,
-      config: context.config.integrations[target.name] ?? never(),
-      actor: context.actor,
-      toVersion
-    })
-  )
-  await report(
-    context,
-    result,
-    `Verified the credential of version ${result.restoredVersion ?? '?'} of ${target.name} again.`
-  )
+  const result = await withWriter(context, (writer) => writer.rollback({
+    integration: target.name,
+    config: target.config,
+    actor: context.actor,
+    toVersion
+  }))
+  const out = context.stdout ?? process.stdout
+  out.write(`Verified the credential of version ${result.restoredVersion ?? '?'} of ${target.name} again${result.check === undefined ? '' : ` ${howVerified(result.check)}`}.\n`)
+  printOutcome(context.config, result, out)
 }
 
 export async function secretHistory (
@@ -98,76 +90,8 @@ export async function secretHistory (
   )
 }
 
-/** Runs the action against the store with one audit record, success or not. */
-async function audited (
-  context: RotationCommandContext,
-  action: AuditAction,
-  integration: string,
-  run: (rotation: RotationContext) => Promise<RotationResult>
-): Promise<RotationResult> {
-  // Failures are printed by main(); the audit's own log line would only repeat them on stderr.
-  const audit = new AuditLog({
-    logger: context.logger.child({}, { level: 'error' }),
-    clock: systemClock,
-    file: context.config.callers.admin.auditFile
-  })
-  const verify =
-    context.verify ??
-    createCredentialVerifier({
-      tokenUrl: context.config.atlassian.tokenUrl,
-      apiUrl: context.config.atlassian.apiUrl,
-      timeoutMs: context.config.atlassian.timeouts.tokenMs
-    })
-  const base = { actor: context.actor, action, integration, via: 'cli' as const }
-  try {
-    return await withStore(context, async (store) => {
-      try {
-        const result = await run({ store, verify, clock: systemClock })
-        audit.record({
-          ...base,
-          oldVersion: result.oldVersion,
-          newVersion: result.newVersion,
-          outcome: 'ok',
-          ...(result.restoredVersion === undefined ? {} : { detail: `restored version ${result.restoredVersion}` })
-        })
-        return result
-      } catch (error) {
-        audit.record({ ...base, oldVersion: await currentOf(store, integration), ...auditFailure(error) })
-        throw error
-      }
-    })
-  } finally {
-    await audit.close()
-  }
-}
-
-async function report (context: RotationCommandContext, result: RotationResult, verified: string): Promise<void> {
-  const out = context.stdout ?? process.stdout
-  const seconds = Math.round(revalidateMs(context.config) / 1000)
-  out.write(`${verified}\n`)
-  // Fleet mode: tell every sidecar now (src/fleet/announce.ts); loaded only then.
-  const fleet = context.config.fleet
-  const told = fleet === undefined
-    ? false
-    : await (await import('../fleet/announce.js')).announceCredentialChange(fleet, result, `cli:${context.actor}`)
-  const stored = `Stored it as version ${result.newVersion}${result.oldVersion === undefined ? '' : ` (was ${result.oldVersion})`}. `
-  out.write(told
-    ? `${stored}Told the fleet through Redis: every sidecar drops its token and uses the new version on its next call.\n`
-    : `${stored}Running brokers use it for new token exchanges within ${seconds} s${fleet === undefined ? '' : ' (the fleet\'s Redis could not be reached)'}; ` +
-      'tokens minted from older versions stay in use until they expire or Atlassian refuses them.\n')
-  for (const note of result.notes) out.write(`Note: ${note}\n`)
-}
-
-async function currentOf (store: SecretStore, integration: string): Promise<number | undefined> {
-  return await store.currentVersion(integration).catch(() => undefined)
-}
-
 function parseVersion (text: string): number {
   const version = Number(text)
   if (!Number.isInteger(version) || version < 1) throw new UsageError(`--to needs a version number (1, 2, ...), not "${text}"`)
   return version
-}
-
-function never (): never {
-  throw new Error('integration vanished from the config')
 }

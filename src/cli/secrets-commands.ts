@@ -1,12 +1,16 @@
-/** `atlassian-broker secrets put|list`: manage stored credentials from the command line. Values are never printed. */
+/**
+ * `atlassian-broker secrets put|list`: manage stored credentials from the command line. `put` verifies the credential
+ * with Atlassian first (`--no-verify` skips that for one it cannot check yet). Values are never printed.
+ */
 import type { Logger } from 'pino'
 import { systemClock } from '../clock.js'
-import type { BrokerConfig } from '../config/schema.js'
+import type { CredentialVerifier } from '../atlassian/credential-probe.js'
+import { integrationNamed } from '../config/integration-lookup.js'
+import type { BrokerConfig, IntegrationConfig } from '../config/schema.js'
 import { daysUntil } from '../credentials/expiry.js'
-import { parseExpiresAt } from '../credentials/rotation.js'
 import { createSecretStore } from '../secrets/create-secret-store.js'
-import { parseCredential } from '../secrets/credential.js'
 import type { SecretStore } from '../secrets/secret-store.js'
+import { howVerified, printOutcome, withWriter } from './cli-writer.js'
 import { parseCredentialJson, printTable, readStdin, UsageError } from './io.js'
 
 export interface SecretsCommandContext {
@@ -34,37 +38,37 @@ export async function withStore<T> (
   }
 }
 
-export function integrationConfig (config: BrokerConfig, integration: string | undefined): { name: string, credential: 'oauth' | 'api-token' } {
+export function integrationConfig (config: BrokerConfig, integration: string | undefined): { name: string, credential: 'oauth' | 'api-token', config: IntegrationConfig } {
   if (integration === undefined || integration === '') throw new UsageError('name the integration, e.g. `secrets put jira-main`')
-  const found = config.integrations[integration]
+  const found = integrationNamed(config.integrations, integration)
   if (!found) {
     const known = Object.keys(config.integrations)
     throw new UsageError(`integration "${integration}" is not in the config` + (known.length > 0 ? ` (known: ${known.join(', ')})` : ' (no integrations are configured yet: add one under `integrations:`)'))
   }
-  return { name: integration, credential: found.credential }
+  return { name: integration, credential: found.credential, config: found }
 }
 
+/** Verified first (unless `verify: false`), then written, audited and announced like every credential write
+ * (cli-writer.ts). */
 export async function putSecret (
-  context: SecretsCommandContext,
+  context: SecretsCommandContext & { verify?: CredentialVerifier },
   integration: string | undefined,
-  options: { expiresAt?: string, owner?: string }
+  options: { expiresAt?: string, owner?: string, verify?: boolean }
 ): Promise<void> {
   const target = integrationConfig(context.config, integration)
-  const data = parseCredential(target.credential, parseCredentialJson(await readStdin(context.stdin)))
-  const metadata = {
-    rotated_at: new Date().toISOString(),
-    rotated_by: context.actor,
-    ...(options.expiresAt ? { expires_at: parseExpiresAt(options.expiresAt) } : {}),
-    ...(options.owner ? { owner: options.owner } : {})
-  }
-  // Check-and-set against the version read just before, like every other write: a concurrent writer gets a 409, not a
-  // silent overwrite.
-  const { version } = await withStore(context, async (store) =>
-    store.put(target.name, data, { metadata, cas: (await store.currentVersion(target.name)) ?? 0 })
-  )
-  ;(context.stdout ?? process.stdout).write(
-    `Stored the ${target.credential} credential of ${target.name} as version ${version}.\n`
-  )
+  const credential = parseCredentialJson(await readStdin(context.stdin))
+  const result = await withWriter(context, (writer) => writer.write('put', {
+    integration: target.name,
+    config: target.config,
+    credential,
+    actor: context.actor,
+    expiresAt: options.expiresAt,
+    owner: options.owner,
+    verify: options.verify
+  }))
+  const out = context.stdout ?? process.stdout
+  if (result.check !== undefined) out.write(`Verified the ${target.credential} credential of ${target.name} ${howVerified(result.check)}.\n`)
+  printOutcome(context.config, result, out, `the ${target.credential} credential of ${target.name}`)
 }
 
 export async function listSecrets (context: SecretsCommandContext, options: { json?: boolean }): Promise<void> {
@@ -85,7 +89,7 @@ export async function listSecrets (context: SecretsCommandContext, options: { js
     }
   })
   for (const summary of summaries) {
-    if (!(summary.integration in context.config.integrations)) rows.push({ integration: summary.integration, version: summary.currentVersion, updated: summary.updatedAt, rotatedBy: summary.metadata.rotated_by, expiresAt: summary.metadata.expires_at, daysToExpiry: undefined, state: 'not in config' })
+    if (integrationNamed(context.config.integrations, summary.integration) === undefined) rows.push({ integration: summary.integration, version: summary.currentVersion, updated: summary.updatedAt, rotatedBy: summary.metadata.rotated_by, expiresAt: summary.metadata.expires_at, daysToExpiry: undefined, state: 'not in config' })
   }
   if (options.json) out.write(`${JSON.stringify(rows, null, 2)}\n`)
   else if (rows.length === 0) out.write('No integrations configured and no secrets stored.\n')

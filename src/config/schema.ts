@@ -59,9 +59,11 @@ const adminSchema = z.strictObject({
   role: z.string().min(1).optional(),
   /** A separate listener for the admin API (loopback port or unix socket) that needs no JWT. */
   listen: z.strictObject({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65_535).optional(), socket: z.string().optional() }).optional(),
-  /** Append-only JSON-lines audit file for admin actions. */
-  auditFile: z.string().optional()
-}).default({ roleClaim: 'roles' })
+  /** Append-only JSON-lines audit of credential writes and admin actions (CLI and admin API). Past `maxFileBytes` it
+   * is renamed to `<file>.1` (replacing the previous one) and a new one is started, as `usage.auditFile` is. */
+  auditFile: z.string().optional(),
+  maxFileBytes: positiveInt.min(4_096).default(67_108_864)
+}).default({ roleClaim: 'roles', maxFileBytes: 67_108_864 })
 
 const rateLimitSchema = z.strictObject({
   perSecond: z.number().positive(),
@@ -146,7 +148,7 @@ const configSchema = z.strictObject({
   dataDir: z.string().default(DEFAULT_DATA_DIR),
   callers: z
     .strictObject({ jwt: jwtSchema.default(jwtSchema.parse({})), admin: adminSchema })
-    .default({ jwt: jwtSchema.parse({}), admin: { roleClaim: 'roles' } }),
+    .default({ jwt: jwtSchema.parse({}), admin: adminSchema.parse(undefined) }),
   atlassian: z
     .strictObject({
       tokenUrl: z.url().default('https://auth.atlassian.com/oauth/token'),

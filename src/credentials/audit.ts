@@ -1,14 +1,16 @@
 /**
- * The admin audit trail: one structured record per admin action (who, what, integration, old and new version,
- * outcome), written to the log and, when `callers.admin.auditFile` is set, appended to a JSON-lines file (mode 0600).
- * Records are built field by field from an allow-list, so no credential material can reach them.
+ * The credential audit trail: one structured record per credential write (`secrets put`, `init`, rotate, rollback, from
+ * the CLI or the admin API) and per admin token drop (who, what, integration, old and new version, outcome), written
+ * to the log and, when `callers.admin.auditFile` is set, appended to a JSON-lines file (mode 0600) that rotates past
+ * `callers.admin.maxFileBytes` like the call audit (src/audit-file.ts). Records are built field by field from an
+ * allow-list, so no credential material can reach them. `audited` is the one wrapper that writes them.
  */
-import { createWriteStream, type WriteStream } from 'node:fs'
 import type { Logger } from 'pino'
+import { AuditFile } from '../audit-file.js'
 import type { Clock } from '../clock.js'
 import { isBrokerError } from '../errors.js'
 
-export type AuditAction = 'rotate' | 'rollback' | 'drop-token'
+export type AuditAction = 'put' | 'init' | 'rotate' | 'rollback' | 'drop-token'
 export type AuditOutcome = 'ok' | 'refused' | 'conflict' | 'failed'
 
 export interface AuditEntry {
@@ -48,17 +50,19 @@ export function auditFailure (error: unknown): { outcome: AuditOutcome, code: st
 export class AuditLog {
   readonly #logger: Logger
   readonly #clock: Clock
-  readonly #stream: WriteStream | undefined
+  readonly #file: AuditFile | undefined
 
-  constructor (options: { logger: Logger, clock: Clock, file?: string | undefined }) {
+  constructor (options: {
+    logger: Logger
+    clock: Clock
+    file?: string | undefined
+    maxFileBytes?: number | undefined
+  }) {
     this.#logger = options.logger
     this.#clock = options.clock
-    if (options.file !== undefined) {
-      this.#stream = createWriteStream(options.file, { flags: 'a', mode: 0o600 })
-      this.#stream.on('error', (error: NodeJS.ErrnoException) => {
-        this.#logger.error({ file: options.file, code: error.code }, 'cannot write the admin audit file; records still go to the log')
-      })
-    }
+    this.#file = options.file === undefined
+      ? undefined
+      : new AuditFile({ file: options.file, maxFileBytes: options.maxFileBytes, mode: 0o600, label: 'credential audit', logger: options.logger })
   }
 
   record (entry: AuditEntry): AuditRecord {
@@ -78,14 +82,40 @@ export class AuditLog {
     }
     const level = entry.outcome === 'ok' ? 'info' : 'warn'
     this.#logger[level]({ audit: record }, `admin ${entry.action} of ${entry.integration} by ${entry.actor}: ${entry.outcome}`)
-    this.#stream?.write(`${JSON.stringify(record)}\n`)
+    this.#file?.append(record)
     return record
   }
 
   /** Flushes and closes the file. */
   async close (): Promise<void> {
-    const stream = this.#stream
-    if (stream === undefined || stream.closed) return
-    await new Promise<void>((resolve) => stream.end(resolve))
+    await this.#file?.close()
+  }
+}
+
+/** What an audited action reports about itself. */
+export interface AuditedResult {
+  oldVersion?: number | undefined
+  newVersion?: number | undefined
+  detail?: string | undefined
+}
+
+/**
+ * Runs one action and writes its one audit record, success or not. On failure the record names the version current
+ * at that moment (`currentVersion`; undefined when the store cannot say).
+ */
+export async function audited<T extends AuditedResult> (
+  audit: AuditLog,
+  entry: Pick<AuditEntry, 'actor' | 'action' | 'integration' | 'via' | 'requestId'>,
+  currentVersion: () => Promise<number | undefined>,
+  run: () => Promise<T>
+): Promise<T> {
+  try {
+    const result = await run()
+    audit.record({ ...entry, oldVersion: result.oldVersion, newVersion: result.newVersion, outcome: 'ok', detail: result.detail })
+    return result
+  } catch (error) {
+    const oldVersion = await currentVersion().catch(() => undefined)
+    audit.record({ ...entry, oldVersion, ...auditFailure(error) })
+    throw error
   }
 }

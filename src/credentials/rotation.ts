@@ -1,6 +1,8 @@
 /**
- * Rotation that cannot break traffic, shared by the CLI and the admin API. A credential is verified against Atlassian
- * before it is written (verify.ts), and written as a new version with check-and-set against the version read first,
+ * The steps of a credential write that cannot break traffic; credential-writer.ts (the one write path) runs them and
+ * adds the audit record and the announcement. A credential is verified against Atlassian before it is written
+ * (atlassian/credential-probe.ts; skipped only on an explicit `verify: false`), and written as a new version with
+ * check-and-set against the version read first,
  * so two rotators never overwrite each other silently: the second gets BROKER_ERR_SECRET_VERSION_CONFLICT (409).
  * Rollback writes an older version's data again as a new version (same checks), so history only ever grows.
  * Rotation metadata (`rotated_at`, `rotated_by`, `expires_at`, `owner`) is merged beside the credential (Vault:
@@ -13,7 +15,7 @@ import { BadRequestError, SecretVersionConflictError, SecretVersionNotFoundError
 import { credentialKindOf, parseCredential } from '../secrets/credential.js'
 import type { SecretMetadata, SecretStore, SecretVersionInfo, StoredSecret } from '../secrets/secret-store.js'
 import { parseIsoDate } from './iso-date.js'
-import type { CredentialVerifier } from '../atlassian/credential-probe.js'
+import type { CredentialCheck, CredentialVerifier } from '../atlassian/credential-probe.js'
 
 export interface RotationContext {
   store: SecretStore
@@ -33,6 +35,8 @@ export interface RotateInput {
   owner?: string | undefined
   /** Check-and-set: the version the rotator believes is current. Default: the version read when the rotation starts. */
   expectedVersion?: number | undefined
+  /** false stores the credential without asking Atlassian (one it cannot check yet). Default true. */
+  verify?: boolean | undefined
 }
 
 export interface RollbackInput {
@@ -42,6 +46,8 @@ export interface RollbackInput {
   /** The version whose credential becomes current again. Default: the one before the current version. */
   toVersion?: number | undefined
   expectedVersion?: number | undefined
+  /** false restores without asking Atlassian. Default true. */
+  verify?: boolean | undefined
 }
 
 export interface RotationResult {
@@ -52,6 +58,8 @@ export interface RotationResult {
   restoredVersion?: number
   /** Things the operator should know, e.g. an `expires_at` left over from the previous credential. */
   notes: string[]
+  /** What the verification found; undefined when the write was not verified (`verify: false`). */
+  check: CredentialCheck | undefined
   /** The version just written, for CredentialSource.adopt(). Holds the secret: never serialise it. */
   stored: StoredSecret
 }
@@ -75,7 +83,7 @@ export async function rotateCredential (context: RotationContext, input: RotateI
   const current = await store.currentVersion(input.integration)
   const expected = checkExpected(input.integration, current, input.expectedVersion)
   const before = current === undefined ? undefined : await store.metadata(input.integration)
-  await context.verify(input.integration, input.config, data)
+  const check = input.verify === false ? undefined : await context.verify(input.integration, input.config, data)
   const metadata: SecretMetadata = {
     rotated_at: new Date(context.clock.now()).toISOString(),
     rotated_by: input.actor,
@@ -92,6 +100,7 @@ export async function rotateCredential (context: RotationContext, input: RotateI
     oldVersion: current,
     newVersion: version,
     notes,
+    check,
     stored: storedSecret(input.integration, version, data, context.clock)
   }
 }
@@ -106,7 +115,7 @@ export async function rollbackCredential (context: RotationContext, input: Rollb
   if (target >= current) throw new StateConflictError(`version ${target} is not older than the current version ${current}; roll back to an earlier one`)
   const older = await store.get(input.integration, target)
   if (older === undefined) throw new SecretVersionNotFoundError(String(target), input.integration)
-  await context.verify(input.integration, input.config, older.data)
+  const check = input.verify === false ? undefined : await context.verify(input.integration, input.config, older.data)
   const metadata: SecretMetadata = { rotated_at: new Date(context.clock.now()).toISOString(), rotated_by: input.actor }
   const { version } = await store.put(input.integration, older.data, { cas: expected, metadata })
   return {
@@ -115,6 +124,7 @@ export async function rollbackCredential (context: RotationContext, input: Rollb
     newVersion: version,
     restoredVersion: target,
     notes: [`expires_at and owner were left as they are; set them again if version ${target} expires at a different time`],
+    check,
     stored: storedSecret(input.integration, version, older.data, context.clock)
   }
 }

@@ -1,22 +1,25 @@
 /**
  * The operator API for credentials, `/admin/integrations…`: state, rotate, rollback, history, drop a cached token.
  * An encapsulated plugin (registered through AppDeps.plugins, and on the admin listener when configured). Every route
- * needs `app.requireAdmin` (admin-auth.ts), checked in onRequest so an unauthenticated body is never parsed. Every
- * mutating action writes one audit record (audit.ts). Answers never carry a credential value.
+ * needs `app.requireAdmin` (admin-auth.ts), checked in onRequest so an unauthenticated body is never parsed. Rotate and
+ * rollback go through the one credential write path (credentials/credential-writer.ts); every mutating action writes
+ * one audit record (credentials/audit.ts `audited`). Answers never carry a credential value.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { z } from 'zod'
 import type { Clock } from '../clock.js'
+import { integrationNamed } from '../config/integration-lookup.js'
 import type { IntegrationConfig } from '../config/schema.js'
 import { BadRequestError, IntegrationNotFoundError } from '../errors.js'
 import { toProblem } from './problem.js'
 import type { CredentialExpiry } from '../credentials/expiry.js'
-import { credentialHistory, rollbackCredential, rotateCredential, type RotationResult } from '../credentials/rotation.js'
+import { credentialHistory, type RotationResult } from '../credentials/rotation.js'
+import { CredentialWriter, type WriteResult } from '../credentials/credential-writer.js'
 import type { CredentialVerifier } from '../atlassian/credential-probe.js'
 import type { CredentialSource } from '../secrets/credential-source.js'
 import type { SecretStore } from '../secrets/secret-store.js'
 import type { TokenProvider } from '../tokens/token-provider.js'
-import { auditFailure, type AuditAction, type AuditLog, type AuditOutcome } from '../credentials/audit.js'
+import { audited, type AuditAction, type AuditLog, type AuditOutcome } from '../credentials/audit.js'
 import { integrationStates } from '../credentials/integration-state.js'
 
 export interface AdminPluginOptions {
@@ -67,62 +70,46 @@ function parseBody<T> (schema: z.ZodType<T>, body: unknown): T {
 
 export function createAdminPlugin (options: AdminPluginOptions): (app: FastifyInstance) => Promise<void> {
   const { integrations, store, credentials, tokens, expiry, audit } = options
-  const rotation = { store, verify: options.verify, clock: options.clock }
 
   const integrationOf = (request: FastifyRequest): { name: string, config: IntegrationConfig } => {
     const name = (request.params as { name: string }).name
-    const config = Object.hasOwn(integrations, name) ? integrations[name] : undefined
+    const config = integrationNamed(integrations, name)
     if (config === undefined) throw new IntegrationNotFoundError(name.slice(0, 64))
     return { name, config }
   }
 
-  /** Requests whose mutating action wrote its audit record; the others are recorded by the onError hook below. */
-  const auditedRequests = new WeakSet<FastifyRequest>()
-
-  /** Runs a mutating action and writes its one audit record, success or not. */
-  async function audited<
-    T extends { oldVersion?: number | undefined, newVersion?: number | undefined, detail?: string }
-  > (request: FastifyRequest, action: AuditAction, integration: string, run: () => Promise<T>): Promise<T> {
-    auditedRequests.add(request)
-    const base = { actor: request.adminName, action, integration, via: options.via, requestId: request.id }
-    try {
-      const result = await run()
-      audit.record({
-        ...base,
-        oldVersion: result.oldVersion,
-        newVersion: result.newVersion,
-        outcome: 'ok',
-        detail: result.detail
-      })
-      return result
-    } catch (error) {
-      const current = await store.currentVersion(integration).catch(() => undefined)
-      audit.record({ ...base, oldVersion: current, ...auditFailure(error) })
-      throw error
-    }
-  }
-
-  const answer = (result: RotationResult, verb: string): Record<string, unknown> => ({
-    integration: result.integration,
-    oldVersion: result.oldVersion ?? null,
-    newVersion: result.newVersion,
-    ...(result.restoredVersion === undefined ? {} : { restoredVersion: result.restoredVersion }),
-    verified: true,
-    expiresAt: expiry.expiresAt(result.integration) ?? null,
-    daysToExpiry: expiry.daysToExpiry(result.integration) ?? null,
-    notes: [`${verb}: new exchanges use version ${result.newVersion}; tokens already minted stay in use until they expire or are refused`, ...result.notes]
-  })
-
-  /** The written version becomes the one in use here at once (other brokers see it within their revalidation interval).
-   */
-  const adopt = async (result: RotationResult): Promise<void> => {
+  /** The written version becomes the one in use here at once; the CredentialSource's change event tells the fleet
+   * (fleet/fleet.ts), and other brokers without a fleet see it within their revalidation interval. */
+  const adopt = async (result: RotationResult): Promise<undefined> => {
     credentials.adopt(result.stored)
     expiry.note(
       result.integration,
       (await store.metadata(result.integration).catch(() => undefined))?.expires_at ??
         expiry.expiresAt(result.integration)
     )
+    return undefined
   }
+  const writer = new CredentialWriter({
+    store, verify: options.verify, audit, clock: options.clock, via: options.via, announce: adopt
+  })
+
+  /** Requests whose mutating action wrote its audit record; the others are recorded by the onError hook below. */
+  const auditedRequests = new WeakSet<FastifyRequest>()
+
+  const answer = (result: WriteResult, verb: string): Record<string, unknown> => ({
+    integration: result.integration,
+    oldVersion: result.oldVersion ?? null,
+    newVersion: result.newVersion,
+    ...(result.restoredVersion === undefined ? {} : { restoredVersion: result.restoredVersion }),
+    verified: result.check !== undefined,
+    expiresAt: expiry.expiresAt(result.integration) ?? null,
+    daysToExpiry: expiry.daysToExpiry(result.integration) ?? null,
+    notes: [
+      `${verb}: new exchanges use version ${result.newVersion}; tokens already minted stay in use until they expire or are refused`,
+      ...(result.check?.warning === undefined ? [] : [`warning: ${result.check.warning}`]),
+      ...result.notes
+    ]
+  })
 
   return async function adminPlugin (app: FastifyInstance): Promise<void> {
     app.decorateRequest('adminName', '')
@@ -177,18 +164,16 @@ export function createAdminPlugin (options: AdminPluginOptions): (app: FastifyIn
     app.post('/admin/integrations/:name/rotate', async (request) => {
       const { name, config } = integrationOf(request)
       const body = parseBody(rotateBody, request.body)
-      const result = await audited(request, 'rotate', name, async () => {
-        const rotated = await rotateCredential(rotation, {
-          integration: name,
-          config,
-          credential: body.credential,
-          actor: request.adminName,
-          expiresAt: body.expiresAt,
-          owner: body.owner,
-          expectedVersion: body.expectedVersion
-        })
-        await adopt(rotated)
-        return { ...rotated, detail: config.credential === 'oauth' ? 'verified at the token endpoint' : 'verified with one authenticated API call' }
+      auditedRequests.add(request)
+      const result = await writer.write('rotate', {
+        integration: name,
+        config,
+        credential: body.credential,
+        actor: request.adminName,
+        expiresAt: body.expiresAt,
+        owner: body.owner,
+        expectedVersion: body.expectedVersion,
+        requestId: request.id
       })
       return answer(result, 'rotated')
     })
@@ -196,23 +181,23 @@ export function createAdminPlugin (options: AdminPluginOptions): (app: FastifyIn
     app.post('/admin/integrations/:name/rollback', async (request) => {
       const { name, config } = integrationOf(request)
       const body = parseBody(rollbackBody, request.body)
-      const result = await audited(request, 'rollback', name, async () => {
-        const rolledBack = await rollbackCredential(rotation, {
-          integration: name,
-          config,
-          actor: request.adminName,
-          toVersion: body.toVersion,
-          expectedVersion: body.expectedVersion
-        })
-        await adopt(rolledBack)
-        return { ...rolledBack, detail: `restored version ${rolledBack.restoredVersion ?? '?'}` }
+      auditedRequests.add(request)
+      const result = await writer.rollback({
+        integration: name,
+        config,
+        actor: request.adminName,
+        toVersion: body.toVersion,
+        expectedVersion: body.expectedVersion,
+        requestId: request.id
       })
       return answer(result, `rolled back to the credential of version ${result.restoredVersion ?? '?'}`)
     })
 
     app.delete('/admin/integrations/:name/token', async (request) => {
       const { name } = integrationOf(request)
-      const result = await audited(request, 'drop-token', name, async () => {
+      auditedRequests.add(request)
+      const entry = { actor: request.adminName, action: 'drop-token' as const, integration: name, via: options.via, requestId: request.id }
+      const result = await audited(audit, entry, () => store.currentVersion(name), async () => {
         const before = tokens.state(name)
         const dropped = tokens.drop(name)
         const version = before.cached ? before.secretVersion : undefined

@@ -49,7 +49,8 @@ export async function createCredentialAdmin (config: BrokerConfig, deps: {
   })
   const expiry = deps.expiry
   const expiryWatcher = new ExpiryWatcher({ expiry, clock: deps.clock, logger: deps.logger })
-  const audit = new AuditLog({ logger: deps.logger, clock: deps.clock, file: config.callers.admin.auditFile })
+  const { auditFile, maxFileBytes } = config.callers.admin
+  const audit = new AuditLog({ logger: deps.logger, clock: deps.clock, file: auditFile, maxFileBytes })
   const shared = {
     integrations: config.integrations,
     store: deps.store,

@@ -4,6 +4,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
+import { integrationNamed } from '../config/integration-lookup.js'
 import type { IntegrationConfig } from '../config/schema.js'
 import { IntegrationNotFoundError, PathRejectedError, PolicyDeniedError } from '../errors.js'
 import { HTTP_METHODS } from '../policy/http-methods.js'
@@ -92,7 +93,7 @@ async function proxyPlugin (app: FastifyInstance, options: ProxyPluginOptions): 
       }
       request.proxy = context
 
-      const config = Object.hasOwn(integrations, integration) ? integrations[integration] : undefined
+      const config = integrationNamed(integrations, integration)
       // Known before authentication, so a 401 is still counted against the (configured) integration it aimed at.
       if (config !== undefined) context.integration = integration
       const caller = await app.authenticateCaller(request)

@@ -12,11 +12,13 @@
 import { LRUCache } from 'lru-cache'
 import type { Logger } from 'pino'
 import type { Clock } from '../clock.js'
+import { integrationNamed } from '../config/integration-lookup.js'
 import type { IntegrationConfig } from '../config/schema.js'
 import { CredentialInvalidError, CredentialRejectedError, errorCode, withRetryAfter } from '../errors.js'
 import type { CredentialSource } from '../secrets/credential-source.js'
 import type { StoredSecret } from '../secrets/secret-store.js'
 import { exchangeClientCredentials, type ExchangedToken, type ExchangeRequest } from '../atlassian/token-endpoint.js'
+import { apiTokenAuthorization } from '../atlassian/api-token-authorization.js'
 
 export interface AccessGrant {
   /** The full header value: "Bearer …" or "Basic …". */
@@ -105,7 +107,7 @@ export class TokenProvider {
   }
 
   async grantFor (integration: string): Promise<AccessGrant> {
-    const config = this.#options.integrations[integration]
+    const config = integrationNamed(this.#options.integrations, integration)
     if (!config) throw new Error(`unknown integration ${integration}`)
     if (config.credential === 'api-token') {
       const revalidate = this.#revalidateNext.delete(integration)
@@ -132,7 +134,7 @@ export class TokenProvider {
 
   /** Called when Atlassian answered 401 to this grant: forget it unless a newer token already replaced it. */
   invalidate (integration: string, grant: AccessGrant): void {
-    if (this.#options.integrations[integration]?.credential === 'api-token') {
+    if (integrationNamed(this.#options.integrations, integration)?.credential === 'api-token') {
       // The stored token may have been rotated elsewhere (CLI, another broker): look before the replay.
       this.#revalidateNext.add(integration)
       return
@@ -336,12 +338,4 @@ export class TokenProvider {
     }
     return grant
   }
-}
-
-/** The Authorization header for a scoped API token: Basic `email:token` when an email is stored, else Bearer. */
-export function apiTokenAuthorization (data: StoredSecret['data']): string {
-  const token = data.token
-  if (token === undefined) throw new CredentialInvalidError('an api-token integration needs token')
-  const email = data.email
-  return email !== undefined ? `Basic ${Buffer.from(`${email}:${token}`).toString('base64')}` : `Bearer ${token}`
 }

@@ -52,11 +52,12 @@ t.test('serve comes up with no config at all and says what to do next', async (t
 t.test('secrets put / list and caller-token, following the README', async (t) => {
   const dir = t.testdir({})
   const fake = await FakeAtlassian.start({ t, sites: [{ product: 'jira', cloudId: CLOUD_ID }] })
+  fake.addClient('cid', SECRET)
   const config = writeConfig(dir, fake)
   const env = cliEnv({ BROKER_MASTER_KEY: MASTER })
   const put = await runCli(['secrets', 'put', 'jira-main', '--expires-at', '2027-01-31', '--owner', 'platform'], { cwd: dir, env, stdin: JSON.stringify({ client_id: 'cid', client_secret: SECRET }) })
   t.equal(put.code, 0, put.stderr)
-  t.match(put.stdout, /Stored the oauth credential of jira-main as version 1/)
+  t.match(put.stdout, /Verified the oauth credential of jira-main with one exchange at the token endpoint and one read \(GET \/rest\/api\/3\/myself answered 200\)\.\nStored the oauth credential of jira-main as version 1\./)
   const list = await runCli(['secrets', 'list', '--json'], { cwd: dir, env })
   t.equal(list.code, 0, list.stderr)
   const rows = JSON.parse(list.stdout) as Array<Record<string, unknown>>
@@ -102,6 +103,22 @@ t.test('bad input: clear errors, exit 2, the secret never echoed', async (t) => 
   for (const problem of ['listen.port', 'integrations.jira-main.product', 'integrations.jira-main.cloudId', 'policy.0.paths.0', 'UNSET_SECRET_VAR']) {
     t.match(bad.stderr, problem, `reports ${problem}`)
   }
+})
+
+t.test('regression: `secrets put constructor` reached "unknown credential kind"; a prototype name is an unknown integration', async (t) => {
+  const dir = t.testdir({})
+  const fake = await FakeAtlassian.start({ t })
+  writeConfig(dir, fake)
+  const env = cliEnv({ BROKER_MASTER_KEY: MASTER })
+  // Each spawn costs seconds: put for every name (the reported bug), rotate once (the same lookup, integrationNamed).
+  const commands = [['put', 'constructor'], ['put', '__proto__'], ['put', 'toString'], ['rotate', 'constructor']]
+  for (const [command = '', name = ''] of commands) {
+    const result = await runCli(['secrets', command, name], { cwd: dir, env, stdin: JSON.stringify({ client_id: 'cid', client_secret: SECRET }) })
+    t.equal(result.code, 2, `secrets ${command} ${name}: a usage error`)
+    t.match(result.stderr, `integration "${name}" is not in the config (known: jira-main)`, `secrets ${command} ${name}: the CLI's usual answer`)
+    t.notMatch(result.stderr, /credential kind/)
+  }
+  t.equal(fake.exchanges, 0, 'nothing was sent to Atlassian')
 })
 
 t.test('SIGTERM lets an in-flight request finish, then exits 0', async (t) => {

@@ -84,8 +84,8 @@ t.test('init failures say what to fix and write nothing', async (t) => {
   t.match(unknownSite.stderr, /typo\.atlassian\.net answered 404: no Atlassian site by that name/)
 
   const wrongSecret = await runCli([...base, '--site', SITE], { cwd: dir, env, stdin: JSON.stringify({ client_id: 'init-client', client_secret: 'wrong-secret-value-123' }) })
-  t.equal(wrongSecret.code, 2)
-  t.match(wrongSecret.stderr, /token exchange failed: .*check client_id\/client_secret/)
+  t.equal(wrongSecret.code, 1, 'a refused credential exits 1, as secrets rotate does')
+  t.match(wrongSecret.stderr, /refused by Atlassian and was not stored: the token endpoint refused the client_id\/client_secret pair; check client_id\/client_secret/)
   t.notMatch(wrongSecret.stderr, 'wrong-secret-value-123')
 
   fake.setSiteName('org.atlassian.net', '99999999-9999-4999-8999-999999999999')

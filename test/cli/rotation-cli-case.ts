@@ -49,7 +49,7 @@ export async function rotationCliCase (t: Test, kind: StoreKind): Promise<void> 
     fake.addClient(SECOND.client_id, SECOND.client_secret)
     const rotated = await cli(['secrets', 'rotate', 'jira-main', '--expires-at', '2027-03-31', '--owner', 'team-reports'], SECOND)
     t.equal(rotated.code, 0, rotated.stderr)
-    t.match(rotated.stdout, /Verified the new oauth credential of jira-main with one exchange at the token endpoint\.\nStored it as version 2 \(was 1\)\./)
+    t.match(rotated.stdout, /Verified the new oauth credential of jira-main with one exchange at the token endpoint and one read \(GET \/rest\/api\/3\/myself answered 200\)\.\nStored it as version 2 \(was 1\)\./)
     t.match(rotated.stdout, /tokens minted from older versions stay in use/)
 
     const history = await cli(['secrets', 'history', 'jira-main'])
@@ -60,7 +60,7 @@ export async function rotationCliCase (t: Test, kind: StoreKind): Promise<void> 
 
     const rolled = await cli(['secrets', 'rollback', 'jira-main'])
     t.equal(rolled.code, 0, rolled.stderr)
-    t.match(rolled.stdout, /Verified the credential of version 1 of jira-main again\.\nStored it as version 3 \(was 2\)\./)
+    t.match(rolled.stdout, /Verified the credential of version 1 of jira-main again with one exchange at the token endpoint and one read \(GET \/rest\/api\/3\/myself answered 200\)\.\nStored it as version 3 \(was 2\)\./)
     const json = JSON.parse((await cli(['secrets', 'history', 'jira-main', '--json'])).stdout) as { currentVersion: number, versions: Array<{ version: number }> }
     t.equal(json.currentVersion, 3)
     t.same(json.versions.map((entry) => entry.version), [3, 2, 1])
@@ -75,6 +75,7 @@ export async function rotationCliCase (t: Test, kind: StoreKind): Promise<void> 
 
     const audit = readFileSync(auditFile, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>)
     t.match(audit, [
+      { action: 'put', outcome: 'ok', oldVersion: null, newVersion: 1, via: 'cli', actor, detail: /^verified: token exchange and GET \/rest\/api\/3\/myself answered 200$/ },
       { action: 'rotate', outcome: 'refused', code: 'BROKER_ERR_CREDENTIAL_VERIFICATION_FAILED', oldVersion: 1, newVersion: null, via: 'cli', actor },
       { action: 'rotate', outcome: 'ok', oldVersion: 1, newVersion: 2 },
       { action: 'rollback', outcome: 'ok', oldVersion: 2, newVersion: 3, detail: 'restored version 1' },

@@ -80,7 +80,11 @@ for (const kind of STORE_KINDS) {
     let arrived = 0
     let release: () => void = () => {}
     const barrier = new Promise<void>((resolve) => { release = resolve })
-    const verify: CredentialVerifier = async () => { if (++arrived === 2) release(); await barrier }
+    const verify: CredentialVerifier = async (_name, config) => {
+      if (++arrived === 2) release()
+      await barrier
+      return { credential: config.credential, probe: { path: '/rest/api/3/myself', status: 200 } }
+    }
     const racing = { ...context, verify }
     const results = await Promise.allSettled(['secret-from-alice-0001', 'secret-from-bob-00002'].map((secret, index) =>
       rotateCredential(racing, { integration: 'jira-main', config: OAUTH, credential: { client_id: CLIENT_ID, client_secret: secret }, actor: index === 0 ? 'alice' : 'bob' })))

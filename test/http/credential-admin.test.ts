@@ -195,3 +195,18 @@ t.test('unknown integrations and routes', async (t) => {
   t.equal((await h.admin('POST', '/admin/integrations/nope/rotate', { credential: {} })).statusCode, 404)
   t.equal((await h.admin('DELETE', '/admin/integrations/wiki-main/token')).body.dropped, false, 'nothing cached yet')
 })
+
+t.test('a prototype name (constructor, __proto__, toString) is an unknown integration to the admin API and the proxy', async (t) => {
+  const h = await startAdminHarness(t, 'file')
+  for (const name of ['constructor', '__proto__', 'toString']) {
+    for (const [method, url, body] of [['GET', `/admin/integrations/${name}`], ['GET', `/admin/integrations/${name}/history`], ['POST', `/admin/integrations/${name}/rotate`, { credential: { token: 'x' } }], ['POST', `/admin/integrations/${name}/rollback`, {}]] as const) {
+      const answer = await h.admin(method, url, body)
+      t.equal(answer.statusCode, 404, `${method} ${url}`)
+      t.equal(answer.body.code, 'BROKER_ERR_INTEGRATION_NOT_FOUND', `${method} ${url}`)
+    }
+    const proxied = await request(`${h.url}/proxy/${name}/rest/api/3/myself`, { headers: { authorization: `Bearer ${h.callerToken('report-job')}` } })
+    const answer = await proxied.body.json() as { code: string }
+    t.equal(proxied.statusCode, 404, `proxy ${name}`)
+    t.equal(answer.code, 'BROKER_ERR_INTEGRATION_NOT_FOUND', `proxy ${name}`)
+  }
+})
