@@ -106,20 +106,16 @@ export async function main (argv: string[]): Promise<number> {
   const logger = createLogger({ level: 'warn', destination: process.stderr })
   const { resolveSites } = await import('../atlassian/site-resolver.js')
   const config = await resolveSites(loaded.config, { logger })
-  const { listSecrets, putSecret } = await import('./secrets-commands.js')
-  const { rollbackSecret, rotateSecret, secretHistory } = await import('./rotation-commands.js')
+  const { listSecrets, writeSecret } = await import('./secrets-commands.js')
+  const { rollbackSecret, secretHistory } = await import('./rotation-commands.js')
   const context = { config, logger, actor: `${userInfo().username}@cli` }
   const writeOptions = {
     ...(values['expires-at'] ? { expiresAt: values['expires-at'] } : {}),
     ...(values.owner ? { owner: values.owner } : {}),
     ...(values['no-verify'] === true ? { verify: false } : {})
   }
-  if (command === 'secrets' && subcommand === 'put') {
-    await putSecret(context, target, writeOptions)
-    return 0
-  }
-  if (command === 'secrets' && subcommand === 'rotate') {
-    await rotateSecret(context, target, writeOptions)
+  if (command === 'secrets' && (subcommand === 'put' || subcommand === 'rotate')) {
+    await writeSecret(context, subcommand, target, writeOptions)
     return 0
   }
   if (command === 'secrets' && subcommand === 'rollback') {

@@ -7,33 +7,12 @@
 import { daysUntil } from '../credentials/expiry.js'
 import { credentialHistory } from '../credentials/rotation.js'
 import { howVerified, printOutcome, withWriter, type WriterContext } from './cli-writer.js'
-import { parseCredentialJson, printTable, readStdin, UsageError } from './io.js'
+import { printTable, UsageError } from './io.js'
 import { integrationConfig, withStore, type SecretsCommandContext } from './secrets-commands.js'
 
 export interface RotationCommandContext extends SecretsCommandContext {
   /** Tests swap the Atlassian check; default: the token endpoint and API gateway from config.atlassian. */
   verify?: WriterContext['verify']
-}
-
-export async function rotateSecret (
-  context: RotationCommandContext,
-  integration: string | undefined,
-  options: { expiresAt?: string, owner?: string, verify?: boolean }
-): Promise<void> {
-  const target = integrationConfig(context.config, integration)
-  const credential = parseCredentialJson(await readStdin(context.stdin))
-  const result = await withWriter(context, (writer) => writer.write('rotate', {
-    integration: target.name,
-    config: target.config,
-    credential,
-    actor: context.actor,
-    expiresAt: options.expiresAt,
-    owner: options.owner,
-    verify: options.verify
-  }))
-  const out = context.stdout ?? process.stdout
-  if (result.check !== undefined) out.write(`Verified the new ${target.credential} credential of ${target.name} ${howVerified(result.check)}.\n`)
-  printOutcome(context.config, result, out)
 }
 
 export async function rollbackSecret (

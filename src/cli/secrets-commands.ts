@@ -48,16 +48,17 @@ export function integrationConfig (config: BrokerConfig, integration: string | u
   return { name: integration, credential: found.credential, config: found }
 }
 
-/** Verified first (unless `verify: false`), then written, audited and announced like every credential write
- * (cli-writer.ts). */
-export async function putSecret (
+/** `secrets put` and `secrets rotate`: a credential from stdin, verified first (unless `verify: false`), then written,
+ * audited and announced like every credential write (cli-writer.ts). */
+export async function writeSecret (
   context: SecretsCommandContext & { verify?: CredentialVerifier },
+  action: 'put' | 'rotate',
   integration: string | undefined,
   options: { expiresAt?: string, owner?: string, verify?: boolean }
 ): Promise<void> {
   const target = integrationConfig(context.config, integration)
   const credential = parseCredentialJson(await readStdin(context.stdin))
-  const result = await withWriter(context, (writer) => writer.write('put', {
+  const result = await withWriter(context, (writer) => writer.write(action, {
     integration: target.name,
     config: target.config,
     credential,
@@ -67,8 +68,9 @@ export async function putSecret (
     verify: options.verify
   }))
   const out = context.stdout ?? process.stdout
-  if (result.check !== undefined) out.write(`Verified the ${target.credential} credential of ${target.name} ${howVerified(result.check)}.\n`)
-  printOutcome(context.config, result, out, `the ${target.credential} credential of ${target.name}`)
+  const what = `the ${action === 'rotate' ? 'new ' : ''}${target.credential} credential of ${target.name}`
+  if (result.check !== undefined) out.write(`Verified ${what} ${howVerified(result.check)}.\n`)
+  printOutcome(context.config, result, out, action === 'put' ? what : undefined)
 }
 
 export async function listSecrets (context: SecretsCommandContext, options: { json?: boolean }): Promise<void> {
