@@ -40,7 +40,7 @@ export const PAGE_BODY = `
 <p id="timeline-totals"></p>
 
 <h2 id="credentials-title">Credentials</h2>
-<p class="note">Marked when they expire in under <span id="warn-days">14</span> days, strongly under <span id="critical-days">3</span>.</p>
+<p class="note">Marked when they expire in <span id="warn-days">30</span> days or fewer, strongly at <span id="critical-days">7</span> or fewer (the broker's credentials.expiryWarning).</p>
 <table aria-labelledby="credentials-title">
   <thead><tr><th class="text" scope="col">Integration</th><th class="text" scope="col">Store</th><th scope="col">Version (in use)</th><th class="text" scope="col">Rotated at</th><th class="text" scope="col">Rotated by</th><th class="text" scope="col">Owner</th><th scope="col">Days to expiry</th><th class="text" scope="col">Token cached until</th><th class="text" scope="col">Last exchange</th></tr></thead>
   <tbody id="credentials-body"></tbody>

@@ -19,6 +19,7 @@ export const PAGE_RENDER = `
 const OUTCOMES = ${JSON.stringify(CALL_OUTCOMES)}
 const OUTCOME_LABELS = ${JSON.stringify(OUTCOME_LABELS)}
 const SVG = 'http://www.w3.org/2000/svg'
+const EXPIRY_MARKS = { warning: ' (soon)', critical: ' (critical)', expired: ' (expired)' }
 const CHART_CALLERS = 20
 const $ = (id) => document.getElementById(id)
 const NUMBER = new Intl.NumberFormat('en-US', { maximumFractionDigits: 3 })
@@ -175,8 +176,9 @@ function renderCredentials (rows) {
   fillBody('credentials-body', rows, (entry) => {
     const row = document.createElement('tr')
     row.dataset.integration = entry.integration
-    if (entry.expiryLevel === 'warn' || entry.expiryLevel === 'critical') row.className = 'expiry-' + entry.expiryLevel
-    const days = entry.daysToExpiry === null ? '-' : fmt(entry.daysToExpiry) + (entry.expiryLevel === 'critical' ? ' (critical)' : entry.expiryLevel === 'warn' ? ' (soon)' : '')
+    // The server's verdict (the broker's one expiry rule), shown as sent: the page never recomputes thresholds.
+    if (EXPIRY_MARKS[entry.expiryLevel]) row.className = 'expiry-' + entry.expiryLevel
+    const days = entry.daysToExpiry === null ? '-' : fmt(entry.daysToExpiry) + (EXPIRY_MARKS[entry.expiryLevel] || '')
     const version = entry.storeVersion === null ? (entry.storeError ? 'store error: ' + entry.storeError : 'none stored') : fmt(entry.storeVersion) + ' (' + fmt(entry.versionInUse) + ')'
     row.append(cell(entry.integration, 'integration', true), cell(entry.store, 'store', true), cell(version, 'version'),
       cell(when(entry.rotatedAt), 'rotatedAt', true), cell(fmt(entry.rotatedBy), 'rotatedBy', true), cell(fmt(entry.owner), 'owner', true),

@@ -36,8 +36,8 @@ th.text, td.text { text-align: left; }
 #status.error { color: var(--err); }
 .hidden { display: none; }
 .note { color: var(--muted); font-size: .9em; }
-tr.expiry-warn td { background: var(--warn-bg); }
-tr.expiry-critical td { background: var(--crit-bg); font-weight: bold; }
+tr.expiry-warning td { background: var(--warn-bg); }
+tr.expiry-critical td, tr.expiry-expired td { background: var(--crit-bg); font-weight: bold; }
 tr.held td { background: var(--held-bg); }
 .swatch { display: inline-block; width: .8em; height: .8em; margin-right: .3em; vertical-align: -.05em; }
 .legend { display: flex; gap: 1rem; flex-wrap: wrap; margin: .3rem 0; }
