@@ -185,7 +185,7 @@ export class Forwarder {
       bodyLimitBytes: limit,
       idleMs: this.#options.requestBodyIdleMs,
       totalMs: this.#options.requestBodyTotalMs
-    })
+    }, this.#clock)
     if (declared !== undefined && declared <= this.#options.replayBufferBytes) {
       return staticBody(await upload.collect(), true)
     }
