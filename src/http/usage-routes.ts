@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify'
 import { BadRequestError, StateConflictError } from '../errors.js'
 import type { UsageWindow } from '../usage/usage-window.js'
 import { opsSnapshot, type OpsSources } from '../usage/ops-view.js'
-import { USAGE_PAGE_CSP, USAGE_PAGE_HTML } from './ops-page/ops-page.js'
+import { loadOpsPage } from './ops-page/ops-page.js'
 
 /** This process's window; in fleet mode also the whole fleet's per-minute aggregates (`?scope=fleet`). */
 export interface UsageView { window: UsageWindow, fleet?: () => Promise<object>, ops?: OpsSources }
@@ -42,13 +42,14 @@ export function usageRoutes (view: UsageView | UsageWindow): (app: FastifyInstan
     }
 
     app.get('/admin', async (_request, reply) => {
+      const page = await loadOpsPage()
       return reply
         .type('text/html; charset=utf-8')
-        .header('content-security-policy', USAGE_PAGE_CSP)
+        .header('content-security-policy', page.csp)
         .header('x-content-type-options', 'nosniff')
         .header('referrer-policy', 'no-referrer')
         .header('cache-control', 'no-store')
-        .send(USAGE_PAGE_HTML)
+        .send(page.html)
     })
   }
 }
