@@ -19,6 +19,8 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
+# The build copies the ops page's HTML, CSS and JS (which tsc does not emit) into dist/src with this script.
+COPY scripts/copy-assets.mjs ./scripts/
 COPY src ./src
 RUN npm run build
 

@@ -39,6 +39,13 @@ export default tseslint.config(
     }
   },
   {
+    // The ops page's scripts are classic browser scripts inlined into one page (src/http/ops-page/ops-page.ts), not
+    // Node modules: browser globals only, and the names one script leaves for the next declared with /* exported */ and
+    // /* global */ comments.
+    files: ['src/http/ops-page/*.js'],
+    languageOptions: { sourceType: 'script', globals: { ...globals.browser } }
+  },
+  {
     files: ['**/*.ts'],
     // TypeScript itself reports real redeclarations; a type and a value of one name (prom-parts.ts) are legitimate.
     rules: { 'no-redeclare': 'off', '@typescript-eslint/no-redeclare': 'off' }

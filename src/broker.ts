@@ -94,7 +94,9 @@ export async function createBroker (parsed: ParsedConfig, options: BrokerOptions
   const credentials = new CredentialSource({ store, clock, logger, revalidateMs: revalidateMs(config) })
   const policy = live.policy
   // One expiry reader for /metrics, the daily watcher and the admin view (src/credentials/expiry.ts).
-  const expiry = new CredentialExpiry({ store, clock, logger, integrations: Object.keys(config.integrations) })
+  const expiry = new CredentialExpiry({
+    store, clock, logger, integrations: Object.keys(config.integrations), thresholds: config.credentials.expiryWarning
+  })
   const usage = new Usage(config, { storeKind: store.kind, expiry, knownCallers: policy.knownCallers, clock, logger })
   // Loaded only when configured: a single sidecar never pays for the Redis client.
   const fleet = config.fleet === undefined ? undefined : new (await import('./fleet/fleet.js')).Fleet({ ...config, fleet: config.fleet }, { logger, clock })
@@ -182,6 +184,7 @@ export async function createBroker (parsed: ParsedConfig, options: BrokerOptions
   await credentialAdmin.adminApp?.register(usageRoutes(usageView))
   const app = await buildApp(config, {
     logger,
+    clock,
     callerKeys,
     policy,
     forwarder,

@@ -5,10 +5,11 @@
  * options on every request: about 6% of a proxied call's CPU in the bench profile).
  * - Keyed by the whole header value, never a hash or a prefix: only the very same token can hit.
  * - Each entry keeps the token's own `nbf`..`exp` window with the configured clock tolerance (RFC 7519 sections
- *   4.1.4 and 4.1.5), the bounds fast-jwt's cache uses, read from `Date.now()` as fast-jwt does.
+ *   4.1.4 and 4.1.5), read from the broker's one clock, as time-claims.ts checks them at verification.
  * - Bounded in count (`verifiedCacheSize`) and in bytes, least recently used out. Failures are never remembered.
  */
 import { LRUCache } from 'lru-cache'
+import { systemClock } from '../clock.js'
 
 /** Headers are at most `maxTokenBytes` (8 KiB by default); this caps the cache whatever the tokens' size. */
 const MAX_CACHED_BYTES = 16 * 1_048_576
@@ -19,9 +20,11 @@ interface Entry<T> { value: T, notBefore: number, expiresAt: number }
 export class VerifiedTokens<T extends object> {
   readonly #entries: LRUCache<string, Entry<T>>
   readonly #toleranceMs: number
+  readonly #now: () => number
 
-  constructor (options: { max: number, clockToleranceMs: number }) {
+  constructor (options: { max: number, clockToleranceMs: number, now?: () => number }) {
     this.#toleranceMs = options.clockToleranceMs
+    this.#now = options.now ?? systemClock.now
     this.#entries = new LRUCache({
       max: options.max,
       maxSize: MAX_CACHED_BYTES,
@@ -33,7 +36,7 @@ export class VerifiedTokens<T extends object> {
   get (header: string): T | undefined {
     const entry = this.#entries.get(header)
     if (entry === undefined) return undefined
-    const now = Date.now()
+    const now = this.#now()
     if (now > entry.expiresAt) {
       this.#entries.delete(header)
       return undefined

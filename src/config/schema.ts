@@ -138,6 +138,21 @@ const fleetSchema = z.strictObject({
   podName: z.string().regex(/^[a-z0-9._:-]{1,128}$/i).optional()
 })
 
+/** When a credential counts as close to expiry (src/credentials/expiry-rule.ts): a warning at or under `warnDays`
+ * whole days left, critical at or under `criticalDays`. The watcher's log, the admin API, the ops page and the
+ * threshold gauge the Prometheus alerts compare against all read these. */
+export const DEFAULT_EXPIRY_WARNING = Object.freeze({ warnDays: 30, criticalDays: 7 })
+const wholeDays = z.number().int().nonnegative().max(3_650)
+const credentialsSchema = z.strictObject({
+  expiryWarning: z
+    .strictObject({
+      warnDays: wholeDays.default(DEFAULT_EXPIRY_WARNING.warnDays),
+      criticalDays: wholeDays.default(DEFAULT_EXPIRY_WARNING.criticalDays)
+    })
+    .refine((days) => days.criticalDays <= days.warnDays, 'criticalDays must be at most warnDays')
+    .default({ ...DEFAULT_EXPIRY_WARNING })
+}).default({ expiryWarning: { ...DEFAULT_EXPIRY_WARNING } })
+
 const configSchema = z.strictObject({
   listen: z
     .strictObject({
@@ -188,6 +203,7 @@ const configSchema = z.strictObject({
     .prefault({}),
   integrations: z.record(name, integrationSchema).default({}),
   policy: z.array(policyRuleSchema).default([]),
+  credentials: credentialsSchema,
   secrets: secretsSchema.default({ store: 'file', file: { path: `${DEFAULT_DATA_DIR}/secrets.enc` } }),
   limits: z
     .strictObject({

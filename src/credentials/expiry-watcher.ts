@@ -1,24 +1,20 @@
 /**
  * The daily expiry check: asks the one CredentialExpiry (credential-expiry.ts) for a fresh read at start and then once
- * a day, and logs a warning from 30 days before and an error from 7 days before (and after expiry). Days, parsing and
- * the cache are CredentialExpiry's, so the log, `/metrics` and the admin view agree. Time comes from the injected
- * Clock.
+ * a day, and logs a warning for a credential in the `warning` state, an error for `critical` and `expired` (the one
+ * rule, expiry-rule.ts, with the configured `credentials.expiryWarning`: 30 and 7 days by default). Days, parsing,
+ * thresholds and the cache are CredentialExpiry's, so the log, `/metrics` and the admin view agree. Time comes from the
+ * injected Clock.
  */
 import type { Logger } from 'pino'
 import type { Clock, TimerHandle } from '../clock.js'
 import { isBrokerError } from '../errors.js'
 import { DAY_MS, type CredentialExpiry } from './expiry.js'
 
-export const DEFAULT_WARN_DAYS = 30
-export const DEFAULT_ERROR_DAYS = 7
-
 export interface ExpiryWatcherOptions {
   expiry: CredentialExpiry
   clock: Clock
   logger: Logger
   intervalMs?: number
-  warnDays?: number
-  errorDays?: number
 }
 
 export class ExpiryWatcher {
@@ -28,7 +24,7 @@ export class ExpiryWatcher {
   #stopped = false
 
   constructor (options: ExpiryWatcherOptions) {
-    this.#options = { intervalMs: DAY_MS, warnDays: DEFAULT_WARN_DAYS, errorDays: DEFAULT_ERROR_DAYS, ...options }
+    this.#options = { intervalMs: DAY_MS, ...options }
   }
 
   /** Checks now, then every interval. The first check runs in the background: a slow store must not hold up startup. */
@@ -68,13 +64,14 @@ export class ExpiryWatcher {
   }
 
   #report (integration: string): void {
-    const { logger, warnDays, errorDays, expiry } = this.#options
+    const { logger, expiry } = this.#options
     const expiresAt = expiry.expiresAt(integration)
     const days = expiry.daysToExpiry(integration)
-    if (expiresAt === undefined || days === undefined) return
-    const fields = { integration, expiresAt, daysToExpiry: days }
-    if (days < 0) logger.error(fields, `the credential of ${integration} expired ${-days} day(s) ago; rotate it: atlassian-broker secrets rotate ${integration}`)
-    else if (days <= errorDays) logger.error(fields, `the credential of ${integration} expires in ${days} day(s); rotate it now: atlassian-broker secrets rotate ${integration}`)
-    else if (days <= warnDays) logger.warn(fields, `the credential of ${integration} expires in ${days} day(s); plan its rotation`)
+    const state = expiry.state(integration)
+    if (expiresAt === undefined || days === undefined || state === undefined) return
+    const fields = { integration, expiresAt, daysToExpiry: days, expiryLevel: state }
+    if (state === 'expired') logger.error(fields, `the credential of ${integration} expired ${-days} day(s) ago; rotate it: atlassian-broker secrets rotate ${integration}`)
+    else if (state === 'critical') logger.error(fields, `the credential of ${integration} expires in ${days} day(s); rotate it now: atlassian-broker secrets rotate ${integration}`)
+    else if (state === 'warning') logger.warn(fields, `the credential of ${integration} expires in ${days} day(s); plan its rotation`)
   }
 }

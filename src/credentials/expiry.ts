@@ -2,22 +2,18 @@
  * Credential expiry, the one owner: each configured integration's `expires_at` (store metadata, written at rotation or
  * by `secrets put --expires-at`), read with one `list()` at most every `cacheMs` (60 s) however many readers ask,
  * parsed strictly (iso-date.ts) and counted in whole days. `/metrics`, the daily expiry watcher and the admin view all
- * read it, so they cannot disagree. Time comes from the injected Clock.
+ * read it, so they cannot disagree. How close is too close is expiry-rule.ts's, with the configured thresholds held
+ * here for every reader. Time comes from the injected Clock.
  */
 import type { Logger } from 'pino'
 import type { Clock } from '../clock.js'
 import { isBrokerError } from '../errors.js'
 import type { SecretStore, SecretSummary } from '../secrets/secret-store.js'
 import { parseIsoDate } from './iso-date.js'
+import { DEFAULT_EXPIRY_WARNING, daysUntil, expiryState, type ExpiryState, type ExpiryThresholds } from './expiry-rule.js'
 
-export const DAY_MS = 86_400_000
+export { DAY_MS, daysUntil } from './expiry-rule.js'
 export const DEFAULT_EXPIRY_CACHE_MS = 60_000
-
-/** Whole days left (negative once expired), counted down like a calendar: 29.9 days left is 29. */
-export function daysUntil (expiresAt: string, now: number): number | undefined {
-  const at = parseIsoDate(expiresAt)
-  return at === undefined ? undefined : Math.floor((at - now) / DAY_MS)
-}
 
 export interface CredentialExpiryOptions {
   store: SecretStore
@@ -25,6 +21,8 @@ export interface CredentialExpiryOptions {
   logger: Logger
   integrations: Iterable<string>
   cacheMs?: number
+  /** `credentials.expiryWarning` from the config. */
+  thresholds?: ExpiryThresholds
 }
 
 export class CredentialExpiry {
@@ -33,6 +31,7 @@ export class CredentialExpiry {
   readonly #logger: Logger
   readonly #integrations: ReadonlySet<string>
   readonly #cacheMs: number
+  readonly #thresholds: Readonly<ExpiryThresholds>
   /** Integration -> `expires_at` as last read (text as stored; parsed on use). Every stored integration: the admin view
    * shows one added by a reload; the gauge and the watcher keep to `integrations` (bounded labels). */
   #expiresAt = new Map<string, string>()
@@ -45,9 +44,13 @@ export class CredentialExpiry {
     this.#logger = options.logger
     this.#integrations = new Set(options.integrations)
     this.#cacheMs = options.cacheMs ?? DEFAULT_EXPIRY_CACHE_MS
+    this.#thresholds = Object.freeze({ ...(options.thresholds ?? DEFAULT_EXPIRY_WARNING) })
   }
 
   get integrations (): ReadonlySet<string> { return this.#integrations }
+
+  /** The configured days at or under which a credential is a warning, then critical. */
+  get thresholds (): Readonly<ExpiryThresholds> { return this.#thresholds }
 
   /** Reads the store now (single-flight with any read in progress); rejects when the store cannot be read. */
   async read (): Promise<void> {
@@ -78,6 +81,12 @@ export class CredentialExpiry {
   daysToExpiry (integration: string): number | undefined {
     const expiresAt = this.#expiresAt.get(integration)
     return expiresAt === undefined ? undefined : daysUntil(expiresAt, this.#clock.now())
+  }
+
+  /** The one rule's verdict for this integration's recorded expiry; undefined without one. */
+  state (integration: string): ExpiryState | undefined {
+    const expiresAt = this.#expiresAt.get(integration)
+    return expiresAt === undefined ? undefined : expiryState(expiresAt, this.#clock.now(), this.#thresholds)
   }
 
   /**

@@ -3,6 +3,7 @@
 import type { IntegrationConfig } from '../config/schema.js'
 import { isBrokerError } from '../errors.js'
 import type { CredentialExpiry } from './expiry.js'
+import type { ExpiryState } from './expiry-rule.js'
 import type { CredentialSource } from '../secrets/credential-source.js'
 import type { SecretStore, SecretSummary } from '../secrets/secret-store.js'
 import type { TokenProvider, TokenState } from '../tokens/token-provider.js'
@@ -22,6 +23,9 @@ export interface IntegrationState {
   lastExchange: TokenState['lastExchange'] | null
   expiresAt: string | null
   daysToExpiry: number | null
+  /** The one expiry rule's verdict (expiry-rule.ts, thresholds from `credentials.expiryWarning`); null without a
+   * recorded expiry. Sent so no reader recomputes thresholds. */
+  expiryLevel: ExpiryState | null
   owner: string | null
   rotatedAt: string | null
   rotatedBy: string | null
@@ -81,6 +85,7 @@ function stateOf (
     lastExchange: token.lastExchange ?? null,
     expiresAt,
     daysToExpiry: expiresAt === null ? null : (sources.expiry.daysToExpiry(name) ?? null),
+    expiryLevel: expiresAt === null ? null : (sources.expiry.state(name) ?? null),
     owner: metadata.owner ?? null,
     rotatedAt: metadata.rotated_at ?? null,
     rotatedBy: metadata.rotated_by ?? null,

@@ -11,6 +11,7 @@ import adminAuth from './admin-auth.js'
 import callerAuth from './caller-auth.js'
 import type { CallerKeys } from '../callers/caller-keys.js'
 import { RefusalSampler } from '../callers/refusal-sampler.js'
+import { systemClock, type Clock } from '../clock.js'
 import type { BrokerConfig } from '../config/schema.js'
 import type { Admit } from '../limits/admission.js'
 import type { Policy } from '../policy/policy.js'
@@ -26,6 +27,8 @@ import type { UsageSink } from '../usage/proxied-call.js'
 
 export interface AppDeps {
   logger: Logger
+  /** The broker's one clock (src/clock.ts); the system clock when not given. */
+  clock?: Clock
   callerKeys: CallerKeys
   policy: Policy
   /** The loaded config's hash, load time and reload count, shown in the /readyz body. */
@@ -43,7 +46,10 @@ export interface AppDeps {
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/
 
 export async function buildApp (config: BrokerConfig, deps: AppDeps): Promise<FastifyInstance> {
-  const refusals = new RefusalSampler({ perMinute: config.logging.refusalsPerMinute, logger: deps.logger })
+  const clock = deps.clock ?? systemClock
+  const refusals = new RefusalSampler({
+    perMinute: config.logging.refusalsPerMinute, logger: deps.logger, now: () => clock.now()
+  })
   const logRefusal = (): boolean => refusals.admit()
   // Typed as Fastify's base logger (which pino's Logger is), so the app is a plain FastifyInstance with no cast.
   const loggerInstance: FastifyBaseLogger = deps.logger
@@ -78,7 +84,7 @@ export async function buildApp (config: BrokerConfig, deps: AppDeps): Promise<Fa
       if (request.proxy !== null) request.proxy.errorCode = code
     }
   })
-  recordCalls(app, { logger: deps.logger, usage: deps.usage, quietRoutes: new Set(['/healthz', '/readyz', config.metrics.path]), logRefusal })
+  recordCalls(app, { logger: deps.logger, usage: deps.usage, quietRoutes: new Set(['/healthz', '/readyz', config.metrics.path]), logRefusal, now: () => clock.now() })
 
   app.get('/healthz', async () => ({ status: 'ok' }))
   app.get('/readyz', async (_request, reply) => {
@@ -86,7 +92,7 @@ export async function buildApp (config: BrokerConfig, deps: AppDeps): Promise<Fa
     return reply.code(report.ready ? 200 : 503).send({ status: report.ready ? 'ready' : 'not ready', store: report.store, ...(report.fleet ? { fleet: report.fleet } : {}), ...(deps.configState ? { config: deps.configState() } : {}) })
   })
 
-  await app.register(callerAuth, { config: config.callers.jwt, keys: deps.callerKeys })
+  await app.register(callerAuth, { config: config.callers.jwt, keys: deps.callerKeys, clock })
   await app.register(adminAuth, { admin: config.callers.admin })
   await app.register(proxyPlugin, {
     integrations: config.integrations,

@@ -16,6 +16,8 @@ export interface CallRecordOptions {
   quietRoutes: ReadonlySet<string>
   /** Whether this unauthenticated refusal may be logged (the sampler's budget). */
   logRefusal: () => boolean
+  /** When each call is recorded (`ProxiedCall.at`): the broker's one clock. */
+  now: () => number
 }
 
 export function recordCalls (app: FastifyInstance, options: CallRecordOptions): void {
@@ -32,7 +34,7 @@ export function recordCalls (app: FastifyInstance, options: CallRecordOptions): 
       if (logged && !options.quietRoutes.has(route)) accessLog.info({ reqId: request.id, method: request.method, route, status: reply.statusCode, durationMs: round(reply.elapsedTime) }, 'request')
       return
     }
-    const call = proxiedCall(request, reply, proxy)
+    const call = proxiedCall(request, reply, proxy, options.now())
     if (logged) {
       accessLog.info({
         reqId: request.id,
@@ -50,7 +52,7 @@ export function recordCalls (app: FastifyInstance, options: CallRecordOptions): 
   })
 }
 
-function proxiedCall (request: FastifyRequest, reply: FastifyReply, proxy: ProxyContext): ProxiedCall {
+function proxiedCall (request: FastifyRequest, reply: FastifyReply, proxy: ProxyContext, at: number): ProxiedCall {
   return {
     requestId: request.id,
     caller: request.caller?.id,
@@ -67,7 +69,7 @@ function proxiedCall (request: FastifyRequest, reply: FastifyReply, proxy: Proxy
     upstreamRateLimit: proxy.upstreamRateLimit,
     bytesIn: proxy.bytesIn(),
     bytesOut: proxy.bytesOut,
-    at: Date.now()
+    at
   }
 }
 

@@ -7,6 +7,7 @@
 import fastifyJwt, { type TokenOrHeader } from '@fastify/jwt'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
+import { systemClock, type Clock } from '../clock.js'
 import type { BrokerConfig } from '../config/schema.js'
 import { BadRequestError, CallerUnauthenticatedError, errorCode, NotReadyError, withRetryAfter } from '../errors.js'
 import type { CallerKeys } from '../callers/caller-keys.js'
@@ -32,17 +33,21 @@ declare module 'fastify' {
 export interface CallerAuthOptions {
   config: BrokerConfig['callers']['jwt']
   keys: CallerKeys
+  /** The broker's one clock: token time claims, the verified-token cache and the JWKS refresh read it. */
+  clock?: Clock
 }
 
 const ASYMMETRIC = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const
 
 async function callerAuth (app: FastifyInstance, options: CallerAuthOptions): Promise<void> {
   const { config, keys } = options
+  const clock = options.clock ?? systemClock
   const jwks =
     keys.kind === 'jwks'
       ? new JwksClient(keys.url, {
         ...(config.jwksBearerTokenFile ? { bearerTokenFile: config.jwksBearerTokenFile } : {}),
-        ...(config.jwksCaFile ? { caFile: config.jwksCaFile } : {})
+        ...(config.jwksCaFile ? { caFile: config.jwksCaFile } : {}),
+        now: () => clock.now()
       })
       : undefined
   const secret = keys.kind === 'hs256'
@@ -70,7 +75,10 @@ async function callerAuth (app: FastifyInstance, options: CallerAuthOptions): Pr
       algorithms: algorithms as never,
       allowedAud: config.audience,
       ...(config.issuer !== undefined ? { allowedIss: config.issuer } : {}),
-      clockTolerance: config.clockToleranceSeconds * 1000,
+      // `exp` and `nbf` are checked by time-claims.ts on the broker's clock: fast-jwt would read Date.now(), a second
+      // clock a test cannot move. `exp` stays required below.
+      ignoreExpiration: true,
+      ignoreNotBefore: true,
       // fast-jwt skips its aud/iss checks when the claim is absent, so a token without `aud` (or without `iss` when an
       // issuer is configured) would pass them: both are required here (RFC 7519 section 4.1.3, RFC 7523 section 3).
       requiredClaims: ['exp', 'aud', ...(config.issuer !== undefined ? ['iss'] : []), config.callerClaim],
@@ -83,7 +91,8 @@ async function callerAuth (app: FastifyInstance, options: CallerAuthOptions): Pr
 
   const verified = new VerifiedTokens<Caller>({
     max: config.verifiedCacheSize,
-    clockToleranceMs: config.clockToleranceSeconds * 1000
+    clockToleranceMs: config.clockToleranceSeconds * 1000,
+    now: () => clock.now()
   })
   app.decorateRequest('caller', null)
   app.decorate('authenticateCaller', async (request: FastifyRequest): Promise<Caller> => {
@@ -113,7 +122,7 @@ async function callerAuth (app: FastifyInstance, options: CallerAuthOptions): Pr
     const timeRefusal = refuseTimeClaims(
       claims,
       { clockToleranceSeconds: config.clockToleranceSeconds, maxLifetimeSeconds: config.maxLifetime },
-      Date.now()
+      clock.now()
     )
     if (timeRefusal !== undefined) throw new CallerUnauthenticatedError(timeRefusal)
     const id = claims[config.callerClaim]

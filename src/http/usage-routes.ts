@@ -8,7 +8,7 @@ import { BadRequestError, StateConflictError } from '../errors.js'
 import type { UsageTally } from '../usage/tally.js'
 import { usageSnapshot } from '../usage/tally-views.js'
 import { opsSnapshot, type OpsSources } from '../usage/ops-view.js'
-import { USAGE_PAGE_CSP, USAGE_PAGE_HTML } from './ops-page/ops-page.js'
+import { loadOpsPage } from './ops-page/ops-page.js'
 
 /** This process's tally; in fleet mode also the whole fleet's, rebuilt from every pod's hour (`?scope=fleet`). */
 export interface UsageView { tally: UsageTally, fleet?: () => Promise<object>, ops?: OpsSources }
@@ -43,13 +43,14 @@ export function usageRoutes (view: UsageView): (app: FastifyInstance) => Promise
     }
 
     app.get('/admin', async (_request, reply) => {
+      const page = await loadOpsPage()
       return reply
         .type('text/html; charset=utf-8')
-        .header('content-security-policy', USAGE_PAGE_CSP)
+        .header('content-security-policy', page.csp)
         .header('x-content-type-options', 'nosniff')
         .header('referrer-policy', 'no-referrer')
         .header('cache-control', 'no-store')
-        .send(USAGE_PAGE_HTML)
+        .send(page.html)
     })
   }
 }

@@ -7,11 +7,16 @@
  *   the upstream connection is not taking bytes yet) the caller is not the slow one and the clock starts again.
  * - total: the body is not complete `totalMs` after the broker started reading it.
  *
+ * Both deadlines run on the broker's one clock (src/clock.ts), so a test moves them by hand instead of waiting. The
+ * idle deadline is one timer that, when due, looks at when the last byte came (a timer per chunk would cost more than
+ * the chunk).
+ *
  * The caller's socket is never destroyed here: the request fails with BROKER_ERR_REQUEST_BODY_TIMEOUT, and the error
  * handler answers 408 and closes the connection (the rest of the body is not read).
  */
 import type { Readable } from 'node:stream'
 import { Transform } from 'node:stream'
+import { systemClock, type Clock, type TimerHandle } from '../clock.js'
 import { BodyTooLargeError, RequestBodyTimeoutError } from '../errors.js'
 
 export interface UploadLimits {
@@ -27,7 +32,7 @@ export class CallerUpload {
   #failure: Error | undefined
   #stopWatching: () => void = () => {}
 
-  constructor (incoming: Readable, limits: UploadLimits) {
+  constructor (incoming: Readable, limits: UploadLimits, clock: Clock = systemClock) {
     this.stream = new Transform({
       transform: (chunk: Buffer, _encoding, callback) => {
         this.#seen += chunk.length
@@ -45,7 +50,7 @@ export class CallerUpload {
     // 'error'.
     this.stream.on('error', () => {})
     // After pipe(), so this listener does not start the flow before the guard is attached.
-    this.#stopWatching = watchDeadlines(incoming, limits, (error) => {
+    this.#stopWatching = watchDeadlines(incoming, limits, clock, (error) => {
       incoming.unpipe(this.stream)
       this.stream.destroy(this.#fail(error))
     })
@@ -84,28 +89,39 @@ export class CallerUpload {
   }
 }
 
-function watchDeadlines (incoming: Readable, limits: UploadLimits, fail: (error: Error) => void): () => void {
+function watchDeadlines (
+  incoming: Readable,
+  limits: UploadLimits,
+  clock: Clock,
+  fail: (error: Error) => void
+): () => void {
   if (incoming.readableEnded) return () => {}
+  let lastByteAt = clock.now()
+  let idle: TimerHandle
   const onIdle = (): void => {
-    // Paused by backpressure, or bytes waiting to be read: the broker is the one not reading.
+    const quietMs = clock.now() - lastByteAt
+    // Paused by backpressure, or bytes waiting to be read: the broker is the one not reading, so the wait starts again.
     if (incoming.readableFlowing !== true || incoming.readableLength > 0) {
-      idle.refresh()
+      lastByteAt = clock.now()
+      idle = clock.setTimer(onIdle, limits.idleMs)
+      return
+    }
+    if (quietMs < limits.idleMs) {
+      idle = clock.setTimer(onIdle, limits.idleMs - quietMs)
       return
     }
     stop()
     fail(new RequestBodyTimeoutError(`no byte received for ${limits.idleMs} ms`))
   }
-  const idle = setTimeout(onIdle, limits.idleMs)
-  const total = setTimeout(() => {
+  idle = clock.setTimer(onIdle, limits.idleMs)
+  const total = clock.setTimer(() => {
     stop()
     fail(new RequestBodyTimeoutError(`the body was not complete within ${limits.totalMs} ms`))
   }, limits.totalMs)
-  idle.unref()
-  total.unref()
-  const onData = (): void => { idle.refresh() }
+  const onData = (): void => { lastByteAt = clock.now() }
   function stop (): void {
-    clearTimeout(idle)
-    clearTimeout(total)
+    clock.clearTimer(idle)
+    clock.clearTimer(total)
     incoming.off('data', onData)
     incoming.off('end', stop)
     incoming.off('close', stop)

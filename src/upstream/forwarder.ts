@@ -48,11 +48,13 @@ export class Forwarder {
   readonly #pools: IntegrationPools | undefined
   readonly #basePath: string
   readonly #limits: BodyLimits
+  readonly #clock: Clock
   /** The composed layers; built once, so a request allocates no closures for them. */
   readonly #send: Send
 
   constructor (options: ForwarderOptions) {
     const clock = options.clock ?? systemClock
+    this.#clock = clock
     const apiUrl = new URL(options.apiUrl)
     this.#basePath = apiUrl.pathname.replace(/\/$/, '')
     this.#limits = {
@@ -99,7 +101,7 @@ export class Forwarder {
 
   async forward (request: ForwardRequest): Promise<ForwardResponse> {
     const target = `${this.#basePath}/ex/${request.config.product}/${request.config.cloudId}${request.path}${request.query === '' ? '' : `?${request.query}`}`
-    const body = await prepareBody(request.incoming, request.method, this.#limits)
+    const body = await prepareBody(request.incoming, request.method, this.#limits, this.#clock)
     return await this.#send(request, target, body)
   }
 

@@ -4,6 +4,7 @@
  */
 import type { IncomingMessage } from 'node:http'
 import type { Readable } from 'node:stream'
+import type { Clock } from '../clock.js'
 import { BodyTooLargeError } from '../errors.js'
 import { CallerUpload } from './caller-upload.js'
 
@@ -29,7 +30,8 @@ const NO_BODY_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'DELETE'])
 export async function prepareBody (
   incoming: IncomingMessage,
   method: string,
-  limits: BodyLimits
+  limits: BodyLimits,
+  clock: Clock
 ): Promise<PreparedBody> {
   const declared =
     incoming.headers['content-length'] === undefined ? undefined : Number(incoming.headers['content-length'])
@@ -46,7 +48,7 @@ export async function prepareBody (
     bodyLimitBytes: limit,
     idleMs: limits.requestBodyIdleMs,
     totalMs: limits.requestBodyTotalMs
-  })
+  }, clock)
   if (declared !== undefined && declared <= limits.replayBufferBytes) {
     return staticBody(await upload.collect(), true)
   }

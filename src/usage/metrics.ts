@@ -7,6 +7,7 @@ import type { ExchangeOutcome } from '../tokens/token-provider.js'
 import { normaliseReason, type UpstreamRateLimit } from '../atlassian/rate-limit-headers.js'
 import { UNKNOWN_INTEGRATION, type Labels } from './labels.js'
 import type { ProxiedCall } from './proxied-call.js'
+import { thresholdSeconds, type ExpiryThresholds } from '../credentials/expiry-rule.js'
 
 const RATE_LIMIT_SOURCES: Readonly<Record<string, string>> = {
   BROKER_ERR_CALLER_RATE_LIMITED: 'caller_limit',
@@ -21,8 +22,8 @@ export interface BrokerMetricsOptions {
   labels: Labels
   /** The secret store's kind (`file`, `vault`): the `store` label. */
   storeKind: string
-  /** Integration -> expiry as Unix seconds (CredentialExpiry.timestamps). */
-  expiry?: { timestamps (): Promise<ReadonlyMap<string, number>> }
+  /** Integration -> expiry as Unix seconds (CredentialExpiry.timestamps), and the configured expiry thresholds. */
+  expiry?: { timestamps (): Promise<ReadonlyMap<string, number>>, readonly thresholds: ExpiryThresholds }
 }
 
 export class BrokerMetrics {
@@ -71,6 +72,16 @@ export class BrokerMetrics {
           for (const [integration, seconds] of timestamps) expiryTimestamp.set({ integration }, seconds)
         }
       })
+      // The broker's own thresholds, so alerts compare against them instead of repeating numbers that could drift:
+      // `expiry - time() < threshold` is the rule's "at or under N whole days" (expiry-rule.ts).
+      const threshold: Gauge<'level'> = new Gauge({
+        name: 'atlassian_broker_credential_expiry_threshold_seconds',
+        help: 'Time left before expiry (seconds) under which a credential is at this level (warning, critical): (days + 1) x 86400 for credentials.expiryWarning, since days left count down whole.',
+        labelNames: ['level'],
+        registers
+      })
+      threshold.set({ level: 'warning' }, thresholdSeconds(expiry.thresholds.warnDays))
+      threshold.set({ level: 'critical' }, thresholdSeconds(expiry.thresholds.criticalDays))
     }
     // Series that alerts rate() over exist from the start, so the first failure is an increase from 0.
     this.#secretStoreErrors.inc({ store: this.#storeKind }, 0)

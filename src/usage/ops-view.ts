@@ -9,10 +9,7 @@ import type { UsageTally } from './tally.js'
 import { outcomeView, type OutcomeSelection, type OutcomeView } from './tally-views.js'
 import type { HeadroomEntry, UpstreamHeadroom } from '../limits/quota-state.js'
 import { integrationStates, type StateSources } from '../credentials/integration-state.js'
-
-/** Days to expiry at or under which the page marks a credential: a warning, then critical. */
-export const EXPIRY_WARN_DAYS = 14
-export const EXPIRY_CRITICAL_DAYS = 3
+import type { ExpiryState, ExpiryThresholds } from '../credentials/expiry-rule.js'
 
 export interface OpsSources extends StateSources {
   clock: Clock
@@ -36,8 +33,9 @@ export interface CredentialRow {
   owner: string | null
   expiresAt: string | null
   daysToExpiry: number | null
-  /** `critical` (under 3 days, or expired), `warn` (under 14), `ok`, or null without a recorded expiry. */
-  expiryLevel: 'critical' | 'warn' | 'ok' | null
+  /** The one expiry rule's verdict (credentials/expiry-rule.ts): `ok`, `warning`, `critical`, `expired`, or null
+   * without a recorded expiry. The page shows it as sent and never recomputes thresholds. */
+  expiryLevel: ExpiryState | null
   /** OAuth: when the cached access token expires; null when none is cached (or for API tokens). */
   tokenCachedUntil: string | null
   lastExchange: { at: string, outcome: string } | null
@@ -56,14 +54,10 @@ export interface OpsSnapshot extends OutcomeView {
   startedAt: string
   selection: { caller: string | null, integration: string | null }
   outcomes: readonly string[]
-  thresholds: { warnDays: number, criticalDays: number }
+  /** `credentials.expiryWarning`, for the page's legend. */
+  thresholds: ExpiryThresholds
   credentials: CredentialRow[]
   headroom: HeadroomRow[]
-}
-
-export function expiryLevel (days: number | null): CredentialRow['expiryLevel'] {
-  if (days === null) return null
-  return days < EXPIRY_CRITICAL_DAYS ? 'critical' : days < EXPIRY_WARN_DAYS ? 'warn' : 'ok'
 }
 
 export async function opsSnapshot (sources: OpsSources, selection: OutcomeSelection): Promise<OpsSnapshot> {
@@ -77,7 +71,7 @@ export async function opsSnapshot (sources: OpsSources, selection: OutcomeSelect
     startedAt: new Date(sources.startedAt).toISOString(),
     selection: { caller: selection.caller ?? null, integration: selection.integration ?? null },
     outcomes: CALL_OUTCOMES,
-    thresholds: { warnDays: EXPIRY_WARN_DAYS, criticalDays: EXPIRY_CRITICAL_DAYS },
+    thresholds: { ...sources.expiry.thresholds },
     ...outcomeView(sources.tally, selection),
     credentials: states.map((state): CredentialRow => ({
       integration: state.integration,
@@ -91,7 +85,7 @@ export async function opsSnapshot (sources: OpsSources, selection: OutcomeSelect
       owner: state.owner,
       expiresAt: state.expiresAt,
       daysToExpiry: state.daysToExpiry,
-      expiryLevel: expiryLevel(state.daysToExpiry),
+      expiryLevel: state.expiryLevel,
       tokenCachedUntil: state.accessToken?.cached === true && state.accessToken.expiresInSeconds !== null
         ? new Date(now + state.accessToken.expiresInSeconds * 1000).toISOString()
         : null,

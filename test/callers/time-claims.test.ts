@@ -43,6 +43,16 @@ t.test('refuseTimeClaims: NumericDates only, no iat in the future, lifetime at m
   t.match(refuseTimeClaims({ exp: now + 3600, iat: now - 2 * DAY }, RULES, at), /lifetime/, 'issued two days ago, valid one more hour: 49 h lifetime')
 })
 
+t.test('refuseTimeClaims: exp and nbf on the given clock, with the tolerance on either side (as fast-jwt bounded them)', async (t) => {
+  const now = 1_900_000_000
+  const at = now * 1000
+  t.equal(refuseTimeClaims({ exp: now - 30 }, RULES, at), undefined, 'expired 30 s ago: within the tolerance')
+  t.equal(refuseTimeClaims({ exp: now - 31 }, RULES, at), 'token expired')
+  t.equal(refuseTimeClaims({ exp: now + 60, nbf: now + 30 }, RULES, at), undefined, 'valid in 30 s: within the tolerance')
+  t.equal(refuseTimeClaims({ exp: now + 60, nbf: now + 31 }, RULES, at), 'token not yet valid (nbf)')
+  t.equal(refuseTimeClaims({ exp: now - 31 }, RULES, (now - 3600) * 1000), undefined, 'the same token, an hour earlier on the clock')
+})
+
 t.test('callers.jwt.maxLifetime: seconds or a duration, 24 h by default', async (t) => {
   t.equal(parseConfig({}).callers.jwt.maxLifetime, DAY)
   for (const [given, seconds] of [[3600, 3600], ['90m', 5400], ['2h', 7200], ['7d', 7 * DAY], ['45s', 45]] as const) {

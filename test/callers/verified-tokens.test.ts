@@ -50,3 +50,13 @@ t.test('bounded in count: least recently used out', async (t) => {
   t.equal(cache.get('Bearer 2'), undefined)
   t.ok(cache.get('Bearer 3'))
 })
+
+t.test('read on the injected clock: a remembered token ends at its exp by that clock, not the wall', async (t) => {
+  let now = Date.parse('2026-01-10T08:00:00Z')
+  const cache = new VerifiedTokens<{ id: string }>({ max: 10, clockToleranceMs: 0, now: () => now })
+  const entry = { id: 'report-job' }
+  cache.remember('Bearer t', entry, { exp: now / 1000 + 60 })
+  t.equal(cache.get('Bearer t'), entry, 'valid by the clock (long expired by the wall)')
+  now += 61_000
+  t.equal(cache.get('Bearer t'), undefined, 'past exp by the clock')
+})

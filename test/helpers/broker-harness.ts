@@ -31,7 +31,7 @@ export interface Harness {
   url: string
   /** Every log line the broker wrote, as raw JSON text. */
   logs: string[]
-  /** A caller JWT for `sub`, signed with the harness key. */
+  /** A caller JWT for `sub`, signed with the harness key, issued at the broker clock's now. */
   callerToken: (sub: string, claims?: Record<string, unknown>, ttlSeconds?: number) => string
 }
 
@@ -103,7 +103,11 @@ export async function startHarness (t: Test, options: HarnessOptions = {}): Prom
     store,
     url,
     logs,
-    callerToken: (sub, claims = {}, ttlSeconds = 3600) => sign({ sub, aud: 'atlassian-broker', exp: Math.floor(Date.now() / 1000) + ttlSeconds, ...claims })
+    // Minted on the broker's clock (a ManualClock when the test gives one), which is the clock it checks them on.
+    callerToken: (sub, claims = {}, ttlSeconds = 3600) => {
+      const now = Math.floor((options.clock?.now() ?? Date.now()) / 1000)
+      return sign({ sub, aud: 'atlassian-broker', iat: now, exp: now + ttlSeconds, ...claims })
+    }
   }
 }
 

@@ -2,12 +2,13 @@
 import { registerFleetMetrics } from '../../src/fleet/fleet-metrics.js'
 import { createLabels } from '../../src/usage/labels.js'
 import { BrokerMetrics } from '../../src/usage/metrics.js'
+import { DEFAULT_EXPIRY_WARNING } from '../../src/config/schema.js'
 
 export async function exportedMetrics (): Promise<Map<string, string>> {
   const metrics = new BrokerMetrics({
     labels: createLabels(['jira-main'], new Set(['report-job'])),
     storeKind: 'vault',
-    expiry: { timestamps: async () => new Map() }
+    expiry: { timestamps: async () => new Map(), thresholds: DEFAULT_EXPIRY_WARNING }
   })
   registerFleetMetrics(metrics.registry, () => true)
   const exported = new Map<string, string>()

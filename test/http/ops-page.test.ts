@@ -122,7 +122,9 @@ t.test('the ops page shows the calls sent, by outcome, the expiring credential a
   t.equal(await jira.locator('td[data-field="store"]').innerText(), 'file')
   t.match(await jira.locator('td[data-field="lastExchange"]').innerText(), /^ok at /)
   t.not(await jira.locator('td[data-field="tokenCachedUntil"]').innerText(), '-')
-  t.match(await page.locator('#credentials-body tr[data-integration="wiki-main"]').getAttribute('class'), /\bexpiry-warn\b/)
+  t.match(await page.locator('#credentials-body tr[data-integration="wiki-main"]').getAttribute('class'), /\bexpiry-warning\b/)
+  t.equal(await page.locator('#credentials-body tr[data-integration="wiki-main"] td[data-field="daysToExpiry"]').innerText(), '10 (soon)', 'the server\'s warning, shown as sent')
+  t.same([await page.locator('#warn-days').innerText(), await page.locator('#critical-days').innerText()], ['30', '7'], 'the legend is the broker\'s configured thresholds')
   const background = (selector: string): Promise<string> => page.evaluate<string>(`getComputedStyle(document.querySelector(${JSON.stringify(selector)})).backgroundColor`)
   t.not(await background('#credentials-body tr[data-integration="jira-main"] td[data-field="integration"]'), await background('#credentials-body tr[data-integration="wiki-main"] td[data-field="integration"]'), 'critical and soon look different')
 
@@ -157,7 +159,7 @@ t.test('the ops page shows the calls sent, by outcome, the expiring credential a
     ),
     expected
   )
-  t.match(json.credentials, [{ integration: 'jira-main', expiryLevel: 'critical' }, { integration: 'wiki-main', expiryLevel: 'warn' }])
+  t.match(json.credentials, [{ integration: 'jira-main', expiryLevel: 'critical' }, { integration: 'wiki-main', expiryLevel: 'warning' }])
 
   // The selection: from the keyboard, into the URL, and back from a link.
   await page.locator('body').focus()

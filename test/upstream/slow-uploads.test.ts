@@ -2,13 +2,14 @@
  * Issue 16 item 2: one caller trickling uploads (Content-Length 100,000, one byte every few hundred ms) must not starve
  * anyone else. Each integration has its own upstream pool, each caller a default share of concurrency, and every
  * upload an idle and a total deadline (408 BROKER_ERR_REQUEST_BODY_TIMEOUT). Real loopback HTTP, the fake Atlassian
- * upstream; the deadlines are configured small to keep the test short.
+ * upstream; the deadlines run on the broker's ManualClock, so the test moves time instead of waiting 26 s for it.
  */
 import net from 'node:net'
 import t, { type Test } from 'tap'
 import { request } from 'undici'
 import { CLIENT_SECRET, JIRA_CLOUD_ID, startHarness, WIKI_CLOUD_ID, type Harness } from '../helpers/broker-harness.js'
 import { FakeAtlassian } from '../helpers/fake-atlassian.js'
+import { ManualClock } from '../helpers/manual-clock.js'
 import { parseResponse, type RawResponse } from '../helpers/raw-http.js'
 
 const POLICY = [
@@ -20,13 +21,15 @@ const POLICY = [
 interface SlowUpload {
   /** Resolves with the broker's answer (status 0 if the connection closed without one). */
   answer: Promise<RawResponse>
+  /** Sends one more byte of the body (nothing once the connection is gone). */
+  send: () => void
   bytesSent: () => number
   /** The caller JWT it sent (for the no-leak checks). */
   token: string
 }
 
-/** Announces 100,000 bytes and sends `bytesToSend` of them, one every `everyMs`, until the broker answers. */
-function slowUpload (h: Harness, caller: string, options: { everyMs: number, bytesToSend: number }): SlowUpload {
+/** Announces 100,000 bytes and sends the first; the test sends each further byte as its clock moves. */
+function slowUpload (h: Harness, caller: string): SlowUpload {
   const { port } = new URL(h.url)
   const socket = net.connect(Number(port), '127.0.0.1')
   const token = h.callerToken(caller)
@@ -34,7 +37,6 @@ function slowUpload (h: Harness, caller: string, options: { everyMs: number, byt
   let raw = ''
   const answer = new Promise<RawResponse>((resolve) => {
     const done = (): void => {
-      clearInterval(timer)
       socket.destroy()
       resolve(parseResponse(raw))
     }
@@ -49,24 +51,45 @@ function slowUpload (h: Harness, caller: string, options: { everyMs: number, byt
   socket.write('POST /proxy/jira-main/rest/api/3/issue/OPS-1/attachments HTTP/1.1\r\nHost: 127.0.0.1\r\n' +
     `Authorization: Bearer ${token}\r\nX-Atlassian-Token: no-check\r\nContent-Type: application/octet-stream\r\n` +
     'Content-Length: 100000\r\n\r\n')
-  const timer = setInterval(() => {
-    if (sent >= options.bytesToSend || socket.destroyed) return
+  const send = (): void => {
+    if (socket.destroyed) return
     socket.write('x')
     sent++
-  }, options.everyMs)
-  return { answer, bytesSent: () => sent, token }
+  }
+  send()
+  return { answer, send, bytesSent: () => sent, token }
 }
 
 const problemCode = (response: RawResponse): string | undefined => (JSON.parse(response.body === '' ? '{}' : response.body) as { code?: string }).code
 const uploadsAtFake = (h: Harness): number => h.fake.requests.filter((r) => r.method === 'POST' && r.path.includes('/attachments')).length
 
 /** A harness whose broker has `connections` per integration (the fake is started first: its URLs are in the config). */
-async function harness (t: Test, connections: number, limits: Record<string, number>): Promise<Harness> {
+async function harness (
+  t: Test,
+  clock: ManualClock,
+  connections: number,
+  limits: Record<string, number>
+): Promise<Harness> {
   const fake = await FakeAtlassian.start({ t, sites: [{ product: 'jira', cloudId: JIRA_CLOUD_ID }, { product: 'confluence', cloudId: WIKI_CLOUD_ID }] })
   return await startHarness(t, {
     fake,
+    clock,
     config: { policy: POLICY, atlassian: { tokenUrl: fake.tokenUrl, apiUrl: fake.url, connections }, limits }
   })
+}
+
+/** Lets socket I/O run between steps of the manual clock (no time passes on it). */
+async function settle (): Promise<void> {
+  for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve))
+}
+
+/** Moves the broker's clock by `ms` in steps of `stepMs`, each upload sending one byte per step. */
+async function trickle (clock: ManualClock, uploads: SlowUpload[], ms: number, stepMs: number): Promise<void> {
+  for (let elapsed = 0; elapsed < ms; elapsed += stepMs) {
+    for (const upload of uploads) upload.send()
+    await settle()
+    await clock.advance(Math.min(stepMs, ms - elapsed))
+  }
 }
 
 async function until (condition: () => boolean, what: string): Promise<void> {
@@ -91,13 +114,21 @@ async function readerCall (h: Harness, path: string, deadlineMs: number): Promis
 
 t.test('66 slow uploads fill integration A\'s pool: a call to integration B still answers 200; every upload gets its 408', async (t) => {
   // The default share (32) would refuse half the uploads: lifted here so the pools alone are what is tested.
-  const h = await harness(t, 64, { callerMaxConcurrent: 1_000, requestBodyIdleMs: 3_000, requestBodyTotalMs: 12_000 })
-  const uploads = Array.from({ length: 66 }, () => slowUpload(h, 'uploader', { everyMs: 300, bytesToSend: 100_000 }))
+  const clock = new ManualClock()
+  const limits = { callerMaxConcurrent: 1_000, requestBodyIdleMs: 3_000, requestBodyTotalMs: 12_000 }
+  const h = await harness(t, clock, 64, limits)
+  const uploads = Array.from({ length: 66 }, () => slowUpload(h, 'uploader'))
   await until(() => uploadsAtFake(h) >= 64, '64 uploads streaming to the fake Atlassian')
   t.equal(uploadsAtFake(h), 64, 'integration A\'s pool (64 connections) is full: the other 2 uploads wait for a connection')
 
   t.equal(await readerCall(h, '/proxy/wiki-main/wiki/rest/api/user/current', 6_000), 200, 'integration B answers at once: its pool is its own')
 
+  // A byte every second (under the 3 s idle deadline) for 11.999 s: still streaming, none answered.
+  await trickle(clock, uploads, 11_999, 1_000)
+  t.equal(uploads.filter((upload) => upload.bytesSent() > 1).length, 66, 'every upload kept sending')
+  const firstAnswer = Promise.any(uploads.map(async (upload) => await upload.answer))
+  t.equal(await Promise.race([firstAnswer, settle().then(() => 'none')]), 'none', 'no answer before the total deadline')
+  await clock.advance(1)
   const answers = await Promise.all(uploads.map(async (upload) => await upload.answer))
   t.same(answers.map((answer) => answer.status), answers.map(() => 408), 'every slow upload answered 408')
   t.same([...new Set(answers.map(problemCode))], ['BROKER_ERR_REQUEST_BODY_TIMEOUT'])
@@ -111,10 +142,16 @@ t.test('66 slow uploads fill integration A\'s pool: a call to integration B stil
 })
 
 t.test('the default per-caller share: of 40 stalled uploads by one caller, 32 are admitted and cut off by the idle deadline, 8 refused', async (t) => {
-  const h = await harness(t, 64, { requestBodyIdleMs: 2_000, requestBodyTotalMs: 60_000 })
+  const clock = new ManualClock()
+  const h = await harness(t, clock, 64, { requestBodyIdleMs: 2_000, requestBodyTotalMs: 60_000 })
   t.equal(h.config.limits.callerMaxConcurrent, 32, 'the default')
   // One byte, then silence: the idle deadline ends them.
-  const uploads = Array.from({ length: 40 }, () => slowUpload(h, 'uploader', { everyMs: 50, bytesToSend: 1 }))
+  const uploads = Array.from({ length: 40 }, () => slowUpload(h, 'uploader'))
+  await until(() => uploadsAtFake(h) >= 32, 'the 32 admitted uploads streaming to the fake Atlassian')
+  await settle()
+  await clock.advance(1_999)
+  t.equal(uploadsAtFake(h), 32, 'only the caller\'s share went upstream')
+  await clock.advance(1)
   const answers = await Promise.all(uploads.map(async (upload) => await upload.answer))
   const statuses = answers.map((answer) => answer.status)
   t.equal(statuses.filter((status) => status === 429).length, 8, '8 over the caller\'s share refused')
@@ -127,11 +164,16 @@ t.test('the default per-caller share: of 40 stalled uploads by one caller, 32 ar
 })
 
 t.test('a caller\'s share leaves room: while 32 uploads stall, another caller\'s calls to the same integration answer 200', async (t) => {
-  const h = await harness(t, 40, { requestBodyIdleMs: 8_000, requestBodyTotalMs: 8_000 })
-  const uploads = Array.from({ length: 40 }, () => slowUpload(h, 'uploader', { everyMs: 300, bytesToSend: 100_000 }))
+  const clock = new ManualClock()
+  const h = await harness(t, clock, 40, { requestBodyIdleMs: 8_000, requestBodyTotalMs: 8_000 })
+  const uploads = Array.from({ length: 40 }, () => slowUpload(h, 'uploader'))
   await until(() => uploadsAtFake(h) >= 32, '32 uploads streaming to the fake Atlassian')
-  for (let i = 0; i < 10; i++) t.equal(await readerCall(h, '/proxy/jira-main/rest/api/3/myself', 10_000), 200, `reader call ${i + 1}`)
+  for (let i = 0; i < 10; i++) {
+    await trickle(clock, uploads, 300, 300)
+    t.equal(await readerCall(h, '/proxy/jira-main/rest/api/3/myself', 10_000), 200, `reader call ${i + 1}`)
+  }
   t.equal(uploadsAtFake(h), 32, 'the uploader holds only its share of the 40 connections')
+  await trickle(clock, uploads, 5_000, 1_000)
   const answers = await Promise.all(uploads.map(async (upload) => await upload.answer))
   t.equal(answers.filter((answer) => answer.status === 429).length, 8)
   t.equal(answers.filter((answer) => answer.status === 408).length, 32)

@@ -49,7 +49,8 @@ t.test('random paths, callers, methods and integrations cannot grow the label se
     result: new Set(['ok', 'rejected', 'unavailable', 'error', 'hit', 'miss']),
     store: new Set(['file']),
     source: new Set(['caller_limit', 'quota_hold', 'upstream', 'other']),
-    outcome: new Set(['applied', 'unchanged', 'rejected'])
+    outcome: new Set(['applied', 'unchanged', 'rejected']),
+    level: new Set(['warning', 'critical'])
   }
   const unbounded = samples.flatMap((sample) => Object.entries(sample.labels)
     .filter(([name, value]) => name !== 'le' && allowed[name]?.has(value) !== true)

@@ -1,24 +1,20 @@
-/**
- * The ops page's drawing code (plain browser JS, inlined into the page's one script). Everything shown comes from the
- * `screen` object built in page-script.ts, and the downloads are made from the same object, so a file holds exactly
- * what is on screen. Text from the server is only ever set through textContent, never parsed as HTML.
+/*
+ * The ops page's drawing code (a classic browser script, inlined into the page by src/http/ops-page/ops-page.ts and
+ * allowed by its CSP hash). Everything shown comes from the `onScreen` object built in ops-page-app.js, and the
+ * downloads are made from the same object, so a file holds exactly what is on screen. Text from the server is only ever
+ * set through textContent, never parsed as HTML. The names below are used by ops-page-app.js, the page's next script.
  */
-import { CALL_OUTCOMES } from '../../usage/call-outcome.js'
+/* exported OUTCOMES, fmt, renderLegend, renderTimeline, renderOutcomes, USAGE_FIELDS, renderUsage, renderCharts,
+   renderCredentials, renderHeadroom, toCsv, download, PAGE_CONFIG */
+'use strict'
 
-export const OUTCOME_LABELS: Readonly<Record<typeof CALL_OUTCOMES[number], string>> = {
-  ok: '2xx',
-  brokerRefused: 'Refused by the broker',
-  atlassianRefused: 'Refused by Atlassian (4xx)',
-  callerLimited: '429: caller limit',
-  quotaHeld: '429: quota hold',
-  atlassianLimited: '429: Atlassian',
-  failed: '5xx / timeout'
-}
-
-export const PAGE_RENDER = `
-const OUTCOMES = ${JSON.stringify(CALL_OUTCOMES)}
-const OUTCOME_LABELS = ${JSON.stringify(OUTCOME_LABELS)}
+// What the server knows and the page must not repeat: the outcomes, their labels, the refresh interval
+// (src/http/ops-page/ops-page.ts writes them into the page as JSON data, which runs nothing).
+const PAGE_CONFIG = JSON.parse(document.getElementById('page-config').textContent)
+const OUTCOMES = PAGE_CONFIG.outcomes
+const OUTCOME_LABELS = PAGE_CONFIG.outcomeLabels
 const SVG = 'http://www.w3.org/2000/svg'
+const EXPIRY_MARKS = { warning: ' (soon)', critical: ' (critical)', expired: ' (expired)' }
 const CHART_CALLERS = 20
 const $ = (id) => document.getElementById(id)
 const NUMBER = new Intl.NumberFormat('en-US', { maximumFractionDigits: 3 })
@@ -175,8 +171,9 @@ function renderCredentials (rows) {
   fillBody('credentials-body', rows, (entry) => {
     const row = document.createElement('tr')
     row.dataset.integration = entry.integration
-    if (entry.expiryLevel === 'warn' || entry.expiryLevel === 'critical') row.className = 'expiry-' + entry.expiryLevel
-    const days = entry.daysToExpiry === null ? '-' : fmt(entry.daysToExpiry) + (entry.expiryLevel === 'critical' ? ' (critical)' : entry.expiryLevel === 'warn' ? ' (soon)' : '')
+    // The server's verdict (the broker's one expiry rule), shown as sent: the page never recomputes thresholds.
+    if (EXPIRY_MARKS[entry.expiryLevel]) row.className = 'expiry-' + entry.expiryLevel
+    const days = entry.daysToExpiry === null ? '-' : fmt(entry.daysToExpiry) + (EXPIRY_MARKS[entry.expiryLevel] || '')
     const version = entry.storeVersion === null ? (entry.storeError ? 'store error: ' + entry.storeError : 'none stored') : fmt(entry.storeVersion) + ' (' + fmt(entry.versionInUse) + ')'
     row.append(cell(entry.integration, 'integration', true), cell(entry.store, 'store', true), cell(version, 'version'),
       cell(when(entry.rotatedAt), 'rotatedAt', true), cell(fmt(entry.rotatedBy), 'rotatedBy', true), cell(fmt(entry.owner), 'owner', true),
@@ -199,17 +196,18 @@ function renderHeadroom (rows) {
   })
 }
 
-/** RFC 4180 quoting; a text cell starting with = + - @ gets a leading quote so a spreadsheet never runs it as a formula. */
+/** RFC 4180 quoting; a text cell starting with = + - @ gets a leading quote so a spreadsheet never runs it as a
+ * formula. */
 function csvField (value) {
   if (value === null || value === undefined) return ''
   if (typeof value === 'number' || typeof value === 'boolean') return String(value)
   let text = String(value)
-  if (/^[=+\\-@\\t\\r]/.test(text)) text = "'" + text
-  return /[",\\r\\n]/.test(text) ? '"' + text.replace(/"/g, '""') + '"' : text
+  if (/^[=+\-@\t\r]/.test(text)) text = "'" + text
+  return /[",\r\n]/.test(text) ? '"' + text.replace(/"/g, '""') + '"' : text
 }
 
 function toCsv (columns, rows) {
-  return [columns.map(csvField).join(','), ...rows.map((entry) => columns.map((column) => csvField(entry[column])).join(','))].join('\\r\\n') + '\\r\\n'
+  return [columns.map(csvField).join(','), ...rows.map((entry) => columns.map((column) => csvField(entry[column])).join(','))].join('\r\n') + '\r\n'
 }
 
 /** A data: link (no object URL to revoke, nothing leaves the page); the file is built from what is on screen. */
@@ -221,4 +219,3 @@ function download (name, type, text) {
   link.click()
   link.remove()
 }
-`

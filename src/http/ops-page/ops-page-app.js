@@ -1,17 +1,14 @@
-/**
- * The ops page's state and data flow (plain browser JS): the admin token (sessionStorage, so it dies with the tab),
- * the selection (kept in the URL's query string, so a link reopens the same view), the fetches of /admin/usage and
- * /admin/ops every few seconds, and the downloads of what is on screen.
+/*
+ * The ops page's state and data flow (a classic browser script, after ops-page-render.js): the admin token
+ * (sessionStorage, so it dies with the tab), the selection (kept in the URL's query string, so a link reopens the same
+ * view), the fetches of /admin/usage and /admin/ops every few seconds, and the downloads of what is on screen.
  */
-import { PAGE_RENDER } from './page-render.js'
-
-export const USAGE_REFRESH_MS = 5_000
-
-export const PAGE_SCRIPT = `
+/* global $, OUTCOMES, PAGE_CONFIG, USAGE_FIELDS, renderLegend, renderTimeline, renderOutcomes, renderUsage,
+   renderCharts, renderCredentials, renderHeadroom, toCsv, download */
 'use strict'
-${PAGE_RENDER}
+
 const TOKEN_KEY = 'atlassian-broker-admin-token'
-const REFRESH_MS = ${USAGE_REFRESH_MS}
+const REFRESH_MS = PAGE_CONFIG.refreshMs
 const WINDOWS = { last5m: 'last 5 minutes', last1h: 'last hour', sinceStart: 'since start' }
 const CSV_COLUMNS = {
   timeline: ['minute', ...OUTCOMES, 'total'],
@@ -27,7 +24,7 @@ const state = {
   integration: query.get('integration') || '',
   fleet: query.get('scope') === 'fleet'
 }
-let screen = null
+let onScreen = null
 let timer
 
 function setStatus (text, isError) {
@@ -69,27 +66,46 @@ function fillSelect (id, names, chosen, allLabel) {
 }
 
 function buildScreen (usage, ops) {
-  const chosen = (entry) => (!state.caller || entry.caller === state.caller) && (!state.integration || entry.integration === state.integration)
+  const inIntegration = (entry) => !state.integration || entry.integration === state.integration
+  const chosen = (entry) => (!state.caller || entry.caller === state.caller) && inIntegration(entry)
+  const pair = (entry) => ({ caller: entry.caller, integration: entry.integration })
   return {
     generatedAt: ops.generatedAt,
     startedAt: ops.startedAt,
-    selection: { caller: state.caller || null, integration: state.integration || null, window: state.windowName, scope: state.fleet ? 'fleet' : 'pod' },
+    selection: {
+      caller: state.caller || null,
+      integration: state.integration || null,
+      window: state.windowName,
+      scope: state.fleet ? 'fleet' : 'pod'
+    },
     callers: ops.callers,
     integrations: [...new Set([...ops.integrations, ...ops.credentials.map((entry) => entry.integration)])].sort(),
     timeline: ops.minutes,
-    outcomes: ops.series.map((entry) => ({ caller: entry.caller, integration: entry.integration, ...entry.lastHour })),
-    usage: usage.series.filter(chosen).map((entry) => ({ caller: entry.caller, integration: entry.integration, ...entry[state.windowName] })),
-    credentials: ops.credentials.filter((entry) => !state.integration || entry.integration === state.integration).map((entry) => ({
-      ...entry, lastExchangeOutcome: entry.lastExchange ? entry.lastExchange.outcome : null, lastExchangeAt: entry.lastExchange ? entry.lastExchange.at : null, lastExchange: undefined
+    outcomes: ops.series.map((entry) => ({ ...pair(entry), ...entry.lastHour })),
+    usage: usage.series.filter(chosen).map((entry) => ({ ...pair(entry), ...entry[state.windowName] })),
+    credentials: ops.credentials.filter(inIntegration).map((entry) => ({
+      ...entry,
+      lastExchangeOutcome: entry.lastExchange ? entry.lastExchange.outcome : null,
+      lastExchangeAt: entry.lastExchange ? entry.lastExchange.at : null,
+      lastExchange: undefined
     })),
-    headroom: ops.headroom.filter((entry) => !state.integration || entry.integration === state.integration).map((entry) => {
+    headroom: ops.headroom.filter(inIntegration).map((entry) => {
       const latest = entry.latest || {}
       const beta = latest.beta || {}
       return {
-        integration: entry.integration, remaining: latest.remaining ?? null, limit: latest.limit ?? null, resetAt: latest.resetAt ?? null,
-        reason: latest.reason ?? null, nearLimit: latest.nearLimit ?? null, retryAfterSeconds: latest.retryAfterSeconds ?? null,
-        statusCode: latest.statusCode ?? null, betaPolicy: beta.policy ?? null, betaQuota: beta.quota ?? null, betaRemaining: beta.remaining ?? null,
-        seenAt: latest.seenAt ?? null, heldUntil: entry.heldUntil
+        integration: entry.integration,
+        remaining: latest.remaining ?? null,
+        limit: latest.limit ?? null,
+        resetAt: latest.resetAt ?? null,
+        reason: latest.reason ?? null,
+        nearLimit: latest.nearLimit ?? null,
+        retryAfterSeconds: latest.retryAfterSeconds ?? null,
+        statusCode: latest.statusCode ?? null,
+        betaPolicy: beta.policy ?? null,
+        betaQuota: beta.quota ?? null,
+        betaRemaining: beta.remaining ?? null,
+        seenAt: latest.seenAt ?? null,
+        heldUntil: entry.heldUntil
       }
     }),
     thresholds: ops.thresholds
@@ -97,19 +113,19 @@ function buildScreen (usage, ops) {
 }
 
 function render () {
-  if (screen === null) return
+  if (onScreen === null) return
   const started = performance.now()
   renderLegend()
-  fillSelect('caller', screen.callers, state.caller, 'All callers')
-  fillSelect('integration', screen.integrations, state.integration, 'All integrations')
-  $('warn-days').textContent = String(screen.thresholds.warnDays)
-  $('critical-days').textContent = String(screen.thresholds.criticalDays)
-  renderTimeline(screen.timeline)
-  renderOutcomes(screen.outcomes)
-  renderUsage(screen.usage)
-  renderCharts(screen.usage)
-  renderCredentials(screen.credentials)
-  renderHeadroom(screen.headroom)
+  fillSelect('caller', onScreen.callers, state.caller, 'All callers')
+  fillSelect('integration', onScreen.integrations, state.integration, 'All integrations')
+  $('warn-days').textContent = String(onScreen.thresholds.warnDays)
+  $('critical-days').textContent = String(onScreen.thresholds.criticalDays)
+  renderTimeline(onScreen.timeline)
+  renderOutcomes(onScreen.outcomes)
+  renderUsage(onScreen.usage)
+  renderCharts(onScreen.usage)
+  renderCredentials(onScreen.credentials)
+  renderHeadroom(onScreen.headroom)
   // Reading a layout property makes the browser lay the page out now, so the figure includes style and layout.
   if (document.body.offsetHeight >= 0) document.body.dataset.renderMs = (performance.now() - started).toFixed(1)
 }
@@ -137,10 +153,10 @@ async function refresh () {
       if (failed.response.status === 401 || failed.response.status === 403) return
     } else {
       $('login').classList.add('hidden')
-      screen = buildScreen(usage.body, ops.body)
+      onScreen = buildScreen(usage.body, ops.body)
       render()
       setStatus('Updated ' + new Date(ops.body.generatedAt).toLocaleTimeString() + ' (broker up since ' + new Date(usage.body.startedAt).toLocaleString() + ')' +
-        (state.fleet ? '; totals are the fleet\\'s, outcomes, credentials and headroom this sidecar\\'s' : ''), false)
+        (state.fleet ? '; totals are the fleet\'s, outcomes, credentials and headroom this sidecar\'s' : ''), false)
     }
   } catch (error) {
     setStatus('Cannot reach the broker: ' + error.message, true)
@@ -166,15 +182,14 @@ for (const button of document.querySelectorAll('[data-window]')) {
 $('caller').addEventListener('change', () => { state.caller = $('caller').value; refresh() })
 $('integration').addEventListener('change', () => { state.integration = $('integration').value; refresh() })
 $('download-json').addEventListener('click', () => {
-  if (screen !== null) download('atlassian-broker-ops.json', 'application/json', JSON.stringify(screen, null, 2) + '\\n')
+  if (onScreen !== null) download('atlassian-broker-ops.json', 'application/json', JSON.stringify(onScreen, null, 2) + '\n')
 })
 for (const button of document.querySelectorAll('[data-csv]')) {
   button.addEventListener('click', () => {
     const section = button.dataset.csv
-    if (screen !== null) download('atlassian-broker-' + section + '.csv', 'text/csv', toCsv(CSV_COLUMNS[section], screen[section]))
+    if (onScreen !== null) download('atlassian-broker-' + section + '.csv', 'text/csv', toCsv(CSV_COLUMNS[section], onScreen[section]))
   })
 }
 syncAddress()
 // Without a stored token this still asks once: on the admin listener no token is needed.
 refresh()
-`

@@ -1,0 +1,57 @@
+/**
+ * The ops page's HTML, CSS and JS are files, not strings in TypeScript: tsc does not emit them, so the build copies
+ * them (scripts/copy-assets.mjs, run by `npm run build`) and dist/ serves the same page as src/. The real script runs
+ * here into a temp folder, as the build runs it into dist/src.
+ */
+import { execFile } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { promisify } from 'node:util'
+import t from 'tap'
+import { buildOpsPage, loadOpsPage } from '../../src/http/ops-page/ops-page.js'
+import { CALL_OUTCOMES } from '../../src/usage/call-outcome.js'
+
+const run = promisify(execFile)
+const ROOT = fileURLToPath(new URL('../../', import.meta.url))
+const PAGE_DIR = new URL('../../src/http/ops-page/', import.meta.url)
+const ASSETS = ['ops-page.html', 'ops-page.css', 'ops-page-render.js', 'ops-page-app.js']
+
+t.test('npm run build copies the page\'s files: the copy serves the same page', async (t) => {
+  const manifest = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string>, files: string[] }
+  t.match(manifest.scripts.build, /node scripts\/copy-assets\.mjs/, 'the build script runs the copy')
+  t.ok(manifest.files.includes('dist/src'), 'and the package ships dist/src, where the copies land')
+  const out = mkdtempSync(path.join(tmpdir(), 'assets-'))
+  t.teardown(() => { rmSync(out, { recursive: true, force: true }) })
+  await run(process.execPath, ['scripts/copy-assets.mjs', 'src', out], { cwd: ROOT })
+  t.same(readdirSync(path.join(out, 'http/ops-page')).sort(), [...ASSETS].sort(), 'the assets, and no TypeScript')
+  const modules = readdirSync(fileURLToPath(PAGE_DIR)).filter((name) => name.endsWith('.ts'))
+  t.notOk(modules.some((name) => ASSETS.includes(name.replace(/\.ts$/, '.js'))),
+    'regression: a browser script named ops-page.js overwrote the compiled ops-page.ts in dist/')
+  const fromCopy = await buildOpsPage(pathToFileURL(path.join(out, 'http/ops-page/')))
+  t.same(fromCopy, await buildOpsPage(PAGE_DIR))
+})
+
+t.test('the CSP hashes are the files\' own text; the scripts and style are inlined whole', async (t) => {
+  const page = await loadOpsPage()
+  t.equal(await loadOpsPage(), page, 'read once, then kept')
+  const sha = (name: string): string => `'sha256-${createHash('sha256').update(readFileSync(new URL(name, PAGE_DIR), 'utf8')).digest('base64')}'`
+  t.match(page.csp, `script-src ${sha('ops-page-render.js')} ${sha('ops-page-app.js')};`)
+  t.match(page.csp, `style-src ${sha('ops-page.css')};`)
+  for (const name of ['ops-page.css', 'ops-page-render.js', 'ops-page-app.js']) {
+    t.ok(page.html.includes(readFileSync(new URL(name, PAGE_DIR), 'utf8')), `${name} is in the page`)
+  }
+  t.notMatch(page.html, / data-asset="/, 'every asset element was filled')
+  const config = /<script type="application\/json" id="page-config">(.*?)<\/script>/.exec(page.html)?.[1]
+  t.match(JSON.parse(config ?? '{}'), { outcomes: CALL_OUTCOMES, refreshMs: 5_000 }, 'the server\'s own outcome list, as data')
+})
+
+t.test('the CSS has a colour and a class for every call outcome', async (t) => {
+  const css = readFileSync(new URL('ops-page.css', PAGE_DIR), 'utf8')
+  for (const outcome of CALL_OUTCOMES) {
+    t.match(css, `--o-${outcome}:`, `--o-${outcome}`)
+    t.match(css, `.o-${outcome} { background: var(--o-${outcome}); }`, `.o-${outcome}`)
+  }
+})
