@@ -15,6 +15,8 @@ import type { UsageWindow } from '../usage/usage-window.js'
 import { decodeEvent, encodeEvent, type FleetEvent } from './fleet-events.js'
 import { FleetKeys } from './keys.js'
 import { RedisLink, withPasswordFile } from './redis-link.js'
+import type { LimitBackend } from '../limits/limit-backend.js'
+import { FleetAdmission } from './fleet-admission.js'
 import { FleetLimits } from './fleet-limits.js'
 import { FleetSlots } from './fleet-slots.js'
 import { registerFleetMetrics } from './fleet-metrics.js'
@@ -71,7 +73,7 @@ export class Fleet {
     })
     this.hold = new FleetHold({ link: this.link, keys: this.keys, publish })
     this.limits = new FleetLimits({ link: this.link, clock: deps.clock })
-    this.slots = new FleetSlots(this.link)
+    this.slots = new FleetSlots({ link: this.link, clock: deps.clock })
     this.#publish = publish
   }
 
@@ -103,19 +105,10 @@ export class Fleet {
     this.link.start()
   }
 
-  /** What admission needs to count budgets and `scope: fleet` limits here. */
-  admission (): {
-    limits: FleetLimits
-    slots: FleetSlots
-    budgetKey: (integration: string) => string
-    ruleKey: (rule: number, caller: string) => string
-  } {
-    return {
-      limits: this.limits,
-      slots: this.slots,
-      budgetKey: (integration) => this.keys.budget(integration),
-      ruleKey: (rule, caller) => this.keys.ruleLimit(rule, caller)
-    }
+  /** Admission's backend in fleet mode: budgets and `scope: fleet` limits in Redis, the rest (and all of it while
+   *  Redis cannot answer) in `local`. */
+  admission (local: LimitBackend): LimitBackend {
+    return new FleetAdmission({ leases: this.limits, slots: this.slots, keys: this.keys, local })
   }
 
   state (): FleetState {
