@@ -147,13 +147,14 @@ async function report (context: RotationCommandContext, result: RotationResult, 
   out.write(`${verified}\n`)
   // Fleet mode: tell every sidecar now (src/fleet/announce.ts); loaded only then.
   const fleet = context.config.fleet
+  let cause = 'could not be reached'
   const told = fleet === undefined
     ? false
-    : await (await import('../fleet/announce.js')).announceCredentialChange(fleet, result, `cli:${context.actor}`)
+    : await (await import('../fleet/announce.js')).announceCredentialChange(fleet, result, `cli:${context.actor}`, (why) => { cause = why })
   const stored = `Stored it as version ${result.newVersion}${result.oldVersion === undefined ? '' : ` (was ${result.oldVersion})`}. `
   out.write(told
     ? `${stored}Told the fleet through Redis: every sidecar drops its token and uses the new version on its next call.\n`
-    : `${stored}Running brokers use it for new token exchanges within ${seconds} s${fleet === undefined ? '' : ' (the fleet\'s Redis could not be reached)'}; ` +
+    : `${stored}Running brokers use it for new token exchanges within ${seconds} s${fleet === undefined ? '' : ` (the fleet's Redis was not told: ${cause})`}; ` +
       'tokens minted from older versions stay in use until they expire or Atlassian refuses them.\n')
   for (const note of result.notes) out.write(`Note: ${note}\n`)
 }

@@ -5,16 +5,15 @@
  * skip Redis at once (no timeout paid per request) until a background PING succeeds again. Each transition is logged
  * once. A second connection carries pub/sub (a subscribed connection cannot run other commands).
  */
-import { readFileSync } from 'node:fs'
-import { Redis, type RedisOptions } from 'ioredis'
+import { Redis } from 'ioredis'
 import type { Logger } from 'pino'
 import type { FleetConfig } from '../config/schema.js'
 import { errorCode } from '../errors.js'
+import { redisOptions } from './redis-options.js'
 
 export type LinkListener = () => void
 
 const PROBE_MS = 1_000
-const MAX_RECONNECT_DELAY_MS = 2_000
 
 export class RedisLink {
   readonly command: Redis
@@ -32,7 +31,7 @@ export class RedisLink {
   constructor (config: FleetConfig['redis'], logger: Logger) {
     this.#logger = logger
     this.#timeoutMs = config.commandTimeoutMs
-    const options = redisOptions(config)
+    const options = redisOptions(config, 'link')
     // ioredis's own timeout is only a backstop: run() applies the configured one, discounting event-loop lag.
     this.command = new Redis(config.url, {
       ...options,
@@ -156,30 +155,4 @@ async function withDeadline<T> (promise: Promise<T>, ms: number): Promise<T> {
   } finally {
     clearTimeout(timer)
   }
-}
-
-function redisOptions (config: FleetConfig['redis']): RedisOptions {
-  const tls = config.url.startsWith('rediss://') || config.tls !== undefined
-    ? {
-        ...(config.tls?.caFile === undefined ? {} : { ca: readFileSync(config.tls.caFile) }),
-        ...(config.tls?.serverName === undefined ? {} : { servername: config.tls.serverName })
-      }
-    : undefined
-  return {
-    lazyConnect: true,
-    connectTimeout: config.connectTimeoutMs,
-    maxRetriesPerRequest: 1,
-    enableReadyCheck: true,
-    // Reconnect forever, never faster than every 100 ms nor slower than every 2 s.
-    retryStrategy: (times: number) => Math.min(100 * times, MAX_RECONNECT_DELAY_MS),
-    ...(config.username === undefined ? {} : { username: config.username }),
-    ...(config.password === undefined ? {} : { password: config.password }),
-    ...(tls === undefined ? {} : { tls })
-  }
-}
-
-/** The password from passwordFile, read at start (trailing newline dropped); undefined when not configured. */
-export function withPasswordFile (config: FleetConfig['redis']): FleetConfig['redis'] {
-  if (config.passwordFile === undefined) return config
-  return { ...config, password: readFileSync(config.passwordFile, 'utf8').replace(/\r?\n$/, '') }
 }
