@@ -59,7 +59,7 @@ export class Fleet {
     this.#clock = deps.clock
     this.#integrations = new Set(Object.keys(config.integrations))
     this.keys = new FleetKeys(config.fleet.redis.keyPrefix)
-    this.link = new RedisLink(withPasswordFile(config.fleet.redis), this.#logger)
+    this.link = new RedisLink(withPasswordFile(config.fleet.redis), this.#logger, deps.clock)
     const publish = (event: FleetEvent): void => {
       void this.link.run((redis) => redis.publish(this.keys.events, encodeEvent(event, this.pod)))
     }

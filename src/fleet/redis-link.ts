@@ -7,6 +7,7 @@
  */
 import { Redis } from 'ioredis'
 import type { Logger } from 'pino'
+import type { Clock, TimerHandle } from '../clock.js'
 import type { FleetConfig } from '../config/schema.js'
 import { errorCode } from '../errors.js'
 import { redisOptions } from './redis-options.js'
@@ -20,16 +21,19 @@ export class RedisLink {
   readonly #subscriber: Redis
   readonly #logger: Logger
   readonly #timeoutMs: number
+  readonly #clock: Clock
   #up = false
   #detail = 'connecting'
-  #probe: NodeJS.Timeout | undefined
+  #probe: TimerHandle | undefined
   #closed = false
   readonly #onUp: LinkListener[] = []
   readonly #handlers = new Map<string, (message: string) => void>()
   readonly #refusals = new Set<string>()
 
-  constructor (config: FleetConfig['redis'], logger: Logger) {
+  /** `clock` times the command deadline and the PING probe, so a test can make Redis "slow" without waiting. */
+  constructor (config: FleetConfig['redis'], logger: Logger, clock: Clock) {
     this.#logger = logger
+    this.#clock = clock
     this.#timeoutMs = config.commandTimeoutMs
     const options = redisOptions(config, 'link')
     // ioredis's own timeout is only a backstop: run() applies the configured one, discounting event-loop lag.
@@ -78,7 +82,7 @@ export class RedisLink {
   async run<T> (command: (redis: Redis) => Promise<T>): Promise<T | undefined> {
     if (!this.#up || this.#closed) return undefined
     try {
-      return await withDeadline(command(this.command), this.#timeoutMs)
+      return await withDeadline(command(this.command), this.#timeoutMs, this.#clock)
     } catch (error) {
       const code = errorCode(error)
       const message = (error as Error).message ?? ''
@@ -105,7 +109,8 @@ export class RedisLink {
 
   async close (): Promise<void> {
     this.#closed = true
-    clearTimeout(this.#probe)
+    if (this.#probe !== undefined) this.#clock.clearTimer(this.#probe)
+    this.#probe = undefined
     this.command.disconnect()
     this.#subscriber.disconnect()
   }
@@ -131,12 +136,12 @@ export class RedisLink {
   /** A live connection can still be too slow: probe with PING until it answers in time. */
   #scheduleProbe (): void {
     if (this.#probe !== undefined || this.#closed) return
-    this.#probe = setTimeout(() => {
+    this.#probe = this.#clock.setTimer(() => {
       this.#probe = undefined
       if (this.command.status !== 'ready') { this.#scheduleProbe(); return }
-      withDeadline(this.command.ping(), this.#timeoutMs).then(() => { this.#markUp() }, () => { this.#scheduleProbe() })
+      withDeadline(this.command.ping(), this.#timeoutMs, this.#clock)
+        .then(() => { this.#markUp() }, () => { this.#scheduleProbe() })
     }, PROBE_MS)
-    this.#probe.unref()
   }
 }
 
@@ -145,14 +150,14 @@ export class RedisLink {
  * it reads a reply that already arrived: the verdict waits for one more turn of the loop (setImmediate runs after
  * the poll phase that reads sockets), so CPU starvation here is not mistaken for a slow Redis.
  */
-async function withDeadline<T> (promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
+async function withDeadline<T> (promise: Promise<T>, ms: number, clock: Clock): Promise<T> {
+  let timer: TimerHandle | undefined
   const expired = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => { setImmediate(() => { reject(Object.assign(new Error(`command timed out after ${ms} ms`), { code: 'ETIMEDOUT' })) }) }, ms)
+    timer = clock.setTimer(() => { setImmediate(() => { reject(Object.assign(new Error(`command timed out after ${ms} ms`), { code: 'ETIMEDOUT' })) }) }, ms)
   })
   try {
     return await Promise.race([promise, expired])
   } finally {
-    clearTimeout(timer)
+    if (timer !== undefined) clock.clearTimer(timer)
   }
 }

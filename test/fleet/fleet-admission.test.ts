@@ -4,6 +4,7 @@
  * with Redis up, a `maxConcurrentScope: fleet` call holds exactly one slot, in Redis, and none locally.
  */
 import t, { type Test } from 'tap'
+import { systemClock } from '../../src/clock.js'
 import { FleetAdmission } from '../../src/fleet/fleet-admission.js'
 import { FleetLimits } from '../../src/fleet/fleet-limits.js'
 import { FleetSlots } from '../../src/fleet/fleet-slots.js'
@@ -22,7 +23,7 @@ const logger = createLogger({ level: 'silent' })
 const keys = new FleetKeys('admission')
 
 async function linkTo (t: Test, redis: RedisServer): Promise<RedisLink> {
-  const link = new RedisLink({ url: redis.url, keyPrefix: 'admission', commandTimeoutMs: 1_000, connectTimeoutMs: 1_000 }, logger)
+  const link = new RedisLink({ url: redis.url, keyPrefix: 'admission', commandTimeoutMs: 1_000, connectTimeoutMs: 1_000 }, logger, systemClock)
   t.teardown(async () => { await link.close() })
   link.start()
   for (let tries = 0; tries < 250 && !link.connected; tries++) await new Promise((resolve) => setTimeout(resolve, 20))

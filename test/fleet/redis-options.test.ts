@@ -9,6 +9,7 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { Redis } from 'ioredis'
+import { systemClock } from '../../src/clock.js'
 import { announceCredentialChange } from '../../src/fleet/announce.js'
 import { RedisLink } from '../../src/fleet/redis-link.js'
 import { parseConfig, type FleetConfig } from '../../src/config/schema.js'
@@ -83,7 +84,7 @@ t.test('a Redis behind a private CA', { skip: skipReason() }, async (t: Test) =>
   })
 
   t.test('the sidecar\'s link is built by the same builder: it connects with tls.caFile', async (t) => {
-    const link = new RedisLink({ url, tls: { caFile: pki.ca }, keyPrefix: 'tls-test', commandTimeoutMs: 1_000, connectTimeoutMs: 2_000 }, createLogger({ level: 'silent' }))
+    const link = new RedisLink({ url, tls: { caFile: pki.ca }, keyPrefix: 'tls-test', commandTimeoutMs: 1_000, connectTimeoutMs: 2_000 }, createLogger({ level: 'silent' }), systemClock)
     t.teardown(async () => { await link.close() })
     link.start()
     for (let tries = 0; tries < 250 && !link.connected; tries++) await new Promise((resolve) => setTimeout(resolve, 20))
