@@ -13,7 +13,7 @@ import { systemClock, type Clock } from './clock.js'
 import type { BrokerConfig, ParsedConfig } from './config/schema.js'
 import type { Fleet } from './fleet/fleet.js'
 import { createAdmission } from './limits/admission.js'
-import { CallerLimits } from './limits/caller-limits.js'
+import { LocalLimits } from './limits/local-limits.js'
 import { QuotaHold } from './limits/quota-hold.js'
 import type { Policy } from './policy/policy.js'
 import { Readiness } from './http/readiness.js'
@@ -141,12 +141,12 @@ export async function createBroker (parsed: ParsedConfig, options: BrokerOptions
   })
   const callerKeys = resolveCallerKeys(config)
   const readiness = new Readiness({ store, clock, ...(fleet ? { fleet: () => fleet.state() } : {}) })
+  const localLimits = new LocalLimits({ clock })
   const admit = createAdmission({
     quotaHold,
-    callerLimits: new CallerLimits({ clock, defaultMaxConcurrent: config.limits.callerMaxConcurrent }),
+    backend: fleet ? fleet.admission(localLimits) : localLimits,
     integrations: config.integrations,
-    clock,
-    ...(fleet ? { shared: fleet.admission() } : {})
+    defaultMaxConcurrent: config.limits.callerMaxConcurrent
   })
   const credentialAdmin = await createCredentialAdmin(config, {
     store,

@@ -43,8 +43,12 @@ export async function withWriter<T> (
   const fleet = config.fleet
   const announce = fleet === undefined
     ? undefined
-    : async (result: RotationResult): Promise<boolean> =>
-      await (await import('../fleet/announce.js')).announceCredentialChange(fleet, result, `cli:${context.actor}`)
+    : async (result: RotationResult): Promise<boolean> => {
+      let cause = 'could not be reached'
+      const { announceCredentialChange } = await import('../fleet/announce.js')
+      if (await announceCredentialChange(fleet, result, `cli:${context.actor}`, (why) => { cause = why })) return true
+      throw new Error(cause)
+    }
   try {
     const store = await createSecretStore(config, {
       logger: context.logger,
@@ -74,7 +78,7 @@ export function printOutcome (config: BrokerConfig, result: WriteResult, out: No
   const stored = `Stored ${what} as version ${result.newVersion}${result.oldVersion === undefined ? '' : ` (was ${result.oldVersion})`}. `
   out.write(result.announced === true
     ? `${stored}Told the fleet through Redis: every sidecar drops its token and uses the new version on its next call.\n`
-    : `${stored}Running brokers use it for new token exchanges within ${seconds} s${result.announced === false ? ' (the fleet\'s Redis could not be reached)' : ''}; ` +
+    : `${stored}Running brokers use it for new token exchanges within ${seconds} s${result.announced === false ? ` (the fleet's Redis was not told: ${result.announceFailure ?? 'could not be reached'})` : ''}; ` +
       'tokens minted from older versions stay in use until they expire or Atlassian refuses them.\n')
   if (result.check?.warning !== undefined) out.write(`Warning: ${result.check.warning}\n`)
   if (result.check === undefined) out.write('Warning: not verified (--no-verify): Atlassian was not asked whether this credential works.\n')

@@ -28,7 +28,7 @@ export interface CredentialWriterOptions {
   via: AuditEntry['via']
   /**
    * Makes the written version known. Resolves true when a fleet was told, false when it could not be reached,
-   * undefined when there is none to tell. A throw counts as false.
+   * undefined when there is none to tell. A throw counts as false, its message (never a secret) kept as the cause.
    */
   announce?: ((result: RotationResult) => Promise<boolean | undefined>) | undefined
 }
@@ -36,6 +36,8 @@ export interface CredentialWriterOptions {
 export interface WriteResult extends RotationResult {
   /** See CredentialWriterOptions.announce. */
   announced: boolean | undefined
+  /** Why the fleet was not told, when the announcement said (e.g. "TLS failed (…)"). */
+  announceFailure?: string
 }
 
 export class CredentialWriter {
@@ -77,16 +79,16 @@ export class CredentialWriter {
     const { store, audit, via } = this.#options
     const entry = { actor: input.actor, action, integration: input.integration, via, requestId: input.requestId }
     const result = await audited(audit, entry, () => store.currentVersion(input.integration), run)
-    return { ...result, announced: await this.#announce(result) }
+    return { ...result, ...await this.#announce(result) }
   }
 
-  async #announce (result: RotationResult): Promise<boolean | undefined> {
+  async #announce (result: RotationResult): Promise<Pick<WriteResult, 'announced' | 'announceFailure'>> {
     const announce = this.#options.announce
-    if (announce === undefined) return undefined
+    if (announce === undefined) return { announced: undefined }
     try {
-      return await announce(result)
-    } catch {
-      return false
+      return { announced: await announce(result) }
+    } catch (error) {
+      return { announced: false, announceFailure: error instanceof Error ? error.message : String(error) }
     }
   }
 }

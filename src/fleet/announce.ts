@@ -1,35 +1,34 @@
 /**
  * For the command line: after `secrets rotate|rollback` wrote a new version, tell a running fleet at once (instead
  * of within its revalidation interval): drop the old version's shared token and publish the change. One short-lived
- * connection; if Redis cannot be reached the rotation still stands and the sidecars find it by revalidation.
+ * connection, built by the same options builder as the sidecars' (redis-options.ts: ACL user, password, TLS with a
+ * private CA); if Redis cannot be reached the rotation still stands and the sidecars find it by revalidation.
  */
 import { Redis } from 'ioredis'
 import type { FleetConfig } from '../config/schema.js'
 import { encodeEvent } from './fleet-events.js'
 import { FleetKeys } from './keys.js'
-import { withPasswordFile } from './redis-link.js'
+import { describeRedisFailure, redisOptions, withPasswordFile } from './redis-options.js'
 
+/**
+ * True when the fleet was told. False when not; `onFailure` then hears why (TLS, authentication, refused, ...) in
+ * words safe to print: no password, no token. Never throws.
+ */
 export async function announceCredentialChange (
   fleet: FleetConfig,
   change: { integration: string, oldVersion: number | undefined, newVersion: number },
-  origin: string
+  origin: string,
+  onFailure?: (cause: string) => void
 ): Promise<boolean> {
-  const config = withPasswordFile(fleet.redis)
-  const keys = new FleetKeys(config.keyPrefix)
-  const redis = new Redis(config.url, {
-    lazyConnect: true,
-    connectTimeout: config.connectTimeoutMs,
-    commandTimeout: Math.max(1_000, config.commandTimeoutMs * 4),
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => null,
-    ...(config.username === undefined ? {} : { username: config.username }),
-    ...(config.password === undefined ? {} : { password: config.password }),
-    ...(config.url.startsWith('rediss://')
-      ? { tls: { ...(config.tls?.serverName === undefined ? {} : { servername: config.tls.serverName }) } }
-      : {})
-  })
-  redis.on('error', () => {})
+  let redis: Redis | undefined
+  // ioredis reports the connection's own failure (a TLS verdict, ECONNREFUSED) as an event; connect() then rejects
+  // with only "Connection is closed", so the first event is the cause worth naming.
+  let failure: unknown
   try {
+    const config = withPasswordFile(fleet.redis)
+    const keys = new FleetKeys(config.keyPrefix)
+    redis = new Redis(config.url, redisOptions(config, 'once'))
+    redis.on('error', (error: unknown) => { failure ??= error })
     await redis.connect()
     if (change.oldVersion !== undefined) await redis.del(keys.token(change.integration, change.oldVersion))
     await redis.publish(
@@ -37,9 +36,10 @@ export async function announceCredentialChange (
       encodeEvent({ type: 'credential', integration: change.integration, version: change.newVersion }, origin)
     )
     return true
-  } catch {
+  } catch (error) {
+    onFailure?.(failure === undefined ? describeRedisFailure(error) : describeRedisFailure(failure))
     return false
   } finally {
-    redis.disconnect()
+    redis?.disconnect()
   }
 }

@@ -4,12 +4,11 @@
  * quota leases do. A lease lives one second, so unused tokens are not hoarded; a refusal is remembered until its
  * Retry-After, so a throttled caller costs no round trips either. Blocks are about 1/20 of the caller's share:
  * roughly 20 leases per second per active (budget, caller) across the whole fleet, whatever the request rate.
- * When Redis cannot answer, the limit is counted by this sidecar alone (as without fleet mode) until it is back.
+ * When Redis cannot answer, `take` says so (undefined) and fleet-admission.ts counts the call in the local backend,
+ * exactly as without fleet mode, until Redis is back.
  */
 import { LRUCache } from 'lru-cache'
 import type { Clock } from '../clock.js'
-import type { SharedLimits } from '../limits/admission.js'
-import { TokenBucket } from '../limits/token-bucket.js'
 import type { RateLimitRule } from '../policy/policy.js'
 import { FAIR_SHARE_LEASE } from './fair-share.lua.js'
 import type { RedisLink } from './redis-link.js'
@@ -32,11 +31,10 @@ interface Lease {
   pending: Promise<boolean> | undefined
 }
 
-export class FleetLimits implements SharedLimits {
+export class FleetLimits {
   readonly #link: RedisLink
   readonly #clock: Clock
   readonly #leases = new LRUCache<string, Lease>({ max: MAX_KEYS })
-  readonly #fallback = new LRUCache<string, TokenBucket>({ max: MAX_KEYS })
   /** Lease requests sent to Redis, for the bench's cost figure. */
   roundTrips = 0
 
@@ -45,7 +43,10 @@ export class FleetLimits implements SharedLimits {
     this.#clock = options.clock
   }
 
-  take (key: string, caller: string, limit: RateLimitRule): number | Promise<number> {
+  /** 0 when admitted, else the milliseconds until a retry may pass; undefined when Redis cannot answer (the caller
+   *  counts the call locally). Synchronous while a lease has tokens, a refusal is remembered, or Redis is known
+   *  down. */
+  take (key: string, caller: string, limit: RateLimitRule): number | undefined | Promise<number | undefined> {
     const id = `${key}\u0000${caller}`
     let lease = this.#leases.get(id)
     if (lease === undefined) {
@@ -56,28 +57,20 @@ export class FleetLimits implements SharedLimits {
     const now = this.#clock.now()
     const local = this.#fromLease(lease, now)
     if (local !== undefined) return local
-    return this.#leaseAndTake(id, key, caller, lease, limit)
+    // Known down: no promise per call while the link probes in the background.
+    if (!this.#link.connected) return undefined
+    return this.#leaseAndTake(key, caller, lease, limit)
   }
 
-  async #leaseAndTake (id: string, key: string, caller: string, lease: Lease, limit: RateLimitRule): Promise<number> {
+  async #leaseAndTake (key: string, caller: string, lease: Lease, limit: RateLimitRule): Promise<number | undefined> {
     // Concurrent calls share one lease request; one that finds the new block already spent asks again (bounded).
     for (let tries = 0; tries < 3; tries++) {
       const answered = await this.#renew(key, caller, lease, limit)
       const after = this.#fromLease(lease, this.#clock.now())
       if (after !== undefined) return after
-      if (!answered) return this.#takeLocally(id, limit)
+      if (!answered) return undefined
     }
     return Math.ceil(1000 / lease.share)
-  }
-
-  /** Redis could not answer: this sidecar counts the limit alone until it can. */
-  #takeLocally (id: string, limit: RateLimitRule): number {
-    let bucket = this.#fallback.get(id)
-    if (bucket === undefined) {
-      bucket = new TokenBucket(limit.perSecond, limit.burst, this.#clock.now())
-      this.#fallback.set(id, bucket)
-    }
-    return bucket.take(this.#clock.now())
   }
 
   /** 0 when a leased token was taken, the wait when refused recently, undefined when Redis must be asked. */

@@ -2,9 +2,11 @@
  * Fleet-wide `maxConcurrent` (`maxConcurrentScope: fleet`): calls in flight for a (rule, caller) on every sidecar, as
  * members of one sorted set scored by an expiry. A sidecar renews its members every 10 s, so a crashed sidecar's
  * calls stop counting within 30 s. This costs two round trips per call (take and release), which is why it is opt-in
- * per rule; when Redis cannot answer, the sidecar counts its own calls only (undefined: the caller uses local limits).
+ * per rule; when Redis cannot answer, take says so (undefined) and fleet-admission.ts counts the call in the local
+ * backend instead: each call holds exactly one slot, in Redis or here.
  */
 import { randomUUID } from 'node:crypto'
+import type { Clock, TimerHandle } from '../clock.js'
 import type { RedisLink } from './redis-link.js'
 
 const SLOT_TTL_MS = 30_000
@@ -31,14 +33,17 @@ export class FleetSlots {
   readonly #link: RedisLink
   /** Members this sidecar holds, per key, for the renewal. */
   readonly #held = new Map<string, Set<string>>()
-  #timer: NodeJS.Timeout | undefined
+  readonly #clock: Clock
+  #timer: TimerHandle | undefined
 
-  constructor (link: RedisLink) {
-    this.#link = link
+  constructor (options: { link: RedisLink, clock: Clock }) {
+    this.#link = options.link
+    this.#clock = options.clock
   }
 
   /** A release function when admitted, false when the fleet is at the limit, undefined when Redis cannot answer. */
   async take (key: string, limit: number): Promise<(() => void) | false | undefined> {
+    if (!this.#link.connected) return undefined
     const member = randomUUID()
     const answer = await this.#link.run((redis) => redis.eval(TAKE, 1, key, limit, SLOT_TTL_MS, member))
     if (answer === 0) return false
@@ -58,15 +63,18 @@ export class FleetSlots {
   }
 
   stop (): void {
-    clearInterval(this.#timer)
+    if (this.#timer !== undefined) this.#clock.clearTimer(this.#timer)
     this.#timer = undefined
   }
 
+  /** Renews every RENEW_MS while this sidecar holds any member (the clock's timers are one-shot: re-armed). */
   #startRenewing (): void {
     if (this.#timer !== undefined) return
-    this.#timer = setInterval(() => {
+    this.#timer = this.#clock.setTimer(() => {
+      this.#timer = undefined
+      if (this.#held.size === 0) return
       for (const [key, members] of this.#held) void this.#link.run((redis) => redis.eval(RENEW, 1, key, ...members))
+      this.#startRenewing()
     }, RENEW_MS)
-    this.#timer.unref()
   }
 }

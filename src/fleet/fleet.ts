@@ -14,7 +14,10 @@ import type { TokenProvider } from '../tokens/token-provider.js'
 import type { UsageTally } from '../usage/tally.js'
 import { decodeEvent, encodeEvent, type FleetEvent } from './fleet-events.js'
 import { FleetKeys } from './keys.js'
-import { RedisLink, withPasswordFile } from './redis-link.js'
+import { RedisLink } from './redis-link.js'
+import { withPasswordFile } from './redis-options.js'
+import type { LimitBackend } from '../limits/limit-backend.js'
+import { FleetAdmission } from './fleet-admission.js'
 import { FleetLimits } from './fleet-limits.js'
 import { FleetSlots } from './fleet-slots.js'
 import { registerFleetMetrics } from './fleet-metrics.js'
@@ -56,7 +59,7 @@ export class Fleet {
     this.#clock = deps.clock
     this.#integrations = new Set(Object.keys(config.integrations))
     this.keys = new FleetKeys(config.fleet.redis.keyPrefix)
-    this.link = new RedisLink(withPasswordFile(config.fleet.redis), this.#logger)
+    this.link = new RedisLink(withPasswordFile(config.fleet.redis), this.#logger, deps.clock)
     const publish = (event: FleetEvent): void => {
       void this.link.run((redis) => redis.publish(this.keys.events, encodeEvent(event, this.pod)))
     }
@@ -71,7 +74,7 @@ export class Fleet {
     })
     this.hold = new FleetHold({ link: this.link, keys: this.keys, publish })
     this.limits = new FleetLimits({ link: this.link, clock: deps.clock })
-    this.slots = new FleetSlots(this.link)
+    this.slots = new FleetSlots({ link: this.link, clock: deps.clock })
     this.#publish = publish
   }
 
@@ -103,19 +106,10 @@ export class Fleet {
     this.link.start()
   }
 
-  /** What admission needs to count budgets and `scope: fleet` limits here. */
-  admission (): {
-    limits: FleetLimits
-    slots: FleetSlots
-    budgetKey: (integration: string) => string
-    ruleKey: (rule: number, caller: string) => string
-  } {
-    return {
-      limits: this.limits,
-      slots: this.slots,
-      budgetKey: (integration) => this.keys.budget(integration),
-      ruleKey: (rule, caller) => this.keys.ruleLimit(rule, caller)
-    }
+  /** Admission's backend in fleet mode: budgets and `scope: fleet` limits in Redis, the rest (and all of it while
+   *  Redis cannot answer) in `local`. */
+  admission (local: LimitBackend): LimitBackend {
+    return new FleetAdmission({ leases: this.limits, slots: this.slots, keys: this.keys, local })
   }
 
   state (): FleetState {

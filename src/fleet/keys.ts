@@ -31,6 +31,11 @@ export class FleetKeys {
     return `${this.prefix}:{${tag}}:limit`
   }
 
+  /** Calls in flight under a `maxConcurrentScope: fleet` rule for one caller (a sorted set, fleet-slots.ts). */
+  ruleSlots (rule: number, caller: string): string {
+    return `${this.ruleLimit(rule, caller)}:in-flight`
+  }
+
   /** The integration budget: per caller, demand and bucket (fair-share.lua.ts). */
   budget (integration: string): string {
     return `${this.#tag(integration)}:budget`

@@ -5,34 +5,37 @@
  * skip Redis at once (no timeout paid per request) until a background PING succeeds again. Each transition is logged
  * once. A second connection carries pub/sub (a subscribed connection cannot run other commands).
  */
-import { readFileSync } from 'node:fs'
-import { Redis, type RedisOptions } from 'ioredis'
+import { Redis } from 'ioredis'
 import type { Logger } from 'pino'
+import type { Clock, TimerHandle } from '../clock.js'
 import type { FleetConfig } from '../config/schema.js'
 import { errorCode } from '../errors.js'
+import { redisOptions } from './redis-options.js'
 
 export type LinkListener = () => void
 
 const PROBE_MS = 1_000
-const MAX_RECONNECT_DELAY_MS = 2_000
 
 export class RedisLink {
   readonly command: Redis
   readonly #subscriber: Redis
   readonly #logger: Logger
   readonly #timeoutMs: number
+  readonly #clock: Clock
   #up = false
   #detail = 'connecting'
-  #probe: NodeJS.Timeout | undefined
+  #probe: TimerHandle | undefined
   #closed = false
   readonly #onUp: LinkListener[] = []
   readonly #handlers = new Map<string, (message: string) => void>()
   readonly #refusals = new Set<string>()
 
-  constructor (config: FleetConfig['redis'], logger: Logger) {
+  /** `clock` times the command deadline and the PING probe, so a test can make Redis "slow" without waiting. */
+  constructor (config: FleetConfig['redis'], logger: Logger, clock: Clock) {
     this.#logger = logger
+    this.#clock = clock
     this.#timeoutMs = config.commandTimeoutMs
-    const options = redisOptions(config)
+    const options = redisOptions(config, 'link')
     // ioredis's own timeout is only a backstop: run() applies the configured one, discounting event-loop lag.
     this.command = new Redis(config.url, {
       ...options,
@@ -79,7 +82,7 @@ export class RedisLink {
   async run<T> (command: (redis: Redis) => Promise<T>): Promise<T | undefined> {
     if (!this.#up || this.#closed) return undefined
     try {
-      return await withDeadline(command(this.command), this.#timeoutMs)
+      return await withDeadline(command(this.command), this.#timeoutMs, this.#clock)
     } catch (error) {
       const code = errorCode(error)
       const message = (error as Error).message ?? ''
@@ -106,7 +109,8 @@ export class RedisLink {
 
   async close (): Promise<void> {
     this.#closed = true
-    clearTimeout(this.#probe)
+    if (this.#probe !== undefined) this.#clock.clearTimer(this.#probe)
+    this.#probe = undefined
     this.command.disconnect()
     this.#subscriber.disconnect()
   }
@@ -132,12 +136,12 @@ export class RedisLink {
   /** A live connection can still be too slow: probe with PING until it answers in time. */
   #scheduleProbe (): void {
     if (this.#probe !== undefined || this.#closed) return
-    this.#probe = setTimeout(() => {
+    this.#probe = this.#clock.setTimer(() => {
       this.#probe = undefined
       if (this.command.status !== 'ready') { this.#scheduleProbe(); return }
-      withDeadline(this.command.ping(), this.#timeoutMs).then(() => { this.#markUp() }, () => { this.#scheduleProbe() })
+      withDeadline(this.command.ping(), this.#timeoutMs, this.#clock)
+        .then(() => { this.#markUp() }, () => { this.#scheduleProbe() })
     }, PROBE_MS)
-    this.#probe.unref()
   }
 }
 
@@ -146,40 +150,14 @@ export class RedisLink {
  * it reads a reply that already arrived: the verdict waits for one more turn of the loop (setImmediate runs after
  * the poll phase that reads sockets), so CPU starvation here is not mistaken for a slow Redis.
  */
-async function withDeadline<T> (promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
+async function withDeadline<T> (promise: Promise<T>, ms: number, clock: Clock): Promise<T> {
+  let timer: TimerHandle | undefined
   const expired = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => { setImmediate(() => { reject(Object.assign(new Error(`command timed out after ${ms} ms`), { code: 'ETIMEDOUT' })) }) }, ms)
+    timer = clock.setTimer(() => { setImmediate(() => { reject(Object.assign(new Error(`command timed out after ${ms} ms`), { code: 'ETIMEDOUT' })) }) }, ms)
   })
   try {
     return await Promise.race([promise, expired])
   } finally {
-    clearTimeout(timer)
+    if (timer !== undefined) clock.clearTimer(timer)
   }
-}
-
-function redisOptions (config: FleetConfig['redis']): RedisOptions {
-  const tls = config.url.startsWith('rediss://') || config.tls !== undefined
-    ? {
-        ...(config.tls?.caFile === undefined ? {} : { ca: readFileSync(config.tls.caFile) }),
-        ...(config.tls?.serverName === undefined ? {} : { servername: config.tls.serverName })
-      }
-    : undefined
-  return {
-    lazyConnect: true,
-    connectTimeout: config.connectTimeoutMs,
-    maxRetriesPerRequest: 1,
-    enableReadyCheck: true,
-    // Reconnect forever, never faster than every 100 ms nor slower than every 2 s.
-    retryStrategy: (times: number) => Math.min(100 * times, MAX_RECONNECT_DELAY_MS),
-    ...(config.username === undefined ? {} : { username: config.username }),
-    ...(config.password === undefined ? {} : { password: config.password }),
-    ...(tls === undefined ? {} : { tls })
-  }
-}
-
-/** The password from passwordFile, read at start (trailing newline dropped); undefined when not configured. */
-export function withPasswordFile (config: FleetConfig['redis']): FleetConfig['redis'] {
-  if (config.passwordFile === undefined) return config
-  return { ...config, password: readFileSync(config.passwordFile, 'utf8').replace(/\r?\n$/, '') }
 }

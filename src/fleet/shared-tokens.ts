@@ -53,7 +53,7 @@ export class SharedTokens implements SharedTokenCache {
       if (locked === undefined) return await mint()
       if (locked === 'OK') return await this.#mintLocked(integration, secret, tokenKey, lockKey, owner, mint)
       if (this.#clock.now() > deadline) return await mint()
-      await new Promise((resolve) => setTimeout(resolve, POLL_MS))
+      await new Promise<void>((resolve) => { this.#clock.setTimer(resolve, POLL_MS) })
     }
   }
 

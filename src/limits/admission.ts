@@ -1,41 +1,33 @@
 /**
- * The proxy's `admit` hook: an integration on quota hold is refused first (without spending the caller's budget),
- * then the integration's shared `budget` (max-min fair among its callers), then the caller's own limits of the
- * matching rule. Budgets and `scope: fleet` rate limits are counted by `shared` in fleet mode (src/fleet/); without
- * it a budget is one bucket per integration in this process. Admission stays synchronous unless the fleet must be
- * asked (a lease ran out), so the common path costs no promise.
+ * The proxy's `admit` hook, and the one owner of what each limit means. An integration on quota hold is refused
+ * first (without spending anything), then, in this order:
+ * - the integration's `budget`: one per integration, shared by its callers;
+ * - the matching rule's `rateLimit`: one per rule × caller;
+ * - calls in flight: the rule's `maxConcurrent` per rule × caller, or else the caller's default share
+ *   (`limits.callerMaxConcurrent`) per caller over every rule without one, each call holding exactly one slot.
+ * Where each is counted is the backend's business (limit-backend.ts): this process (local-limits.ts) or, in fleet
+ * mode, Redis with this process as the fallback (src/fleet/fleet-admission.ts). Admission stays synchronous unless a
+ * backend must ask Redis, so the common path costs no promise.
  */
-import { systemClock, type Clock } from '../clock.js'
 import type { IntegrationConfig } from '../config/schema.js'
 import { CallerRateLimitedError, withRetryAfter } from '../errors.js'
 import type { CompiledRule, RateLimitRule } from '../policy/policy.js'
-import type { CallerLimits } from './caller-limits.js'
+import type { LimitBackend, Release } from './limit-backend.js'
 import type { QuotaHold } from './quota-hold.js'
-import { TokenBucket } from './token-bucket.js'
 
-export type Admit = (caller: string, integration: string, rule: CompiledRule) => (() => void) | Promise<() => void>
-
-/** Counts a rate across the fleet: 0 when admitted, else the milliseconds until a retry may pass. */
-export interface SharedLimits {
-  take (key: string, caller: string, limit: RateLimitRule): number | Promise<number>
-}
-
-/** Counts calls in flight across the fleet: a release when admitted, false at the limit, undefined without Redis. */
-export interface SharedSlots {
-  take (key: string, limit: number): Promise<(() => void) | false | undefined>
-}
+export type Admit = (caller: string, integration: string, rule: CompiledRule) => Release | Promise<Release>
 
 export interface AdmissionParts {
   quotaHold: QuotaHold
-  callerLimits: CallerLimits
+  backend: LimitBackend
   integrations?: Readonly<Record<string, IntegrationConfig>>
-  clock?: Clock
-  shared?: {
-    limits: SharedLimits
-    slots: SharedSlots
-    budgetKey: (integration: string) => string
-    ruleKey: (rule: number, caller: string) => string
-  }
+  /** Calls one caller may have in flight over every rule without its own maxConcurrent (unlimited when absent). */
+  defaultMaxConcurrent?: number
+}
+
+/** Applies `next` at once to a plain value, after it to a promise: the synchronous path stays synchronous. */
+function then<T, U> (value: T | Promise<T>, next: (settled: T) => U | Promise<U>): U | Promise<U> {
+  return value instanceof Promise ? value.then(next) : next(value)
 }
 
 export function createAdmission (parts: AdmissionParts): Admit {
@@ -48,77 +40,37 @@ export function createAdmission (parts: AdmissionParts): Admit {
       })
     }
   }
-  const localBudgets = new Map<string, TokenBucket>()
-  /** What of a rule is still counted here when the fleet counts its rate and/or its concurrency (an unbounded
-   *  maxConcurrent, not none: none would mean the per-caller default of caller-limits.ts). */
-  const localParts = new WeakMap<CompiledRule, Map<string, CompiledRule>>()
-  const localPart = (rule: CompiledRule, withoutRate: boolean, withoutConcurrency: boolean): CompiledRule => {
-    const id = `${withoutRate}/${withoutConcurrency}`
-    let parts = localParts.get(rule)
-    if (parts === undefined) { parts = new Map(); localParts.set(rule, parts) }
-    let part = parts.get(id)
-    if (part === undefined) {
-      part = {
-        ...rule,
-        ...(withoutRate ? { rateLimit: undefined } : {}),
-        ...(withoutConcurrency ? { maxConcurrent: Number.POSITIVE_INFINITY } : {})
-      }
-      parts.set(id, part)
-    }
-    return part
-  }
-  const shared = parts.shared
-  const clock = parts.clock ?? systemClock
+  const { backend, defaultMaxConcurrent } = parts
 
   const refuse = (caller: string, integration: string, waitMs: number): never => {
     throw withRetryAfter(new CallerRateLimitedError(caller, integration), waitMs / 1000)
   }
-  const local = (caller: string, integration: string, rule: CompiledRule, fleetSlot = false): () => void => {
-    const fleetRate = shared !== undefined && rule.rateLimit?.scope === 'fleet'
-    if (!fleetRate && !fleetSlot) return parts.callerLimits.admit(caller, integration, rule)
-    return parts.callerLimits.admit(caller, integration, localPart(rule, fleetRate, fleetSlot))
+  const slot = (caller: string, integration: string, rule: CompiledRule): Release | Promise<Release> => {
+    // The rule's own maxConcurrent replaces the caller's default share: a call is counted against one of them.
+    const limit = rule.maxConcurrent ?? defaultMaxConcurrent
+    if (limit === undefined) return noop
+    return then(backend.takeSlot(caller, rule.maxConcurrent === undefined ? undefined : rule, limit), (release) => {
+      if (release === false) throw withRetryAfter(new CallerRateLimitedError(caller, integration), 1)
+      return release
+    })
   }
-  /** maxConcurrentScope: fleet: a slot in Redis; without Redis the limit is counted here (the local part keeps it). */
-  const withSlot = async (caller: string, integration: string, rule: CompiledRule): Promise<() => void> => {
-    const slot = await (shared as NonNullable<typeof shared>).slots.take(`${(shared as NonNullable<typeof shared>).ruleKey(rule.index, caller)}:in-flight`, rule.maxConcurrent as number)
-    if (slot === false) throw withRetryAfter(new CallerRateLimitedError(caller, integration), 1)
-    if (slot === undefined) return local(caller, integration, rule)
-    let release: () => void
-    try {
-      release = local(caller, integration, rule, true)
-    } catch (error) {
-      slot()
-      throw error
-    }
-    return () => { release(); slot() }
+  const rate = (caller: string, integration: string, rule: CompiledRule): Release | Promise<Release> => {
+    if (rule.rateLimit === undefined) return slot(caller, integration, rule)
+    return then(backend.takeRate(rule, caller, rule.rateLimit), (waitMs) => {
+      if (waitMs > 0) refuse(caller, integration, waitMs)
+      return slot(caller, integration, rule)
+    })
   }
-  const fleetSlots = (rule: CompiledRule): boolean => shared !== undefined && rule.maxConcurrent !== undefined && rule.maxConcurrentScope === 'fleet'
 
   return (caller, integration, rule) => {
     parts.quotaHold.check(integration)
-    const waits: Array<number | Promise<number>> = []
     const budget = budgets.get(integration)
-    if (budget !== undefined) {
-      if (shared !== undefined) waits.push(shared.limits.take(shared.budgetKey(integration), caller, budget))
-      else {
-        let bucket = localBudgets.get(integration)
-        if (bucket === undefined) {
-          bucket = new TokenBucket(budget.perSecond, budget.burst, clock.now())
-          localBudgets.set(integration, bucket)
-        }
-        waits.push(bucket.take(clock.now()))
-      }
-    }
-    if (shared !== undefined && rule.rateLimit?.scope === 'fleet') waits.push(shared.limits.take(shared.ruleKey(rule.index, caller), '-', rule.rateLimit))
-    if (waits.every((wait) => typeof wait === 'number')) {
-      const waitMs = Math.max(0, ...(waits as number[]))
+    if (budget === undefined) return rate(caller, integration, rule)
+    return then(backend.takeBudget(integration, caller, budget), (waitMs) => {
       if (waitMs > 0) refuse(caller, integration, waitMs)
-      return fleetSlots(rule) ? withSlot(caller, integration, rule) : local(caller, integration, rule)
-    }
-    return Promise.all(waits).then((settled) => {
-      const waitMs = Math.max(0, ...settled)
-      if (waitMs > 0) refuse(caller, integration, waitMs)
-      return fleetSlots(rule) ? withSlot(caller, integration, rule) : local(caller, integration, rule)
+      return rate(caller, integration, rule)
     })
   }
 }
+
+function noop (): void {}

@@ -1,7 +1,7 @@
 /**
  * One keep-alive undici Pool per integration, made on first use. With one pool for all, a caller holding every
  * connection (64 slow uploads) made calls to every other integration wait; now it can only fill its own
- * integration's pool (and per-caller limits, src/limits/caller-limits.ts, keep it to a share of that).
+ * integration's pool (and per-caller limits, src/limits/admission.ts, keep it to a share of that).
  */
 import type { Dispatcher, Pool as UndiciPool } from 'undici'
 import { Pool } from '../atlassian/undici-parts.js'

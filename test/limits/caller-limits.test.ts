@@ -5,7 +5,10 @@ import { request } from 'undici'
 import { json } from '../helpers/fake-atlassian.js'
 import { startHarness, type Harness } from '../helpers/broker-harness.js'
 import { ManualClock } from '../helpers/manual-clock.js'
-import { CallerLimits } from '../../src/limits/caller-limits.js'
+import { createAdmission } from '../../src/limits/admission.js'
+import { LocalLimits } from '../../src/limits/local-limits.js'
+import { QuotaHold } from '../../src/limits/quota-hold.js'
+import { createLogger } from '../../src/logger.js'
 import type { CompiledRule } from '../../src/policy/policy.js'
 
 const POLICY = [
@@ -91,7 +94,12 @@ t.test('a refused call counts as a 429 for the caller in /metrics, not as upstre
 })
 
 t.test('the default share (limits.callerMaxConcurrent): per caller over every rule without maxConcurrent; a rule\'s own replaces it', async (t) => {
-  const limits = new CallerLimits({ clock: new ManualClock(), defaultMaxConcurrent: 2 })
+  const clock = new ManualClock()
+  const admit = createAdmission({ quotaHold: new QuotaHold({ clock, logger: createLogger({ level: 'silent' }) }), backend: new LocalLimits({ clock }), defaultMaxConcurrent: 2 })
+  // The local path is synchronous: a release or a throw, never a promise.
+  const limits = {
+    admit: (caller: string, integration: string, rule: CompiledRule) => admit(caller, integration, rule) as () => void
+  }
   const rule = (index: number, maxConcurrent?: number): CompiledRule => ({ index, caller: '*', integration: '*', methods: new Set(['GET']), paths: [], rateLimit: undefined, maxConcurrent })
   const first = limits.admit('a', 'jira-main', rule(0))
   limits.admit('a', 'wiki-main', rule(1))

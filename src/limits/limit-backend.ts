@@ -1,0 +1,20 @@
+/**
+ * Where admission's limits are counted: this process (local-limits.ts) or the fleet's Redis (src/fleet/, loaded only
+ * in fleet mode). What each limit means is admission.ts's; a backend only counts, and both count the same things:
+ * a budget per integration shared by its callers, a rate per rule × caller, a slot per rule × caller (or per caller
+ * for its default share).
+ */
+import type { CompiledRule, RateLimitRule } from '../policy/policy.js'
+
+/** Ends an admitted call: frees its slot. Idempotent. */
+export type Release = () => void
+
+export interface LimitBackend {
+  /** One token of the integration's budget for this caller's call: 0 when admitted, else the milliseconds to wait. */
+  takeBudget (integration: string, caller: string, budget: RateLimitRule): number | Promise<number>
+  /** One token of the rule's rateLimit for this caller: 0 when admitted, else the milliseconds to wait. */
+  takeRate (rule: CompiledRule, caller: string, rateLimit: RateLimitRule): number | Promise<number>
+  /** One of `limit` slots for calls in flight, of the rule × caller, or of the caller's default share when `rule` is
+   *  undefined: a release when admitted, false at the limit. */
+  takeSlot (caller: string, rule: CompiledRule | undefined, limit: number): Release | false | Promise<Release | false>
+}

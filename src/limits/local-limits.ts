@@ -1,0 +1,69 @@
+/**
+ * The local backend of admission (limit-backend.ts): every limit counted in this process. A budget is one token
+ * bucket per integration, shared by its callers; a rule's `rateLimit` one bucket per (rule, caller), so a rule
+ * written for `job-*` gives every matching job its own; calls in flight are counted per (rule, caller), or per caller
+ * for its default share. Without fleet mode this is the backend; in fleet mode it is also what the fleet falls back
+ * to while Redis cannot answer, so the limits mean the same with and without Redis.
+ */
+import { LRUCache } from 'lru-cache'
+import type { Clock } from '../clock.js'
+import type { CompiledRule, RateLimitRule } from '../policy/policy.js'
+import type { LimitBackend, Release } from './limit-backend.js'
+import { TokenBucket } from './token-bucket.js'
+
+/** Buckets of callers matched by glob rules are many in theory; an evicted bucket is only a full one in practice. */
+const MAX_BUCKETS = 10_000
+
+export class LocalLimits implements LimitBackend {
+  readonly #clock: Clock
+  /** One per configured integration with a budget: bounded by the config, never evicted. */
+  readonly #budgets = new Map<string, TokenBucket>()
+  readonly #rates = new LRUCache<string, TokenBucket>({ max: MAX_BUCKETS })
+  /** Calls in flight per slot key; entries are deleted at zero, so the map only holds live calls. */
+  readonly #inFlight = new Map<string, number>()
+
+  constructor (options: { clock: Clock }) {
+    this.#clock = options.clock
+  }
+
+  takeBudget (integration: string, _caller: string, budget: RateLimitRule): number {
+    const now = this.#clock.now()
+    let bucket = this.#budgets.get(integration)
+    if (bucket === undefined) {
+      bucket = new TokenBucket(budget.perSecond, budget.burst, now)
+      this.#budgets.set(integration, bucket)
+    }
+    return bucket.take(now)
+  }
+
+  takeRate (rule: CompiledRule, caller: string, rateLimit: RateLimitRule): number {
+    const now = this.#clock.now()
+    const key = `${rule.index}\u0000${caller}`
+    let bucket = this.#rates.get(key)
+    if (bucket === undefined) {
+      bucket = new TokenBucket(rateLimit.perSecond, rateLimit.burst, now)
+      this.#rates.set(key, bucket)
+    }
+    return bucket.take(now)
+  }
+
+  takeSlot (caller: string, rule: CompiledRule | undefined, limit: number): Release | false {
+    const key = rule === undefined ? `default\u0000${caller}` : `${rule.index}\u0000${caller}`
+    const running = this.#inFlight.get(key) ?? 0
+    if (running >= limit) return false
+    this.#inFlight.set(key, running + 1)
+    let released = false
+    return () => {
+      if (released) return
+      released = true
+      const left = (this.#inFlight.get(key) ?? 1) - 1
+      if (left <= 0) this.#inFlight.delete(key)
+      else this.#inFlight.set(key, left)
+    }
+  }
+
+  /** Calls in flight counted here for the rule × caller (the caller's default share when `rule` is undefined). */
+  inFlight (caller: string, rule: CompiledRule | undefined): number {
+    return this.#inFlight.get(rule === undefined ? `default\u0000${caller}` : `${rule.index}\u0000${caller}`) ?? 0
+  }
+}

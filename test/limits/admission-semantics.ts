@@ -1,0 +1,95 @@
+/**
+ * What each limit means, as a table of cases any admission backend must pass: the local one (test/limits/admission)
+ * and the fleet one with Redis gone (test/fleet/fleet-admission), which must fall back to exactly the same.
+ */
+import type { Test } from 'tap'
+import { createAdmission, type Admit } from '../../src/limits/admission.js'
+import type { LimitBackend } from '../../src/limits/limit-backend.js'
+import { QuotaHold } from '../../src/limits/quota-hold.js'
+import { createLogger } from '../../src/logger.js'
+import type { IntegrationConfig } from '../../src/config/schema.js'
+import type { CompiledRule, RateLimitRule } from '../../src/policy/policy.js'
+import type { ManualClock } from '../helpers/manual-clock.js'
+
+export function rule (index: number, extra: Partial<CompiledRule> = {}): CompiledRule {
+  return { index, caller: '*', integration: '*', methods: new Set(['GET']), paths: [], rateLimit: undefined, maxConcurrent: undefined, ...extra }
+}
+
+export const rate = (perSecond: number, burst: number, scope: RateLimitRule['scope'] = 'pod'): RateLimitRule => ({ perSecond, burst, scope })
+
+/** Admits one call: its release, or the refusal's code and Retry-After. */
+export type Attempt = { release: () => void } | { code: string, retryAfter: number }
+
+export async function attempt (admit: Admit, caller: string, integration: string, compiled: CompiledRule):
+Promise<Attempt> {
+  try {
+    return { release: await admit(caller, integration, compiled) }
+  } catch (error) {
+    const { code, retryAfterSeconds } = error as { code: string, retryAfterSeconds?: number }
+    return { code, retryAfter: retryAfterSeconds ?? Number.NaN }
+  }
+}
+
+export type Call = [caller: string, integration: string, rule: CompiledRule]
+
+export async function admittedOf (admit: Admit, calls: Call[]): Promise<number> {
+  let admitted = 0
+  for (const [caller, integration, compiled] of calls) if ('release' in await attempt(admit, caller, integration, compiled)) admitted++
+  return admitted
+}
+
+const integrations = {
+  'jira-main': { product: 'jira', cloudId: 'c', credential: 'oauth', budget: { perSecond: 10, burst: 4 } }
+} as unknown as Record<string, IntegrationConfig>
+
+/** The cases; `backend` builds a fresh backend on the given clock for each. */
+export function semantics (t: Test, backend: (clock: ManualClock) => LimitBackend, clockOf: () => ManualClock): void {
+  const admission = (clock: ManualClock, defaultMaxConcurrent?: number): Admit => createAdmission({
+    quotaHold: new QuotaHold({ clock, logger: createLogger({ level: 'silent' }) }),
+    backend: backend(clock),
+    integrations,
+    ...(defaultMaxConcurrent === undefined ? {} : { defaultMaxConcurrent })
+  })
+
+  t.test('a budget is one per integration, shared by its callers: burst N admits N in total, not N per caller', async (t) => {
+    const clock = clockOf()
+    const admit = admission(clock)
+    const open = rule(0)
+    t.equal(await admittedOf(admit, [['a', 'jira-main', open], ['b', 'jira-main', open], ['a', 'jira-main', open], ['b', 'jira-main', open], ['a', 'jira-main', open], ['b', 'jira-main', open]]), 4, 'the burst of 4 for both callers together')
+    await clock.advance(100)
+    t.equal(await admittedOf(admit, [['a', 'jira-main', open], ['b', 'jira-main', open]]), 1, '100 ms at 10/s: one more, for either caller')
+    t.equal(await admittedOf(admit, [['a', 'wiki-main', open], ['a', 'wiki-main', open]]), 2, 'an integration without a budget is not limited')
+  })
+
+  t.test('a rule\'s rateLimit is one per rule × caller', async (t) => {
+    const clock = clockOf()
+    const admit = admission(clock)
+    for (const scope of ['pod', 'fleet'] as const) {
+      const limited = rule(scope === 'pod' ? 1 : 2, { rateLimit: rate(1, 2, scope) })
+      t.equal(await admittedOf(admit, [['a', 'wiki-main', limited], ['a', 'wiki-main', limited], ['a', 'wiki-main', limited]]), 2, `${scope}: the burst`)
+      t.equal(await admittedOf(admit, [['b', 'wiki-main', limited], ['b', 'wiki-main', limited], ['b', 'wiki-main', limited]]), 2, `${scope}: another caller has its own`)
+      const refused = await attempt(admit, 'a', 'wiki-main', limited)
+      t.same(refused, { code: 'BROKER_ERR_CALLER_RATE_LIMITED', retryAfter: 1 }, `${scope}: refused with Retry-After`)
+    }
+  })
+
+  t.test('maxConcurrent is per rule × caller and a call holds one slot: a limit of 2 admits 2; the default share is counted once', async (t) => {
+    const clock = clockOf()
+    const admit = admission(clock, 1)
+    for (const scope of ['pod', 'fleet'] as const) {
+      const two = rule(scope === 'pod' ? 3 : 4, { maxConcurrent: 2, maxConcurrentScope: scope })
+      const first = await attempt(admit, 'a', 'wiki-main', two)
+      const second = await attempt(admit, 'a', 'wiki-main', two)
+      t.ok('release' in first && 'release' in second, `${scope}: a limit of 2 admits 2 (the default share of 1 does not apply beside it)`)
+      t.same(await attempt(admit, 'a', 'wiki-main', two), { code: 'BROKER_ERR_CALLER_RATE_LIMITED', retryAfter: 1 }, `${scope}: not 3`)
+      t.ok('release' in await attempt(admit, 'b', 'wiki-main', two), `${scope}: another caller has its own`)
+      if ('release' in first) { first.release(); first.release() }
+      t.ok('release' in await attempt(admit, 'a', 'wiki-main', two), `${scope}: a slot freed (release is idempotent)`)
+      t.notOk('release' in await attempt(admit, 'a', 'wiki-main', two), `${scope}: and only one`)
+    }
+    const open = rule(5)
+    const held = await attempt(admit, 'a', 'wiki-main', open)
+    t.ok('release' in held, 'the default share of 1, over every rule without maxConcurrent')
+    t.notOk('release' in await attempt(admit, 'a', 'wiki-main', rule(6)), 'a second call by the same caller under another rule is refused')
+  })
+}
