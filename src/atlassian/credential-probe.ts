@@ -12,7 +12,7 @@ import type { IntegrationConfig } from '../config/schema.js'
 import { CredentialRejectedError, CredentialVerificationFailedError, errorCode, UpstreamTimeoutError, UpstreamUnavailableError } from '../errors.js'
 import type { CredentialData } from '../secrets/secret-store.js'
 import { exchangeClientCredentials, type ExchangedToken, type ExchangeRequest } from './token-endpoint.js'
-import { apiTokenAuthorization } from '../tokens/token-provider.js'
+import { apiTokenAuthorization } from './api-token.js'
 
 /** Resolves when Atlassian accepts the credential; throws CredentialVerificationFailedError when it refuses it. */
 export type CredentialVerifier = (integration: string, config: IntegrationConfig, data: CredentialData) => Promise<void>

@@ -17,6 +17,7 @@ import { CredentialInvalidError, CredentialRejectedError, errorCode, withRetryAf
 import type { CredentialSource } from '../secrets/credential-source.js'
 import type { StoredSecret } from '../secrets/secret-store.js'
 import { exchangeClientCredentials, type ExchangedToken, type ExchangeRequest } from '../atlassian/token-endpoint.js'
+import { apiTokenAuthorization } from '../atlassian/api-token.js'
 
 export interface AccessGrant {
   /** The full header value: "Bearer …" or "Basic …". */
@@ -336,12 +337,4 @@ export class TokenProvider {
     }
     return grant
   }
-}
-
-/** The Authorization header for a scoped API token: Basic `email:token` when an email is stored, else Bearer. */
-export function apiTokenAuthorization (data: StoredSecret['data']): string {
-  const token = data.token
-  if (token === undefined) throw new CredentialInvalidError('an api-token integration needs token')
-  const email = data.email
-  return email !== undefined ? `Basic ${Buffer.from(`${email}:${token}`).toString('base64')}` : `Bearer ${token}`
 }
