@@ -6,7 +6,7 @@ import type { Logger } from 'pino'
 import { listenAdmin } from './http/admin-listener.js'
 import { createBroker, type Broker } from './broker.js'
 import { CALLER_KEY_FILE } from './callers/caller-keys.js'
-import type { LoadedConfig } from './config/schema.js'
+import type { LoadedConfig } from './config/load.js'
 import { ConfigReloader } from './config/reload.js'
 import { resolveSites } from './atlassian/site-resolver.js'
 

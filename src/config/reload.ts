@@ -6,7 +6,8 @@
  */
 import { watch, type FSWatcher } from 'node:fs'
 import type { Logger } from 'pino'
-import { ConfigError, loadConfig, type BrokerConfig, type ParsedConfig } from './schema.js'
+import { type BrokerConfig, type ParsedConfig } from './schema.js'
+import { ConfigError, loadConfig } from './load.js'
 import type { LiveConfig } from './live-config.js'
 
 export type ReloadOutcome = { outcome: 'applied' | 'unchanged', hash: string, changes: string[], needRestart: string[] } | { outcome: 'rejected', problems: string[] }
