@@ -8,7 +8,7 @@ import { readdirSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { pino } from 'pino'
 import { createBroker } from '../src/broker.js'
-import { parseConfig } from '../src/config/schema.js'
+import { parseConfig } from '../src/config/load.js'
 import { createLogger } from '../src/logger.js'
 import { serveParent } from '../bench/processes.js'
 

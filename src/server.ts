@@ -6,8 +6,9 @@ import type { Logger } from 'pino'
 import { listenAdmin } from './http/admin-listener.js'
 import { createBroker, type Broker } from './broker.js'
 import { CALLER_KEY_FILE } from './callers/caller-keys.js'
-import type { LoadedConfig } from './config/schema.js'
+import type { LoadedConfig } from './config/load.js'
 import { ConfigReloader } from './config/reload.js'
+import { resolveSites } from './atlassian/site-resolver.js'
 
 export interface RunningServer {
   broker: Broker
@@ -56,6 +57,7 @@ export async function startServer (loaded: LoadedConfig, logger: Logger): Promis
         live: broker.live,
         running: broker.config,
         logger,
+        resolveSites: async (parsed, logger) => await resolveSites(parsed, { logger }),
         record: broker.recordReload
       })
   if (reloader !== undefined && config.reload.watchFile) reloader.watchFile()

@@ -30,7 +30,7 @@ import {
   UpstreamUnavailableError
 } from '../errors.js'
 import type { CredentialData } from '../secrets/secret-store.js'
-import { apiTokenAuthorization } from './api-token-authorization.js'
+import { apiTokenAuthorization } from './api-token.js'
 import { firstCallHint } from './first-call.js'
 import { exchangeClientCredentials, type ExchangedToken, type ExchangeRequest } from './token-endpoint.js'
 

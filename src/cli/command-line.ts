@@ -1,7 +1,7 @@
 /** The `atlassian-broker` command line (src/cli/main.ts turns the compile cache on, then imports this). */
 import { userInfo } from 'node:os'
 import { parseArgs } from 'node:util'
-import { ConfigError, loadConfig } from '../config/schema.js'
+import { ConfigError, loadConfig } from '../config/load.js'
 import { createLogger } from '../logger.js'
 import { closeOnSignals, startServer } from '../server.js'
 import { endQuietlyOnClosedStdout, parseDuration, UsageError } from './io.js'

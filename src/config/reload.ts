@@ -6,8 +6,8 @@
  */
 import { watch, type FSWatcher } from 'node:fs'
 import type { Logger } from 'pino'
-import { ConfigError, loadConfig, type BrokerConfig } from './schema.js'
-import { resolveSites } from '../atlassian/site-resolver.js'
+import { type BrokerConfig, type ParsedConfig } from './schema.js'
+import { ConfigError, loadConfig } from './load.js'
 import type { LiveConfig } from './live-config.js'
 
 export type ReloadOutcome = { outcome: 'applied' | 'unchanged', hash: string, changes: string[], needRestart: string[] } | { outcome: 'rejected', problems: string[] }
@@ -18,6 +18,11 @@ export interface ConfigReloaderOptions {
   /** The config the process started with: the sections a reload cannot change are compared against it. */
   running: BrokerConfig
   logger: Logger
+  /**
+   * Resolves the new file's sites exactly as at start (src/atlassian/site-resolver.ts, passed in by the server so that
+   * config/ does not import atlassian/, which reads config/'s types).
+   */
+  resolveSites: (config: ParsedConfig, logger: Logger) => Promise<BrokerConfig>
   /** Counts each outcome (the broker's atlassian_broker_config_reload_total). */
   record?: (outcome: ReloadOutcome['outcome']) => void
   env?: NodeJS.ProcessEnv
@@ -47,7 +52,7 @@ export class ConfigReloader {
     const now = this.#options.now ?? (() => new Date())
     let config: BrokerConfig
     try {
-      config = await resolveSites(loadConfig(file, this.#options.env).config, { logger })
+      config = await this.#options.resolveSites(loadConfig(file, this.#options.env).config, logger)
     } catch (error) {
       const problems = error instanceof ConfigError ? error.problems : [(error as Error).message]
       this.#options.record?.('rejected')

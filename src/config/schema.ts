@@ -1,17 +1,13 @@
 /**
- * The broker's configuration: one zod schema, `${ENV}` interpolation, every problem reported at once with its
- * path, and the result frozen. Defaults make `atlassian-broker serve` work with no file at all.
+ * The broker's configuration as one zod schema, and the types read from it. Defaults make `atlassian-broker serve`
+ * work with no file at all. Reading a file, `${ENV}` interpolation, the checks across sections and path resolution
+ * are in load.ts.
  */
-import { readFileSync } from 'node:fs'
-import path from 'node:path'
-import { parse as parseYaml } from 'yaml'
 import { z } from 'zod'
-import { DEFAULT_SITE_SUFFIXES, siteNameProblem } from './site-name.js'
 import { HTTP_METHODS } from '../policy/http-methods.js'
 
 export const DEFAULT_PORT = 8787
 export const DEFAULT_DATA_DIR = './.broker'
-export const DEFAULT_CONFIG_FILE = 'atlassian-broker.yaml'
 
 /** A cloudId is a UUID. Exported for the site resolver, which checks what tenant_info answers. */
 export const CLOUD_ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
@@ -153,7 +149,7 @@ const credentialsSchema = z.strictObject({
     .default({ ...DEFAULT_EXPIRY_WARNING })
 }).default({ expiryWarning: { ...DEFAULT_EXPIRY_WARNING } })
 
-const configSchema = z.strictObject({
+export const configSchema = z.strictObject({
   listen: z
     .strictObject({
       host: z.string().default('127.0.0.1'),
@@ -272,149 +268,3 @@ export type BrokerConfig = Omit<ParsedConfig, 'integrations'> & { integrations: 
 export type PolicyRuleConfig = BrokerConfig['policy'][number]
 export type VaultConfig = z.output<typeof vaultSchema>
 export type FleetConfig = z.output<typeof fleetSchema>
-
-export class ConfigError extends Error {
-  readonly code = 'BROKER_ERR_CONFIG'
-  constructor (readonly source: string, readonly problems: string[]) {
-    super(`Invalid configuration in ${source}:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`)
-  }
-}
-
-/** Replaces `${NAME}` and `${NAME:-fallback}` in every string; a missing variable is a problem at that path. */
-function interpolate (value: unknown, where: string, problems: string[], env: NodeJS.ProcessEnv): unknown {
-  if (typeof value === 'string') {
-    return value.replace(/\$\{([A-Z_][A-Z0-9_]*)(?::-([^}]*))?\}/gi, (_match, variable: string, fallback: string | undefined) => {
-      const resolved = env[variable] ?? fallback
-      if (resolved === undefined) problems.push(`${where}: environment variable ${variable} is not set`)
-      return resolved ?? ''
-    })
-  }
-  if (Array.isArray(value)) return value.map((entry, index) => interpolate(entry, `${where}[${index}]`, problems, env))
-  if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([key, entry]) => [key, interpolate(entry, where ? `${where}.${key}` : key, problems, env)]))
-  }
-  return value
-}
-
-function deepFreeze<T> (value: T): T {
-  if (value !== null && typeof value === 'object') {
-    for (const entry of Object.values(value)) deepFreeze(entry)
-    Object.freeze(value)
-  }
-  return value
-}
-
-/** Validates a raw config object (as parsed from YAML); throws ConfigError listing every problem. */
-export function parseConfig (raw: unknown, source = 'config', env: NodeJS.ProcessEnv = process.env): ParsedConfig {
-  const problems: string[] = []
-  const interpolated = interpolate(raw ?? {}, '', problems, env)
-  const result = configSchema.safeParse(interpolated)
-  if (!result.success) {
-    for (const issue of result.error.issues) problems.push(`${issue.path.join('.') || '(root)'}: ${issue.message}`)
-  }
-  problems.push(...crossCheck(interpolated))
-  if (problems.length > 0 || !result.success) throw new ConfigError(source, problems)
-  return deepFreeze(result.data)
-}
-
-/** Rules the schema cannot express: references between sections. Reads the raw document, so its problems are
- *  reported together with the schema's even when the schema found some. */
-function crossCheck (raw: unknown): string[] {
-  const problems: string[] = []
-  const document = (raw ?? {}) as {
-    policy?: unknown
-    integrations?: unknown
-    callers?: { jwt?: Record<string, unknown> }
-  }
-  const integrations = document.integrations !== null && typeof document.integrations === 'object' ? document.integrations : {}
-  if (Array.isArray(document.policy)) {
-    document.policy.forEach((rule: unknown, index) => {
-      const name = (rule as { integration?: unknown } | null)?.integration
-      if (typeof name === 'string' && !/[*?[]/.test(name) && !Object.hasOwn(integrations, name)) {
-        problems.push(`policy[${index}].integration: "${name}" is not defined under integrations`)
-      }
-    })
-  }
-  problems.push(
-    ...siteProblems(integrations, (document as { atlassian?: { siteSuffixes?: unknown } }).atlassian?.siteSuffixes)
-  )
-  const jwt = document.callers?.jwt ?? {}
-  const keySources = ['hs256Secret', 'publicKeys', 'jwksUrl'].filter((key) => jwt[key] !== undefined).length
-  if (keySources > 1) problems.push('callers.jwt: give only one of hs256Secret, publicKeys, jwksUrl')
-  return problems
-}
-
-function siteProblems (integrations: object, suffixes: unknown): string[] {
-  const allowed = Array.isArray(suffixes) && suffixes.every((suffix) => typeof suffix === 'string') ? suffixes as string[] : DEFAULT_SITE_SUFFIXES
-  return Object.entries(integrations).flatMap(([name, integration]) => {
-    const site = (integration as { site?: unknown } | null)?.site
-    if (site === undefined) return []
-    const problem = typeof site === 'string' ? siteNameProblem(site, allowed) : 'a site is a host name such as acme.atlassian.net'
-    return problem === undefined ? [] : [`integrations.${name}.site: ${problem}`]
-  })
-}
-
-/** For configs that name every cloudId (tests, tools that never resolve sites): a BrokerConfig, or every gap listed. */
-export function requireCloudIds (config: ParsedConfig, source = 'config'): BrokerConfig {
-  const missing = Object.entries(config.integrations).filter(([, integration]) => integration.cloudId === undefined)
-  if (missing.length > 0) throw new ConfigError(source, missing.map(([name]) => `integrations.${name}: cloudId not resolved from its site`))
-  return config as BrokerConfig
-}
-
-export interface LoadedConfig {
-  config: ParsedConfig
-  /** The file read, or undefined when running on built-in defaults. */
-  file: string | undefined
-}
-
-/**
- * Finds and loads the config: the --config file, else $BROKER_CONFIG, else ./atlassian-broker.yaml when present,
- * else the built-in defaults. Relative paths inside the file are resolved against the file's folder.
- */
-export function loadConfig (explicitFile?: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
-  const candidate = explicitFile ?? env.BROKER_CONFIG
-  let file: string | undefined
-  if (candidate !== undefined && candidate !== '') file = path.resolve(candidate)
-  else {
-    const local = path.resolve(DEFAULT_CONFIG_FILE)
-    try { readFileSync(local); file = local } catch { file = undefined }
-  }
-  if (file === undefined) return { config: parseConfig({}, 'built-in defaults', env), file }
-  let text: string
-  try {
-    text = readFileSync(file, 'utf8')
-  } catch (error) {
-    throw new ConfigError(file, [`cannot read the file (${(error as NodeJS.ErrnoException).code ?? 'error'})`])
-  }
-  let raw: unknown
-  try {
-    raw = parseYaml(text)
-  } catch (error) {
-    throw new ConfigError(file, [`not valid YAML: ${(error as Error).message.split('\n')[0]}`])
-  }
-  const config = parseConfig(raw, file, env)
-  return { config: resolvePaths(config, path.dirname(file)), file }
-}
-
-/** Makes relative file paths in a loaded config absolute against the config file's folder. */
-function resolvePaths (config: ParsedConfig, base: string): ParsedConfig {
-  const resolve = (target: string): string => path.resolve(base, target)
-  const copy = structuredClone(config) as ParsedConfig
-  copy.dataDir = resolve(copy.dataDir)
-  copy.secrets.file.path = resolve(copy.secrets.file.path)
-  if (copy.callers.jwt.publicKeys) copy.callers.jwt.publicKeys = copy.callers.jwt.publicKeys.map(resolve)
-  if (copy.callers.admin.auditFile !== undefined) copy.callers.admin.auditFile = resolve(copy.callers.admin.auditFile)
-  if (copy.usage.auditFile !== undefined) copy.usage.auditFile = resolve(copy.usage.auditFile)
-  if (copy.metrics.bearerTokenFile !== undefined) copy.metrics.bearerTokenFile = resolve(copy.metrics.bearerTokenFile)
-  const jwt = copy.callers.jwt
-  if (jwt.jwksBearerTokenFile !== undefined) jwt.jwksBearerTokenFile = resolve(jwt.jwksBearerTokenFile)
-  if (jwt.jwksCaFile !== undefined) jwt.jwksCaFile = resolve(jwt.jwksCaFile)
-  const redis = copy.fleet?.redis
-  if (redis?.passwordFile !== undefined) redis.passwordFile = resolve(redis.passwordFile)
-  if (redis?.tls?.caFile !== undefined) redis.tls.caFile = resolve(redis.tls.caFile)
-  const vault = copy.secrets.vault
-  if (vault?.tls?.caFile !== undefined) vault.tls.caFile = resolve(vault.tls.caFile)
-  if (vault?.auth.method === 'approle' && vault.auth.secretIdFile !== undefined) vault.auth.secretIdFile = resolve(vault.auth.secretIdFile)
-  if (vault?.auth.method === 'kubernetes') vault.auth.jwtPath = resolve(vault.auth.jwtPath)
-  return deepFreeze(copy)
-}

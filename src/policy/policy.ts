@@ -4,8 +4,21 @@
  * Lookups are indexed by exact caller and integration and memoized per (caller, integration, method), so the
  * per-request cost does not grow with the number of rules (bench scenario "scale of config").
  */
-import type { PolicyRuleConfig } from '../config/schema.js'
 import { globToRegExp, isGlob } from './glob.js'
+
+/**
+ * A rule as compilePolicy reads it. config/schema.ts validates rules from the file (its PolicyRuleConfig fits this
+ * shape); declared here so that policy/ does not import config/, which imports policy/'s HTTP methods.
+ */
+export interface PolicyRule {
+  caller: string
+  integration: string
+  methods: readonly string[]
+  paths: readonly string[]
+  rateLimit?: { perSecond: number, burst?: number | undefined, scope: 'pod' | 'fleet' } | undefined
+  maxConcurrent?: number | undefined
+  maxConcurrentScope?: 'pod' | 'fleet' | undefined
+}
 
 export interface RateLimitRule { perSecond: number, burst: number, scope?: 'pod' | 'fleet' }
 
@@ -34,7 +47,7 @@ export interface Policy {
 
 const MEMO_LIMIT = 50_000
 
-export function compilePolicy (rules: readonly PolicyRuleConfig[]): Policy {
+export function compilePolicy (rules: readonly PolicyRule[]): Policy {
   const compiled: CompiledRule[] = rules.map((rule, index) => ({
     index,
     caller: rule.caller,

@@ -14,30 +14,15 @@ import type { Logger } from 'pino'
 import type { Clock } from '../clock.js'
 import { integrationNamed } from '../config/integration-lookup.js'
 import type { IntegrationConfig } from '../config/schema.js'
-import { CredentialInvalidError, CredentialRejectedError, errorCode, withRetryAfter } from '../errors.js'
+import { CredentialInvalidError, CredentialRejectedError, errorCode } from '../errors.js'
 import type { CredentialSource } from '../secrets/credential-source.js'
 import type { StoredSecret } from '../secrets/secret-store.js'
 import { exchangeClientCredentials, type ExchangedToken, type ExchangeRequest } from '../atlassian/token-endpoint.js'
-import { apiTokenAuthorization } from '../atlassian/api-token-authorization.js'
+import { apiTokenAuthorization } from '../atlassian/api-token.js'
+import { ExchangeBackoff } from './exchange-backoff.js'
+import type { AccessGrant, ExchangeOutcome, MintedToken, SharedTokenCache, TokenState } from './grant.js'
 
-export interface AccessGrant {
-  /** The full header value: "Bearer …" or "Basic …". */
-  authorization: string
-  secretVersion: number
-  /** Epoch ms; undefined for API tokens, whose expiry Atlassian does not tell. */
-  expiresAt: number | undefined
-}
-
-export interface TokenState {
-  cached: boolean
-  secretVersion: number | undefined
-  expiresInSeconds: number | undefined
-  lastExchange: { at: string, outcome: ExchangeOutcome } | undefined
-  /** Set while an older version is in use because Atlassian rejected this (current) version. */
-  fallbackFrom: number | undefined
-}
-
-export type ExchangeOutcome = 'ok' | 'rejected' | 'unavailable' | 'error'
+export type { AccessGrant, ExchangeOutcome, MintedToken, SharedTokenCache, TokenState } from './grant.js'
 
 export interface TokenProviderOptions {
   integrations: Readonly<Record<string, IntegrationConfig>>
@@ -57,38 +42,19 @@ export interface TokenProviderOptions {
   shared?: SharedTokenCache
 }
 
-export interface MintedToken extends AccessGrant {
-  expiresAt: number
-  usableUntil: number
-  refreshAt: number
-}
 type CachedToken = MintedToken
-
-/** Where a fleet keeps the tokens its sidecars mint; any failure inside falls back to `mint` itself. */
-export interface SharedTokenCache {
-  /** A fresh token for this version minted by any sidecar, else `mint` run once for the whole fleet. */
-  obtain (integration: string, secret: Pick<StoredSecret, 'data' | 'version'>, mint: () => Promise<MintedToken>): Promise<MintedToken>
-  /** An operator dropped the token here: drop it for every sidecar. */
-  dropped (integration: string, versions: number[]): void
-}
-
-interface Failure { error: Error, until: number, count: number }
 
 /** Atlassian rejected version `from`; `secret` (version from - 1) is used instead while `from` stays current. */
 interface Fallback { from: number, secret: StoredSecret }
 
 const SAFETY_MS = 60_000
-const BACKOFF = {
-  rejected: { baseMs: 5_000, maxMs: 300_000 },
-  unavailable: { baseMs: 1_000, maxMs: 30_000 }
-}
 
 export class TokenProvider {
   readonly #options: TokenProviderOptions
   readonly #exchange: (input: ExchangeRequest) => Promise<ExchangedToken>
   readonly #tokens: LRUCache<string, CachedToken>
   readonly #inflight = new Map<string, Promise<CachedToken>>()
-  readonly #failures = new Map<string, Failure>()
+  readonly #failures: ExchangeBackoff
   readonly #lastExchange = new Map<string, TokenState['lastExchange']>()
   readonly #fallbacks = new Map<string, Fallback>()
   /** API-token integrations whose token Atlassian just answered 401 to: the next grant revalidates against the store.
@@ -99,9 +65,10 @@ export class TokenProvider {
     this.#options = options
     this.#exchange = options.exchange ?? exchangeClientCredentials
     this.#tokens = new LRUCache({ max: Math.max(100, Object.keys(options.integrations).length * 2) })
+    this.#failures = new ExchangeBackoff(options.clock, options.logger)
     // A new credential deserves an immediate try, whatever the backoff said about the old one.
     options.credentials.onChange(({ integration, version }) => {
-      this.#failures.delete(integration)
+      this.#failures.forget(integration)
       if (this.#fallbacks.get(integration)?.from !== version) this.#fallbacks.delete(integration)
     })
   }
@@ -153,7 +120,7 @@ export class TokenProvider {
       this.#options.credentials.cachedVersion(integration)
     ].filter((version): version is number => version !== undefined)
     this.#fallbacks.delete(integration)
-    this.#failures.delete(integration)
+    this.#failures.forget(integration)
     if (options.fromFleet !== true) this.#options.shared?.dropped(integration, versions)
     return this.#tokens.delete(integration)
   }
@@ -180,11 +147,7 @@ export class TokenProvider {
   }
 
   async #mintOnce (integration: string): Promise<CachedToken> {
-    const clock = this.#options.clock
-    const failure = this.#failures.get(integration)
-    if (failure && clock.now() < failure.until) {
-      throw withRetryAfter(failure.error, (failure.until - clock.now()) / 1000)
-    }
+    this.#failures.check(integration)
     const current = await this.#options.credentials.current(integration)
     const fallback = this.#fallbacks.get(integration)
     const secret = fallback !== undefined && fallback.from === current.version ? fallback.secret : current
@@ -199,12 +162,12 @@ export class TokenProvider {
       const recovered =
         error instanceof CredentialRejectedError ? await this.#recover(integration, secret, current) : undefined
       if (recovered === undefined) {
-        this.#rememberFailure(integration, error as Error)
+        this.#failures.remember(integration, error as Error)
         throw error
       }
       token = recovered
     }
-    this.#failures.delete(integration)
+    this.#failures.forget(integration)
     this.#tokens.set(integration, token)
     return token
   }
@@ -298,29 +261,6 @@ export class TokenProvider {
   #recordExchange (integration: string, outcome: ExchangeOutcome): void {
     this.#lastExchange.set(integration, { at: new Date(this.#options.clock.now()).toISOString(), outcome })
     this.#options.onExchange?.(integration, outcome)
-  }
-
-  #rememberFailure (integration: string, error: Error): void {
-    const rejected = error instanceof CredentialRejectedError
-    const tokenEndpointDown = errorCode(error) === 'BROKER_ERR_TOKEN_ENDPOINT_UNAVAILABLE'
-    if (!rejected && !tokenEndpointDown) return
-    const policy = rejected ? BACKOFF.rejected : BACKOFF.unavailable
-    const count = (this.#failures.get(integration)?.count ?? 0) + 1
-    // The endpoint's own Retry-After, when it sent one, is a floor under our backoff.
-    const askedMs = ((error as { retryAfterSeconds?: number }).retryAfterSeconds ?? 0) * 1000
-    const delayMs = Math.max(askedMs, Math.min(policy.maxMs, policy.baseMs * 2 ** (count - 1)))
-    this.#failures.set(integration, { error, until: this.#options.clock.now() + delayMs, count })
-    // The first caller hears when to come back, like the ones answered from this negative cache.
-    withRetryAfter(error, delayMs / 1000)
-    this.#options.logger.error(
-      {
-        integration,
-        code: errorCode(error),
-        cause: (error.cause as Error | undefined)?.message,
-        retryInSeconds: delayMs / 1000
-      },
-      rejected ? 'Atlassian rejected the credential; check or rotate it' : 'token endpoint unavailable'
-    )
   }
 
   /** One grant per stored secret object: the credential source hands out the same object while it is current. */

@@ -2,7 +2,7 @@
  * Resolved sites cached in Vault metadata (src/atlassian/site-cache.ts), as cases that run against any Vault API:
  * the fake (test/secrets/vault-store.test.ts) and a real `vault server -dev` (test/vault-real/real-vault.test.ts).
  */
-import { parseConfig } from '../../src/config/schema.js'
+import { parseConfig } from '../../src/config/load.js'
 import { resolveSitesOutcome } from '../../src/atlassian/site-resolver.js'
 import { storeSiteCache } from '../../src/atlassian/site-cache.js'
 import { FakeAtlassian } from '../helpers/fake-atlassian.js'

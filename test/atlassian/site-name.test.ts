@@ -1,5 +1,5 @@
 import t from 'tap'
-import { parseConfig } from '../../src/config/schema.js'
+import { parseConfig } from '../../src/config/load.js'
 import { normalizeSiteInput, siteNameProblem, tenantInfoUrl } from '../../src/config/site-name.js'
 
 t.test('only bare host names under an allowed suffix pass', async (t) => {

@@ -4,7 +4,7 @@ import { JIRA_CLOUD_ID, WIKI_CLOUD_ID, startHarness } from '../helpers/broker-ha
 import { call } from '../helpers/calls.js'
 import { FakeAtlassian } from '../helpers/fake-atlassian.js'
 import { createLogger } from '../../src/logger.js'
-import { parseConfig } from '../../src/config/schema.js'
+import { parseConfig } from '../../src/config/load.js'
 import { resolveSites, SITE_CACHE_FILE } from '../../src/atlassian/site-resolver.js'
 
 const SITE = 'acme.atlassian.net'

@@ -3,7 +3,7 @@
 import { writeFileSync } from 'node:fs'
 import path from 'node:path'
 import t from 'tap'
-import { ConfigError, loadConfig, parseConfig } from '../../src/config/schema.js'
+import { ConfigError, loadConfig, parseConfig } from '../../src/config/load.js'
 
 t.test('built-in defaults need no file', async (t) => {
   const config = parseConfig({}, 'defaults', {})

@@ -5,7 +5,7 @@
  * sent) and the threshold gauge the alerts compare against (deploy/prometheus/alerts.test.yaml runs those).
  */
 import t, { type Test } from 'tap'
-import { parseConfig } from '../../src/config/schema.js'
+import { parseConfig } from '../../src/config/load.js'
 import { DAY_MS, expiryState, expiryStateOfDays, thresholdSeconds } from '../../src/credentials/expiry-rule.js'
 import type { OpsSnapshot } from '../../src/usage/ops-view.js'
 import { startAdminHarness, type AdminHarness } from '../helpers/admin-harness.js'

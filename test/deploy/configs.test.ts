@@ -11,7 +11,7 @@ import { Writable } from 'node:stream'
 import { promisify } from 'node:util'
 import t from 'tap'
 import { runCheck } from '../../src/cli/check-command.js'
-import { parseConfig } from '../../src/config/schema.js'
+import { parseConfig } from '../../src/config/load.js'
 import { DEPLOY, filesUnder, isKubernetesObject, isYaml, parseYamlDocuments, readYamlDocuments, ROOT } from './deploy-files.js'
 
 const run = promisify(execFile)

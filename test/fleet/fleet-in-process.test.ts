@@ -10,7 +10,7 @@ import { CLIENT_ID, CLIENT_SECRET, startHarness, type Harness } from '../helpers
 import { FakeAtlassian, rateLimited } from '../helpers/fake-atlassian.js'
 import { findRedisServer, RedisServer } from '../helpers/redis-server.js'
 import { announceCredentialChange } from '../../src/fleet/announce.js'
-import { parseConfig } from '../../src/config/schema.js'
+import { parseConfig } from '../../src/config/load.js'
 import { CALLER_SECRET, JIRA_CLOUD_ID, WIKI_CLOUD_ID } from '../helpers/broker-harness.js'
 
 if (findRedisServer() === undefined) {

@@ -77,7 +77,6 @@ t.test('the ops view counts every outcome, shows credentials and headroom, for a
   }
 })
 
-
 t.test('/admin/usage and /admin/ops read one tally: the same series, in the same order, errors = every outcome but ok', async (t) => {
   const h = await startHarness(t, { config: ADMIN_CONFIG })
   await sendOpsTraffic(h)

@@ -2,28 +2,29 @@
  * The embedded secret store, the default on a single machine: one AES-256-GCM sealed file (envelope.ts)
  * holding every integration's credential versions and metadata. Writes are serialized in-process and land
  * atomically (temp file, fsync, rename, fsync of the folder), so a crash leaves the old file or the new one.
- * A file the store cannot decrypt is reported and never overwritten.
+ * A file the store cannot decrypt is reported and never overwritten. The document inside the envelope (versions,
+ * pruning, metadata) is store-document.ts; the keys, master-key.ts; which file is on disk, file-identity.ts.
  */
-import { mkdir, readFile, stat } from 'node:fs/promises'
+import { mkdir, readFile } from 'node:fs/promises'
 import path from 'node:path'
 import type pino from 'pino'
 import { systemClock, type Clock } from '../../clock.js'
 import { SecretStoreUnavailableError, SecretVersionConflictError, SecretVersionNotFoundError } from '../../errors.js'
-import {
-  METADATA_KEYS,
-  type CredentialData,
-  type PutOptions,
-  type SecretMetadata,
-  type SecretStore,
-  type SecretSummary,
-  type SecretVersionInfo,
-  type StoredSecret,
-  type StoreHealth
+import type {
+  CredentialData,
+  PutOptions,
+  SecretMetadata,
+  SecretStore,
+  SecretSummary,
+  SecretVersionInfo,
+  StoredSecret,
+  StoreHealth
 } from '../secret-store.js'
 import { removeStaleTemps, writeFileAtomic } from './atomic-write.js'
-import { openEnvelope, parseEnvelope, seal } from './envelope.js'
-import { deriveKey, keyId, loadKeyFile, newScryptParams, parseMasterKey, type MasterKey, type ScryptParams } from './master-key.js'
-import { isNotFound, SecretFileError, unreadable } from './secret-file-error.js'
+import { identify, readStoreFile, sameIdentity, type FileIdentity } from './file-identity.js'
+import { keyId, loadKeyFile, parseMasterKey, StoreKeys, type MasterKey } from './master-key.js'
+import { SecretFileError, unreadable } from './secret-file-error.js'
+import { openDocument, sealDocument, withMetadata, withNewVersion, type Integrations, type Sealing } from './store-document.js'
 
 export { SecretFileError, type SecretFileProblem } from './secret-file-error.js'
 
@@ -42,19 +43,6 @@ export interface FileStoreOptions {
 }
 
 export type FileStore = SecretStore & { keySource: 'env' | 'file' }
-
-/** The plaintext inside the envelope. A version without `data` has been pruned. */
-interface VersionRecord { version: number, createdAt: string, writtenBy?: string, data?: CredentialData }
-interface IntegrationRecord {
-  createdAt: string
-  updatedAt: string
-  metadata: SecretMetadata
-  versions: VersionRecord[]
-}
-type Integrations = ReadonlyMap<string, IntegrationRecord>
-
-/** Identifies the file on disk; a rename by any writer gives a new inode, so a change means "read it again". */
-interface FileIdentity { ino: number, size: number, mtimeMs: number }
 
 export async function createFileStore (options: FileStoreOptions): Promise<FileStore> {
   const file = path.resolve(options.path)
@@ -82,11 +70,11 @@ class EmbeddedFileStore implements SecretStore {
   readonly #setup: StoreSetup
   readonly #clock: Clock
   readonly #maxVersions: number
+  readonly #keys: StoreKeys
   #integrations: Integrations = new Map()
   #identity: FileIdentity | undefined
   /** The key and kdf the next write seals with: those of the file last read, or new ones for a new store. */
-  #sealing: { key: Buffer, kdf: ScryptParams | undefined } | undefined
-  #derived = new Map<string, Buffer>()
+  #sealing: Sealing | undefined
   /** Set while the file on disk cannot be read; reads serve the last good state, writes are refused. */
   #problem: SecretFileError | undefined
   #queue: Promise<unknown> = Promise.resolve()
@@ -97,12 +85,13 @@ class EmbeddedFileStore implements SecretStore {
     this.keySource = setup.keySource
     this.#clock = setup.clock ?? systemClock
     this.#maxVersions = Math.max(1, setup.maxVersions ?? DEFAULT_MAX_VERSIONS)
+    this.#keys = new StoreKeys(setup.master)
   }
 
   async open (existing: { text: string, identity: FileIdentity } | undefined): Promise<void> {
     if (existing === undefined) {
-      const kdf = this.#setup.master.type === 'passphrase' ? newScryptParams() : undefined
-      this.#sealing = { key: await this.#keyFor(kdf), kdf }
+      const kdf = this.#keys.newKdf()
+      this.#sealing = { key: await this.#keys.keyFor(kdf), kdf }
     } else {
       await this.#load(existing.text)
       this.#identity = existing.identity
@@ -130,27 +119,15 @@ class EmbeddedFileStore implements SecretStore {
       if (options.cas !== undefined && options.cas !== current) {
         throw new SecretVersionConflictError(integration, options.cas)
       }
-      const now = new Date(this.#clock.now()).toISOString()
-      const writtenBy = options.metadata?.rotated_by ?? this.#setup.writtenBy
-      const added: VersionRecord = {
-        version: current + 1,
-        createdAt: now,
-        ...(writtenBy === undefined ? {} : { writtenBy }),
-        data: Object.freeze({ ...data })
-      }
-      const versions = [...(record?.versions ?? []), added]
-      const keepFrom = versions.length - this.#maxVersions
-      const next: IntegrationRecord = {
-        createdAt: record?.createdAt ?? now,
-        updatedAt: now,
-        metadata: mergeMetadata(record?.metadata ?? {}, options.metadata ?? {}),
-        versions: versions.map((entry, index) =>
-          index < keepFrom && entry.data !== undefined ? withoutData(entry) : entry
-        )
-      }
+      const { next, version } = withNewVersion(record, {
+        data,
+        now: new Date(this.#clock.now()).toISOString(),
+        writtenBy: options.metadata?.rotated_by ?? this.#setup.writtenBy,
+        metadata: options.metadata ?? {}
+      }, this.#maxVersions)
       await this.#write(new Map([...integrations, [integration, next]]))
-      this.#setup.logger.info({ integration, version: added.version }, 'secret version stored')
-      return { version: added.version }
+      this.#setup.logger.info({ integration, version }, 'secret version stored')
+      return { version }
     })
   }
 
@@ -183,11 +160,7 @@ class EmbeddedFileStore implements SecretStore {
       const record = integrations.get(integration)
       // Like Vault's PATCH on /metadata, which answers 404 for a path that was never written.
       if (record === undefined) throw new SecretVersionNotFoundError('latest', integration)
-      const next = {
-        ...record,
-        updatedAt: new Date(this.#clock.now()).toISOString(),
-        metadata: mergeMetadata(record.metadata, metadata)
-      }
+      const next = withMetadata(record, metadata, new Date(this.#clock.now()).toISOString())
       await this.#write(new Map([...integrations, [integration, next]]))
     })
   }
@@ -204,8 +177,7 @@ class EmbeddedFileStore implements SecretStore {
   async close (): Promise<void> {
     await this.#queue
     this.#closed = true
-    for (const key of this.#derived.values()) key.fill(0)
-    if (this.#setup.master.type === 'raw') this.#setup.master.key.fill(0)
+    this.#keys.wipe()
   }
 
   /** The current state, re-read first when another writer (the CLI, a restore) replaced the file. */
@@ -249,41 +221,16 @@ class EmbeddedFileStore implements SecretStore {
   }
 
   async #load (text: string): Promise<void> {
-    const envelope = parseEnvelope(text, this.#setup.file)
-    if (this.#setup.master.type === 'passphrase' && envelope.kdf === undefined) {
-      throw new SecretFileError('wrong-key', `${this.#setup.file} was encrypted with a 32-byte key, but BROKER_MASTER_KEY holds a passphrase; ${this.#setup.keyAdvice}. The file was left untouched`)
-    }
-    const key = await this.#keyFor(envelope.kdf)
-    const plaintext = openEnvelope(envelope, key, this.#setup.file, this.#setup.keyAdvice)
-    try {
-      const document = JSON.parse(plaintext.toString('utf8')) as { integrations: Record<string, IntegrationRecord> }
-      this.#integrations = new Map(
-        Object.entries(document.integrations).map(([name, record]) => [name, freezeRecord(record)])
-      )
-    } finally {
-      plaintext.fill(0)
-    }
-    this.#sealing = { key, kdf: envelope.kdf }
-  }
-
-  async #keyFor (kdf: ScryptParams | undefined): Promise<Buffer> {
-    const master = this.#setup.master
-    if (master.type === 'raw') return master.key
-    if (kdf === undefined) throw new Error('a passphrase needs scrypt parameters')
-    const cached = this.#derived.get(kdf.salt)
-    if (cached !== undefined) return cached
-    const key = await deriveKey(master.passphrase, kdf)
-    this.#derived.set(kdf.salt, key)
-    return key
+    const opened = await openDocument(text, this.#setup.file, this.#keys, this.#setup.keyAdvice)
+    this.#integrations = opened.integrations
+    this.#sealing = opened.sealing
   }
 
   /** Seals and replaces the file atomically; memory changes only after the new file is durable. */
   async #write (integrations: Integrations): Promise<void> {
     const sealing = this.#sealing
     if (sealing === undefined) throw new Error('store not opened')
-    const plaintext = Buffer.from(JSON.stringify({ integrations: Object.fromEntries(integrations) }))
-    const sealed = seal(plaintext, sealing.key, sealing.kdf)
-    plaintext.fill(0)
+    const sealed = sealDocument(integrations, sealing)
     try {
       await writeFileAtomic(this.#setup.file, sealed)
     } catch (error) {
@@ -293,48 +240,4 @@ class EmbeddedFileStore implements SecretStore {
     this.#integrations = integrations
     this.#identity = await identify(this.#setup.file)
   }
-}
-
-function mergeMetadata (current: SecretMetadata, patch: SecretMetadata): SecretMetadata {
-  const merged: SecretMetadata = { ...current }
-  for (const key of METADATA_KEYS) {
-    const value = patch[key]
-    if (typeof value === 'string') merged[key] = value
-  }
-  return Object.freeze(merged)
-}
-
-function withoutData (entry: VersionRecord): VersionRecord {
-  const { data: _dropped, ...rest } = entry
-  return rest
-}
-
-function freezeRecord (record: IntegrationRecord): IntegrationRecord {
-  for (const entry of record.versions) if (entry.data !== undefined) Object.freeze(entry.data)
-  Object.freeze(record.metadata)
-  return record
-}
-
-async function readStoreFile (file: string): Promise<{ text: string, identity: FileIdentity } | undefined> {
-  try {
-    const identity = await identify(file)
-    return identity === undefined ? undefined : { text: await readFile(file, 'utf8'), identity }
-  } catch (error) {
-    if (isNotFound(error)) return undefined
-    throw unreadable(file, error)
-  }
-}
-
-async function identify (file: string): Promise<FileIdentity | undefined> {
-  try {
-    const { ino, size, mtimeMs } = await stat(file)
-    return { ino, size, mtimeMs }
-  } catch (error) {
-    if (isNotFound(error)) return undefined
-    throw unreadable(file, error)
-  }
-}
-
-function sameIdentity (a: FileIdentity | undefined, b: FileIdentity | undefined): boolean {
-  return a?.ino === b?.ino && a?.size === b?.size && a?.mtimeMs === b?.mtimeMs
 }

@@ -62,6 +62,43 @@ export async function deriveKey (passphrase: string, params: ScryptParams): Prom
 }
 
 /**
+ * The keys a store seals and opens with: the raw master key itself, or keys derived from the passphrase, one per salt
+ * (scrypt is slow on purpose, so each is derived once and kept until the store closes).
+ */
+export class StoreKeys {
+  readonly #master: MasterKey
+  readonly #derived = new Map<string, Buffer>()
+
+  constructor (master: MasterKey) {
+    this.#master = master
+  }
+
+  get passphrase (): boolean { return this.#master.type === 'passphrase' }
+
+  /** The scrypt parameters for a new store file: a fresh salt for a passphrase, none for a raw key. */
+  newKdf (): ScryptParams | undefined {
+    return this.#master.type === 'passphrase' ? newScryptParams() : undefined
+  }
+
+  async keyFor (kdf: ScryptParams | undefined): Promise<Buffer> {
+    const master = this.#master
+    if (master.type === 'raw') return master.key
+    if (kdf === undefined) throw new Error('a passphrase needs scrypt parameters')
+    const cached = this.#derived.get(kdf.salt)
+    if (cached !== undefined) return cached
+    const key = await deriveKey(master.passphrase, kdf)
+    this.#derived.set(kdf.salt, key)
+    return key
+  }
+
+  /** Overwrites every key held in memory. */
+  wipe (): void {
+    for (const key of this.#derived.values()) key.fill(0)
+    if (this.#master.type === 'raw') this.#master.key.fill(0)
+  }
+}
+
+/**
  * Reads the key file beside the store, or creates it when no store file exists yet: a new key for an existing store
  * could never open it, and would hide the real problem (a lost key file). Creation writes a
  * temp file opened 'wx' with mode 0600 and hard-links it into place: the key file never exists half-written or

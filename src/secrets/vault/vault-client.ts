@@ -11,6 +11,10 @@ import type { VaultConfig } from '../../config/schema.js'
 
 export type VaultClient = NodeVault.client
 
+/** Retry-After advice when Vault is sealed (an operator must unseal it) or otherwise unavailable (seconds). */
+export const RETRY_AFTER_SEALED_SECONDS = 30
+export const RETRY_AFTER_UNAVAILABLE_SECONDS = 5
+
 /** A failed Vault call with nothing secret in it: the HTTP status and Vault's error texts, or the socket error code. */
 export class VaultCallError extends Error {
   override readonly name = 'VaultCallError'

@@ -1,4 +1,7 @@
-/** How a stored scoped API token is sent to the gateway (docs/reference/atlassian.md §3: both forms are accepted). */
+/**
+ * How Atlassian takes a scoped API token: HTTP Basic with `email:token` when the account's email is known, else the
+ * token as a Bearer. One owner for the header: the token provider sends it, the credential probe and `init` check it.
+ */
 import { CredentialInvalidError } from '../errors.js'
 import type { CredentialData } from '../secrets/secret-store.js'
 
