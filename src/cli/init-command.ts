@@ -8,6 +8,7 @@
  */
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
+import { systemClock } from '../clock.js'
 import type { Logger } from 'pino'
 import { CREDENTIAL_PROBES, type CredentialVerifier } from '../atlassian/credential-probe.js'
 import { integrationNamed } from '../config/integration-lookup.js'
@@ -168,7 +169,7 @@ async function store (
         await storeSiteCache(writer.store, context.logger).write(name, {
           site: integration.site.toLowerCase(),
           cloudId: integration.cloudId,
-          resolvedAt: new Date().toISOString()
+          resolvedAt: new Date(systemClock.now()).toISOString()
         })
       }
       return { ...result, storeKind: writer.store.kind }

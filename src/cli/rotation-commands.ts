@@ -4,6 +4,7 @@
  * skips that), written with check-and-set against the version read, one audit record per action in
  * `callers.admin.auditFile` when set, announced to the fleet. Values are never printed.
  */
+import { systemClock } from '../clock.js'
 import { daysUntil } from '../credentials/expiry.js'
 import { credentialHistory } from '../credentials/rotation.js'
 import { howVerified, printOutcome, withWriter, type WriterContext } from './cli-writer.js'
@@ -52,7 +53,7 @@ export async function secretHistory (
     return
   }
   const { metadata } = history
-  const days = metadata.expires_at === undefined ? undefined : daysUntil(metadata.expires_at, Date.now())
+  const days = metadata.expires_at === undefined ? undefined : daysUntil(metadata.expires_at, systemClock.now())
   out.write(
     `${target.name}: current version ${history.currentVersion ?? '-'}; last rotated ${metadata.rotated_at ?? '-'} by ${metadata.rotated_by ?? '-'}; ` +
       `expires ${metadata.expires_at ?? '-'}${days === undefined ? '' : ` (${days} days)`}; owner ${metadata.owner ?? '-'}\n`

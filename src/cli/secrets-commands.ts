@@ -76,7 +76,7 @@ export async function writeSecret (
 export async function listSecrets (context: SecretsCommandContext, options: { json?: boolean }): Promise<void> {
   const summaries = await withStore(context, (store) => store.list())
   const out = context.stdout ?? process.stdout
-  const now = Date.now()
+  const now = systemClock.now()
   const rows = Object.keys(context.config.integrations).map((name) => {
     const summary = summaries.find((entry) => entry.integration === name)
     const expiresAt = summary?.metadata.expires_at
