@@ -7,7 +7,7 @@
  */
 import { Redis } from 'ioredis'
 import type { Logger } from 'pino'
-import type { Clock, TimerHandle } from '../clock.js'
+import { systemClock, type Clock, type TimerHandle } from '../clock.js'
 import type { FleetConfig } from '../config/schema.js'
 import { errorCode } from '../errors.js'
 import { redisOptions } from './redis-options.js'
@@ -30,7 +30,11 @@ export class RedisLink {
   readonly #handlers = new Map<string, (message: string) => void>()
   readonly #refusals = new Set<string>()
 
-  /** `clock` times the command deadline and the PING probe, so a test can make Redis "slow" without waiting. */
+  /**
+   * `clock` schedules the PING probe. The command deadline measures a network round trip, so it runs on real time
+   * like undici's headersTimeout: a test that moves a manual clock by minutes while Redis answers in microseconds
+   * would otherwise see every command in flight "time out" (fleet-usage.test.ts did).
+   */
   constructor (config: FleetConfig['redis'], logger: Logger, clock: Clock) {
     this.#logger = logger
     this.#clock = clock
@@ -82,7 +86,7 @@ export class RedisLink {
   async run<T> (command: (redis: Redis) => Promise<T>): Promise<T | undefined> {
     if (!this.#up || this.#closed) return undefined
     try {
-      return await withDeadline(command(this.command), this.#timeoutMs, this.#clock)
+      return await withDeadline(command(this.command), this.#timeoutMs)
     } catch (error) {
       const code = errorCode(error)
       const message = (error as Error).message ?? ''
@@ -139,7 +143,7 @@ export class RedisLink {
     this.#probe = this.#clock.setTimer(() => {
       this.#probe = undefined
       if (this.command.status !== 'ready') { this.#scheduleProbe(); return }
-      withDeadline(this.command.ping(), this.#timeoutMs, this.#clock)
+      withDeadline(this.command.ping(), this.#timeoutMs)
         .then(() => { this.#markUp() }, () => { this.#scheduleProbe() })
     }, PROBE_MS)
   }
@@ -150,14 +154,14 @@ export class RedisLink {
  * it reads a reply that already arrived: the verdict waits for one more turn of the loop (setImmediate runs after
  * the poll phase that reads sockets), so CPU starvation here is not mistaken for a slow Redis.
  */
-async function withDeadline<T> (promise: Promise<T>, ms: number, clock: Clock): Promise<T> {
+async function withDeadline<T> (promise: Promise<T>, ms: number): Promise<T> {
   let timer: TimerHandle | undefined
   const expired = new Promise<never>((_resolve, reject) => {
-    timer = clock.setTimer(() => { setImmediate(() => { reject(Object.assign(new Error(`command timed out after ${ms} ms`), { code: 'ETIMEDOUT' })) }) }, ms)
+    timer = systemClock.setTimer(() => { setImmediate(() => { reject(Object.assign(new Error(`command timed out after ${ms} ms`), { code: 'ETIMEDOUT' })) }) }, ms)
   })
   try {
     return await Promise.race([promise, expired])
   } finally {
-    if (timer !== undefined) clock.clearTimer(timer)
+    if (timer !== undefined) systemClock.clearTimer(timer)
   }
 }

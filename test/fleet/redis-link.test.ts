@@ -19,24 +19,24 @@ async function until (check: () => boolean): Promise<boolean> {
   return check()
 }
 
-t.test('a slow Redis: the command deadline and the PING probe run on the injected clock', { skip }, async (t) => {
+t.test('a slow Redis: the command deadline runs on real time, the PING probe on the injected clock', { skip }, async (t) => {
   const redis = await RedisServer.start(t)
   const clock = new ManualClock()
-  const config = { url: redis.url, keyPrefix: 'link', commandTimeoutMs: 250, connectTimeoutMs: 2_000 }
+  const config = { url: redis.url, keyPrefix: 'link', commandTimeoutMs: 100, connectTimeoutMs: 2_000 }
   const link = new RedisLink(config, createLogger({ level: 'silent' }), clock)
   t.teardown(async () => { redis.resume(); await link.close() })
   link.start()
   t.equal(await until(() => link.connected), true, 'connected')
 
+  // A manual clock moved by minutes while Redis answers at once times nothing out: the deadline is a round trip's.
+  const moved = link.run(async (client) => await client.ping())
+  await clock.advance(60_000)
+  t.equal(await moved, 'PONG', 'moving the injected clock does not time a command out')
+  t.equal(link.connected, true)
+
   redis.pause()
-  let answer: unknown = 'pending'
-  const ping = link.run(async (client) => await client.ping()).then((value) => { answer = value })
-  await new Promise((resolve) => setTimeout(resolve, 50))
-  t.equal(answer, 'pending', 'no verdict while the manual clock stands still')
-  await clock.advance(250)
-  await ping
-  t.equal(answer, undefined, 'past commandTimeoutMs on the clock: no answer, never a throw')
-  t.same(link.state(), { connected: false, detail: 'degraded: command timed out after 250 ms' }, 'degraded, with the reason')
+  t.equal(await link.run(async (client) => await client.ping()), undefined, 'past commandTimeoutMs: no answer, never a throw')
+  t.same(link.state(), { connected: false, detail: 'degraded: command timed out after 100 ms' }, 'degraded, with the reason')
 
   redis.resume()
   await clock.advance(999)
