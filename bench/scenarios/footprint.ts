@@ -1,9 +1,9 @@
 /**
- * Scenario 8: footprint of the `serve` command as a pod runs it (built CLI, file store, the small config): time from
- * spawn to the first `/readyz` 200, and RSS when idle after that, median of N starts. The reference is a bare
- * `node:http` server answering 200 on the same probe, started the same way. On Node 22.10 and later the broker's
- * compile cache (src/cli/compile-cache.ts) is primed by one start that is not counted, as a restarted pod finds it;
- * each round also starts the broker with the cache off, to show what the cache buys.
+ * Scenario 8: footprint of the `serve` command as a pod runs it (the built CLI under `npm run bench`, file store, the
+ * small config): time from spawn to the first `/readyz` 200, and RSS when idle after that, median of N starts. The
+ * reference is a bare `node:http` server answering 200 on the same probe, started the same way. On Node 22.10 and
+ * later the broker's compile cache (src/cli/compile-cache.ts) is primed by one start that is not counted, as a
+ * restarted pod finds it; each round also starts the broker with the cache off, to show what the cache buys.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
@@ -18,11 +18,18 @@ import { median, metric, type Scenario } from './scenario.js'
 
 const BARE = "require('node:http').createServer((q, s) => { s.end('ok') }).listen(Number(process.argv[1]), '127.0.0.1')"
 
-/** The built CLI: dist/src/cli/main.js beside dist/bench (`npm run bench` builds first). */
-function cliPath (): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url))
+/**
+ * The CLI as this run sees it, like the bench's other children (processes.ts): the built dist/src/cli/main.js beside
+ * dist/bench (`npm run bench` builds first), or src/cli/main.ts through tsx's loader when the bench itself runs from
+ * source (the test suite's smoke run), so a fresh clone's `npm test` needs no build.
+ */
+function cliCommand (): { argv: string[], built: boolean } {
+  const here = fileURLToPath(import.meta.url)
+  let dir = path.dirname(here)
   while (!existsSync(path.join(dir, 'package.json'))) dir = path.dirname(dir)
-  return path.join(dir, 'dist/src/cli/main.js')
+  if (path.extname(here) === '.js') return { argv: [path.join(dir, 'dist/src/cli/main.js')], built: true }
+  const loader = process.execArgv.filter((arg) => !arg.startsWith('--cpu-prof'))
+  return { argv: [...loader, path.join(dir, 'src/cli/main.ts')], built: false }
 }
 
 /** Polls /readyz every 5 ms from spawn; returns ms to the first 200. */
@@ -73,6 +80,7 @@ export const footprint: Scenario = {
       const env = { ...process.env, BROKER_MASTER_KEY: MASTER_KEY, BROKER_CONFIG: '', NODE_COMPILE_CACHE: path.join(dir, 'compile-cache') }
       const uncachedEnv = { ...env, NODE_DISABLE_COMPILE_CACHE: '1' }
       const hasCompileCache = 'flushCompileCache' in module
+      const cli = cliCommand()
       const runs: {
         broker: Array<{ readyMs: number, rssMb: number }>
         uncached: Array<{ readyMs: number, rssMb: number }>
@@ -82,7 +90,7 @@ export const footprint: Scenario = {
         const port = await freePort()
         // JSON is YAML: the small config, listening on a free port.
         writeFileSync(configFile, JSON.stringify({ ...brokerConfigInput('small', { upstreamUrl: upstream.url, dataDir: dir }), listen: { host: '127.0.0.1', port } }))
-        return await startOnce([cliPath(), 'serve', '--config', configFile], startEnv, port, cpus.proxy)
+        return await startOnce([...cli.argv, 'serve', '--config', configFile], startEnv, port, cpus.proxy)
       }
       if (hasCompileCache) await startBroker(env)
       for (let round = 0; round < starts; round++) {
@@ -103,7 +111,7 @@ export const footprint: Scenario = {
           metric('idle RSS', 'MB', median(runs.broker.map((run) => run.rssMb)), median(runs.baseline.map((run) => run.rssMb)), 'difference', { on: 'broker', op: '<', value: 60 })
         ],
         notes: [
-          `median of ${starts} starts of the built CLI (\`serve --config\`, file store, small config), pinned like the proxy; /readyz polled every 5 ms from spawn; RSS read from /proc 1 s after ready`,
+          `median of ${starts} starts of ${cli.built ? 'the built CLI' : 'the CLI from source through tsx (not comparable with a built run)'} (\`serve --config\`, file store, small config), pinned like the proxy; /readyz polled every 5 ms from spawn; RSS read from /proc 1 s after ready`,
           hasCompileCache
             ? 'compile cache primed by one uncounted start (a restarted pod); "no compile cache" starts with NODE_DISABLE_COMPILE_CACHE=1'
             : `Node ${process.version} has no compile cache: both start-up rows are the same starts`

@@ -1,7 +1,8 @@
 /**
  * Smoke run of `npm run bench -- --quick` (CI's): two scenarios through the real processes (upstream, baseline, broker
  * children), checking the report's shape and that the cold herd made exactly one token exchange. No timed assertion:
- * figures from a shared machine say nothing about correctness.
+ * figures from a shared machine say nothing about correctness. The bench runs from source through tsx, so the test
+ * needs no earlier build (`npm install && npm test` on a fresh clone).
  */
 import { existsSync, readFileSync } from 'node:fs'
 import path from 'node:path'
@@ -74,4 +75,7 @@ t.test('bench --quick writes a comparable report; the herd made one exchange', a
   const ready = footprint?.metrics.find((metric) => metric.name === 'spawn to /readyz 200')
   const uncached = footprint?.metrics.find((metric) => metric.name === 'spawn to /readyz 200, no compile cache')
   t.ok(ready !== undefined && ready.broker > 0 && uncached !== undefined && uncached.broker > 0, 'starts with and without the compile cache were timed')
+  // Regression: on a fresh clone (no `npm run build`) the footprint scenario spawned dist/src/cli/main.js, which did
+  // not exist, and failed "process exited 1 before it was ready". From source it starts src/cli/main.ts through tsx.
+  t.match(footprint?.notes.join(' '), /the CLI from source through tsx/, 'the smoke run needs no build and says so')
 })

@@ -20,11 +20,9 @@ const COLD_CONCURRENCY = 100
 const BUDGET = 40
 const ROTATED_SECRET = 'rotated-client-secret-0123456789ab'
 
-if (findRedisServer() === undefined) {
-  t.pass('skipped: redis-server is not installed (.ci/run installs it)')
-} else {
-  t.test('ten sidecars act as one broker', { timeout: 120_000 }, async (t) => { await fleet(t) })
-}
+// Without the binary the test is skipped (counted as such), never passed.
+const noRedis = findRedisServer() === undefined ? 'redis-server is not installed (.ci/run installs it)' : false
+t.test('ten sidecars act as one broker', { timeout: 120_000, skip: noRedis }, async (t) => { await fleet(t) })
 
 const sign = createSigner({ key: CALLER_SECRET, algorithm: 'HS256' })
 const token = (sub: string, roles: string[] = []): string => sign({ sub, aud: 'atlassian-broker', roles, exp: Math.floor(Date.now() / 1000) + 3600 })
