@@ -43,12 +43,6 @@ function testSources (): string[] {
     .sort()
 }
 
-/**
- * Files another change of issue 23 mends in parallel; checked as a tap `todo` (reported, not failing) until that
- * change is merged. Empty this list then: a listed file that is clean is reported below so it is not forgotten.
- */
-const PENDING = new Set(['fleet/fleet-limits.test.ts', 'fleet/fair-share-script.test.ts'])
-
 t.test('the checker finds each way a skip was passed off as a pass, and nothing else', async (t) => {
   // Built by joining, so that these lines of this file do not match themselves.
   const call = (method: string, args: string): string => `t.${method}(${args})`
@@ -69,11 +63,6 @@ t.test('no test under test/ passes where it should skip', async (t) => {
   t.ok(files.length > 100, `${files.length} test sources scanned`)
   for (const file of files) {
     const hits = fakeSkips(readFileSync(path.join(TEST_ROOT, file), 'utf8')).map((hit) => `${file}:${hit.line}: ${hit.what}: ${hit.text}`)
-    if (PENDING.has(file)) {
-      t.same(hits, [], `test/${file} (pending)`, { todo: 'mended by a parallel change of issue 23; drop it from PENDING once merged' })
-      if (hits.length === 0) t.comment(`test/${file} is clean now: remove it from PENDING`)
-    } else {
-      t.same(hits, [], `test/${file} skips with tap's skip`)
-    }
+    t.same(hits, [], `test/${file} skips with tap's skip`)
   }
 })
