@@ -29,19 +29,26 @@ export class AuditFile {
   readonly #mode: number
   readonly #label: string
   readonly #logger: Logger
-  #stream: WriteStream
+  /** Undefined when the file could not be opened: records then go only to the log, and nothing fails because of it. */
+  #stream: WriteStream | undefined
   /** Bytes in the current file: what it held when opened plus what was written since. */
   #bytes: number
   #dropped = 0
 
   constructor (options: AuditFileOptions) {
-    mkdirSync(path.dirname(options.file), { recursive: true })
     this.#file = options.file
     this.#maxFileBytes = options.maxFileBytes ?? Infinity
     this.#mode = options.mode
     this.#label = options.label
     this.#logger = options.logger
-    this.#stream = this.#open()
+    try {
+      mkdirSync(path.dirname(options.file), { recursive: true })
+      this.#stream = this.#open()
+    } catch (error) {
+      // An unwritable audit file must not stop a credential write or the broker's start (the CLI often runs as
+      // another user than the broker): the records still reach the log.
+      this.#logger.error({ file: this.#file, code: (error as NodeJS.ErrnoException).code }, `${this.#label} file cannot be opened; records go to the log only`)
+    }
     this.#bytes = sizeOf(options.file)
   }
 
@@ -72,7 +79,7 @@ export class AuditFile {
       this.#bytes = 0
       return
     }
-    this.#stream.end()
+    this.#stream?.end()
     this.#stream = next
     this.#bytes = 0
     this.#logger.info({ file: this.#file, rotatedTo: `${this.#file}.1` }, `${this.#label} file rotated`)
@@ -80,6 +87,7 @@ export class AuditFile {
 
   /** Appends one record as one line. */
   append (record: unknown): void {
+    if (this.#stream === undefined) return
     if (this.#stream.writableLength > MAX_BUFFERED_BYTES || this.#stream.destroyed) {
       if (this.#dropped++ === 0) this.#logger.error(`${this.#label} is falling behind: records are being dropped`)
       return
@@ -98,8 +106,9 @@ export class AuditFile {
   /** Flushes what is buffered and closes the file. */
   close (): Promise<void> {
     return new Promise((resolve) => {
-      if (this.#stream.destroyed || this.#stream.closed) { resolve(); return }
-      this.#stream.end(() => resolve())
+      const stream = this.#stream
+      if (stream === undefined || stream.destroyed || stream.closed) { resolve(); return }
+      stream.end(() => resolve())
     })
   }
 }
