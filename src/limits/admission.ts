@@ -2,9 +2,9 @@
  * The proxy's `admit` hook, and the one owner of what each limit means. An integration on quota hold is refused
  * first (without spending anything), then, in this order:
  * - the integration's `budget`: one per integration, shared by its callers;
- * - the matching rule's `rateLimit`: one per rule × caller;
  * - calls in flight: the rule's `maxConcurrent` per rule × caller, or else the caller's default share
- *   (`limits.callerMaxConcurrent`) per caller over every rule without one, each call holding exactly one slot.
+ *   (`limits.callerMaxConcurrent`) per caller over every rule without one, each call holding exactly one slot;
+ * - the matching rule's `rateLimit`: one per rule × caller (a call refused here gives its slot back).
  * Where each is counted is the backend's business (limit-backend.ts): this process (local-limits.ts) or, in fleet
  * mode, Redis with this process as the fallback (src/fleet/fleet-admission.ts). Admission stays synchronous unless a
  * backend must ask Redis, so the common path costs no promise.
@@ -45,30 +45,34 @@ export function createAdmission (parts: AdmissionParts): Admit {
   const refuse = (caller: string, integration: string, waitMs: number): never => {
     throw withRetryAfter(new CallerRateLimitedError(caller, integration), waitMs / 1000)
   }
-  const slot = (caller: string, integration: string, rule: CompiledRule): Release | Promise<Release> => {
-    // The rule's own maxConcurrent replaces the caller's default share: a call is counted against one of them.
-    const limit = rule.maxConcurrent ?? defaultMaxConcurrent
-    if (limit === undefined) return noop
-    return then(backend.takeSlot(caller, rule.maxConcurrent === undefined ? undefined : rule, limit), (release) => {
-      if (release === false) throw withRetryAfter(new CallerRateLimitedError(caller, integration), 1)
+  const rate = (caller: string, integration: string, rule: CompiledRule, release: Release): Release | Promise<Release> => {
+    if (rule.rateLimit === undefined) return release
+    return then(backend.takeRate(rule, caller, rule.rateLimit), (waitMs) => {
+      if (waitMs > 0) {
+        release()
+        refuse(caller, integration, waitMs)
+      }
       return release
     })
   }
-  const rate = (caller: string, integration: string, rule: CompiledRule): Release | Promise<Release> => {
-    if (rule.rateLimit === undefined) return slot(caller, integration, rule)
-    return then(backend.takeRate(rule, caller, rule.rateLimit), (waitMs) => {
-      if (waitMs > 0) refuse(caller, integration, waitMs)
-      return slot(caller, integration, rule)
+  // Calls in flight before the rate: a caller at its concurrency limit is refused without spending its rate tokens.
+  const slotThenRate = (caller: string, integration: string, rule: CompiledRule): Release | Promise<Release> => {
+    // The rule's own maxConcurrent replaces the caller's default share: a call is counted against one of them.
+    const limit = rule.maxConcurrent ?? defaultMaxConcurrent
+    if (limit === undefined) return rate(caller, integration, rule, noop)
+    return then(backend.takeSlot(caller, rule.maxConcurrent === undefined ? undefined : rule, limit), (release) => {
+      if (release === false) throw withRetryAfter(new CallerRateLimitedError(caller, integration), 1)
+      return rate(caller, integration, rule, release)
     })
   }
 
   return (caller, integration, rule) => {
     parts.quotaHold.check(integration)
     const budget = budgets.get(integration)
-    if (budget === undefined) return rate(caller, integration, rule)
+    if (budget === undefined) return slotThenRate(caller, integration, rule)
     return then(backend.takeBudget(integration, caller, budget), (waitMs) => {
       if (waitMs > 0) refuse(caller, integration, waitMs)
-      return rate(caller, integration, rule)
+      return slotThenRate(caller, integration, rule)
     })
   }
 }
