@@ -65,7 +65,6 @@ function proxiedCall (request: FastifyRequest, reply: FastifyReply, proxy: Proxy
     upstreamStatus: proxy.upstreamStatus,
     upstreamMs: proxy.upstreamMs,
     upstreamRequestId: proxy.upstreamRequestId,
-    rateLimitReason: proxy.rateLimitReason,
     upstreamRateLimit: proxy.upstreamRateLimit,
     bytesIn: proxy.bytesIn(),
     bytesOut: proxy.bytesOut,

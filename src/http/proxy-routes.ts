@@ -85,7 +85,6 @@ async function proxyPlugin (app: FastifyInstance, options: ProxyPluginOptions): 
         upstreamStartedAt: undefined,
         upstreamMs: undefined,
         upstreamRequestId: undefined,
-        rateLimitReason: undefined,
         upstreamRateLimit: undefined,
         errorCode: undefined,
         bytesIn: () => 0,
@@ -128,7 +127,6 @@ async function proxyPlugin (app: FastifyInstance, options: ProxyPluginOptions): 
         const requestIdHeader = response.headers['x-arequestid'] ?? response.headers['atl-traceid']
         context.upstreamRequestId = typeof requestIdHeader === 'string' ? requestIdHeader : undefined
         context.upstreamRateLimit = response.rateLimit
-        context.rateLimitReason = response.statusCode === 429 ? response.rateLimit.reason : undefined
         if (release) response.body.once('close', release)
         sendUpstream(reply, response, context)
         return reply

@@ -7,7 +7,7 @@
  */
 import type { Logger } from 'pino'
 import { AuditFile } from '../audit-file.js'
-import type { ProxiedCall, UsageSink } from './proxied-call.js'
+import { rateLimitReasonOf, type ProxiedCall, type UsageSink } from './proxied-call.js'
 
 export interface CallAuditRecord {
   at: string
@@ -59,7 +59,7 @@ export function toRecord (call: ProxiedCall): CallAuditRecord {
     upstreamStatus: call.upstreamStatus ?? null,
     upstreamMs: call.upstreamMs === undefined ? null : Math.round(call.upstreamMs * 100) / 100,
     upstreamRequestId: call.upstreamRequestId ?? null,
-    rateLimitReason: call.rateLimitReason ?? null,
+    rateLimitReason: rateLimitReasonOf(call) ?? null,
     bytesIn: call.bytesIn,
     bytesOut: call.bytesOut
   }

@@ -21,7 +21,6 @@ export interface ProxiedCall {
   upstreamMs: number | undefined
   /** Atlassian's request id (`x-arequestid`, or `atl-traceid`), to trace a change in Jira back to the caller. */
   upstreamRequestId: string | undefined
-  rateLimitReason: string | undefined
   /** The final upstream answer's rate-limit headers, as the forwarder parsed them (once); undefined without one. */
   upstreamRateLimit: UpstreamRateLimit | undefined
   bytesIn: number
@@ -34,11 +33,16 @@ export interface ProxiedCall {
  * The same call while it runs (`request.proxy`, filled in by the proxy plugin): the ProxiedCall fields the proxy learns
  * on its way, plus when the upstream call started and a byte counter read once the answer has ended.
  */
-export type ProxyContext = Pick<ProxiedCall, 'integration' | 'path' | 'upstreamStatus' | 'upstreamMs' | 'upstreamRequestId' | 'rateLimitReason' | 'upstreamRateLimit' | 'errorCode' | 'bytesOut'> & {
+export type ProxyContext = Pick<ProxiedCall, 'integration' | 'path' | 'upstreamStatus' | 'upstreamMs' | 'upstreamRequestId' | 'upstreamRateLimit' | 'errorCode' | 'bytesOut'> & {
   upstreamStartedAt: number | undefined
   bytesIn: () => number
 }
 
 export interface UsageSink {
   record (call: ProxiedCall): void
+}
+
+/** Why Atlassian refused the call with a 429 (`RateLimit-Reason`, else the beta policy), read from the one parse. */
+export function rateLimitReasonOf (call: Pick<ProxiedCall, 'upstreamStatus' | 'upstreamRateLimit'>): string | undefined {
+  return call.upstreamStatus === 429 ? call.upstreamRateLimit?.reason : undefined
 }

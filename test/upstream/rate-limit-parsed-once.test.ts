@@ -7,7 +7,7 @@ import { join, relative } from 'node:path'
 import t, { type Test } from 'tap'
 import { request } from 'undici'
 import type { UpstreamRateLimit } from '../../src/atlassian/rate-limit-headers.js'
-import type { ProxiedCall } from '../../src/usage/proxied-call.js'
+import { rateLimitReasonOf, type ProxiedCall } from '../../src/usage/proxied-call.js'
 import { BETA_RATE_LIMIT_HEADERS, FakeAtlassian } from '../helpers/fake-atlassian.js'
 import { JIRA_CLOUD_ID, WIKI_CLOUD_ID, startHarness, type Harness } from '../helpers/broker-harness.js'
 import { ManualClock } from '../helpers/manual-clock.js'
@@ -118,7 +118,7 @@ t.test('a quota 429 with Atlassian\'s headers: one parsed object, and hold, head
     retryAfterSeconds: 1800,
     beta: { policy: 'global-app-quota', quota: 65000, windowSeconds: 3600, remaining: 11000, resetSeconds: 600 }
   }], 'headroom updated')
-  t.equal(seen.calls[0]?.rateLimitReason, 'jira-quota-global-based', 'the call record names the same reason')
+  t.equal(seen.calls[0] === undefined ? undefined : rateLimitReasonOf(seen.calls[0]), 'jira-quota-global-based', 'the call record names the same reason')
   const metrics = await (await request(`${h.url}/metrics`)).body.text()
   t.match(metrics, /atlassian_broker_upstream_rate_limited_total\{integration="jira-main",reason="jira-quota-global-based"\} 1\n/, 'metric incremented')
 })
