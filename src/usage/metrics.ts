@@ -7,13 +7,16 @@ import type { ExchangeOutcome } from '../tokens/token-provider.js'
 import { normaliseReason, type UpstreamRateLimit } from '../atlassian/rate-limit-headers.js'
 import { UNKNOWN_INTEGRATION, type Labels } from './labels.js'
 import type { ProxiedCall } from './proxied-call.js'
+import { callOutcome, type CallOutcome } from './call-outcome.js'
 import { thresholdSeconds, type ExpiryThresholds } from '../credentials/expiry-rule.js'
 
-const RATE_LIMIT_SOURCES: Readonly<Record<string, string>> = {
-  BROKER_ERR_CALLER_RATE_LIMITED: 'caller_limit',
-  BROKER_ERR_UPSTREAM_RATE_LIMITED: 'quota_hold'
+/** The `source` label of a 429, from the one classification of a call (call-outcome.ts). */
+const RATE_LIMIT_SOURCES: Readonly<Partial<Record<CallOutcome, string>>> = {
+  callerLimited: 'caller_limit',
+  quotaHeld: 'quota_hold',
+  atlassianLimited: 'upstream'
 }
-const rateLimitSource = (call: ProxiedCall): string => call.errorCode === undefined ? 'upstream' : RATE_LIMIT_SOURCES[call.errorCode] ?? 'other'
+const rateLimitSource = (call: ProxiedCall): string => RATE_LIMIT_SOURCES[callOutcome(call)] ?? 'other'
 
 const SECONDS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
 const EXCHANGE_RESULTS: readonly ExchangeOutcome[] = ['ok', 'rejected', 'unavailable', 'error']
