@@ -8,7 +8,7 @@ import { Redis } from 'ioredis'
 import type { FleetConfig } from '../config/schema.js'
 import { encodeEvent } from './fleet-events.js'
 import { FleetKeys } from './keys.js'
-import { describeRedisFailure, redisOptions, withPasswordFile } from './redis-options.js'
+import { describeRedisFailure, redisOptions } from './redis-options.js'
 
 /**
  * True when the fleet was told. False when not; `onFailure` then hears why (TLS, authentication, refused, ...) in
@@ -25,7 +25,7 @@ export async function announceCredentialChange (
   // with only "Connection is closed", so the first event is the cause worth naming.
   let failure: unknown
   try {
-    const config = withPasswordFile(fleet.redis)
+    const config = fleet.redis
     const keys = new FleetKeys(config.keyPrefix)
     redis = new Redis(config.url, redisOptions(config, 'once'))
     redis.on('error', (error: unknown) => { failure ??= error })

@@ -15,7 +15,6 @@ import type { UsageTally } from '../usage/tally.js'
 import { decodeEvent, encodeEvent, type FleetEvent } from './fleet-events.js'
 import { FleetKeys } from './keys.js'
 import { RedisLink } from './redis-link.js'
-import { withPasswordFile } from './redis-options.js'
 import type { LimitBackend } from '../limits/limit-backend.js'
 import { FleetAdmission } from './fleet-admission.js'
 import { FleetLimits } from './fleet-limits.js'
@@ -59,7 +58,7 @@ export class Fleet {
     this.#clock = deps.clock
     this.#integrations = new Set(Object.keys(config.integrations))
     this.keys = new FleetKeys(config.fleet.redis.keyPrefix)
-    this.link = new RedisLink(withPasswordFile(config.fleet.redis), this.#logger, deps.clock)
+    this.link = new RedisLink(config.fleet.redis, this.#logger, deps.clock)
     const publish = (event: FleetEvent): void => {
       void this.link.run((redis) => redis.publish(this.keys.events, encodeEvent(event, this.pod)))
     }

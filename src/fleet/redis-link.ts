@@ -10,7 +10,7 @@ import type { Logger } from 'pino'
 import { systemClock, type Clock, type TimerHandle } from '../clock.js'
 import type { FleetConfig } from '../config/schema.js'
 import { errorCode } from '../errors.js'
-import { redisOptions } from './redis-options.js'
+import { commandTimeoutBackstopMs, redisOptions } from './redis-options.js'
 
 export type LinkListener = () => void
 
@@ -44,7 +44,7 @@ export class RedisLink {
     this.command = new Redis(config.url, {
       ...options,
       enableOfflineQueue: false,
-      commandTimeout: Math.max(1_000, config.commandTimeoutMs * 4)
+      commandTimeout: commandTimeoutBackstopMs(config)
     })
     // The subscriber queues its SUBSCRIBE until connected and re-subscribes by itself after a reconnect.
     this.#subscriber = new Redis(config.url, { ...options, enableOfflineQueue: true, autoResubscribe: true })

@@ -14,7 +14,8 @@ const MAX_RECONNECT_DELAY_MS = 2_000
 
 /**
  * `link`: reconnects forever (never faster than every 100 ms nor slower than every 2 s); `once`: one attempt, no
- * retry, for a command line that must answer now. The password must already be read (withPasswordFile).
+ * retry, for a command line that must answer now. A `passwordFile` is read here, at each build (trailing newline
+ * dropped), so no caller can connect without it.
  */
 export function redisOptions (config: RedisConfig, use: 'link' | 'once'): RedisOptions {
   const tls = config.url.startsWith('rediss://') || config.tls !== undefined
@@ -32,18 +33,20 @@ export function redisOptions (config: RedisConfig, use: 'link' | 'once'): RedisO
       : {
           maxRetriesPerRequest: 0,
           retryStrategy: () => null,
-          commandTimeout: Math.max(1_000, config.commandTimeoutMs * 4)
+          commandTimeout: commandTimeoutBackstopMs(config)
         }),
     ...(config.username === undefined ? {} : { username: config.username }),
-    ...(config.password === undefined ? {} : { password: config.password }),
+    ...(config.passwordFile !== undefined
+      ? { password: readFileSync(config.passwordFile, 'utf8').replace(/\r?\n$/, '') }
+      : config.password === undefined ? {} : { password: config.password }),
     ...(tls === undefined ? {} : { tls })
   }
 }
 
-/** The password from passwordFile, read at start (trailing newline dropped); unchanged when not configured. */
-export function withPasswordFile (config: RedisConfig): RedisConfig {
-  if (config.passwordFile === undefined) return config
-  return { ...config, password: readFileSync(config.passwordFile, 'utf8').replace(/\r?\n$/, '') }
+/** ioredis's own command timeout, a backstop only: the link applies `commandTimeoutMs` itself, discounting
+ * event-loop lag (redis-link.ts). */
+export function commandTimeoutBackstopMs (config: RedisConfig): number {
+  return Math.max(1_000, config.commandTimeoutMs * 4)
 }
 
 const TLS_CODES = /^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|SELF_SIGNED_|DEPTH_ZERO_|HOSTNAME_MISMATCH|EPROTO$)/
