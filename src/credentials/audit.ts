@@ -38,13 +38,18 @@ export interface AuditRecord extends Omit<AuditEntry, 'oldVersion' | 'newVersion
   newVersion: number | null
 }
 
-/** Maps an error to its audit outcome and code. */
-export function auditFailure (error: unknown): { outcome: AuditOutcome, code: string | undefined } {
-  const known = isBrokerError(error) ? error.code : undefined
-  if (known === 'BROKER_ERR_SECRET_VERSION_CONFLICT') return { outcome: 'conflict', code: known }
-  const status = isBrokerError(error) ? error.statusCode : undefined
-  if (known !== undefined && typeof status === 'number' && status < 500) return { outcome: 'refused', code: known }
-  return { outcome: 'failed', code: known ?? 'BROKER_ERR_INTERNAL' }
+/** The audit outcome of an answer: a concurrent change is a conflict, any other 4xx (a 409 STATE_CONFLICT too: the
+ * request does not apply) refused, else failed. */
+export function auditOutcome (answer: { statusCode: number, code: string }): { outcome: AuditOutcome, code: string } {
+  const outcome = answer.code === 'BROKER_ERR_SECRET_VERSION_CONFLICT' ? 'conflict' : answer.statusCode < 500 ? 'refused' : 'failed'
+  return { outcome, code: answer.code }
+}
+
+/** Maps an error to its audit outcome and code; anything but a broker error is an internal failure. */
+export function auditFailure (error: unknown): { outcome: AuditOutcome, code: string } {
+  return isBrokerError(error) && typeof error.statusCode === 'number'
+    ? auditOutcome({ statusCode: error.statusCode, code: error.code })
+    : { outcome: 'failed', code: 'BROKER_ERR_INTERNAL' }
 }
 
 export class AuditLog {

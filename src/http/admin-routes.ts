@@ -19,7 +19,7 @@ import type { CredentialVerifier } from '../atlassian/credential-probe.js'
 import type { CredentialSource } from '../secrets/credential-source.js'
 import type { SecretStore } from '../secrets/secret-store.js'
 import type { TokenProvider } from '../tokens/token-provider.js'
-import { audited, type AuditAction, type AuditLog, type AuditOutcome } from '../credentials/audit.js'
+import { audited, auditOutcome, type AuditAction, type AuditLog } from '../credentials/audit.js'
 import { integrationStates } from '../credentials/integration-state.js'
 
 export interface AdminPluginOptions {
@@ -125,9 +125,8 @@ export function createAdminPlugin (options: AdminPluginOptions): (app: FastifyIn
       const actor = request.adminName !== '' ? request.adminName : request.caller?.id
       if (action === undefined || actor === undefined || auditedRequests.has(request)) return
       const { body } = toProblem(error, request.id)
-      const outcome: AuditOutcome = body.statusCode === 409 ? 'conflict' : body.statusCode < 500 ? 'refused' : 'failed'
       const integration = String((request.params as { name?: unknown }).name ?? '').slice(0, 64)
-      audit.record({ actor, action, integration, via: options.via, requestId: request.id, outcome, code: body.code, detail: `refused before the ${action}: ${body.message.slice(0, 160)}` })
+      audit.record({ actor, action, integration, via: options.via, requestId: request.id, ...auditOutcome(body), detail: `refused before the ${action}: ${body.message.slice(0, 160)}` })
     })
 
     app.get('/admin/integrations', async () => {
