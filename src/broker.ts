@@ -18,7 +18,7 @@ import { QuotaHold } from './limits/quota-hold.js'
 import type { Policy } from './policy/policy.js'
 import { Readiness } from './http/readiness.js'
 import { CredentialExpiry } from './credentials/expiry.js'
-import type { ReloadOutcome } from './config/reload.js'
+import type { ConfigReloaderOptions, ReloadOutcome } from './config/reload.js'
 import { LiveConfig } from './config/live-config.js'
 import { FirstCallWatch } from './atlassian/first-call.js'
 import { resolveSites } from './atlassian/site-resolver.js'
@@ -67,8 +67,9 @@ export interface Broker {
   fleet: Fleet | undefined
   /** The swappable integrations and policy, and the loaded config's hash and time. */
   live: LiveConfig
-  /** Counts a reload's outcome in the metrics (a no-op when metrics are off). */
-  recordReload: (outcome: ReloadOutcome['outcome']) => void
+  /** What a reload needs of the broker: sites resolved as at start (the same clock and Vault site cache), its
+   * clock, and the metric that counts each outcome. */
+  reloading: Pick<ConfigReloaderOptions, 'resolveSites' | 'now' | 'record'>
   /** The metrics listener (`metrics.listen`), if configured; server.ts listens on it. */
   metricsApp: FastifyInstance | undefined
   close (): Promise<void>
@@ -82,7 +83,10 @@ export async function createBroker (parsed: ParsedConfig, options: BrokerOptions
   // A Vault store is opened first (it reads only `secrets`): resolved sites are also cached in its metadata.
   const early = options.store ?? (parsed.secrets.store === 'vault' ? await openStore() : undefined)
   // Integrations named by site get their cloudId here (fresh, else cached); a site never resolved stops the start.
-  const resolved = await resolveSites(parsed, { logger, now: () => new Date(clock.now()), ...(early?.kind === 'vault' ? { shared: storeSiteCache(early, logger) } : {}) })
+  const siteOptions = { now: () => new Date(clock.now()), ...(early?.kind === 'vault' ? { shared: storeSiteCache(early, logger) } : {}) }
+  const resolveSitesOf = async (config: ParsedConfig, log: Logger): Promise<BrokerConfig> =>
+    await resolveSites(config, { logger: log, ...siteOptions })
+  const resolved = await resolveSitesOf(parsed, logger)
     .catch(async (error: unknown) => {
       if (options.store === undefined) await early?.close()
       throw error
@@ -171,7 +175,11 @@ export async function createBroker (parsed: ParsedConfig, options: BrokerOptions
     startedAt: clock.now()
   }
   const usageView = { tally: usage.tally, ops, ...(fleetUsage ? { fleet: () => fleetUsage.snapshot() } : {}) }
-  const recordReload = (outcome: ReloadOutcome['outcome']): void => { usage.metrics?.onReload(outcome) }
+  const reloading = {
+    resolveSites: resolveSitesOf,
+    now: () => new Date(clock.now()),
+    record: (outcome: ReloadOutcome['outcome']): void => { usage.metrics?.onReload(outcome) }
+  }
   // With metrics.listen, the metrics are served there only, never on the listener that carries /proxy.
   const metricsApp =
     usage.metrics !== undefined && config.metrics.listen !== undefined
@@ -217,7 +225,7 @@ export async function createBroker (parsed: ParsedConfig, options: BrokerOptions
     credentialAdmin,
     fleet,
     live,
-    recordReload,
+    reloading,
     metricsApp,
     close: () => app.close()
   }

@@ -8,7 +8,6 @@ import { createBroker, type Broker } from './broker.js'
 import { CALLER_KEY_FILE } from './callers/caller-keys.js'
 import type { LoadedConfig } from './config/load.js'
 import { ConfigReloader } from './config/reload.js'
-import { resolveSites } from './atlassian/site-resolver.js'
 
 export interface RunningServer {
   broker: Broker
@@ -57,8 +56,7 @@ export async function startServer (loaded: LoadedConfig, logger: Logger): Promis
         live: broker.live,
         running: broker.config,
         logger,
-        resolveSites: async (parsed, logger) => await resolveSites(parsed, { logger }),
-        record: broker.recordReload
+        ...broker.reloading
       })
   if (reloader !== undefined && config.reload.watchFile) reloader.watchFile()
   return { broker, url: address, reloader, stop: async () => { reloader?.close(); await broker.close() } }

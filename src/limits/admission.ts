@@ -45,7 +45,8 @@ export function createAdmission (parts: AdmissionParts): Admit {
   const refuse = (caller: string, integration: string, waitMs: number): never => {
     throw withRetryAfter(new CallerRateLimitedError(caller, integration), waitMs / 1000)
   }
-  const rate = (caller: string, integration: string, rule: CompiledRule, release: Release): Release | Promise<Release> => {
+  const rate = (caller: string, integration: string, rule: CompiledRule, release: Release):
+  Release | Promise<Release> => {
     if (rule.rateLimit === undefined) return release
     return then(backend.takeRate(rule, caller, rule.rateLimit), (waitMs) => {
       if (waitMs > 0) {

@@ -7,6 +7,9 @@ import { loadConfig } from '../../src/config/load.js'
 import { createLogger } from '../../src/logger.js'
 import { createFileStore } from '../../src/secrets/file/file-store.js'
 import { startServer } from '../../src/server.js'
+import { createBroker } from '../../src/broker.js'
+import { ConfigReloader } from '../../src/config/reload.js'
+import { ManualClock } from '../helpers/manual-clock.js'
 import { CALLER_SECRET, CLIENT_ID, CLIENT_SECRET, JIRA_CLOUD_ID, WIKI_CLOUD_ID, memoryLogStream } from '../helpers/broker-harness.js'
 import { FakeAtlassian, streamSha256 } from '../helpers/fake-atlassian.js'
 import { createSigner } from 'fast-jwt'
@@ -94,4 +97,24 @@ t.test('a reload adds an integration and its policy, refuses a bad file, and nev
   const metrics = await (await request(`${server.url}/metrics`)).body.text()
   t.match(metrics, 'atlassian_broker_config_reload_total{outcome="applied"} 1')
   t.match(metrics, 'atlassian_broker_config_reload_total{outcome="rejected"} 1')
+})
+
+t.test('regression: a reload resolved sites and stamped its time off the broker\'s clock (server.ts built its own options)', async (t) => {
+  const fake = await FakeAtlassian.start({ t, sites: [{ product: 'jira', cloudId: JIRA_CLOUD_ID }, { product: 'confluence', cloudId: WIKI_CLOUD_ID }] })
+  fake.setSiteName(SITE, WIKI_CLOUD_ID)
+  const dir = t.testdir({ data: {} })
+  const file = path.join(dir, 'atlassian-broker.yaml')
+  const jiraOnly = '  jira-main: { product: jira, cloudId: ' + JIRA_CLOUD_ID + ' }'
+  const rule = '  - { caller: report-job, integration: "*", methods: [GET], paths: ["/**"] }'
+  writeFileSync(file, configText(fake, jiraOnly, rule))
+  const clock = new ManualClock(Date.parse('2026-11-23T12:00:00Z'))
+  const logger = createLogger({ level: 'silent' })
+  const broker = await createBroker(loadConfig(file, {}).config, { logger, clock })
+  t.teardown(() => broker.close())
+  const reloader = new ConfigReloader({ file, live: broker.live, running: broker.config, logger, ...broker.reloading })
+  writeFileSync(file, configText(fake, `${jiraOnly}\n  wiki-main: { product: confluence, site: ${SITE} }`, rule))
+  await clock.advance(90_000)
+  t.equal((await reloader.reload()).outcome, 'applied')
+  t.equal(broker.live.integrations['wiki-main']?.cloudId, WIKI_CLOUD_ID, 'the site was resolved')
+  t.equal(broker.live.state.loadedAt, '2026-11-23T12:01:30.000Z', 'the reload\'s time is the broker\'s clock, not the wall')
 })
