@@ -18,7 +18,8 @@ Commands:
   secrets rotate INTEGRATION [--expires-at DATE] [--owner TEAM] [--no-verify]
                                                verify a new credential (JSON on stdin) with Atlassian,
                                                then store it as a new version (check-and-set)
-  secrets rollback INTEGRATION [--to VERSION]  make an older version's credential current again (verified first)
+  secrets rollback INTEGRATION [--to VERSION] [--no-verify]
+                                               make an older version's credential current again (verified first)
   secrets history INTEGRATION [--json]         versions, who wrote them and when; never values
   init --integration NAME --site SITE --product jira|confluence [--credential oauth|api-token] [--caller SUB] [--no-verify]
                                                add an integration: look its cloudId up, verify the credential
@@ -119,7 +120,7 @@ export async function main (argv: string[]): Promise<number> {
     return 0
   }
   if (command === 'secrets' && subcommand === 'rollback') {
-    await rollbackSecret(context, target, values.to === undefined ? {} : { to: values.to })
+    await rollbackSecret(context, target, { ...(values.to === undefined ? {} : { to: values.to }), ...(values['no-verify'] === true ? { verify: false } : {}) })
     return 0
   }
   if (command === 'secrets' && subcommand === 'history') {

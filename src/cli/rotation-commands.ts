@@ -19,7 +19,7 @@ export interface RotationCommandContext extends SecretsCommandContext {
 export async function rollbackSecret (
   context: RotationCommandContext,
   integration: string | undefined,
-  options: { to?: string }
+  options: { to?: string, verify?: boolean }
 ): Promise<void> {
   const target = integrationConfig(context.config, integration)
   const toVersion = options.to === undefined ? undefined : parseVersion(options.to)
@@ -27,10 +27,11 @@ export async function rollbackSecret (
     integration: target.name,
     config: target.config,
     actor: context.actor,
-    toVersion
+    toVersion,
+    verify: options.verify
   }))
   const out = context.stdout ?? process.stdout
-  out.write(`Verified the credential of version ${result.restoredVersion ?? '?'} of ${target.name} again${result.check === undefined ? '' : ` ${howVerified(result.check)}`}.\n`)
+  if (result.check !== undefined) out.write(`Verified the credential of version ${result.restoredVersion ?? '?'} of ${target.name} again ${howVerified(result.check)}.\n`)
   printOutcome(context.config, result, out)
 }
 
