@@ -5,7 +5,7 @@
  * are numbers, dates and a reason from Atlassian; nothing of the request (no token) is kept.
  */
 import type { Clock } from '../clock.js'
-import type { RateLimitEntry, RateLimitState, UpstreamRateLimit } from '../atlassian/rate-limit-headers.js'
+import { NO_RATE_LIMIT, type RateLimitEntry, type RateLimitState, type UpstreamRateLimit } from '../atlassian/rate-limit-headers.js'
 
 export interface HeadroomEntry {
   integration: string
@@ -69,6 +69,8 @@ export class UpstreamHeadroom {
   /** Every upstream answer (forwarder's onUpstreamResponse, headers parsed there once); answers without rate-limit
    * headers leave the last entry. */
   observe (integration: string, statusCode: number, rateLimit: UpstreamRateLimit): void {
+    // Most answers carry no rate-limit headers: they leave before the integration lookup.
+    if (rateLimit === NO_RATE_LIMIT && statusCode !== 429) return
     if (!this.#known(integration)) return
     const { enforced, beta } = rateLimit
     const withRetry = statusCode === 429 && enforced.retryAfterMs !== undefined

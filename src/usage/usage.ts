@@ -6,6 +6,7 @@
 import type { Logger } from 'pino'
 import type { Clock } from '../clock.js'
 import type { BrokerConfig } from '../config/schema.js'
+import { integrationNamed } from '../config/integration-lookup.js'
 import type { CredentialExpiry } from '../credentials/expiry.js'
 import { CallAudit } from './call-audit.js'
 import { createLabels, type Labels } from './labels.js'
@@ -41,7 +42,7 @@ export class Usage implements UsageSink {
     // Read live: config.integrations is the reloadable set (src/config/live-config.ts).
     this.headroom = new UpstreamHeadroom({
       clock: deps.clock,
-      integrations: (name) => Object.hasOwn(config.integrations, name)
+      integrations: (name) => integrationNamed(config.integrations, name) !== undefined
     })
     this.metrics = config.metrics.enabled
       ? new BrokerMetrics({
