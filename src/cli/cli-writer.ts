@@ -5,11 +5,10 @@
  * only then). Also the words every such command prints about the outcome.
  */
 import type { Logger } from 'pino'
-import { createCredentialVerifier, type CredentialCheck, type CredentialVerifier } from '../atlassian/credential-probe.js'
+import type { CredentialCheck, CredentialVerifier } from '../atlassian/credential-probe.js'
 import { systemClock } from '../clock.js'
 import type { BrokerConfig } from '../config/schema.js'
-import { AuditLog } from '../credentials/audit.js'
-import { CredentialWriter, type WriteResult } from '../credentials/credential-writer.js'
+import { CredentialWriter, credentialWriterParts, type WriteResult } from '../credentials/credential-writer.js'
 import type { RotationResult } from '../credentials/rotation.js'
 import { createSecretStore, revalidateMs } from '../secrets/create-secret-store.js'
 
@@ -29,17 +28,9 @@ export async function withWriter<T> (
 ): Promise<T> {
   const { config } = context
   // Failures are printed by main(); the audit's own log line would only repeat them on stderr.
-  const audit = new AuditLog({
-    logger: context.logger.child({}, { level: 'error' }),
-    clock: systemClock,
-    file: config.callers.admin.auditFile,
-    maxFileBytes: config.callers.admin.maxFileBytes
-  })
-  const verify = context.verify ?? createCredentialVerifier({
-    tokenUrl: config.atlassian.tokenUrl,
-    apiUrl: config.atlassian.apiUrl,
-    timeoutMs: config.atlassian.timeouts.tokenMs
-  })
+  const parts = credentialWriterParts(config, { logger: context.logger.child({}, { level: 'error' }), clock: systemClock })
+  const { audit } = parts
+  const verify = context.verify ?? parts.verify
   const fleet = config.fleet
   const announce = fleet === undefined
     ? undefined

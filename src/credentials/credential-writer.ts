@@ -10,10 +10,13 @@
  *    tells the fleet through Redis (fleet/announce.ts). The caller supplies `announce`, so this module loads neither.
  * A failed announcement never undoes the write: brokers find the new version by revalidation.
  */
-import type { CredentialCheck, CredentialVerifier } from '../atlassian/credential-probe.js'
+import type { Logger } from 'pino'
+import type { Dispatcher } from 'undici'
+import { createCredentialVerifier, type CredentialCheck, type CredentialVerifier } from '../atlassian/credential-probe.js'
 import type { Clock } from '../clock.js'
+import type { BrokerConfig } from '../config/schema.js'
 import type { SecretStore } from '../secrets/secret-store.js'
-import { audited, type AuditEntry, type AuditLog } from './audit.js'
+import { AuditLog, audited, type AuditEntry } from './audit.js'
 import { rollbackCredential, rotateCredential, type RollbackInput, type RotateInput, type RotationResult } from './rotation.js'
 
 /** How a new credential arrived: `secrets put`, `init`, or a rotation (CLI or admin API). */
@@ -31,6 +34,24 @@ export interface CredentialWriterOptions {
    * undefined when there is none to tell. A throw counts as false, its message (never a secret) kept as the cause.
    */
   announce?: ((result: RotationResult) => Promise<boolean | undefined>) | undefined
+}
+
+/**
+ * What every writer is built from, the same for the CLI and the broker: the one verifier against the configured
+ * token endpoint and API gateway (through `apiDispatcher` when the broker has one), and the credential audit file.
+ */
+export function credentialWriterParts (
+  config: Pick<BrokerConfig, 'atlassian' | 'callers'>,
+  deps: { logger: Logger, clock: Clock, apiDispatcher?: Dispatcher | undefined }
+): { verify: CredentialVerifier, audit: AuditLog } {
+  const verify = createCredentialVerifier({
+    tokenUrl: config.atlassian.tokenUrl,
+    apiUrl: config.atlassian.apiUrl,
+    timeoutMs: config.atlassian.timeouts.tokenMs,
+    ...(deps.apiDispatcher === undefined ? {} : { apiDispatcher: deps.apiDispatcher })
+  })
+  const { auditFile, maxFileBytes } = config.callers.admin
+  return { verify, audit: new AuditLog({ logger: deps.logger, clock: deps.clock, file: auditFile, maxFileBytes }) }
 }
 
 export interface WriteResult extends RotationResult {

@@ -10,13 +10,14 @@ import type { Clock } from '../clock.js'
 import type { BrokerConfig } from '../config/schema.js'
 import type { CredentialExpiry } from '../credentials/expiry.js'
 import { ExpiryWatcher } from '../credentials/expiry-watcher.js'
-import { createCredentialVerifier, type CredentialVerifier } from '../atlassian/credential-probe.js'
+import type { CredentialVerifier } from '../atlassian/credential-probe.js'
+import { credentialWriterParts } from '../credentials/credential-writer.js'
 import type { CredentialSource } from '../secrets/credential-source.js'
 import type { SecretStore } from '../secrets/secret-store.js'
 import type { TokenProvider } from '../tokens/token-provider.js'
 import { buildAdminListener } from './admin-listener.js'
 import { createAdminPlugin } from './admin-routes.js'
-import { AuditLog } from '../credentials/audit.js'
+import type { AuditLog } from '../credentials/audit.js'
 
 export interface CredentialAdmin {
   /** For AppDeps.plugins on the main listener. */
@@ -41,16 +42,12 @@ export async function createCredentialAdmin (config: BrokerConfig, deps: {
   dispatcher?: Dispatcher | undefined
   verify?: CredentialVerifier | undefined
 }): Promise<CredentialAdmin> {
-  const verify = deps.verify ?? createCredentialVerifier({
-    tokenUrl: config.atlassian.tokenUrl,
-    apiUrl: config.atlassian.apiUrl,
-    timeoutMs: config.atlassian.timeouts.tokenMs,
-    ...(deps.dispatcher ? { apiDispatcher: deps.dispatcher } : {})
-  })
+  const { logger, clock } = deps
+  const parts = credentialWriterParts(config, { logger, clock, apiDispatcher: deps.dispatcher })
+  const verify = deps.verify ?? parts.verify
+  const { audit } = parts
   const expiry = deps.expiry
   const expiryWatcher = new ExpiryWatcher({ expiry, clock: deps.clock, logger: deps.logger })
-  const { auditFile, maxFileBytes } = config.callers.admin
-  const audit = new AuditLog({ logger: deps.logger, clock: deps.clock, file: auditFile, maxFileBytes })
   const shared = {
     integrations: config.integrations,
     store: deps.store,
