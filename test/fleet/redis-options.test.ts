@@ -68,12 +68,23 @@ t.test('a Redis behind a private CA', { skip: skipReason() }, async (t: Test) =>
     await inspect.set(tokenKey, 'sealed')
     const heard = new Promise<string>((resolve) => { listener.on('message', (_channel: string, message: string) => { resolve(message) }) })
     await listener.subscribe('tls-test:events')
+    // The subscription as Redis sees it: a listener whose TLS handshake was slow (a loaded CI machine) may still be
+    // reconnecting, and a message published then is lost rather than late.
+    for (let tries = 0; tries < 250; tries++) {
+      const [, subscribers] = await inspect.pubsub('NUMSUB', 'tls-test:events') as [string, number]
+      if (subscribers === 1) break
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
     const causes: string[] = []
     const announced = await announceCredentialChange(fleetConfig({ url, tls: { caFile: pki.ca } }), change, 'cli:test', (cause) => { causes.push(cause) })
     t.equal(announced, true, 'announced')
     t.same(causes, [], 'no failure reported')
     if (!announced) return // nothing will be heard
-    t.match(JSON.parse(await heard), { type: 'credential', integration: 'jira-main', version: 2, origin: 'cli:test' })
+    const late = new Promise<undefined>((resolve) => setTimeout(() => { resolve(undefined) }, 20_000).unref())
+    const message = await Promise.race([heard, late])
+    t.ok(message !== undefined, 'the listener heard the change')
+    if (message === undefined) return
+    t.match(JSON.parse(message), { type: 'credential', integration: 'jira-main', version: 2, origin: 'cli:test' })
     t.equal(await inspect.exists(tokenKey), 0, 'the old version\'s shared token is gone')
   })
 
