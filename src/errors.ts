@@ -9,6 +9,8 @@ import createError from '@fastify/error'
 export const CallerUnauthenticatedError = createError('BROKER_ERR_CALLER_UNAUTHENTICATED', 'Caller authentication failed: %s', 401)
 export const PolicyDeniedError = createError('BROKER_ERR_POLICY_DENIED', 'Policy denies %s', 403)
 export const AdminForbiddenError = createError('BROKER_ERR_ADMIN_FORBIDDEN', 'Admin access needs a caller token with the admin role %s', 403)
+export const AdminHostRefusedError = createError('BROKER_ERR_ADMIN_HOST_REFUSED', 'The admin listener does not answer to Host %s; use its bound address or localhost, or add the name to callers.admin.allowedHosts', 403)
+export const CrossOriginRefusedError = createError('BROKER_ERR_CROSS_ORIGIN_REFUSED', 'The admin listener refuses requests a browser made for another origin (%s)', 403)
 export const IntegrationNotFoundError = createError('BROKER_ERR_INTEGRATION_NOT_FOUND', 'Unknown integration "%s"', 404)
 export const RouteNotFoundError = createError('BROKER_ERR_ROUTE_NOT_FOUND', 'No route %s %s', 404)
 export const MethodNotAllowedError = createError('BROKER_ERR_METHOD_NOT_ALLOWED', 'Method %s is not allowed on %s; see the Allow header', 405)
@@ -19,6 +21,7 @@ export const SecretVersionNotFoundError = createError('BROKER_ERR_SECRET_VERSION
 export const SecretVersionConflictError = createError('BROKER_ERR_SECRET_VERSION_CONFLICT', 'Secret of "%s" changed concurrently (expected version %s); read it again and retry', 409)
 export const StateConflictError = createError('BROKER_ERR_STATE_CONFLICT', 'The request is well formed but does not apply to this broker as configured: %s', 409)
 export const CredentialVerificationFailedError = createError('BROKER_ERR_CREDENTIAL_VERIFICATION_FAILED', 'The new credential was refused by Atlassian and was not stored: %s', 422)
+export const UnsupportedMediaTypeError = createError('BROKER_ERR_UNSUPPORTED_MEDIA_TYPE', 'An admin change takes a JSON object body with Content-Type: application/json (%s)', 415)
 export const BodyTooLargeError = createError('BROKER_ERR_BODY_TOO_LARGE', 'Request body exceeds the configured limit of %s bytes', 413)
 export const RequestBodyTimeoutError = createError('BROKER_ERR_REQUEST_BODY_TIMEOUT', 'The request body did not arrive in time: %s', 408)
 export const HeadersTooLargeError = createError('BROKER_ERR_HEADERS_TOO_LARGE', 'Request headers exceed the configured limit', 431)
@@ -56,6 +59,8 @@ export const ERROR_CODES: readonly string[] = [
   CallerUnauthenticatedError,
   PolicyDeniedError,
   AdminForbiddenError,
+  AdminHostRefusedError,
+  CrossOriginRefusedError,
   IntegrationNotFoundError,
   RouteNotFoundError,
   MethodNotAllowedError,
@@ -66,6 +71,7 @@ export const ERROR_CODES: readonly string[] = [
   SecretVersionConflictError,
   StateConflictError,
   CredentialVerificationFailedError,
+  UnsupportedMediaTypeError,
   BodyTooLargeError,
   RequestBodyTimeoutError,
   HeadersTooLargeError,

@@ -55,11 +55,14 @@ const adminSchema = z.strictObject({
   role: z.string().min(1).optional(),
   /** A separate listener for the admin API (loopback port or unix socket) that needs no JWT. */
   listen: z.strictObject({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65_535).optional(), socket: z.string().optional() }).optional(),
+  /** More names the admin listener answers to (its Host header), besides its bound address and `localhost`: the names
+   * a reverse proxy in front of it forwards. Any other Host is refused, so DNS rebinding cannot reach it. */
+  allowedHosts: z.array(z.string().toLowerCase().regex(/^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*$/, 'a host name such as "broker-admin.internal" (no port, no scheme)').max(253)).default([]),
   /** Append-only JSON-lines audit of credential writes and admin actions (CLI and admin API). Past `maxFileBytes` it
    * is renamed to `<file>.1` (replacing the previous one) and a new one is started, as `usage.auditFile` is. */
   auditFile: z.string().optional(),
   maxFileBytes: positiveInt.min(4_096).default(67_108_864)
-}).default({ roleClaim: 'roles', maxFileBytes: 67_108_864 })
+}).default({ roleClaim: 'roles', allowedHosts: [], maxFileBytes: 67_108_864 })
 
 const rateLimitSchema = z.strictObject({
   perSecond: z.number().positive(),

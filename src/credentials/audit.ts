@@ -91,6 +91,15 @@ export class AuditLog {
     return record
   }
 
+  /** The one record of an attempt refused before its action ran: a body that is not JSON, an unknown integration, a
+   * caller without the admin role, a browser on the admin listener, a wrong method. */
+  refused (
+    entry: Pick<AuditEntry, 'actor' | 'action' | 'integration' | 'via' | 'requestId'>,
+    answer: { statusCode: number, code: string, message: string }
+  ): AuditRecord {
+    return this.record({ ...entry, ...auditOutcome(answer), detail: `refused before the ${entry.action}: ${answer.message.slice(0, 160)}` })
+  }
+
   /** Flushes and closes the file. */
   async close (): Promise<void> {
     await this.#file?.close()

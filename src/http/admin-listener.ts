@@ -1,7 +1,9 @@
 /**
  * The dedicated admin listener (`callers.admin.listen`): a second, small Fastify instance serving only the admin
  * plugin, on a unix socket (mode 0600) or a loopback port. Reaching it is the credential, so no caller JWT is needed
- * (admin-auth's `trustedListener`); that is why it refuses any address other than loopback.
+ * (admin-auth's `trustedListener`); that is why it refuses any address other than loopback, and why it refuses
+ * browsers' requests made for other origins (admin-browser-guard.ts). Every refused attempt at a change is audited,
+ * also those no route answered (a wrong method: 405; a name past the router's limit: 414).
  */
 import { chmod, lstat, unlink } from 'node:fs/promises'
 import { isIP } from 'node:net'
@@ -9,9 +11,13 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Logger } from 'pino'
 import type { BrokerConfig } from '../config/schema.js'
-import { CallerUnauthenticatedError } from '../errors.js'
-import { answerWithProblems } from './problem.js'
+import type { AuditLog } from '../credentials/audit.js'
+import { CallerUnauthenticatedError, type ProblemBody } from '../errors.js'
+import { answerFrameworkError, answerWithProblems, toProblem } from './problem.js'
 import adminAuth from './admin-auth.js'
+import { adminAnswerHeaders, refuseBrowserRequests } from './admin-browser-guard.js'
+import { mutatingActionOf } from './admin-routes.js'
+import { answerMethodNotAllowed } from './method-not-allowed.js'
 
 export type AdminListen = NonNullable<BrokerConfig['callers']['admin']['listen']>
 
@@ -34,14 +40,35 @@ const noCallers = fp(async (app: FastifyInstance) => {
 
 export async function buildAdminListener (
   config: BrokerConfig,
-  deps: { logger: Logger, plugin: (app: FastifyInstance) => Promise<void> }
+  deps: { logger: Logger, audit: AuditLog, plugin: (app: FastifyInstance) => Promise<void> }
 ): Promise<FastifyInstance> {
   const listen = config.callers.admin.listen
   if (listen === undefined) throw new Error('callers.admin.listen is not configured')
   checkAdminListen(listen)
   const loggerInstance: FastifyBaseLogger = deps.logger.child({ listener: 'admin' })
-  const app = Fastify({ loggerInstance, bodyLimit: 1_048_576, forceCloseConnections: true })
+  // Attempts no route answered; those a route answered are audited by the admin plugin's own hook.
+  const auditUnrouted = (target: string, requestId: string, problem: ProblemBody): void => {
+    const attempt = mutatingActionOf(target)
+    if (attempt !== undefined) deps.audit.refused({ actor: 'admin-listener', ...attempt, via: 'admin-listener', requestId }, problem)
+  }
+  const app = Fastify({
+    loggerInstance,
+    bodyLimit: 1_048_576,
+    forceCloseConnections: true,
+    // A target the router refuses (a name past its length limit: 414; bad percent-encoding: 400) gets a problem body
+    // and, when it names a change, an audit record.
+    frameworkErrors: (error, request, reply) => {
+      answerFrameworkError(error, request, reply, () => true)
+      auditUnrouted(request.raw.url ?? '', request.id, toProblem(error, request.id).body)
+    }
+  })
+  refuseBrowserRequests(app, { listen, allowedHosts: config.callers.admin.allowedHosts })
+  adminAnswerHeaders(app)
+  answerMethodNotAllowed(app)
   answerWithProblems(app)
+  app.addHook('onError', async (request, _reply, error) => {
+    if (request.is404) auditUnrouted(request.raw.url ?? '', request.id, toProblem(error, request.id).body)
+  })
   await app.register(noCallers)
   await app.register(adminAuth, { admin: config.callers.admin, trustedListener: true })
   await app.register(deps.plugin)

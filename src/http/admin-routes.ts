@@ -10,7 +10,8 @@ import { z } from 'zod'
 import type { Clock } from '../clock.js'
 import { integrationNamed } from '../config/integration-lookup.js'
 import type { IntegrationConfig } from '../config/schema.js'
-import { BadRequestError, IntegrationNotFoundError } from '../errors.js'
+import { BadRequestError, IntegrationNotFoundError, UnsupportedMediaTypeError } from '../errors.js'
+import { adminAnswerHeaders } from './admin-browser-guard.js'
 import { toProblem } from './problem.js'
 import type { CredentialExpiry } from '../credentials/expiry.js'
 import { credentialHistory, type RotationResult } from '../credentials/rotation.js'
@@ -19,7 +20,7 @@ import type { CredentialVerifier } from '../atlassian/credential-probe.js'
 import type { CredentialSource } from '../secrets/credential-source.js'
 import type { SecretStore } from '../secrets/secret-store.js'
 import type { TokenProvider } from '../tokens/token-provider.js'
-import { audited, auditOutcome, type AuditAction, type AuditLog } from '../credentials/audit.js'
+import { audited, type AuditAction, type AuditLog } from '../credentials/audit.js'
 import { integrationStates } from '../credentials/integration-state.js'
 
 export interface AdminPluginOptions {
@@ -44,12 +45,47 @@ const rotateBody = z.strictObject({
   expectedVersion: version.optional()
 })
 const rollbackBody = z.strictObject({ toVersion: version.min(1).optional(), expectedVersion: version.optional() })
+const dropTokenBody = z.strictObject({})
 
 const MUTATING_ROUTES = new Map<string, AuditAction>([
   ['POST /admin/integrations/:name/rotate', 'rotate'],
   ['POST /admin/integrations/:name/rollback', 'rollback'],
   ['DELETE /admin/integrations/:name/token', 'drop-token']
 ])
+
+const MUTATING_PATH = /^\/admin\/integrations\/([^/?]*)\/(rotate|rollback|token)(?:\?|$)/
+const PATH_ACTIONS = { rotate: 'rotate', rollback: 'rollback', token: 'drop-token' } as const satisfies Record<string, AuditAction>
+
+/** The mutating action a request target asks for, read from the target itself: also for the attempts no route
+ * answered (a method the path does not serve, a name past the router's length limit), which the admin listener audits
+ * too (admin-listener.ts). */
+export function mutatingActionOf (target: string): { action: AuditAction, integration: string } | undefined {
+  const match = MUTATING_PATH.exec(target)
+  if (match === null) return undefined
+  let integration = match[1] ?? ''
+  try { integration = decodeURIComponent(integration) } catch { /* kept as sent */ }
+  return { action: PATH_ACTIONS[match[2] as keyof typeof PATH_ACTIONS], integration: integration.slice(0, 64) }
+}
+
+/**
+ * A change (POST) needs `Content-Type: application/json` and a body. A page on another site can send a POST without a
+ * CORS preflight only as text/plain, form data or with no body at all (a `no-cors` fetch, `navigator.sendBeacon`); an
+ * empty body used to be taken as `{}`, which made a cross-site rollback one line of script. A DELETE may come without
+ * a body (no page can send one cross-origin without a preflight the broker never grants), and one with a body follows
+ * the same rule. Checked before the body is read.
+ */
+function requireJsonBody (request: FastifyRequest): void {
+  if (request.method === 'GET' || request.method === 'HEAD' || request.method === 'OPTIONS') return
+  const length = request.headers['content-length']
+  const type = request.headers['content-type']
+  const empty = (length === undefined && request.headers['transfer-encoding'] === undefined) || length === '0'
+  if (request.method === 'DELETE' && empty && type === undefined) return
+  const mediaType = (type ?? '').split(';')[0]?.trim().toLowerCase()
+  if (mediaType !== 'application/json') {
+    throw new UnsupportedMediaTypeError(type === undefined ? 'no Content-Type was sent' : 'another Content-Type was sent')
+  }
+  if (empty) throw new BadRequestError('the body is empty; an admin change takes a JSON object ({} when there is nothing to give)')
+}
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -60,7 +96,8 @@ declare module 'fastify' {
 
 /** Zod problems as field paths and codes only: the body holds a credential, so no message may quote input. */
 function parseBody<T> (schema: z.ZodType<T>, body: unknown): T {
-  const result = schema.safeParse(body ?? {})
+  // A missing or null body is no object: `{}` must be sent (requireJsonBody says why).
+  const result = schema.safeParse(body)
   if (result.success) return result.data
   const problems = result.error.issues.map((issue) => issue.code === 'unrecognized_keys'
     ? `unexpected field(s) ${issue.keys.map((key) => JSON.stringify(key.slice(0, 40))).join(', ')}`
@@ -113,20 +150,23 @@ export function createAdminPlugin (options: AdminPluginOptions): (app: FastifyIn
 
   return async function adminPlugin (app: FastifyInstance): Promise<void> {
     app.decorateRequest('adminName', '')
+    adminAnswerHeaders(app)
     app.addHook('onRequest', async (request) => {
       request.adminName = await app.requireAdmin(request)
+      requireJsonBody(request)
     })
 
     // Every refused attempt at a mutating action is recorded, also those refused before the action ran: a body that
     // is not JSON or has unknown fields, an unknown integration, a caller without the admin role. Unauthenticated
-    // attempts are not (anyone can make them; they go to the sampled log, callers/refusal-sampler.ts).
+    // attempts are not (anyone can make them; they go to the sampled log, callers/refusal-sampler.ts). On the admin
+    // listener whoever reached it is the actor, also when refused before admin-auth ran (a browser's request).
     app.addHook('onError', async (request, _reply, error) => {
       const action = MUTATING_ROUTES.get(`${request.method} ${request.routeOptions.url ?? ''}`)
-      const actor = request.adminName !== '' ? request.adminName : request.caller?.id
+      const actor = request.adminName !== '' ? request.adminName : request.caller?.id ?? (options.via === 'admin-listener' ? 'admin-listener' : undefined)
       if (action === undefined || actor === undefined || auditedRequests.has(request)) return
       const { body } = toProblem(error, request.id)
       const integration = String((request.params as { name?: unknown }).name ?? '').slice(0, 64)
-      audit.record({ actor, action, integration, via: options.via, requestId: request.id, ...auditOutcome(body), detail: `refused before the ${action}: ${body.message.slice(0, 160)}` })
+      audit.refused({ actor, action, integration, via: options.via, requestId: request.id }, body)
     })
 
     app.get('/admin/integrations', async () => {
@@ -194,6 +234,7 @@ export function createAdminPlugin (options: AdminPluginOptions): (app: FastifyIn
 
     app.delete('/admin/integrations/:name/token', async (request) => {
       const { name } = integrationOf(request)
+      if (request.body !== undefined) parseBody(dropTokenBody, request.body)
       auditedRequests.add(request)
       const entry = { actor: request.adminName, action: 'drop-token' as const, integration: name, via: options.via, requestId: request.id }
       const result = await audited(audit, entry, () => store.currentVersion(name), async () => {

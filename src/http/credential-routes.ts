@@ -61,7 +61,7 @@ export async function createCredentialAdmin (config: BrokerConfig, deps: {
   const plugin = createAdminPlugin({ ...shared, via: 'admin-api' })
   const adminApp = config.callers.admin.listen === undefined
     ? undefined
-    : await buildAdminListener(config, { logger: deps.logger, plugin: createAdminPlugin({ ...shared, via: 'admin-listener' }) })
+    : await buildAdminListener(config, { logger: deps.logger, audit, plugin: createAdminPlugin({ ...shared, via: 'admin-listener' }) })
   expiryWatcher.start()
   return {
     plugin,

@@ -109,7 +109,10 @@ export function answerFrameworkError (
   reply.raw.writeHead(body.statusCode, {
     'content-type': 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(text),
-    'x-request-id': request.id
+    'x-request-id': request.id,
+    // As every admin answer (admin-browser-guard.ts): this one skips the reply's hooks.
+    'cache-control': 'no-store',
+    'x-content-type-options': 'nosniff'
   })
   reply.raw.end(text)
 }

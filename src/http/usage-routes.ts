@@ -9,6 +9,7 @@ import type { UsageTally } from '../usage/tally.js'
 import { usageSnapshot } from '../usage/tally-views.js'
 import { opsSnapshot, type OpsSources } from '../usage/ops-view.js'
 import { loadOpsPage } from './ops-page/ops-page.js'
+import { adminAnswerHeaders } from './admin-browser-guard.js'
 
 /** This process's tally; in fleet mode also the whole fleet's, rebuilt from every pod's hour (`?scope=fleet`). */
 export interface UsageView { tally: UsageTally, fleet?: () => Promise<object>, ops?: OpsSources }
@@ -24,21 +25,22 @@ function selected (query: Record<string, unknown>, name: string): string | undef
 export function usageRoutes (view: UsageView): (app: FastifyInstance) => Promise<void> {
   const { tally, fleet, ops } = view
   return async (app) => {
+    adminAnswerHeaders(app)
     const onRequest = async (request: Parameters<typeof app.requireAdmin>[0]): Promise<void> => {
       await app.requireAdmin(request)
     }
-    app.get('/admin/usage', { onRequest }, async (request, reply) => {
+    app.get('/admin/usage', { onRequest }, async (request) => {
       const scope = (request.query as { scope?: unknown }).scope
       if (scope !== undefined && scope !== 'pod' && scope !== 'fleet') throw new BadRequestError('scope is "pod" (default) or "fleet"')
       if (scope === 'fleet' && fleet === undefined) throw new StateConflictError('scope=fleet needs fleet mode (the `fleet` section of the config)')
-      return reply.header('cache-control', 'no-store').send(scope === 'fleet' && fleet !== undefined ? await fleet() : usageSnapshot(tally))
+      return scope === 'fleet' && fleet !== undefined ? await fleet() : usageSnapshot(tally)
     })
 
     if (ops !== undefined) {
-      app.get('/admin/ops', { onRequest }, async (request, reply) => {
+      app.get('/admin/ops', { onRequest }, async (request) => {
         const query = request.query as Record<string, unknown>
         const snapshot = await opsSnapshot(ops, { caller: selected(query, 'caller'), integration: selected(query, 'integration') })
-        return reply.header('cache-control', 'no-store').send(snapshot)
+        return snapshot
       })
     }
 
@@ -47,9 +49,7 @@ export function usageRoutes (view: UsageView): (app: FastifyInstance) => Promise
       return reply
         .type('text/html; charset=utf-8')
         .header('content-security-policy', page.csp)
-        .header('x-content-type-options', 'nosniff')
         .header('referrer-policy', 'no-referrer')
-        .header('cache-control', 'no-store')
         .send(page.html)
     })
   }

@@ -196,13 +196,17 @@ function renderHeadroom (rows) {
   })
 }
 
-/** RFC 4180 quoting; a text cell starting with = + - @ gets a leading quote so a spreadsheet never runs it as a
- * formula. */
+/* A text cell a spreadsheet could run as a formula (OWASP "CSV Injection"): one starting with = + - @, a tab, CR or
+ * LF, also after leading whitespace (spreadsheets trim it), and the fullwidth forms (U+FF1D, U+FF0B, U+FF0D, U+FF20)
+ * that some read as the ASCII ones. */
+const CSV_FORMULA_START = /^(?:[\t\r\n]|\s*[=+\-@\uFF1D\uFF0B\uFF0D\uFF20])/
+
+/** RFC 4180 quoting; a text cell that could start a formula gets a leading quote, so it stays text. */
 function csvField (value) {
   if (value === null || value === undefined) return ''
   if (typeof value === 'number' || typeof value === 'boolean') return String(value)
   let text = String(value)
-  if (/^[=+\-@\t\r]/.test(text)) text = "'" + text
+  if (CSV_FORMULA_START.test(text)) text = "'" + text
   return /[",\r\n]/.test(text) ? '"' + text.replace(/"/g, '""') + '"' : text
 }
 
