@@ -134,6 +134,15 @@ t.test('fresh token: a revoked-token 401 is not a scope refusal; a large 401 bod
   t.same(tokens.dropped, ['Bearer t1'], 'dropped as a revoked token')
 })
 
+t.test('fresh token: a 401 whose body breaks while its start is read is a 502, as any broken answer', async (t) => {
+  const tokens = grants()
+  const broken = answer(401)
+  broken.body = new Readable({ read () { this.destroy(Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' })) } })
+  const send = scripted([broken])
+  await t.rejects(withFreshToken(send, tokens)(request(), '/t', body(true)), { code: 'BROKER_ERR_UPSTREAM_UNAVAILABLE', statusCode: 502 })
+  t.same(send.used, ['Bearer t1'], 'no replay')
+})
+
 const RETRY_ON = { ...DEFAULT_RETRY, enabled: true }
 
 t.test('retry: a burst 429 is drained, waited for and sent again', async (t) => {
