@@ -114,6 +114,7 @@ export async function createBroker (parsed: ParsedConfig, options: BrokerOptions
     refreshMarginSeconds: config.atlassian.tokenRefreshMarginSeconds,
     onExchange: (integration, outcome) => usage.metrics?.onExchange(integration, outcome),
     onCacheLookup: (integration, hit) => usage.metrics?.onCacheLookup(integration, hit),
+    onRefreshSuppressed: (integration) => usage.metrics?.onRefreshSuppressed(integration),
     ...(fleet ? { shared: fleet.tokens } : {})
   })
   const quotaHold = new QuotaHold({ clock, logger, ...(fleet ? { shared: fleet.hold } : {}) })

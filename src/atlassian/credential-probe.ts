@@ -19,7 +19,7 @@
  * - 404: the configured cloudId does not answer; the config is wrong, not the credential (StateConflictError).
  * - anything else (429, 5xx, no answer in time): Atlassian unavailable; nothing is stored, try again.
  * Gateway shapes: docs/reference/atlassian.md §4 (missing scope -> 401 "scope does not match"; bad or revoked
- * credential -> 401 without it; no product permission -> 403); jira.js tests /scope does not match/i on a 401 too.
+ * credential -> 401 without it; no product permission -> 403); scope-mismatch.ts detects the clause, as jira.js does.
  * Refusals become CredentialVerificationFailedError (422); messages never quote a credential value.
  */
 import type { Dispatcher } from 'undici'
@@ -32,6 +32,7 @@ import {
 import type { CredentialData } from '../secrets/secret-store.js'
 import { apiTokenAuthorization } from './api-token.js'
 import { firstCallHint } from './first-call.js'
+import { isScopeMismatch, SCOPE_MISMATCH_READ_BYTES } from './scope-mismatch.js'
 import { exchangeClientCredentials, type ExchangedToken, type ExchangeRequest } from './token-endpoint.js'
 
 type Product = IntegrationConfig['product']
@@ -70,7 +71,7 @@ export function probeVerdict (product: Product, answer: { status: number, body: 
   const { path, scope } = CREDENTIAL_PROBES[product]
   const { status } = answer
   if (status >= 200 && status < 300) return { verdict: 'accepted' }
-  if (status === 401 && /scope does not match/i.test(answer.body)) {
+  if (isScopeMismatch(status, answer.body)) {
     return {
       verdict: 'accepted',
       warning: `GET ${path} answered 401 "scope does not match": Atlassian accepted the credential, but it lacks the scope ${scope} (or its granular set); ` +
@@ -161,6 +162,6 @@ async function read (
     throw new UpstreamUnavailableError({ cause: new Error(`${name} ${errorCode(error) ?? ''}`.trim()) })
   }
   // Only the start is read: enough for the scope clause, and a large error page is not worth holding.
-  const body = (await response.body.text().catch(() => '')).slice(0, 2_048)
+  const body = (await response.body.text().catch(() => '')).slice(0, SCOPE_MISMATCH_READ_BYTES)
   return { status: response.statusCode, body }
 }

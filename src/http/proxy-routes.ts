@@ -15,6 +15,7 @@ import type { ProxyContext } from '../usage/proxied-call.js'
 import { CallerGone } from '../upstream/caller-gone.js'
 import type { Forwarder, ForwardResponse } from '../upstream/forwarder.js'
 import { callerResponseHeaders } from '../upstream/headers.js'
+import { refuseBodyOn } from '../upstream/prepared-body.js'
 
 export interface ProxyPluginOptions {
   integrations: Readonly<Record<string, IntegrationConfig>>
@@ -101,6 +102,7 @@ async function proxyPlugin (app: FastifyInstance, options: ProxyPluginOptions): 
       const checked = checkRequestPath(slash === -1 ? '/' : afterPrefix.slice(slash), query)
       if (!checked.ok) throw new PathRejectedError(checked.reason)
       context.path = checked.value.path
+      refuseBodyOn(request.method, request.headers)
 
       const decision = policy.decide(caller.id, integration, request.method, checked.value.path)
       if (!decision.allowed) throw new PolicyDeniedError(decision.reason)

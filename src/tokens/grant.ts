@@ -20,6 +20,8 @@ export interface TokenState {
   lastExchange: { at: string, outcome: ExchangeOutcome } | undefined
   /** Set while an older version is in use because Atlassian rejected this (current) version. */
   fallbackFrom: number | undefined
+  /** Epoch ms when the scope-refusal cooldown ends, while one runs (scope-refusals.ts). */
+  scopeRefusalUntil: number | undefined
 }
 
 export type ExchangeOutcome = 'ok' | 'rejected' | 'unavailable' | 'error'

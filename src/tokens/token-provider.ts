@@ -20,6 +20,7 @@ import type { StoredSecret } from '../secrets/secret-store.js'
 import { exchangeClientCredentials, type ExchangedToken, type ExchangeRequest } from '../atlassian/token-endpoint.js'
 import { apiTokenAuthorization } from '../atlassian/api-token.js'
 import { ExchangeBackoff } from './exchange-backoff.js'
+import { ScopeRefusals } from './scope-refusals.js'
 import type { AccessGrant, ExchangeOutcome, MintedToken, SharedTokenCache, TokenState } from './grant.js'
 
 export type { AccessGrant, ExchangeOutcome, MintedToken, SharedTokenCache, TokenState } from './grant.js'
@@ -38,6 +39,8 @@ export interface TokenProviderOptions {
   onExchange?: (integration: string, outcome: ExchangeOutcome) => void
   /** Usage hook: one call per lookup of a cached token. */
   onCacheLookup?: (integration: string, hit: boolean) => void
+  /** Usage hook: one call per scope-refusal 401 answered without a token refresh (scope-refusals.ts). */
+  onRefreshSuppressed?: (integration: string) => void
   /** Fleet mode (src/fleet/): one token per credential version for all sidecars. */
   shared?: SharedTokenCache
 }
@@ -55,6 +58,7 @@ export class TokenProvider {
   readonly #tokens: LRUCache<string, CachedToken>
   readonly #inflight = new Map<string, Promise<CachedToken>>()
   readonly #failures: ExchangeBackoff
+  readonly #scopeRefusals: ScopeRefusals
   readonly #lastExchange = new Map<string, TokenState['lastExchange']>()
   readonly #fallbacks = new Map<string, Fallback>()
   /** API-token integrations whose token Atlassian just answered 401 to: the next grant revalidates against the store.
@@ -66,9 +70,11 @@ export class TokenProvider {
     this.#exchange = options.exchange ?? exchangeClientCredentials
     this.#tokens = new LRUCache({ max: Math.max(100, Object.keys(options.integrations).length * 2) })
     this.#failures = new ExchangeBackoff(options.clock, options.logger)
+    this.#scopeRefusals = new ScopeRefusals(options.clock, options.logger, options.onRefreshSuppressed)
     // A new credential deserves an immediate try, whatever the backoff said about the old one.
     options.credentials.onChange(({ integration, version }) => {
       this.#failures.forget(integration)
+      this.#scopeRefusals.forget(integration)
       if (this.#fallbacks.get(integration)?.from !== version) this.#fallbacks.delete(integration)
     })
   }
@@ -111,6 +117,16 @@ export class TokenProvider {
   }
 
   /**
+   * Atlassian answered 401 "scope does not match" to this grant: true when it was dropped and a replay with a fresh one
+   * is worth a try; false when a new token would be refused the same way (scope-refusals.ts): answer the 401 as it is.
+   */
+  scopeRefused (integration: string, grant: AccessGrant): boolean {
+    if (this.#scopeRefusals.refused(integration, grant) === 'suppress') return false
+    this.invalidate(integration, grant)
+    return true
+  }
+
+  /**
    * Drops the cached token (admin action); the next request mints from the current version, fallback and backoff
    * forgotten. In fleet mode the drop reaches every sidecar, unless it came from the fleet (`fromFleet`).
    */
@@ -121,6 +137,7 @@ export class TokenProvider {
     ].filter((version): version is number => version !== undefined)
     this.#fallbacks.delete(integration)
     this.#failures.forget(integration)
+    this.#scopeRefusals.forget(integration)
     if (options.fromFleet !== true) this.#options.shared?.dropped(integration, versions)
     return this.#tokens.delete(integration)
   }
@@ -134,7 +151,8 @@ export class TokenProvider {
       secretVersion: live ? cached.secretVersion : this.#options.credentials.cachedVersion(integration),
       expiresInSeconds: live ? Math.round((cached.expiresAt - now) / 1000) : undefined,
       lastExchange: this.#lastExchange.get(integration),
-      fallbackFrom: this.#fallbacks.get(integration)?.from
+      fallbackFrom: this.#fallbacks.get(integration)?.from,
+      scopeRefusalUntil: this.#scopeRefusals.cooldownUntil(integration)
     }
   }
 
@@ -169,6 +187,7 @@ export class TokenProvider {
     }
     this.#failures.forget(integration)
     this.#tokens.set(integration, token)
+    this.#scopeRefusals.obtained(token)
     return token
   }
 

@@ -1,11 +1,12 @@
 /**
  * The caller's body as it goes upstream: small ones buffered, so a 401 can be replayed with a fresh token
  * (fresh-token-layer.ts); the rest streamed through caller-upload.ts's size limit and idle/total deadlines.
+ * A GET or HEAD carrying a body is refused before anything else happens (refuseBodyOn, issue 24 §6).
  */
-import type { IncomingMessage } from 'node:http'
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http'
 import type { Readable } from 'node:stream'
 import type { Clock } from '../clock.js'
-import { BodyTooLargeError } from '../errors.js'
+import { BadRequestError, BodyTooLargeError } from '../errors.js'
 import { CallerUpload } from './caller-upload.js'
 
 export interface PreparedBody {
@@ -26,6 +27,27 @@ export interface BodyLimits {
 }
 
 const NO_BODY_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'DELETE'])
+
+/**
+ * Content in a GET or HEAD "has no generally defined semantics, cannot alter the meaning or target of the request, and
+ * might lead some implementations to reject the request and close the connection because of its potential as a request
+ * smuggling attack" (RFC 9110 sections 9.3.1, 9.3.2). Forwarding it (with its Content-Length) invited exactly that, and
+ * dropping it would silently answer a different question than the caller asked (a JQL sent in a GET body would search
+ * everything), so it is refused. DELETE and OPTIONS bodies pass: Jira's bulk delete of worklogs takes one.
+ */
+const BODILESS_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD'])
+
+/** Throws 400 BROKER_ERR_BAD_REQUEST when a GET or HEAD carries content (a length above 0, or any Transfer-Encoding,
+ *  RFC 9112 section 6.3). Called by the proxy route before admission, so a refused call costs no rate-limit token. */
+export function refuseBodyOn (method: string, headers: IncomingHttpHeaders): void {
+  if (!BODILESS_METHODS.has(method)) return
+  const declared = headers['content-length']
+  if (headers['transfer-encoding'] === undefined && (declared === undefined || Number(declared) === 0)) return
+  throw new BadRequestError(
+    `a ${method} request carries no body (RFC 9110 section 9.3): put the parameters in the query string, or use the ` +
+      'POST form Atlassian offers (POST /rest/api/3/search/jql)'
+  )
+}
 
 export async function prepareBody (
   incoming: IncomingMessage,

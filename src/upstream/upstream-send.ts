@@ -87,8 +87,9 @@ export function createUpstreamSend (options: UpstreamSendOptions): SendWithGrant
   }
 }
 
-/** undici's failures, translated once: timeouts are 504, anything else on the way is 502. */
-function translateUndiciError (error: unknown): Error {
+/** undici's failures, translated once (the request here, a 401's body read in fresh-token-layer.ts): timeouts are 504,
+ * anything else on the way is 502. */
+export function translateUndiciError (error: unknown): Error {
   const code = errorCode(error)
   if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
     return new UpstreamTimeoutError({ cause: error })

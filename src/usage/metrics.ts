@@ -38,6 +38,7 @@ export class BrokerMetrics {
   readonly #upstreamDuration: Histogram<'integration'>
   readonly #exchanges: Counter<'integration' | 'result'>
   readonly #cacheLookups: Counter<'integration' | 'result'>
+  readonly #refreshSuppressed: Counter<'integration'>
   readonly #upstreamRateLimited: Counter<'integration' | 'reason'>
   readonly #rateLimitedResponses: Counter<'caller' | 'integration' | 'source'>
   readonly #secretStoreErrors: Counter<'store'>
@@ -54,6 +55,7 @@ export class BrokerMetrics {
     this.#upstreamDuration = new Histogram({ name: 'atlassian_broker_upstream_duration_seconds', help: 'Time until Atlassian\'s response headers (retries included).', labelNames: ['integration'], buckets: SECONDS_BUCKETS, registers })
     this.#exchanges = new Counter({ name: 'atlassian_broker_token_exchanges_total', help: 'Client-credentials token exchanges by integration and result (ok, rejected, unavailable, error).', labelNames: ['integration', 'result'], registers })
     this.#cacheLookups = new Counter({ name: 'atlassian_broker_token_cache_lookups_total', help: 'Access-token cache lookups by integration and result (hit, miss).', labelNames: ['integration', 'result'], registers })
+    this.#refreshSuppressed = new Counter({ name: 'atlassian_broker_token_refresh_suppressed_total', help: 'Atlassian 401 "scope does not match" answers passed back without a token refresh (the integration is in scope-refusal cooldown).', labelNames: ['integration'], registers })
     this.#upstreamRateLimited = new Counter({ name: 'atlassian_broker_upstream_rate_limited_total', help: 'Atlassian 429 answers by integration and RateLimit-Reason (known reasons, none, other).', labelNames: ['integration', 'reason'], registers })
     this.#rateLimitedResponses = new Counter({ name: 'atlassian_broker_rate_limited_responses_total', help: '429 answers to callers by source: caller_limit (policy rateLimit/maxConcurrent), quota_hold (integration paused after a quota 429), upstream (Atlassian\'s own).', labelNames: ['caller', 'integration', 'source'], registers })
     this.#secretStoreErrors = new Counter({ name: 'atlassian_broker_secret_store_errors_total', help: 'Proxied calls that failed because the secret store was unavailable or refused.', labelNames: ['store'], registers })
@@ -91,6 +93,7 @@ export class BrokerMetrics {
     for (const integration of this.#labels.integrations) {
       if (integration === UNKNOWN_INTEGRATION) continue
       for (const result of EXCHANGE_RESULTS) this.#exchanges.inc({ integration, result }, 0)
+      this.#refreshSuppressed.inc({ integration }, 0)
     }
   }
 
@@ -116,6 +119,10 @@ export class BrokerMetrics {
 
   onCacheLookup (integration: string, hit: boolean): void {
     this.#cacheLookups.inc({ integration: this.#labels.integration(integration), result: hit ? 'hit' : 'miss' })
+  }
+
+  onRefreshSuppressed (integration: string): void {
+    this.#refreshSuppressed.inc({ integration: this.#labels.integration(integration) })
   }
 
   onReload (outcome: 'applied' | 'unchanged' | 'rejected'): void {

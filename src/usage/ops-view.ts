@@ -39,6 +39,9 @@ export interface CredentialRow {
   /** OAuth: when the cached access token expires; null when none is cached (or for API tokens). */
   tokenCachedUntil: string | null
   lastExchange: { at: string, outcome: string } | null
+  /** While Atlassian refuses this integration's fresh tokens for a missing scope, token refresh on such 401s is paused
+   * until then (tokens/scope-refusals.ts); null otherwise. */
+  scopeRefusalUntil: string | null
   storeError: string | null
 }
 
@@ -58,6 +61,11 @@ export interface OpsSnapshot extends OutcomeView {
   thresholds: ExpiryThresholds
   credentials: CredentialRow[]
   headroom: HeadroomRow[]
+}
+
+function scopeRefusalUntil (sources: OpsSources, integration: string): string | null {
+  const until = sources.tokens.state(integration).scopeRefusalUntil
+  return until === undefined ? null : new Date(until).toISOString()
 }
 
 export async function opsSnapshot (sources: OpsSources, selection: OutcomeSelection): Promise<OpsSnapshot> {
@@ -90,6 +98,7 @@ export async function opsSnapshot (sources: OpsSources, selection: OutcomeSelect
         ? new Date(now + state.accessToken.expiresInSeconds * 1000).toISOString()
         : null,
       lastExchange: state.lastExchange ?? null,
+      scopeRefusalUntil: scopeRefusalUntil(sources, state.integration),
       storeError: state.storeError ?? null
     })),
     headroom: names.map((integration): HeadroomRow => {

@@ -122,6 +122,7 @@ t.test('the ops page shows the calls sent, by outcome, the expiring credential a
   t.equal(await jira.locator('td[data-field="store"]').innerText(), 'file')
   t.match(await jira.locator('td[data-field="lastExchange"]').innerText(), /^ok at /)
   t.not(await jira.locator('td[data-field="tokenCachedUntil"]').innerText(), '-')
+  t.equal(await jira.locator('td[data-field="scopeRefusal"]').innerText(), 'active', 'no scope-refusal cooldown')
   t.match(await page.locator('#credentials-body tr[data-integration="wiki-main"]').getAttribute('class'), /\bexpiry-warning\b/)
   t.equal(await page.locator('#credentials-body tr[data-integration="wiki-main"] td[data-field="daysToExpiry"]').innerText(), '10 (soon)', 'the server\'s warning, shown as sent')
   t.same([await page.locator('#warn-days').innerText(), await page.locator('#critical-days').innerText()], ['30', '7'], 'the legend is the broker\'s configured thresholds')

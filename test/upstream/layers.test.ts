@@ -17,8 +17,8 @@ const request = (signal = new CallerGone()): ForwardRequest =>
 const body = (replayable: boolean): PreparedBody =>
   ({ replayable, length: undefined, take: () => undefined, bytesSent: () => 0, failure: () => undefined })
 
-function answer (statusCode: number, headers: HeaderBag = {}): ForwardResponse & { drained: () => boolean } {
-  const stream = Readable.from([Buffer.from('{}')])
+function answer (statusCode: number, headers: HeaderBag = {}, content = '{}'): ForwardResponse & { drained: () => boolean } {
+  const stream = Readable.from([Buffer.from(content)])
   return {
     statusCode,
     headers: {},
@@ -30,15 +30,25 @@ function answer (statusCode: number, headers: HeaderBag = {}): ForwardResponse &
 }
 
 /** A token provider that hands out numbered grants and records what was dropped. */
-function grants (): GrantSource & { issued: number, dropped: string[] } {
+type ScriptedGrants = GrantSource & { issued: number, dropped: string[], refusals: string[] }
+
+function grants (refreshOnScopeRefusal = true): ScriptedGrants {
   const source = {
     issued: 0,
     dropped: [] as string[],
+    refusals: [] as string[],
     grantFor: async (): Promise<AccessGrant> => {
       source.issued++
       return { authorization: `Bearer t${source.issued}`, secretVersion: 1, expiresAt: undefined }
     },
-    invalidate: (_integration: string, grant: AccessGrant): void => { source.dropped.push(grant.authorization) }
+    invalidate: (_integration: string, grant: AccessGrant): void => { source.dropped.push(grant.authorization) },
+    // The token provider's scope-refusal rule (tokens/scope-refusals.ts), scripted: refresh (dropping the grant) or
+    // not.
+    scopeRefused: (_integration: string, grant: AccessGrant): boolean => {
+      source.refusals.push(grant.authorization)
+      if (refreshOnScopeRefusal) source.dropped.push(grant.authorization)
+      return refreshOnScopeRefusal
+    }
   }
   return source
 }
@@ -83,6 +93,54 @@ t.test('fresh token: any other answer passes through, the cached grant kept; a s
   t.same(tokens.dropped, [])
   t.equal((await layer(request(), '/t', body(true))).statusCode, 401, 'replayed once, then the 401 is the answer')
   t.same(send.used, ['Bearer t1', 'Bearer t2', 'Bearer t3'])
+})
+
+const SCOPE_MISMATCH = JSON.stringify({ code: 401, message: 'Unauthorized; scope does not match' })
+
+async function text (response: ForwardResponse): Promise<string> {
+  const chunks: Buffer[] = []
+  for await (const chunk of response.body) chunks.push(Buffer.from(chunk as Buffer))
+  return Buffer.concat(chunks).toString('utf8')
+}
+
+t.test('fresh token: a scope refusal in cooldown goes back as it came, body whole, with no drop and no replay', async (t) => {
+  const tokens = grants(false)
+  const send = scripted([answer(401, {}, SCOPE_MISMATCH), answer(200)])
+  const result = await withFreshToken(send, tokens)(request(), '/t', body(true))
+  t.equal(result.statusCode, 401)
+  t.equal(await text(result), SCOPE_MISMATCH, 'the caller gets the body that was read')
+  t.same(send.used, ['Bearer t1'])
+  t.same(tokens.refusals, ['Bearer t1'])
+  t.same(tokens.dropped, [])
+})
+
+t.test('fresh token: a scope refusal allowed a refresh replays once; the fresh grant refused the same way is reported', async (t) => {
+  const tokens = grants(true)
+  const send = scripted([answer(401, {}, SCOPE_MISMATCH), answer(401, {}, SCOPE_MISMATCH)])
+  const result = await withFreshToken(send, tokens)(request(), '/t', body(true))
+  t.equal(result.statusCode, 401)
+  t.equal(await text(result), SCOPE_MISMATCH)
+  t.same(send.used, ['Bearer t1', 'Bearer t2'])
+  t.same(tokens.refusals, ['Bearer t1', 'Bearer t2'], 'so the cooldown can start')
+})
+
+t.test('fresh token: a revoked-token 401 is not a scope refusal; a large 401 body still reaches the caller whole', async (t) => {
+  const tokens = grants(false)
+  const page = '<html>' + 'x'.repeat(20_000) + ' scope does not match</html>'
+  const send = scripted([answer(401, {}, page)])
+  const result = await withFreshToken(send, tokens)(request(), '/t', body(false))
+  t.equal(await text(result), page, 'held start and streamed rest, in order')
+  t.same(tokens.refusals, [], 'the clause beyond the bounded read is not looked for')
+  t.same(tokens.dropped, ['Bearer t1'], 'dropped as a revoked token')
+})
+
+t.test('fresh token: a 401 whose body breaks while its start is read is a 502, as any broken answer', async (t) => {
+  const tokens = grants()
+  const broken = answer(401)
+  broken.body = new Readable({ read () { this.destroy(Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' })) } })
+  const send = scripted([broken])
+  await t.rejects(withFreshToken(send, tokens)(request(), '/t', body(true)), { code: 'BROKER_ERR_UPSTREAM_UNAVAILABLE', statusCode: 502 })
+  t.same(send.used, ['Bearer t1'], 'no replay')
 })
 
 const RETRY_ON = { ...DEFAULT_RETRY, enabled: true }

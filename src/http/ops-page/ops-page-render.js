@@ -178,7 +178,9 @@ function renderCredentials (rows) {
     row.append(cell(entry.integration, 'integration', true), cell(entry.store, 'store', true), cell(version, 'version'),
       cell(when(entry.rotatedAt), 'rotatedAt', true), cell(fmt(entry.rotatedBy), 'rotatedBy', true), cell(fmt(entry.owner), 'owner', true),
       cell(days, 'daysToExpiry'), cell(when(entry.tokenCachedUntil), 'tokenCachedUntil', true),
-      cell(entry.lastExchangeOutcome ? entry.lastExchangeOutcome + ' at ' + when(entry.lastExchangeAt) : '-', 'lastExchange', true))
+      cell(entry.lastExchangeOutcome ? entry.lastExchangeOutcome + ' at ' + when(entry.lastExchangeAt) : '-', 'lastExchange', true),
+      // Atlassian refuses this credential's fresh tokens for a missing scope: refresh on such 401s is paused.
+      cell(entry.scopeRefusalUntil ? 'paused until ' + when(entry.scopeRefusalUntil) + ' (scope does not match)' : 'active', 'scopeRefusal', true))
     return row
   })
 }
