@@ -133,6 +133,7 @@ export async function createBroker (parsed: ParsedConfig, options: BrokerOptions
     replayBufferBytes: config.limits.replayBufferBytes,
     requestBodyIdleMs: config.limits.requestBodyIdleMs,
     requestBodyTotalMs: config.limits.requestBodyTotalMs,
+    minUploadBytesPerSecond: config.limits.minUploadBytesPerSecond,
     retry: config.atlassian.retry,
     clock,
     // Each answer's rate-limit headers arrive parsed once (src/upstream/upstream-send.ts); every consumer reads that.
