@@ -32,6 +32,7 @@ import { Forwarder } from './upstream/forwarder.js'
 import type { Sleep } from './upstream/retry-policy.js'
 import { buildMetricsListener } from './http/metrics-listener.js'
 import { metricsPlugin } from './http/metrics-routes.js'
+import { labelledQueueRows } from './usage/queue-rows.js'
 import { Usage } from './usage/usage.js'
 
 export interface BrokerOptions {
@@ -186,7 +187,7 @@ export async function createBroker (parsed: ParsedConfig, options: BrokerOptions
     tally: usage.tally,
     headroom: usage.headroom,
     heldUntil: (integration: string) => quotaHold.heldUntil(integration),
-    queues: () => seatQueue.rows(),
+    queues: () => labelledQueueRows(seatQueue.rows(), usage.labels),
     startedAt: clock.now()
   }
   const usageView = { tally: usage.tally, ops, ...(fleetUsage ? { fleet: () => fleetUsage.snapshot() } : {}) }

@@ -6,7 +6,8 @@
 import t from 'tap'
 import { request } from 'undici'
 import { json } from '../helpers/fake-atlassian.js'
-import { startHarness, type Harness } from '../helpers/broker-harness.js'
+import type { OpsSnapshot } from '../../src/usage/ops-view.js'
+import { CALLER_SECRET, startHarness, type Harness } from '../helpers/broker-harness.js'
 import { ManualClock } from '../helpers/manual-clock.js'
 
 const ANYONE = [{ caller: '*', integration: 'jira-main', methods: ['GET'], paths: ['/rest/api/3/**'] }]
@@ -181,9 +182,10 @@ t.test('a queued call whose caller goes away leaves the queue and never goes ups
   t.same(held.order, ['/rest/api/3/held/0', '/rest/api/3/held/after'], 'the abandoned call never went upstream')
 })
 
-t.test('/metrics shows queue depth per caller while calls wait, and their wait once admitted', async (t) => {
+t.test('/metrics and the ops view (/admin/ops) show queue depth per caller while calls wait, and their wait once admitted', async (t) => {
   const policy = [{ caller: 'report-job', integration: 'jira-main', methods: ['GET'], paths: ['/rest/api/3/**'] }]
-  const h = await startHarness(t, { config: { policy, limits: { callerMaxConcurrent: 1 } } })
+  const callers = { jwt: { audience: 'atlassian-broker', hs256Secret: CALLER_SECRET }, admin: { role: 'broker-admin' } }
+  const h = await startHarness(t, { config: { policy, callers, limits: { callerMaxConcurrent: 1 } } })
   const held = heldRoute(h)
   const calls = [call(h, 'report-job', '/rest/api/3/held/0')]
   await until(() => held.inFlight() === 1, 'one upstream')
@@ -191,6 +193,9 @@ t.test('/metrics shows queue depth per caller while calls wait, and their wait o
   await until(() => depthOf(h, 'report-job') === 2, 'two queued')
   const waiting = await (await request(`${h.url}/metrics`)).body.text()
   t.match(waiting, /atlassian_broker_queue_depth\{caller="report-job",integration="jira-main"\} 2\n/)
+  const admin = { authorization: `Bearer ${h.callerToken('ops-alice', { roles: ['broker-admin'] })}` }
+  const ops = await (await request(`${h.url}/admin/ops?caller=report-job`, { headers: admin })).body.json() as OpsSnapshot
+  t.match(ops.queues, [{ integration: 'jira-main', caller: 'report-job', depth: 2, seatsInUse: 1 }], 'the ops view')
   held.letGo()
   await Promise.all(calls)
   const after = await (await request(`${h.url}/metrics`)).body.text()
