@@ -80,6 +80,8 @@ export class SeatQueue {
   readonly #observe: QueueObserver
   readonly #integrations = new Map<string, Seats>()
   #sequence = 0
+  /** Calls waiting over every integration: a release with none skips the dispatch (the hot path). */
+  #waitingCalls = 0
 
   constructor (options: { clock: Clock, settings: SeatQueueSettings, observe?: QueueObserver }) {
     this.#clock = options.clock
@@ -110,6 +112,7 @@ export class SeatQueue {
         const index = waiting.indexOf(waiter)
         if (index !== -1) waiting.splice(index, 1)
         if (waiting.length === 0 && seats.waiting.get(caller) === waiting) seats.waiting.delete(caller)
+        this.#waitingCalls--
         waiter.signal?.removeEventListener('abort', waiter.onGone)
         this.#observe(caller, integration, this.#clock.now() - waiter.enqueuedAt, outcome)
       }
@@ -132,6 +135,7 @@ export class SeatQueue {
         }
       }
       waiting.push(waiter)
+      this.#waitingCalls++
       signal?.addEventListener('abort', waiter.onGone)
     })
   }
@@ -178,6 +182,7 @@ export class SeatQueue {
       if (held <= 0) seats.byCaller.delete(caller)
       else seats.byCaller.set(caller, held)
       // The freed slot may be the caller's default share, which spans integrations: every queue gets its turn.
+      if (this.#waitingCalls === 0) return
       for (const waitingSeats of this.#integrations.values()) this.#dispatch(waitingSeats)
     }
   }
