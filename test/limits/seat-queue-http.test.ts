@@ -7,8 +7,10 @@ import t from 'tap'
 import { request } from 'undici'
 import { json } from '../helpers/fake-atlassian.js'
 import type { OpsSnapshot } from '../../src/usage/ops-view.js'
-import { CALLER_SECRET, startHarness, type Harness } from '../helpers/broker-harness.js'
+import { CALLER_SECRET, JIRA_CLOUD_ID, startHarness, WIKI_CLOUD_ID, type Harness } from '../helpers/broker-harness.js'
 import { ManualClock } from '../helpers/manual-clock.js'
+import { FakeAtlassian } from '../helpers/fake-atlassian.js'
+import { findRedisServer, RedisServer } from '../helpers/redis-server.js'
 
 const ANYONE = [{ caller: '*', integration: 'jira-main', methods: ['GET'], paths: ['/rest/api/3/**'] }]
 
@@ -201,4 +203,20 @@ t.test('/metrics and the ops view (/admin/ops) show queue depth per caller while
   const after = await (await request(`${h.url}/metrics`)).body.text()
   t.match(after, /atlassian_broker_queue_wait_seconds_count\{caller="report-job",integration="jira-main",outcome="admitted"\} 2\n/)
   t.notMatch(after, /atlassian_broker_queue_depth\{caller="report-job"/, 'no row once nothing waits or runs')
+})
+
+const noRedis = findRedisServer() === undefined ? 'redis-server is not installed (.ci/run installs it)' : false
+
+t.test('fleet mode (Redis up): the same queueing, seats being the sidecar\'s own connections', { skip: noRedis }, async (t) => {
+  const redis = await RedisServer.start(t)
+  const fake = await FakeAtlassian.start({ t, sites: [{ product: 'jira', cloudId: JIRA_CLOUD_ID }, { product: 'confluence', cloudId: WIKI_CLOUD_ID }] })
+  const fleet = { redis: { url: redis.url, keyPrefix: 'queue-fleet' }, podName: 'pod-a' }
+  const h = await startHarness(t, { fake, config: { policy: ANYONE, limits: { callerMaxConcurrent: 2 }, fleet } })
+  await until(() => h.broker.fleet?.link.connected === true, 'connected to Redis')
+  const held = heldRoute(h)
+  const calls = Array.from({ length: 7 }, (_, index) => call(h, 'fleet-job', `/rest/api/3/held/${index}`))
+  await until(() => held.inFlight() === 2 && depthOf(h, 'fleet-job') === 5, '2 upstream, 5 queued')
+  held.letGo()
+  t.same((await Promise.all(calls)).map((answer) => answer.status), [200, 200, 200, 200, 200, 200, 200], 'no 429')
+  t.equal(held.maxInFlight(), 2)
 })
