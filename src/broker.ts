@@ -15,6 +15,7 @@ import type { Fleet } from './fleet/fleet.js'
 import { createAdmission } from './limits/admission.js'
 import { LocalLimits } from './limits/local-limits.js'
 import { QuotaHold } from './limits/quota-hold.js'
+import { SeatQueue } from './limits/seat-queue.js'
 import type { Policy } from './policy/policy.js'
 import { Readiness } from './http/readiness.js'
 import { CredentialExpiry } from './credentials/expiry.js'
@@ -31,6 +32,7 @@ import { Forwarder } from './upstream/forwarder.js'
 import type { Sleep } from './upstream/retry-policy.js'
 import { buildMetricsListener } from './http/metrics-listener.js'
 import { metricsPlugin } from './http/metrics-routes.js'
+import { labelledQueueRows } from './usage/queue-rows.js'
 import { Usage } from './usage/usage.js'
 
 export interface BrokerOptions {
@@ -60,6 +62,8 @@ export interface Broker {
   callerKeys: CallerKeys
   usage: Usage
   quotaHold: QuotaHold
+  /** Where calls wait for a seat of their integration (src/limits/seat-queue.ts). */
+  seatQueue: SeatQueue
   /** Rotation, expiry and audit (src/http/credential-routes.ts); `adminApp` is the dedicated admin listener, if
    * configured. */
   credentialAdmin: CredentialAdmin
@@ -131,6 +135,7 @@ export async function createBroker (parsed: ParsedConfig, options: BrokerOptions
     replayBufferBytes: config.limits.replayBufferBytes,
     requestBodyIdleMs: config.limits.requestBodyIdleMs,
     requestBodyTotalMs: config.limits.requestBodyTotalMs,
+    minUploadBytesPerSecond: config.limits.minUploadBytesPerSecond,
     retry: config.atlassian.retry,
     clock,
     // Each answer's rate-limit headers arrive parsed once (src/upstream/upstream-send.ts); every consumer reads that.
@@ -147,8 +152,18 @@ export async function createBroker (parsed: ParsedConfig, options: BrokerOptions
   const callerKeys = resolveCallerKeys(config)
   const readiness = new Readiness({ store, clock, ...(fleet ? { fleet: () => fleet.state() } : {}) })
   const localLimits = new LocalLimits({ clock })
+  // Seats are this sidecar's own upstream connections, in fleet mode too: each sidecar has its own pools.
+  const seatQueue = new SeatQueue({
+    clock,
+    settings: { ...config.limits.queue, seats: config.limits.queue.seats ?? config.atlassian.connections },
+    observe: (caller, integration, waitedMs, outcome) => {
+      usage.metrics?.onQueueWait(caller, integration, waitedMs, outcome)
+    }
+  })
+  usage.metrics?.watchQueue(() => seatQueue.rows())
   const admit = createAdmission({
     quotaHold,
+    queue: seatQueue,
     backend: fleet ? fleet.admission(localLimits) : localLimits,
     integrations: config.integrations,
     defaultMaxConcurrent: config.limits.callerMaxConcurrent
@@ -173,6 +188,7 @@ export async function createBroker (parsed: ParsedConfig, options: BrokerOptions
     tally: usage.tally,
     headroom: usage.headroom,
     heldUntil: (integration: string) => quotaHold.heldUntil(integration),
+    queues: () => labelledQueueRows(seatQueue.rows(), usage.labels),
     startedAt: clock.now()
   }
   const usageView = { tally: usage.tally, ops, ...(fleetUsage ? { fleet: () => fleetUsage.snapshot() } : {}) }
@@ -223,6 +239,7 @@ export async function createBroker (parsed: ParsedConfig, options: BrokerOptions
     callerKeys,
     usage,
     quotaHold,
+    seatQueue,
     credentialAdmin,
     fleet,
     live,

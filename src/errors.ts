@@ -26,6 +26,8 @@ export const BodyTooLargeError = createError('BROKER_ERR_BODY_TOO_LARGE', 'Reque
 export const RequestBodyTimeoutError = createError('BROKER_ERR_REQUEST_BODY_TIMEOUT', 'The request body did not arrive in time: %s', 408)
 export const HeadersTooLargeError = createError('BROKER_ERR_HEADERS_TOO_LARGE', 'Request headers exceed the configured limit', 431)
 export const CallerRateLimitedError = createError('BROKER_ERR_CALLER_RATE_LIMITED', 'Rate limit for caller "%s" on integration "%s" exceeded; retry after the Retry-After delay', 429)
+export const CallerQueueFullError = createError('BROKER_ERR_CALLER_QUEUE_FULL', 'Too many calls of caller "%s" are waiting for integration "%s"; retry after the Retry-After delay, or send fewer at once', 429)
+export const CallerQueueTimeoutError = createError('BROKER_ERR_CALLER_QUEUE_TIMEOUT', 'The call of caller "%s" waited for a free seat of integration "%s" longer than %s ms; retry after the Retry-After delay', 429)
 export const UpstreamRateLimitedError = createError('BROKER_ERR_UPSTREAM_RATE_LIMITED', 'Atlassian quota for integration "%s" is exhausted; traffic is held until the reset time given in Retry-After', 429)
 
 // 5xx: generic messages; the log has the detail
@@ -76,6 +78,8 @@ export const ERROR_CODES: readonly string[] = [
   RequestBodyTimeoutError,
   HeadersTooLargeError,
   CallerRateLimitedError,
+  CallerQueueFullError,
+  CallerQueueTimeoutError,
   UpstreamRateLimitedError,
   CredentialNotConfiguredError,
   CredentialRejectedError,

@@ -209,9 +209,18 @@ export const configSchema = z.strictObject({
       bodyBytes: positiveInt.default(1_073_741_824 * 2),
       headerBytes: positiveInt.default(16_384),
       replayBufferBytes: positiveInt.default(65_536),
-      /** Calls one caller may have in flight at once, over all integrations, unless its policy rule sets maxConcurrent.
-       */
+      /** Calls one caller may have in flight at once, over all integrations, unless its policy rule sets maxConcurrent;
+       * more wait in the caller's queue (src/limits/seat-queue.ts). */
       callerMaxConcurrent: positiveInt.default(32),
+      /** Waiting for a seat instead of a 429: `seats` calls of an integration in flight (default: its pool's
+       * `atlassian.connections`); each caller's queue holds `maxPerCaller` calls for `maxWaitMs` at most. */
+      queue: z.strictObject({
+        seats: positiveInt.optional(),
+        maxPerCaller: positiveInt.default(1_000),
+        maxWaitMs: positiveInt.default(30_000)
+      }).default({ maxPerCaller: 1_000, maxWaitMs: 30_000 }),
+      /** An upload slower than this over a `requestBodyIdleMs` window (while the broker reads) gets 408; 0 = off. */
+      minUploadBytesPerSecond: z.number().int().nonnegative().default(1_024),
       /** A caller's upload: 408 when no byte arrives for this long (while the broker is ready to read)... */
       requestBodyIdleMs: positiveInt.default(30_000),
       /** ...or when the whole body has not arrived this long after the broker started reading it. */
@@ -222,6 +231,8 @@ export const configSchema = z.strictObject({
       headerBytes: 16_384,
       replayBufferBytes: 65_536,
       callerMaxConcurrent: 32,
+      queue: { maxPerCaller: 1_000, maxWaitMs: 30_000 },
+      minUploadBytesPerSecond: 1_024,
       requestBodyIdleMs: 30_000,
       requestBodyTotalMs: 600_000
     }),

@@ -21,8 +21,9 @@ export interface ProxyPluginOptions {
   integrations: Readonly<Record<string, IntegrationConfig>>
   policy: Policy
   forwarder: Forwarder
-  /** Admission control (per-caller limits, quota holds); throws a 429 error to refuse before anything goes upstream. */
-  /** A promise only when fleet-wide limits must ask Redis first (src/limits/admission.ts). */
+  /** Admission control (per-caller limits, seats and queues, quota holds); throws a 429 error to refuse before anything
+   * goes upstream. A promise only when the call waits in its caller's queue or fleet-wide limits must ask Redis first
+   * (src/limits/admission.ts). */
   admit?: Admit | undefined
 }
 
@@ -107,11 +108,12 @@ async function proxyPlugin (app: FastifyInstance, options: ProxyPluginOptions): 
       const decision = policy.decide(caller.id, integration, request.method, checked.value.path)
       if (!decision.allowed) throw new PolicyDeniedError(decision.reason)
 
-      let admitted = options.admit?.(caller.id, integration, decision.rule)
-      if (admitted instanceof Promise) admitted = await admitted
-      const release = admitted
+      // Before admission: a call waiting in its caller's queue leaves it when the caller goes away.
       const callerGone = new CallerGone()
       reply.raw.once('close', () => { if (!reply.raw.writableFinished) callerGone.abort() })
+      let admitted = options.admit?.(caller.id, integration, decision.rule, callerGone)
+      if (admitted instanceof Promise) admitted = await admitted
+      const release = admitted
       try {
         context.upstreamStartedAt = performance.now()
         const response = await forwarder.forward({

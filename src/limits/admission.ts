@@ -2,24 +2,32 @@
  * The proxy's `admit` hook, and the one owner of what each limit means. An integration on quota hold is refused
  * first (without spending anything), then, in this order:
  * - the integration's `budget`: one per integration, shared by its callers;
- * - calls in flight: the rule's `maxConcurrent` per rule × caller, or else the caller's default share
- *   (`limits.callerMaxConcurrent`) per caller over every rule without one, each call holding exactly one slot;
- * - the matching rule's `rateLimit`: one per rule × caller (a call refused here gives its slot back).
+ * - calls in flight: a seat of the integration (its upstream connections) and the rule's `maxConcurrent` per
+ *   rule × caller, or else the caller's default share (`limits.callerMaxConcurrent`) per caller over every rule
+ *   without one, each call holding exactly one slot. A call that finds neither free waits in its caller's queue
+ *   (seat-queue.ts) instead of being refused; a fleet-scoped `maxConcurrent` is the exception: its count lives in
+ *   Redis, which cannot say when another sidecar's call ends, so at its limit the call is refused as before;
+ * - the matching rule's `rateLimit`: one per rule × caller (a call refused here gives its seat and slot back).
  * Where each is counted is the backend's business (limit-backend.ts): this process (local-limits.ts) or, in fleet
  * mode, Redis with this process as the fallback (src/fleet/fleet-admission.ts). Admission stays synchronous unless a
- * backend must ask Redis, so the common path costs no promise.
+ * call must wait or a backend must ask Redis, so the common path costs no promise.
  */
 import type { IntegrationConfig } from '../config/schema.js'
 import { CallerRateLimitedError, withRetryAfter } from '../errors.js'
 import type { CompiledRule, RateLimitRule } from '../policy/policy.js'
 import type { LimitBackend, Release } from './limit-backend.js'
 import type { QuotaHold } from './quota-hold.js'
+import type { GoneSignal, SeatQueue } from './seat-queue.js'
 
-export type Admit = (caller: string, integration: string, rule: CompiledRule) => Release | Promise<Release>
+/** `gone` takes a waiting call out of its queue when its caller goes away. */
+export type Admit = (caller: string, integration: string, rule: CompiledRule, gone?: GoneSignal) =>
+Release | Promise<Release>
 
 export interface AdmissionParts {
   quotaHold: QuotaHold
   backend: LimitBackend
+  /** Where calls wait for a seat and their caller's slot. */
+  queue: SeatQueue
   integrations?: Readonly<Record<string, IntegrationConfig>>
   /** Calls one caller may have in flight over every rule without its own maxConcurrent (unlimited when absent). */
   defaultMaxConcurrent?: number
@@ -40,7 +48,7 @@ export function createAdmission (parts: AdmissionParts): Admit {
       })
     }
   }
-  const { backend, defaultMaxConcurrent } = parts
+  const { backend, queue, defaultMaxConcurrent } = parts
 
   const refuse = (caller: string, integration: string, waitMs: number): never => {
     throw withRetryAfter(new CallerRateLimitedError(caller, integration), waitMs / 1000)
@@ -56,26 +64,46 @@ export function createAdmission (parts: AdmissionParts): Admit {
       return release
     })
   }
-  // Calls in flight before the rate: a caller at its concurrency limit is refused without spending its rate tokens.
-  const slotThenRate = (caller: string, integration: string, rule: CompiledRule): Release | Promise<Release> => {
+  // Calls in flight before the rate: a caller waiting for a seat or its slot has not spent its rate tokens.
+  const slotThenRate = (caller: string, integration: string, rule: CompiledRule, gone: GoneSignal | undefined):
+  Release | Promise<Release> => {
     // The rule's own maxConcurrent replaces the caller's default share: a call is counted against one of them.
     const limit = rule.maxConcurrent ?? defaultMaxConcurrent
-    if (limit === undefined) return rate(caller, integration, rule, noop)
-    return then(backend.takeSlot(caller, rule.maxConcurrent === undefined ? undefined : rule, limit), (release) => {
-      if (release === false) throw withRetryAfter(new CallerRateLimitedError(caller, integration), 1)
-      return rate(caller, integration, rule, release)
-    })
+    if (rule.maxConcurrent !== undefined && rule.maxConcurrentScope === 'fleet') {
+      return then(queue.acquire(caller, integration, freeSlot, gone), (seat) =>
+        then(backend.takeSlot(caller, rule, rule.maxConcurrent ?? 1), (slot) => {
+          if (slot === false) {
+            seat()
+            throw withRetryAfter(new CallerRateLimitedError(caller, integration), 1)
+          }
+          return rate(caller, integration, rule, () => { slot(); seat() })
+        }))
+    }
+    const slotRule = rule.maxConcurrent === undefined ? undefined : rule
+    const takeSlot = limit === undefined
+      ? freeSlot
+      : () => {
+          const slot = backend.takeSlot(caller, slotRule, limit)
+          // Only a fleet-scoped slot asks Redis (handled above); every other one is counted in this process.
+          if (slot instanceof Promise) throw new TypeError('a pod-scoped slot must be counted synchronously')
+          return slot
+        }
+    const seat = queue.acquire(caller, integration, takeSlot, gone)
+    return then(seat, (release) => rate(caller, integration, rule, release))
   }
 
-  return (caller, integration, rule) => {
+  return (caller, integration, rule, gone) => {
     parts.quotaHold.check(integration)
     const budget = budgets.get(integration)
-    if (budget === undefined) return slotThenRate(caller, integration, rule)
+    if (budget === undefined) return slotThenRate(caller, integration, rule, gone)
     return then(backend.takeBudget(integration, caller, budget), (waitMs) => {
       if (waitMs > 0) refuse(caller, integration, waitMs)
-      return slotThenRate(caller, integration, rule)
+      return slotThenRate(caller, integration, rule, gone)
     })
   }
 }
 
 function noop (): void {}
+
+/** No concurrency limit of the caller's own: only the seat counts. */
+function freeSlot (): Release { return noop }

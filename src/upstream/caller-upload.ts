@@ -1,11 +1,14 @@
 /**
- * A caller's request body on its way upstream: a byte-limit guard (413) and two deadlines (408). A caller trickling
- * its upload (one byte every few seconds) would otherwise hold a broker request, an admission slot and an upstream
- * connection for as long as it likes.
+ * A caller's request body on its way upstream: a byte-limit guard (413), two deadlines and a minimum rate (408). A
+ * caller trickling its upload (one byte every few seconds) would otherwise hold a broker request, an admission seat
+ * and an upstream connection for as long as it likes.
  *
  * - idle: no byte for `idleMs` while the broker is ready to read. When the broker itself is not reading (backpressure:
  *   the upstream connection is not taking bytes yet) the caller is not the slow one and the clock starts again.
  * - total: the body is not complete `totalMs` after the broker started reading it.
+ * - rate: fewer than `minBytesPerSecond` × `idleMs` / 1000 bytes came in an `idleMs` window during which the broker
+ *   was ready to read all along (a window with backpressure is not counted). A byte every few seconds passes the idle
+ *   deadline; this is what gives a stalled upload's seat (src/limits/seat-queue.ts) back to the callers waiting for it.
  *
  * Both deadlines run on the broker's one clock (src/clock.ts), so a test moves them by hand instead of waiting. The
  * idle deadline is one timer that, when due, looks at when the last byte came (a timer per chunk would cost more than
@@ -23,6 +26,8 @@ export interface UploadLimits {
   bodyLimitBytes: number
   idleMs: number
   totalMs: number
+  /** 0: no minimum rate. */
+  minBytesPerSecond: number
 }
 
 export class CallerUpload {
@@ -118,15 +123,39 @@ function watchDeadlines (
     stop()
     fail(new RequestBodyTimeoutError(`the body was not complete within ${limits.totalMs} ms`))
   }, limits.totalMs)
-  const onData = (): void => { lastByteAt = clock.now() }
+  const windowMinBytes = Math.ceil(limits.minBytesPerSecond * limits.idleMs / 1000)
+  let windowBytes = 0
+  /** The broker stopped reading during this window (backpressure): the caller is not the slow one. */
+  let windowPaused = false
+  let rate: TimerHandle | undefined
+  const onRateWindow = (): void => {
+    const paused = windowPaused || incoming.readableFlowing !== true || incoming.readableLength > 0
+    if (!paused && windowBytes < windowMinBytes) {
+      stop()
+      fail(new RequestBodyTimeoutError(`the body arrived slower than ${limits.minBytesPerSecond} bytes per second over ${limits.idleMs} ms`))
+      return
+    }
+    windowBytes = 0
+    windowPaused = false
+    rate = clock.setTimer(onRateWindow, limits.idleMs)
+  }
+  if (windowMinBytes > 0) rate = clock.setTimer(onRateWindow, limits.idleMs)
+  const onData = (chunk: Buffer): void => {
+    lastByteAt = clock.now()
+    windowBytes += chunk.length
+  }
+  const onPause = (): void => { windowPaused = true }
   function stop (): void {
     clock.clearTimer(idle)
     clock.clearTimer(total)
+    if (rate !== undefined) clock.clearTimer(rate)
+    incoming.off('pause', onPause)
     incoming.off('data', onData)
     incoming.off('end', stop)
     incoming.off('close', stop)
   }
   incoming.on('data', onData)
+  incoming.on('pause', onPause)
   incoming.once('end', stop)
   incoming.once('close', stop)
   return stop

@@ -61,7 +61,8 @@ export class Forwarder {
       bodyLimitBytes: options.bodyLimitBytes,
       replayBufferBytes: options.replayBufferBytes,
       requestBodyIdleMs: options.requestBodyIdleMs,
-      requestBodyTotalMs: options.requestBodyTotalMs
+      requestBodyTotalMs: options.requestBodyTotalMs,
+      minUploadBytesPerSecond: options.minUploadBytesPerSecond
     }
     const given = options.dispatcher
     this.#pools =

@@ -24,6 +24,8 @@ export interface BodyLimits {
   /** The caller's upload fails with 408 after this long without a byte, or this long in all. */
   requestBodyIdleMs: number
   requestBodyTotalMs: number
+  /** ...or slower than this (bytes per second) over a `requestBodyIdleMs` window; 0 or absent = no minimum. */
+  minUploadBytesPerSecond?: number | undefined
 }
 
 const NO_BODY_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'DELETE'])
@@ -69,7 +71,8 @@ export async function prepareBody (
   const upload = new CallerUpload(incoming, {
     bodyLimitBytes: limit,
     idleMs: limits.requestBodyIdleMs,
-    totalMs: limits.requestBodyTotalMs
+    totalMs: limits.requestBodyTotalMs,
+    minBytesPerSecond: limits.minUploadBytesPerSecond ?? 0
   }, clock)
   if (declared !== undefined && declared <= limits.replayBufferBytes) {
     return staticBody(await upload.collect(), true)

@@ -9,6 +9,8 @@ import { UNKNOWN_INTEGRATION, type Labels } from './labels.js'
 import type { ProxiedCall } from './proxied-call.js'
 import { callOutcome, type CallOutcome } from './call-outcome.js'
 import { thresholdSeconds, type ExpiryThresholds } from '../credentials/expiry-rule.js'
+import type { QueueOutcome, QueueRow } from '../limits/seat-queue.js'
+import { labelledQueueRows } from './queue-rows.js'
 
 /** The `source` label of a 429, from the one classification of a call (call-outcome.ts). */
 const RATE_LIMIT_SOURCES: Readonly<Partial<Record<CallOutcome, string>>> = {
@@ -45,6 +47,8 @@ export class BrokerMetrics {
   readonly #bytesIn: Counter<'caller' | 'integration'>
   readonly #bytesOut: Counter<'caller' | 'integration'>
   readonly #reloads: Counter<'outcome'>
+  readonly #queueWait: Histogram<'caller' | 'integration' | 'outcome'>
+  #queueRows: () => readonly QueueRow[] = () => []
 
   constructor (options: BrokerMetricsOptions) {
     this.#labels = options.labels
@@ -63,6 +67,19 @@ export class BrokerMetrics {
     this.#bytesOut = new Counter({ name: 'atlassian_broker_response_bytes_total', help: 'Response body bytes sent to callers, by caller.', labelNames: ['caller', 'integration'], registers })
     this.#reloads = new Counter({ name: 'atlassian_broker_config_reload_total', help: 'Config reloads (SIGHUP or file watch) by outcome: applied, unchanged, rejected.', labelNames: ['outcome'], registers })
     for (const outcome of ['applied', 'unchanged', 'rejected']) this.#reloads.inc({ outcome }, 0)
+    this.#queueWait = new Histogram({ name: 'atlassian_broker_queue_wait_seconds', help: 'Time a call waited in its caller\'s queue for a seat, by how it ended: admitted, full (refused at once), timeout, gone (the caller left). Calls admitted without waiting are not observed.', labelNames: ['caller', 'integration', 'outcome'], buckets: SECONDS_BUCKETS, registers })
+    const queueDepth: Gauge<'caller' | 'integration'> = new Gauge({
+      name: 'atlassian_broker_queue_depth',
+      help: 'Calls waiting in the caller\'s queue for a seat of the integration, at scrape time.',
+      labelNames: ['caller', 'integration'],
+      registers,
+      collect: () => {
+        queueDepth.reset()
+        for (const row of labelledQueueRows(this.#queueRows(), this.#labels)) {
+          queueDepth.set({ caller: row.caller, integration: row.integration }, row.depth)
+        }
+      }
+    })
     const expiry = options.expiry
     if (expiry !== undefined) {
       // A timestamp in base units, as Prometheus names it; alerts compute the time left with `- time()`.
@@ -123,6 +140,17 @@ export class BrokerMetrics {
 
   onRefreshSuppressed (integration: string): void {
     this.#refreshSuppressed.inc({ integration: this.#labels.integration(integration) })
+  }
+
+  /** The seat queues, read at each scrape for the depth gauge. */
+  watchQueue (rows: () => readonly QueueRow[]): void {
+    this.#queueRows = rows
+  }
+
+  /** A call that waited (or was refused a place) in its caller's queue (src/limits/seat-queue.ts). */
+  onQueueWait (caller: string, integration: string, waitedMs: number, outcome: QueueOutcome): void {
+    const labels = { caller: this.#labels.caller(caller), integration: this.#labels.integration(integration), outcome }
+    this.#queueWait.observe(labels, waitedMs / 1000)
   }
 
   onReload (outcome: 'applied' | 'unchanged' | 'rejected'): void {

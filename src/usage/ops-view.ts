@@ -1,6 +1,7 @@
 /**
  * What the ops page shows besides usage totals, in one JSON document (`GET /admin/ops`): calls per minute by outcome
- * for the selected caller and integration, the credentials panel, and Atlassian headroom with active quota holds.
+ * for the selected caller and integration, the credentials panel, Atlassian headroom with active quota holds, and the
+ * seat queues (calls waiting per caller).
  * Built from names, counts, versions and dates only: no credential, token or caller JWT can reach it.
  */
 import type { Clock } from '../clock.js'
@@ -10,6 +11,7 @@ import { outcomeView, type OutcomeSelection, type OutcomeView } from './tally-vi
 import type { HeadroomEntry, UpstreamHeadroom } from '../limits/quota-state.js'
 import { integrationStates, type StateSources } from '../credentials/integration-state.js'
 import type { ExpiryState, ExpiryThresholds } from '../credentials/expiry-rule.js'
+import type { QueueRow } from '../limits/seat-queue.js'
 
 export interface OpsSources extends StateSources {
   clock: Clock
@@ -18,6 +20,8 @@ export interface OpsSources extends StateSources {
   headroom: UpstreamHeadroom
   /** Epoch ms until which an integration's traffic is held after a quota 429 (limits/quota-hold.ts). */
   heldUntil: (integration: string) => number | undefined
+  /** Every caller waiting for or holding a seat, in bounded labels (queue-rows.ts). */
+  queues: () => QueueRow[]
   startedAt: number
 }
 
@@ -61,6 +65,8 @@ export interface OpsSnapshot extends OutcomeView {
   thresholds: ExpiryThresholds
   credentials: CredentialRow[]
   headroom: HeadroomRow[]
+  /** Per integration × caller matching the selection: calls waiting, seats held, the oldest wait (ms). */
+  queues: QueueRow[]
 }
 
 function scopeRefusalUntil (sources: OpsSources, integration: string): string | null {
@@ -108,6 +114,9 @@ export async function opsSnapshot (sources: OpsSources, selection: OutcomeSelect
         heldUntil: held === undefined ? null : new Date(held).toISOString(),
         latest: latest.get(integration) ?? null
       }
-    })
+    }),
+    queues: sources.queues().filter((row) =>
+      (selection.caller === undefined || row.caller === selection.caller) &&
+      (selection.integration === undefined || row.integration === selection.integration))
   }
 }

@@ -14,7 +14,7 @@ import { LocalLimits } from '../../src/limits/local-limits.js'
 import { createLogger } from '../../src/logger.js'
 import { ManualClock } from '../helpers/manual-clock.js'
 import { findRedisServer, RedisServer } from '../helpers/redis-server.js'
-import { attempt, rule, semantics } from '../limits/admission-semantics.js'
+import { attempt, rule, seatQueue, semantics } from '../limits/admission-semantics.js'
 import { createAdmission } from '../../src/limits/admission.js'
 import { QuotaHold } from '../../src/limits/quota-hold.js'
 
@@ -51,7 +51,9 @@ t.test('with maxConcurrentScope: fleet a call holds exactly one slot: in Redis, 
   const clock = new ManualClock()
   const local = new LocalLimits({ clock })
   const quotaHold = new QuotaHold({ clock, logger })
-  const admit = createAdmission({ quotaHold, backend: fleetBackend(link, clock, local), defaultMaxConcurrent: 1 })
+  const admit = createAdmission({
+    quotaHold, backend: fleetBackend(link, clock, local), queue: seatQueue(clock), defaultMaxConcurrent: 1
+  })
   const two = rule(0, { maxConcurrent: 2, maxConcurrentScope: 'fleet' })
   const first = await attempt(admit, 'sync-job', 'jira-main', two)
   const second = await attempt(admit, 'sync-job', 'jira-main', two)

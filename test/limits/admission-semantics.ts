@@ -6,6 +6,7 @@ import type { Test } from 'tap'
 import { createAdmission, type Admit } from '../../src/limits/admission.js'
 import type { LimitBackend } from '../../src/limits/limit-backend.js'
 import { QuotaHold } from '../../src/limits/quota-hold.js'
+import { SeatQueue, type SeatQueueSettings } from '../../src/limits/seat-queue.js'
 import { createLogger } from '../../src/logger.js'
 import type { IntegrationConfig } from '../../src/config/schema.js'
 import type { CompiledRule, RateLimitRule } from '../../src/policy/policy.js'
@@ -30,6 +31,18 @@ Promise<Attempt> {
   }
 }
 
+/** A seat queue on the test's clock: many seats unless the test says otherwise. */
+export function seatQueue (clock: ManualClock, settings: Partial<SeatQueueSettings> = {}): SeatQueue {
+  return new SeatQueue({ clock, settings: { seats: 1_000, maxPerCaller: 1_000, maxWaitMs: 30_000, ...settings } })
+}
+
+/** Whether a call is still waiting: its attempt has not settled after the event loop turned. */
+export async function isWaiting (call: Promise<unknown>): Promise<boolean> {
+  const waiting = Symbol('waiting')
+  const first = await Promise.race([call, new Promise((resolve) => { setImmediate(() => { resolve(waiting) }) })])
+  return first === waiting
+}
+
 export type Call = [caller: string, integration: string, rule: CompiledRule]
 
 export async function admittedOf (admit: Admit, calls: Call[]): Promise<number> {
@@ -47,6 +60,7 @@ export function semantics (t: Test, backend: (clock: ManualClock) => LimitBacken
   const admission = (clock: ManualClock, defaultMaxConcurrent?: number): Admit => createAdmission({
     quotaHold: new QuotaHold({ clock, logger: createLogger({ level: 'silent' }) }),
     backend: backend(clock),
+    queue: seatQueue(clock),
     integrations,
     ...(defaultMaxConcurrent === undefined ? {} : { defaultMaxConcurrent })
   })
@@ -73,7 +87,7 @@ export function semantics (t: Test, backend: (clock: ManualClock) => LimitBacken
     }
   })
 
-  t.test('maxConcurrent is per rule × caller and a call holds one slot: a limit of 2 admits 2; the default share is counted once', async (t) => {
+  t.test('maxConcurrent is per rule × caller and a call holds one slot: a limit of 2 admits 2, a third waits for a slot (fleet scope: refused); the default share is counted once', async (t) => {
     const clock = clockOf()
     const admit = admission(clock, 1)
     for (const scope of ['pod', 'fleet'] as const) {
@@ -81,33 +95,44 @@ export function semantics (t: Test, backend: (clock: ManualClock) => LimitBacken
       const first = await attempt(admit, 'a', 'wiki-main', two)
       const second = await attempt(admit, 'a', 'wiki-main', two)
       t.ok('release' in first && 'release' in second, `${scope}: a limit of 2 admits 2 (the default share of 1 does not apply beside it)`)
-      t.same(await attempt(admit, 'a', 'wiki-main', two), { code: 'BROKER_ERR_CALLER_RATE_LIMITED', retryAfter: 1 }, `${scope}: not 3`)
+      const third = attempt(admit, 'a', 'wiki-main', two)
+      if (scope === 'pod') t.ok(await isWaiting(third), 'pod: not 3 at once: the third waits in the caller\'s queue')
+      else t.same(await third, { code: 'BROKER_ERR_CALLER_RATE_LIMITED', retryAfter: 1 }, 'fleet: not 3: refused (Redis cannot tell when a slot frees)')
       t.ok('release' in await attempt(admit, 'b', 'wiki-main', two), `${scope}: another caller has its own`)
       if ('release' in first) { first.release(); first.release() }
-      t.ok('release' in await attempt(admit, 'a', 'wiki-main', two), `${scope}: a slot freed (release is idempotent)`)
-      t.notOk('release' in await attempt(admit, 'a', 'wiki-main', two), `${scope}: and only one`)
+      const next = scope === 'pod' ? await third : await attempt(admit, 'a', 'wiki-main', two)
+      t.ok('release' in next, `${scope}: a slot freed (release is idempotent) goes to the next call`)
+      const fourth = attempt(admit, 'a', 'wiki-main', two)
+      if (scope === 'pod') t.ok(await isWaiting(fourth), 'pod: and only one: the fourth waits')
+      else t.notOk('release' in await fourth, 'fleet: and only one')
+      if ('release' in next) next.release()
+      if (scope === 'pod') t.ok('release' in await fourth, 'pod: admitted when the slot frees')
     }
     const open = rule(5)
     const held = await attempt(admit, 'a', 'wiki-main', open)
     t.ok('release' in held, 'the default share of 1, over every rule without maxConcurrent')
-    t.notOk('release' in await attempt(admit, 'a', 'wiki-main', rule(6)), 'a second call by the same caller under another rule is refused')
+    const other = attempt(admit, 'a', 'jira-main', rule(6))
+    t.ok(await isWaiting(other), 'a second call by the same caller under another rule (and integration) waits')
+    if ('release' in held) held.release()
+    t.ok('release' in await other, 'the share freed on one integration admits the call waiting on another')
   })
 
-  t.test('regression: a call refused for concurrency spent a rate token, so a caller at its limit emptied its own bucket', async (t) => {
+  t.test('regression: a call refused for concurrency spent a rate token, so a caller at its limit emptied its own bucket (now: a waiting call spends none)', async (t) => {
     const clock = clockOf()
     const admit = admission(clock)
     const limited = rule(7, { maxConcurrent: 1, rateLimit: rate(1, 3) })
     const held = await attempt(admit, 'a', 'wiki-main', limited)
     t.ok('release' in held, 'one call in flight')
-    t.match(await attempt(admit, 'a', 'wiki-main', limited), { code: 'BROKER_ERR_CALLER_RATE_LIMITED' }, 'a second one: refused for concurrency')
-    t.match(await attempt(admit, 'a', 'wiki-main', limited), { code: 'BROKER_ERR_CALLER_RATE_LIMITED' }, 'a third one: refused too')
+    const second = attempt(admit, 'a', 'wiki-main', limited)
+    const third = attempt(admit, 'a', 'wiki-main', limited)
+    t.ok(await isWaiting(second) && await isWaiting(third), 'two more wait for the slot, spending no rate token')
     if ('release' in held) held.release()
-    const next = await attempt(admit, 'a', 'wiki-main', limited)
+    const next = await second
     t.ok('release' in next, 'once the slot is free, the next call still finds one of its three rate tokens')
     if ('release' in next) next.release()
-    const third = await attempt(admit, 'a', 'wiki-main', limited)
-    t.ok('release' in third, 'the third token')
-    if ('release' in third) third.release()
+    const last = await third
+    t.ok('release' in last, 'the third token')
+    if ('release' in last) last.release()
     t.match(await attempt(admit, 'a', 'wiki-main', limited), { code: 'BROKER_ERR_CALLER_RATE_LIMITED' }, 'no token left: refused by the rate')
     await clock.advance(1_000)
     t.ok('release' in await attempt(admit, 'a', 'wiki-main', limited), 'a second later a token is back, and so is the slot the refusal by the rate took')

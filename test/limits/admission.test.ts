@@ -5,14 +5,16 @@ import { LocalLimits } from '../../src/limits/local-limits.js'
 import { QuotaHold } from '../../src/limits/quota-hold.js'
 import { createLogger } from '../../src/logger.js'
 import { ManualClock } from '../helpers/manual-clock.js'
-import { attempt, rate, rule, semantics } from './admission-semantics.js'
+import { attempt, rate, rule, seatQueue, semantics } from './admission-semantics.js'
 
 semantics(t, (clock) => new LocalLimits({ clock }), () => new ManualClock())
 
 t.test('a quota hold refuses first, spending none of the caller\'s rate; the local path answers without a promise', async (t) => {
   const clock = new ManualClock()
   const quotaHold = new QuotaHold({ clock, logger: createLogger({ level: 'silent' }) })
-  const admit = createAdmission({ quotaHold, backend: new LocalLimits({ clock }), defaultMaxConcurrent: 4 })
+  const admit = createAdmission({
+    quotaHold, backend: new LocalLimits({ clock }), queue: seatQueue(clock), defaultMaxConcurrent: 4
+  })
   const limited = rule(0, { rateLimit: rate(1, 1) })
   quotaHold.adopt('jira-main', 5_000)
   t.equal((await attempt(admit, 'a', 'jira-main', limited) as { code: string }).code, 'BROKER_ERR_UPSTREAM_RATE_LIMITED')
@@ -20,4 +22,7 @@ t.test('a quota hold refuses first, spending none of the caller\'s rate; the loc
   const admitted = admit('a', 'jira-main', limited)
   t.equal(typeof admitted, 'function', 'a release, not a promise')
   t.throws(() => admit('a', 'jira-main', limited), { code: 'BROKER_ERR_CALLER_RATE_LIMITED' }, 'a refusal throws at once')
+  const open = rule(1)
+  for (let i = 0; i < 4; i++) t.equal(typeof admit('b', 'jira-main', open), 'function', `call ${i + 1} of 4: admitted without a promise`)
+  t.ok(admit('b', 'jira-main', open) as unknown instanceof Promise, 'only a call that must wait for a slot gets a promise')
 })

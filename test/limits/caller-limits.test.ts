@@ -10,6 +10,7 @@ import { LocalLimits } from '../../src/limits/local-limits.js'
 import { QuotaHold } from '../../src/limits/quota-hold.js'
 import { createLogger } from '../../src/logger.js'
 import type { CompiledRule } from '../../src/policy/policy.js'
+import { isWaiting, seatQueue } from './admission-semantics.js'
 
 const POLICY = [
   { caller: 'report-job', integration: 'jira-main', methods: ['GET'], paths: ['/rest/api/3/**'], rateLimit: { perSecond: 1, burst: 2 } },
@@ -55,7 +56,7 @@ t.test('a glob rule gives every matching caller its own bucket', async (t) => {
   t.equal((await call(h, 'batch-b')).status, 200)
 })
 
-t.test('maxConcurrent: a second call while one is in flight is refused, and admitted again once the first ends', async (t) => {
+t.test('maxConcurrent: a second call while one is in flight waits (no 429), and goes upstream once the first ends', async (t) => {
   const h = await startHarness(t, { clock: new ManualClock(), config: { policy: POLICY } })
   let reached!: () => void
   const reachedFake = new Promise<void>((resolve) => { reached = resolve })
@@ -74,13 +75,14 @@ t.test('maxConcurrent: a second call while one is in flight is refused, and admi
   const first = call(h, 'slow-job', '/rest/api/3/slow')
   await reachedFake
   const hits = gatewayHits(h)
-  t.same(await call(h, 'slow-job'), { status: 429, code: 'BROKER_ERR_CALLER_RATE_LIMITED', retryAfter: '1' })
-  t.equal(gatewayHits(h), hits, 'refused before the fake')
+  const second = call(h, 'slow-job')
   t.equal((await call(h, 'sync-job')).status, 200, 'another caller is not limited by it')
+  t.equal(gatewayHits(h), hits + 1, 'only the other caller\'s call went upstream: the second slow-job call waits')
+  t.equal(h.broker.seatQueue.rows().find((row) => row.caller === 'slow-job')?.depth, 1, 'in slow-job\'s queue')
   finish()
   t.equal((await first).status, 200)
-  t.equal((await call(h, 'slow-job')).status, 200, 'the slot was released when the first answer ended')
-  t.equal((await call(h, 'slow-job')).status, 200, 'and again: released after every call')
+  t.same(await second, { status: 200, code: undefined, retryAfter: undefined }, 'the waiting call was served when the slot freed')
+  t.equal((await call(h, 'slow-job')).status, 200, 'released after every call')
 })
 
 t.test('a refused call counts as a 429 for the caller in /metrics, not as upstream traffic', async (t) => {
@@ -93,23 +95,27 @@ t.test('a refused call counts as a 429 for the caller in /metrics, not as upstre
   t.match(text, /atlassian_broker_rate_limited_responses_total\{caller="report-job",integration="jira-main",source="caller_limit"\} 1\n/)
 })
 
-t.test('the default share (limits.callerMaxConcurrent): per caller over every rule without maxConcurrent; a rule\'s own replaces it', async (t) => {
+t.test('the default share (limits.callerMaxConcurrent): per caller over every rule without maxConcurrent; a rule\'s own replaces it; beyond it a call waits', async (t) => {
   const clock = new ManualClock()
-  const admit = createAdmission({ quotaHold: new QuotaHold({ clock, logger: createLogger({ level: 'silent' }) }), backend: new LocalLimits({ clock }), defaultMaxConcurrent: 2 })
-  // The local path is synchronous: a release or a throw, never a promise.
-  const limits = {
-    admit: (caller: string, integration: string, rule: CompiledRule) => admit(caller, integration, rule) as () => void
-  }
+  const admit = createAdmission({ quotaHold: new QuotaHold({ clock, logger: createLogger({ level: 'silent' }) }), backend: new LocalLimits({ clock }), queue: seatQueue(clock), defaultMaxConcurrent: 2 })
   const rule = (index: number, maxConcurrent?: number): CompiledRule => ({ index, caller: '*', integration: '*', methods: new Set(['GET']), paths: [], rateLimit: undefined, maxConcurrent })
-  const first = limits.admit('a', 'jira-main', rule(0))
-  limits.admit('a', 'wiki-main', rule(1))
-  t.throws(() => limits.admit('a', 'jira-main', rule(2)), { code: 'BROKER_ERR_CALLER_RATE_LIMITED' }, 'a third call by the same caller, whatever the rule')
-  t.doesNotThrow(() => limits.admit('b', 'jira-main', rule(0)), 'another caller has its own share')
-  const bulk = [1, 2, 3, 4, 5].map(() => limits.admit('a', 'jira-main', rule(3, 5)))
+  // Admitted at once: a release (no promise); beyond the limit: a promise of one.
+  const now = (caller: string, integration: string, compiled: CompiledRule): () => void => {
+    const admitted = admit(caller, integration, compiled)
+    if (admitted instanceof Promise) throw new Error('expected an admission without waiting')
+    return admitted
+  }
+  const first = now('a', 'jira-main', rule(0))
+  now('a', 'wiki-main', rule(1))
+  const third = admit('a', 'jira-main', rule(2))
+  t.ok(third instanceof Promise && await isWaiting(third), 'a third call by the same caller, whatever the rule, waits')
+  t.doesNotThrow(() => now('b', 'jira-main', rule(0)), 'another caller has its own share')
+  // On wiki-main: on jira-main this caller's calls queue behind its waiting one (first in, first out per caller).
+  const bulk = [1, 2, 3, 4, 5].map(() => now('a', 'wiki-main', rule(3, 5)))
   t.equal(bulk.length, 5, 'a rule with maxConcurrent 5 admits 5 beside the default share')
-  t.throws(() => limits.admit('a', 'jira-main', rule(3, 5)), { code: 'BROKER_ERR_CALLER_RATE_LIMITED' })
+  t.ok(await isWaiting(admit('a', 'wiki-main', rule(3, 5)) as Promise<unknown>), 'the sixth waits')
   first()
   first()
-  t.doesNotThrow(() => limits.admit('a', 'jira-main', rule(0)), 'a slot freed (release is idempotent)')
-  t.throws(() => limits.admit('a', 'jira-main', rule(0)), { code: 'BROKER_ERR_CALLER_RATE_LIMITED' })
+  t.equal(typeof await third, 'function', 'a slot freed (release is idempotent): the waiting call has it')
+  t.ok(await isWaiting(admit('a', 'jira-main', rule(0)) as Promise<unknown>), 'and only one slot')
 })

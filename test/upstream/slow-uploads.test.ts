@@ -1,7 +1,8 @@
 /**
  * Issue 16 item 2: one caller trickling uploads (Content-Length 100,000, one byte every few hundred ms) must not starve
- * anyone else. Each integration has its own upstream pool, each caller a default share of concurrency, and every
- * upload an idle and a total deadline (408 BROKER_ERR_REQUEST_BODY_TIMEOUT). Real loopback HTTP, the fake Atlassian
+ * anyone else. Each integration has its own upstream pool and seats, each caller a default share of concurrency (calls
+ * beyond it wait in the caller's queue), and every upload an idle and a total deadline and a minimum rate (408
+ * BROKER_ERR_REQUEST_BODY_TIMEOUT), so a stalled upload gives its seat back. Real loopback HTTP, the fake Atlassian
  * upstream; the deadlines run on the broker's ManualClock, so the test moves time instead of waiting 26 s for it.
  */
 import net from 'node:net'
@@ -68,7 +69,7 @@ async function harness (
   t: Test,
   clock: ManualClock,
   connections: number,
-  limits: Record<string, number>
+  limits: Record<string, unknown>
 ): Promise<Harness> {
   const fake = await FakeAtlassian.start({ t, sites: [{ product: 'jira', cloudId: JIRA_CLOUD_ID }, { product: 'confluence', cloudId: WIKI_CLOUD_ID }] })
   return await startHarness(t, {
@@ -115,11 +116,15 @@ async function readerCall (h: Harness, path: string, deadlineMs: number): Promis
 t.test('66 slow uploads fill integration A\'s pool: a call to integration B still answers 200; every upload gets its 408', async (t) => {
   // The default share (32) would refuse half the uploads: lifted here so the pools alone are what is tested.
   const clock = new ManualClock()
-  const limits = { callerMaxConcurrent: 1_000, requestBodyIdleMs: 3_000, requestBodyTotalMs: 12_000 }
+  // The minimum rate is off: this test is about the pools and the total deadline.
+  const limits = {
+    callerMaxConcurrent: 1_000, requestBodyIdleMs: 3_000, requestBodyTotalMs: 12_000, minUploadBytesPerSecond: 0
+  }
   const h = await harness(t, clock, 64, limits)
   const uploads = Array.from({ length: 66 }, () => slowUpload(h, 'uploader'))
   await until(() => uploadsAtFake(h) >= 64, '64 uploads streaming to the fake Atlassian')
-  t.equal(uploadsAtFake(h), 64, 'integration A\'s pool (64 connections) is full: the other 2 uploads wait for a connection')
+  t.equal(uploadsAtFake(h), 64, 'integration A\'s pool (64 connections) is full: the other 2 uploads wait for a seat')
+  t.equal(h.broker.seatQueue.rows()[0]?.depth, 2, 'in the caller\'s queue')
 
   t.equal(await readerCall(h, '/proxy/wiki-main/wiki/rest/api/user/current', 6_000), 200, 'integration B answers at once: its pool is its own')
 
@@ -128,7 +133,12 @@ t.test('66 slow uploads fill integration A\'s pool: a call to integration B stil
   t.equal(uploads.filter((upload) => upload.bytesSent() > 1).length, 66, 'every upload kept sending')
   const firstAnswer = Promise.any(uploads.map(async (upload) => await upload.answer))
   t.equal(await Promise.race([firstAnswer, settle().then(() => 'none')]), 'none', 'no answer before the total deadline')
+  let answered = 0
+  for (const upload of uploads) void upload.answer.then(() => { answered++ })
   await clock.advance(1)
+  await until(() => answered === 64 && uploadsAtFake(h) === 66, 'the 64 answered; the 2 that waited got their seats')
+  // Their deadlines start when the broker starts reading them, after the wait: the caller was not the slow one.
+  await trickle(clock, uploads, 12_000, 1_000)
   const answers = await Promise.all(uploads.map(async (upload) => await upload.answer))
   t.same(answers.map((answer) => answer.status), answers.map(() => 408), 'every slow upload answered 408')
   t.same([...new Set(answers.map(problemCode))], ['BROKER_ERR_REQUEST_BODY_TIMEOUT'])
@@ -141,31 +151,31 @@ t.test('66 slow uploads fill integration A\'s pool: a call to integration B stil
   t.notOk(answers.some((answer) => tokens.some((token) => answer.raw.includes(token))), 'nor in the 408 answers')
 })
 
-t.test('the default per-caller share: of 40 stalled uploads by one caller, 32 are admitted and cut off by the idle deadline, 8 refused', async (t) => {
+t.test('the default per-caller share: of 40 stalled uploads by one caller, 32 go upstream and 8 wait (none refused); the idle deadline ends the 32, then the 8', async (t) => {
   const clock = new ManualClock()
-  const h = await harness(t, clock, 64, { requestBodyIdleMs: 2_000, requestBodyTotalMs: 60_000 })
+  const limits = { requestBodyIdleMs: 2_000, requestBodyTotalMs: 60_000, minUploadBytesPerSecond: 0 }
+  const h = await harness(t, clock, 64, limits)
   t.equal(h.config.limits.callerMaxConcurrent, 32, 'the default')
   // One byte, then silence: the idle deadline ends them.
   const uploads = Array.from({ length: 40 }, () => slowUpload(h, 'uploader'))
-  await until(() => uploadsAtFake(h) >= 32, 'the 32 admitted uploads streaming to the fake Atlassian')
+  await until(() => uploadsAtFake(h) >= 32 && h.broker.seatQueue.rows()[0]?.depth === 8, 'the 32 admitted uploads streaming to the fake Atlassian, 8 queued')
   await settle()
   await clock.advance(1_999)
   t.equal(uploadsAtFake(h), 32, 'only the caller\'s share went upstream')
   await clock.advance(1)
+  await until(() => uploadsAtFake(h) === 40, 'the 8 that waited went upstream as the first 32 freed their slots')
+  await settle()
+  await clock.advance(2_000)
   const answers = await Promise.all(uploads.map(async (upload) => await upload.answer))
-  const statuses = answers.map((answer) => answer.status)
-  t.equal(statuses.filter((status) => status === 429).length, 8, '8 over the caller\'s share refused')
-  t.equal(statuses.filter((status) => status === 408).length, 32, '32 admitted, then cut off')
-  t.ok(answers.filter((answer) => answer.status === 429).every((answer) => problemCode(answer) === 'BROKER_ERR_CALLER_RATE_LIMITED'))
-  const timedOut = answers.filter((answer) => answer.status === 408)
-  t.ok(timedOut.every((answer) => problemCode(answer) === 'BROKER_ERR_REQUEST_BODY_TIMEOUT'))
-  t.match(timedOut[0]?.body, /no byte received for 2000 ms/, 'the idle deadline')
-  t.ok(uploadsAtFake(h) <= 32, 'refused uploads never reached Atlassian')
+  t.same(answers.filter((answer) => answer.status !== 408), [], 'none refused: all 40 admitted, then cut off')
+  t.ok(answers.every((answer) => problemCode(answer) === 'BROKER_ERR_REQUEST_BODY_TIMEOUT'))
+  t.match(answers[0]?.body, /no byte received for 2000 ms/, 'the idle deadline')
 })
 
 t.test('a caller\'s share leaves room: while 32 uploads stall, another caller\'s calls to the same integration answer 200', async (t) => {
   const clock = new ManualClock()
-  const h = await harness(t, clock, 40, { requestBodyIdleMs: 8_000, requestBodyTotalMs: 8_000 })
+  const limits = { requestBodyIdleMs: 8_000, requestBodyTotalMs: 8_000, minUploadBytesPerSecond: 0 }
+  const h = await harness(t, clock, 40, limits)
   const uploads = Array.from({ length: 40 }, () => slowUpload(h, 'uploader'))
   await until(() => uploadsAtFake(h) >= 32, '32 uploads streaming to the fake Atlassian')
   for (let i = 0; i < 10; i++) {
@@ -174,7 +184,29 @@ t.test('a caller\'s share leaves room: while 32 uploads stall, another caller\'s
   }
   t.equal(uploadsAtFake(h), 32, 'the uploader holds only its share of the 40 connections')
   await trickle(clock, uploads, 5_000, 1_000)
+  await until(() => uploadsAtFake(h) === 40, 'the 8 waiting uploads admitted once the first 32 ended')
+  await trickle(clock, uploads, 8_000, 1_000)
   const answers = await Promise.all(uploads.map(async (upload) => await upload.answer))
-  t.equal(answers.filter((answer) => answer.status === 429).length, 8)
-  t.equal(answers.filter((answer) => answer.status === 408).length, 32)
+  t.equal(answers.filter((answer) => answer.status === 408).length, 40, 'none refused; each cut off by its deadline')
+})
+
+t.test('a stalled upload (below limits.minUploadBytesPerSecond) gives its seat back to a caller waiting for it', async (t) => {
+  const clock = new ManualClock()
+  const limits = {
+    requestBodyIdleMs: 5_000, requestBodyTotalMs: 600_000, minUploadBytesPerSecond: 100, queue: { seats: 1 }
+  }
+  const h = await harness(t, clock, 64, limits)
+  const upload = slowUpload(h, 'uploader')
+  await until(() => uploadsAtFake(h) === 1, 'the upload holds the only seat')
+  const reader = readerCall(h, '/proxy/jira-main/rest/api/3/myself', 60_000)
+  await until(() => h.broker.seatQueue.rows().some((row) => row.caller === 'reader' && row.depth === 1), 'the reader waits for the seat')
+  // A byte a second: never idle for 5 s, but 5 bytes a window where 500 are due.
+  await trickle(clock, [upload], 4_999, 1_000)
+  t.equal(h.broker.seatQueue.rows().find((row) => row.caller === 'reader')?.depth, 1, 'still waiting just before the window ends')
+  await clock.advance(1)
+  const answer = await upload.answer
+  t.equal(answer.status, 408)
+  t.equal(problemCode(answer), 'BROKER_ERR_REQUEST_BODY_TIMEOUT')
+  t.match(answer.body, /slower than 100 bytes per second over 5000 ms/)
+  t.equal(await reader, 200, 'the freed seat went to the waiting reader')
 })

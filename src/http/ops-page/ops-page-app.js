@@ -4,7 +4,7 @@
  * view), the fetches of /admin/usage and /admin/ops every few seconds, and the downloads of what is on screen.
  */
 /* global $, OUTCOMES, PAGE_CONFIG, USAGE_FIELDS, renderLegend, renderTimeline, renderOutcomes, renderUsage,
-   renderCharts, renderCredentials, renderHeadroom, toCsv, download */
+   renderCharts, renderCredentials, renderHeadroom, renderQueues, toCsv, download */
 'use strict'
 
 const TOKEN_KEY = 'atlassian-broker-admin-token'
@@ -15,7 +15,8 @@ const CSV_COLUMNS = {
   outcomes: ['caller', 'integration', ...OUTCOMES, 'total'],
   usage: ['caller', 'integration', ...USAGE_FIELDS],
   credentials: ['integration', 'product', 'credential', 'store', 'storeVersion', 'versionInUse', 'rotatedAt', 'rotatedBy', 'owner', 'expiresAt', 'daysToExpiry', 'expiryLevel', 'tokenCachedUntil', 'lastExchangeOutcome', 'lastExchangeAt', 'scopeRefusalUntil', 'storeError'],
-  headroom: ['integration', 'remaining', 'limit', 'resetAt', 'reason', 'nearLimit', 'retryAfterSeconds', 'statusCode', 'betaPolicy', 'betaQuota', 'betaRemaining', 'seenAt', 'heldUntil']
+  headroom: ['integration', 'remaining', 'limit', 'resetAt', 'reason', 'nearLimit', 'retryAfterSeconds', 'statusCode', 'betaPolicy', 'betaQuota', 'betaRemaining', 'seenAt', 'heldUntil'],
+  queues: ['integration', 'caller', 'depth', 'seatsInUse', 'oldestWaitMs']
 }
 const query = new URLSearchParams(location.search)
 const state = {
@@ -108,6 +109,7 @@ function buildScreen (usage, ops) {
         heldUntil: entry.heldUntil
       }
     }),
+    queues: ops.queues || [],
     thresholds: ops.thresholds
   }
 }
@@ -126,6 +128,7 @@ function render () {
   renderCharts(onScreen.usage)
   renderCredentials(onScreen.credentials)
   renderHeadroom(onScreen.headroom)
+  renderQueues(onScreen.queues)
   // Reading a layout property makes the browser lay the page out now, so the figure includes style and layout.
   if (document.body.offsetHeight >= 0) document.body.dataset.renderMs = (performance.now() - started).toFixed(1)
 }

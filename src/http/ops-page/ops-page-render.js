@@ -5,7 +5,7 @@
  * set through textContent, never parsed as HTML. The names below are used by ops-page-app.js, the page's next script.
  */
 /* exported OUTCOMES, fmt, renderLegend, renderTimeline, renderOutcomes, USAGE_FIELDS, renderUsage, renderCharts,
-   renderCredentials, renderHeadroom, toCsv, download, PAGE_CONFIG */
+   renderCredentials, renderHeadroom, renderQueues, toCsv, download, PAGE_CONFIG */
 'use strict'
 
 // What the server knows and the page must not repeat: the outcomes, their labels, the refresh interval
@@ -194,6 +194,17 @@ function renderHeadroom (rows) {
     row.append(cell(entry.integration, 'integration', true), cell(fmt(entry.remaining), 'remaining'), cell(fmt(entry.limit), 'limit'),
       cell(when(entry.resetAt), 'resetAt', true), cell(fmt(entry.reason), 'reason', true), cell(fmt(entry.nearLimit), 'nearLimit', true),
       cell(beta, 'beta', true), cell(when(entry.seenAt), 'seenAt', true), cell(entry.heldUntil ? 'held until ' + when(entry.heldUntil) : 'not held', 'heldUntil', true))
+    return row
+  })
+}
+
+function renderQueues (rows) {
+  fillBody('queues-body', rows, (entry) => {
+    const row = document.createElement('tr')
+    row.dataset.integration = entry.integration
+    row.dataset.caller = entry.caller
+    row.append(cell(entry.integration, 'integration', true), cell(entry.caller, 'caller', true), cell(fmt(entry.depth), 'depth'),
+      cell(fmt(entry.seatsInUse), 'seatsInUse'), cell(fmt(entry.oldestWaitMs / 1000), 'oldestWait'))
     return row
   })
 }
