@@ -103,7 +103,7 @@ export class Fleet {
     })
     const { link, keys, rejections } = this
     this.hold = new FleetHold({ link, keys, clock: deps.clock, publish, signer, keyFor, rejections })
-    this.limits = new FleetLimits({ link: this.link, clock: deps.clock })
+    this.limits = new FleetLimits({ link: this.link, clock: deps.clock, rejections: this.rejections })
     this.slots = new FleetSlots({ link: this.link, clock: deps.clock })
     this.#publish = publish
   }

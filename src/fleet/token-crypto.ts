@@ -5,8 +5,8 @@
  * copied under another key (another integration, version or deployment) does not open. Anything that does not open
  * is a cache miss, never an error.
  * The same derivation (another salt) gives each credential version an HMAC key for what else sidecars share through
- * Redis: events (fleet-events.ts) and the quota-hold entry (shared-hold.ts). Someone who can write to Redis but cannot read the
- * credential can neither read a token nor forge what the sidecars act on.
+ * Redis: events (fleet-events.ts) and the quota-hold entry (shared-hold.ts). Someone who can write to Redis but
+ * cannot read the credential can neither read a token nor forge what the sidecars act on.
  */
 import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto'
 import type { CredentialData, StoredSecret } from '../secrets/secret-store.js'
