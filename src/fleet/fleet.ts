@@ -130,7 +130,8 @@ export class Fleet {
       keys: this.keys,
       clock: this.#clock,
       pod: this.pod,
-      tally: parts.usage
+      tally: parts.usage,
+      rejections: this.rejections
     })
     this.usage.start()
     this.link.start()
