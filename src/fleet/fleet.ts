@@ -28,9 +28,10 @@ import { FleetKeyring } from './token-crypto.js'
 import { errorCode } from '../errors.js'
 import type { TimerHandle } from '../clock.js'
 
-/** A `drop` event is honoured at most this often per integration: a flood of them (plus a DEL of the shared entry)
- *  cannot force one token exchange per message. An operator drops a token by hand, far less often than this. */
-const DROP_INTERVAL_MS = 10_000
+/** A `drop` event is honoured at most this often per integration: even a flood of valid ones (plus a DEL of the
+ *  shared entry) forces at most one token exchange a second, while an operator's drops a few seconds apart all
+ *  reach the fleet. */
+const DROP_INTERVAL_MS = 1_000
 /** `credential` hints re-read the store at most this often per integration (one more after the interval when hints
  *  keep coming, so a real rotation is never missed). */
 const RECHECK_INTERVAL_MS = 1_000
@@ -211,8 +212,10 @@ export class Fleet {
     const cached = parts.credentials.cachedVersion(integration)
     const now = this.#clock.now()
     const recent = now - (this.#recheckedAt.get(integration) ?? -Infinity) < RECHECK_INTERVAL_MS
-    if (cached !== undefined && (version <= cached || recent)) return
-    if (cached !== undefined) this.#recheckedAt.set(integration, now)
+    // Rate-limited either way: forged events naming an unconfigured integration or a huge version must not turn into
+    // one store read each.
+    if ((cached !== undefined && version <= cached) || recent) return
+    this.#recheckedAt.set(integration, now)
     try {
       await parts.credentials.current(integration, { revalidate: cached !== undefined })
     } catch {

@@ -103,9 +103,10 @@ async function suite (t: Test): Promise<void> {
     t.equal(await call(b!), 200)
     t.equal(fake.exchangesFor(CLIENT_ID), exchanges + 1, 'no exchange forced')
 
-    // Valid drops are honoured at most once per 10 s per integration.
+    // Valid drops are honoured at most once a second per integration: two back to back, the second is refused.
     a!.broker.tokens.drop('jira-main')
-    await until(t, 'the second drop was refused as too soon', () => refused(b!, 'event', 'rate-limited') === 1)
+    a!.broker.tokens.drop('jira-main')
+    await until(t, 'the second drop was refused as too soon', () => refused(b!, 'event', 'rate-limited') >= 1)
 
     // Credential hints are not trusted: a flood re-reads the store at most about once a second and drops nothing.
     const version = b!.broker.credentials.cachedVersion('jira-main')
