@@ -9,11 +9,13 @@
  * bucket is smaller), granted whole or not at all. A bucket holds the burst in proportion to the larger of the
  * caller's share and an equal one: rates always sum to the budget, while bursts of callers below an equal share may
  * add up to at most twice the budget's burst.
- * Anything unexpected under the key (another type, garbage fields) makes the script fail: the sidecar then counts
- * locally, it never crashes.
+ * Another type under the key makes the script fail: the sidecar then counts locally, it never crashes. The work is
+ * bounded whatever someone wrote into the hash: one with more than ARGV[6] fields (five per caller) is discarded
+ * before it is read (UNLINK: freed off Redis's main thread), so 400k junk fields cost one HLEN, not a walk that
+ * blocks Redis; a caller "seen" in the future (a forged window) is dropped like a stale one; the hash always has a TTL.
  *
- * KEYS[1] budget hash. ARGV: caller, want, arrivals, perSecond, burst.
- * Returns { granted, waitMs, share * 1000 }.
+ * KEYS[1] budget hash. ARGV: caller, want, arrivals, perSecond, burst, the most fields.
+ * Returns { granted, waitMs, share * 1000, 1 when an oversized hash was discarded else 0 }.
  */
 export const FAIR_SHARE_LEASE = `
 local time = redis.call('TIME')
@@ -21,6 +23,11 @@ local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 local caller, want, arrivals = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local rate, burst = tonumber(ARGV[4]), tonumber(ARGV[5])
 local second = math.floor(now / 1000)
+local discarded = 0
+if redis.call('HLEN', KEYS[1]) > tonumber(ARGV[6]) then
+  redis.call('UNLINK', KEYS[1])
+  discarded = 1
+end
 local raw = redis.call('HGETALL', KEYS[1])
 local fields = {}
 for i = 1, #raw, 2 do fields[raw[i]] = raw[i + 1] end
@@ -42,12 +49,12 @@ local active, stale = {}, {}
 for name, value in pairs(fields) do
   if string.sub(name, 1, 2) == 'w:' then
     local who, seen = string.sub(name, 3), tonumber(value) or 0
-    if seen >= second - 1 then
+    if seen >= second - 1 and seen <= second then
       local c, p = num('c:' .. who, 0), num('p:' .. who, 0)
       if seen < second then p, c = c, 0 end
       -- a quarter of headroom: a caller using all it was given must be able to grow
       table.insert(active, { who = who, demand = math.max(c, p, 1) * 1.25 })
-    elseif seen < second - 10 then
+    elseif seen < second - 10 or seen > second then
       table.insert(stale, who)
     end
   end
@@ -83,5 +90,5 @@ else
 end
 redis.call('HSET', KEYS[1], 't:' .. caller, tostring(tokens), 'u:' .. caller, now)
 redis.call('PEXPIRE', KEYS[1], 60000)
-return { granted, waitMs, math.floor(share * 1000) }
+return { granted, waitMs, math.floor(share * 1000), discarded }
 `

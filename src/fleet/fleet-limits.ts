@@ -11,6 +11,7 @@ import { LRUCache } from 'lru-cache'
 import type { Clock } from '../clock.js'
 import type { RateLimitRule } from '../policy/policy.js'
 import { FAIR_SHARE_LEASE } from './fair-share.lua.js'
+import type { FleetRejections } from './fleet-metrics.js'
 import type { RedisLink } from './redis-link.js'
 
 const LEASE_MS = 1_000
@@ -19,6 +20,9 @@ const MAX_KEYS = 10_000
 /** A refused sidecar asks again no sooner than this: a throttled caller costs at most 40 round trips a second per
  * sidecar. */
 const MIN_RETRY_MS = 25
+/** Five fields per caller: a budget hash with more than this many (2,000 callers) was not written by sidecars alone
+ *  and is discarded by the script instead of read (fair-share.lua.ts). */
+export const MAX_BUDGET_FIELDS = 10_000
 
 interface Lease {
   tokens: number
@@ -34,13 +38,15 @@ interface Lease {
 export class FleetLimits {
   readonly #link: RedisLink
   readonly #clock: Clock
+  readonly #rejections: FleetRejections | undefined
   readonly #leases = new LRUCache<string, Lease>({ max: MAX_KEYS })
   /** Lease requests sent to Redis, for the bench's cost figure. */
   roundTrips = 0
 
-  constructor (options: { link: RedisLink, clock: Clock }) {
+  constructor (options: { link: RedisLink, clock: Clock, rejections?: FleetRejections }) {
     this.#link = options.link
     this.#clock = options.clock
+    this.#rejections = options.rejections
   }
 
   /** 0 when admitted, else the milliseconds until a retry may pass; undefined when Redis cannot answer (the caller
@@ -95,15 +101,16 @@ export class FleetLimits {
     lease.arrivals = 0
     this.roundTrips++
     const answer = await this.#link.run((redis) =>
-      redis.eval(FAIR_SHARE_LEASE, 1, key, caller, want, arrivals, limit.perSecond, limit.burst)
+      redis.eval(FAIR_SHARE_LEASE, 1, key, caller, want, arrivals, limit.perSecond, limit.burst, MAX_BUDGET_FIELDS)
     )
     const now = this.#clock.now()
-    if (!Array.isArray(answer) || answer.length !== 3 || !answer.every((value) => typeof value === 'number')) {
+    if (!Array.isArray(answer) || answer.length !== 4 || !answer.every((value) => typeof value === 'number')) {
       lease.arrivals += arrivals
       lease.tokens = 0
       return false
     }
-    const [granted, waitMs, shareMilli] = answer as [number, number, number]
+    const [granted, waitMs, shareMilli, discarded] = answer as [number, number, number, number]
+    if (discarded === 1) this.#rejections?.count('budget', 'oversized')
     lease.share = Math.max(shareMilli / 1000, 0.001)
     lease.tokens = Math.max(0, granted)
     lease.expiresAt = now + LEASE_MS

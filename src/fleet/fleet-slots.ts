@@ -11,14 +11,24 @@ import type { RedisLink } from './redis-link.js'
 
 const SLOT_TTL_MS = 30_000
 const RENEW_MS = 10_000
-/** Drops expired members, then adds one if there is room; Redis's own clock decides expiry. */
+/** A set with more members than this is not one sidecars wrote (each admits up to the rule's limit): it is
+ *  discarded whole (UNLINK frees it off the main thread) instead of being walked. */
+const MAX_MEMBERS = 10_000
+/** Drops expired members and members scored beyond the longest lease (a forged far-future score would hold a slot
+ *  for ever), renews the set's TTL whatever the answer (a set written without one would otherwise live for ever),
+ *  then adds one member if there is room. Redis's own clock decides expiry. ARGV: limit, lease ms, member, cap. */
 const TAKE = `
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local lease = tonumber(ARGV[2])
+if redis.call('ZCARD', KEYS[1]) > math.max(tonumber(ARGV[4]), tonumber(ARGV[1])) then redis.call('UNLINK', KEYS[1]) end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then return 0 end
-redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[3])
-redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]))
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '(' .. (now + lease), '+inf')
+local count = redis.call('ZCARD', KEYS[1])
+if count > 0 then redis.call('PEXPIRE', KEYS[1], lease) end
+if count >= tonumber(ARGV[1]) then return 0 end
+redis.call('ZADD', KEYS[1], now + lease, ARGV[3])
+redis.call('PEXPIRE', KEYS[1], lease)
 return 1
 `
 const RENEW = `
@@ -45,7 +55,7 @@ export class FleetSlots {
   async take (key: string, limit: number): Promise<(() => void) | false | undefined> {
     if (!this.#link.connected) return undefined
     const member = randomUUID()
-    const answer = await this.#link.run((redis) => redis.eval(TAKE, 1, key, limit, SLOT_TTL_MS, member))
+    const answer = await this.#link.run((redis) => redis.eval(TAKE, 1, key, limit, SLOT_TTL_MS, member, MAX_MEMBERS))
     if (answer === 0) return false
     if (answer !== 1) return undefined
     let members = this.#held.get(key)

@@ -15,21 +15,50 @@ import type { RedisLink } from './redis-link.js'
 
 /** About 10 MB of answer: 500 pods × 20 series × 20 minutes, or fewer pods over the whole hour. */
 export const DEFAULT_MAX_FIELDS_READ = 200_000
+/** The most characters one read returns (fields and values): a forged hash of huge values stops here. */
+export const DEFAULT_MAX_CHARS_READ = 16 * 1024 * 1024
+/** A field or value longer than this is no pod's (a name triple or a cell is well under it): skipped, counted. */
+const MAX_ITEM_CHARS = 1_024
 
-// KEYS[1]: the record's start; KEYS[2..]: the minutes, newest first. ARGV[1]: the most fields to return.
+// KEYS[1]: the record's start; KEYS[2..]: the minutes, newest first. ARGV: the most fields, the most characters, the
+// longest field or value. A minute's size is checked (HLEN) before it is read, so a hash of a million forged fields is
+// never walked nor sent; what is too long is skipped. Answers { since, truncated, fields, chars, skipped, minutes... }.
 const READ_HOUR = `
-local cap = tonumber(ARGV[1])
-local answer = { redis.call('GET', KEYS[1]) or '', 0 }
-local total = 0
+local cap, maxChars, maxItem = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local since = ''
+if redis.call('TYPE', KEYS[1]).ok == 'string' and redis.call('STRLEN', KEYS[1]) <= 32 then since = redis.call('GET', KEYS[1]) end
+local answer = { since, 0, 0, 0, 0 }
+local total, chars, skipped = 0, 0, 0
 for i = 2, #KEYS do
-  local fields = redis.call('HGETALL', KEYS[i])
-  total = total + #fields / 2
-  if total > cap then
+  local kind = redis.call('TYPE', KEYS[i]).ok
+  local size = 0
+  if kind == 'hash' then size = redis.call('HLEN', KEYS[i]) end
+  if total + size > cap then
     answer[2] = 1
     break
   end
-  answer[#answer + 1] = fields
+  local kept = {}
+  if size > 0 then
+    local fields = redis.call('HGETALL', KEYS[i])
+    for j = 1, #fields, 2 do
+      local length = #fields[j] + #fields[j + 1]
+      if #fields[j] > maxItem or #fields[j + 1] > maxItem then
+        skipped = skipped + 1
+      else
+        chars = chars + length
+        kept[#kept + 1] = fields[j]
+        kept[#kept + 1] = fields[j + 1]
+      end
+    end
+  end
+  if chars > maxChars then
+    answer[2] = 1
+    break
+  end
+  total = total + size
+  answer[#answer + 1] = kept
 end
+answer[3], answer[4], answer[5] = total, chars, skipped
 return answer
 `
 
@@ -37,6 +66,10 @@ export interface FleetHour {
   /** When the record was (re)started, epoch ms; undefined when Redis holds none. */
   since: number | undefined
   truncated: boolean
+  /** What the read returned, and the fields it skipped as too long: the bounds at work. */
+  fieldsRead: number
+  charsRead: number
+  skipped: number
   /** Per minute, newest first (the current minute at 0), the hash as [field, value, ...]; fewer when cut. */
   minutes: string[][]
 }
@@ -66,19 +99,23 @@ export async function readFleetHour (
   link: RedisLink,
   keys: FleetKeys,
   minute: number,
-  maxFields: number
+  bounds: { maxFields: number, maxChars: number }
 ): Promise<FleetHour | undefined> {
   const keyList = [
     keys.usageSince,
     ...Array.from({ length: TALLY_MINUTES }, (_unused, back) => keys.usage(minute - back))
   ]
-  const answer = await link.run(async (redis) => await redis.eval(READ_HOUR, keyList.length, ...keyList, maxFields))
-  if (!Array.isArray(answer) || answer.length < 2) return undefined
-  const [since, truncated, ...minutes] = answer as [unknown, unknown, ...unknown[]]
+  const answer = await link.run(async (redis) =>
+    await redis.eval(READ_HOUR, keyList.length, ...keyList, bounds.maxFields, bounds.maxChars, MAX_ITEM_CHARS))
+  if (!Array.isArray(answer) || answer.length < 5) return undefined
+  const [since, truncated, fieldsRead, charsRead, skipped, ...minutes] = answer as unknown[]
   const sinceMs = Number(since)
   return {
     since: since === '' || !Number.isFinite(sinceMs) ? undefined : sinceMs,
     truncated: truncated !== 0,
+    fieldsRead: Number(fieldsRead),
+    charsRead: Number(charsRead),
+    skipped: Number(skipped),
     minutes: minutes.map((flat) => (Array.isArray(flat) ? flat.map(String) : []))
   }
 }

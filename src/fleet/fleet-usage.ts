@@ -11,7 +11,8 @@
 import type { Clock, TimerHandle } from '../clock.js'
 import { callsIn, encodeCell } from '../usage/tally-cell.js'
 import { MINUTE_MS, TALLY_MINUTES, type UsageTally } from '../usage/tally.js'
-import { fleetSnapshot, readFleetHour, DEFAULT_MAX_FIELDS_READ, type FleetUsageSnapshot } from './fleet-usage-view.js'
+import { fleetSnapshot, readFleetHour, DEFAULT_MAX_CHARS_READ, DEFAULT_MAX_FIELDS_READ, type FleetHour, type FleetUsageSnapshot } from './fleet-usage-view.js'
+import type { FleetRejections } from './fleet-metrics.js'
 import type { FleetKeys } from './keys.js'
 import type { RedisLink } from './redis-link.js'
 
@@ -27,6 +28,9 @@ export interface FleetUsageOptions {
   tally: UsageTally
   /** The most fields one read of the fleet's hour returns (then `complete` is false). */
   maxFieldsRead?: number
+  /** The most characters (fields and values) one read returns. */
+  maxCharsRead?: number
+  rejections?: FleetRejections
 }
 
 export class FleetUsage {
@@ -36,6 +40,10 @@ export class FleetUsage {
   readonly #pod: string
   readonly #tally: UsageTally
   readonly #maxFieldsRead: number
+  readonly #maxCharsRead: number
+  readonly #rejections: FleetRejections | undefined
+  /** The last read of the fleet's hour (tests check its bounds). */
+  lastRead: FleetHour | undefined
   /** Closed minutes this pod has written since it last found its data in Redis. */
   readonly #written = new Set<number>()
   #queue: Promise<void> = Promise.resolve()
@@ -48,6 +56,8 @@ export class FleetUsage {
     this.#pod = options.pod
     this.#tally = options.tally
     this.#maxFieldsRead = options.maxFieldsRead ?? DEFAULT_MAX_FIELDS_READ
+    this.#maxCharsRead = options.maxCharsRead ?? DEFAULT_MAX_CHARS_READ
+    this.#rejections = options.rejections
     // Back after an outage: Redis may have restarted empty, so the whole hour goes out again, now.
     this.#link.onUp(() => {
       this.#written.clear()
@@ -78,7 +88,11 @@ export class FleetUsage {
     await this.flush()
     const now = this.#clock.now()
     const minute = Math.floor(now / MINUTE_MS)
-    const hour = await readFleetHour(this.#link, this.#keys, minute, this.#maxFieldsRead)
+    const bounds = { maxFields: this.#maxFieldsRead, maxChars: this.#maxCharsRead }
+    const hour = await readFleetHour(this.#link, this.#keys, minute, bounds)
+    this.lastRead = hour
+    if (hour !== undefined && hour.skipped > 0) this.#rejections?.count('usage', 'oversized-field', hour.skipped)
+    if (hour?.truncated === true) this.#rejections?.count('usage', 'read-capped')
     return fleetSnapshot(hour, { now, flushMs: FLUSH_MS })
   }
 

@@ -12,18 +12,31 @@ import type { QuotaHold } from '../limits/quota-hold.js'
 import type { CredentialSource } from '../secrets/credential-source.js'
 import type { TokenProvider } from '../tokens/token-provider.js'
 import type { UsageTally } from '../usage/tally.js'
-import { decodeEvent, encodeEvent, type FleetEvent } from './fleet-events.js'
+import { LRUCache } from 'lru-cache'
+import { decodeEvent, encodeEvent, type FleetEvent, type Signer } from './fleet-events.js'
 import { FleetKeys } from './keys.js'
 import { RedisLink } from './redis-link.js'
 import type { LimitBackend } from '../limits/limit-backend.js'
 import { FleetAdmission } from './fleet-admission.js'
 import { FleetLimits } from './fleet-limits.js'
 import { FleetSlots } from './fleet-slots.js'
-import { registerFleetMetrics } from './fleet-metrics.js'
+import { FleetRejections, registerFleetMetrics } from './fleet-metrics.js'
 import { FleetUsage } from './fleet-usage.js'
 import { FleetHold } from './shared-hold.js'
 import { SharedTokens } from './shared-tokens.js'
+import { FleetKeyring } from './token-crypto.js'
 import { errorCode } from '../errors.js'
+import type { TimerHandle } from '../clock.js'
+
+/** A `drop` event is honoured at most this often per integration: even a flood of valid ones (plus a DEL of the
+ *  shared entry) forces at most one token exchange a second, while an operator's drops a few seconds apart all
+ *  reach the fleet. */
+const DROP_INTERVAL_MS = 1_000
+/** `credential` hints re-read the store at most this often per integration (one more after the interval when hints
+ *  keep coming, so a real rotation is never missed). */
+const RECHECK_INTERVAL_MS = 1_000
+/** Ids of accepted signed events, remembered longer than an event is valid (EVENT_WINDOW_MS): a replay is refused. */
+const SEEN_EVENTS = 10_000
 
 export interface FleetParts {
   tokens: TokenProvider
@@ -51,6 +64,12 @@ export class Fleet {
   /** Set by attach(): publishes this pod's tally, and reads the fleet's. */
   usage: FleetUsage | undefined
   readonly #publish: (event: FleetEvent) => void
+  readonly keyring = new FleetKeyring()
+  readonly rejections: FleetRejections
+  readonly #seen = new LRUCache<string, true>({ max: SEEN_EVENTS })
+  readonly #droppedAt = new Map<string, number>()
+  readonly #recheckedAt = new Map<string, number>()
+  readonly #recheckTimers = new Map<string, TimerHandle>()
 
   constructor (config: BrokerConfig & { fleet: FleetConfig }, deps: { logger: Logger, clock: Clock }) {
     this.pod = config.fleet.podName ?? `${process.env.HOSTNAME ?? hostname()}:${process.pid}`
@@ -59,20 +78,33 @@ export class Fleet {
     this.#integrations = new Set(Object.keys(config.integrations))
     this.keys = new FleetKeys(config.fleet.redis.keyPrefix)
     this.link = new RedisLink(config.fleet.redis, this.#logger, deps.clock)
+    this.rejections = new FleetRejections({ logger: this.#logger, clock: deps.clock })
     const publish = (event: FleetEvent): void => {
-      void this.link.run((redis) => redis.publish(this.keys.events, encodeEvent(event, this.pod)))
+      const message = encodeEvent(event, this.pod, this.#signer(event.integration))
+      void this.link.run((redis) => redis.publish(this.keys.events, message))
+    }
+    const signer = (integration: string): Signer | undefined => this.#signer(integration)
+    const keyFor = async (integration: string, version: number): Promise<Buffer | undefined> => {
+      const parts = this.#parts
+      if (parts !== undefined && this.#macKey(integration, version) === undefined) {
+        await this.#readVersion(parts, integration, version)
+      }
+      return this.#macKey(integration, version)
     }
     this.tokens = new SharedTokens({
       link: this.link,
       keys: this.keys,
       clock: deps.clock,
+      keyring: this.keyring,
+      rejections: this.rejections,
       lockMs: config.atlassian.timeouts.tokenMs,
       onDropped: (integration) => {
         publish({ type: 'drop', integration })
       }
     })
-    this.hold = new FleetHold({ link: this.link, keys: this.keys, publish })
-    this.limits = new FleetLimits({ link: this.link, clock: deps.clock })
+    const { link, keys, rejections } = this
+    this.hold = new FleetHold({ link, keys, clock: deps.clock, publish, signer, keyFor, rejections })
+    this.limits = new FleetLimits({ link: this.link, clock: deps.clock, rejections: this.rejections })
     this.slots = new FleetSlots({ link: this.link, clock: deps.clock })
     this.#publish = publish
   }
@@ -93,13 +125,14 @@ export class Fleet {
     this.link.onUp(() => {
       void this.hold.load([...this.#integrations], parts.quotaHold)
     })
-    if (registry !== undefined) registerFleetMetrics(registry, () => this.link.connected)
+    if (registry !== undefined) registerFleetMetrics(registry, () => this.link.connected, this.rejections)
     this.usage = new FleetUsage({
       link: this.link,
       keys: this.keys,
       clock: this.#clock,
       pod: this.pod,
-      tally: parts.usage
+      tally: parts.usage,
+      rejections: this.rejections
     })
     this.usage.start()
     this.link.start()
@@ -118,28 +151,96 @@ export class Fleet {
   async close (): Promise<void> {
     await this.usage?.stop()
     this.slots.stop()
+    for (const timer of this.#recheckTimers.values()) this.#clock.clearTimer(timer)
+    this.#recheckTimers.clear()
     await this.link.close()
   }
 
-  #receive (message: string): void {
+  /** The key and version this sidecar signs an integration's events with; undefined before its credential was read. */
+  #signer (integration: string): Signer | undefined {
+    const secret = this.#parts?.credentials.cachedSecret(integration)
+    if (secret === undefined) return undefined
+    return { version: secret.version, key: this.keyring.macKey(integration, secret), now: this.#clock.now() }
+  }
+
+  #macKey (integration: string, version: number): Buffer | undefined {
+    const secret = this.#parts?.credentials.cachedSecret(integration)
+    return secret?.version === version ? this.keyring.macKey(integration, secret) : undefined
+  }
+
+  #receive (message: string, afterRead = false): void {
     const parts = this.#parts
-    const envelope = decodeEvent(message, this.#integrations)
-    if (parts === undefined || envelope === undefined || envelope.origin === this.pod) return
+    if (parts === undefined) return
+    let asked: { integration: string, version: number } | undefined
+    const keyFor = (integration: string, version: number): Buffer | undefined => {
+      asked = { integration, version }
+      return this.#macKey(integration, version)
+    }
+    const envelope = decodeEvent(message, { known: this.#integrations, keyFor, now: this.#clock.now() })
+    if (envelope === 'other-version' && asked !== undefined && !afterRead) {
+      // Signed with a version this sidecar has not read (never read, or just rotated): read the store, try again once.
+      void this.#readVersion(parts, asked.integration, asked.version).then(() => { this.#receive(message, true) })
+      return
+    }
+    if (typeof envelope === 'string') { this.rejections.count('event', envelope); return }
+    if (envelope.origin === this.pod) return
     const { event } = envelope
+    if (event.type !== 'credential') {
+      if (this.#seen.has(envelope.id)) { this.rejections.count('event', 'replayed'); return }
+      this.#seen.set(envelope.id, true)
+    }
     switch (event.type) {
       case 'hold':
         parts.quotaHold.adopt(event.integration, event.holdMs)
         return
-      case 'drop':
+      case 'drop': {
+        const now = this.#clock.now()
+        const last = this.#droppedAt.get(event.integration)
+        if (last !== undefined && now - last < DROP_INTERVAL_MS) { this.rejections.count('event', 'rate-limited'); return }
+        this.#droppedAt.set(event.integration, now)
         parts.tokens.drop(event.integration, { fromFleet: true })
         return
+      }
       case 'credential':
-        void this.#adoptCredential(parts, event.integration)
+        this.#recheck(parts, event.integration)
     }
   }
 
-  /** Re-reads the store now (not at the next revalidation), then drops the token so the next call uses the new version.
-   */
+  /** The credential, read when never read, or re-read (at most once per interval) when an event names a newer
+   *  version. */
+  async #readVersion (parts: FleetParts, integration: string, version: number): Promise<void> {
+    const cached = parts.credentials.cachedVersion(integration)
+    const now = this.#clock.now()
+    const recent = now - (this.#recheckedAt.get(integration) ?? -Infinity) < RECHECK_INTERVAL_MS
+    // Rate-limited either way: forged events naming an unconfigured integration or a huge version must not turn into
+    // one store read each.
+    if ((cached !== undefined && version <= cached) || recent) return
+    this.#recheckedAt.set(integration, now)
+    try {
+      await parts.credentials.current(integration, { revalidate: cached !== undefined })
+    } catch {
+      // No credential to verify with: the event is refused as 'other-version'.
+    }
+  }
+
+  /** At most one store re-read per integration per interval; hints in between collapse into one after it. */
+  #recheck (parts: FleetParts, integration: string): void {
+    if (this.#recheckTimers.has(integration)) return
+    const now = this.#clock.now()
+    const wait = (this.#recheckedAt.get(integration) ?? -Infinity) + RECHECK_INTERVAL_MS - now
+    if (wait <= 0) {
+      this.#recheckedAt.set(integration, now)
+      void this.#adoptCredential(parts, integration)
+      return
+    }
+    this.#recheckTimers.set(integration, this.#clock.setTimer(() => {
+      this.#recheckTimers.delete(integration)
+      this.#recheck(parts, integration)
+    }, wait))
+  }
+
+  /** Re-reads the store now (not at the next revalidation); a token of an older version than the store's is dropped,
+   *  so the next call uses the new one. What the hint says is not trusted: only what the store answers. */
   async #adoptCredential (parts: FleetParts, integration: string): Promise<void> {
     this.#fromFleet.add(integration)
     try {
@@ -152,6 +253,9 @@ export class Fleet {
     } finally {
       this.#fromFleet.delete(integration)
     }
-    parts.tokens.drop(integration, { fromFleet: true })
+    const token = parts.tokens.state(integration)
+    if (token.cached && token.secretVersion !== parts.credentials.cachedVersion(integration)) {
+      parts.tokens.drop(integration, { fromFleet: true })
+    }
   }
 }

@@ -9,12 +9,22 @@ import { randomUUID } from 'node:crypto'
 import type { Clock } from '../clock.js'
 import type { StoredSecret } from '../secrets/secret-store.js'
 import type { MintedToken, SharedTokenCache } from '../tokens/token-provider.js'
+import type { FleetRejections } from './fleet-metrics.js'
 import type { FleetKeys } from './keys.js'
 import type { RedisLink } from './redis-link.js'
-import { deriveTokenKey, open, seal } from './token-crypto.js'
+import { MAX_ENTRY_CHARS, open, seal, type FleetKeyring } from './token-crypto.js'
 
 const POLL_MS = 25
 const RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
+/** The entry, size-checked in Redis before anything is sent: { 1, entry }, { 0 } missing, { 2 } over ARGV[1]
+ *  characters, { 3 } not a string. A 150 MB value someone wrote under the key never reaches the sidecar. */
+const READ = `
+local kind = redis.call('TYPE', KEYS[1]).ok
+if kind == 'none' then return { 0 } end
+if kind ~= 'string' then return { 3 } end
+if redis.call('STRLEN', KEYS[1]) > tonumber(ARGV[1]) then return { 2 } end
+return { 1, redis.call('GET', KEYS[1]) }
+`
 
 type Secret = Pick<StoredSecret, 'data' | 'version'>
 
@@ -24,13 +34,16 @@ export class SharedTokens implements SharedTokenCache {
   readonly #clock: Clock
   readonly #lockMs: number
   readonly #onDropped: (integration: string, versions: number[]) => void
-  readonly #cryptoKeys = new WeakMap<object, Buffer>()
+  readonly #keyring: FleetKeyring
+  readonly #rejections: FleetRejections
 
   constructor (options: {
     link: RedisLink
     keys: FleetKeys
     clock: Clock
     lockMs: number
+    keyring: FleetKeyring
+    rejections: FleetRejections
     onDropped: (integration: string, versions: number[]) => void
   }) {
     this.#link = options.link
@@ -38,6 +51,8 @@ export class SharedTokens implements SharedTokenCache {
     this.#clock = options.clock
     this.#lockMs = options.lockMs
     this.#onDropped = options.onDropped
+    this.#keyring = options.keyring
+    this.#rejections = options.rejections
   }
 
   async obtain (integration: string, secret: Secret, mint: () => Promise<MintedToken>): Promise<MintedToken> {
@@ -84,7 +99,7 @@ export class SharedTokens implements SharedTokenCache {
       const token = await mint()
       const ttlMs = Math.floor(token.usableUntil - this.#clock.now())
       if (ttlMs > 0) {
-        const entry = seal(this.#cryptoKey(integration, secret), tokenKey, JSON.stringify(token))
+        const entry = seal(this.#keyring.tokenKey(integration, secret), tokenKey, JSON.stringify(token))
         await this.#link.run((redis) => redis.set(tokenKey, entry, 'PX', ttlMs))
       }
       return token
@@ -95,25 +110,20 @@ export class SharedTokens implements SharedTokenCache {
 
   /** A fresh shared token (before its refresh time), undefined on a miss, 'unavailable' when Redis cannot answer. */
   async #read (integration: string, secret: Secret, tokenKey: string): Promise<MintedToken | 'unavailable' | undefined> {
-    const entry = await this.#link.run((redis) => redis.get(tokenKey))
-    if (entry === undefined) return 'unavailable'
-    if (entry === null) return undefined
-    const text = open(this.#cryptoKey(integration, secret), tokenKey, entry)
-    if (text === undefined) return undefined
+    const answer = await this.#link.run((redis) => redis.eval(READ, 1, tokenKey, MAX_ENTRY_CHARS))
+    if (!Array.isArray(answer)) return 'unavailable'
+    if (answer[0] !== 1) {
+      if (answer[0] === 2) this.#rejections.count('token-entry', 'oversized')
+      if (answer[0] === 3) this.#rejections.count('token-entry', 'wrong-type')
+      return undefined
+    }
+    const text = open(this.#keyring.tokenKey(integration, secret), tokenKey, answer[1])
+    if (text === undefined) { this.#rejections.count('token-entry', 'bad-seal'); return undefined }
     const token = parseToken(text)
     if (token === undefined || token.secretVersion !== secret.version || this.#clock.now() >= token.refreshAt) {
       return undefined
     }
     return token
-  }
-
-  #cryptoKey (integration: string, secret: Secret): Buffer {
-    let key = this.#cryptoKeys.get(secret)
-    if (key === undefined) {
-      key = deriveTokenKey(integration, secret.version, secret.data)
-      this.#cryptoKeys.set(secret, key)
-    }
-    return key
   }
 }
 

@@ -40,6 +40,11 @@ export class CredentialSource {
     return this.#cached.get(integration)?.secret.version
   }
 
+  /** The secret the broker currently uses, without touching the store (fleet mode derives its signing keys from it). */
+  cachedSecret (integration: string): StoredSecret | undefined {
+    return this.#cached.get(integration)?.secret
+  }
+
   /**
    * The current secret; throws CredentialNotConfiguredError when none is stored. `revalidate` checks the store now
    * instead of after the interval (Atlassian just rejected the cached one: a newer version may have been written

@@ -5,6 +5,7 @@
  */
 import t from 'tap'
 import { FAIR_SHARE_LEASE } from '../../src/fleet/fair-share.lua.js'
+import { MAX_BUDGET_FIELDS } from '../../src/fleet/fleet-limits.js'
 import { findRedisServer, RedisServer } from '../helpers/redis-server.js'
 
 const RATE = 20
@@ -29,7 +30,8 @@ t.test('a light caller under an equal share gets bunched calls through; shares s
       want,
       arrivals,
       RATE,
-      BURST
+      BURST,
+      MAX_BUDGET_FIELDS
     )) as [number, number, number]
     return { granted, waitMs, share: shareMilli / 1000 }
   }
@@ -47,4 +49,38 @@ t.test('a light caller under an equal share gets bunched calls through; shares s
 
   const greedyAfter = await lease('greedy', 1, 0)
   t.equal(greedyAfter.share + first.share, RATE, 'the greedy caller has the rest: shares sum to the budget')
+})
+
+t.test('junk in the budget hash cannot stall Redis or take a share (issue 24: 400k fields made the lease take 251 ms)', { skip }, async (t) => {
+  const redis = await RedisServer.start(t)
+  const client = redis.client()
+  t.teardown(() => { client.disconnect() })
+  const lease = async (key: string): Promise<number[]> =>
+    (await client.eval(FAIR_SHARE_LEASE, 1, key, 'report-job', 1, 1, RATE, BURST, MAX_BUDGET_FIELDS)) as number[]
+
+  // 400k junk fields, written in batches as someone with write access to Redis could.
+  for (let batch = 0; batch < 40; batch++) {
+    const fields: string[] = []
+    for (let i = 0; i < 10_000; i++) fields.push(`junk:${batch}:${i}`, 'x')
+    await client.hset('budget-junk', ...fields)
+  }
+  t.equal(await client.hlen('budget-junk'), 400_000)
+  const answer = await lease('budget-junk')
+  t.equal(answer[3], 1, 'the oversized hash was discarded before it was read')
+  t.equal(answer[0], 1, 'the lease is granted from a fresh hash')
+  t.ok(await client.hlen('budget-junk') <= 5, 'what is left is this caller\'s own five fields at most, not 400k')
+  t.ok(await client.pttl('budget-junk') > 0, 'and it has a TTL')
+
+  // A hash at the cap is still read (a real fleet with that many callers keeps its state).
+  const atCap: string[] = []
+  for (let i = 0; i < MAX_BUDGET_FIELDS; i++) atCap.push(`junk:${i}`, 'x')
+  await client.hset('budget-at-cap', ...atCap)
+  t.equal((await lease('budget-at-cap'))[3], 0, 'not discarded at the cap')
+
+  // A forged caller "seen" far in the future with a huge demand: it would stay active for ever and take a share.
+  await client.hset('budget-ghost', 'w:ghost', '99999999999', 'c:ghost', '1000000', 'p:ghost', '1000000')
+  const [granted, , shareMilli] = await lease('budget-ghost')
+  t.equal(granted, 1)
+  t.equal(shareMilli, RATE * 1000, 'the ghost is not an active caller: report-job has the whole budget')
+  t.equal(await client.hexists('budget-ghost', 'w:ghost'), 0, 'and it is dropped like a stale caller')
 })

@@ -8,6 +8,8 @@ import t from 'tap'
 import { FleetKeys } from '../../src/fleet/keys.js'
 import { RedisLink } from '../../src/fleet/redis-link.js'
 import { SharedTokens } from '../../src/fleet/shared-tokens.js'
+import { FleetKeyring } from '../../src/fleet/token-crypto.js'
+import { FleetRejections } from '../../src/fleet/fleet-metrics.js'
 import { createLogger } from '../../src/logger.js'
 import { ManualClock } from '../helpers/manual-clock.js'
 import { findRedisServer, RedisServer } from '../helpers/redis-server.js'
@@ -54,7 +56,7 @@ t.test('a sidecar waiting on another\'s exchange lock polls on the injected cloc
   link.start()
   t.equal(await until(() => link.connected), true, 'connected')
   const keys = new FleetKeys('link')
-  const tokens = new SharedTokens({ link, keys, clock, lockMs: 5_000, onDropped: () => {} })
+  const tokens = new SharedTokens({ link, keys, clock, lockMs: 5_000, keyring: new FleetKeyring(), rejections: new FleetRejections({ logger: createLogger({ level: 'silent' }), clock }), onDropped: () => {} })
   const inspect = redis.client()
   t.teardown(() => { inspect.disconnect() })
   await inspect.set(keys.exchangeLock('jira-main'), 'another-pod')
