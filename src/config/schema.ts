@@ -111,7 +111,8 @@ const vaultSchema = z.strictObject({
 
 const secretsSchema = z.strictObject({
   store: z.enum(['file', 'vault']).default('file'),
-  file: z.strictObject({ path: z.string().min(1).default(`${DEFAULT_DATA_DIR}/secrets.enc`) }).default({ path: `${DEFAULT_DATA_DIR}/secrets.enc` }),
+  /** Without a path the store lives in `dataDir` (filled in by configSchema's transform, which knows dataDir). */
+  file: z.strictObject({ path: z.string().min(1).optional() }).default({}),
   vault: vaultSchema.optional()
 }).refine((secrets) => secrets.store !== 'vault' || secrets.vault !== undefined, { message: 'store: vault needs a vault section', path: ['vault'] })
 
@@ -200,7 +201,7 @@ export const configSchema = z.strictObject({
   integrations: z.record(name, integrationSchema).default({}),
   policy: z.array(policyRuleSchema).default([]),
   credentials: credentialsSchema,
-  secrets: secretsSchema.default({ store: 'file', file: { path: `${DEFAULT_DATA_DIR}/secrets.enc` } }),
+  secrets: secretsSchema.default({ store: 'file', file: {} }),
   limits: z
     .strictObject({
       bodyBytes: positiveInt.default(1_073_741_824 * 2),
@@ -256,7 +257,11 @@ export const configSchema = z.strictObject({
       refusalsPerMinute: z.number().int().nonnegative().default(60)
     })
     .default({ level: 'info', refusalsPerMinute: 60 })
-})
+}).transform((config) => ({
+  ...config,
+  // issue 24 §7: `dataDir` is the store's default location; the store stayed in ./.broker/ whatever dataDir said.
+  secrets: { ...config.secrets, file: { path: config.secrets.file.path ?? `${config.dataDir}/secrets.enc` } }
+}))
 
 /** The config as written: an integration may name its site and leave the cloudId to be looked up. */
 export type ParsedConfig = z.output<typeof configSchema>
