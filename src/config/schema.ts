@@ -167,7 +167,13 @@ export const configSchema = z.strictObject({
       apiUrl: z.url().default('https://api.atlassian.com'),
       /** Where `{site}/_edge/tenant_info` is asked for an integration's cloudId; `{site}` is the validated site name.
        */
-      siteUrl: z.string().includes('{site}', { message: 'siteUrl must contain {site}' }).default('https://{site}'),
+      siteUrl: z
+        .string()
+        .includes('{site}', {
+          message: 'must contain {site}, which is replaced by the site name: "https://{site}" (the default) or, for a local ' +
+            'test double, "http://127.0.0.1:9000/site/{site}"; /_edge/tenant_info is added'
+        })
+        .default('https://{site}'),
       /** Site names must end with one of these (so a config value cannot point the broker at any host). */
       siteSuffixes: z
         .array(z.string().regex(/^\.[a-z0-9.-]+$/i, 'a suffix looks like ".atlassian.net"'))
