@@ -78,8 +78,11 @@ t.test('a symlinked --config is written through the link: link kept, target upda
   chmodSync(target, 0o640)
   const link = path.join(dir, 'linked.yaml')
   symlinkSync('real-config.yaml', link)
-  const result = await runCli([...initArgs('jira-main'), '--config', link], { cwd: dir, env, stdin: CREDENTIAL })
+  // Run as `npm run cli -- init` runs it in a clone.
+  const result = await runCli([...initArgs('jira-main'), '--config', link], { cwd: dir, env: { ...env, npm_lifecycle_event: 'cli' }, stdin: CREDENTIAL })
   t.equal(result.code, 0, result.stderr)
+  t.match(result.stdout, `\n  npm start -- --config ${link}\n`, 'issue 24 §7: in a clone the start line is npm start')
+  t.match(result.stdout, '`npm run --silent cli -- caller-token --sub report-job` mints more')
   t.ok(lstatSync(link).isSymbolicLink(), 'the link is still a link')
   t.equal(realpathSync(link), target)
   t.match(readFileSync(target, 'utf8'), /jira-main:\n\s+product: jira/)
