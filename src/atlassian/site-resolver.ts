@@ -30,33 +30,47 @@ export interface ResolveSitesOptions {
   /** Answers kept beyond the data dir (Vault metadata): written after a fresh lookup, read when the site is
    * unreachable. */
   shared?: SharedSiteCache
+  /**
+   * false: leave `{dataDir}/sites.json` (and the data dir) as it is; the outcome's `saveCache` writes the fresh answers
+   * later. `check` never writes, and `init` writes only once every step passed. Default true.
+   */
+  persist?: boolean
 }
 
-/** One lookup: the cloudId, or an Error whose message says what the site answered. */
+/** One lookup: the cloudId, or an Error whose message names the URL asked and says what it answered. */
 export async function fetchCloudId (
   siteUrl: string,
   site: string,
   options: { dispatcher?: Dispatcher, timeoutMs?: number } = {}
 ): Promise<string> {
   const timeout = options.timeoutMs ?? DEFAULT_TIMEOUT_MS
-  const response = await request(tenantInfoUrl(siteUrl, site), {
-    method: 'GET',
-    headers: { accept: 'application/json' },
-    headersTimeout: timeout,
-    bodyTimeout: timeout,
-    maxRedirections: 0,
-    ...(options.dispatcher ? { dispatcher: options.dispatcher } : {})
-  } as Parameters<typeof request>[1])
-  const text = await response.body.text()
-  if (response.statusCode === 404) { throw new Error(`${site} answered 404: no Atlassian site by that name (check the spelling)`) }
-  if (response.statusCode !== 200) throw new Error(`${site} answered HTTP ${response.statusCode} to tenant_info`)
+  // The URL comes from atlassian.siteUrl: naming it shows a newcomer which template was used (issue 24 §7).
+  const url = tenantInfoUrl(siteUrl, site)
+  let statusCode: number
+  let text: string
+  try {
+    const response = await request(url, {
+      method: 'GET',
+      headers: { accept: 'application/json' },
+      headersTimeout: timeout,
+      bodyTimeout: timeout,
+      maxRedirections: 0,
+      ...(options.dispatcher ? { dispatcher: options.dispatcher } : {})
+    } as Parameters<typeof request>[1])
+    statusCode = response.statusCode
+    text = await response.body.text()
+  } catch (error) {
+    throw new Error(`GET ${url} failed: ${describe(error)}`, { cause: error })
+  }
+  if (statusCode === 404) throw new Error(`${site} answered 404 to GET ${url}: no Atlassian site by that name (check the spelling)`)
+  if (statusCode !== 200) throw new Error(`${site} answered HTTP ${statusCode} to GET ${url}`)
   let cloudId: unknown
   try {
     cloudId = (JSON.parse(text) as { cloudId?: unknown }).cloudId
   } catch {
     cloudId = undefined
   }
-  if (typeof cloudId !== 'string' || !CLOUD_ID_PATTERN.test(cloudId)) { throw new Error(`${site} answered tenant_info without a cloudId`) }
+  if (typeof cloudId !== 'string' || !CLOUD_ID_PATTERN.test(cloudId)) throw new Error(`${site} answered GET ${url} without a cloudId`)
   return cloudId.toLowerCase()
 }
 
@@ -67,6 +81,8 @@ export interface SitesOutcome {
   config: BrokerConfig
   resolved: SiteResolution[]
   problems: string[]
+  /** Writes the answers this resolution added to `{dataDir}/sites.json` (done already unless `persist: false`). */
+  saveCache: () => void
 }
 
 /**
@@ -74,9 +90,14 @@ export interface SitesOutcome {
  * resolve; the cache is updated with each fresh answer.
  */
 export async function resolveSites (config: ParsedConfig, options: ResolveSitesOptions): Promise<BrokerConfig> {
+  return (await resolveSitesOrThrow(config, options)).config
+}
+
+/** resolveSites with the outcome's `saveCache`, for `persist: false`. */
+export async function resolveSitesOrThrow (config: ParsedConfig, options: ResolveSitesOptions): Promise<SitesOutcome> {
   const outcome = await resolveSitesOutcome(config, options)
   if (outcome.problems.length > 0) throw new ConfigError('integrations', outcome.problems)
-  return outcome.config
+  return outcome
 }
 
 /** resolveSites without the throw: what `check` reports line by line. */
@@ -86,7 +107,7 @@ export async function resolveSitesOutcome (config: ParsedConfig, options: Resolv
       (integration) => integration.site === undefined && integration.cloudId !== undefined
     )
   ) {
-    return { config: config as BrokerConfig, resolved: [], problems: [] }
+    return { config: config as BrokerConfig, resolved: [], problems: [], saveCache: () => {} }
   }
   const resolved: SiteResolution[] = []
   const cacheFile = path.join(config.dataDir, SITE_CACHE_FILE)
@@ -141,8 +162,14 @@ export async function resolveSitesOutcome (config: ParsedConfig, options: Resolv
     integrations[name] = { ...integration, cloudId }
     resolved.push({ integration: name, site, cloudId, from })
   }
-  if (changed) writeCache(cacheFile, cache, options.logger)
-  return { config: Object.freeze({ ...config, integrations: Object.freeze(integrations) }), resolved, problems }
+  const saveCache = (): void => { if (changed) writeCache(cacheFile, cache, options.logger) }
+  if (options.persist !== false) saveCache()
+  return {
+    config: Object.freeze({ ...config, integrations: Object.freeze(integrations) }),
+    resolved,
+    problems,
+    saveCache
+  }
 }
 
 function readCache (file: string): SiteCache {

@@ -167,7 +167,8 @@ function checkReferencedFiles (report: Report, config: ParsedConfig): void {
 
 /** Looks every site up (as the broker does at start) and says where each cloudId came from. */
 async function checkSites (report: Report, config: ParsedConfig, logger: Logger): Promise<BrokerConfig> {
-  const outcome = await resolveSitesOutcome(config, { logger })
+  // check never writes: the answers are not kept in {dataDir}/sites.json (the broker keeps them at its start).
+  const outcome = await resolveSitesOutcome(config, { logger, persist: false })
   for (const entry of outcome.resolved) {
     if (entry.from === 'site') report.pass(`site ${entry.site}: cloudId ${entry.cloudId} (integration ${entry.integration})`)
     else if (entry.from === 'cache' || entry.from === 'shared') report.warn(`site ${entry.site}: unreachable, using the cloudId cached earlier, ${entry.cloudId} (integration ${entry.integration})`)

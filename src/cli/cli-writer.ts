@@ -20,6 +20,8 @@ export interface WriterContext {
   env?: NodeJS.ProcessEnv | undefined
   /** Tests swap the Atlassian check; default: the token endpoint and API gateway from config.atlassian. */
   verify?: CredentialVerifier | undefined
+  /** Called when the credential has passed verification, just before it is written (init's InterruptGuard). */
+  verified?: (() => void) | undefined
 }
 
 export async function withWriter<T> (
@@ -30,7 +32,15 @@ export async function withWriter<T> (
   // Failures are printed by main(); the audit's own log line would only repeat them on stderr.
   const parts = credentialWriterParts(config, { logger: context.logger.child({}, { level: 'error' }), clock: systemClock })
   const { audit } = parts
-  const verify = context.verify ?? parts.verify
+  const check = context.verify ?? parts.verify
+  const verified = context.verified
+  const verify: CredentialVerifier = verified === undefined
+    ? check
+    : async (...args) => {
+      const result = await check(...args)
+      verified()
+      return result
+    }
   const fleet = config.fleet
   const announce = fleet === undefined
     ? undefined

@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util'
 import { ConfigError, loadConfig } from '../config/load.js'
 import { createLogger } from '../logger.js'
 import { closeOnSignals, startServer } from '../server.js'
-import { endQuietlyOnClosedStdout, parseDuration, UsageError } from './io.js'
+import { endQuietlyOnClosedStdout, ignoreClosedStdout, parseDuration, UsageError } from './io.js'
 import { errorCode, isBrokerError } from '../errors.js'
 import { flushCompileCache } from './compile-cache.js'
 
@@ -65,7 +65,8 @@ export async function main (argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true })
   const [command, subcommand, target] = positionals
   // serve logs to stdout and must not stop when a log reader goes away; every other command answers there.
-  if (command !== 'serve') endQuietlyOnClosedStdout()
+  if (command === 'init') ignoreClosedStdout()
+  else if (command !== 'serve') endQuietlyOnClosedStdout()
   if (values.help || command === undefined || command === 'help') {
     process.stdout.write(HELP)
     return 0

@@ -2,39 +2,32 @@
  * `atlassian-broker init`: from a site name to a first call. Looks the site's cloudId up, reads the credential from
  * stdin (never argv), stores it through the one credential write path (cli-writer.ts: verified with Atlassian by the
  * same probe and verdict as `secrets rotate`, unless `--no-verify`; audited; announced), and only then writes the
- * config (comments kept) and prints a caller token and a working curl line. Nothing is written when a step fails, and
- * each failure says what to fix: exit 1 when Atlassian refuses the credential (as `secrets rotate`), 2 when the input
- * (flags, site, config) is wrong.
+ * config (comments kept, through a symlink) and `{dataDir}/sites.json`, and prints a caller token and a working curl
+ * line. Until every step passed nothing is written: no temp file, no data folder, no site cache (issue 24 §5), and a
+ * signal in that time ends the process with nothing to clean up (interrupt-guard.ts). Each failure says what to fix:
+ * exit 1 when Atlassian refuses the credential (as `secrets rotate`), 2 when the input (flags, site, config) is wrong.
  */
-import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
-import { systemClock } from '../clock.js'
 import type { Logger } from 'pino'
-import { CREDENTIAL_PROBES, type CredentialVerifier } from '../atlassian/credential-probe.js'
+import type { CredentialVerifier } from '../atlassian/credential-probe.js'
+import { resolveSitesOrThrow } from '../atlassian/site-resolver.js'
+import { storeSiteCache } from '../atlassian/site-cache.js'
+import { systemClock } from '../clock.js'
 import { integrationNamed } from '../config/integration-lookup.js'
+import { ConfigError, DEFAULT_CONFIG_FILE, loadConfig, loadConfigText } from '../config/load.js'
 import type { BrokerConfig } from '../config/schema.js'
-import { ConfigError, DEFAULT_CONFIG_FILE, loadConfig } from '../config/load.js'
 import type { WriteResult } from '../credentials/credential-writer.js'
 import { errorCode } from '../errors.js'
-import { normalizeSiteInput, siteNameProblem } from '../config/site-name.js'
-import { resolveSites } from '../atlassian/site-resolver.js'
-import { storeSiteCache } from '../atlassian/site-cache.js'
 import { mintCallerToken } from './caller-token.js'
 import { withWriter } from './cli-writer.js'
-import { extendConfigText, type InitEntry } from './init-config-file.js'
-import { createPrompter } from './init-prompts.js'
+import { validateFlags, type InitFlags } from './init-answers.js'
+import { extendConfigText, readConfigText, writeConfigEntry } from './init-config-file.js'
+import { askMissing, createPrompter } from './init-prompts.js'
+import { printNextSteps, printStored } from './init-report.js'
+import { InterruptGuard } from './interrupt-guard.js'
 import { parseCredentialJson, readStdin, UsageError } from './io.js'
 
-export interface InitFlags {
-  config?: string
-  integration?: string
-  site?: string
-  product?: string
-  credential?: string
-  caller?: string
-  /** false: store the credential without asking Atlassian (`--no-verify`). */
-  verify?: boolean
-}
+export type { InitFlags } from './init-answers.js'
 
 export interface InitContext {
   logger: Logger
@@ -51,30 +44,33 @@ export async function runInit (flags: InitFlags, context: InitContext): Promise<
   const out = context.stdout ?? process.stdout
   const env = context.env ?? process.env
   const interactive = (stdin as NodeJS.ReadStream).isTTY === true
-  const answers = interactive ? await askMissing(flags, stdin, out) : { flags, credentialJson: undefined }
+  const answers = interactive ? await askInTerminal(flags, stdin, out) : { flags, credentialJson: undefined }
   const entry = validateFlags(answers.flags)
   const file = path.resolve(flags.config ?? env.BROKER_CONFIG ?? DEFAULT_CONFIG_FILE)
-  const existing = existsSync(file) ? readFileSync(file, 'utf8') : undefined
+  const existing = readConfigText(file)
   const { text, changes } = extendConfigText(existing, entry)
-  // The candidate file sits beside the real one, so relative paths resolve the same; it replaces it only at the end.
-  const candidate = `${file}.init-${process.pid}.tmp`
-  writeFileSync(candidate, text, { mode: 0o600 })
+  // Checked in memory as if it were the file (relative paths resolve the same); written only at the end.
+  const { config, saveCache } = await loadCandidate(text, existing, file, env, context.logger)
+  const integration = integrationNamed(config.integrations, entry.integration)
+  if (integration === undefined) throw new UsageError(`integration ${entry.integration} is missing after the edit`)
+  out.write(`✔ site ${entry.site}: cloudId ${integration.cloudId}\n`)
+  const credential = parseCredentialJson(answers.credentialJson ?? await readStdin(stdin))
+  const guard = new InterruptGuard()
+  let result: WriteResult & { storeKind: string }
   try {
-    const config = await loadCandidate(candidate, file, env, context.logger)
-    const integration = integrationNamed(config.integrations, entry.integration)
-    if (integration === undefined) throw new UsageError(`integration ${entry.integration} is missing after the edit`)
-    out.write(`✔ site ${entry.site}: cloudId ${integration.cloudId}\n`)
-    const json = answers.credentialJson ?? await readStdin(stdin)
-    const credential = parseCredentialJson(json)
-    const result = await store(config, entry.integration, credential, flags.verify !== false, context)
-    report(result, entry.integration, out)
-    renameSync(candidate, file)
+    if (flags.verify === false) guard.commit()
+    result = await store(config, entry.integration, credential, flags.verify !== false, {
+      ...context,
+      verified: () => guard.commit()
+    })
+    await writeConfigEntry(file, existing, text, entry)
+    saveCache()
   } finally {
-    rmSync(candidate, { force: true })
+    guard.finish()
   }
+  printStored(result, entry.integration, out)
   out.write(changes.length === 0 ? `✔ config: ${file} already had ${entry.integration} and a rule for ${entry.caller}\n` : `✔ config: ${file}: ${changes.join('; ')}\n`)
   const final = loadConfig(file, env).config
-  const base = `http://${final.listen.host.includes(':') ? `[${final.listen.host}]` : final.listen.host}:${final.listen.port}`
   let token: string
   try {
     token = mintCallerToken({ ...final, integrations: {} }, { sub: entry.caller, ttlSeconds: 3_600 })
@@ -82,72 +78,64 @@ export async function runInit (flags: InitFlags, context: InitContext): Promise<
     out.write(`! caller token: ${(error as Error).message}\n`)
     return
   }
-  out.write(`\nCaller token for ${entry.caller} (1 hour; \`atlassian-broker caller-token --sub ${entry.caller}\` mints more):\n${token}\n\n`)
-  out.write('Start (or reload) the broker, then:\n')
-  out.write(`  atlassian-broker serve --config ${file}\n`)
-  out.write(`  curl -sS -H "Authorization: Bearer ${token}" ${base}/proxy/${entry.integration}${CREDENTIAL_PROBES[entry.product].path}\n`)
+  printNextSteps({ ...final, integrations: {} }, file, entry, token, out, env)
 }
 
-async function askMissing (
+async function askInTerminal (
   flags: InitFlags,
   stdin: NodeJS.ReadableStream,
   out: NodeJS.WritableStream
-): Promise<{ flags: InitFlags, credentialJson: string | undefined }> {
+): Promise<{ flags: InitFlags, credentialJson: string }> {
   const prompter = createPrompter(stdin, out)
   try {
-    const site = flags.site ?? (await prompter.ask('Atlassian site (e.g. acme.atlassian.net)'))
-    const product = flags.product ?? (await prompter.ask('Product (jira or confluence)', 'jira'))
-    const integration =
-      flags.integration ??
-      (await prompter.ask('Integration name', `${normalizeSiteInput(site).split('.')[0] ?? 'site'}-${product}`))
-    const credential = flags.credential ?? (await prompter.ask('Credential (oauth or api-token)', 'oauth'))
-    const caller = flags.caller ?? (await prompter.ask('Caller allowed to use it (JWT sub)', `${integration}-reader`))
-    const secret =
-      credential === 'api-token'
-        ? { token: await prompter.askSecret('API token') }
-        : {
-            client_id: await prompter.ask('OAuth client_id'),
-            client_secret: await prompter.askSecret('OAuth client_secret')
-          }
-    return {
-      flags: { ...flags, site, product, integration, credential, caller },
-      credentialJson: JSON.stringify(secret)
-    }
+    return await askMissing(flags, prompter, out)
   } finally {
     prompter.close()
   }
 }
 
-function validateFlags (flags: InitFlags): InitEntry {
-  const problems: string[] = []
-  const integration = flags.integration ?? ''
-  if (!/^[a-z0-9][a-z0-9._-]{0,62}$/i.test(integration)) problems.push('--integration NAME: letters, digits, ".", "_" or "-" (e.g. jira-main)')
-  const site = normalizeSiteInput(flags.site ?? '')
-  const siteProblem = site === '' ? 'give the site, e.g. acme.atlassian.net' : siteNameProblem(site)
-  if (siteProblem !== undefined) problems.push(`--site: ${siteProblem}`)
-  if (flags.product !== 'jira' && flags.product !== 'confluence') problems.push('--product: jira or confluence')
-  const credential = flags.credential ?? 'oauth'
-  if (credential !== 'oauth' && credential !== 'api-token') problems.push('--credential: oauth or api-token')
-  if (problems.length > 0) throw new UsageError(`init needs:\n  ${problems.join('\n  ')}`)
-  return { integration, site, product: flags.product as InitEntry['product'], credential: credential as InitEntry['credential'], caller: flags.caller ?? `${integration}-reader` }
-}
-
+/**
+ * The edited config, loaded and its sites resolved, without writing anything (`saveCache` keeps the answers later).
+ * "Fix the file" is said only when the file as it is would not load either; a site that does not answer is not the
+ * file's fault.
+ */
 async function loadCandidate (
-  candidate: string,
+  text: string,
+  existing: string | undefined,
   file: string,
   env: NodeJS.ProcessEnv,
   logger: Logger
-): Promise<BrokerConfig> {
+): Promise<{ config: BrokerConfig, saveCache: () => void }> {
+  let parsed
   try {
-    return await resolveSites(loadConfig(candidate, env).config, { logger })
+    parsed = loadConfigText(text, file, env).config
   } catch (error) {
-    if (error instanceof ConfigError) {
-      throw new UsageError(
-        `the config would not load after adding the integration (nothing was written):\n${error.problems.map((problem) => `  - ${problem}`).join('\n')}\n  fix ${file} first`
-      )
-    }
-    throw error
+    if (!(error instanceof ConfigError)) throw error
+    const fileIsBad = existing !== undefined && !loads(existing, file, env)
+    throw new UsageError(
+      `the config would not load after adding the integration (nothing was written):\n${listed(error.problems)}` +
+      (fileIsBad ? `\n  fix ${file} first` : '')
+    )
   }
+  try {
+    return await resolveSitesOrThrow(parsed, { logger, persist: false })
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error
+    throw new UsageError(`could not look the site up (nothing was written):\n${listed(error.problems)}`)
+  }
+}
+
+function loads (text: string, file: string, env: NodeJS.ProcessEnv): boolean {
+  try {
+    loadConfigText(text, file, env)
+    return true
+  } catch {
+    return false
+  }
+}
+
+function listed (problems: string[]): string {
+  return problems.map((problem) => `  - ${problem}`).join('\n')
 }
 
 /** Through the one write path; the verdict is the same as `secrets rotate`'s (atlassian/credential-probe.ts). */
@@ -156,10 +144,10 @@ async function store (
   name: string,
   credential: unknown,
   verify: boolean,
-  context: InitContext
-): Promise<WriteResult> {
-  const { logger, actor, env, verify: verifier } = context
-  const writerContext = { config, logger, actor, env, verify: verifier }
+  context: InitContext & { verified: () => void }
+): Promise<WriteResult & { storeKind: string }> {
+  const { logger, actor, env, verify: verifier, verified } = context
+  const writerContext = { config, logger, actor, env, verify: verifier, verified }
   try {
     return await withWriter(writerContext, async (writer) => {
       const result = await writer.write('init', { integration: name, config: integrationNamed(config.integrations, name) ?? never(), credential, actor: context.actor, verify })
@@ -179,24 +167,6 @@ async function store (
     if (errorCode(error) === 'BROKER_ERR_STATE_CONFLICT') throw new UsageError(`read: ${(error as Error).message}`)
     throw error
   }
-}
-
-function report (result: WriteResult & { storeKind?: string }, name: string, out: NodeJS.WritableStream): void {
-  const { check } = result
-  if (check === undefined) {
-    out.write('! not verified (--no-verify): Atlassian was not asked whether this credential works\n')
-  } else {
-    if (check.tokenLifetimeSeconds !== undefined) out.write(`✔ token exchange: Atlassian issued a token for ${check.tokenLifetimeSeconds} s\n`)
-    if (check.warning === undefined) {
-      out.write(`✔ read: GET ${check.probe.path} answered ${check.probe.status}\n`)
-      const product = check.probe.path.startsWith('/wiki/') ? 'confluence' : 'jira'
-      out.write(`  scopes: Atlassian does not report a credential's scopes; this read proves ${CREDENTIAL_PROBES[product].scope} (or its granular set) is granted\n`)
-    } else {
-      out.write(`! read: ${check.warning}\n`)
-    }
-  }
-  out.write(`✔ credential: stored for ${name} as version ${result.newVersion} in the ${result.storeKind ?? ''} store\n`)
-  if (result.announced === true) out.write('✔ fleet: told through Redis\n')
 }
 
 function never (): never {

@@ -1,8 +1,14 @@
 /**
  * `init`'s edit of the config file: adds one integration (by site) and, when no rule names it for the caller, one
  * read-only policy rule, through the yaml Document API so the user's comments, order and formatting stay as written.
+ * The file is read and written through a symlink (the link stays, its target changes and keeps its mode), and the write
+ * happens under the same cross-process lock as the store's, on the file as it is then: a parallel `init` that wrote
+ * first keeps its entry.
  */
+import { readFileSync, realpathSync, statSync } from 'node:fs'
 import { Document, isMap, isSeq, parseDocument } from 'yaml'
+import { writeFileAtomic } from '../secrets/file/atomic-write.js'
+import { withFileLock } from '../secrets/file/file-lock.js'
 import { UsageError } from './io.js'
 
 export interface InitEntry {
@@ -56,4 +62,43 @@ export function extendConfigText (existing: string | undefined, entry: InitEntry
     changes.push(`added a read-only policy rule for caller ${entry.caller} on ${entry.integration}`)
   }
   return { text: changes.length === 0 && existing !== undefined ? existing : document.toString(), changes }
+}
+
+/** The config file's text (through a symlink), or undefined when there is no file yet. */
+export function readConfigText (file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8')
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw new UsageError(`cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? 'error'})`)
+  }
+}
+
+/**
+ * Writes `entry` into the config file: `text` (checked by the caller) when the file still holds what was read, else
+ * the entry applied again to what another writer left there. The symlink's target is replaced, with its mode.
+ */
+export async function writeConfigEntry (
+  file: string,
+  read: string | undefined,
+  text: string,
+  entry: InitEntry
+): Promise<void> {
+  const target = realTarget(file)
+  await withFileLock(target, async () => {
+    const now = readConfigText(target)
+    const next = now === read ? text : extendConfigText(now, entry).text
+    if (next === now) return
+    const mode = now === undefined ? 0o600 : statSync(target).mode & 0o777
+    await writeFileAtomic(target, next, { mode })
+  })
+}
+
+/** Where a (possibly dangling or chained) symlink points, or the path itself. */
+function realTarget (file: string): string {
+  try {
+    return realpathSync(file)
+  } catch {
+    return file
+  }
 }

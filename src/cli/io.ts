@@ -55,3 +55,14 @@ export function endQuietlyOnClosedStdout (stdout: NodeJS.WriteStream = process.s
     process.exit(0)
   })
 }
+
+/**
+ * `init | head -1`: init's work does not depend on anyone reading its output, so a reader that goes away neither stops
+ * it half-way nor turns its exit code into a lie (issue 24 §5: it exited 0 with nothing stored). The rest of the output
+ * is dropped; the credential and config are still written and the exit code says whether they were.
+ */
+export function ignoreClosedStdout (stdout: NodeJS.WriteStream = process.stdout): void {
+  stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error
+  })
+}

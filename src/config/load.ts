@@ -124,6 +124,18 @@ export function loadConfig (explicitFile?: string, env: NodeJS.ProcessEnv = proc
   } catch (error) {
     throw new ConfigError(file, [`cannot read the file (${(error as NodeJS.ErrnoException).code ?? 'error'})`])
   }
+  return loadConfigText(text, file, env)
+}
+
+/**
+ * The config `text` would give if it were the contents of `file` (relative paths resolve against its folder): what
+ * `init` checks before it writes anything.
+ */
+export function loadConfigText (
+  text: string,
+  file: string,
+  env: NodeJS.ProcessEnv = process.env
+): LoadedConfig & { file: string } {
   let raw: unknown
   try {
     raw = parseYaml(text)

@@ -114,7 +114,8 @@ const vaultSchema = z.strictObject({
 
 const secretsSchema = z.strictObject({
   store: z.enum(['file', 'vault']).default('file'),
-  file: z.strictObject({ path: z.string().min(1).default(`${DEFAULT_DATA_DIR}/secrets.enc`) }).default({ path: `${DEFAULT_DATA_DIR}/secrets.enc` }),
+  /** Without a path the store lives in `dataDir` (filled in by configSchema's transform, which knows dataDir). */
+  file: z.strictObject({ path: z.string().min(1).optional() }).default({}),
   vault: vaultSchema.optional()
 }).refine((secrets) => secrets.store !== 'vault' || secrets.vault !== undefined, { message: 'store: vault needs a vault section', path: ['vault'] })
 
@@ -169,7 +170,13 @@ export const configSchema = z.strictObject({
       apiUrl: z.url().default('https://api.atlassian.com'),
       /** Where `{site}/_edge/tenant_info` is asked for an integration's cloudId; `{site}` is the validated site name.
        */
-      siteUrl: z.string().includes('{site}', { message: 'siteUrl must contain {site}' }).default('https://{site}'),
+      siteUrl: z
+        .string()
+        .includes('{site}', {
+          message: 'must contain {site}, which is replaced by the site name: "https://{site}" (the default) or, for a local ' +
+            'test double, "http://127.0.0.1:9000/site/{site}"; /_edge/tenant_info is added'
+        })
+        .default('https://{site}'),
       /** Site names must end with one of these (so a config value cannot point the broker at any host). */
       siteSuffixes: z
         .array(z.string().regex(/^\.[a-z0-9.-]+$/i, 'a suffix looks like ".atlassian.net"'))
@@ -203,7 +210,7 @@ export const configSchema = z.strictObject({
   integrations: z.record(name, integrationSchema).default({}),
   policy: z.array(policyRuleSchema).default([]),
   credentials: credentialsSchema,
-  secrets: secretsSchema.default({ store: 'file', file: { path: `${DEFAULT_DATA_DIR}/secrets.enc` } }),
+  secrets: secretsSchema.default({ store: 'file', file: {} }),
   limits: z
     .strictObject({
       bodyBytes: positiveInt.default(1_073_741_824 * 2),
@@ -270,7 +277,11 @@ export const configSchema = z.strictObject({
       refusalsPerMinute: z.number().int().nonnegative().default(60)
     })
     .default({ level: 'info', refusalsPerMinute: 60 })
-})
+}).transform((config) => ({
+  ...config,
+  // issue 24 §7: `dataDir` is the store's default location; the store stayed in ./.broker/ whatever dataDir said.
+  secrets: { ...config.secrets, file: { path: config.secrets.file.path ?? `${config.dataDir}/secrets.enc` } }
+}))
 
 /** The config as written: an integration may name its site and leave the cloudId to be looked up. */
 export type ParsedConfig = z.output<typeof configSchema>

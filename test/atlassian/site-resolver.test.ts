@@ -70,8 +70,17 @@ t.test('site and cloudId must agree; an unknown site says to check the name', as
   t.equal(agreed.integrations['jira-main']?.cloudId, JIRA_CLOUD_ID)
   await t.rejects(
     resolveSites(parseConfig(siteConfig(fake, dataDir, { site: 'typo.atlassian.net' }), 'test', {}), { logger: silent }),
-    { message: /typo\.atlassian\.net answered 404: no Atlassian site by that name/ }
+    { message: /typo\.atlassian\.net answered 404 to GET http:\/\/127\.0\.0\.1:\d+\/site\/typo\.atlassian\.net\/_edge\/tenant_info: no Atlassian site by that name/ }
   )
+})
+
+t.test('issue 24 §7: a site that cannot be reached names the URL that was asked (from atlassian.siteUrl)', async (t) => {
+  const config = parseConfig({
+    dataDir: t.testdir({}),
+    atlassian: { siteUrl: 'http://127.0.0.1:9/nothing/{site}' },
+    integrations: { 'jira-main': { product: 'jira', site: SITE } }
+  }, 'test', {})
+  await t.rejects(resolveSites(config, { logger: silent }), { message: new RegExp(`GET http://127\\.0\\.0\\.1:9/nothing/${SITE.replaceAll('.', '\\.')}/_edge/tenant_info failed: `) })
 })
 
 t.test('configs that give every cloudId make no request at all', async (t) => {

@@ -1,3 +1,5 @@
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import t, { type Test } from 'tap'
@@ -9,6 +11,7 @@ import { extendConfigText } from '../../src/cli/init-config-file.js'
 import { cliEnv, runCli } from '../helpers/cli.js'
 import { FakeAtlassian } from '../helpers/fake-atlassian.js'
 
+const execFileAsync = promisify(execFile)
 const MASTER = 'init-test-master-key-passphrase'
 const CLOUD_ID = '0a1b2c3d-0000-4000-8000-000000000001'
 const SECRET = 'init-client-secret-XYZ0123456789'
@@ -50,9 +53,14 @@ t.test('scripted init: site to verified, stored credential, config with comments
   t.match(text, /jira-main:\s*\n\s+product: jira\n\s+site: acme\.atlassian\.net/)
   t.notMatch(text, CLOUD_ID, 'the file names the site; the cloudId lives in the cache')
   t.same(readdirSync(dir).filter((name) => name.includes('.tmp')), [], 'no candidate file left behind')
-  const token = /Bearer ([\w.-]+)/.exec(result.stdout)?.[1] ?? ''
-  const curlUrl = /curl .* (http:\/\/\S+)/.exec(result.stdout)?.[1] ?? ''
+  const token = /export BROKER_TOKEN='([\w.-]+)'/.exec(result.stdout)?.[1] ?? ''
+  const curlLine = /^ {2}(printf .*curl .*)$/m.exec(result.stdout)?.[1] ?? ''
+  const curlUrl = /curl .* (http:\/\/\S+)/.exec(curlLine)?.[1] ?? ''
   t.equal(curlUrl, 'http://127.0.0.1:8787/proxy/jira-main/rest/api/3/myself')
+  t.notMatch(curlLine, token, 'issue 24 §6: the token is not on curl\'s command line (it reads the header from stdin)')
+  t.match(result.stdout, /^ {2}node --import tsx \S*src\/cli\/main\.ts serve --config \S+atlassian-broker\.yaml$/m,
+    'issue 24 §7: the start line is the command that ran init, not an `atlassian-broker` a clone does not have')
+  t.notMatch(result.stdout, /^ {2}atlassian-broker serve/m)
 
   // The printed token and path work against a broker started from the written file (on a free port).
   const loaded = loadConfig(file, env)
@@ -61,6 +69,10 @@ t.test('scripted init: site to verified, stored credential, config with comments
   const url = await broker.app.listen({ host: '127.0.0.1', port: 0 })
   const call = await request(`${url}/proxy/jira-main/rest/api/3/myself`, { headers: { authorization: `Bearer ${token}` } })
   t.equal(call.statusCode, 200, await call.body.text())
+  // The printed lines as a shell runs them (the broker is on a free port here, not 8787).
+  // Not spawnSync: the broker answering curl runs in this process.
+  const shell = await execFileAsync('sh', ['-c', `export BROKER_TOKEN='${token}'\n${curlLine.replace('http://127.0.0.1:8787', url)}`], { encoding: 'utf8' })
+  t.match(JSON.parse(shell.stdout), { accountType: String }, 'the printed curl line gets the service account through the broker')
 
   const again = await runCli(args, { cwd: dir, env, stdin: JSON.stringify({ client_id: 'init-client', client_secret: SECRET }) })
   t.equal(again.code, 0, again.stderr)
@@ -81,7 +93,8 @@ t.test('init failures say what to fix and write nothing', async (t) => {
 
   const unknownSite = await runCli([...base, '--site', 'typo.atlassian.net'], { cwd: dir, env, stdin: cred })
   t.equal(unknownSite.code, 2)
-  t.match(unknownSite.stderr, /typo\.atlassian\.net answered 404: no Atlassian site by that name/)
+  t.match(unknownSite.stderr, /typo\.atlassian\.net answered 404 to GET http:\/\/127\.0\.0\.1:\d+\/site\/typo\.atlassian\.net\/_edge\/tenant_info: no Atlassian site by that name/)
+  t.notMatch(unknownSite.stderr, /fix .* first/, 'the file was fine: no hint to fix it')
 
   const wrongSecret = await runCli([...base, '--site', SITE], { cwd: dir, env, stdin: JSON.stringify({ client_id: 'init-client', client_secret: 'wrong-secret-value-123' }) })
   t.equal(wrongSecret.code, 1, 'a refused credential exits 1, as secrets rotate does')
@@ -104,6 +117,7 @@ t.test('init failures say what to fix and write nothing', async (t) => {
   t.equal(readFileSync(file, 'utf8'), before, 'the config file is untouched')
   t.notOk(existsSync(path.join(dir, 'data', 'secrets.enc')), 'no credential stored')
   t.same(readdirSync(dir).filter((name) => name.includes('.tmp')), [])
+  t.same(readdirSync(dir), ['atlassian-broker.yaml'], 'issue 24 §5: no data folder, no sites.json, no key file, no temp file')
 })
 
 t.test('a fresh config file is written in block style with a header, and a clashing name is refused', async (t) => {

@@ -54,3 +54,19 @@ t.test('relative paths resolve against the config file\'s folder, for every file
   t.equal(config.secrets.vault?.tls?.caFile, inDir('vault-ca.pem'))
   t.match(config.secrets.vault?.auth, { method: 'approle', secretIdFile: inDir('secret-id') })
 })
+
+t.test('regression (issue 24 §7): the file store lives in dataDir unless secrets.file.path says otherwise', async (t) => {
+  const dir = t.testdir({})
+  const file = path.join(dir, 'atlassian-broker.yaml')
+  writeFileSync(file, 'dataDir: state\n')
+  t.equal(loadConfig(file, {}).config.secrets.file.path, path.join(dir, 'state', 'secrets.enc'))
+  writeFileSync(file, 'dataDir: state\nsecrets: { file: { path: elsewhere/store.enc } }\n')
+  t.equal(loadConfig(file, {}).config.secrets.file.path, path.join(dir, 'elsewhere', 'store.enc'))
+  t.equal(parseConfig({}).secrets.file.path, './.broker/secrets.enc', 'the built-in default is unchanged')
+})
+
+t.test('issue 24 §7: a siteUrl without {site} is refused with an example of one that works', async (t) => {
+  t.throws(() => parseConfig({ atlassian: { siteUrl: 'http://127.0.0.1:9000/acme.atlassian.net' } }), {
+    message: /atlassian\.siteUrl: must contain \{site\}, which is replaced by the site name: "https:\/\/\{site\}" \(the default\) or, for a local test double, "http:\/\/127\.0\.0\.1:9000\/site\/\{site\}"/
+  })
+})

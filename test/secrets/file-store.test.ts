@@ -43,7 +43,7 @@ t.test('round trip: a put is read back, and neither the file nor the log holds a
   for (const plaintext of [OAUTH.client_secret, OAUTH.client_id, 'jira-prod', 'ops@example.com']) {
     t.notOk(onDisk.includes(plaintext), `the file does not contain ${plaintext}`)
   }
-  t.ok(lines.some((line) => /"keyFingerprint":"[0-9a-f]{16}"/.test(line)), 'the key fingerprint is logged at open')
+  t.ok(lines.some((line) => /"keyFingerprint":"[0-9a-f]{16}"/.test(line)), 'the key fingerprint is logged (at open, or when a new store is created)')
   t.notOk(lines.some((line) => line.includes(OAUTH.client_secret) || line.includes(OAUTH.client_id)), 'the log holds no credential')
   const envelope = JSON.parse(onDisk)
   t.match(envelope, { format: 'atlassian-broker/secrets', v: 1, kid: /^[0-9a-f]{16}$/, iv: String, tag: String, ciphertext: String })

@@ -11,14 +11,16 @@ import type pino from 'pino'
 const STALE_TEMP_AGE_MS = 60_000
 
 /**
- * Replaces `file` so that a crash at any point leaves the old contents or the new, never a mix: a 0600 temp file in
- * the same folder (rename is atomic only within one file system), fsync, rename, then fsync of the folder.
+ * Replaces `file` so that a crash at any point leaves the old contents or the new, never a mix: a 0600 (or `mode`)
+ * temp file in the same folder (rename is atomic only within one file system), fsync, rename, then fsync of the folder.
  */
-export async function writeFileAtomic (file: string, contents: string): Promise<void> {
+export async function writeFileAtomic (file: string, contents: string, options: { mode?: number } = {}): Promise<void> {
   const temp = tempPath(file)
   try {
     const handle = await open(temp, 'wx', 0o600)
     try {
+      // A replaced file keeps the mode it had (init's config); the temp is never looser than 0600 before this.
+      if (options.mode !== undefined) await handle.chmod(options.mode)
       await handle.writeFile(contents)
       await handle.sync()
     } finally {

@@ -1,11 +1,14 @@
 /**
  * The embedded secret store, the default on a single machine: one AES-256-GCM sealed file (envelope.ts)
- * holding every integration's credential versions and metadata. Writes are serialized in-process and land
- * atomically (temp file, fsync, rename, fsync of the folder), so a crash leaves the old file or the new one.
- * A file the store cannot decrypt is reported and never overwritten. The document inside the envelope (versions,
- * pruning, metadata) is store-document.ts; the keys, master-key.ts; which file is on disk, file-identity.ts.
+ * holding every integration's credential versions and metadata. Writes are serialized in-process and, across
+ * processes (the broker and any number of CLI commands), by `<file>.lock` (file-lock.ts): under it the file is read
+ * again, the change (and its check-and-set) applied to what is on disk, and the result lands atomically (temp file,
+ * fsync, rename, fsync of the folder), so no acknowledged write is lost and a crash leaves the old file or the new one.
+ * Opening writes nothing: the folder and the key file are created by the first write (a failed `init` leaves no
+ * trace). A file the store cannot decrypt is reported and never overwritten. The document inside the envelope
+ * (versions, pruning, metadata) is store-document.ts; the keys, master-key.ts; which file is on disk, file-identity.ts.
  */
-import { mkdir, readFile } from 'node:fs/promises'
+import { access, mkdir, readFile } from 'node:fs/promises'
 import path from 'node:path'
 import type pino from 'pino'
 import { systemClock, type Clock } from '../../clock.js'
@@ -22,6 +25,7 @@ import type {
 } from '../secret-store.js'
 import { removeStaleTemps, writeFileAtomic } from './atomic-write.js'
 import { identify, readStoreFile, sameIdentity, type FileIdentity } from './file-identity.js'
+import { FileLockTimeoutError, withFileLock } from './file-lock.js'
 import { keyId, loadKeyFile, parseMasterKey, StoreKeys, type MasterKey } from './master-key.js'
 import { SecretFileError, unreadable } from './secret-file-error.js'
 import { openDocument, sealDocument, withMetadata, withNewVersion, type Integrations, type Sealing } from './store-document.js'
@@ -47,13 +51,17 @@ export type FileStore = SecretStore & { keySource: 'env' | 'file' }
 export async function createFileStore (options: FileStoreOptions): Promise<FileStore> {
   const file = path.resolve(options.path)
   const keyFile = `${file}.key`
-  await mkdir(path.dirname(file), { recursive: true, mode: 0o700 })
-  await removeStaleTemps(file, options.logger)
+  const folderExists = await access(path.dirname(file)).then(() => true, () => false)
+  if (folderExists) await removeStaleTemps(file, options.logger)
   const existing = await readStoreFile(file)
   const keySource = options.masterKey === undefined ? 'file' : 'env'
-  const master: MasterKey = options.masterKey === undefined
-    ? { type: 'raw', key: await loadKeyFile(keyFile, { file, exists: existing !== undefined }, options.logger) }
-    : parseMasterKey(options.masterKey)
+  // Without a store file nor a key file the key is made by the first write, so opening never creates anything.
+  const keyFileExists = await access(keyFile).then(() => true, () => false)
+  const master: MasterKey | undefined = options.masterKey !== undefined
+    ? parseMasterKey(options.masterKey)
+    : existing === undefined && !keyFileExists
+      ? undefined
+      : { type: 'raw', key: await loadKeyFile(keyFile, { file, exists: existing !== undefined }, options.logger) }
   const keyAdvice = keySource === 'env'
     ? `set BROKER_MASTER_KEY to the key that encrypted it (or unset it if the store was made with ${keyFile})`
     : `restore the original ${keyFile}, or set BROKER_MASTER_KEY to the key that encrypted it`
@@ -62,7 +70,7 @@ export async function createFileStore (options: FileStoreOptions): Promise<FileS
   return store
 }
 
-interface StoreSetup extends FileStoreOptions { file: string, master: MasterKey, keySource: 'env' | 'file', keyAdvice: string }
+interface StoreSetup extends FileStoreOptions { file: string, master: MasterKey | undefined, keySource: 'env' | 'file', keyAdvice: string }
 
 class EmbeddedFileStore implements SecretStore {
   readonly kind = 'file'
@@ -70,7 +78,8 @@ class EmbeddedFileStore implements SecretStore {
   readonly #setup: StoreSetup
   readonly #clock: Clock
   readonly #maxVersions: number
-  readonly #keys: StoreKeys
+  /** Undefined until the first write creates the key file (or another process's store file needs it). */
+  #keys: StoreKeys | undefined
   #integrations: Integrations = new Map()
   #identity: FileIdentity | undefined
   /** The key and kdf the next write seals with: those of the file last read, or new ones for a new store. */
@@ -85,13 +94,12 @@ class EmbeddedFileStore implements SecretStore {
     this.keySource = setup.keySource
     this.#clock = setup.clock ?? systemClock
     this.#maxVersions = Math.max(1, setup.maxVersions ?? DEFAULT_MAX_VERSIONS)
-    this.#keys = new StoreKeys(setup.master)
+    this.#keys = setup.master === undefined ? undefined : new StoreKeys(setup.master)
   }
 
   async open (existing: { text: string, identity: FileIdentity } | undefined): Promise<void> {
     if (existing === undefined) {
-      const kdf = this.#keys.newKdf()
-      this.#sealing = { key: await this.#keys.keyFor(kdf), kdf }
+      if (this.#keys !== undefined) await this.#newSealing(this.#keys)
     } else {
       await this.#load(existing.text)
       this.#identity = existing.identity
@@ -177,7 +185,7 @@ class EmbeddedFileStore implements SecretStore {
   async close (): Promise<void> {
     await this.#queue
     this.#closed = true
-    this.#keys.wipe()
+    this.#keys?.wipe()
   }
 
   /** The current state, re-read first when another writer (the CLI, a restore) replaced the file. */
@@ -188,22 +196,39 @@ class EmbeddedFileStore implements SecretStore {
     return this.#integrations
   }
 
-  /** Runs `change` alone, after re-reading a replaced file; it never runs while the file on disk is unreadable. */
+  /**
+   * Runs `change` alone, after re-reading a replaced file; it never runs while the file on disk is unreadable. A
+   * change (not a read) runs under the cross-process lock, on the file as it is on disk now: the compare of a
+   * check-and-set and the rename that follows see no other process's write in between.
+   */
   async #exclusive<T> (change: (integrations: Integrations) => Promise<T>, readOnly = false): Promise<T> {
     const run = this.#queue.then(async () => {
-      if (this.#closed && !readOnly) throw new SecretStoreUnavailableError({ cause: new Error('the file store is closed') })
-      await this.#reloadIfReplaced()
-      if (this.#problem !== undefined && !readOnly) throw new SecretStoreUnavailableError({ cause: this.#problem })
-      return await change(this.#integrations)
+      if (readOnly) {
+        await this.#reloadIfReplaced()
+        return await change(this.#integrations)
+      }
+      if (this.#closed) throw new SecretStoreUnavailableError({ cause: new Error('the file store is closed') })
+      await mkdir(path.dirname(this.#setup.file), { recursive: true, mode: 0o700 })
+      const locked = withFileLock(this.#setup.file, async () => {
+        await this.#reloadIfReplaced(true)
+        if (this.#problem !== undefined) throw new SecretStoreUnavailableError({ cause: this.#problem })
+        return await change(this.#integrations)
+      })
+      return await locked.catch((error: unknown) => {
+        if (error instanceof FileLockTimeoutError) throw new SecretStoreUnavailableError({ cause: error })
+        throw error
+      })
     })
     this.#queue = run.catch(() => {})
     return await run
   }
 
-  async #reloadIfReplaced (): Promise<void> {
+  /** `always`: read the file even when it looks unchanged (inode, size and mtime can repeat). */
+  async #reloadIfReplaced (always = false): Promise<void> {
     try {
       const identity = await identify(this.#setup.file)
-      if (sameIdentity(identity, this.#identity) && this.#problem?.problem !== 'unreadable') return
+      const unchanged = sameIdentity(identity, this.#identity) && this.#problem?.problem !== 'unreadable'
+      if (unchanged && (!always || identity === undefined)) return
       this.#identity = identity
       if (identity === undefined) {
         this.#problem = undefined
@@ -212,7 +237,7 @@ class EmbeddedFileStore implements SecretStore {
       }
       await this.#load(await readFile(this.#setup.file, 'utf8').catch((error: unknown) => { throw unreadable(this.#setup.file, error) }))
       this.#problem = undefined
-      this.#setup.logger.info({ path: this.#setup.file, integrations: this.#integrations.size }, 'secret store file changed on disk; re-read it')
+      if (!unchanged) this.#setup.logger.info({ path: this.#setup.file, integrations: this.#integrations.size }, 'secret store file changed on disk; re-read it')
     } catch (error) {
       if (!(error instanceof SecretFileError)) throw error
       this.#problem = error
@@ -221,15 +246,36 @@ class EmbeddedFileStore implements SecretStore {
   }
 
   async #load (text: string): Promise<void> {
-    const opened = await openDocument(text, this.#setup.file, this.#keys, this.#setup.keyAdvice)
+    const opened = await openDocument(text, this.#setup.file, await this.#storeKeys(false), this.#setup.keyAdvice)
     this.#integrations = opened.integrations
     this.#sealing = opened.sealing
   }
 
+  /**
+   * The keys, reading the key file when this store opened without one: another process has created it since, or
+   * (`create`, the first write, under the lock) it is made now. loadKeyFile creates it only while no store file exists.
+   */
+  async #storeKeys (create: boolean): Promise<StoreKeys> {
+    if (this.#keys !== undefined) return this.#keys
+    const exists = !create || (await identify(this.#setup.file)) !== undefined
+    const key = await loadKeyFile(`${this.#setup.file}.key`, { file: this.#setup.file, exists }, this.#setup.logger)
+    this.#keys = new StoreKeys({ type: 'raw', key })
+    return this.#keys
+  }
+
+  async #newSealing (keys: StoreKeys): Promise<Sealing> {
+    const kdf = keys.newKdf()
+    this.#sealing = { key: await keys.keyFor(kdf), kdf }
+    return this.#sealing
+  }
+
   /** Seals and replaces the file atomically; memory changes only after the new file is durable. */
   async #write (integrations: Integrations): Promise<void> {
-    const sealing = this.#sealing
-    if (sealing === undefined) throw new Error('store not opened')
+    let sealing = this.#sealing
+    if (sealing === undefined) {
+      sealing = await this.#newSealing(await this.#storeKeys(true))
+      this.#setup.logger.info({ path: this.#setup.file, keySource: this.keySource, keyFingerprint: keyId(sealing.key) }, 'file secret store created')
+    }
     const sealed = sealDocument(integrations, sealing)
     try {
       await writeFileAtomic(this.#setup.file, sealed)
