@@ -181,7 +181,8 @@ t.test('over the wire: what is forwarded equals what was checked, and a path no 
     )
   }), {
     numRuns: 300,
-    // Known-allowed targets run on every seed; the random ones forward about 28 of 300 (a floor of 20 failed once in CI).
+    // Known-allowed targets run on every seed; the random ones forward about 28 of 300
+    // (a floor of 20 failed once in CI).
     examples: [['/a', '/x', ''], ['/b/x/c', '/', 'q=1'], ['/issue', '/7', ''], ['/Z', '/x', 'a=b']]
   })
   t.ok(forwardedCount > 8, `the allowed side was exercised too (${forwardedCount} forwarded)`)
