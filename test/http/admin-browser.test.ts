@@ -5,24 +5,11 @@
  * page's CSV download neutralizes every cell a spreadsheet could run as a formula (OWASP CSV injection).
  */
 import { createServer } from 'node:http'
-import { existsSync } from 'node:fs'
-import { chromium, type Browser } from 'playwright-core'
 import t, { type Test } from 'tap'
 import { listenAdmin } from '../../src/http/admin-listener.js'
+import { SKIP_WITHOUT_CHROMIUM, launchChromium } from '../helpers/chromium.js'
 import { startAdminHarness, type AdminHarness } from '../helpers/admin-harness.js'
 import { CLIENT_ID, CLIENT_SECRET } from '../helpers/broker-harness.js'
-
-const CHROMIUM = '/usr/bin/chromium'
-const SKIP = existsSync(CHROMIUM) ? false : `${CHROMIUM} is absent (apt-get install -y chromium); browser test skipped`
-
-async function launch (t: Test): Promise<Browser> {
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
-  })
-  t.teardown(() => browser.close())
-  return browser
-}
 
 async function adminListener (t: Test): Promise<{ h: AdminHarness, url: string }> {
   const h = await startAdminHarness(t, 'file', { admin: { role: undefined, listen: { host: '127.0.0.1', port: 0 } } })
@@ -39,7 +26,7 @@ async function auditRecords (h: AdminHarness, count: number): Promise<Array<Reco
   return h.auditRecords()
 }
 
-t.test('regression: a page on another site rolled back credentials through the loopback admin listener', { skip: SKIP }, async (t) => {
+t.test('regression: a page on another site rolled back credentials through the loopback admin listener', { skip: SKIP_WITHOUT_CHROMIUM }, async (t) => {
   const { h, url } = await adminListener(t)
   const rotated = await fetch(`${url}/admin/integrations/jira-main/rotate`, {
     method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ credential: { client_id: CLIENT_ID, client_secret: CLIENT_SECRET } })
@@ -56,7 +43,7 @@ t.test('regression: a page on another site rolled back credentials through the l
   t.teardown(() => { attacker.close() })
   const address = attacker.address()
   if (address === null || typeof address === 'string') throw new Error('no attacker address')
-  const browser = await launch(t)
+  const browser = await launchChromium(t)
   const page = await browser.newPage()
   await page.goto(`http://localhost:${address.port}/`)
   const records = await auditRecords(h, 3)
@@ -68,9 +55,9 @@ t.test('regression: a page on another site rolled back credentials through the l
   t.equal(await h.store.currentVersion('jira-main'), 2, 'no rollback happened')
 })
 
-t.test('the ops page on the admin listener shows its data, and its CSV neutralizes formulas', { skip: SKIP }, async (t) => {
+t.test('the ops page on the admin listener shows its data, and its CSV neutralizes formulas', { skip: SKIP_WITHOUT_CHROMIUM }, async (t) => {
   const { url } = await adminListener(t)
-  const browser = await launch(t)
+  const browser = await launchChromium(t)
   const page = await browser.newPage()
   const problems: string[] = []
   page.on('pageerror', (error) => problems.push(`pageerror: ${error.message}`))

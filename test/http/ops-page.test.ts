@@ -4,28 +4,18 @@
  * in 2 days is marked; markup in a caller's name stays text; the selection lives in the URL; downloads hold what is
  * on screen; dark mode and the keyboard work. Leaves test-artifacts/admin-ops*.png.
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs'
+import { mkdirSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { chromium, type Browser, type Page } from 'playwright-core'
-import t, { type Test } from 'tap'
+import type { Page } from 'playwright-core'
+import t from 'tap'
 import { request } from 'undici'
 import { CALL_OUTCOMES } from '../../src/usage/call-outcome.js'
+import { SKIP_WITHOUT_CHROMIUM, launchChromium } from '../helpers/chromium.js'
 import { CALLER_SECRET, CLIENT_ID, CLIENT_SECRET, MASTER_KEY, startHarness, type Harness } from '../helpers/broker-harness.js'
 import { HTML_CALLER, OPS_POLICY, key, sendOpsTraffic, setExpiries, type Expected } from '../helpers/ops-traffic.js'
 
-const CHROMIUM = '/usr/bin/chromium'
-const SKIP = existsSync(CHROMIUM) ? false : `${CHROMIUM} is absent (apt-get install -y chromium); browser test skipped`
 const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url))
 const CALLERS = { jwt: { audience: 'atlassian-broker', hs256Secret: CALLER_SECRET }, admin: { role: 'broker-admin' } }
-
-async function launch (t: Test): Promise<Browser> {
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
-  })
-  t.teardown(() => browser.close())
-  return browser
-}
 
 type Row = { caller: string, integration: string, cells: Record<string, string> }
 
@@ -81,11 +71,11 @@ function countsIn (rows: Row[]): Record<string, Record<string, number>> {
   return seen
 }
 
-t.test('the ops page shows the calls sent, by outcome, the expiring credential and the headroom', { skip: SKIP }, async (t) => {
+t.test('the ops page shows the calls sent, by outcome, the expiring credential and the headroom', { skip: SKIP_WITHOUT_CHROMIUM }, async (t) => {
   const h = await startHarness(t, { config: { callers: CALLERS, policy: OPS_POLICY } })
   const expected: Expected = await sendOpsTraffic(h)
   await setExpiries(h)
-  const browser = await launch(t)
+  const browser = await launchChromium(t)
   const page = await browser.newPage({ viewport: { width: 1300, height: 1000 } })
   const problems: string[] = []
   page.on('pageerror', (error) => problems.push(`pageerror: ${error.message}`))
@@ -217,7 +207,7 @@ t.test('the ops page shows the calls sent, by outcome, the expiring credential a
   t.same(problems, [], 'no script error and no CSP violation')
 })
 
-t.test('500 callers: every row is rendered', { skip: SKIP }, async (t) => {
+t.test('500 callers: every row is rendered', { skip: SKIP_WITHOUT_CHROMIUM }, async (t) => {
   const callers = Array.from({ length: 500 }, (_, i) => `load-job-${String(i).padStart(3, '0')}`)
   const policy = callers.map((caller) => ({ caller, integration: 'jira-main', methods: ['GET'], paths: ['/rest/api/3/**'] }))
   const h = await startHarness(t, { config: { callers: CALLERS, policy } })
@@ -228,7 +218,7 @@ t.test('500 callers: every row is rendered', { skip: SKIP }, async (t) => {
       if (res.statusCode !== 200) throw new Error(`${caller}: ${res.statusCode}`)
     }))
   }
-  const browser = await launch(t)
+  const browser = await launchChromium(t)
   const page = await browser.newPage({ viewport: { width: 1300, height: 1000 } })
   await page.goto(`${h.url}/admin`)
   await signIn(page, h)

@@ -4,12 +4,12 @@
  */
 import { existsSync, mkdirSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { chromium, type Page } from 'playwright-core'
+import type { Page } from 'playwright-core'
 import t from 'tap'
 import { request } from 'undici'
+import { SKIP_WITHOUT_CHROMIUM, launchChromium } from '../helpers/chromium.js'
 import { CALLER_SECRET, CLIENT_ID, CLIENT_SECRET, startHarness, type Harness } from '../helpers/broker-harness.js'
 
-const CHROMIUM = '/usr/bin/chromium'
 const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url))
 const ADMIN_CONFIG = { callers: { jwt: { audience: 'atlassian-broker', hs256Secret: CALLER_SECRET }, admin: { role: 'broker-admin' } } }
 const POLICY = [
@@ -33,17 +33,13 @@ async function rowShows (page: Page, caller: string, requests: number): Promise<
     .waitFor({ timeout: 30_000 })
 }
 
-t.test('the admin page shows the usage a test just generated', { skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} is absent (apt-get install -y chromium); browser test skipped` }, async (t) => {
+t.test('the admin page shows the usage a test just generated', { skip: SKIP_WITHOUT_CHROMIUM }, async (t) => {
   const h = await startHarness(t, { config: { ...ADMIN_CONFIG, policy: POLICY } })
   await proxied(h, 'report-job', '/rest/api/3/myself', 3)
   await proxied(h, 'report-job', '/rest/api/2/not-allowed', 1)
   await proxied(h, 'sync-job', '/rest/api/3/myself', 2)
 
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
-  })
-  t.teardown(() => browser.close())
+  const browser = await launchChromium(t)
   const page = await browser.newPage({ viewport: { width: 1100, height: 900 } })
   const problems: string[] = []
   page.on('pageerror', (error) => problems.push(`pageerror: ${error.message}`))
