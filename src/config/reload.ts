@@ -4,11 +4,11 @@
  * A bad file is refused with every problem logged, and the old config keeps serving. Sections a running broker
  * cannot change (listen, secrets, callers, …) are reported as needing a restart and left as they were.
  */
-import { watch, type FSWatcher } from 'node:fs'
 import type { Logger } from 'pino'
 import { type BrokerConfig, type ParsedConfig } from './schema.js'
 import { ConfigError, loadConfig } from './load.js'
 import type { LiveConfig } from './live-config.js'
+import { ConfigFileWatch } from './config-watch.js'
 
 export type ReloadOutcome = { outcome: 'applied' | 'unchanged', hash: string, changes: string[], needRestart: string[] } | { outcome: 'rejected', problems: string[] }
 
@@ -33,7 +33,7 @@ const LIVE_SECTIONS = new Set(['integrations', 'policy'])
 
 export class ConfigReloader {
   readonly #options: ConfigReloaderOptions
-  #watcher: FSWatcher | undefined
+  #watch: ConfigFileWatch | undefined
   #queue: Promise<unknown> = Promise.resolve()
 
   constructor (options: ConfigReloaderOptions) {
@@ -78,25 +78,15 @@ export class ConfigReloader {
     return { outcome: 'applied', hash: live.state.hash, changes, needRestart }
   }
 
-  /** Reloads when the file changes (editors replace files, so the folder is watched and the name matched). */
+  /** Reloads when what the file's path reads changes: an edit, a replace, a symlink's target, a ConfigMap's swap
+   * (config-watch.ts). */
   watchFile (onOutcome?: (outcome: ReloadOutcome) => void): void {
-    if (this.#watcher !== undefined) return
-    const { file } = this.#options
-    const name = file.slice(file.lastIndexOf('/') + 1)
-    let timer: NodeJS.Timeout | undefined
-    this.#watcher = watch(file.slice(0, file.lastIndexOf('/')) || '.', (_event, changed) => {
-      if (changed !== name) return
-      // Writes arrive as several events; one reload after they settle.
-      clearTimeout(timer)
-      timer = setTimeout(() => { void this.reload().then(onOutcome) }, 200)
-      timer.unref()
-    })
-    this.#watcher.unref()
+    this.#watch ??= new ConfigFileWatch(this.#options.file, () => { void this.reload().then(onOutcome) })
   }
 
   close (): void {
-    this.#watcher?.close()
-    this.#watcher = undefined
+    this.#watch?.close()
+    this.#watch = undefined
   }
 }
 
