@@ -21,7 +21,7 @@ import { CredentialExpiry } from './credentials/expiry.js'
 import type { ConfigReloaderOptions, ReloadOutcome } from './config/reload.js'
 import { LiveConfig } from './config/live-config.js'
 import { FirstCallWatch } from './atlassian/first-call.js'
-import { resolveSites } from './atlassian/site-resolver.js'
+import { resolveSites, resolveSitesOutcome } from './atlassian/site-resolver.js'
 import { storeSiteCache } from './atlassian/site-cache.js'
 import { createSecretStore, revalidateMs } from './secrets/create-secret-store.js'
 import { CredentialSource } from './secrets/credential-source.js'
@@ -176,7 +176,8 @@ export async function createBroker (parsed: ParsedConfig, options: BrokerOptions
   }
   const usageView = { tally: usage.tally, ops, ...(fleetUsage ? { fleet: () => fleetUsage.snapshot() } : {}) }
   const reloading = {
-    resolveSites: resolveSitesOf,
+    resolveSites: async (next: ParsedConfig, log: Logger) =>
+      await resolveSitesOutcome(next, { logger: log, ...siteOptions }),
     now: () => new Date(clock.now()),
     record: (outcome: ReloadOutcome['outcome']): void => { usage.metrics?.onReload(outcome) }
   }

@@ -8,8 +8,8 @@ import path from 'node:path'
 import t, { type Test } from 'tap'
 import { LiveConfig } from '../../src/config/live-config.js'
 import { loadConfig, requireCloudIds } from '../../src/config/load.js'
-import { ConfigReloader, type ReloadOutcome } from '../../src/config/reload.js'
-import type { BrokerConfig, ParsedConfig } from '../../src/config/schema.js'
+import { ConfigReloader, type ReloadOutcome, type SitesAnswer } from '../../src/config/reload.js'
+import type { ParsedConfig } from '../../src/config/schema.js'
 import { createLogger } from '../../src/logger.js'
 
 const JIRA = '11111111-1111-1111-1111-111111111111'
@@ -28,7 +28,8 @@ interface Watching { live: LiveConfig, next: () => Promise<ReloadOutcome | 'no r
 function watching (t: Test, file: string): Watching {
   const running = requireCloudIds(loadConfig(file, {}).config)
   const live = new LiveConfig(running.integrations, running.policy, () => new Date())
-  const resolveSites = async (config: ParsedConfig): Promise<BrokerConfig> => requireCloudIds(config)
+  const resolveSites = async (config: ParsedConfig): Promise<SitesAnswer> =>
+    ({ config: requireCloudIds(config), problems: [] })
   const logger = createLogger({ level: 'silent' })
   const reloader = new ConfigReloader({ file, live, running, logger, env: {}, resolveSites })
   t.teardown(() => { reloader.close() })

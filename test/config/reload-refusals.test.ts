@@ -9,8 +9,8 @@ import t, { type Test } from 'tap'
 import { runCheck } from '../../src/cli/check-command.js'
 import { LiveConfig } from '../../src/config/live-config.js'
 import { loadConfig, requireCloudIds } from '../../src/config/load.js'
-import { ConfigReloader } from '../../src/config/reload.js'
-import type { BrokerConfig, ParsedConfig } from '../../src/config/schema.js'
+import { ConfigReloader, type SitesAnswer } from '../../src/config/reload.js'
+import type { ParsedConfig } from '../../src/config/schema.js'
 import { createLogger } from '../../src/logger.js'
 import { memoryLogStream } from '../helpers/broker-harness.js'
 
@@ -28,7 +28,8 @@ function reloaderFor (t: Test, env: NodeJS.ProcessEnv = {}): Reloading {
   const live = new LiveConfig(running.integrations, running.policy, () => new Date())
   const logs: string[] = []
   const logger = createLogger({ level: 'info', destination: memoryLogStream(logs) })
-  const resolveSites = async (config: ParsedConfig): Promise<BrokerConfig> => requireCloudIds(config)
+  const resolveSites = async (config: ParsedConfig): Promise<SitesAnswer> =>
+    ({ config: requireCloudIds(config), problems: [] })
   const reloader = new ConfigReloader({ file, live, running, logger, env, resolveSites })
   t.teardown(() => { reloader.close() })
   return { file, live, reloader, logs }

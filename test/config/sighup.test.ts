@@ -50,6 +50,6 @@ t.test('the real process reloads on SIGHUP and keeps running', async (t) => {
 t.test('with reload.watchFile the process reloads when the file changes, without a signal', async (t) => {
   const { child, file, state } = await serve(t, true)
   appendFileSync(file, 'policy: [{ caller: job, integration: jira-main, methods: [GET], paths: ["/**"] }]\n')
-  await waitForLine(child, /config reloaded: policy: 0 → 1 rules/)
+  await waitForLine(child, /config reloaded: rule added: job → jira-main GET \/\*\*/)
   t.equal((await state()).reloads, 1)
 })
