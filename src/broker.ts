@@ -99,9 +99,14 @@ export async function createBroker (parsed: ParsedConfig, options: BrokerOptions
   const policy = live.policy
   // One expiry reader for /metrics, the daily watcher and the admin view (src/credentials/expiry.ts).
   const expiry = new CredentialExpiry({
-    store, clock, logger, integrations: Object.keys(config.integrations), thresholds: config.credentials.expiryWarning
+    store,
+    clock,
+    logger,
+    // Read live: an integration a reload adds gets its expiry gauge and warnings too.
+    integrations: () => Object.keys(config.integrations),
+    thresholds: config.credentials.expiryWarning
   })
-  const usage = new Usage(config, { storeKind: store.kind, expiry, knownCallers: policy.knownCallers, clock, logger })
+  const usage = new Usage(config, { storeKind: store.kind, expiry, policy, clock, logger })
   // Loaded only when configured: a single sidecar never pays for the Redis client.
   const fleet = config.fleet === undefined ? undefined : new (await import('./fleet/fleet.js')).Fleet({ ...config, fleet: config.fleet }, { logger, clock })
   const tokens = new TokenProvider({

@@ -16,7 +16,7 @@ export function encodeEvent (event: FleetEvent, origin: string): string {
   return JSON.stringify({ ...event, origin })
 }
 
-export function decodeEvent (message: string, known: ReadonlySet<string>): Envelope | undefined {
+export function decodeEvent (message: string, known: Pick<ReadonlySet<string>, 'has'>): Envelope | undefined {
   if (message.length > MAX_MESSAGE_CHARS) return undefined
   let value: unknown
   try { value = JSON.parse(message) } catch { return undefined }

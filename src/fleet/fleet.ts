@@ -42,7 +42,8 @@ export class Fleet {
   readonly hold: FleetHold
   readonly limits: FleetLimits
   readonly slots: FleetSlots
-  readonly #integrations: ReadonlySet<string>
+  /** The live integrations (LiveConfig's object): events and holds for one a reload added are not ignored. */
+  readonly #integrations: Readonly<Record<string, unknown>>
   readonly #logger: Logger
   /** Integrations whose credential is being re-read because of a fleet event: that change is not announced again. */
   readonly #fromFleet = new Set<string>()
@@ -56,7 +57,7 @@ export class Fleet {
     this.pod = config.fleet.podName ?? `${process.env.HOSTNAME ?? hostname()}:${process.pid}`
     this.#logger = deps.logger.child({ component: 'fleet' })
     this.#clock = deps.clock
-    this.#integrations = new Set(Object.keys(config.integrations))
+    this.#integrations = config.integrations
     this.keys = new FleetKeys(config.fleet.redis.keyPrefix)
     this.link = new RedisLink(config.fleet.redis, this.#logger, deps.clock)
     const publish = (event: FleetEvent): void => {
@@ -91,7 +92,7 @@ export class Fleet {
       this.#receive(message)
     })
     this.link.onUp(() => {
-      void this.hold.load([...this.#integrations], parts.quotaHold)
+      void this.hold.load(Object.keys(this.#integrations), parts.quotaHold)
     })
     if (registry !== undefined) registerFleetMetrics(registry, () => this.link.connected)
     this.usage = new FleetUsage({
@@ -123,7 +124,7 @@ export class Fleet {
 
   #receive (message: string): void {
     const parts = this.#parts
-    const envelope = decodeEvent(message, this.#integrations)
+    const envelope = decodeEvent(message, { has: (name) => Object.hasOwn(this.#integrations, name) })
     if (parts === undefined || envelope === undefined || envelope.origin === this.pod) return
     const { event } = envelope
     switch (event.type) {
