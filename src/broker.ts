@@ -22,7 +22,7 @@ import { CredentialExpiry } from './credentials/expiry.js'
 import type { ConfigReloaderOptions, ReloadOutcome } from './config/reload.js'
 import { LiveConfig } from './config/live-config.js'
 import { FirstCallWatch } from './atlassian/first-call.js'
-import { resolveSites } from './atlassian/site-resolver.js'
+import { resolveSites, resolveSitesOutcome } from './atlassian/site-resolver.js'
 import { storeSiteCache } from './atlassian/site-cache.js'
 import { createSecretStore, revalidateMs } from './secrets/create-secret-store.js'
 import { CredentialSource } from './secrets/credential-source.js'
@@ -103,9 +103,14 @@ export async function createBroker (parsed: ParsedConfig, options: BrokerOptions
   const policy = live.policy
   // One expiry reader for /metrics, the daily watcher and the admin view (src/credentials/expiry.ts).
   const expiry = new CredentialExpiry({
-    store, clock, logger, integrations: Object.keys(config.integrations), thresholds: config.credentials.expiryWarning
+    store,
+    clock,
+    logger,
+    // Read live: an integration a reload adds gets its expiry gauge and warnings too.
+    integrations: () => Object.keys(config.integrations),
+    thresholds: config.credentials.expiryWarning
   })
-  const usage = new Usage(config, { storeKind: store.kind, expiry, knownCallers: policy.knownCallers, clock, logger })
+  const usage = new Usage(config, { storeKind: store.kind, expiry, policy, clock, logger })
   // Loaded only when configured: a single sidecar never pays for the Redis client.
   const fleet = config.fleet === undefined ? undefined : new (await import('./fleet/fleet.js')).Fleet({ ...config, fleet: config.fleet }, { logger, clock })
   const tokens = new TokenProvider({
@@ -193,7 +198,8 @@ export async function createBroker (parsed: ParsedConfig, options: BrokerOptions
   }
   const usageView = { tally: usage.tally, ops, ...(fleetUsage ? { fleet: () => fleetUsage.snapshot() } : {}) }
   const reloading = {
-    resolveSites: resolveSitesOf,
+    resolveSites: async (next: ParsedConfig, log: Logger) =>
+      await resolveSitesOutcome(next, { logger: log, ...siteOptions }),
     now: () => new Date(clock.now()),
     record: (outcome: ReloadOutcome['outcome']): void => { usage.metrics?.onReload(outcome) }
   }

@@ -2,6 +2,8 @@
  * The process: load config, build the broker, listen, and close with grace on SIGTERM/SIGINT
  * (stop accepting, let in-flight requests finish within `shutdownGraceMs`, exit 0).
  */
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
 import type { Logger } from 'pino'
 import { listenAdmin } from './http/admin-listener.js'
 import { createBroker, type Broker } from './broker.js'
@@ -37,8 +39,10 @@ export async function startServer (loaded: LoadedConfig, logger: Logger): Promis
     secretStore: config.secrets.store === 'vault' ? { kind: 'vault', address: config.secrets.vault?.address } : { kind: 'file', path: config.secrets.file.path },
     callerKeys: broker.callerKeys.kind === 'hs256' && broker.callerKeys.generatedFile ? { kind: 'hs256 (generated)', file: broker.callerKeys.generatedFile } : { kind: broker.callerKeys.kind },
     integrations: integrations.length,
-    policyRules: config.policy.length
-  }, `atlassian-broker listening on ${address}`)
+    policyRules: config.policy.length,
+    // The process to signal (SIGHUP reloads): under `npm start` the parent pids are npm's and sh's, not the broker's.
+    pid: process.pid
+  }, `atlassian-broker listening on ${address} (pid ${process.pid})`)
   if (integrations.length === 0) {
     // `npx` finds the package's own bin from a clone, where a bare `atlassian-broker` is not on PATH.
     logger.info('next: add an integration with `npx atlassian-broker init --integration NAME --site SITE.atlassian.net ' +
@@ -59,7 +63,37 @@ export async function startServer (loaded: LoadedConfig, logger: Logger): Promis
         ...broker.reloading
       })
   if (reloader !== undefined && config.reload.watchFile) reloader.watchFile()
-  return { broker, url: address, reloader, stop: async () => { reloader?.close(); await broker.close() } }
+  const pidFile = writePidFile(config.dataDir, logger)
+  const stop = async (): Promise<void> => {
+    reloader?.close()
+    removePidFile(pidFile)
+    await broker.close()
+  }
+  return { broker, url: address, reloader, stop }
+}
+
+/** Where `serve` leaves its pid, in the data dir. */
+export const PID_FILE = 'broker.pid'
+
+/** `{dataDir}/broker.pid`, for `atlassian-broker reload` (src/cli/reload-command.ts); best effort. */
+function writePidFile (dataDir: string, logger: Logger): string | undefined {
+  const file = path.join(dataDir, PID_FILE)
+  try {
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 })
+    writeFileSync(file, `${process.pid}\n`, { mode: 0o600 })
+    return file
+  } catch (error) {
+    logger.warn({ file, code: (error as NodeJS.ErrnoException).code }, 'could not write the pid file; `atlassian-broker reload` will not find this broker (SIGHUP still reloads)')
+    return undefined
+  }
+}
+
+/** Removed only while it still names this process (another broker on the same data dir may have replaced it). */
+function removePidFile (file: string | undefined): void {
+  if (file === undefined) return
+  try {
+    if (readFileSync(file, 'utf8').trim() === String(process.pid)) rmSync(file)
+  } catch { /* gone already */ }
 }
 
 /** Wires SIGTERM/SIGINT to a graceful stop; a second signal or the grace running out forces the exit. */

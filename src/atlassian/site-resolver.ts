@@ -18,6 +18,8 @@ import type { SharedSiteCache } from './site-cache.js'
 
 export const SITE_CACHE_FILE = 'sites.json'
 const DEFAULT_TIMEOUT_MS = 5_000
+/** tenant_info answers about 60 bytes; anything near this is not one (a 300 MB answer crashed a broker, issue 24). */
+export const MAX_TENANT_INFO_BYTES = 16 * 1024
 
 interface CachedSite { cloudId: string, resolvedAt: string }
 type SiteCache = Record<string, CachedSite>
@@ -37,7 +39,8 @@ export interface ResolveSitesOptions {
   persist?: boolean
 }
 
-/** One lookup: the cloudId, or an Error whose message names the URL asked and says what it answered. */
+/** One lookup: the cloudId, or an Error whose message names the URL asked and says what it answered. The whole
+ *  lookup, body included, has one deadline, and the body is read up to MAX_TENANT_INFO_BYTES. */
 export async function fetchCloudId (
   siteUrl: string,
   site: string,
@@ -46,6 +49,7 @@ export async function fetchCloudId (
   const timeout = options.timeoutMs ?? DEFAULT_TIMEOUT_MS
   // The URL comes from atlassian.siteUrl: naming it shows a newcomer which template was used (issue 24 §7).
   const url = tenantInfoUrl(siteUrl, site)
+  const signal = AbortSignal.timeout(timeout)
   let statusCode: number
   let text: string
   try {
@@ -55,11 +59,14 @@ export async function fetchCloudId (
       headersTimeout: timeout,
       bodyTimeout: timeout,
       maxRedirections: 0,
+      signal,
       ...(options.dispatcher ? { dispatcher: options.dispatcher } : {})
     } as Parameters<typeof request>[1])
     statusCode = response.statusCode
-    text = await response.body.text()
+    text = await boundedText(response.body, url)
   } catch (error) {
+    if (signal.aborted) throw new Error(`GET ${url} did not answer within ${timeout} ms`, { cause: error })
+    if (error instanceof TenantInfoTooLarge) throw error
     throw new Error(`GET ${url} failed: ${describe(error)}`, { cause: error })
   }
   if (statusCode === 404) throw new Error(`${site} answered 404 to GET ${url}: no Atlassian site by that name (check the spelling)`)
@@ -109,58 +116,80 @@ export async function resolveSitesOutcome (config: ParsedConfig, options: Resolv
   ) {
     return { config: config as BrokerConfig, resolved: [], problems: [], saveCache: () => {} }
   }
-  const resolved: SiteResolution[] = []
   const cacheFile = path.join(config.dataDir, SITE_CACHE_FILE)
   const cache = readCache(cacheFile)
   let changed = false
-  const problems: string[] = []
-  const integrations: Record<string, IntegrationConfig> = {}
-  for (const [name, integration] of Object.entries(config.integrations)) {
+  const now = (): string => (options.now?.() ?? new Date()).toISOString()
+  /** One integration's cloudId, or its problem. Every site is asked at once: one slow or dead site costs its own
+   *  deadline, not everyone's (four dead sites in a row delayed a revocation 22 s, issue 24). */
+  type Answer = SiteResolution | string | undefined
+  const resolveOne = async (name: string, integration: ParsedConfig['integrations'][string]): Promise<Answer> => {
     const site = integration.site?.toLowerCase()
-    if (site === undefined) {
-      if (integration.cloudId !== undefined) integrations[name] = { ...integration, cloudId: integration.cloudId }
-      continue
-    }
+    if (site === undefined) return undefined
+    const known = cache[site]
     let cloudId: string | undefined
     let from: SiteResolution['from'] = 'site'
     try {
       cloudId = await fetchCloudId(config.atlassian.siteUrl, site, options)
-      if (cache[site]?.cloudId !== cloudId) {
-        cache[site] = { cloudId, resolvedAt: (options.now?.() ?? new Date()).toISOString() }
+      const configured = integration.cloudId?.toLowerCase()
+      if (known !== undefined && known.cloudId !== cloudId && configured !== cloudId) {
+        // A site answering another cloudId than before is a tenant moved, renamed or taken over: the broker keeps
+        // the cloudId it knew and says so; `cloudId:` in the config accepts the new one.
+        options.logger.warn({ integration: name, site, cloudId: known.cloudId, answered: cloudId },
+          `site ${site} now answers another cloudId than the one cached; keeping the cached one until the config names the new one as cloudId`)
+        cloudId = known.cloudId
+        from = 'cache'
+      } else if (known?.cloudId !== cloudId) {
+        cache[site] = { cloudId, resolvedAt: now() }
         changed = true
       }
-      await options.shared?.write(name, { site, cloudId, resolvedAt: cache[site]?.resolvedAt ?? '' })
     } catch (error) {
       const reason = describe(error)
-      const cached = cache[site]
-      const shared = cached === undefined ? await options.shared?.read(name, site) : undefined
+      const shared = known === undefined ? await options.shared?.read(name, site) : undefined
       if (shared !== undefined) {
         options.logger.warn({ integration: name, site, resolvedAt: shared.resolvedAt, reason }, 'site unreachable: using the cloudId cached in the secret store')
         cloudId = shared.cloudId
         from = 'shared'
         cache[site] = { cloudId, resolvedAt: shared.resolvedAt }
         changed = true
-      } else if (cached !== undefined) {
-        options.logger.warn({ integration: name, site, resolvedAt: cached.resolvedAt, reason }, 'site unreachable: using its cached cloudId')
-        cloudId = cached.cloudId
+      } else if (known !== undefined) {
+        options.logger.warn({ integration: name, site, resolvedAt: known.resolvedAt, reason }, 'site unreachable: using its cached cloudId')
+        cloudId = known.cloudId
         from = 'cache'
       } else if (integration.cloudId !== undefined) {
         options.logger.warn({ integration: name, site, reason }, 'site unreachable: using the configured cloudId unchecked')
         cloudId = integration.cloudId.toLowerCase()
         from = 'config'
       } else {
-        problems.push(`integrations.${name}.site: could not look up the cloudId of ${site} (${reason}) and it was never resolved before; ` +
-          'check the site name and that this host can reach it over HTTPS, or set cloudId (README: finding your cloudId)')
-        continue
+        return `integrations.${name}.site: could not look up the cloudId of ${site} (${reason}) and it was never resolved before; ` +
+          'check the site name and that this host can reach it over HTTPS, or set cloudId (README: finding your cloudId)'
       }
     }
     if (integration.cloudId !== undefined && integration.cloudId.toLowerCase() !== cloudId) {
-      problems.push(`integrations.${name}: site ${site} has cloudId ${cloudId}, but cloudId ${integration.cloudId} is configured; ` +
-        'remove one of them or make them agree (an org ID is not a cloudId)')
-      continue
+      return `integrations.${name}: site ${site} has cloudId ${cloudId}, but cloudId ${integration.cloudId} is configured; ` +
+        'remove one of them or make them agree (an org ID is not a cloudId)'
     }
-    integrations[name] = { ...integration, cloudId }
-    resolved.push({ integration: name, site, cloudId, from })
+    return { integration: name, site, cloudId, from }
+  }
+  const entries = Object.entries(config.integrations)
+  const answers = await Promise.all(entries.map(async ([name, integration]) => await resolveOne(name, integration)))
+  const resolved: SiteResolution[] = []
+  const problems: string[] = []
+  const integrations: Record<string, IntegrationConfig> = {}
+  entries.forEach(([name, integration], index) => {
+    const answer = answers[index]
+    if (answer === undefined) {
+      if (integration.cloudId !== undefined) integrations[name] = { ...integration, cloudId: integration.cloudId }
+    } else if (typeof answer === 'string') {
+      problems.push(answer)
+    } else {
+      integrations[name] = { ...integration, cloudId: answer.cloudId }
+      resolved.push(answer)
+    }
+  })
+  // One after another: a store that refuses the first write is not asked again (site-cache.ts).
+  for (const { integration, site, cloudId, from } of resolved) {
+    if (from === 'site') await options.shared?.write(integration, { site, cloudId, resolvedAt: cache[site]?.resolvedAt ?? '' })
   }
   const saveCache = (): void => { if (changed) writeCache(cacheFile, cache, options.logger) }
   if (options.persist !== false) saveCache()
@@ -170,6 +199,25 @@ export async function resolveSitesOutcome (config: ParsedConfig, options: Resolv
     problems,
     saveCache
   }
+}
+
+/** The body as text, refused (and its connection dropped) past MAX_TENANT_INFO_BYTES. */
+type Body = AsyncIterable<Buffer> & { destroy: (error?: Error) => unknown }
+
+class TenantInfoTooLarge extends Error {}
+
+async function boundedText (body: Body, url: string): Promise<string> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of body) {
+    size += chunk.length
+    if (size > MAX_TENANT_INFO_BYTES) {
+      body.destroy()
+      throw new TenantInfoTooLarge(`GET ${url} answered with more than ${MAX_TENANT_INFO_BYTES} bytes`)
+    }
+    chunks.push(chunk)
+  }
+  return Buffer.concat(chunks).toString('utf8')
 }
 
 function readCache (file: string): SiteCache {

@@ -31,6 +31,8 @@ one read: Jira GET /rest/api/3/myself, Confluence GET /wiki/rest/api/user/curren
 callers.admin.auditFile, and in fleet mode announced through Redis. A credential that authenticates but lacks the
 read's scope or a product permission is stored with a warning; one Atlassian refuses is not stored (exit 1).
 --no-verify stores a credential Atlassian cannot check yet, without asking it.
+  reload                                       reload the running broker's integrations and policy (the pid it
+                                               wrote to dataDir/broker.pid gets a SIGHUP)
   check [--offline]                            validate the config; unless offline, also reach the secret store,
                                                the caller JWKS and the token endpoint
   caller-token --sub CALLER [--ttl 1h] [--role ROLE]
@@ -92,6 +94,11 @@ export async function main (argv: string[]): Promise<number> {
     return 0
   }
   const loaded = loadConfig(values.config)
+  if (command === 'reload') {
+    const { reloadRunningBroker } = await import('./reload-command.js')
+    reloadRunningBroker(loaded.config.dataDir)
+    return 0
+  }
   if (command === 'serve') {
     const { config } = loaded
     const logger = createLogger({ level: config.logging.level })

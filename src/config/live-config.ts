@@ -58,7 +58,8 @@ export class LiveConfig {
   swap (
     integrations: Readonly<Record<string, IntegrationConfig>>,
     policyRules: readonly PolicyRuleConfig[],
-    now: () => Date
+    now: () => Date,
+    options: { sameReload?: boolean } = {}
   ): void {
     const compiled = compilePolicy(policyRules)
     for (const name of Object.keys(this.integrations)) {
@@ -70,7 +71,8 @@ export class LiveConfig {
     this.#state = {
       hash: configHash(integrations, policyRules),
       loadedAt: now().toISOString(),
-      reloads: this.#state.reloads + 1
+      // A reload's second step (its sites resolved) is the same reload, not another.
+      reloads: this.#state.reloads + (options.sameReload === true ? 0 : 1)
     }
   }
 }

@@ -18,20 +18,52 @@ export class ConfigError extends Error {
   }
 }
 
-/** Replaces `${NAME}` and `${NAME:-fallback}` in every string; a missing variable is a problem at that path. */
-function interpolate (value: unknown, where: string, problems: string[], env: NodeJS.ProcessEnv): unknown {
+/** A string whose value came from the environment: where it is, what the file says, and what it became. */
+interface Interpolated { where: string, raw: string, value: string }
+
+/** Replaces `${NAME}` and `${NAME:-fallback}` in every string; a missing variable is a problem at that path. Each
+ *  string changed is noted in `seen`, so problems can quote the file's text instead of the value. */
+function interpolate (
+  value: unknown, where: string, problems: string[], env: NodeJS.ProcessEnv, seen: Interpolated[]
+): unknown {
   if (typeof value === 'string') {
-    return value.replace(/\$\{([A-Z_][A-Z0-9_]*)(?::-([^}]*))?\}/gi, (_match, variable: string, fallback: string | undefined) => {
+    const replaced = value.replace(/\$\{([A-Z_][A-Z0-9_]*)(?::-([^}]*))?\}/gi, (_match, variable: string, fallback: string | undefined) => {
       const resolved = env[variable] ?? fallback
       if (resolved === undefined) problems.push(`${where}: environment variable ${variable} is not set`)
       return resolved ?? ''
     })
+    if (replaced !== value) seen.push({ where, raw: value, value: replaced })
+    return replaced
   }
-  if (Array.isArray(value)) return value.map((entry, index) => interpolate(entry, `${where}[${index}]`, problems, env))
+  if (Array.isArray(value)) return value.map((entry, index) => interpolate(entry, `${where}[${index}]`, problems, env, seen))
   if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([key, entry]) => [key, interpolate(entry, where ? `${where}.${key}` : key, problems, env)]))
+    return Object.fromEntries(Object.entries(value).map(([key, entry]) => [key, interpolate(entry, where ? `${where}.${key}` : key, problems, env, seen)]))
   }
   return value
+}
+
+/**
+ * A problem about an interpolated value quotes the file's text (`${BROKER_MASTER_KEY}`), never the value: problems
+ * go to the log (a refused reload) and to `check`'s output, and a `${VAR}` is how secrets get into a config.
+ */
+function quoteRaw (problem: string, seen: readonly Interpolated[]): string {
+  const at = dotted(problem.slice(0, Math.max(0, problem.indexOf(': '))))
+  let quoted = problem
+  for (const { where, raw, value } of seen) {
+    const path = dotted(where)
+    const concerns = at === path || at.startsWith(`${path}.`) || path.startsWith(`${at}.`)
+    if (!concerns || value === '') continue
+    // Also as site-name.ts prints a host it refuses: printable ASCII, first 100 characters.
+    const printed = value.replace(/[^\x20-\x7e]/g, '?').slice(0, 100)
+    quoted = quoted.split(value).join(raw)
+    if (printed.length >= 8) quoted = quoted.split(printed).join(raw)
+  }
+  return quoted
+}
+
+/** `policy[0].integration` and zod's `policy.0.integration` as one form. */
+function dotted (where: string): string {
+  return where.replace(/\[(\d+)\]/g, '.$1')
 }
 
 function deepFreeze<T> (value: T): T {
@@ -45,13 +77,16 @@ function deepFreeze<T> (value: T): T {
 /** Validates a raw config object (as parsed from YAML); throws ConfigError listing every problem. */
 export function parseConfig (raw: unknown, source = 'config', env: NodeJS.ProcessEnv = process.env): ParsedConfig {
   const problems: string[] = []
-  const interpolated = interpolate(raw ?? {}, '', problems, env)
+  const seen: Interpolated[] = []
+  const interpolated = interpolate(raw ?? {}, '', problems, env, seen)
   const result = configSchema.safeParse(interpolated)
   if (!result.success) {
     for (const issue of result.error.issues) problems.push(`${issue.path.join('.') || '(root)'}: ${issue.message}`)
   }
   problems.push(...crossCheck(interpolated))
-  if (problems.length > 0 || !result.success) throw new ConfigError(source, problems)
+  if (problems.length > 0 || !result.success) {
+    throw new ConfigError(source, problems.map((problem) => quoteRaw(problem, seen)))
+  }
   return deepFreeze(result.data)
 }
 
@@ -141,6 +176,11 @@ export function loadConfigText (
     raw = parseYaml(text)
   } catch (error) {
     throw new ConfigError(file, [`not valid YAML: ${(error as Error).message.split('\n')[0]}`])
+  }
+  // An empty file is a write caught halfway (a truncated copy, an editor, a volume mid-update) far more often than a
+  // wish to run with no integrations: applied, it revoked every integration at once (issue 24). `{}` is on purpose.
+  if (raw === null || raw === undefined) {
+    throw new ConfigError(file, ['the file is empty (or only comments); write {} to run on the built-in defaults'])
   }
   const config = parseConfig(raw, file, env)
   return { config: resolvePaths(config, path.dirname(file)), file }

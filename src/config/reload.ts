@@ -1,16 +1,27 @@
 /**
- * Reloading the config file while serving (SIGHUP, or a watch on the file): the new file is loaded and its sites
- * resolved exactly as at start; only when all of that succeeds are integrations and policy swapped (LiveConfig).
- * A bad file is refused with every problem logged, and the old config keeps serving. Sections a running broker
- * cannot change (listen, secrets, callers, …) are reported as needing a restart and left as they were.
+ * Reloading the config file while serving (SIGHUP, `POST /admin/reload`, or a watch on the file). A bad file is
+ * refused with every problem logged, and the old config keeps serving. A good one applies in two steps, so a site
+ * lookup never holds up a policy change (a slow tenant_info held a revocation 20 s, issue 24):
+ * 1. at once: the policy, removals, and every integration whose entry is unchanged (it keeps the cloudId it has);
+ * 2. once the sites of new or changed integrations are looked up (all at once, each with its deadline): those
+ *    integrations, unless a later reload has dropped or changed them meanwhile. A site that cannot be resolved is
+ *    a problem of that integration only; a changed one keeps serving its old entry until its new site resolves.
+ * Reloads queue for step 1 only: a lookup in flight never delays a later reload. Sections a running broker cannot
+ * change (listen, secrets, callers, …) are reported as needing a restart and left as they were.
  */
-import { watch, type FSWatcher } from 'node:fs'
 import type { Logger } from 'pino'
-import { type BrokerConfig, type ParsedConfig } from './schema.js'
+import type { BrokerConfig, IntegrationConfig, ParsedConfig } from './schema.js'
 import { ConfigError, loadConfig } from './load.js'
 import type { LiveConfig } from './live-config.js'
+import { ConfigFileWatch } from './config-watch.js'
+import { describeChanges } from './config-diff.js'
 
-export type ReloadOutcome = { outcome: 'applied' | 'unchanged', hash: string, changes: string[], needRestart: string[] } | { outcome: 'rejected', problems: string[] }
+export type ReloadOutcome =
+  | { outcome: 'applied' | 'unchanged', hash: string, changes: string[], needRestart: string[], problems: string[] }
+  | { outcome: 'rejected', problems: string[] }
+
+/** Sites resolved for some integrations: those it could resolve, with their cloudId, and a problem for each other. */
+export interface SitesAnswer { config: BrokerConfig, problems: string[] }
 
 export interface ConfigReloaderOptions {
   file: string
@@ -19,10 +30,10 @@ export interface ConfigReloaderOptions {
   running: BrokerConfig
   logger: Logger
   /**
-   * Resolves the new file's sites exactly as at start (src/atlassian/site-resolver.ts, passed in by the server so that
-   * config/ does not import atlassian/, which reads config/'s types).
+   * Resolves sites exactly as at start (src/atlassian/site-resolver.ts resolveSitesOutcome, passed in by the broker
+   * so that config/ does not import atlassian/, which reads config/'s types). Never throws for a site.
    */
-  resolveSites: (config: ParsedConfig, logger: Logger) => Promise<BrokerConfig>
+  resolveSites: (config: ParsedConfig, logger: Logger) => Promise<SitesAnswer>
   /** Counts each outcome (the broker's atlassian_broker_config_reload_total). */
   record?: (outcome: ReloadOutcome['outcome']) => void
   env?: NodeJS.ProcessEnv
@@ -31,83 +42,126 @@ export interface ConfigReloaderOptions {
 
 const LIVE_SECTIONS = new Set(['integrations', 'policy'])
 
+type Integrations = Record<string, IntegrationConfig>
+type Parsed = ParsedConfig['integrations'][string]
+interface FirstStep { changes: string[], needRestart: string[], lookups: Promise<SitesAnswer> | undefined }
+
 export class ConfigReloader {
   readonly #options: ConfigReloaderOptions
-  #watcher: FSWatcher | undefined
+  #watch: ConfigFileWatch | undefined
   #queue: Promise<unknown> = Promise.resolve()
+  /** The integrations of the file last accepted, as written: a lookup's answer applies only if still wanted. */
+  #wanted: Readonly<Record<string, Parsed>> | undefined
 
   constructor (options: ConfigReloaderOptions) {
     this.#options = options
   }
 
-  /** One reload at a time: a second signal waits for the first to finish. */
+  /** One first step at a time: a second signal waits for the first's step 1, never for its lookups. */
   async reload (): Promise<ReloadOutcome> {
-    const next = this.#queue.then(async () => await this.#reload())
-    this.#queue = next.catch(() => undefined)
-    return await next
-  }
-
-  async #reload (): Promise<ReloadOutcome> {
+    const step = this.#queue.then(() => this.#firstStep())
+    this.#queue = step.catch(() => undefined)
     const { file, live, logger } = this.#options
-    const now = this.#options.now ?? (() => new Date())
-    let config: BrokerConfig
+    let first: FirstStep
     try {
-      config = await this.#options.resolveSites(loadConfig(file, this.#options.env).config, logger)
+      first = await step
     } catch (error) {
       const problems = error instanceof ConfigError ? error.problems : [(error as Error).message]
       this.#options.record?.('rejected')
       logger.error({ file, problems }, `config reload refused (${problems.length} problem${problems.length === 1 ? '' : 's'}); the previous config keeps serving`)
       return { outcome: 'rejected', problems }
     }
-    const changes = describeChanges(live, config)
-    const needRestart = Object.keys(config).filter(
+    const { needRestart } = first
+    const changes = [...first.changes]
+    const problems = first.lookups === undefined ? [] : await this.#secondStep(first.lookups, changes)
+    const outcome = changes.length > 0 ? 'applied' : problems.length > 0 ? 'rejected' : 'unchanged'
+    this.#options.record?.(outcome)
+    if (outcome === 'rejected') return { outcome, problems }
+    if (outcome === 'unchanged') logger.info({ file, hash: live.state.hash }, 'config reload: integrations and policy unchanged')
+    return { outcome, hash: live.state.hash, changes, needRestart, problems }
+  }
+
+  async #firstStep (): Promise<FirstStep> {
+    const { file, live, logger } = this.#options
+    const now = this.#options.now ?? (() => new Date())
+    const parsed = loadConfig(file, this.#options.env).config
+    this.#wanted = parsed.integrations
+    const needRestart = Object.keys(parsed).filter(
       (key) =>
         !LIVE_SECTIONS.has(key) &&
-        JSON.stringify((config as Record<string, unknown>)[key]) !==
+        JSON.stringify((parsed as Record<string, unknown>)[key]) !==
           JSON.stringify((this.#options.running as Record<string, unknown>)[key])
     )
     if (needRestart.length > 0) logger.warn({ sections: needRestart }, 'config reload: these sections changed and take effect only after a restart')
-    if (changes.length === 0) {
-      this.#options.record?.('unchanged')
-      logger.info({ file, hash: live.state.hash }, 'config reload: integrations and policy unchanged')
-      return { outcome: 'unchanged', hash: live.state.hash, changes, needRestart }
+    const atOnce: Integrations = {}
+    const toLookUp: Record<string, Parsed> = {}
+    for (const [name, entry] of Object.entries(parsed.integrations)) {
+      const current = Object.hasOwn(live.integrations, name) ? live.integrations[name] : undefined
+      if (current !== undefined && sameEntry(entry, current)) atOnce[name] = current
+      else if (entry.site === undefined && entry.cloudId !== undefined) atOnce[name] = entry as IntegrationConfig
+      else {
+        toLookUp[name] = entry
+        // Changed: the old entry serves until the new site is resolved (never a silent switch to an unknown tenant).
+        if (current !== undefined) atOnce[name] = current
+      }
     }
-    live.swap(config.integrations, config.policy, now)
-    this.#options.record?.('applied')
-    logger.info({ file, hash: live.state.hash, changes }, `config reloaded: ${changes.join('; ')}`)
-    return { outcome: 'applied', hash: live.state.hash, changes, needRestart }
+    const before = { integrations: live.integrations, policy: live.policyRules }
+    const changes = describeChanges(before, { integrations: atOnce, policy: parsed.policy })
+    if (changes.length > 0) {
+      live.swap(atOnce, parsed.policy, now)
+      logger.info({ file, hash: live.state.hash, changes }, `config reloaded: ${changes.join('; ')}`)
+    }
+    const lookUp = Object.keys(toLookUp).length > 0
+    const lookups = lookUp ? this.#options.resolveSites({ ...parsed, integrations: toLookUp }, logger) : undefined
+    return { changes, needRestart, lookups }
   }
 
-  /** Reloads when the file changes (editors replace files, so the folder is watched and the name matched). */
+  /** Adds what the lookups resolved and is still wanted; returns the problems. `changes` grows by what applied. */
+  async #secondStep (lookups: Promise<SitesAnswer>, changes: string[]): Promise<string[]> {
+    const { file, live, logger } = this.#options
+    const now = this.#options.now ?? (() => new Date())
+    let answer: SitesAnswer
+    try {
+      answer = await lookups
+    } catch (error) {
+      const problems = error instanceof ConfigError ? error.problems : [(error as Error).message]
+      answer = { config: { integrations: {} } as unknown as BrokerConfig, problems }
+    }
+    const resolved: Integrations = {}
+    for (const [name, entry] of Object.entries(answer.config.integrations)) {
+      const wanted = this.#wanted !== undefined && Object.hasOwn(this.#wanted, name) ? this.#wanted[name] : undefined
+      if (wanted !== undefined && sameEntry(wanted, entry)) resolved[name] = entry
+    }
+    const next = { ...live.integrations, ...resolved }
+    const added = describeChanges({ integrations: live.integrations, policy: [] }, { integrations: next, policy: [] })
+    if (added.length > 0) {
+      live.swap(next, live.policyRules, now, { sameReload: changes.length > 0 })
+      changes.push(...added)
+      logger.info({ file, hash: live.state.hash, changes: added }, `config reloaded: ${added.join('; ')}`)
+    }
+    if (answer.problems.length > 0) {
+      logger.error({ file, problems: answer.problems }, `config reload: ${answer.problems.length} integration(s) not applied (their sites did not resolve); the rest of the file applies`)
+    }
+    return answer.problems
+  }
+
+  /** Reloads when what the file's path reads changes: an edit, a replace, a symlink's target, a ConfigMap's swap
+   * (config-watch.ts). */
   watchFile (onOutcome?: (outcome: ReloadOutcome) => void): void {
-    if (this.#watcher !== undefined) return
-    const { file } = this.#options
-    const name = file.slice(file.lastIndexOf('/') + 1)
-    let timer: NodeJS.Timeout | undefined
-    this.#watcher = watch(file.slice(0, file.lastIndexOf('/')) || '.', (_event, changed) => {
-      if (changed !== name) return
-      // Writes arrive as several events; one reload after they settle.
-      clearTimeout(timer)
-      timer = setTimeout(() => { void this.reload().then(onOutcome) }, 200)
-      timer.unref()
-    })
-    this.#watcher.unref()
+    this.#watch ??= new ConfigFileWatch(this.#options.file, () => { void this.reload().then(onOutcome) })
   }
 
   close (): void {
-    this.#watcher?.close()
-    this.#watcher = undefined
+    this.#watch?.close()
+    this.#watch = undefined
   }
 }
 
-function describeChanges (live: LiveConfig, next: BrokerConfig): string[] {
-  const changes: string[] = []
-  const before = live.integrations
-  for (const name of Object.keys(next.integrations)) {
-    if (!Object.hasOwn(before, name)) changes.push(`integration ${name} added`)
-    else if (JSON.stringify(before[name]) !== JSON.stringify(next.integrations[name])) changes.push(`integration ${name} changed`)
-  }
-  for (const name of Object.keys(before)) if (!Object.hasOwn(next.integrations, name)) changes.push(`integration ${name} removed`)
-  if (JSON.stringify(live.policyRules) !== JSON.stringify(next.policy)) changes.push(`policy: ${live.policyRules.length} → ${next.policy.length} rules`)
-  return changes
+/** True when the file's entry still describes the live one: every field the same, a cloudId the file names agreeing,
+ *  and one it leaves to the site already resolved. */
+function sameEntry (entry: Parsed, live: IntegrationConfig): boolean {
+  const cloudId = entry.cloudId?.toLowerCase() ?? live.cloudId?.toLowerCase()
+  const keys = new Set([...Object.keys(entry), ...Object.keys(live)].filter((key) => key !== 'cloudId'))
+  return cloudId === live.cloudId?.toLowerCase() && [...keys].every((key) =>
+    JSON.stringify((entry as Record<string, unknown>)[key]) === JSON.stringify((live as Record<string, unknown>)[key]))
 }

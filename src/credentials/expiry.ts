@@ -19,7 +19,8 @@ export interface CredentialExpiryOptions {
   store: SecretStore
   clock: Clock
   logger: Logger
-  integrations: Iterable<string>
+  /** The configured integrations, or a function reading them live (a reload may add one). */
+  integrations: Iterable<string> | (() => Iterable<string>)
   cacheMs?: number
   /** `credentials.expiryWarning` from the config. */
   thresholds?: ExpiryThresholds
@@ -29,7 +30,7 @@ export class CredentialExpiry {
   readonly #store: SecretStore
   readonly #clock: Clock
   readonly #logger: Logger
-  readonly #integrations: ReadonlySet<string>
+  readonly #integrations: () => ReadonlySet<string>
   readonly #cacheMs: number
   readonly #thresholds: Readonly<ExpiryThresholds>
   /** Integration -> `expires_at` as last read (text as stored; parsed on use). Every stored integration: the admin view
@@ -42,12 +43,17 @@ export class CredentialExpiry {
     this.#store = options.store
     this.#clock = options.clock
     this.#logger = options.logger
-    this.#integrations = new Set(options.integrations)
+    const integrations = options.integrations
+    if (typeof integrations === 'function') this.#integrations = () => new Set(integrations())
+    else {
+      const fixed = new Set(integrations)
+      this.#integrations = () => fixed
+    }
     this.#cacheMs = options.cacheMs ?? DEFAULT_EXPIRY_CACHE_MS
     this.#thresholds = Object.freeze({ ...(options.thresholds ?? DEFAULT_EXPIRY_WARNING) })
   }
 
-  get integrations (): ReadonlySet<string> { return this.#integrations }
+  get integrations (): ReadonlySet<string> { return this.#integrations() }
 
   /** The configured days at or under which a credential is a warning, then critical. */
   get thresholds (): Readonly<ExpiryThresholds> { return this.#thresholds }
@@ -103,8 +109,9 @@ export class CredentialExpiry {
       }
     }
     const seconds = new Map<string, number>()
+    const configured = this.#integrations()
     for (const [integration, text] of this.#expiresAt) {
-      const at = this.#integrations.has(integration) ? parseIsoDate(text) : undefined
+      const at = configured.has(integration) ? parseIsoDate(text) : undefined
       if (at !== undefined) seconds.set(integration, at / 1000)
     }
     return seconds

@@ -7,7 +7,7 @@
  * not count locally, so the local count is not a second limit on top of the fleet's).
  */
 import type { LimitBackend, Release } from '../limits/limit-backend.js'
-import type { CompiledRule, RateLimitRule } from '../policy/policy.js'
+import { ruleKey, type CompiledRule, type RateLimitRule } from '../policy/policy.js'
 import type { FleetLimits } from './fleet-limits.js'
 import type { FleetSlots } from './fleet-slots.js'
 import type { FleetKeys } from './keys.js'
@@ -40,12 +40,12 @@ export class FleetAdmission implements LimitBackend {
     const local = (): number | Promise<number> => this.#local.takeRate(rule, caller, rateLimit)
     if (rateLimit.scope !== 'fleet') return local()
     // One bucket per rule × caller for the whole fleet: the key names both, so the lease's caller is a placeholder.
-    return orLocal(this.#leases.take(this.#keys.ruleLimit(rule.index, caller), '-', rateLimit), local)
+    return orLocal(this.#leases.take(this.#keys.ruleLimit(ruleKey(rule), caller), '-', rateLimit), local)
   }
 
   takeSlot (caller: string, rule: CompiledRule | undefined, limit: number): Release | false | Promise<Release | false> {
     const local = (): Release | false | Promise<Release | false> => this.#local.takeSlot(caller, rule, limit)
     if (rule === undefined || rule.maxConcurrentScope !== 'fleet') return local()
-    return orLocal(this.#slots.take(this.#keys.ruleSlots(rule.index, caller), limit), local)
+    return orLocal(this.#slots.take(this.#keys.ruleSlots(ruleKey(rule), caller), limit), local)
   }
 }

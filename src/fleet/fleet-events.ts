@@ -39,7 +39,7 @@ export function encodeEvent (event: FleetEvent, origin: string, signer?: Signer)
 }
 
 export interface EventCheck {
-  known: ReadonlySet<string>
+  known: Pick<ReadonlySet<string>, 'has'>
   /** The MAC key of this version of the integration's credential, when this sidecar holds that version. */
   keyFor: (integration: string, version: number) => Buffer | undefined
   now: number

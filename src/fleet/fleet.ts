@@ -55,7 +55,8 @@ export class Fleet {
   readonly hold: FleetHold
   readonly limits: FleetLimits
   readonly slots: FleetSlots
-  readonly #integrations: ReadonlySet<string>
+  /** The live integrations (LiveConfig's object): events and holds for one a reload added are not ignored. */
+  readonly #integrations: Readonly<Record<string, unknown>>
   readonly #logger: Logger
   /** Integrations whose credential is being re-read because of a fleet event: that change is not announced again. */
   readonly #fromFleet = new Set<string>()
@@ -75,7 +76,7 @@ export class Fleet {
     this.pod = config.fleet.podName ?? `${process.env.HOSTNAME ?? hostname()}:${process.pid}`
     this.#logger = deps.logger.child({ component: 'fleet' })
     this.#clock = deps.clock
-    this.#integrations = new Set(Object.keys(config.integrations))
+    this.#integrations = config.integrations
     this.keys = new FleetKeys(config.fleet.redis.keyPrefix)
     this.link = new RedisLink(config.fleet.redis, this.#logger, deps.clock)
     this.rejections = new FleetRejections({ logger: this.#logger, clock: deps.clock })
@@ -123,7 +124,7 @@ export class Fleet {
       this.#receive(message)
     })
     this.link.onUp(() => {
-      void this.hold.load([...this.#integrations], parts.quotaHold)
+      void this.hold.load(Object.keys(this.#integrations), parts.quotaHold)
     })
     if (registry !== undefined) registerFleetMetrics(registry, () => this.link.connected, this.rejections)
     this.usage = new FleetUsage({
@@ -176,7 +177,7 @@ export class Fleet {
       asked = { integration, version }
       return this.#macKey(integration, version)
     }
-    const envelope = decodeEvent(message, { known: this.#integrations, keyFor, now: this.#clock.now() })
+    const envelope = decodeEvent(message, { known: { has: (name) => Object.hasOwn(this.#integrations, name) }, keyFor, now: this.#clock.now() })
     if (envelope === 'other-version' && asked !== undefined && !afterRead) {
       // Signed with a version this sidecar has not read (never read, or just rotated): read the store, try again once.
       void this.#readVersion(parts, asked.integration, asked.version).then(() => { this.#receive(message, true) })

@@ -25,14 +25,15 @@ export class FleetKeys {
     return `${this.#tag(integration)}:quota-hold`
   }
 
-  /** A `scope: fleet` rate limit of one policy rule (by position) for one caller (URI-encoded: no braces). */
-  ruleLimit (rule: number, caller: string): string {
+  /** A `scope: fleet` rate limit of one policy rule (by its content, policy.ts ruleKey) for one caller (URI-encoded:
+   * no braces). */
+  ruleLimit (rule: string, caller: string): string {
     const tag = `${this.prefix}:rule:${rule}:${encodeURIComponent(caller)}`
     return `${this.prefix}:{${tag}}:limit`
   }
 
   /** Calls in flight under a `maxConcurrentScope: fleet` rule for one caller (a sorted set, fleet-slots.ts). */
-  ruleSlots (rule: number, caller: string): string {
+  ruleSlots (rule: string, caller: string): string {
     return `${this.ruleLimit(rule, caller)}:in-flight`
   }
 

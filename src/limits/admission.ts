@@ -12,6 +12,7 @@
  * mode, Redis with this process as the fallback (src/fleet/fleet-admission.ts). Admission stays synchronous unless a
  * call must wait or a backend must ask Redis, so the common path costs no promise.
  */
+import { integrationNamed } from '../config/integration-lookup.js'
 import type { IntegrationConfig } from '../config/schema.js'
 import { CallerRateLimitedError, withRetryAfter } from '../errors.js'
 import type { CompiledRule, RateLimitRule } from '../policy/policy.js'
@@ -39,14 +40,19 @@ function then<T, U> (value: T | Promise<T>, next: (settled: T) => U | Promise<U>
 }
 
 export function createAdmission (parts: AdmissionParts): Admit {
-  const budgets = new Map<string, RateLimitRule>()
-  for (const [name, config] of Object.entries(parts.integrations ?? {})) {
-    if (config.budget !== undefined) {
-      budgets.set(name, {
-        perSecond: config.budget.perSecond,
-        burst: config.budget.burst ?? Math.max(1, Math.ceil(config.budget.perSecond))
-      })
+  // Read per call from the live integrations (src/config/live-config.ts), so a reload's budget applies at once; one
+  // RateLimitRule per integration config object (a reload replaces the object, never edits it).
+  const budgets = new WeakMap<IntegrationConfig, RateLimitRule | undefined>()
+  const budgetOf = (integration: string): RateLimitRule | undefined => {
+    const config = integrationNamed(parts.integrations ?? {}, integration)
+    if (config === undefined) return undefined
+    if (!budgets.has(config)) {
+      const budget = config.budget
+      budgets.set(config, budget === undefined
+        ? undefined
+        : { perSecond: budget.perSecond, burst: budget.burst ?? Math.max(1, Math.ceil(budget.perSecond)) })
     }
+    return budgets.get(config)
   }
   const { backend, queue, defaultMaxConcurrent } = parts
 
@@ -94,7 +100,7 @@ export function createAdmission (parts: AdmissionParts): Admit {
 
   return (caller, integration, rule, gone) => {
     parts.quotaHold.check(integration)
-    const budget = budgets.get(integration)
+    const budget = budgetOf(integration)
     if (budget === undefined) return slotThenRate(caller, integration, rule, gone)
     return then(backend.takeBudget(integration, caller, budget), (waitMs) => {
       if (waitMs > 0) refuse(caller, integration, waitMs)

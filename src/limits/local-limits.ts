@@ -1,13 +1,14 @@
 /**
  * The local backend of admission (limit-backend.ts): every limit counted in this process. A budget is one token
- * bucket per integration, shared by its callers; a rule's `rateLimit` one bucket per (rule, caller), so a rule
- * written for `job-*` gives every matching job its own; calls in flight are counted per (rule, caller), or per caller
- * for its default share. Without fleet mode this is the backend; in fleet mode it is also what the fleet falls back
+ * bucket per integration (and budget), shared by its callers; a rule's `rateLimit` one bucket per (rule, caller)
+ * (the rule by its content, policy.ts ruleKey, so a reload that changes it starts fresh), so a rule written for
+ * `job-*` gives every matching job its own; calls in flight are counted per (rule, caller), or per caller for its
+ * default share. Without fleet mode this is the backend; in fleet mode it is also what the fleet falls back
  * to while Redis cannot answer, so the limits mean the same with and without Redis.
  */
 import { LRUCache } from 'lru-cache'
 import type { Clock } from '../clock.js'
-import type { CompiledRule, RateLimitRule } from '../policy/policy.js'
+import { ruleKey, type CompiledRule, type RateLimitRule } from '../policy/policy.js'
 import type { LimitBackend, Release } from './limit-backend.js'
 import { TokenBucket } from './token-bucket.js'
 
@@ -16,8 +17,8 @@ const MAX_BUCKETS = 10_000
 
 export class LocalLimits implements LimitBackend {
   readonly #clock: Clock
-  /** One per configured integration with a budget: bounded by the config, never evicted. */
-  readonly #budgets = new Map<string, TokenBucket>()
+  /** One per integration × budget content: a changed budget starts a fresh bucket, an unchanged one keeps its own. */
+  readonly #budgets = new LRUCache<string, TokenBucket>({ max: MAX_BUCKETS })
   readonly #rates = new LRUCache<string, TokenBucket>({ max: MAX_BUCKETS })
   /** Calls in flight per slot key; entries are deleted at zero, so the map only holds live calls. */
   readonly #inFlight = new Map<string, number>()
@@ -28,17 +29,18 @@ export class LocalLimits implements LimitBackend {
 
   takeBudget (integration: string, _caller: string, budget: RateLimitRule): number {
     const now = this.#clock.now()
-    let bucket = this.#budgets.get(integration)
+    const key = `${integration}\u0000${budget.perSecond}\u0000${budget.burst}`
+    let bucket = this.#budgets.get(key)
     if (bucket === undefined) {
       bucket = new TokenBucket(budget.perSecond, budget.burst, now)
-      this.#budgets.set(integration, bucket)
+      this.#budgets.set(key, bucket)
     }
     return bucket.take(now)
   }
 
   takeRate (rule: CompiledRule, caller: string, rateLimit: RateLimitRule): number {
     const now = this.#clock.now()
-    const key = `${rule.index}\u0000${caller}`
+    const key = `${ruleKey(rule)}\u0000${caller}`
     let bucket = this.#rates.get(key)
     if (bucket === undefined) {
       bucket = new TokenBucket(rateLimit.perSecond, rateLimit.burst, now)
@@ -48,7 +50,7 @@ export class LocalLimits implements LimitBackend {
   }
 
   takeSlot (caller: string, rule: CompiledRule | undefined, limit: number): Release | false {
-    const key = rule === undefined ? `default\u0000${caller}` : `${rule.index}\u0000${caller}`
+    const key = slotKey(caller, rule)
     const running = this.#inFlight.get(key) ?? 0
     if (running >= limit) return false
     this.#inFlight.set(key, running + 1)
@@ -64,6 +66,10 @@ export class LocalLimits implements LimitBackend {
 
   /** Calls in flight counted here for the rule × caller (the caller's default share when `rule` is undefined). */
   inFlight (caller: string, rule: CompiledRule | undefined): number {
-    return this.#inFlight.get(rule === undefined ? `default\u0000${caller}` : `${rule.index}\u0000${caller}`) ?? 0
+    return this.#inFlight.get(slotKey(caller, rule)) ?? 0
   }
+}
+
+function slotKey (caller: string, rule: CompiledRule | undefined): string {
+  return rule === undefined ? `default\u0000${caller}` : `${ruleKey(rule)}\u0000${caller}`
 }

@@ -4,6 +4,7 @@
  * Lookups are indexed by exact caller and integration and memoized per (caller, integration, method), so the
  * per-request cost does not grow with the number of rules (bench scenario "scale of config").
  */
+import { createHash } from 'node:crypto'
 import { globToRegExp, isGlob } from './glob.js'
 
 /**
@@ -32,6 +33,26 @@ export interface CompiledRule {
   rateLimit: RateLimitRule | undefined
   maxConcurrent: number | undefined
   maxConcurrentScope?: 'pod' | 'fleet'
+}
+
+const ruleKeys = new WeakMap<CompiledRule, string>()
+
+/**
+ * A rule's identity for its limits: a hash of what it says, not of where it stands in the list. Rate buckets and
+ * in-flight counts (local and fleet) are keyed by it, so a reload that keeps a rule keeps its buckets, and one that
+ * changes it (a narrowed rateLimit) gives it fresh ones: buckets keyed by position outlived the narrowing (issue 24).
+ */
+export function ruleKey (rule: CompiledRule): string {
+  let key = ruleKeys.get(rule)
+  if (key === undefined) {
+    const content = [
+      rule.caller, rule.integration, [...rule.methods].sort(), rule.paths.map((path) => path.source),
+      rule.rateLimit ?? null, rule.maxConcurrent ?? null, rule.maxConcurrentScope ?? null
+    ]
+    key = createHash('sha256').update(JSON.stringify(content)).digest('base64url').slice(0, 16)
+    ruleKeys.set(rule, key)
+  }
+  return key
 }
 
 export type PolicyDecision =

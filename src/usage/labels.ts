@@ -19,13 +19,24 @@ export interface Labels {
   readonly integrations: readonly string[]
 }
 
-export function createLabels (integrations: Iterable<string>, knownCallers: ReadonlySet<string>): Labels {
-  const configured = new Set(integrations)
+/**
+ * `integrations`: fixed names, or the live integrations object (src/config/live-config.ts); `callers`: a fixed set,
+ * or the live policy, whose `knownCallers` follows each reload. Read live, a caller or integration a reload added is
+ * counted by its name, not as `other` / `unknown` (issue 24).
+ */
+export function createLabels (
+  integrations: Iterable<string> | Readonly<Record<string, unknown>>,
+  callers: ReadonlySet<string> | { readonly knownCallers: ReadonlySet<string> }
+): Labels {
+  const fixed = Symbol.iterator in integrations ? new Set(integrations as Iterable<string>) : undefined
+  const live = integrations as Readonly<Record<string, unknown>>
+  const isIntegration = (name: string): boolean => fixed === undefined ? Object.hasOwn(live, name) : fixed.has(name)
+  const known = (): ReadonlySet<string> => 'knownCallers' in callers ? callers.knownCallers : callers
   return {
-    caller: (id) => id === undefined ? UNAUTHENTICATED_CALLER : knownCallers.has(id) ? id : OTHER_CALLER,
-    integration: (name) => name !== undefined && configured.has(name) ? name : UNKNOWN_INTEGRATION,
+    caller: (id) => id === undefined ? UNAUTHENTICATED_CALLER : known().has(id) ? id : OTHER_CALLER,
+    integration: (name) => name !== undefined && isIntegration(name) ? name : UNKNOWN_INTEGRATION,
     method: (method) => isHttpMethod(method) ? method : 'OTHER',
     statusClass: (statusCode) => statusCode >= 100 && statusCode < 600 ? `${Math.floor(statusCode / 100)}xx` : 'other',
-    integrations: [...configured, UNKNOWN_INTEGRATION]
+    get integrations () { return [...(fixed ?? Object.keys(live)), UNKNOWN_INTEGRATION] }
   }
 }

@@ -69,7 +69,7 @@ export class BrokerMetrics {
     for (const outcome of ['applied', 'unchanged', 'rejected']) this.#reloads.inc({ outcome }, 0)
     this.#queueWait = new Histogram({ name: 'atlassian_broker_queue_wait_seconds', help: 'Time a call waited in its caller\'s queue for a seat, by how it ended: admitted, full (refused at once), timeout, gone (the caller left). Calls admitted without waiting are not observed.', labelNames: ['caller', 'integration', 'outcome'], buckets: SECONDS_BUCKETS, registers })
     const queueDepth: Gauge<'caller' | 'integration'> = new Gauge({
-      name: 'atlassian_broker_queue_depth',
+      name: 'atlassian_broker_queued_calls',
       help: 'Calls waiting in the caller\'s queue for a seat of the integration, at scrape time.',
       labelNames: ['caller', 'integration'],
       registers,

@@ -20,8 +20,8 @@ export interface UsageDeps {
   storeKind: string
   /** The broker's one expiry reader: the expiry gauge. */
   expiry: CredentialExpiry
-  /** Callers named exactly by the policy (Policy.knownCallers): the caller label set. */
-  knownCallers: ReadonlySet<string>
+  /** The live policy: its callers named exactly (Policy.knownCallers, read at each call) are the caller labels. */
+  policy: { readonly knownCallers: ReadonlySet<string> }
   clock: Clock
   logger: Logger
 }
@@ -36,8 +36,8 @@ export class Usage implements UsageSink {
   readonly audit: CallAudit | undefined
 
   constructor (config: BrokerConfig, deps: UsageDeps) {
-    const integrations = Object.keys(config.integrations)
-    this.labels = createLabels(integrations, deps.knownCallers)
+    // Both read live (config.integrations is LiveConfig's object), so names a reload adds are counted by name.
+    this.labels = createLabels(config.integrations, deps.policy)
     this.tally = new UsageTally({ clock: deps.clock })
     // Read live: config.integrations is the reloadable set (src/config/live-config.ts).
     this.headroom = new UpstreamHeadroom({

@@ -31,6 +31,6 @@ t.test('config: site or cloudId, a valid site, and a siteUrl with {site}', async
   t.throws(() => parseConfig({ integrations: { jira: { product: 'jira' } } }, 'test', {}), /integrations\.jira: give site \(e\.g\. acme\.atlassian\.net\) or cloudId/)
   t.throws(() => parseConfig({ integrations: { jira: { product: 'jira', site: 'evil.com/x?' } } }, 'test', {}), /integrations\.jira\.site: "evil\.com\/x\?" is not a bare host name/)
   t.throws(() => parseConfig({ integrations: { jira: { product: 'jira', site: 'internal.corp' } } }, 'test', {}), /integrations\.jira\.site: .*must end with \.atlassian\.net/)
-  t.throws(() => parseConfig({ atlassian: { siteUrl: 'https://example.com' } }, 'test', {}), /atlassian\.siteUrl: siteUrl must contain \{site\}/)
+  t.throws(() => parseConfig({ atlassian: { siteUrl: 'https://example.com' } }, 'test', {}), /atlassian\.siteUrl: must contain \{site\}.*"https:\/\/\{site\}" \(the default\)/)
   t.doesNotThrow(() => parseConfig({ atlassian: { siteSuffixes: ['.jira-dev.com'] }, integrations: { j: { product: 'jira', site: 'acme.jira-dev.com' } } }, 'test', {}))
 })

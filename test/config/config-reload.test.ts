@@ -67,7 +67,13 @@ t.test('a reload adds an integration and its policy, refuses a bad file, and nev
   // The new file drops jira-main altogether and adds a site-named integration with its rule.
   writeFileSync(file, configText(fake, `  wiki-main: { product: confluence, site: ${SITE} }`, '  - { caller: report-job, integration: wiki-main, methods: [GET], paths: ["/**"] }'))
   const applied = await server.reloader?.reload()
-  t.match(applied, { outcome: 'applied', changes: ['integration wiki-main added', 'integration jira-main removed', 'policy: 1 → 1 rules'] })
+  // The policy and the removal apply at once; the integration named by site once its site is resolved.
+  t.same(applied?.outcome === 'applied' && applied.changes, [
+    'integration jira-main removed',
+    'rule added: report-job → wiki-main GET /**',
+    'rule removed: report-job → jira-main GET /**',
+    'integration wiki-main added'
+  ])
   t.ok(logs.some((line) => line.includes('config reloaded: integration wiki-main added')), 'the change is logged')
 
   t.equal((await request(`${server.url}/proxy/wiki-main/wiki/api/v2/spaces`, { headers: auth })).statusCode, 200, 'the new integration serves')
@@ -112,9 +118,14 @@ t.test('regression: a reload resolved sites and stamped its time off the broker\
   const broker = await createBroker(loadConfig(file, {}).config, { logger, clock })
   t.teardown(() => broker.close())
   const reloader = new ConfigReloader({ file, live: broker.live, running: broker.config, logger, ...broker.reloading })
-  writeFileSync(file, configText(fake, `${jiraOnly}\n  wiki-main: { product: confluence, site: ${SITE} }`, rule))
+  const newRule = '  - { caller: new-job, integration: wiki-main, methods: [GET], paths: ["/**"] }'
+  writeFileSync(file, configText(fake, `${jiraOnly}\n  wiki-main: { product: confluence, site: ${SITE} }`, `${rule}\n${newRule}`))
   await clock.advance(90_000)
+  t.equal(broker.usage.labels.caller('new-job'), 'other', 'before the reload: not a configured caller')
   t.equal((await reloader.reload()).outcome, 'applied')
   t.equal(broker.live.integrations['wiki-main']?.cloudId, WIKI_CLOUD_ID, 'the site was resolved')
   t.equal(broker.live.state.loadedAt, '2026-11-23T12:01:30.000Z', 'the reload\'s time is the broker\'s clock, not the wall')
+  // Regression (issue 24 §4): names a reload added were counted as other / unknown, and expiry ignored them.
+  t.equal(broker.usage.labels.caller('new-job'), 'new-job', 'a caller added by the reload is counted by name')
+  t.equal(broker.usage.labels.integration('wiki-main'), 'wiki-main', 'an integration added by the reload too')
 })

@@ -12,6 +12,7 @@ import { FleetKeys } from '../../src/fleet/keys.js'
 import { RedisLink } from '../../src/fleet/redis-link.js'
 import { LocalLimits } from '../../src/limits/local-limits.js'
 import { createLogger } from '../../src/logger.js'
+import { ruleKey } from '../../src/policy/policy.js'
 import { ManualClock } from '../helpers/manual-clock.js'
 import { findRedisServer, RedisServer } from '../helpers/redis-server.js'
 import { attempt, rule, seatQueue, semantics } from '../limits/admission-semantics.js'
@@ -61,7 +62,7 @@ t.test('with maxConcurrentScope: fleet a call holds exactly one slot: in Redis, 
   t.notOk('release' in await attempt(admit, 'sync-job', 'jira-main', two), 'not 3')
   const inspect = redis.client()
   t.teardown(() => { inspect.disconnect() })
-  const slots = keys.ruleSlots(0, 'sync-job')
+  const slots = keys.ruleSlots(ruleKey(two), 'sync-job')
   t.equal(await inspect.zcard(slots), 2, 'Redis counts 2')
   t.equal(local.inFlight('sync-job', two), 0, 'the local backend counts none of them')
   t.equal(local.inFlight('sync-job', undefined), 0, 'nor the caller\'s default share')
@@ -79,7 +80,7 @@ t.test('the fleet backend renews its slots on the injected clock, and stops when
   const clock = new ManualClock()
   const slots = new FleetSlots({ link, clock })
   t.teardown(() => { slots.stop() })
-  const key = keys.ruleSlots(1, 'sync-job')
+  const key = keys.ruleSlots('one-rule', 'sync-job')
   const release = await slots.take(key, 1)
   t.type(release, 'function')
   const inspect = redis.client()

@@ -12,6 +12,8 @@ import { findRedisServer, RedisServer } from '../helpers/redis-server.js'
 import { MAX_BUDGET_FIELDS } from '../../src/fleet/fleet-limits.js'
 import { DEFAULT_MAX_FIELDS_READ } from '../../src/fleet/fleet-usage-view.js'
 import { encodeEvent } from '../../src/fleet/fleet-events.js'
+import { compilePolicy, ruleKey } from '../../src/policy/policy.js'
+import type { PolicyRuleConfig } from '../../src/config/schema.js'
 
 const noRedis = findRedisServer() === undefined ? 'redis-server is not installed (.ci/run installs it)' : false
 t.test('Redis writer without a credential', { skip: noRedis }, async (t) => { await suite(t) })
@@ -21,7 +23,7 @@ const integrations = {
   'jira-main': { product: 'jira', cloudId: JIRA_CLOUD_ID, budget: { perSecond: 1_000 } },
   'wiki-main': { product: 'confluence', cloudId: WIKI_CLOUD_ID }
 }
-const policy = [
+const policy: PolicyRuleConfig[] = [
   { caller: 'report-job', integration: 'jira-main', methods: ['GET'], paths: ['/**'], maxConcurrent: 2, maxConcurrentScope: 'fleet' }
 ]
 const callers = { jwt: { audience: 'atlassian-broker', hs256Secret: CALLER_SECRET }, admin: { role: 'broker-admin' } }
@@ -145,7 +147,9 @@ async function suite (t: Test): Promise<void> {
     const { redis, brokers: [a] } = await fleetOf(t, ['pod-a'])
     const inspect = redis.client()
     t.teardown(() => { inspect.disconnect() })
-    const slots = a!.broker.fleet!.keys.ruleSlots(0, 'report-job')
+    const decision = compilePolicy(policy).decide('report-job', 'jira-main', 'GET', '/rest/api/3/myself')
+    if (!decision.allowed) throw new Error('the test policy allows this call')
+    const slots = a!.broker.fleet!.keys.ruleSlots(ruleKey(decision.rule), 'report-job')
     await inspect.zadd(slots, 1e15, 'forged-1', 1e15, 'forged-2', 1e15, 'forged-3')
     t.equal(await inspect.pttl(slots), -1, 'written without a TTL')
     t.equal(await call(a!), 200, 'the caller is admitted (limit 2, three forged members)')

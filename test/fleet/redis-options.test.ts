@@ -11,6 +11,7 @@ import t, { type Test } from 'tap'
 import { Redis } from 'ioredis'
 import { systemClock } from '../../src/clock.js'
 import { announceCredentialChange } from '../../src/fleet/announce.js'
+import { decodeEvent } from '../../src/fleet/fleet-events.js'
 import { RedisLink } from '../../src/fleet/redis-link.js'
 import type { FleetConfig } from '../../src/config/schema.js'
 import { parseConfig } from '../../src/config/load.js'
@@ -84,7 +85,9 @@ t.test('a Redis behind a private CA', { skip: skipReason() }, async (t: Test) =>
     const message = await Promise.race([heard, late])
     t.ok(message !== undefined, 'the listener heard the change')
     if (message === undefined) return
-    t.match(JSON.parse(message), { type: 'credential', integration: 'jira-main', version: 2, origin: 'cli:test' })
+    t.match(decodeEvent(message, { known: new Set(['jira-main']), keyFor: () => undefined, now: Date.now() }), {
+      event: { type: 'credential', integration: 'jira-main', version: 2 }, origin: 'cli:test'
+    })
     t.equal(await inspect.exists(tokenKey), 0, 'the old version\'s shared token is gone')
   })
 

@@ -194,7 +194,7 @@ t.test('/metrics and the ops view (/admin/ops) show queue depth per caller while
   calls.push(call(h, 'report-job', '/rest/api/3/held/1'), call(h, 'report-job', '/rest/api/3/held/2'))
   await until(() => depthOf(h, 'report-job') === 2, 'two queued')
   const waiting = await (await request(`${h.url}/metrics`)).body.text()
-  t.match(waiting, /atlassian_broker_queue_depth\{caller="report-job",integration="jira-main"\} 2\n/)
+  t.match(waiting, /atlassian_broker_queued_calls\{caller="report-job",integration="jira-main"\} 2\n/)
   const admin = { authorization: `Bearer ${h.callerToken('ops-alice', { roles: ['broker-admin'] })}` }
   const ops = await (await request(`${h.url}/admin/ops?caller=report-job`, { headers: admin })).body.json() as OpsSnapshot
   t.match(ops.queues, [{ integration: 'jira-main', caller: 'report-job', depth: 2, seatsInUse: 1 }], 'the ops view')
@@ -202,7 +202,7 @@ t.test('/metrics and the ops view (/admin/ops) show queue depth per caller while
   await Promise.all(calls)
   const after = await (await request(`${h.url}/metrics`)).body.text()
   t.match(after, /atlassian_broker_queue_wait_seconds_count\{caller="report-job",integration="jira-main",outcome="admitted"\} 2\n/)
-  t.notMatch(after, /atlassian_broker_queue_depth\{caller="report-job"/, 'no row once nothing waits or runs')
+  t.notMatch(after, /atlassian_broker_queued_calls\{caller="report-job"/, 'no row once nothing waits or runs')
 })
 
 const noRedis = findRedisServer() === undefined ? 'redis-server is not installed (.ci/run installs it)' : false
