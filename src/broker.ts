@@ -201,7 +201,10 @@ export async function createBroker (parsed: ParsedConfig, options: BrokerOptions
     resolveSites: async (next: ParsedConfig, log: Logger) =>
       await resolveSitesOutcome(next, { logger: log, ...siteOptions }),
     now: () => new Date(clock.now()),
-    record: (outcome: ReloadOutcome['outcome']): void => { usage.metrics?.onReload(outcome) }
+    record: (result: ReloadOutcome, file: string): void => {
+      usage.metrics?.onReload(result.outcome)
+      credentialAdmin.audit.reload(file, result)
+    }
   }
   // With metrics.listen, the metrics are served there only, never on the listener that carries /proxy.
   const metricsApp =

@@ -34,8 +34,9 @@ export interface ConfigReloaderOptions {
    * so that config/ does not import atlassian/, which reads config/'s types). Never throws for a site.
    */
   resolveSites: (config: ParsedConfig, logger: Logger) => Promise<SitesAnswer>
-  /** Counts each outcome (the broker's atlassian_broker_config_reload_total). */
-  record?: (outcome: ReloadOutcome['outcome']) => void
+  /** Each reload's result, once: the broker counts it (atlassian_broker_config_reload_total) and audits what
+   *  changed. */
+  record?: (result: ReloadOutcome, file: string) => void
   env?: NodeJS.ProcessEnv
   now?: () => Date
 }
@@ -67,18 +68,21 @@ export class ConfigReloader {
       first = await step
     } catch (error) {
       const problems = error instanceof ConfigError ? error.problems : [(error as Error).message]
-      this.#options.record?.('rejected')
       logger.error({ file, problems }, `config reload refused (${problems.length} problem${problems.length === 1 ? '' : 's'}); the previous config keeps serving`)
-      return { outcome: 'rejected', problems }
+      const refused: ReloadOutcome = { outcome: 'rejected', problems }
+      this.#options.record?.(refused, file)
+      return refused
     }
     const { needRestart } = first
     const changes = [...first.changes]
     const problems = first.lookups === undefined ? [] : await this.#secondStep(first.lookups, changes)
     const outcome = changes.length > 0 ? 'applied' : problems.length > 0 ? 'rejected' : 'unchanged'
-    this.#options.record?.(outcome)
-    if (outcome === 'rejected') return { outcome, problems }
     if (outcome === 'unchanged') logger.info({ file, hash: live.state.hash }, 'config reload: integrations and policy unchanged')
-    return { outcome, hash: live.state.hash, changes, needRestart, problems }
+    const result: ReloadOutcome = outcome === 'rejected'
+      ? { outcome, problems }
+      : { outcome, hash: live.state.hash, changes, needRestart, problems }
+    this.#options.record?.(result, file)
+    return result
   }
 
   async #firstStep (): Promise<FirstStep> {

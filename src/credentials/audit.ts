@@ -2,12 +2,15 @@
  * The credential audit trail: one structured record per credential write (`secrets put`, `init`, rotate, rollback, from
  * the CLI or the admin API) and per admin token drop (who, what, integration, old and new version, outcome), written
  * to the log and, when `callers.admin.auditFile` is set, appended to a JSON-lines file (mode 0600) that rotates past
- * `callers.admin.maxFileBytes` like the call audit (src/audit-file.ts). Records are built field by field from an
- * allow-list, so no credential material can reach them. `audited` is the one wrapper that writes them.
+ * `callers.admin.maxFileBytes` like the call audit (src/audit-file.ts). A config reload that changed or was refused is
+ * recorded there too, as what changed (rules added, removed, widened), since a policy change is an access change.
+ * Records are built field by field from an allow-list, so no credential material can reach them. `audited` is the one
+ * wrapper that writes the credential records.
  */
 import type { Logger } from 'pino'
 import { AuditFile } from '../audit-file.js'
 import type { Clock } from '../clock.js'
+import type { ReloadOutcome } from '../config/reload.js'
 import { isBrokerError } from '../errors.js'
 
 export type AuditAction = 'put' | 'init' | 'rotate' | 'rollback' | 'drop-token'
@@ -36,6 +39,17 @@ export interface AuditRecord extends Omit<AuditEntry, 'oldVersion' | 'newVersion
   type: 'admin-audit'
   oldVersion: number | null
   newVersion: number | null
+}
+
+/** One line of the audit file for a config reload: the file, and what it changed or why it was refused. */
+export interface ConfigReloadRecord {
+  at: string
+  type: 'config-reload'
+  actor: 'config-file'
+  file: string
+  outcome: 'ok' | 'refused'
+  changes: string[]
+  problems: string[]
 }
 
 /** The audit outcome of an answer: a concurrent change is a conflict, any other 4xx (a 409 STATE_CONFLICT too: the
@@ -98,6 +112,23 @@ export class AuditLog {
     answer: { statusCode: number, code: string, message: string }
   ): AuditRecord {
     return this.record({ ...entry, ...auditOutcome(answer), detail: `refused before the ${entry.action}: ${answer.message.slice(0, 160)}` })
+  }
+
+  /** The record of a reload that applied or was refused (an unchanged file changes no access: not recorded). Problems
+   * quote the file's text, never an interpolated `${VAR}` value (src/config/load.ts). */
+  reload (file: string, result: ReloadOutcome): ConfigReloadRecord | undefined {
+    if (result.outcome === 'unchanged') return undefined
+    const record: ConfigReloadRecord = {
+      at: new Date(this.#clock.now()).toISOString(),
+      type: 'config-reload',
+      actor: 'config-file',
+      file,
+      outcome: result.outcome === 'applied' ? 'ok' : 'refused',
+      changes: result.outcome === 'applied' ? result.changes : [],
+      problems: result.problems
+    }
+    this.#file?.append(record)
+    return record
   }
 
   /** Flushes and closes the file. */

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import t from 'tap'
 import { request } from 'undici'
@@ -128,4 +128,45 @@ t.test('regression: a reload resolved sites and stamped its time off the broker\
   // Regression (issue 24 §4): names a reload added were counted as other / unknown, and expiry ignored them.
   t.equal(broker.usage.labels.caller('new-job'), 'new-job', 'a caller added by the reload is counted by name')
   t.equal(broker.usage.labels.integration('wiki-main'), 'wiki-main', 'an integration added by the reload too')
+})
+
+t.test('regression (issue 24 §4): a reload is audited as what it changed, and a refused one with its problems', async (t) => {
+  const fake = await FakeAtlassian.start({ t, sites: [{ product: 'jira', cloudId: JIRA_CLOUD_ID }] })
+  const dir = t.testdir({ data: {} })
+  const file = path.join(dir, 'atlassian-broker.yaml')
+  const auditFile = path.join(dir, 'audit.jsonl')
+  const jiraOnly = '  jira-main: { product: jira, cloudId: ' + JIRA_CLOUD_ID + ' }'
+  const narrow = '  - { caller: report-job, integration: jira-main, methods: [GET], paths: ["/rest/api/3/myself"] }'
+  const withAudit = (text: string): string =>
+    text.replace(`callers: { jwt: { hs256Secret: "${CALLER_SECRET}" } }`, `callers: { jwt: { hs256Secret: "${CALLER_SECRET}" }, admin: { role: broker-admin, auditFile: ${auditFile} } }`)
+  writeFileSync(file, withAudit(configText(fake, jiraOnly, narrow)))
+  const logger = createLogger({ level: 'silent' })
+  const broker = await createBroker(loadConfig(file, {}).config, { logger })
+  t.teardown(() => broker.close())
+  const reloader = new ConfigReloader({ file, live: broker.live, running: broker.config, logger, ...broker.reloading })
+  const records = (): Array<Record<string, unknown>> => {
+    let text = ''
+    try { text = readFileSync(auditFile, 'utf8') } catch { return [] }
+    return text.split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>)
+  }
+  // The file is written through a stream: wait (bounded by count, not time) until it holds `count` records.
+  const written = async (count: number): Promise<Array<Record<string, unknown>>> => {
+    for (let i = 0; i < 500 && records().length < count; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+    return records()
+  }
+
+  t.equal((await reloader.reload()).outcome, 'unchanged')
+  t.same(records(), [], 'an unchanged file changes no access: nothing audited')
+
+  writeFileSync(file, withAudit(configText(fake, jiraOnly, narrow.replace('"/rest/api/3/myself"', '"/**"'))))
+  t.equal((await reloader.reload()).outcome, 'applied')
+  const [widened] = await written(1)
+  t.match(widened, { type: 'config-reload', actor: 'config-file', file, outcome: 'ok', problems: [] })
+  t.match((widened?.changes as string[]).join('\n'), /widened/, 'the record says the rule was widened, not a count')
+
+  writeFileSync(file, withAudit(configText(fake, jiraOnly, narrow)).replace('policy:', 'policy: [oops'))
+  t.equal((await reloader.reload()).outcome, 'rejected')
+  const refused = (await written(2))[1]
+  t.match(refused, { type: 'config-reload', outcome: 'refused', changes: [] })
+  t.ok((refused?.problems as string[]).length > 0, 'the refusal names its problems')
 })
