@@ -113,7 +113,7 @@ t.test('bad JSON-RPC gets JSON-RPC errors, and the broker carries on', async (t)
   t.equal(badArguments.isError, true, 'arguments against the input schema are refused')
   t.equal((await client.listTools()).tools.length, 14, 'the session still works')
 
-  await (client.transport as { terminateSession: () => Promise<void> }).terminateSession()
+  await (client.transport as unknown as { terminateSession: () => Promise<void> }).terminateSession()
   const ended = await post(JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'tools/list' }), inSession)
   t.equal(ended.statusCode, 404, 'DELETE ended the session')
   t.equal((await rawRequest(h.url, '/healthz')).statusCode, 200)
