@@ -51,7 +51,8 @@ const searchIssues: ToolSpec = {
       maxResults: args.maxResults,
       ...(args.cursor === undefined ? {} : { nextPageToken: args.cursor })
     }))
-    const issues = listOf(answer.issues)
+    // Only what identifies an issue and the chosen fields: `self` and `expand` would spend a model's context.
+    const issues = listOf(answer.issues).map((issue) => ({ id: issue.id, key: issue.key, fields: issue.fields }))
     const cursor = answer.isLast === true ? undefined : textOf(answer.nextPageToken)
     const text = issues.length === 0 ? 'No issues match.' : issues.map(issueLine).join('\n')
     return { text: text + moreLine(cursor), structured: { issues, ...(cursor === undefined ? {} : { cursor }) } }

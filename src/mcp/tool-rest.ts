@@ -158,7 +158,8 @@ function atlassianMessage (status: number, text: string, retryAfter: number): st
   } catch {}
   const said = parts.filter((part) => part !== '').join('; ')
   const wait = status === 429 && Number.isFinite(retryAfter) ? ` Retry after ${retryAfter} seconds.` : ''
-  return `Atlassian answered ${status}${said === '' ? '' : `: ${said.slice(0, 2_000)}`}.${wait}`
+  const end = said === '' || said.endsWith('.') ? '' : '.'
+  return `Atlassian answered ${status}${said === '' ? '.' : `: ${said.slice(0, 2_000)}${end}`}${wait}`
 }
 
 /** The broker's own refusal (policy, limits, quota hold, upstream failure), in its stable code and safe message. */
