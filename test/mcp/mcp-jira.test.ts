@@ -4,7 +4,8 @@
  */
 import { readFileSync } from 'node:fs'
 import t from 'tap'
-import { CLIENT_SECRET, JIRA_CLOUD_ID, rawRequest } from '../helpers/broker-harness.js'
+import { request } from 'undici'
+import { CALLER_SECRET, CLIENT_SECRET, JIRA_CLOUD_ID, rawRequest } from '../helpers/broker-harness.js'
 import { callTool, connect, restCalls, startMcpHarness, textOf } from './mcp-harness.js'
 
 const adf = (text: string): Record<string, unknown> => ({
@@ -49,7 +50,12 @@ t.test('a session belongs to its caller: another caller cannot use its id', asyn
 
 t.test('the Jira tools: REST calls, Markdown, paging, structuredContent; usage names the tool', async (t) => {
   const dir = t.testdir({})
-  const h = await startMcpHarness(t, { config: { usage: { auditFile: `${dir}/calls.jsonl` } } })
+  const h = await startMcpHarness(t, {
+    config: {
+      usage: { auditFile: `${dir}/calls.jsonl` },
+      callers: { jwt: { audience: 'atlassian-broker', hs256Secret: CALLER_SECRET }, admin: { role: 'broker-admin' } }
+    }
+  })
   h.fake.addIssue(JIRA_CLOUD_ID, { projectKey: 'OPS', summary: 'first', fields: { description: adf('important') as never } })
   h.fake.addIssue(JIRA_CLOUD_ID, { projectKey: 'OPS', summary: 'second' })
   h.fake.addIssue(JIRA_CLOUD_ID, { projectKey: 'OPS', summary: 'third' })
@@ -116,6 +122,13 @@ t.test('the Jira tools: REST calls, Markdown, paging, structuredContent; usage n
   t.ok(audit.filter((record) => record.tool === 'jira_get_issue').length >= 4, 'each REST call of a tool is one audit record')
   const metrics = await h.broker.usage.metrics?.text() ?? ''
   t.match(metrics, /atlassian_broker_tool_calls_total\{caller="agent",integration="jira-main",tool="jira_search_issues",status_class="2xx"\} 3/)
+
+  const adminJwt = h.callerToken('ops-alice', { roles: ['broker-admin'] })
+  const ops = await (await request(`${h.url}/admin/ops`, { headers: { authorization: `Bearer ${adminJwt}` } })).body.json() as { tools: unknown[] }
+  const toolRow = (tool: string): unknown => (ops.tools as Array<{ tool: string }>).find((row) => row.tool === tool)
+  t.same(toolRow('jira_add_comment'), { caller: 'agent', tool: 'jira_add_comment', calls: 1, errors: 0 }, 'the ops view: per caller × tool')
+  t.same(toolRow('jira_get_issue'), { caller: 'agent', tool: 'jira_get_issue', calls: 5, errors: 2 }, 'each REST call, the 404s as errors')
+  t.equal(ops.tools.length, 8, 'every Jira tool was used')
 
   const everything = JSON.stringify([audit, h.logs, metrics])
   t.notOk(everything.includes(token) || everything.includes(CLIENT_SECRET), 'no caller JWT or credential in audit, logs or metrics')
