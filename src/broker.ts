@@ -7,6 +7,7 @@ import type { Logger } from 'pino'
 import type { Dispatcher } from 'undici'
 import { createCredentialAdmin, type CredentialAdmin } from './http/credential-routes.js'
 import { usageRoutes } from './http/usage-routes.js'
+import { mcpRoutes } from './http/mcp-routes.js'
 import { buildApp, type AppDeps } from './http/app.js'
 import { resolveCallerKeys, type CallerKeys } from './callers/caller-keys.js'
 import { systemClock, type Clock } from './clock.js'
@@ -34,6 +35,9 @@ import { buildMetricsListener } from './http/metrics-listener.js'
 import { metricsPlugin } from './http/metrics-routes.js'
 import { labelledQueueRows } from './usage/queue-rows.js'
 import { Usage } from './usage/usage.js'
+
+/** What the broker says it is to MCP clients (`serverInfo.version`). */
+const BROKER_VERSION = '0.1.0'
 
 export interface BrokerOptions {
   logger: Logger
@@ -213,7 +217,20 @@ export async function createBroker (parsed: ParsedConfig, options: BrokerOptions
       : undefined
   const metricsHere =
     usage.metrics !== undefined && metricsApp === undefined ? [metricsPlugin(config, { metrics: usage.metrics })] : []
-  const plugins = [credentialAdmin.plugin, usageRoutes(usageView), ...metricsHere]
+  // The MCP endpoint (src/mcp/, the SDK) loads only when enabled: its tools call through the proxy's own pipeline.
+  const mcpHere = config.mcp.enabled
+    ? [mcpRoutes({
+        pipeline: { policy, forwarder, admit },
+        integrations: config.integrations,
+        usage,
+        clock,
+        policy,
+        settings: config.mcp,
+        logger,
+        version: BROKER_VERSION
+      })]
+    : []
+  const plugins = [credentialAdmin.plugin, usageRoutes(usageView), ...metricsHere, ...mcpHere]
   // On the admin listener, reaching the socket is the credential: the usage page works there without a token.
   await credentialAdmin.adminApp?.register(usageRoutes(usageView))
   const app = await buildApp(config, {

@@ -37,6 +37,8 @@ read's scope or a product permission is stored with a warning; one Atlassian ref
                                                the caller JWKS and the token endpoint
   caller-token --sub CALLER [--ttl 1h] [--role ROLE]
                                                print an HS256 caller JWT for local use
+  mcp-stdio --url BROKER_URL --token-file FILE bridge an MCP client that speaks only stdio to the broker's /mcp
+                                               (the caller JWT is re-read from FILE for every request)
 
 Every command takes --config FILE (default: $BROKER_CONFIG, else ./atlassian-broker.yaml when present, else built-in defaults).
 `
@@ -58,6 +60,8 @@ const OPTIONS = {
   product: { type: 'string' },
   credential: { type: 'string' },
   caller: { type: 'string' },
+  url: { type: 'string' },
+  'token-file': { type: 'string' },
   // node:util parseArgs has no --no-* negation before Node 22.4, and engines still allow 20
   'no-verify': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' }
@@ -77,6 +81,12 @@ export async function main (argv: string[]): Promise<number> {
   if (command === 'check') {
     const { runCheck } = await import('./check-command.js')
     return (await runCheck(values.config, { offline: values.offline === true })) ? 0 : 1
+  }
+  if (command === 'mcp-stdio') {
+    // Needs no config: the broker it talks to has one. stdout carries the MCP protocol and nothing else.
+    const { runMcpStdio } = await import('./mcp-stdio.js')
+    await runMcpStdio({ url: values.url, tokenFile: values['token-file'] })
+    return 0
   }
   if (command === 'init') {
     // Every command is imported on use: `serve` loads none of them (a sidecar's start-up time and memory).

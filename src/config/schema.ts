@@ -233,16 +233,8 @@ export const configSchema = z.strictObject({
       /** ...or when the whole body has not arrived this long after the broker started reading it. */
       requestBodyTotalMs: positiveInt.default(600_000)
     })
-    .default({
-      bodyBytes: 1_073_741_824 * 2,
-      headerBytes: 16_384,
-      replayBufferBytes: 65_536,
-      callerMaxConcurrent: 32,
-      queue: { maxPerCaller: 1_000, maxWaitMs: 30_000 },
-      minUploadBytesPerSecond: 1_024,
-      requestBodyIdleMs: 30_000,
-      requestBodyTotalMs: 600_000
-    }),
+    // Parsed from {}: every default above, written once.
+    .prefault({}),
   shutdownGraceMs: positiveInt.default(10_000),
   /** SIGHUP always reloads integrations and policy from the file; `watchFile` also reloads when the file changes. */
   reload: z.strictObject({ watchFile: z.boolean().default(false) }).default({ watchFile: false }),
@@ -267,6 +259,12 @@ export const configSchema = z.strictObject({
   usage: z
     .strictObject({ auditFile: z.string().min(1).optional(), maxFileBytes: positiveInt.min(4_096).default(67_108_864) })
     .default({ maxFileBytes: 67_108_864 }),
+  /** `/mcp` for AI agents (src/mcp/, docs/mcp.md): off unless enabled; sessions kept per caller; idle end. */
+  mcp: z.strictObject({
+    enabled: z.boolean().default(false),
+    maxSessionsPerCaller: positiveInt.max(1_000).default(16),
+    sessionIdleMs: positiveInt.default(1_800_000)
+  }).prefault({}),
   fleet: fleetSchema.optional(),
   logging: z
     .strictObject({

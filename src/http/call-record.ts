@@ -4,10 +4,10 @@
  * line (health, readiness and metrics scrapes stay quiet). Anyone can cause a 4xx without a valid token (401, 404 on
  * made-up routes): those lines are sampled by `logRefusal` (callers/refusal-sampler.ts); usage still sees each one.
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import { REDACT_PATHS } from '../logger.js'
-import type { ProxiedCall, ProxyContext, UsageSink } from '../usage/proxied-call.js'
+import { proxiedCall, type UsageSink } from '../usage/proxied-call.js'
 
 export interface CallRecordOptions {
   logger: Logger
@@ -34,7 +34,14 @@ export function recordCalls (app: FastifyInstance, options: CallRecordOptions): 
       if (logged && !options.quietRoutes.has(route)) accessLog.info({ reqId: request.id, method: request.method, route, status: reply.statusCode, durationMs: round(reply.elapsedTime) }, 'request')
       return
     }
-    const call = proxiedCall(request, reply, proxy, options.now())
+    const call = proxiedCall(proxy, {
+      requestId: request.id,
+      caller: request.caller?.id,
+      method: request.method,
+      statusCode: reply.statusCode,
+      durationMs: reply.elapsedTime,
+      at: options.now()
+    })
     if (logged) {
       accessLog.info({
         reqId: request.id,
@@ -50,26 +57,6 @@ export function recordCalls (app: FastifyInstance, options: CallRecordOptions): 
     }
     options.usage?.record(call)
   })
-}
-
-function proxiedCall (request: FastifyRequest, reply: FastifyReply, proxy: ProxyContext, at: number): ProxiedCall {
-  return {
-    requestId: request.id,
-    caller: request.caller?.id,
-    integration: proxy.integration,
-    method: request.method,
-    path: proxy.path,
-    statusCode: reply.statusCode,
-    errorCode: proxy.errorCode,
-    durationMs: reply.elapsedTime,
-    upstreamStatus: proxy.upstreamStatus,
-    upstreamMs: proxy.upstreamMs,
-    upstreamRequestId: proxy.upstreamRequestId,
-    upstreamRateLimit: proxy.upstreamRateLimit,
-    bytesIn: proxy.bytesIn(),
-    bytesOut: proxy.bytesOut,
-    at
-  }
 }
 
 function round (ms: number): number {

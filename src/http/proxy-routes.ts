@@ -1,17 +1,19 @@
 /**
- * `ANY /proxy/{integration}/{path}?{query}`: the thin Fastify adapter around callers -> policy -> forwarder.
+ * `ANY /proxy/{integration}/{path}?{query}`: the thin Fastify adapter around callers -> callAsCaller (policy,
+ * admission, forwarder: src/upstream/caller-call.ts).
  * Bodies are not parsed here: every content type passes through as a stream.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { integrationNamed } from '../config/integration-lookup.js'
 import type { IntegrationConfig } from '../config/schema.js'
-import { IntegrationNotFoundError, PathRejectedError, PolicyDeniedError } from '../errors.js'
+import { IntegrationNotFoundError, PathRejectedError } from '../errors.js'
 import { HTTP_METHODS } from '../policy/http-methods.js'
 import type { Admit } from '../limits/admission.js'
 import type { Policy } from '../policy/policy.js'
 import { checkRequestPath, splitTarget } from '../policy/request-path.js'
-import type { ProxyContext } from '../usage/proxied-call.js'
+import { newProxyContext, type ProxyContext } from '../usage/proxied-call.js'
+import { callAsCaller } from '../upstream/caller-call.js'
 import { CallerGone } from '../upstream/caller-gone.js'
 import type { Forwarder, ForwardResponse } from '../upstream/forwarder.js'
 import { callerResponseHeaders } from '../upstream/headers.js'
@@ -64,7 +66,8 @@ function sendUpstream (reply: FastifyReply, response: ForwardResponse, context: 
 }
 
 async function proxyPlugin (app: FastifyInstance, options: ProxyPluginOptions): Promise<void> {
-  const { integrations, policy, forwarder } = options
+  const { integrations } = options
+  const pipeline = { policy: options.policy, forwarder: options.forwarder, admit: options.admit }
   app.decorateRequest('proxy', null)
 
   await app.register(async (scope) => {
@@ -80,18 +83,7 @@ async function proxyPlugin (app: FastifyInstance, options: ProxyPluginOptions): 
       const afterPrefix = rawPath.slice('/proxy/'.length)
       const slash = afterPrefix.indexOf('/')
       const integration = slash === -1 ? afterPrefix : afterPrefix.slice(0, slash)
-      const context: ProxyContext = {
-        integration: undefined,
-        path: '',
-        upstreamStatus: undefined,
-        upstreamStartedAt: undefined,
-        upstreamMs: undefined,
-        upstreamRequestId: undefined,
-        upstreamRateLimit: undefined,
-        errorCode: undefined,
-        bytesIn: () => 0,
-        bytesOut: 0
-      }
+      const context = newProxyContext()
       request.proxy = context
 
       const config = integrationNamed(integrations, integration)
@@ -105,39 +97,28 @@ async function proxyPlugin (app: FastifyInstance, options: ProxyPluginOptions): 
       context.path = checked.value.path
       refuseBodyOn(request.method, request.headers)
 
-      const decision = policy.decide(caller.id, integration, request.method, checked.value.path)
-      if (!decision.allowed) throw new PolicyDeniedError(decision.reason)
-
       // Before admission: a call waiting in its caller's queue leaves it when the caller goes away.
       const callerGone = new CallerGone()
       reply.raw.once('close', () => { if (!reply.raw.writableFinished) callerGone.abort() })
-      let admitted = options.admit?.(caller.id, integration, decision.rule, callerGone)
-      if (admitted instanceof Promise) admitted = await admitted
-      const release = admitted
+      const response = await callAsCaller(pipeline, {
+        caller: caller.id,
+        integration,
+        config,
+        method: request.method,
+        path: checked.value.path,
+        query: checked.value.query,
+        incoming: request.raw,
+        signal: callerGone,
+        context
+      })
       try {
-        context.upstreamStartedAt = performance.now()
-        const response = await forwarder.forward({
-          integration,
-          config,
-          method: request.method,
-          path: checked.value.path,
-          query: checked.value.query,
-          incoming: request.raw,
-          signal: callerGone
-        })
-        context.upstreamMs = performance.now() - context.upstreamStartedAt
-        context.upstreamStatus = response.statusCode
-        context.bytesIn = response.bytesIn
-        const requestIdHeader = response.headers['x-arequestid'] ?? response.headers['atl-traceid']
-        context.upstreamRequestId = typeof requestIdHeader === 'string' ? requestIdHeader : undefined
-        context.upstreamRateLimit = response.rateLimit
-        if (release) response.body.once('close', release)
         sendUpstream(reply, response, context)
-        return reply
       } catch (error) {
-        release?.()
+        // Closing the body gives the seat and slots back (callAsCaller releases them on its 'close').
+        response.body.destroy()
         throw error
       }
+      return reply
     }
 
     scope.route({ method: [...HTTP_METHODS], url: '/proxy/:integration', handler })

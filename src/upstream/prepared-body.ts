@@ -3,7 +3,7 @@
  * (fresh-token-layer.ts); the rest streamed through caller-upload.ts's size limit and idle/total deadlines.
  * A GET or HEAD carrying a body is refused before anything else happens (refuseBodyOn, issue 24 §6).
  */
-import type { IncomingHttpHeaders, IncomingMessage } from 'node:http'
+import type { IncomingHttpHeaders } from 'node:http'
 import type { Readable } from 'node:stream'
 import type { Clock } from '../clock.js'
 import { BadRequestError, BodyTooLargeError } from '../errors.js'
@@ -52,7 +52,7 @@ export function refuseBodyOn (method: string, headers: IncomingHttpHeaders): voi
 }
 
 export async function prepareBody (
-  incoming: IncomingMessage,
+  incoming: Readable & { headers: IncomingHttpHeaders },
   method: string,
   limits: BodyLimits,
   clock: Clock

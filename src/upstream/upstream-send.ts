@@ -5,7 +5,7 @@
  * raw headers. Retry and fresh-token are layers around this (retry-layer.ts, fresh-token-layer.ts), composed in
  * forwarder.ts.
  */
-import type { IncomingMessage } from 'node:http'
+import type { IncomingHttpHeaders } from 'node:http'
 import type { Readable } from 'node:stream'
 import type { Dispatcher } from 'undici'
 import { parseRateLimitHeaders, type UpstreamRateLimit } from '../atlassian/rate-limit-headers.js'
@@ -17,13 +17,17 @@ import type { CancelSignal } from './caller-gone.js'
 import { upstreamRequestHeaders } from './headers.js'
 import type { PreparedBody } from './prepared-body.js'
 
+/** What the forwarder reads of a caller's request: its headers and its body as a stream. A proxied call's
+ * IncomingMessage is one; an MCP tool's REST call builds one (src/upstream/caller-call.ts). */
+export type CallerBody = Readable & { headers: IncomingHttpHeaders }
+
 export interface ForwardRequest {
   integration: string
   config: IntegrationConfig
   method: string
   path: string
   query: string
-  incoming: IncomingMessage
+  incoming: CallerBody
   signal: CancelSignal
 }
 

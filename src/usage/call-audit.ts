@@ -25,6 +25,8 @@ export interface CallAuditRecord {
   rateLimitReason: string | null
   bytesIn: number
   bytesOut: number
+  /** The MCP tool that made the call (docs/mcp.md); null for a call through `/proxy`. */
+  tool: string | null
 }
 
 export class CallAudit implements UsageSink {
@@ -61,6 +63,7 @@ export function toRecord (call: ProxiedCall): CallAuditRecord {
     upstreamRequestId: call.upstreamRequestId ?? null,
     rateLimitReason: rateLimitReasonOf(call) ?? null,
     bytesIn: call.bytesIn,
-    bytesOut: call.bytesOut
+    bytesOut: call.bytesOut,
+    tool: call.tool ?? null
   }
 }

@@ -48,6 +48,7 @@ export class BrokerMetrics {
   readonly #bytesOut: Counter<'caller' | 'integration'>
   readonly #reloads: Counter<'outcome'>
   readonly #queueWait: Histogram<'caller' | 'integration' | 'outcome'>
+  readonly #toolCalls: Counter<'caller' | 'integration' | 'tool' | 'status_class'>
   #queueRows: () => readonly QueueRow[] = () => []
 
   constructor (options: BrokerMetricsOptions) {
@@ -68,6 +69,8 @@ export class BrokerMetrics {
     this.#reloads = new Counter({ name: 'atlassian_broker_config_reload_total', help: 'Config reloads (SIGHUP or file watch) by outcome: applied, unchanged, rejected.', labelNames: ['outcome'], registers })
     for (const outcome of ['applied', 'unchanged', 'rejected']) this.#reloads.inc({ outcome }, 0)
     this.#queueWait = new Histogram({ name: 'atlassian_broker_queue_wait_seconds', help: 'Time a call waited in its caller\'s queue for a seat, by how it ended: admitted, full (refused at once), timeout, gone (the caller left). Calls admitted without waiting are not observed.', labelNames: ['caller', 'integration', 'outcome'], buckets: SECONDS_BUCKETS, registers })
+    // Tool names are the broker's own fixed list (src/mcp/), never request text: the label stays bounded.
+    this.#toolCalls = new Counter({ name: 'atlassian_broker_tool_calls_total', help: 'REST calls MCP tools made (also counted in atlassian_broker_requests_total), by caller, integration, tool and status class.', labelNames: ['caller', 'integration', 'tool', 'status_class'], registers })
     const queueDepth: Gauge<'caller' | 'integration'> = new Gauge({
       name: 'atlassian_broker_queued_calls',
       help: 'Calls waiting in the caller\'s queue for a seat of the integration, at scrape time.',
@@ -116,12 +119,10 @@ export class BrokerMetrics {
 
   /** `caller` and `integration` are the call's bounded labels (usage.ts works them out once for every consumer). */
   record (call: ProxiedCall, caller: string, integration: string): void {
-    this.#requests.inc({
-      caller,
-      integration,
-      method: this.#labels.method(call.method),
-      status_class: this.#labels.statusClass(call.statusCode)
-    })
+    const statusClass = this.#labels.statusClass(call.statusCode)
+    this.#requests.inc({ caller, integration, method: this.#labels.method(call.method), status_class: statusClass })
+    const tool = call.tool
+    if (tool !== undefined) this.#toolCalls.inc({ caller, integration, tool, status_class: statusClass })
     this.#duration.observe({ caller, integration }, call.durationMs / 1000)
     if (call.upstreamMs !== undefined) this.#upstreamDuration.observe({ integration }, call.upstreamMs / 1000)
     if (call.bytesIn > 0) this.#bytesIn.inc({ caller, integration }, call.bytesIn)

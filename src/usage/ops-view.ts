@@ -1,12 +1,13 @@
 /**
  * What the ops page shows besides usage totals, in one JSON document (`GET /admin/ops`): calls per minute by outcome
  * for the selected caller and integration, the credentials panel, Atlassian headroom with active quota holds, and the
- * seat queues (calls waiting per caller).
+ * seat queues (calls waiting per caller), and the calls MCP tools made per caller × tool.
  * Built from names, counts, versions and dates only: no credential, token or caller JWT can reach it.
  */
 import type { Clock } from '../clock.js'
 import { CALL_OUTCOMES } from './call-outcome.js'
 import type { UsageTally } from './tally.js'
+import { compareLabels, usageFigures } from './tally-cell.js'
 import { outcomeView, type OutcomeSelection, type OutcomeView } from './tally-views.js'
 import type { HeadroomEntry, UpstreamHeadroom } from '../limits/quota-state.js'
 import { integrationStates, type StateSources } from '../credentials/integration-state.js'
@@ -67,7 +68,11 @@ export interface OpsSnapshot extends OutcomeView {
   headroom: HeadroomRow[]
   /** Per integration × caller matching the selection: calls waiting, seats held, the oldest wait (ms). */
   queues: QueueRow[]
+  /** REST calls MCP tools made since start, per caller × tool (the caller selection applies). */
+  tools: ToolRow[]
 }
+
+export interface ToolRow { caller: string, tool: string, calls: number, errors: number }
 
 function scopeRefusalUntil (sources: OpsSources, integration: string): string | null {
   const until = sources.tokens.state(integration).scopeRefusalUntil
@@ -115,6 +120,13 @@ export async function opsSnapshot (sources: OpsSources, selection: OutcomeSelect
         latest: latest.get(integration) ?? null
       }
     }),
+    tools: [...sources.tally.toolSeries()]
+      .filter((series) => selection.caller === undefined || series.caller === selection.caller)
+      .map((series): ToolRow => {
+        const figures = usageFigures(series.total)
+        return { caller: series.caller, tool: series.tool, calls: figures.requests, errors: figures.errors }
+      })
+      .sort((a, b) => compareLabels(a.tool, b.tool) || compareLabels(a.caller, b.caller)),
     queues: sources.queues().filter((row) =>
       (selection.caller === undefined || row.caller === selection.caller) &&
       (selection.integration === undefined || row.integration === selection.integration))

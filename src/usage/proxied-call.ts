@@ -27,15 +27,66 @@ export interface ProxiedCall {
   bytesOut: number
   /** Epoch ms when the call finished. */
   at: number
+  /** The MCP tool that made this REST call (src/mcp/); undefined for a call through `/proxy`. */
+  tool: string | undefined
 }
 
 /**
  * The same call while it runs (`request.proxy`, filled in by the proxy plugin): the ProxiedCall fields the proxy learns
  * on its way, plus when the upstream call started and a byte counter read once the answer has ended.
  */
-export type ProxyContext = Pick<ProxiedCall, 'integration' | 'path' | 'upstreamStatus' | 'upstreamMs' | 'upstreamRequestId' | 'upstreamRateLimit' | 'errorCode' | 'bytesOut'> & {
+export type ProxyContext = Pick<ProxiedCall, 'integration' | 'path' | 'upstreamStatus' | 'upstreamMs' | 'upstreamRequestId' | 'upstreamRateLimit' | 'errorCode' | 'bytesOut' | 'tool'> & {
   upstreamStartedAt: number | undefined
   bytesIn: () => number
+}
+
+/** A context before anything is known: the proxy route and each MCP tool's REST call start from this. */
+export function newProxyContext (tool?: string): ProxyContext {
+  return {
+    integration: undefined,
+    path: '',
+    upstreamStatus: undefined,
+    upstreamStartedAt: undefined,
+    upstreamMs: undefined,
+    upstreamRequestId: undefined,
+    upstreamRateLimit: undefined,
+    errorCode: undefined,
+    bytesIn: () => 0,
+    bytesOut: 0,
+    tool
+  }
+}
+
+/** What the one who answered the caller knows at the end: who, how, with what status, and when. */
+export interface CallEnd {
+  requestId: string
+  caller: string | undefined
+  method: string
+  statusCode: number
+  durationMs: number
+  at: number
+}
+
+/** The one builder of a ProxiedCall from a finished call's context (http/call-record.ts and src/mcp/ both use it). */
+export function proxiedCall (context: ProxyContext, end: CallEnd): ProxiedCall {
+  return {
+    requestId: end.requestId,
+    caller: end.caller,
+    integration: context.integration,
+    method: end.method,
+    path: context.path,
+    statusCode: end.statusCode,
+    errorCode: context.errorCode,
+    durationMs: end.durationMs,
+    upstreamStatus: context.upstreamStatus,
+    upstreamMs: context.upstreamMs,
+    upstreamRequestId: context.upstreamRequestId,
+    upstreamRateLimit: context.upstreamRateLimit,
+    bytesIn: context.bytesIn(),
+    bytesOut: context.bytesOut,
+    at: end.at,
+    tool: context.tool
+  }
 }
 
 export interface UsageSink {

@@ -3,7 +3,8 @@
  * (tally-cell.ts: calls by outcome, bytes, latency histogram), plus a running total per series since start. Fed once
  * per proxied call (usage.ts); `/admin/usage`, the ops view and the fleet's publication all read it (tally-views.ts,
  * fleet/fleet-usage.ts). Memory is bounded twice: labels are bounded (labels.ts), and past `maxSeries` a new pair is
- * counted under the `other` caller; each series is a ring of at most 60 cells, made when a minute has a call.
+ * counted under the `other` caller; each series is a ring of at most 60 cells, made when a minute has a call. Calls an
+ * MCP tool made are also totalled per caller × tool (`toolSeries`).
  */
 import type { Clock } from '../clock.js'
 import { callOutcome } from './call-outcome.js'
@@ -26,6 +27,13 @@ export interface TallySeries {
 }
 
 interface Slot { minute: number, cell: TallyCell }
+
+/** Calls per caller label × MCP tool since start (src/mcp/; tool names are the broker's fixed list, so bounded). */
+export interface ToolSeries {
+  readonly caller: string
+  readonly tool: string
+  readonly total: TallyCell
+}
 
 class Series implements TallySeries {
   readonly total = emptyCell()
@@ -59,6 +67,7 @@ export class UsageTally {
   readonly startedAt: number
   readonly #maxSeries: number
   readonly #series = new Map<string, Series>()
+  readonly #tools = new Map<string, ToolSeries>()
 
   constructor (options: { clock: Clock, maxSeries?: number }) {
     this.clock = options.clock
@@ -74,7 +83,11 @@ export class UsageTally {
   }
 
   /** Counts one call under its bounded labels (labels.ts), in the minute it ended. */
-  record (caller: string, integration: string, call: Pick<ProxiedCall, 'statusCode' | 'errorCode' | 'durationMs' | 'bytesIn' | 'bytesOut'>): void {
+  record (
+    caller: string,
+    integration: string,
+    call: Pick<ProxiedCall, 'statusCode' | 'errorCode' | 'durationMs' | 'bytesIn' | 'bytesOut'> & Partial<Pick<ProxiedCall, 'tool'>>
+  ): void {
     const figures = {
       outcome: callOutcome(call),
       durationMs: call.durationMs,
@@ -84,6 +97,22 @@ export class UsageTally {
     const series = this.#seriesFor(caller, integration)
     addCall(series.total, figures)
     addCall(series.cellFor(this.minute()), figures)
+    if (call.tool !== undefined) addCall(this.#toolSeriesFor(caller, call.tool).total, figures)
+  }
+
+  /** The tool dimension: every REST call an MCP tool made, per caller × tool (the ops page's tools table). */
+  toolSeries (): Iterable<ToolSeries> {
+    return this.#tools.values()
+  }
+
+  #toolSeriesFor (caller: string, tool: string): ToolSeries {
+    const key = `${caller}\u0000${tool}`
+    let series = this.#tools.get(key)
+    if (series === undefined) {
+      series = { caller, tool, total: emptyCell() }
+      this.#tools.set(key, series)
+    }
+    return series
   }
 
   series (): Iterable<TallySeries> {

@@ -1,8 +1,8 @@
 /**
  * `serve` loads only what serving needs (issue 15, footprint): no CLI command, no Vault client with the file store,
  * no undici or prom-client index (fetch, WebSocket, default process metrics), no Fastify schema compiler (no route
- * has a JSON schema). Checked on the real command through tsx, by the list of modules the process loaded; the
- * bench's "footprint" scenario measures what this buys (bench/README.md).
+ * has a JSON schema), no MCP SDK or tools while `mcp.enabled` is off. Checked on the real command through tsx, by the
+ * list of modules the process loaded; the bench's "footprint" scenario measures what this buys (bench/README.md).
  */
 import { readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
@@ -41,7 +41,9 @@ t.test('serve with the file store loads no command, Vault, index-only or schema-
     'undici\'s index (fetch, WebSocket, caches)': /node_modules[/\\]undici[/\\]index\.js$/,
     'prom-client\'s index (default metrics, Pushgateway)': /node_modules[/\\]prom-client[/\\]index\.js$/,
     'Fastify\'s schema compilers': /node_modules[/\\]@fastify[/\\](ajv-compiler|fast-json-stringify-compiler)[/\\]/,
-    ioredis: /node_modules[/\\]ioredis[/\\]/
+    ioredis: /node_modules[/\\]ioredis[/\\]/,
+    // mcp.enabled is off: neither the MCP SDK, the converters nor the tools load (issue 25).
+    'the MCP endpoint': /node_modules[/\\](@modelcontextprotocol|turndown|marklassian)[/\\]|src[/\\]mcp[/\\]|src[/\\]cli[/\\]mcp-stdio/
   }
   for (const [what, pattern] of Object.entries(unwanted)) {
     t.same(loaded.filter((file) => pattern.test(file)), [], `${what} not loaded`)

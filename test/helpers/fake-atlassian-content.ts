@@ -160,10 +160,10 @@ export interface BuiltinRoute {
 }
 
 const AVATAR = 'https://avatar-management--avatars.us-west-2.prod.public.atl-paas.net/default-avatar.png'
-const ISSUE_NOT_FOUND = json(404, { errorMessages: ['Issue does not exist or you do not have permission to see it.'], errors: {} })
-const BAD_PAYLOAD = json(400, { errorMessages: ['Invalid request payload. Refer to the REST API documentation and try again.'], errors: {} })
+export const ISSUE_NOT_FOUND = json(404, { errorMessages: ['Issue does not exist or you do not have permission to see it.'], errors: {} })
+export const BAD_PAYLOAD = json(400, { errorMessages: ['Invalid request payload. Refer to the REST API documentation and try again.'], errors: {} })
 
-function parseJsonObject (body: Buffer | undefined): Record<string, unknown> | undefined {
+export function parseJsonObject (body: Buffer | undefined): Record<string, unknown> | undefined {
   try {
     const value: unknown = JSON.parse(body?.toString('utf8') ?? '')
     return typeof value === 'object' && value !== null && !Array.isArray(value) ? value as Record<string, unknown> : undefined
@@ -177,7 +177,7 @@ function record (value: unknown): Record<string, unknown> {
 }
 
 /** `fields` selection: `undefined` returns every field; `*all` and `*navigable` too; otherwise the named ones. */
-function renderIssue (
+export function renderIssue (
   issue: StoredIssue,
   request: GatewayRequest,
   version: string,
@@ -197,7 +197,7 @@ function renderIssue (
   }
 }
 
-function requestedFields (values: unknown): string[] | undefined {
+export function requestedFields (values: unknown): string[] | undefined {
   const list = Array.isArray(values) ? values.map(String) : typeof values === 'string' ? [values] : []
   const fields = list.flatMap((value) => value.split(',')).map((field) => field.trim()).filter(Boolean)
   return fields.length > 0 ? fields : undefined

@@ -32,10 +32,12 @@ import {
   type StoredPage
 } from './fake-atlassian-content.js'
 import { writeStream } from './fake-atlassian-stream.js'
+import { findWorkRoute } from './fake-atlassian-work.js'
 
 export * from './fake-atlassian-http.js'
 export * from './fake-atlassian-content.js'
 export { streamChunk, streamSha256, type StreamOptions } from './fake-atlassian-stream.js'
+export { adfToHtml, TRANSITIONS } from './fake-atlassian-work.js'
 
 // Captured at load so a faked clock (@tapjs/clock) cannot freeze the fake's own delays.
 const realSetTimeout = globalThis.setTimeout
@@ -365,7 +367,8 @@ export class FakeAtlassian {
     const custom = this.#routes.find((route) => (route.product ?? product) === product &&
       (route.method ?? record.method).toUpperCase() === record.method &&
       (typeof route.path === 'string' ? route.path === apiPath : route.path.test(apiPath)))
-    const builtin = findBuiltinRoute(product, record.method, apiPath)
+    // The MCP tools' routes (fake-atlassian-work.ts) come first: their GET issue and page add what those tools read.
+    const builtin = findWorkRoute(product, record.method, apiPath) ?? findBuiltinRoute(product, record.method, apiPath)
     if (!hasScopes(identity.scopes, custom?.scopes ?? builtin?.route.scopes)) {
       return this.#reply(res, record, scopeMismatch())
     }

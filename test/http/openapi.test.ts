@@ -22,7 +22,7 @@ t.test('every error code is documented, with its status, and nothing extra', asy
 t.test('every route the broker serves is documented, and every documented route exists', async (t) => {
   const routes: Array<{ method: string, url: string }> = []
   await startHarness(t, {
-    config: { callers: { jwt: { audience: 'atlassian-broker', hs256Secret: 'test-caller-secret-0123456789-abcdefghijklmnop' }, admin: { role: 'broker-admin' } } },
+    config: { callers: { jwt: { audience: 'atlassian-broker', hs256Secret: 'test-caller-secret-0123456789-abcdefghijklmnop' }, admin: { role: 'broker-admin' } }, mcp: { enabled: true } },
     brokerOptions: {
       onRoute: (route) => {
         for (const method of [route.method].flat()) routes.push({ method: method.toLowerCase(), url: route.url })

@@ -4,7 +4,7 @@
  * view), the fetches of /admin/usage and /admin/ops every few seconds, and the downloads of what is on screen.
  */
 /* global $, OUTCOMES, PAGE_CONFIG, USAGE_FIELDS, renderLegend, renderTimeline, renderOutcomes, renderUsage,
-   renderCharts, renderCredentials, renderHeadroom, renderQueues, toCsv, download */
+   renderCharts, renderCredentials, renderHeadroom, renderQueues, renderTools, toCsv, download */
 'use strict'
 
 const TOKEN_KEY = 'atlassian-broker-admin-token'
@@ -16,7 +16,8 @@ const CSV_COLUMNS = {
   usage: ['caller', 'integration', ...USAGE_FIELDS],
   credentials: ['integration', 'product', 'credential', 'store', 'storeVersion', 'versionInUse', 'rotatedAt', 'rotatedBy', 'owner', 'expiresAt', 'daysToExpiry', 'expiryLevel', 'tokenCachedUntil', 'lastExchangeOutcome', 'lastExchangeAt', 'scopeRefusalUntil', 'storeError'],
   headroom: ['integration', 'remaining', 'limit', 'resetAt', 'reason', 'nearLimit', 'retryAfterSeconds', 'statusCode', 'betaPolicy', 'betaQuota', 'betaRemaining', 'seenAt', 'heldUntil'],
-  queues: ['integration', 'caller', 'depth', 'seatsInUse', 'oldestWaitMs']
+  queues: ['integration', 'caller', 'depth', 'seatsInUse', 'oldestWaitMs'],
+  tools: ['tool', 'caller', 'calls', 'errors']
 }
 const query = new URLSearchParams(location.search)
 const state = {
@@ -110,6 +111,7 @@ function buildScreen (usage, ops) {
       }
     }),
     queues: ops.queues || [],
+    tools: ops.tools || [],
     thresholds: ops.thresholds
   }
 }
@@ -129,6 +131,7 @@ function render () {
   renderCredentials(onScreen.credentials)
   renderHeadroom(onScreen.headroom)
   renderQueues(onScreen.queues)
+  renderTools(onScreen.tools)
   // Reading a layout property makes the browser lay the page out now, so the figure includes style and layout.
   if (document.body.offsetHeight >= 0) document.body.dataset.renderMs = (performance.now() - started).toFixed(1)
 }

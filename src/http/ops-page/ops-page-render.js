@@ -5,7 +5,7 @@
  * set through textContent, never parsed as HTML. The names below are used by ops-page-app.js, the page's next script.
  */
 /* exported OUTCOMES, fmt, renderLegend, renderTimeline, renderOutcomes, USAGE_FIELDS, renderUsage, renderCharts,
-   renderCredentials, renderHeadroom, renderQueues, toCsv, download, PAGE_CONFIG */
+   renderCredentials, renderHeadroom, renderQueues, renderTools, toCsv, download, PAGE_CONFIG */
 'use strict'
 
 // What the server knows and the page must not repeat: the outcomes, their labels, the refresh interval
@@ -205,6 +205,16 @@ function renderQueues (rows) {
     row.dataset.caller = entry.caller
     row.append(cell(entry.integration, 'integration', true), cell(entry.caller, 'caller', true), cell(fmt(entry.depth), 'depth'),
       cell(fmt(entry.seatsInUse), 'seatsInUse'), cell(fmt(entry.oldestWaitMs / 1000), 'oldestWait'))
+    return row
+  })
+}
+
+function renderTools (rows) {
+  fillBody('tools-body', rows, (entry) => {
+    const row = document.createElement('tr')
+    row.dataset.caller = entry.caller
+    row.dataset.tool = entry.tool
+    row.append(cell(entry.tool, 'tool', true), cell(entry.caller, 'caller', true), cell(fmt(entry.calls), 'calls'), cell(fmt(entry.errors), 'errors'))
     return row
   })
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install (once) the pinned Python tools the interop tests drive, from PyPI, into a venv cached outside the repository:
-# schemathesis (OpenAPI conformance of openapi.yaml against the running broker) and atlassian-python-api (the most used
-# Python client for Jira and Confluence).
+# schemathesis (OpenAPI conformance of openapi.yaml against the running broker), atlassian-python-api (the most used
+# Python client for Jira and Confluence) and mcp (the Python MCP SDK, the second client of the broker's /mcp).
 #
 # stdout: only the venv's folder.   stderr: progress.
 # Exit codes: 0 ok (installed or cache hit), 3 skipped (no python3 with venv), anything else: failure.
@@ -25,7 +25,7 @@ fi
 # One venv per interpreter version and requirements file: a new pin or a new Python makes a new one.
 key="$( { "$python" -c 'import sys; print(sys.version)'; cat "$requirements"; } | sha256sum | cut -c1-12)"
 VENV="$CACHE_ROOT/python-tools-$key"
-ready() { [[ -f "$VENV/.complete" ]] && "$VENV/bin/python" -c 'import atlassian, schemathesis' >/dev/null 2>&1; }
+ready() { [[ -f "$VENV/.complete" ]] && "$VENV/bin/python" -c 'import atlassian, schemathesis, mcp' >/dev/null 2>&1; }
 
 if ready; then printf '%s\n' "$VENV"; exit 0; fi
 
@@ -42,7 +42,7 @@ start=$SECONDS
 log "installing $(grep -cE '^[A-Za-z]' "$requirements") pinned packages into $VENV"
 "$python" -m venv "$VENV" >&2
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-input -r "$requirements" >&2
-"$VENV/bin/python" -c 'import atlassian, schemathesis' >&2
+"$VENV/bin/python" -c 'import atlassian, schemathesis, mcp' >&2
 touch "$VENV/.complete"
 log "installed in $((SECONDS - start)) s"
 printf '%s\n' "$VENV"

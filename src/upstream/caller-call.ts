@@ -1,0 +1,81 @@
+/**
+ * One REST call of a caller to an integration: the one pipeline `/proxy` (src/http/proxy-routes.ts) and the MCP tools
+ * (src/mcp/) share, so a tool call is held to exactly what a proxied call is: the caller's policy rule (integration ×
+ * method × path), then admission (quota hold, budget, seats and queues, calls in flight, rate), then the forwarder
+ * (token cache, fresh-token and retry layers). What it learns goes into the call's ProxyContext, which becomes the one
+ * usage record (metrics, tally, audit) when the answer has ended.
+ */
+import { Readable } from 'node:stream'
+import type { IntegrationConfig } from '../config/schema.js'
+import { PolicyDeniedError } from '../errors.js'
+import type { Admit } from '../limits/admission.js'
+import type { Policy } from '../policy/policy.js'
+import type { ProxyContext } from '../usage/proxied-call.js'
+import type { CallerGone } from './caller-gone.js'
+import type { Forwarder } from './forwarder.js'
+import type { CallerBody, ForwardResponse } from './upstream-send.js'
+
+export interface CallerCallPipeline {
+  policy: Policy
+  forwarder: Forwarder
+  admit?: Admit | undefined
+}
+
+export interface CallerCall {
+  caller: string
+  integration: string
+  config: IntegrationConfig
+  method: string
+  /** Checked by src/policy/request-path.ts (the proxy) or built from encoded parts (the MCP tools). */
+  path: string
+  query: string
+  incoming: CallerBody
+  /** Aborted when the caller goes away: a queued call leaves its queue, an upstream request is given up. */
+  signal: CallerGone
+  context: ProxyContext
+}
+
+/**
+ * Decides, admits and forwards. The seat and slots admission gave are released when the answer's body closes (or
+ * at once when forwarding fails); the caller must consume or destroy `response.body`.
+ */
+export async function callAsCaller (pipeline: CallerCallPipeline, call: CallerCall): Promise<ForwardResponse> {
+  const { caller, integration, context } = call
+  const decision = pipeline.policy.decide(caller, integration, call.method, call.path)
+  if (!decision.allowed) throw new PolicyDeniedError(decision.reason)
+  let admitted = pipeline.admit?.(caller, integration, decision.rule, call.signal)
+  if (admitted instanceof Promise) admitted = await admitted
+  const release = admitted
+  try {
+    context.upstreamStartedAt = performance.now()
+    const response = await pipeline.forwarder.forward({
+      integration,
+      config: call.config,
+      method: call.method,
+      path: call.path,
+      query: call.query,
+      incoming: call.incoming,
+      signal: call.signal
+    })
+    context.upstreamMs = performance.now() - context.upstreamStartedAt
+    context.upstreamStatus = response.statusCode
+    context.bytesIn = response.bytesIn
+    const requestIdHeader = response.headers['x-arequestid'] ?? response.headers['atl-traceid']
+    context.upstreamRequestId = typeof requestIdHeader === 'string' ? requestIdHeader : undefined
+    context.upstreamRateLimit = response.rateLimit
+    if (release) response.body.once('close', release)
+    return response
+  } catch (error) {
+    release?.()
+    throw error
+  }
+}
+
+/** A body the broker composed itself (an MCP tool's JSON), in the shape the forwarder reads of a caller's request. */
+export function composedBody (json: unknown): CallerBody {
+  if (json === undefined) return Object.assign(Readable.from([]), { headers: { accept: 'application/json' } })
+  const bytes = Buffer.from(JSON.stringify(json))
+  return Object.assign(Readable.from([bytes]), {
+    headers: { 'content-type': 'application/json', accept: 'application/json', 'content-length': String(bytes.length) }
+  })
+}
