@@ -177,7 +177,8 @@ export class Fleet {
       asked = { integration, version }
       return this.#macKey(integration, version)
     }
-    const envelope = decodeEvent(message, { known: { has: (name) => Object.hasOwn(this.#integrations, name) }, keyFor, now: this.#clock.now() })
+    const known = { has: (name: string) => Object.hasOwn(this.#integrations, name) }
+    const envelope = decodeEvent(message, { known, keyFor, now: this.#clock.now() })
     if (envelope === 'other-version' && asked !== undefined && !afterRead) {
       // Signed with a version this sidecar has not read (never read, or just rotated): read the store, try again once.
       void this.#readVersion(parts, asked.integration, asked.version).then(() => { this.#receive(message, true) })

@@ -18,7 +18,8 @@ t.test('expiry and fleet events read the live integrations', async (t) => {
     logger: createLogger({ level: 'silent' }),
     integrations: () => Object.keys(live.integrations)
   })
-  const check = { known: { has: (name: string) => Object.hasOwn(live.integrations, name) }, keyFor: () => undefined, now: 0 }
+  const known = { has: (name: string) => Object.hasOwn(live.integrations, name) }
+  const check = { known, keyFor: () => undefined, now: 0 }
   // A credential event: the one kind that carries no MAC, so this checks only which integrations are known.
   const event = encodeEvent({ type: 'credential', integration: 'wiki-main', version: 2 }, 'pod-b')
   t.same([...expiry.integrations], ['jira-main'])
