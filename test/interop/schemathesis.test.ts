@@ -59,7 +59,9 @@ t.test('schemathesis --checks all: openapi.yaml and the broker agree', async (t)
   if (code !== 0) t.comment(output.split('\n').map((line) => line.slice(0, 400)).join('\n'))
   t.equal(code, 0, `schemathesis passes every check: ${summary}`)
   const operations = declaredOperations()
-  t.match(output, new RegExp(`Selected: ${operations}/${operations}`), `every operation of openapi.yaml (${operations}) was tested`)
+  const tested = declaredOperations((route) => !LEFT_TO_MCP_CLIENTS.has(route))
+  t.ok(tested < operations, 'the /mcp operations are declared in openapi.yaml')
+  t.match(output, new RegExp(`Selected: ${tested}/${operations}`), `every operation of openapi.yaml but /mcp's (${tested} of ${operations}) was tested`)
   t.notMatch(output, /Runtime Error|Network Error/, 'no case ended in an error')
   const generated = Number(/Test cases:\s*\n\s*(\d+) generated/.exec(output)?.[1] ?? 0)
   t.ok(generated >= 500, `${generated} cases generated`)
@@ -67,12 +69,15 @@ t.test('schemathesis --checks all: openapi.yaml and the broker agree', async (t)
   t.notOk(h.logs.some((line) => line.includes(token) || line.includes(CLIENT_SECRET)), 'the broker logged no token or secret')
 })
 
+/** JSON-RPC after authentication: test/mcp/ drives these with two real MCP clients (disabled in schemathesis.toml). */
+const LEFT_TO_MCP_CLIENTS = new Set(['/mcp'])
+
 /** How many operations openapi.yaml declares (path × HTTP method), so a new route cannot go untested. */
-function declaredOperations (): number {
+function declaredOperations (include: (route: string) => boolean = () => true): number {
   const spec = parse(readFileSync(here('../../openapi.yaml'), 'utf8')) as { paths: Record<string, Record<string, unknown>> }
   const methods = new Set(['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'])
-  return Object.values(spec.paths).reduce(
-    (total, item) => total + Object.keys(item).filter((key) => methods.has(key)).length,
+  return Object.entries(spec.paths).filter(([route]) => include(route)).reduce(
+    (total, [, item]) => total + Object.keys(item).filter((key) => methods.has(key)).length,
     0
   )
 }
