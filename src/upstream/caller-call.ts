@@ -6,14 +6,13 @@
  * usage record (metrics, tally, audit) when the answer has ended.
  */
 import { Readable } from 'node:stream'
-import type { IntegrationConfig } from '../config/schema.js'
 import { PolicyDeniedError } from '../errors.js'
 import type { Admit } from '../limits/admission.js'
 import type { Policy } from '../policy/policy.js'
 import type { ProxyContext } from '../usage/proxied-call.js'
 import type { CallerGone } from './caller-gone.js'
 import type { Forwarder } from './forwarder.js'
-import type { CallerBody, ForwardResponse } from './upstream-send.js'
+import type { CallerBody, ForwardRequest, ForwardResponse } from './upstream-send.js'
 
 export interface CallerCallPipeline {
   policy: Policy
@@ -21,16 +20,11 @@ export interface CallerCallPipeline {
   admit?: Admit | undefined
 }
 
-export interface CallerCall {
+/** A forward request from a caller: `path` is checked by src/policy/request-path.ts (the proxy) or built from encoded
+ *  parts (the MCP tools); `signal` aborts when the caller goes away (a queued call leaves its queue, an upstream
+ *  request is given up). */
+export interface CallerCall extends ForwardRequest {
   caller: string
-  integration: string
-  config: IntegrationConfig
-  method: string
-  /** Checked by src/policy/request-path.ts (the proxy) or built from encoded parts (the MCP tools). */
-  path: string
-  query: string
-  incoming: CallerBody
-  /** Aborted when the caller goes away: a queued call leaves its queue, an upstream request is given up. */
   signal: CallerGone
   context: ProxyContext
 }
@@ -48,15 +42,7 @@ export async function callAsCaller (pipeline: CallerCallPipeline, call: CallerCa
   const release = admitted
   try {
     context.upstreamStartedAt = performance.now()
-    const response = await pipeline.forwarder.forward({
-      integration,
-      config: call.config,
-      method: call.method,
-      path: call.path,
-      query: call.query,
-      incoming: call.incoming,
-      signal: call.signal
-    })
+    const response = await pipeline.forwarder.forward(call)
     context.upstreamMs = performance.now() - context.upstreamStartedAt
     context.upstreamStatus = response.statusCode
     context.bytesIn = response.bytesIn
