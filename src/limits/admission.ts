@@ -1,13 +1,14 @@
 /**
  * The proxy's `admit` hook, and the one owner of what each limit means. An integration on quota hold is refused
  * first (without spending anything), then, in this order:
- * - the integration's `budget`: one per integration, shared by its callers;
  * - calls in flight: a seat of the integration (its upstream connections) and the rule's `maxConcurrent` per
  *   rule × caller, or else the caller's default share (`limits.callerMaxConcurrent`) per caller over every rule
  *   without one, each call holding exactly one slot. A call that finds neither free waits in its caller's queue
  *   (seat-queue.ts) instead of being refused; a fleet-scoped `maxConcurrent` is the exception: its count lives in
  *   Redis, which cannot say when another sidecar's call ends, so at its limit the call is refused as before;
- * - the matching rule's `rateLimit`: one per rule × caller (a call refused here gives its seat and slot back).
+ * - once the call holds its seat, the integration's `budget` (one per integration, shared by its callers), then the
+ *   matching rule's `rateLimit` (one per rule × caller); a call refused by either gives its seat and slot back, and
+ *   a call its queue refused has spent neither.
  * Where each is counted is the backend's business (limit-backend.ts): this process (local-limits.ts) or, in fleet
  * mode, Redis with this process as the fallback (src/fleet/fleet-admission.ts). Admission stays synchronous unless a
  * call must wait or a backend must ask Redis, so the common path costs no promise.
@@ -70,7 +71,21 @@ export function createAdmission (parts: AdmissionParts): Admit {
       return release
     })
   }
-  // Calls in flight before the rate: a caller waiting for a seat or its slot has not spent its rate tokens.
+  // The shared budget, then the rule's rate, once the call holds its seat: a call refused by its queue (full, waited
+  // too long, caller gone) never spent a token other callers share.
+  const budgetThenRate = (caller: string, integration: string, rule: CompiledRule, release: Release):
+  Release | Promise<Release> => {
+    const budget = budgetOf(integration)
+    if (budget === undefined) return rate(caller, integration, rule, release)
+    return then(backend.takeBudget(integration, caller, budget), (waitMs) => {
+      if (waitMs > 0) {
+        release()
+        refuse(caller, integration, waitMs)
+      }
+      return rate(caller, integration, rule, release)
+    })
+  }
+  // Calls in flight before the budget and rate: a caller waiting for a seat or its slot has spent no tokens.
   const slotThenRate = (caller: string, integration: string, rule: CompiledRule, gone: GoneSignal | undefined):
   Release | Promise<Release> => {
     // The rule's own maxConcurrent replaces the caller's default share: a call is counted against one of them.
@@ -82,7 +97,7 @@ export function createAdmission (parts: AdmissionParts): Admit {
             seat()
             throw withRetryAfter(new CallerRateLimitedError(caller, integration), 1)
           }
-          return rate(caller, integration, rule, () => { slot(); seat() })
+          return budgetThenRate(caller, integration, rule, () => { slot(); seat() })
         }))
     }
     const slotRule = rule.maxConcurrent === undefined ? undefined : rule
@@ -95,17 +110,12 @@ export function createAdmission (parts: AdmissionParts): Admit {
           return slot
         }
     const seat = queue.acquire(caller, integration, takeSlot, gone)
-    return then(seat, (release) => rate(caller, integration, rule, release))
+    return then(seat, (release) => budgetThenRate(caller, integration, rule, release))
   }
 
   return (caller, integration, rule, gone) => {
     parts.quotaHold.check(integration)
-    const budget = budgetOf(integration)
-    if (budget === undefined) return slotThenRate(caller, integration, rule, gone)
-    return then(backend.takeBudget(integration, caller, budget), (waitMs) => {
-      if (waitMs > 0) refuse(caller, integration, waitMs)
-      return slotThenRate(caller, integration, rule, gone)
-    })
+    return slotThenRate(caller, integration, rule, gone)
   }
 }
 

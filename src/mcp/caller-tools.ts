@@ -13,9 +13,6 @@ import type { ToolSpec } from './tool-kit.js'
 
 export const ALL_TOOLS: readonly ToolSpec[] = [...JIRA_TOOLS, ...CONFLUENCE_TOOLS]
 
-/** Bounded label values for metrics: the tool names are fixed here, never taken from a request. */
-export const TOOL_NAMES: readonly string[] = ALL_TOOLS.map((tool) => tool.name)
-
 export interface CallerTool {
   spec: ToolSpec
   /** Integrations of the tool's product where the caller may make every call the tool makes; never empty. */

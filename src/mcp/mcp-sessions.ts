@@ -11,7 +11,6 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js'
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js'
-import type { Logger } from 'pino'
 import type { Policy } from '../policy/policy.js'
 import { CallerGone } from '../upstream/caller-gone.js'
 import { toolsFor } from './caller-tools.js'
@@ -22,7 +21,6 @@ export interface McpSettings { maxSessionsPerCaller: number, sessionIdleMs: numb
 export interface McpSessionsDeps extends ToolRestDeps {
   policy: Policy
   settings: McpSettings
-  logger: Logger
   version: string
 }
 

@@ -6,6 +6,7 @@
  * the caller's JWT is ever in it: the forwarder alone holds the grant, and the caller's token never reaches here.
  */
 import { randomUUID } from 'node:crypto'
+import type { Logger } from 'pino'
 import type { Clock } from '../clock.js'
 import { integrationNamed } from '../config/integration-lookup.js'
 import type { IntegrationConfig } from '../config/schema.js'
@@ -22,6 +23,7 @@ export interface ToolRestDeps {
   integrations: Readonly<Record<string, IntegrationConfig>>
   usage: UsageSink | undefined
   clock: Clock
+  logger: Logger
 }
 
 /** Who calls, for which tool, within which MCP request. */
@@ -89,17 +91,15 @@ export class ToolRest {
       context.bytesOut = Buffer.byteLength(text)
       status = response.statusCode
       if (status >= 400) {
-        const retryAfter = Number(response.headers['retry-after'])
-        throw new ToolRefusal(
-          atlassianMessage(status, text, retryAfter),
-          status,
-          undefined,
-          Number.isFinite(retryAfter) ? retryAfter : undefined
-        )
+        // The wait as the forwarder parsed it once (src/atlassian/rate-limit-headers.ts): seconds or an HTTP date.
+        const waitMs = response.rateLimit.enforced.retryAfterMs
+        const retryAfter = waitMs === undefined ? undefined : Math.ceil(waitMs / 1000)
+        throw new ToolRefusal(atlassianMessage(status, text, retryAfter), status, undefined, retryAfter)
       }
       return text === '' ? undefined : JSON.parse(text) as unknown
     } catch (error) {
       if (error instanceof ToolRefusal) throw error
+      logFailure(this.#deps.logger, error, this.#scope)
       const refusal = brokerRefusal(error)
       status = refusal.status
       context.errorCode = refusal.code
@@ -143,7 +143,7 @@ async function readAnswer (body: NodeJS.ReadableStream & { destroy: () => void }
 
 /** Atlassian's own words: Jira's ErrorCollection (`errorMessages`, `errors`), Confluence v2 `errors[]`, v1 `message`.
  * */
-function atlassianMessage (status: number, text: string, retryAfter: number): string {
+function atlassianMessage (status: number, text: string, retryAfter: number | undefined): string {
   const parts: string[] = []
   try {
     const parsed = JSON.parse(text) as Record<string, unknown>
@@ -157,9 +157,20 @@ function atlassianMessage (status: number, text: string, retryAfter: number): st
     if (typeof parsed.message === 'string') parts.push(parsed.message)
   } catch {}
   const said = parts.filter((part) => part !== '').join('; ')
-  const wait = status === 429 && Number.isFinite(retryAfter) ? ` Retry after ${retryAfter} seconds.` : ''
+  const wait = status === 429 && retryAfter !== undefined ? ` Retry after ${retryAfter} seconds.` : ''
   const end = said === '' || said.endsWith('.') ? '' : '.'
   return `Atlassian answered ${status}${said === '' ? '.' : `: ${said.slice(0, 2_000)}${end}`}${wait}`
+}
+
+/** As /proxy logs its problems (src/http/problem.ts): an unexpected error with its stack, a 5xx with its cause, so
+ *  the log has the detail the tool's generic message leaves out. Refusals below 500 are the caller's to fix. */
+function logFailure (logger: Logger, error: unknown, scope: ToolCallScope): void {
+  const where = { tool: scope.tool, caller: scope.caller }
+  if (!isBrokerError(error)) {
+    logger.error({ err: error, ...where }, 'MCP tool call failed unexpectedly')
+  } else if ((error.statusCode ?? 500) >= 500) {
+    logger.warn({ code: error.code, cause: (error.cause as Error | undefined)?.message, ...where }, error.message)
+  }
 }
 
 /** The broker's own refusal (policy, limits, quota hold, upstream failure), in its stable code and safe message. */

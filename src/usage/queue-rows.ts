@@ -4,6 +4,7 @@
  */
 import type { QueueRow } from '../limits/seat-queue.js'
 import type { Labels } from './labels.js'
+import { compareLabels } from './tally-cell.js'
 
 export function labelledQueueRows (rows: readonly QueueRow[], labels: Labels): QueueRow[] {
   const merged = new Map<string, QueueRow>()
@@ -21,5 +22,5 @@ export function labelledQueueRows (rows: readonly QueueRow[], labels: Labels): Q
     seen.oldestWaitMs = Math.max(seen.oldestWaitMs, row.oldestWaitMs)
   }
   const labelled = [...merged.values()]
-  return labelled.sort((a, b) => a.integration.localeCompare(b.integration) || a.caller.localeCompare(b.caller))
+  return labelled.sort((a, b) => compareLabels(a.integration, b.integration) || compareLabels(a.caller, b.caller))
 }
