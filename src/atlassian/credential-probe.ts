@@ -23,6 +23,7 @@
  * Refusals become CredentialVerificationFailedError (422); messages never quote a credential value.
  */
 import type { Dispatcher } from 'undici'
+import { readBounded } from './bounded-body.js'
 import { request } from './undici-parts.js'
 import type { IntegrationConfig } from '../config/schema.js'
 import {
@@ -162,6 +163,6 @@ async function read (
     throw new UpstreamUnavailableError({ cause: new Error(`${name} ${errorCode(error) ?? ''}`.trim()) })
   }
   // Only the start is read: enough for the scope clause, and a large error page is not worth holding.
-  const body = (await response.body.text().catch(() => '')).slice(0, SCOPE_MISMATCH_READ_BYTES)
+  const body = (await readBounded(response.body, SCOPE_MISMATCH_READ_BYTES).catch(() => ({ text: '' }))).text
   return { status: response.statusCode, body }
 }

@@ -9,6 +9,7 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import type { Logger } from 'pino'
 import type { Dispatcher } from 'undici'
+import { readBounded, type ReadableBody } from './bounded-body.js'
 import { request } from './undici-parts.js'
 import { CLOUD_ID_PATTERN, type BrokerConfig, type IntegrationConfig, type ParsedConfig } from '../config/schema.js'
 import { ConfigError } from '../config/load.js'
@@ -201,23 +202,13 @@ export async function resolveSitesOutcome (config: ParsedConfig, options: Resolv
   }
 }
 
-/** The body as text, refused (and its connection dropped) past MAX_TENANT_INFO_BYTES. */
-type Body = AsyncIterable<Buffer> & { destroy: (error?: Error) => unknown }
-
 class TenantInfoTooLarge extends Error {}
 
-async function boundedText (body: Body, url: string): Promise<string> {
-  const chunks: Buffer[] = []
-  let size = 0
-  for await (const chunk of body) {
-    size += chunk.length
-    if (size > MAX_TENANT_INFO_BYTES) {
-      body.destroy()
-      throw new TenantInfoTooLarge(`GET ${url} answered with more than ${MAX_TENANT_INFO_BYTES} bytes`)
-    }
-    chunks.push(chunk)
-  }
-  return Buffer.concat(chunks).toString('utf8')
+/** The body as text, refused (and its connection dropped) past MAX_TENANT_INFO_BYTES. */
+async function boundedText (body: ReadableBody, url: string): Promise<string> {
+  const { text, truncated } = await readBounded(body, MAX_TENANT_INFO_BYTES)
+  if (truncated) throw new TenantInfoTooLarge(`GET ${url} answered with more than ${MAX_TENANT_INFO_BYTES} bytes`)
+  return text
 }
 
 function readCache (file: string): SiteCache {

@@ -8,6 +8,7 @@
 import { randomUUID } from 'node:crypto'
 import type { Logger } from 'pino'
 import type { Clock } from '../clock.js'
+import { readBounded, type ReadableBody } from '../atlassian/bounded-body.js'
 import { integrationNamed } from '../config/integration-lookup.js'
 import type { IntegrationConfig } from '../config/schema.js'
 import { errorCode, isBrokerError } from '../errors.js'
@@ -127,18 +128,10 @@ function queryString (query: Query): string {
   return params.toString()
 }
 
-async function readAnswer (body: NodeJS.ReadableStream & { destroy: () => void }): Promise<string> {
-  const chunks: Buffer[] = []
-  let size = 0
-  for await (const chunk of body) {
-    size += (chunk as Buffer).length
-    if (size > MAX_ANSWER_BYTES) {
-      body.destroy()
-      throw new ToolRefusal(`Atlassian's answer is larger than ${MAX_ANSWER_BYTES} bytes; ask for fewer results or fields`, 502, undefined)
-    }
-    chunks.push(chunk as Buffer)
-  }
-  return Buffer.concat(chunks).toString('utf8')
+async function readAnswer (body: ReadableBody): Promise<string> {
+  const { text, truncated } = await readBounded(body, MAX_ANSWER_BYTES)
+  if (truncated) throw new ToolRefusal(`Atlassian's answer is larger than ${MAX_ANSWER_BYTES} bytes; ask for fewer results or fields`, 502, undefined)
+  return text
 }
 
 /** Atlassian's own words: Jira's ErrorCollection (`errorMessages`, `errors`), Confluence v2 `errors[]`, v1 `message`.
