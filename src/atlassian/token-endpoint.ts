@@ -5,6 +5,7 @@
  * error message or cause: undici errors carry no request body, and the response body is summarised, never echoed.
  */
 import type { Dispatcher } from 'undici'
+import { parseRetryAfter } from './rate-limit-headers.js'
 import { request } from './undici-parts.js'
 import { CredentialRejectedError, errorCode, TokenEndpointUnavailableError, withRetryAfter } from '../errors.js'
 
@@ -71,10 +72,12 @@ export async function exchangeClientCredentials (input: ExchangeRequest): Promis
   // text.
   const code = oauthError !== undefined && /^[a-z_]{1,40}$/.test(oauthError) ? ` ${oauthError}` : oauthError !== undefined ? ' (unrecognised error code)' : ''
   const detail = response.statusCode === 200 ? 'token endpoint answered 200 with a body that is not JSON' : `token endpoint answered ${response.statusCode}${code}`
-  const retryAfter = Number(response.headers['retry-after'])
+  // The one Retry-After parser: seconds or an HTTP date.
+  const header = response.headers['retry-after']
+  const waitMs = parseRetryAfter(Array.isArray(header) ? header[0] : header, Date.now())
   throw withRetryAfter(
     new TokenEndpointUnavailableError({ cause: new Error(detail) }),
-    Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : 1
+    waitMs !== undefined && waitMs > 0 ? Math.ceil(waitMs / 1000) : 1
   )
 }
 

@@ -18,10 +18,6 @@ const TAG_BYTES = 16
 /** An entry longer than this is not ours: not even tried. */
 export const MAX_ENTRY_CHARS = 16_384
 
-export function deriveTokenKey (integration: string, version: number, data: CredentialData): Buffer {
-  return derive(SALT, integration, version, data)
-}
-
 function derive (salt: Buffer, integration: string, version: number, data: CredentialData): Buffer {
   const material = Buffer.from(JSON.stringify([data.client_id ?? '', data.client_secret ?? '', data.token ?? '']))
   const key = Buffer.from(hkdfSync('sha256', material, salt, `${integration}\u0000${version}`, 32))

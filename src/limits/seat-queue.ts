@@ -14,9 +14,6 @@ import type { Clock, TimerHandle } from '../clock.js'
 import { CallerQueueFullError, CallerQueueTimeoutError, withRetryAfter } from '../errors.js'
 import type { Release } from './limit-backend.js'
 
-export const DEFAULT_QUEUE_MAX_PER_CALLER = 1_000
-export const DEFAULT_QUEUE_MAX_WAIT_MS = 30_000
-
 export interface SeatQueueSettings {
   /** Calls of one integration in flight at once, over all callers. */
   seats: number

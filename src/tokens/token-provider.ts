@@ -171,7 +171,7 @@ export class TokenProvider {
     const secret = fallback !== undefined && fallback.from === current.version ? fallback.secret : current
     let token: CachedToken
     try {
-      const mint = (): Promise<CachedToken> => this.exchangeWith(integration, secret)
+      const mint = (): Promise<CachedToken> => this.#exchangeWith(integration, secret)
       const shared = this.#options.shared
       // A fallback to an older version stays this sidecar's own decision: only the current version is shared.
       token =
@@ -213,7 +213,7 @@ export class TokenProvider {
         { integration, rejectedVersion: rejected.version, version: latest.version },
         'the cached credential was rejected; a newer version is in the store, trying it'
       )
-      return await this.exchangeWith(integration, latest).catch(() => undefined)
+      return await this.#exchangeWith(integration, latest).catch(() => undefined)
     }
     const previous =
       rejected.version > 1
@@ -222,7 +222,7 @@ export class TokenProvider {
     if (previous === undefined) return undefined
     let token: CachedToken
     try {
-      token = await this.exchangeWith(integration, previous)
+      token = await this.#exchangeWith(integration, previous)
     } catch {
       return undefined
     }
@@ -234,8 +234,8 @@ export class TokenProvider {
     return token
   }
 
-  /** One exchange with a given secret version; also used by rotation to verify a credential before storing it. */
-  async exchangeWith (integration: string, secret: Pick<StoredSecret, 'data' | 'version'>): Promise<CachedToken> {
+  /** One exchange with a given secret version (the current one, or the previous one while a rotation settles). */
+  async #exchangeWith (integration: string, secret: Pick<StoredSecret, 'data' | 'version'>): Promise<CachedToken> {
     const clientId = secret.data.client_id
     const clientSecret = secret.data.client_secret
     if (clientId === undefined || clientSecret === undefined) {
