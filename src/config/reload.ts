@@ -15,6 +15,7 @@ import { ConfigError, loadConfig } from './load.js'
 import type { LiveConfig } from './live-config.js'
 import { ConfigFileWatch } from './config-watch.js'
 import { describeChanges } from './config-diff.js'
+import { integrationNamed } from './integration-lookup.js'
 
 export type ReloadOutcome =
   | { outcome: 'applied' | 'unchanged', hash: string, changes: string[], needRestart: string[], problems: string[] }
@@ -100,7 +101,7 @@ export class ConfigReloader {
     const atOnce: Integrations = {}
     const toLookUp: Record<string, Parsed> = {}
     for (const [name, entry] of Object.entries(parsed.integrations)) {
-      const current = Object.hasOwn(live.integrations, name) ? live.integrations[name] : undefined
+      const current = integrationNamed(live.integrations, name)
       if (current !== undefined && sameEntry(entry, current)) atOnce[name] = current
       else if (entry.site === undefined && entry.cloudId !== undefined) atOnce[name] = entry as IntegrationConfig
       else {

@@ -172,14 +172,18 @@ export function fleetSnapshot (hour: FleetHour | undefined, at: { now: number, f
     pods: [...pods.values()]
       .map(({ pod, last5m, last1h }) => ({ pod, last5m, last1h }))
       .sort((a, b) => compareLabels(a.pod, b.pod)),
-    series: [...series.values()].sort(compareSeries).map((entry) => ({
-      caller: entry.caller,
-      integration: entry.integration,
-      last5m: usageFigures(entry.last5m),
-      last1h: usageFigures(entry.last1h),
-      sinceStart: usageFigures(entry.last1h),
-      byPod: entry.byPod
-    }))
+    series: [...series.values()].sort(compareSeries).map((entry) => {
+      const last1h = usageFigures(entry.last1h)
+      // The fleet keeps an hour: since start is that hour.
+      return {
+        caller: entry.caller,
+        integration: entry.integration,
+        last5m: usageFigures(entry.last5m),
+        last1h,
+        sinceStart: last1h,
+        byPod: entry.byPod
+      }
+    })
   }
 }
 

@@ -7,11 +7,10 @@
 import { z } from 'zod'
 import { clip, htmlToMarkdown, markdownToAdfDocument } from './markdown.js'
 import {
-  ADDITIVE, cursorOf, fieldsOf, listOf, moreLine, OVERWRITING, pathOf, READ_ONLY, textOf, type ToolSpec
+  ADDITIVE, CURSOR, cursorOf, fieldsOf, listOf, moreLine, OVERWRITING, pathOf, READ_ONLY, textOf, type ToolSpec
 } from './tool-kit.js'
 
 const PAGE_ID = z.string().regex(/^\d{1,20}$/).describe('The page\'s numeric id')
-const CURSOR = z.string().max(2_000).optional().describe('The cursor a previous page ended with; omit for the first page')
 const MAX_PAGE_CHARS = 40_000
 
 const adfBody = (markdown: unknown): { representation: 'atlas_doc_format', value: string } =>

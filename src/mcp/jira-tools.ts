@@ -7,11 +7,10 @@
 import { z } from 'zod'
 import { clip, htmlToMarkdown, markdownToAdfDocument } from './markdown.js'
 import {
-  ADDITIVE, fieldsOf, listOf, moreLine, OVERWRITING, pathOf, READ_ONLY, textOf, type ToolSpec
+  ADDITIVE, CURSOR, fieldsOf, listOf, moreLine, OVERWRITING, pathOf, READ_ONLY, textOf, type ToolSpec
 } from './tool-kit.js'
 
 const ISSUE_KEY = z.string().min(1).max(255).describe('The issue key (for example "PROJ-123") or numeric id')
-const CURSOR = z.string().max(2_000).optional().describe('The cursor a previous page ended with; omit for the first page')
 const DEFAULT_FIELDS = ['summary', 'status', 'assignee', 'issuetype', 'priority', 'updated']
 const DETAIL_FIELDS = [...DEFAULT_FIELDS, 'reporter', 'labels', 'created', 'description', 'project']
 const MAX_DESCRIPTION_CHARS = 20_000

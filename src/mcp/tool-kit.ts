@@ -3,10 +3,13 @@
  * MCP annotations, the REST calls it makes (`needs`, the policy checks that decide whether a caller sees it) and what
  * it runs. Results are short Markdown for the model plus `structuredContent` for programs; lists carry a `cursor`.
  */
-import type { z } from 'zod'
+import { z } from 'zod'
 import type { ToolRest } from './tool-rest.js'
 
 export type Product = 'jira' | 'confluence'
+
+/** The paging input every list tool takes. */
+export const CURSOR = z.string().max(2_000).optional().describe('The cursor a previous page ended with; omit for the first page')
 
 export interface ToolAnnotations {
   readOnlyHint: boolean
