@@ -13,16 +13,17 @@
  * mode, Redis with this process as the fallback (src/fleet/fleet-admission.ts). Admission stays synchronous unless a
  * call must wait or a backend must ask Redis, so the common path costs no promise.
  */
+import type { CancelSignal } from '../cancel-signal.js'
 import { integrationNamed } from '../config/integration-lookup.js'
 import type { IntegrationConfig } from '../config/schema.js'
 import { CallerRateLimitedError, withRetryAfter } from '../errors.js'
 import type { CompiledRule, RateLimitRule } from '../policy/policy.js'
 import type { LimitBackend, Release } from './limit-backend.js'
 import type { QuotaHold } from './quota-hold.js'
-import type { GoneSignal, SeatQueue } from './seat-queue.js'
+import type { SeatQueue } from './seat-queue.js'
 
 /** `gone` takes a waiting call out of its queue when its caller goes away. */
-export type Admit = (caller: string, integration: string, rule: CompiledRule, gone?: GoneSignal) =>
+export type Admit = (caller: string, integration: string, rule: CompiledRule, gone?: CancelSignal) =>
 Release | Promise<Release>
 
 export interface AdmissionParts {
@@ -86,7 +87,7 @@ export function createAdmission (parts: AdmissionParts): Admit {
     })
   }
   // Calls in flight before the budget and rate: a caller waiting for a seat or its slot has spent no tokens.
-  const slotThenRate = (caller: string, integration: string, rule: CompiledRule, gone: GoneSignal | undefined):
+  const slotThenRate = (caller: string, integration: string, rule: CompiledRule, gone: CancelSignal | undefined):
   Release | Promise<Release> => {
     // The rule's own maxConcurrent replaces the caller's default share: a call is counted against one of them.
     const limit = rule.maxConcurrent ?? defaultMaxConcurrent

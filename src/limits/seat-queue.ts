@@ -10,6 +10,7 @@
  * a waiting call whose caller goes away leaves its queue. With a seat free and nobody waiting, a call is admitted
  * without a promise (the hot path stays synchronous).
  */
+import type { CancelSignal } from '../cancel-signal.js'
 import type { Clock, TimerHandle } from '../clock.js'
 import { CallerQueueFullError, CallerQueueTimeoutError, withRetryAfter } from '../errors.js'
 import type { Release } from './limit-backend.js'
@@ -28,14 +29,6 @@ export type QueueOutcome = 'admitted' | 'full' | 'timeout' | 'gone'
 
 /** Sees every call that did not get its seat at once: the wait (0 for `full`) and how it ended. */
 export type QueueObserver = (caller: string, integration: string, waitedMs: number, outcome: QueueOutcome) => void
-
-/** The part of an abort signal the queue reads (CallerGone in src/upstream/caller-gone.ts, or an AbortSignal). */
-export interface GoneSignal {
-  readonly aborted: boolean
-  readonly reason: unknown
-  addEventListener (type: 'abort', listener: () => void): void
-  removeEventListener (type: 'abort', listener: () => void): void
-}
 
 /** The caller's own concurrency slot (admission.ts): a release, or false while the caller is at its limit. */
 export type TakeSlot = () => Release | false
@@ -60,7 +53,7 @@ interface Waiter {
   resolve: (release: Release) => void
   reject: (error: unknown) => void
   timer: TimerHandle
-  signal: GoneSignal | undefined
+  signal: CancelSignal | undefined
   onGone: () => void
 }
 
@@ -88,7 +81,7 @@ export class SeatQueue {
 
   /** A seat of the integration and the caller's slot, now (a release) or once both are free (a promise of one).
    *  Throws (or rejects) 429 when the caller's queue is full or the wait is over, the signal's reason when it goes. */
-  acquire (caller: string, integration: string, takeSlot: TakeSlot, signal?: GoneSignal): Release | Promise<Release> {
+  acquire (caller: string, integration: string, takeSlot: TakeSlot, signal?: CancelSignal): Release | Promise<Release> {
     const seats = this.#seatsOf(integration)
     // After every dispatch, a free seat means each waiting caller is at its own limit: a caller with no call waiting
     // takes the seat without jumping anyone's turn; one with calls waiting queues behind them (FIFO per caller).

@@ -4,14 +4,9 @@
  * call's CPU in Node 20 (its EventTarget set-up, the `signal` getter, and undici's addEventListener on it; bench
  * profile) for an event that almost never happens. This carries only what undici (`signal` of a request: `aborted`,
  * `reason`, add/removeEventListener of "abort") and the retry wait read from a signal; a real AbortSignal fits the
- * same type, so tests and other callers may still pass one.
+ * same type (src/cancel-signal.ts), so tests and other callers may still pass one.
  */
-export interface CancelSignal {
-  readonly aborted: boolean
-  readonly reason: unknown
-  addEventListener (type: 'abort', listener: () => void, options?: { once?: boolean }): void
-  removeEventListener (type: 'abort', listener: () => void): void
-}
+import type { CancelSignal } from '../cancel-signal.js'
 
 export class CallerGone implements CancelSignal {
   aborted = false

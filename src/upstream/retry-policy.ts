@@ -6,7 +6,7 @@
  * The total time spent (answers and waits) stays under `maxTotalDelayMs`, so a caller's own timeout is not outlived.
  */
 import type { Clock } from '../clock.js'
-import type { CancelSignal } from './caller-gone.js'
+import type { CancelSignal } from '../cancel-signal.js'
 import { isQuotaReason, type UpstreamRateLimit } from '../atlassian/rate-limit-headers.js'
 
 export interface RetryOptions {

@@ -13,7 +13,7 @@ import type { Clock } from '../clock.js'
 import type { IntegrationConfig } from '../config/schema.js'
 import { errorCode, isBrokerError, UpstreamTimeoutError, UpstreamUnavailableError } from '../errors.js'
 import type { AccessGrant } from '../tokens/token-provider.js'
-import type { CancelSignal } from './caller-gone.js'
+import type { CancelSignal } from '../cancel-signal.js'
 import { upstreamRequestHeaders } from './headers.js'
 import type { PreparedBody } from './prepared-body.js'
 
@@ -74,7 +74,7 @@ export function createUpstreamSend (options: UpstreamSendOptions): SendWithGrant
         method: request.method as Dispatcher.HttpMethod,
         headers,
         body: body.take(),
-        // undici reads only what CancelSignal has (caller-gone.ts); its type names AbortSignal or EventEmitter.
+        // undici reads only what CancelSignal has (src/cancel-signal.ts); its type names AbortSignal or EventEmitter.
         signal: request.signal as unknown as AbortSignal,
         headersTimeout: headersTimeoutMs,
         bodyTimeout: bodyTimeoutMs
