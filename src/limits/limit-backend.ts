@@ -6,8 +6,9 @@
  */
 import type { CompiledRule, RateLimitRule } from '../policy/policy.js'
 
-/** Ends an admitted call: frees its slot. Idempotent. */
-export type Release = () => void
+/** Ends an admitted call: frees its slot; admission's own release also charges the call's points (when given) to its
+ *  points budgets. Idempotent. */
+export type Release = (points?: number) => void
 
 export interface LimitBackend {
   /** One token of the integration's budget for this caller's call: 0 when admitted, else the milliseconds to wait. */

@@ -153,8 +153,8 @@ t.test('regression: /admin/usage and the ops view counted errors, capped series 
 
 t.test('a cell as text for Redis: round trip, trailing zeros left out, garbage refused', async (t) => {
   const cell = emptyCell()
-  addCall(cell, { outcome: 'ok', durationMs: 12, bytesIn: 5, bytesOut: 1_000_000_000_000 })
-  addCall(cell, { outcome: 'failed', durationMs: 90_000, bytesIn: 0, bytesOut: 0 })
+  addCall(cell, { outcome: 'ok', durationMs: 12, bytesIn: 5, bytesOut: 1_000_000_000_000, points: 0 })
+  addCall(cell, { outcome: 'failed', durationMs: 90_000, bytesIn: 0, bytesOut: 0, points: 0 })
   const text = encodeCell(cell)
   t.same(decodeCell(text), cell)
   t.ok(text.split(',').length < CELL_WIDTH)
