@@ -10,6 +10,7 @@ import type { UsageTally } from './tally.js'
 import { compareLabels, usageFigures } from './tally-cell.js'
 import { outcomeView, type OutcomeSelection, type OutcomeView } from './tally-views.js'
 import type { HeadroomEntry, UpstreamHeadroom } from '../limits/quota-state.js'
+import type { PoolRow } from '../limits/point-pools.js'
 import { integrationStates, type StateSources } from '../credentials/integration-state.js'
 import type { ExpiryState, ExpiryThresholds } from '../credentials/expiry-rule.js'
 import type { QueueRow } from '../limits/seat-queue.js'
@@ -55,6 +56,8 @@ export interface HeadroomRow {
   /** The quota hold's end, ISO 8601, while one is active. */
   heldUntil: string | null
   latest: HeadroomEntry | null
+  /** Atlassian's points pools of this integration as last seen, per policy name (src/limits/point-pools.ts). */
+  pools: PoolRow[]
 }
 
 export interface OpsSnapshot extends OutcomeView {
@@ -85,6 +88,7 @@ export async function opsSnapshot (sources: OpsSources, selection: OutcomeSelect
   const names = Object.keys(sources.integrations).sort()
   const states = await integrationStates(sources, names)
   const latest = new Map(sources.headroom.entries().map((entry) => [entry.integration, entry]))
+  const pools = sources.headroom.pools.rows()
   return {
     generatedAt: new Date(now).toISOString(),
     startedAt: new Date(sources.startedAt).toISOString(),
@@ -117,7 +121,8 @@ export async function opsSnapshot (sources: OpsSources, selection: OutcomeSelect
       return {
         integration,
         heldUntil: held === undefined ? null : new Date(held).toISOString(),
-        latest: latest.get(integration) ?? null
+        latest: latest.get(integration) ?? null,
+        pools: pools.filter((pool) => pool.integration === integration)
       }
     }),
     tools: [...sources.tally.toolSeries()]

@@ -63,6 +63,7 @@ export class Usage implements UsageSink {
     const integration = this.labels.integration(call.integration)
     this.metrics?.record(call, caller, integration)
     this.tally.record(caller, integration, call)
+    if (call.integration !== undefined) this.headroom.pools.charge(call.integration, call.points)
     this.audit?.record(call)
   }
 
