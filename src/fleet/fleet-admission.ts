@@ -27,7 +27,11 @@ export class FleetAdmission implements LimitBackend {
   readonly #local: LimitBackend
 
   constructor (options: {
-    leases: FleetLimits, slots: FleetSlots, points: FleetPoints, keys: FleetKeys, local: LimitBackend
+    leases: FleetLimits
+    slots: FleetSlots
+    points: FleetPoints
+    keys: FleetKeys
+    local: LimitBackend
   }) {
     this.#points = options.points
     this.#leases = options.leases
