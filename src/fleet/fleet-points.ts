@@ -30,6 +30,7 @@ export class FleetPoints {
   readonly #clock: Clock
   readonly #rejections: FleetRejections | undefined
   readonly #views = new LRUCache<string, View>({ max: MAX_KEYS })
+  readonly #inFlight = new Set<Promise<void>>()
   /** Charges sent to Redis: the bench's cost figure. */
   roundTrips = 0
 
@@ -69,7 +70,7 @@ export class FleetPoints {
     view.sending = true
     const points = view.pending
     this.roundTrips++
-    void this.#link.run((redis) => redis.eval(POINTS_SHARE, 1, key, caller, points, pointsPerHour, MAX_POINTS_FIELDS))
+    const sent = this.#link.run((redis) => redis.eval(POINTS_SHARE, 1, key, caller, points, pointsPerHour, MAX_POINTS_FIELDS))
       .then((answer) => {
         view.sending = false
         view.pending -= points
@@ -84,5 +85,12 @@ export class FleetPoints {
         view.at = this.#clock.now()
         this.#send(key, caller, pointsPerHour, view, lost)
       })
+      .finally(() => { this.#inFlight.delete(sent) })
+    this.#inFlight.add(sent)
+  }
+
+  /** Resolves once every charge sent so far has been answered (the fleet's close waits for them). */
+  async settled (): Promise<void> {
+    while (this.#inFlight.size > 0) await Promise.all([...this.#inFlight])
   }
 }

@@ -154,6 +154,8 @@ export class Fleet {
 
   async close (): Promise<void> {
     await this.usage?.stop()
+    // Points charged before close reach Redis: the hour's pool is the fleet's.
+    await this.points.settled()
     this.slots.stop()
     for (const timer of this.#recheckTimers.values()) this.#clock.clearTimer(timer)
     this.#recheckTimers.clear()
