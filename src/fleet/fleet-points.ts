@@ -70,7 +70,8 @@ export class FleetPoints {
     view.sending = true
     const points = view.pending
     this.roundTrips++
-    const sent = this.#link.run((redis) => redis.eval(POINTS_SHARE, 1, key, caller, points, pointsPerHour, MAX_POINTS_FIELDS))
+    const sent = this.#link
+      .run((redis) => redis.eval(POINTS_SHARE, 1, key, caller, points, pointsPerHour, MAX_POINTS_FIELDS))
       .then((answer) => {
         view.sending = false
         view.pending -= points

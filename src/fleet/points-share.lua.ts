@@ -34,6 +34,8 @@ for name, value in pairs(fields) do
     local idle = now - seen
     if who == caller or (idle <= 60000 and idle >= 0) then
       local demand = num('d:' .. who, 0) * math.exp(-math.max(0, now - num('u:' .. who, now)) / 60000)
+      -- this charge counts in the caller's demand at once: the share returned is the one its next calls get
+      if who == caller then demand = demand + charge end
       table.insert(active, { who = who, demand = demand / 60 * 1.25 })
     elseif idle > 3600000 or idle < 0 or num('t:' .. who, 0) >= 0 then
       redis.call('HDEL', KEYS[1], 's:' .. who, 'd:' .. who, 'u:' .. who, 't:' .. who)

@@ -37,8 +37,9 @@ export async function spend (t: Test, admit: Admit, caller: string, points: numb
   outcome.release(points)
 }
 
-export function pointsAdmission (clock: ManualClock, backend: LimitBackend, integrations: Record<string, IntegrationConfig>):
-Admit {
+export function pointsAdmission (
+  clock: ManualClock, backend: LimitBackend, integrations: Record<string, IntegrationConfig>
+): Admit {
   return createAdmission({
     quotaHold: new QuotaHold({ clock, logger: createLogger({ level: 'silent' }) }),
     backend,
@@ -47,7 +48,9 @@ Admit {
   })
 }
 
-export function pointsSemantics (t: Test, backend: (clock: ManualClock) => LimitBackend, clockOf: () => ManualClock): void {
+export function pointsSemantics (
+  t: Test, backend: (clock: ManualClock) => LimitBackend, clockOf: () => ManualClock
+): void {
   t.test('a greedy caller is slowed (429, Retry-After) while another caller of the budget still gets through', async (t) => {
     const clock = clockOf()
     const admit = pointsAdmission(clock, backend(clock), { 'jira-main': jira(3_600) })
@@ -69,7 +72,8 @@ export function pointsSemantics (t: Test, backend: (clock: ManualClock) => Limit
       if ('release' in outcome) outcome.release()
     }
     t.ok('release' in await call(admit, 'job'), 'releases without points charged nothing')
-    const free = pointsAdmission(clock, backend(clock), { 'jira-main': { product: 'jira', cloudId: 'c', credential: 'oauth' } as never })
+    const noBudget = { product: 'jira', cloudId: 'c', credential: 'oauth' } as unknown as IntegrationConfig
+    const free = pointsAdmission(clock, backend(clock), { 'jira-main': noBudget })
     await spend(t, free, 'job', 100_000)
     t.ok('release' in await call(free, 'job'), 'no budget, no points limit')
   })
