@@ -76,8 +76,9 @@ export class PointPools {
       if (resetAt !== undefined) row.resetAt = new Date(resetAt).toISOString()
       if (reading.remaining === undefined) continue
       row.remaining = reading.remaining
-      const sameWindow = pool.lastRemaining !== undefined && reading.remaining <= pool.lastRemaining &&
-        (resetAt === undefined || pool.lastResetAt === undefined || Math.abs(resetAt - pool.lastResetAt) <= SAME_WINDOW_MS)
+      const sameReset = resetAt === undefined || pool.lastResetAt === undefined ||
+        Math.abs(resetAt - pool.lastResetAt) <= SAME_WINDOW_MS
+      const sameWindow = pool.lastRemaining !== undefined && reading.remaining <= pool.lastRemaining && sameReset
       if (sameWindow) {
         row.reconciled.intervals++
         row.reconciled.observedPoints += (pool.lastRemaining as number) - reading.remaining
@@ -95,6 +96,7 @@ export class PointPools {
       ...pool.row,
       reconciled: { ...pool.row.reconciled }
     })))
-    return rows.sort((a, b) => a.integration < b.integration ? -1 : a.integration > b.integration ? 1 : a.policy < b.policy ? -1 : a.policy > b.policy ? 1 : 0)
+    const order = (a: string, b: string): number => a < b ? -1 : a > b ? 1 : 0
+    return rows.sort((a, b) => order(a.integration, b.integration) || order(a.policy, b.policy))
   }
 }
