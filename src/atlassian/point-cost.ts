@@ -49,14 +49,10 @@ const CLOSE_ARRAY = 0x5d
 /** Keys longer than this are never the field: their text is not kept. */
 const MAX_KEY = 32
 
-function isSpace (byte: number): boolean {
-  return byte === 0x20 || byte === 0x0a || byte === 0x0d || byte === 0x09
-}
-
 /**
- * Counts the elements of one top-level array field of a JSON object (or of a root array) as chunks arrive. Strings
- * are skipped with `indexOf` (native memchr): a JSON answer is mostly string bytes, so the per-byte loop runs only over
- * structure. Once the array has closed, later chunks cost nothing. Invalid JSON yields a count, never an exception.
+ * Counts the elements of one top-level array field of a JSON object (or of a root array) as chunks arrive: one pass
+ * over the bytes with the state in locals, two comparisons per byte inside strings (most of a JSON answer), and
+ * nothing at all once the array has closed. Invalid JSON yields a count, never an exception.
  */
 export class ObjectCounter {
   /** Elements seen so far. */
@@ -64,10 +60,10 @@ export class ObjectCounter {
   readonly #field: string
   #depth = 0
   #inString = false
-  /** The previous chunk ended inside a string after an odd run of backslashes. */
+  /** The previous chunk ended on a backslash inside a string: the next byte is escaped. */
   #escaped = false
   #expectKey = false
-  /** The text of the root-level key being read; undefined when not reading one (or it is too long to matter). */
+  /** The root-level key being read (undefined when not reading one, or once it is too long to matter). */
   #key: string | undefined
   #lastKey: string | undefined
   /** The value after the root-level key `#field` is next. */
@@ -87,85 +83,110 @@ export class ObjectCounter {
   write (chunk: Uint8Array): void {
     if (this.#done) return
     const length = chunk.length
+    let depth = this.#depth
+    let counting = this.#counting
+    let needElement = this.#needElement
+    let inString = this.#inString
     let index = 0
+    if (inString && this.#escaped) { index = 1; this.#escaped = false }
     while (index < length) {
-      if (this.#inString) {
-        index = this.#skipString(chunk, index)
+      if (inString) {
+        const from = index
+        index = stringEnd(chunk, index)
+        if (this.#key !== undefined) this.#keepKey(chunk, from, Math.min(index, length))
+        if (index >= length) {
+          // A backslash as the chunk's last byte escapes the next chunk's first.
+          this.#escaped = index > length
+          break
+        }
+        index++
+        inString = false
+        if (this.#key !== undefined) {
+          this.#lastKey = this.#key
+          this.#key = undefined
+          this.#expectKey = false
+        }
         continue
       }
       const byte = chunk[index] as number
       index++
-      if (isSpace(byte)) continue
+      if (byte === 0x20 || byte === 0x0a || byte === 0x0d || byte === 0x09) continue
       if (!this.#started) {
         this.#started = true
-        if (byte === OPEN_ARRAY) { this.#depth = 1; this.#counting = 1; this.#needElement = true; continue }
+        if (byte === OPEN_ARRAY) { depth = 1; counting = 1; needElement = true; continue }
       }
-      if (this.#counting !== 0 && this.#depth === this.#counting && this.#needElement && byte !== CLOSE_ARRAY) {
+      if (needElement && depth === counting && byte !== CLOSE_ARRAY) {
         this.objects++
-        this.#needElement = false
+        needElement = false
       }
       if (byte === QUOTE) {
-        this.#inString = true
-        this.#key = this.#depth === 1 && this.#expectKey ? '' : undefined
+        inString = true
+        this.#key = depth === 1 && this.#expectKey ? '' : undefined
         this.#armed = false
       } else if (byte === OPEN_OBJECT || byte === OPEN_ARRAY) {
-        this.#depth++
-        if (this.#depth === 1) this.#expectKey = true
-        if (this.#depth === 2 && this.#armed && byte === OPEN_ARRAY) { this.#counting = 2; this.#needElement = true }
+        depth++
+        if (depth === 1) this.#expectKey = true
+        if (depth === 2 && this.#armed && byte === OPEN_ARRAY) { counting = 2; needElement = true }
         this.#armed = false
       } else if (byte === CLOSE_OBJECT || byte === CLOSE_ARRAY) {
-        if (this.#counting !== 0 && this.#depth === this.#counting) { this.#done = true; return }
-        this.#depth--
+        if (counting !== 0 && depth === counting) { this.#done = true; return }
+        depth--
       } else if (byte === COMMA) {
-        if (this.#depth === 1) this.#expectKey = true
-        if (this.#counting !== 0 && this.#depth === this.#counting) this.#needElement = true
+        if (depth === 1) this.#expectKey = true
+        if (counting !== 0 && depth === counting) needElement = true
         this.#armed = false
       } else if (byte === COLON) {
-        if (this.#depth === 1) this.#armed = this.#lastKey === this.#field
+        if (depth === 1) this.#armed = this.#lastKey === this.#field
       } else {
         this.#armed = false
       }
     }
-  }
-
-  /** Inside a string from `index`: to the byte after its closing quote, or the chunk's end. */
-  #skipString (chunk: Uint8Array, index: number): number {
-    let from = index
-    for (;;) {
-      // A Buffer's indexOf is memchr; a plain Uint8Array's is the typed-array one, same answer.
-      const quote = chunk.indexOf(QUOTE, from)
-      if (quote === -1) {
-        this.#keepKey(chunk, index, chunk.length)
-        this.#escaped = oddBackslashesBefore(chunk, chunk.length, index, this.#escaped)
-        return chunk.length
-      }
-      if (oddBackslashesBefore(chunk, quote, index, this.#escaped)) { from = quote + 1; continue }
-      this.#keepKey(chunk, index, quote)
-      this.#escaped = false
-      this.#inString = false
-      if (this.#key !== undefined) {
-        this.#lastKey = this.#key
-        this.#expectKey = false
-        this.#key = undefined
-      }
-      return quote + 1
-    }
+    this.#depth = depth
+    this.#counting = counting
+    this.#needElement = needElement
+    this.#inString = inString
   }
 
   #keepKey (chunk: Uint8Array, from: number, to: number): void {
-    if (this.#key === undefined) return
-    if (this.#key.length + to - from > MAX_KEY) { this.#key = undefined; this.#expectKey = false; this.#lastKey = undefined; return }
-    this.#key += Buffer.from(chunk.buffer, chunk.byteOffset + from, to - from).toString('latin1')
+    const key = this.#key as string
+    if (key.length + to - from > MAX_KEY) {
+      this.#key = undefined
+      this.#expectKey = false
+      this.#lastKey = undefined
+      return
+    }
+    this.#key = key + Buffer.from(chunk.buffer, chunk.byteOffset + from, to - from).toString('latin1')
   }
 }
 
-/** Whether the bytes before `end` (back to `start`, then the previous chunk's carry) are an odd run of backslashes. */
-function oddBackslashesBefore (chunk: Uint8Array, end: number, start: number, carried: boolean): boolean {
-  let run = 0
-  let at = end - 1
-  while (at >= start && chunk[at] === BACKSLASH) { run++; at-- }
-  const odd = run % 2 === 1
-  return at < start && carried ? !odd : odd
+/** Short strings are read here; past this many bytes the next quote is found by `indexOf` (memchr). */
+const SHORT_STRING = 16
+
+/**
+ * From `index`, not inside an escape, to the closing quote of the string (its index), or past the chunk's end:
+ * `length`, or `length + 1` when the chunk ends on a backslash that escapes the next chunk's first byte.
+ */
+function stringEnd (chunk: Uint8Array, index: number): number {
+  const length = chunk.length
+  const limit = Math.min(length, index + SHORT_STRING)
+  while (index < limit) {
+    const byte = chunk[index] as number
+    if (byte === QUOTE) return index
+    index += byte === BACKSLASH ? 2 : 1
+  }
+  if (index >= length) return index
+  // `index` is not inside an escape: a quote after it is escaped when an odd run of backslashes (back to `index`)
+  // stands before it.
+  let from = index
+  for (;;) {
+    const quote = chunk.indexOf(QUOTE, from)
+    const end = quote === -1 ? length : quote
+    let run = 0
+    while (end - run - 1 >= index && chunk[end - run - 1] === BACKSLASH) run++
+    if (quote === -1) return run % 2 === 1 ? length + 1 : length
+    if (run % 2 === 0) return quote
+    from = quote + 1
+  }
 }
 
 /** Points of an answer: the base, plus one per object counted (undefined counter: not a counted list). */

@@ -73,3 +73,13 @@ t.test('lists of every shape; what is not the field is not counted', async (t) =
   plain.write(new Uint8Array(Buffer.from('{"results":["x\\"y",1]}')))
   t.equal(plain.objects, 2, 'a plain Uint8Array chunk is read as a Buffer would be')
 })
+
+t.test('long strings (found by memchr) with escaped quotes and backslashes, cut anywhere', async (t) => {
+  const tricky = (index: number): string => `${'x'.repeat(index % 40)}\\"${'y'.repeat(17)}\\\\"]}[{,${'\\'.repeat(index % 5)}"${'z'.repeat(index)}`
+  const issues = Array.from({ length: 30 }, (_unused, index) => ({ text: tricky(index), list: [tricky(index)] }))
+  const body = JSON.stringify({ issues, total: 30 })
+  let wrong = 0
+  for (let size = 1; size <= 64; size++) if (count(body, 'issues', size) !== 30) wrong++
+  t.equal(wrong, 0, 'every chunk size from 1 to 64 counts 30')
+  t.equal(count(body, 'issues', body.length), 30)
+})
