@@ -1,7 +1,8 @@
 /**
  * What the ops page shows besides usage totals, in one JSON document (`GET /admin/ops`): calls per minute by outcome
  * for the selected caller and integration, the credentials panel, Atlassian headroom with active quota holds, and the
- * seat queues (calls waiting per caller), and the calls MCP tools made per caller × tool.
+ * seat queues (calls waiting per caller), and the calls MCP tools made per caller × tool; the hour by caller and by
+ * integration (ops-hour.ts); the loaded config's hash and the last refused reload.
  * Built from names, counts, versions and dates only: no credential, token or caller JWT can reach it.
  */
 import type { Clock } from '../clock.js'
@@ -13,8 +14,10 @@ import type { HeadroomEntry, UpstreamHeadroom } from '../limits/quota-state.js'
 import { integrationStates, type StateSources } from '../credentials/integration-state.js'
 import type { ExpiryState, ExpiryThresholds } from '../credentials/expiry-rule.js'
 import type { QueueRow } from '../limits/seat-queue.js'
+import type { LoadedState, RefusedReload } from '../config/live-config.js'
+import { opsHour, type HourSources, type OpsHour } from './ops-hour.js'
 
-export interface OpsSources extends StateSources {
+export interface OpsSources extends StateSources, HourSources {
   clock: Clock
   /** The one usage tally: the per-minute outcomes come from it. */
   tally: UsageTally
@@ -24,7 +27,13 @@ export interface OpsSources extends StateSources {
   /** Every caller waiting for or holding a seat, in bounded labels (queue-rows.ts). */
   queues: () => QueueRow[]
   startedAt: number
+  /** The loaded config (config/live-config.ts): its hash, when it was loaded, the last reload refused. */
+  config: () => { state: LoadedState, lastRefused: RefusedReload | null }
+  /** Whether fleet mode is on (the page then shows its scope switch). */
+  fleet: boolean
 }
+
+export interface ConfigView extends LoadedState { lastRefused: RefusedReload | null }
 
 export interface CredentialRow {
   integration: string
@@ -57,8 +66,10 @@ export interface HeadroomRow {
   latest: HeadroomEntry | null
 }
 
-export interface OpsSnapshot extends OutcomeView {
+export interface OpsSnapshot extends OutcomeView, OpsHour {
   generatedAt: string
+  fleet: boolean
+  config: ConfigView
   startedAt: string
   selection: { caller: string | null, integration: string | null }
   outcomes: readonly string[]
@@ -85,8 +96,12 @@ export async function opsSnapshot (sources: OpsSources, selection: OutcomeSelect
   const names = Object.keys(sources.integrations).sort()
   const states = await integrationStates(sources, names)
   const latest = new Map(sources.headroom.entries().map((entry) => [entry.integration, entry]))
+  const queues = sources.queues()
+  const config = sources.config()
   return {
     generatedAt: new Date(now).toISOString(),
+    fleet: sources.fleet,
+    config: { ...config.state, lastRefused: config.lastRefused },
     startedAt: new Date(sources.startedAt).toISOString(),
     selection: { caller: selection.caller ?? null, integration: selection.integration ?? null },
     outcomes: CALL_OUTCOMES,
@@ -127,7 +142,8 @@ export async function opsSnapshot (sources: OpsSources, selection: OutcomeSelect
         return { caller: series.caller, tool: series.tool, calls: figures.requests, errors: figures.errors }
       })
       .sort((a, b) => compareLabels(a.tool, b.tool) || compareLabels(a.caller, b.caller)),
-    queues: sources.queues().filter((row) =>
+    ...opsHour(sources, selection, queues),
+    queues: queues.filter((row) =>
       (selection.caller === undefined || row.caller === selection.caller) &&
       (selection.integration === undefined || row.integration === selection.integration))
   }
