@@ -47,6 +47,9 @@ export interface CredentialRow {
   owner: string | null
   expiresAt: string | null
   daysToExpiry: number | null
+  /** Hours to `expiresAt` at `generatedAt`, one decimal (negative once expired): the page shows hours under two days,
+   * where whole days say too little ("1 day" for 47.9 hours). Null without a recorded expiry. */
+  hoursToExpiry: number | null
   /** The one expiry rule's verdict (credentials/expiry-rule.ts): `ok`, `warning`, `critical`, `expired`, or null
    * without a recorded expiry. The page shows it as sent and never recomputes thresholds. */
   expiryLevel: ExpiryState | null
@@ -85,6 +88,11 @@ export interface OpsSnapshot extends OutcomeView, OpsHour {
 
 export interface ToolRow { caller: string, tool: string, calls: number, errors: number }
 
+function hoursTo (expiresAt: string | null, now: number): number | null {
+  const at = expiresAt === null ? Number.NaN : Date.parse(expiresAt)
+  return Number.isNaN(at) ? null : Math.round((at - now) / 360_000) / 10
+}
+
 function scopeRefusalUntil (sources: OpsSources, integration: string): string | null {
   const until = sources.tokens.state(integration).scopeRefusalUntil
   return until === undefined ? null : new Date(until).toISOString()
@@ -119,6 +127,7 @@ export async function opsSnapshot (sources: OpsSources, selection: OutcomeSelect
       owner: state.owner,
       expiresAt: state.expiresAt,
       daysToExpiry: state.daysToExpiry,
+      hoursToExpiry: hoursTo(state.expiresAt, now),
       expiryLevel: state.expiryLevel,
       tokenCachedUntil: state.accessToken?.cached === true && state.accessToken.expiresInSeconds !== null
         ? new Date(now + state.accessToken.expiresInSeconds * 1000).toISOString()
