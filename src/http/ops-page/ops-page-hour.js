@@ -41,15 +41,15 @@ function renderWho (callers, defaultConcurrent) {
   fillBody('top-errors-body', byErrors, (entry) => callerRow(entry, 'errors', defaultConcurrent))
 }
 
+/** `integrations`: the hour per integration, its token exchanges summed (`exchanges`, `exchangesFailed`). */
 function renderFailing (integrations, failures) {
   fillBody('integrations-body', integrations, (entry) => {
     const row = document.createElement('tr')
     row.dataset.integration = entry.integration
-    const exchanges = Object.values(entry.exchanges).reduce((sum, count) => sum + count, 0)
     const budget = entry.budget === null ? 'none' : fmt(entry.budget.perSecond) + '/s' + (entry.budget.burst === null ? '' : ' burst ' + fmt(entry.budget.burst))
     row.append(cell(entry.integration, 'integration', true), cell(fmt(entry.requests), 'requests'), cell(fmt(entry.errors), 'errors'),
       cell(percent(entry.errorRate), 'errorRate'), cell(fmt(entry.p50Ms), 'p50Ms'), cell(fmt(entry.p95Ms), 'p95Ms'), cell(fmt(entry.p99Ms), 'p99Ms'),
-      cell(fmt(exchanges), 'exchanges'), cell(fmt(exchanges - (entry.exchanges.ok || 0)), 'exchangesFailed'), cell(budget, 'budget', true))
+      cell(fmt(entry.exchanges), 'exchanges'), cell(fmt(entry.exchangesFailed), 'exchangesFailed'), cell(budget, 'budget', true))
     return row
   })
   fillBody('codes-body', failures.byCode, (entry) => {
