@@ -80,7 +80,7 @@ t.test('the ops page at 800 px: who, what fails, the hour against the limits, cr
 
   // The hour against the limits: the last remaining per minute, and the quota hold as a band.
   const wikiHour = ops.integrationHours.find((entry) => entry.integration === 'wiki-main')
-  const dots = await page.locator('#remaining-charts svg[data-integration="wiki-main"] circle[data-field="remaining"]').evaluateAll((nodes) => nodes.map((node) => Number((node as SVGElement).dataset.value)))
+  const dots = await page.locator('#remaining-charts svg[data-integration="wiki-main"] circle[data-field="remaining"]').evaluateAll((nodes) => nodes.map((node) => Number((node as unknown as { dataset: Record<string, string> }).dataset.value)))
   t.same(dots, wikiHour?.headroom.filter((sample) => sample.remaining !== null).map((sample) => sample.remaining), 'remaining per minute, as sent')
   t.equal(await page.locator('#chart-timeline rect.hold-band').count(), ops.holds.length, 'each hold a band on the timeline')
   t.equal(ops.holds.length, 1)
