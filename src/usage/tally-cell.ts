@@ -92,6 +92,11 @@ export function pointsIn (cell: TallyCell): number {
   return cell[POINTS] as number
 }
 
+/** The q-quantile of the cell's latencies in ms (p99 for the ops page's hour per integration); null when empty. */
+export function cellLatencyMs (cell: TallyCell, q: number): number | null {
+  return latencyQuantile(cell, q, LATENCY) ?? null
+}
+
 export function outcomeCounts (cell: TallyCell): OutcomeCounts {
   const counts = { total: 0 } as OutcomeCounts
   CALL_OUTCOMES.forEach((outcome, index) => {
