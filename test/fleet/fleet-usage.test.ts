@@ -21,7 +21,8 @@ interface FleetView {
   series: Array<{
     caller: string
     last5m: { requests: number, p50Ms: number | null }
-    last1h: { requests: number, errors: number }
+    last1h: { requests: number, errors: number, points: number }
+    pointsByMinute: number[]
   }>
 }
 
@@ -82,6 +83,8 @@ t.test('fleet usage on a real redis-server', { skip: findRedisServer() === undef
     t.equal(view.complete, true)
     t.same(view.pods.map((pod) => [pod.pod, pod.last1h, pod.last5m]), [['pod-a', 200, 80], ['pod-b', 200, 80]], 'per pod, last hour and last 5 minutes')
     t.type(view.series[0]?.last5m.p50Ms, 'number', 'latency percentiles merged across pods')
+    t.equal(view.series[0]?.last1h.points, 400, 'points (1 per call of /myself) added up across pods')
+    t.same(view.series[0]?.pointsByMinute.slice(-11), [...new Array<number>(10).fill(40), 0], 'per minute, oldest first')
 
     const inspect = redis.client()
     t.teardown(() => { inspect.disconnect() })
