@@ -31,8 +31,7 @@ const policyRuleSchema = z.strictObject({
   paths: z.array(z.string().startsWith('/', 'path globs start with "/"')).min(1),
   rateLimit: rateLimitSchema.optional(),
   maxConcurrent: positiveInt.optional(),
-  /** Atlassian points (docs/points.md) each matching caller may spend per hour on this rule (fleet-wide in fleet
-   * mode). */
+  /** Atlassian points each matching caller may spend per hour (docs/points.md; fleet-wide in fleet mode). */
   pointsPerHour: positiveInt.optional(),
   /** `fleet`: maxConcurrent counts calls in flight on every sidecar of the fleet (needs `fleet`); `pod` (default): per
    * process. */
@@ -48,9 +47,7 @@ const integrationSchema = z.strictObject({
   /** The integration's own rate and/or Atlassian points per hour (docs/points.md), shared max-min fairly among its
    * active callers (fleet-wide in fleet mode). */
   budget: z.strictObject({
-    perSecond: z.number().positive().optional(),
-    burst: positiveInt.optional(),
-    pointsPerHour: positiveInt.optional()
+    perSecond: z.number().positive().optional(), burst: positiveInt.optional(), pointsPerHour: positiveInt.optional()
   })
     .refine((budget) => budget.perSecond !== undefined || budget.pointsPerHour !== undefined, 'a budget gives perSecond, pointsPerHour or both')
     .optional()

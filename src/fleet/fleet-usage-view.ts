@@ -157,10 +157,12 @@ export function fleetSnapshot (hour: FleetHour | undefined, at: { now: number, f
       const cell = decodeCell(flat[index + 1] as string)
       if (cell === undefined) continue
       const id = `${caller}\u0000${integration}`
+      const pointsByMinute = (): number[] => new Array<number>(TALLY_MINUTES).fill(0)
       const entry = series.get(id) ??
-        { caller, integration, last5m: emptyCell(), last1h: emptyCell(), pointsByMinute: new Array<number>(TALLY_MINUTES).fill(0), byPod: {} }
+        { caller, integration, last5m: emptyCell(), last1h: emptyCell(), pointsByMinute: pointsByMinute(), byPod: {} }
       series.set(id, entry)
-      entry.pointsByMinute[TALLY_MINUTES - 1 - back] = (entry.pointsByMinute[TALLY_MINUTES - 1 - back] as number) + pointsIn(cell)
+      const slot = TALLY_MINUTES - 1 - back
+      entry.pointsByMinute[slot] = (entry.pointsByMinute[slot] as number) + pointsIn(cell)
       const calls = callsIn(cell)
       const perPod = entry.byPod[pod] ?? { last5m: 0, last1h: 0 }
       entry.byPod[pod] = perPod

@@ -33,9 +33,11 @@ export function usageRoutes (view: UsageView): (app: FastifyInstance) => Promise
       const scope = (request.query as { scope?: unknown }).scope
       if (scope !== undefined && scope !== 'pod' && scope !== 'fleet') throw new BadRequestError('scope is "pod" (default) or "fleet"')
       if (scope === 'fleet' && fleet === undefined) throw new StateConflictError('scope=fleet needs fleet mode (the `fleet` section of the config)')
-      if (scope === 'fleet' && fleet !== undefined) return await fleet()
-      // Atlassian's pools as this process last saw them (docs/points.md), beside its own estimate per caller.
-      return { ...usageSnapshot(tally), pools: ops?.headroom.pools.rows() ?? [] }
+      // Atlassian's pools as this process last saw them (docs/points.md): the pools are Atlassian's, one per app and
+      // tenant, so the fleet scope shows them too.
+      const pools = ops?.headroom.pools.rows() ?? []
+      if (scope === 'fleet' && fleet !== undefined) return { ...await fleet(), pools }
+      return { ...usageSnapshot(tally), pools }
     })
 
     if (ops !== undefined) {

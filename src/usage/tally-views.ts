@@ -101,7 +101,8 @@ export function outcomeView (tally: UsageTally, selection: OutcomeSelection = {}
     integrations.add(entry.integration)
     if (selection.caller !== undefined && selection.caller !== entry.caller) continue
     if (selection.integration !== undefined && selection.integration !== entry.integration) continue
-    series.push({ caller: entry.caller, integration: entry.integration, lastHour: outcomeCounts(lastHour), pointsLastHour: pointsIn(lastHour) })
+    const { caller, integration } = entry
+    series.push({ caller, integration, lastHour: outcomeCounts(lastHour), pointsLastHour: pointsIn(lastHour) })
     for (let index = 0; index < TALLY_MINUTES; index++) {
       const cell = entry.cell(first + index)
       if (cell !== undefined) mergeCell(timeline[index] as Float64Array, cell)

@@ -70,3 +70,16 @@ t.test('issue 24 §7: a siteUrl without {site} is refused with an example of one
     message: /atlassian\.siteUrl: must contain \{site\}, which is replaced by the site name: "https:\/\/\{site\}" \(the default\) or, for a local test double, "http:\/\/127\.0\.0\.1:9000\/site\/\{site\}"/
   })
 })
+
+t.test('budgets in points: a budget gives perSecond, pointsPerHour or both; a rule may cap its caller\'s points', async (t) => {
+  const jira = { product: 'jira', cloudId: '11111111-1111-1111-1111-111111111111' }
+  const config = parseConfig({
+    integrations: { 'jira-main': { ...jira, budget: { pointsPerHour: 30_000 } }, both: { ...jira, budget: { perSecond: 5, pointsPerHour: 10 } } },
+    policy: [{ caller: 'job-*', integration: 'jira-main', methods: ['GET'], paths: ['/**'], pointsPerHour: 1_000 }]
+  })
+  t.same(config.integrations['jira-main']?.budget, { pointsPerHour: 30_000 })
+  t.same(config.integrations.both?.budget, { perSecond: 5, pointsPerHour: 10 })
+  t.equal(config.policy[0]?.pointsPerHour, 1_000)
+  t.throws(() => parseConfig({ integrations: { 'jira-main': { ...jira, budget: { burst: 3 } } } }), { message: /a budget gives perSecond, pointsPerHour or both/ })
+  t.throws(() => parseConfig({ integrations: { 'jira-main': { ...jira, budget: { pointsPerHour: 0 } } } }), { message: /pointsPerHour/ })
+})

@@ -97,3 +97,16 @@ t.test('the script divides the budget max-min fairly among active callers, and b
   t.equal(answer[2], 1, 'an oversized hash is discarded unread')
   t.equal(await client.hlen(junk), 4, 'and only the caller\'s own fields are left')
 })
+
+t.test('a charge Redis refuses (wrong type under the key) is counted locally, not lost', { skip }, async (t) => {
+  const redis = await RedisServer.start(t)
+  const clock = new ManualClock()
+  const pod = sidecar(await linkTo(t, redis), clock)
+  const inspect = redis.client()
+  t.teardown(() => { inspect.disconnect() })
+  await inspect.set(keys.points('jira-main'), 'not a hash')
+  const admit = pointsAdmission(clock, pod.backend, { 'jira-main': jira(3_600) })
+  await spend(t, admit, 'greedy-job', 200)
+  await pod.points.settled()
+  t.ok(pod.local.pointsRoom({ integration: 'jira-main', pointsPerHour: 3_600 }, 'greedy-job') > 0, 'the local share holds the debt')
+})

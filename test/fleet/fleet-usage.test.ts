@@ -21,8 +21,10 @@ interface FleetView {
   series: Array<{
     caller: string
     last5m: { requests: number, p50Ms: number | null }
-    last1h: { requests: number, errors: number }
+    last1h: { requests: number, errors: number, points: number }
+    pointsByMinute: number[]
   }>
+  pools: Array<{ integration: string, policy: string }>
 }
 
 async function until (t: Test, what: string, check: () => boolean): Promise<void> {
@@ -70,6 +72,7 @@ t.test('fleet usage on a real redis-server', { skip: findRedisServer() === undef
     const clock = new ManualClock(Date.parse('2026-11-23T12:00:00Z'))
     const brokers = await sidecars(t, redis, clock, ['pod-a', 'pod-b'])
     const [a, b] = brokers as [Harness, Harness]
+    a.fake.betaRateLimitHeaders = true
     // The herd: 20 calls a minute on each of two sidecars, for ten minutes.
     for (let minute = 0; minute < 10; minute++) {
       await calls(a, 20)
@@ -82,6 +85,9 @@ t.test('fleet usage on a real redis-server', { skip: findRedisServer() === undef
     t.equal(view.complete, true)
     t.same(view.pods.map((pod) => [pod.pod, pod.last1h, pod.last5m]), [['pod-a', 200, 80], ['pod-b', 200, 80]], 'per pod, last hour and last 5 minutes')
     t.type(view.series[0]?.last5m.p50Ms, 'number', 'latency percentiles merged across pods')
+    t.equal(view.series[0]?.last1h.points, 400, 'points (1 per call of /myself) added up across pods')
+    t.same(view.series[0]?.pointsByMinute.slice(-11), [...new Array<number>(10).fill(40), 0], 'per minute, oldest first')
+    t.match(view.pools, [{ integration: 'jira-main', policy: 'global-app-quota', quota: 65_000, remaining: 11_000 }], 'the pool as last seen')
 
     const inspect = redis.client()
     t.teardown(() => { inspect.disconnect() })

@@ -7,6 +7,7 @@ import t from 'tap'
 import { LiveConfig } from '../../src/config/live-config.js'
 import type { IntegrationConfig, PolicyRuleConfig } from '../../src/config/schema.js'
 import { createAdmission } from '../../src/limits/admission.js'
+import type { Release } from '../../src/limits/limit-backend.js'
 import { LocalLimits } from '../../src/limits/local-limits.js'
 import { QuotaHold } from '../../src/limits/quota-hold.js'
 import { createLogger } from '../../src/logger.js'
@@ -73,4 +74,27 @@ t.test('regression: a narrowed budget applies at the reload (budgets were built 
   t.equal(calls(5), 0, 'an unchanged budget keeps its (spent) bucket')
   live.swap({ 'jira-main': { product: 'jira', credential: 'oauth', cloudId: JIRA } }, live.policyRules, () => new Date())
   t.equal(calls(30), 30, 'a budget removed by reload no longer limits')
+})
+
+t.test('a reload that changes an integration\'s budget.pointsPerHour applies at the next call', async (t) => {
+  const clock = new ManualClock()
+  const now = (): Date => new Date(clock.now())
+  const budget = (pointsPerHour: number): IntegrationConfig => ({ product: 'jira', credential: 'oauth', cloudId: JIRA, budget: { pointsPerHour } })
+  const live = new LiveConfig({ 'jira-main': budget(3_600) }, [other], now)
+  const admit = createAdmission({
+    quotaHold: new QuotaHold({ clock, logger: createLogger({ level: 'silent' }) }),
+    backend: new LocalLimits({ clock }),
+    queue: seatQueue(clock),
+    integrations: live.integrations
+  })
+  const once = (): Release => {
+    const decision = live.policy.decide('other-job', 'jira-main', 'GET', '/rest/api/3/search/jql')
+    if (!decision.allowed) throw new Error('policy refused')
+    return admit('other-job', 'jira-main', decision.rule) as Release
+  }
+  once()(500)
+  t.throws(once, { code: 'BROKER_ERR_CALLER_POINTS_LIMITED' }, '500 points of a 3,600/h share: in debt')
+  live.swap({ 'jira-main': budget(3_600_000) }, [other], now)
+  await clock.advance(1_000)
+  t.doesNotThrow(once, 'at 1,000 points a second after the reload, the debt is paid within the second')
 })

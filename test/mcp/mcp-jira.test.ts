@@ -7,6 +7,7 @@ import t from 'tap'
 import { request } from 'undici'
 import { CALLER_SECRET, CLIENT_SECRET, JIRA_CLOUD_ID, rawRequest } from '../helpers/broker-harness.js'
 import { callTool, connect, restCalls, startMcpHarness, textOf } from './mcp-harness.js'
+import { usageFigures } from '../../src/usage/tally-cell.js'
 
 const adf = (text: string): Record<string, unknown> => ({
   type: 'doc',
@@ -77,6 +78,8 @@ t.test('the Jira tools: REST calls, Markdown, paging, structuredContent; usage n
   t.match(page2.structuredContent, { issues: [{ key: 'OPS-1' }] })
   t.notOk('cursor' in (page2.structuredContent ?? {}), 'the last page has no cursor')
   t.same(restCalls(h), ['POST /rest/api/3/search/jql', 'POST /rest/api/3/search/jql'])
+  const searchPoints = [...h.broker.usage.tally.toolSeries()].find((series) => series.tool === 'jira_search_issues')
+  t.equal(searchPoints === undefined ? 0 : usageFigures(searchPoints.total).points, (1 + 2) + (1 + 1), 'a tool\'s two searches cost 1 + their issues each')
 
   h.fake.reset()
   const comment = await callTool(client, 'jira_add_comment', { issueKey: 'OPS-1', body: 'Looks **good** to me' })
