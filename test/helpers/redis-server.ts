@@ -6,6 +6,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { createServer } from 'node:net'
 import { Redis } from 'ioredis'
+import type { RedisUnderTest, RedisWhere, Topology } from './redis-topology.js'
 
 export function findRedisServer (): string | undefined {
   const bin = process.env.ATLASSIAN_BROKER_REDIS_BIN ?? 'redis-server'
@@ -24,7 +25,10 @@ export async function freePort (): Promise<number> {
   })
 }
 
-export class RedisServer {
+/** One redis-server per test. */
+export const singleNode: Topology = { name: 'single', fresh: async (t) => await RedisServer.start(t) }
+
+export class RedisServer implements RedisUnderTest {
   #child: ChildProcess | undefined
   readonly #extra: string[]
 
@@ -50,6 +54,19 @@ export class RedisServer {
 
   get url (): string {
     return `redis://127.0.0.1:${this.port}`
+  }
+
+  where (): RedisWhere {
+    return { url: this.url }
+  }
+
+  get running (): boolean {
+    return this.#child !== undefined && this.#child.exitCode === null
+  }
+
+  async keys (pattern: string): Promise<string[]> {
+    const client = this.client()
+    try { return await client.keys(pattern) } finally { client.disconnect() }
   }
 
   /** A plain client for the test's own inspection (closed by the caller). */
