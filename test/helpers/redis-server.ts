@@ -31,22 +31,25 @@ export const singleNode: Topology = { name: 'single', fresh: async (t) => await 
 export class RedisServer implements RedisUnderTest {
   #child: ChildProcess | undefined
   readonly #extra: string[]
+  readonly #sentinelConfig: string | undefined
 
   private constructor (
     readonly bin: string,
     readonly port: number,
-    extra: string[]
+    extra: string[],
+    sentinelConfig: string | undefined
   ) {
     this.#extra = extra
+    this.#sentinelConfig = sentinelConfig
   }
 
   static async start (
     t: { teardown: (fn: () => Promise<void> | void) => void },
-    options: { args?: string[] } = {}
+    options: { args?: string[], sentinelConfig?: string } = {}
   ): Promise<RedisServer> {
     const bin = findRedisServer()
     if (bin === undefined) throw new Error('redis-server not found')
-    const server = new RedisServer(bin, await freePort(), options.args ?? [])
+    const server = new RedisServer(bin, await freePort(), options.args ?? [], options.sentinelConfig)
     await server.#spawn()
     t.teardown(() => server.stop())
     return server
@@ -98,9 +101,14 @@ export class RedisServer implements RedisUnderTest {
   }
 
   async #spawn (): Promise<void> {
+    const listen = ['--port', String(this.port), '--bind', '127.0.0.1']
+    // A sentinel (`sentinelConfig`, a file it may rewrite) is the same binary with --sentinel.
+    const args = this.#sentinelConfig === undefined
+      ? [...listen, '--save', '', '--appendonly', 'no', ...this.#extra]
+      : [this.#sentinelConfig, '--sentinel', ...listen, ...this.#extra]
     const child = spawn(
       this.bin,
-      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...this.#extra],
+      args,
       { stdio: ['ignore', 'pipe', 'pipe'] }
     )
     this.#child = child
@@ -109,7 +117,7 @@ export class RedisServer implements RedisUnderTest {
       const timer = setTimeout(() => reject(new Error(`redis-server did not start: ${output.slice(-500)}`)), 10_000)
       child.stdout?.on('data', (chunk: Buffer) => {
         output += chunk.toString()
-        if (output.includes('Ready to accept connections')) {
+        if (/Ready to accept connections|Sentinel ID is/.test(output)) {
           clearTimeout(timer)
           resolve()
         }
