@@ -83,7 +83,8 @@ async function main (): Promise<number> {
   const only = values.only?.split(',').map((name) => name.trim())
   const unknown = only?.filter((name) => !SCENARIOS.some((scenario) => scenario.name === name)) ?? []
   if (unknown.length > 0) throw new Error(`unknown scenario ${unknown.join(', ')}; known: ${SCENARIOS.map((scenario) => scenario.name).join(', ')}`)
-  const selected = SCENARIOS.filter((scenario) => only === undefined ? scenario.optIn !== true : only.includes(scenario.name))
+  const selected = SCENARIOS.filter((scenario) =>
+    only === undefined ? scenario.optIn !== true : only.includes(scenario.name))
   const out = path.resolve(values.out ?? path.join(repoRoot(), 'bench/results/latest.json'))
   const previous = readReport(values.compare ?? out)
   const log = (line: string): void => { process.stderr.write(`${line}\n`) }

@@ -62,7 +62,9 @@ async function runFleet (pods: number, seconds: number): Promise<FleetFigures> {
     const tally = new UsageTally({ clock: systemClock })
     const usage = new FleetUsage({ link, keys, clock: systemClock, pod: `pod-${index}`, tally, rejections })
     const keyring = new FleetKeyring()
-    const tokens = new SharedTokens({ link, keys, clock: systemClock, keyring, rejections, lockMs: 5_000, onDropped: () => {} })
+    const tokens = new SharedTokens({
+      link, keys, clock: systemClock, keyring, rejections, lockMs: 5_000, onDropped: () => {}
+    })
     const limits = new FleetLimits({ link, clock: systemClock, rejections })
     return { link, tally, usage, tokens, limits, slots: new FleetSlots({ link, clock: systemClock }) }
   })
