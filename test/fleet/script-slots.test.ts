@@ -46,8 +46,9 @@ t.test('the keys of every multi-key call share one hash tag', async (t) => {
   for (const [site, list] of Object.entries(MULTI_KEY)) {
     t.equal(new Set(list.map(hashTag)).size, 1, `${site}: ${list.length} keys, one tag (${hashTag(list[0]!)})`)
   }
-  const integration = [keys.token('wiki', 4), keys.exchangeLock('wiki'), keys.quotaHold('wiki'), keys.budget('wiki')]
+  const integration = [keys.token('wiki', 4), keys.exchangeLock('wiki'), keys.quotaHold('wiki'), keys.budget('wiki'), keys.points('wiki')]
   t.equal(new Set(integration.map(hashTag)).size, 1, 'one integration\'s keys share one tag')
-  t.equal(hashTag(keys.ruleSlots('rule-1', 'caller {x}')), hashTag(keys.ruleLimit('rule-1', 'caller {x}')), 'a caller name with braces cannot split a rule\'s keys')
+  const rule = [keys.ruleLimit('rule-1', 'caller {x}'), keys.ruleSlots('rule-1', 'caller {x}'), keys.rulePoints('rule-1', 'caller {x}')]
+  t.equal(new Set(rule.map(hashTag)).size, 1, 'a rule × caller\'s keys share one tag, even with braces in the caller\'s name')
   t.not(hashTag(keys.budget('jira')), hashTag(keys.budget('wiki')), 'integrations spread over the cluster')
 })
