@@ -38,7 +38,9 @@ t.test('fleet mode on Redis Cluster', { skip }, async (t) => {
       await startHarness(t, { fake, config: { fleet: { ...fleet, podName: 'acl-b' } } })
     ]
     for (const h of brokers) {
-      for (let tries = 0; tries < 250 && h.broker.fleet?.link.connected !== true; tries++) await new Promise((resolve) => setTimeout(resolve, 20))
+      for (let tries = 0; tries < 250 && h.broker.fleet?.link.connected !== true; tries++) {
+        await new Promise((resolve) => setTimeout(resolve, 20))
+      }
     }
     t.same(brokers.map((h) => h.broker.fleet?.link.connected), [true, true], 'both connect as the ACL user (CLUSTER SLOTS allowed)')
     for (const h of brokers) {
