@@ -3,7 +3,8 @@
  * scenarios, prints a table and writes bench/results/latest.json.
  *
  *   --quick          a few seconds in all (tiny durations and sizes): CI's smoke run
- *   --only a,b       only these scenarios (throughput, latency, herd, streaming, memory, scale, fleet, footprint)
+ *   --only a,b       only these scenarios (throughput, latency, herd, streaming, memory, scale, fleet, footprint;
+ *                    fleet100, 100 simulated sidecars on one Redis, runs only when named here)
  *   --duration S     seconds per measured run (saturation, fixed rate, scale)
  *   --rounds N       alternating broker/baseline rounds per scenario (median reported)
  *   --rate R         requests per second of the latency scenario (default 2,000; 500 with --quick)
@@ -26,6 +27,7 @@ import { spawnBroker } from './broker-process.js'
 import { benchModule, canPin, ChildServer, pinSelf } from './processes.js'
 import { describeMachine, formatNotes, formatTable, readReport, writeReport, type BenchReport } from './report.js'
 import { fleet } from './scenarios/fleet.js'
+import { fleet100 } from './scenarios/fleet100.js'
 import { footprint } from './scenarios/footprint.js'
 import { herd } from './scenarios/herd.js'
 import { latency } from './scenarios/latency.js'
@@ -36,7 +38,7 @@ import { streaming } from './scenarios/streaming.js'
 import { throughput } from './scenarios/throughput.js'
 import type { UpstreamStats } from './upstream.js'
 
-const SCENARIOS: Scenario[] = [throughput, latency, herd, streaming, memory, scale, fleet, footprint]
+const SCENARIOS: Scenario[] = [throughput, latency, herd, streaming, memory, scale, fleet, footprint, fleet100]
 
 /** The repository root: bench/ under tsx, dist/bench/ when built. */
 function repoRoot (): string {
@@ -81,7 +83,8 @@ async function main (): Promise<number> {
   const only = values.only?.split(',').map((name) => name.trim())
   const unknown = only?.filter((name) => !SCENARIOS.some((scenario) => scenario.name === name)) ?? []
   if (unknown.length > 0) throw new Error(`unknown scenario ${unknown.join(', ')}; known: ${SCENARIOS.map((scenario) => scenario.name).join(', ')}`)
-  const selected = SCENARIOS.filter((scenario) => only === undefined || only.includes(scenario.name))
+  const selected = SCENARIOS.filter((scenario) =>
+    only === undefined ? scenario.optIn !== true : only.includes(scenario.name))
   const out = path.resolve(values.out ?? path.join(repoRoot(), 'bench/results/latest.json'))
   const previous = readReport(values.compare ?? out)
   const log = (line: string): void => { process.stderr.write(`${line}\n`) }

@@ -113,6 +113,8 @@ export interface ScenarioResult {
 export interface Scenario {
   name: string
   title: string
+  /** Runs only when named in --only (too long or too heavy for the default run). */
+  optIn?: boolean
   run: (context: BenchContext) => Promise<Omit<ScenarioResult, 'name' | 'title'>>
 }
 

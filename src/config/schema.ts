@@ -79,10 +79,16 @@ const secretsSchema = z.strictObject({
   vault: vaultSchema.optional()
 }).refine((secrets) => secrets.store !== 'vault' || secrets.vault !== undefined, { message: 'store: vault needs a vault section', path: ['vault'] })
 
+const redisUrl = z.string().regex(/^rediss?:\/\/[^\s]+$/, 'a redis:// or rediss:// (TLS) URL')
+const hostPort = z.string().regex(/^[^\s:/]+:\d{1,5}$/, 'host:port')
+
 /** Fleet mode (src/fleet/): sidecars share tokens, quota holds, limits and usage through Redis. Off when absent. */
 const fleetSchema = z.strictObject({
   redis: z.strictObject({
-    url: z.string().regex(/^rediss?:\/\/[^\s]+$/, 'a redis:// or rediss:// (TLS) URL'),
+    /** Exactly one of: one Redis; Redis Cluster seed nodes (the client learns the rest); Redis Sentinel. */
+    url: redisUrl.optional(),
+    cluster: z.strictObject({ nodes: z.array(redisUrl).min(1).max(32) }).optional(),
+    sentinel: z.strictObject({ nodes: z.array(hostPort).min(1).max(32), masterName: z.string().min(1) }).optional(),
     username: z.string().min(1).optional(),
     password: z.string().min(1).optional(),
     /** A mounted Secret holding the ACL password (read at start). */
@@ -93,7 +99,8 @@ const fleetSchema = z.strictObject({
     /** A command slower than this counts as a Redis failure: the sidecar answers from local state instead. */
     commandTimeoutMs: positiveInt.max(10_000).default(250),
     connectTimeoutMs: positiveInt.default(2_000)
-  }).refine((redis) => redis.password === undefined || redis.passwordFile === undefined, 'give password or passwordFile, not both'),
+  }).refine((redis) => redis.password === undefined || redis.passwordFile === undefined, 'give password or passwordFile, not both')
+    .refine((redis) => [redis.url, redis.cluster, redis.sentinel].filter((where) => where !== undefined).length === 1, 'give exactly one of url, cluster (seed nodes) and sentinel'),
   /** This sidecar's name in fleet usage (default: $HOSTNAME, the pod name on Kubernetes, and the process id). */
   podName: z.string().regex(/^[a-z0-9._:-]{1,128}$/i).optional()
 })

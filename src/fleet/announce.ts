@@ -4,11 +4,10 @@
  * connection, built by the same options builder as the sidecars' (redis-options.ts: ACL user, password, TLS with a
  * private CA); if Redis cannot be reached the rotation still stands and the sidecars find it by revalidation.
  */
-import { Redis } from 'ioredis'
 import type { FleetConfig } from '../config/schema.js'
 import { encodeEvent } from './fleet-events.js'
 import { FleetKeys } from './keys.js'
-import { describeRedisFailure, redisOptions } from './redis-options.js'
+import { createRedisClient, describeRedisFailure, type RedisClient } from './redis-options.js'
 
 /**
  * True when the fleet was told. False when not; `onFailure` then hears why (TLS, authentication, refused, ...) in
@@ -20,14 +19,14 @@ export async function announceCredentialChange (
   origin: string,
   onFailure?: (cause: string) => void
 ): Promise<boolean> {
-  let redis: Redis | undefined
+  let redis: RedisClient | undefined
   // ioredis reports the connection's own failure (a TLS verdict, ECONNREFUSED) as an event; connect() then rejects
   // with only "Connection is closed", so the first event is the cause worth naming.
   let failure: unknown
   try {
     const config = fleet.redis
     const keys = new FleetKeys(config.keyPrefix)
-    redis = new Redis(config.url, redisOptions(config, 'once'))
+    redis = createRedisClient(config, 'once')
     redis.on('error', (error: unknown) => { failure ??= error })
     await redis.connect()
     if (change.oldVersion !== undefined) await redis.del(keys.token(change.integration, change.oldVersion))

@@ -5,20 +5,19 @@
  * skip Redis at once (no timeout paid per request) until a background PING succeeds again. Each transition is logged
  * once. A second connection carries pub/sub (a subscribed connection cannot run other commands).
  */
-import { Redis } from 'ioredis'
 import type { Logger } from 'pino'
 import { systemClock, type Clock, type TimerHandle } from '../clock.js'
 import type { FleetConfig } from '../config/schema.js'
 import { errorCode } from '../errors.js'
-import { commandTimeoutBackstopMs, redisOptions } from './redis-options.js'
+import { commandTimeoutBackstopMs, createRedisClient, type RedisClient } from './redis-options.js'
 
 export type LinkListener = () => void
 
 const PROBE_MS = 1_000
 
 export class RedisLink {
-  readonly command: Redis
-  readonly #subscriber: Redis
+  readonly command: RedisClient
+  readonly #subscriber: RedisClient
   readonly #logger: Logger
   readonly #timeoutMs: number
   readonly #clock: Clock
@@ -39,15 +38,11 @@ export class RedisLink {
     this.#logger = logger
     this.#clock = clock
     this.#timeoutMs = config.commandTimeoutMs
-    const options = redisOptions(config, 'link')
     // ioredis's own timeout is only a backstop: run() applies the configured one, discounting event-loop lag.
-    this.command = new Redis(config.url, {
-      ...options,
-      enableOfflineQueue: false,
-      commandTimeout: commandTimeoutBackstopMs(config)
-    })
-    // The subscriber queues its SUBSCRIBE until connected and re-subscribes by itself after a reconnect.
-    this.#subscriber = new Redis(config.url, { ...options, enableOfflineQueue: true, autoResubscribe: true })
+    this.command = createRedisClient(config, 'link', { enableOfflineQueue: false, commandTimeout: commandTimeoutBackstopMs(config) })
+    // The subscriber queues its SUBSCRIBE until connected and re-subscribes by itself after a reconnect (on a
+    // cluster: on another node when its node fails; PUBLISH reaches every node, see docs/operations.md).
+    this.#subscriber = createRedisClient(config, 'link', { enableOfflineQueue: true, autoResubscribe: true })
     for (const client of [this.command, this.#subscriber]) {
       // ioredis errors carry no password; the message is still kept out of logs (it may name the host only).
       client.on('error', (error: Error & { code?: string }) => { this.#down(error.code ?? error.name) })
@@ -83,7 +78,7 @@ export class RedisLink {
   }
 
   /** The command's result, or undefined when Redis is down, slow or answered an error. Never throws. */
-  async run<T> (command: (redis: Redis) => Promise<T>): Promise<T | undefined> {
+  async run<T> (command: (redis: RedisClient) => Promise<T>): Promise<T | undefined> {
     if (!this.#up || this.#closed) return undefined
     try {
       return await withDeadline(command(this.command), this.#timeoutMs)

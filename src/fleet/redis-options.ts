@@ -1,14 +1,17 @@
 /**
- * The one place Redis connection options are built, for the sidecar's long-lived link (redis-link.ts) and the CLI's
- * one-shot announcement (announce.ts): the same URL, ACL user, password (or passwordFile) and TLS settings (a private
- * CA's `caFile`, `serverName`) reach Redis either way. Also the one description of why a connection failed, in words
- * safe to print: never the password, never a token.
+ * The one place Redis clients are built, for the sidecar's long-lived link (redis-link.ts) and the CLI's one-shot
+ * announcement (announce.ts): one Redis (`url`), Redis Cluster (`cluster.nodes`, ioredis's Cluster) or Redis Sentinel
+ * (`sentinel`, the primary found and followed through the sentinels), each with the same ACL user, password (or
+ * passwordFile) and TLS settings (a private CA's `caFile`, `serverName`). Also the one description of why a
+ * connection failed, in words safe to print: never the password, never a token.
  */
 import { readFileSync } from 'node:fs'
-import type { RedisOptions } from 'ioredis'
+import { Cluster, Redis, type RedisOptions } from 'ioredis'
 import type { FleetConfig } from '../config/schema.js'
 
 export type RedisConfig = FleetConfig['redis']
+/** What the fleet's code talks to: the commands are the same on one Redis and on a cluster. */
+export type RedisClient = Redis | Cluster
 
 const MAX_RECONNECT_DELAY_MS = 2_000
 
@@ -18,7 +21,7 @@ const MAX_RECONNECT_DELAY_MS = 2_000
  * dropped), so no caller can connect without it.
  */
 export function redisOptions (config: RedisConfig, use: 'link' | 'once'): RedisOptions {
-  const tls = config.url.startsWith('rediss://') || config.tls !== undefined
+  const tls = usesTls(config)
     ? {
         ...(config.tls?.caFile === undefined ? {} : { ca: readFileSync(config.tls.caFile) }),
         ...(config.tls?.serverName === undefined ? {} : { servername: config.tls.serverName })
@@ -29,7 +32,7 @@ export function redisOptions (config: RedisConfig, use: 'link' | 'once'): RedisO
     connectTimeout: config.connectTimeoutMs,
     enableReadyCheck: true,
     ...(use === 'link'
-      ? { maxRetriesPerRequest: 1, retryStrategy: (times: number) => Math.min(100 * times, MAX_RECONNECT_DELAY_MS) }
+      ? { maxRetriesPerRequest: 1, retryStrategy: reconnectDelay }
       : {
           maxRetriesPerRequest: 0,
           retryStrategy: () => null,
@@ -41,6 +44,52 @@ export function redisOptions (config: RedisConfig, use: 'link' | 'once'): RedisO
       : config.password === undefined ? {} : { password: config.password }),
     ...(tls === undefined ? {} : { tls })
   }
+}
+
+/**
+ * A client for the configured topology; `overrides` are the caller's own (offline queue, timeouts). A cluster
+ * client follows MOVED answers and failovers by itself; a sentinel client asks the sentinels for the primary on
+ * every (re)connection and also listens for their +switch-master.
+ */
+export function createRedisClient (config: RedisConfig, use: 'link' | 'once', overrides: RedisOptions = {}): RedisClient {
+  const options = { ...redisOptions(config, use), ...overrides }
+  if (config.cluster !== undefined) {
+    const { retryStrategy, enableOfflineQueue, lazyConnect, enableReadyCheck, ...redisOptions } = options
+    return new Cluster(config.cluster.nodes.map(hostAndPort), {
+      lazyConnect,
+      enableReadyCheck,
+      ...(enableOfflineQueue === undefined ? {} : { enableOfflineQueue }),
+      clusterRetryStrategy: retryStrategy,
+      redisOptions,
+      // Managed clusters behind TLS certificates name hosts; resolving them to addresses would fail the check.
+      ...(redisOptions.tls === undefined ? {} : { dnsLookup: (address, callback) => { callback(null, address) } })
+    })
+  }
+  if (config.sentinel !== undefined) {
+    return new Redis({
+      ...options,
+      sentinels: config.sentinel.nodes.map(hostAndPort),
+      name: config.sentinel.masterName,
+      failoverDetector: use === 'link',
+      ...(options.tls === undefined ? {} : { enableTLSForSentinelMode: true, sentinelTLS: options.tls }),
+      ...(use === 'link' ? { sentinelRetryStrategy: reconnectDelay } : { sentinelRetryStrategy: () => null })
+    })
+  }
+  return new Redis(config.url ?? '', options)
+}
+
+function usesTls (config: RedisConfig): boolean {
+  return config.tls !== undefined || config.url?.startsWith('rediss://') === true ||
+    config.cluster?.nodes.some((node) => node.startsWith('rediss://')) === true
+}
+
+function reconnectDelay (times: number): number {
+  return Math.min(100 * times, MAX_RECONNECT_DELAY_MS)
+}
+
+function hostAndPort (address: string): { host: string, port: number } {
+  const url = new URL(address.includes('://') ? address : `redis://${address}`)
+  return { host: url.hostname.replace(/^\[|\]$/g, ''), port: url.port === '' ? 6379 : Number(url.port) }
 }
 
 /** ioredis's own command timeout, a backstop only: the link applies `commandTimeoutMs` itself, discounting
@@ -68,8 +117,8 @@ export function describeRedisFailure (error: unknown): string {
   switch (code) {
     case 'ENOENT': case 'EACCES':
       return `a file named in fleet.redis (tls.caFile or passwordFile) could not be read (${code})`
-    case 'ECONNREFUSED': return 'connection refused (ECONNREFUSED): is Redis listening at fleet.redis.url?'
-    case 'ENOTFOUND': case 'EAI_AGAIN': return `unknown host (${code}): check the host in fleet.redis.url`
+    case 'ECONNREFUSED': return 'connection refused (ECONNREFUSED): is Redis listening at the address in fleet.redis?'
+    case 'ENOTFOUND': case 'EAI_AGAIN': return `unknown host (${code}): check the hosts in fleet.redis`
     case 'ETIMEDOUT': return 'timed out (ETIMEDOUT): Redis did not answer within fleet.redis.connectTimeoutMs'
     case 'ECONNRESET': case 'EPIPE':
       return `connection reset (${code}): a TLS port spoken to without TLS, or the other way round? (rediss:// for TLS)`

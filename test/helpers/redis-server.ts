@@ -6,6 +6,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { createServer } from 'node:net'
 import { Redis } from 'ioredis'
+import type { RedisUnderTest, RedisWhere, Topology } from './redis-topology.js'
 
 export function findRedisServer (): string | undefined {
   const bin = process.env.ATLASSIAN_BROKER_REDIS_BIN ?? 'redis-server'
@@ -24,25 +25,31 @@ export async function freePort (): Promise<number> {
   })
 }
 
-export class RedisServer {
+/** One redis-server per test. */
+export const singleNode: Topology = { name: 'single', fresh: async (t) => await RedisServer.start(t) }
+
+export class RedisServer implements RedisUnderTest {
   #child: ChildProcess | undefined
   readonly #extra: string[]
+  readonly #sentinelConfig: string | undefined
 
   private constructor (
     readonly bin: string,
     readonly port: number,
-    extra: string[]
+    extra: string[],
+    sentinelConfig: string | undefined
   ) {
     this.#extra = extra
+    this.#sentinelConfig = sentinelConfig
   }
 
   static async start (
     t: { teardown: (fn: () => Promise<void> | void) => void },
-    options: { args?: string[] } = {}
+    options: { args?: string[], sentinelConfig?: string } = {}
   ): Promise<RedisServer> {
     const bin = findRedisServer()
     if (bin === undefined) throw new Error('redis-server not found')
-    const server = new RedisServer(bin, await freePort(), options.args ?? [])
+    const server = new RedisServer(bin, await freePort(), options.args ?? [], options.sentinelConfig)
     await server.#spawn()
     t.teardown(() => server.stop())
     return server
@@ -50,6 +57,19 @@ export class RedisServer {
 
   get url (): string {
     return `redis://127.0.0.1:${this.port}`
+  }
+
+  where (): RedisWhere {
+    return { url: this.url }
+  }
+
+  get running (): boolean {
+    return this.#child !== undefined && this.#child.exitCode === null
+  }
+
+  async keys (pattern: string): Promise<string[]> {
+    const client = this.client()
+    try { return await client.keys(pattern) } finally { client.disconnect() }
   }
 
   /** A plain client for the test's own inspection (closed by the caller). */
@@ -81,9 +101,14 @@ export class RedisServer {
   }
 
   async #spawn (): Promise<void> {
+    const listen = ['--port', String(this.port), '--bind', '127.0.0.1']
+    // A sentinel (`sentinelConfig`, a file it may rewrite) is the same binary with --sentinel.
+    const args = this.#sentinelConfig === undefined
+      ? [...listen, '--save', '', '--appendonly', 'no', ...this.#extra]
+      : [this.#sentinelConfig, '--sentinel', ...listen, ...this.#extra]
     const child = spawn(
       this.bin,
-      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...this.#extra],
+      args,
       { stdio: ['ignore', 'pipe', 'pipe'] }
     )
     this.#child = child
@@ -92,7 +117,7 @@ export class RedisServer {
       const timer = setTimeout(() => reject(new Error(`redis-server did not start: ${output.slice(-500)}`)), 10_000)
       child.stdout?.on('data', (chunk: Buffer) => {
         output += chunk.toString()
-        if (output.includes('Ready to accept connections')) {
+        if (/Ready to accept connections|Sentinel ID is/.test(output)) {
           clearTimeout(timer)
           resolve()
         }

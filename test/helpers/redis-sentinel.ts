@@ -1,0 +1,92 @@
+/**
+ * A primary, its replica and three sentinels (Debian's `redis-server --sentinel`; the `redis-sentinel` package is
+ * not needed), quorum two, a primary declared down after one second. `killPrimary()` kills it and waits until the
+ * sentinels name the promoted replica.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Redis } from 'ioredis'
+import { RedisServer } from './redis-server.js'
+import type { RedisUnderTest, RedisWhere, Topology } from './redis-topology.js'
+
+const MASTER = 'fleet-primary'
+type Teardown = { teardown: (fn: () => Promise<void> | void) => void }
+
+export class RedisSentinel implements RedisUnderTest {
+  private constructor (
+    readonly primary: RedisServer,
+    readonly replica: RedisServer,
+    readonly sentinels: RedisServer[]
+  ) {}
+
+  static async start (t: Teardown): Promise<RedisSentinel> {
+    const dir = mkdtempSync(join(tmpdir(), 'redis-sentinel-'))
+    t.teardown(() => { rmSync(dir, { recursive: true, force: true }) })
+    const primary = await RedisServer.start(t)
+    const replica = await RedisServer.start(t, { args: ['--replicaof', '127.0.0.1', String(primary.port)] })
+    const sentinels: RedisServer[] = []
+    for (let index = 0; index < 3; index++) {
+      const config = join(dir, `sentinel-${index}.conf`)
+      writeFileSync(config, [
+        `sentinel monitor ${MASTER} 127.0.0.1 ${primary.port} 2`,
+        `sentinel down-after-milliseconds ${MASTER} 1000`,
+        `sentinel failover-timeout ${MASTER} 5000`,
+        ''
+      ].join('\n'))
+      sentinels.push(await RedisServer.start(t, { sentinelConfig: config }))
+    }
+    const setup = new RedisSentinel(primary, replica, sentinels)
+    // The replica in sync and known to every sentinel, or a failover would have nothing to promote.
+    await setup.#until(async (sentinel) => {
+      const replicas = await sentinel.call('SENTINEL', 'REPLICAS', MASTER) as string[][]
+      return replicas.some((fields) => fields.join(' ').includes(`${replica.port}`) && !fields.join(' ').includes('s_down'))
+    })
+    return setup
+  }
+
+  /** As a topology: a fresh primary, replica and sentinels for each test. */
+  static topology (): Topology {
+    return { name: 'sentinel', fresh: async (t) => await RedisSentinel.start(t) }
+  }
+
+  where (): RedisWhere {
+    return { sentinel: { nodes: this.sentinels.map((sentinel) => `127.0.0.1:${sentinel.port}`), masterName: MASTER } }
+  }
+
+  client (): Redis {
+    const client = new Redis({ sentinels: this.sentinels.map((sentinel) => ({ host: '127.0.0.1', port: sentinel.port })), name: MASTER })
+    client.on('error', () => {})
+    return client
+  }
+
+  async keys (pattern: string): Promise<string[]> {
+    const client = this.client()
+    try { return await client.keys(pattern) } finally { client.disconnect() }
+  }
+
+  /** Kills the primary (SIGKILL) and waits until every sentinel names the replica as the primary. */
+  async killPrimary (): Promise<void> {
+    await this.primary.stop()
+    await this.#until(async (sentinel) => {
+      const address = await sentinel.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', MASTER) as [string, string] | null
+      return address?.[1] === String(this.replica.port)
+    })
+  }
+
+  async #until (check: (sentinel: Redis) => Promise<boolean>): Promise<void> {
+    const deadline = Date.now() + 30_000
+    while (Date.now() < deadline) {
+      const probes = this.sentinels.map((sentinel) => new Redis(sentinel.port, '127.0.0.1', { maxRetriesPerRequest: 0 }))
+      try {
+        if ((await Promise.all(probes.map(check))).every(Boolean)) return
+      } catch {
+        // A sentinel still starting: ask again.
+      } finally {
+        for (const probe of probes) probe.disconnect()
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+    throw new Error('the sentinels did not settle within 30 s')
+  }
+}
