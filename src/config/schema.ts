@@ -78,6 +78,9 @@ const policyRuleSchema = z.strictObject({
   paths: z.array(z.string().startsWith('/', 'path globs start with "/"')).min(1),
   rateLimit: rateLimitSchema.optional(),
   maxConcurrent: positiveInt.optional(),
+  /** Atlassian points (docs/points.md) each matching caller may spend per hour on this rule (fleet-wide in fleet
+   * mode). */
+  pointsPerHour: positiveInt.optional(),
   /** `fleet`: maxConcurrent counts calls in flight on every sidecar of the fleet (needs `fleet`); `pod` (default): per
    * process. */
   maxConcurrentScope: z.enum(['pod', 'fleet']).optional()
@@ -89,8 +92,15 @@ const integrationSchema = z.strictObject({
   /** `acme.atlassian.net`: the broker looks the cloudId up (src/atlassian/); with `cloudId` too, the two must agree. */
   site: z.string().optional(),
   credential: z.enum(['oauth', 'api-token']).default('oauth'),
-  /** The integration's own rate, shared max-min fairly among its active callers (fleet-wide in fleet mode). */
-  budget: z.strictObject({ perSecond: z.number().positive(), burst: positiveInt.optional() }).optional()
+  /** The integration's own rate and/or Atlassian points per hour (docs/points.md), shared max-min fairly among its
+   * active callers (fleet-wide in fleet mode). */
+  budget: z.strictObject({
+    perSecond: z.number().positive().optional(),
+    burst: positiveInt.optional(),
+    pointsPerHour: positiveInt.optional()
+  })
+    .refine((budget) => budget.perSecond !== undefined || budget.pointsPerHour !== undefined, 'a budget gives perSecond, pointsPerHour or both')
+    .optional()
 }).refine((integration) => integration.cloudId !== undefined || integration.site !== undefined, 'give site (e.g. acme.atlassian.net) or cloudId')
 
 const vaultAuthSchema = z.discriminatedUnion('method', [

@@ -7,6 +7,7 @@
  */
 import type { Clock } from '../clock.js'
 import { NO_RATE_LIMIT, type RateLimitEntry, type RateLimitState, type UpstreamRateLimit } from '../atlassian/rate-limit-headers.js'
+import { PointPools } from './point-pools.js'
 
 export interface HeadroomEntry {
   integration: string
@@ -71,6 +72,8 @@ export class UpstreamHeadroom {
   readonly #known: (integration: string) => boolean
   readonly #latest = new Map<string, HeadroomEntry>()
   readonly #hour = new Map<string, Array<Sample | undefined>>()
+  /** The points pools per integration × policy name, with the estimate reconciled against them. */
+  readonly pools = new PointPools()
 
   /** `integrations`: the configured names, or a live check (so integrations added by a reload are kept too). */
   constructor (options: { clock: Clock, integrations: Iterable<string> | ((integration: string) => boolean) }) {
@@ -89,10 +92,11 @@ export class UpstreamHeadroom {
     // Most answers carry no rate-limit headers: they leave before the integration lookup.
     if (rateLimit === NO_RATE_LIMIT && statusCode !== 429) return
     if (!this.#known(integration)) return
+    const now = this.#clock.now()
+    this.pools.observe(integration, rateLimit, now)
     const { enforced, beta } = rateLimit
     const withRetry = statusCode === 429 && enforced.retryAfterMs !== undefined
     if (!hasAny(enforced) && !hasAny(beta) && !withRetry) return
-    const now = this.#clock.now()
     const policy = beta.policies[0]
     const limit = beta.limits.find((entry) => entry.name === policy?.name) ?? beta.limits[0]
     const entry: HeadroomEntry = {

@@ -11,6 +11,7 @@ import type { UsageTally } from './tally.js'
 import { compareLabels, usageFigures } from './tally-cell.js'
 import { outcomeView, type OutcomeSelection, type OutcomeView } from './tally-views.js'
 import type { HeadroomEntry, UpstreamHeadroom } from '../limits/quota-state.js'
+import type { PoolRow } from '../limits/point-pools.js'
 import { integrationStates, type StateSources } from '../credentials/integration-state.js'
 import type { ExpiryState, ExpiryThresholds } from '../credentials/expiry-rule.js'
 import type { QueueRow } from '../limits/seat-queue.js'
@@ -67,6 +68,8 @@ export interface HeadroomRow {
   /** The quota hold's end, ISO 8601, while one is active. */
   heldUntil: string | null
   latest: HeadroomEntry | null
+  /** Atlassian's points pools of this integration as last seen, per policy name (src/limits/point-pools.ts). */
+  pools: PoolRow[]
 }
 
 export interface OpsSnapshot extends OutcomeView, OpsHour {
@@ -106,6 +109,7 @@ export async function opsSnapshot (sources: OpsSources, selection: OutcomeSelect
   const latest = new Map(sources.headroom.entries().map((entry) => [entry.integration, entry]))
   const queues = sources.queues()
   const config = sources.config()
+  const pools = sources.headroom.pools.rows()
   return {
     generatedAt: new Date(now).toISOString(),
     fleet: sources.fleet,
@@ -141,7 +145,8 @@ export async function opsSnapshot (sources: OpsSources, selection: OutcomeSelect
       return {
         integration,
         heldUntil: held === undefined ? null : new Date(held).toISOString(),
-        latest: latest.get(integration) ?? null
+        latest: latest.get(integration) ?? null,
+        pools: pools.filter((pool) => pool.integration === integration)
       }
     }),
     tools: [...sources.tally.toolSeries()]

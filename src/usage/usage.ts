@@ -73,6 +73,7 @@ export class Usage implements UsageSink {
     this.metrics?.record(call, caller, integration)
     this.tally.record(caller, integration, call)
     this.failures.record(caller, integration, call)
+    if (call.integration !== undefined) this.headroom.pools.charge(call.integration, call.points)
     this.audit?.record(call)
   }
 

@@ -34,7 +34,7 @@ t.test('the ops view\'s hour: who, what fails, how close to the limits, which co
   const sync = ops.callerHours.find((entry) => entry.caller === 'sync-job')
   t.equal(sync?.errorRate, 0.5)
   t.equal(sync?.outcomes.callerLimited, 1, 'its refusals by its own limit')
-  t.same(sync?.limits, [{ integration: 'jira-main', perSecond: 0.001, burst: 2, rateLimitScope: 'pod', maxConcurrent: null }], 'its rule\'s limits beside its usage')
+  t.same(sync?.limits, [{ integration: 'jira-main', perSecond: 0.001, burst: 2, rateLimitScope: 'pod', maxConcurrent: null, pointsPerHour: null }], 'its rule\'s limits beside its usage')
   t.same(ops.callerHours.find((entry) => entry.caller === 'report-job')?.limits, [], 'no limit but the default')
   t.equal(ops.defaultMaxConcurrent, 32)
   t.match(sync, { waiting: 0, seatsInUse: 0 })

@@ -44,8 +44,8 @@ t.test('limits by glob, budgets, exchanges, queues and the selection', async (t)
   const sync = hour.callerHours.find((entry) => entry.caller === 'sync-job')
   t.match(sync, { requests: 2, errors: 1, errorRate: 0.5, waiting: 3, seatsInUse: 2 })
   t.same(sync?.limits, [
-    { integration: '*', perSecond: 5, burst: 10, rateLimitScope: 'fleet', maxConcurrent: null },
-    { integration: 'jira-main', perSecond: null, burst: null, rateLimitScope: null, maxConcurrent: 2 }
+    { integration: '*', perSecond: 5, burst: 10, rateLimitScope: 'fleet', maxConcurrent: null, pointsPerHour: null },
+    { integration: 'jira-main', perSecond: null, burst: null, rateLimitScope: null, maxConcurrent: 2, pointsPerHour: null }
   ], 'the glob rule and its own, not another caller\'s')
   const jira = hour.integrationHours.find((entry) => entry.integration === 'jira-main')
   t.match(jira, { requests: 2, errors: 1, budget: { perSecond: 10, burst: null }, exchanges: { ok: 1, rejected: 1 } })
