@@ -69,6 +69,11 @@ t.test('the ops view\'s hour: who, what fails, how close to the limits, which co
   t.ok((jira?.exchanges.ok ?? 0) >= 1, 'the token exchanges of the hour')
   t.equal(ops.exchangeMinutes.filter((entry) => entry.integration === 'jira-main' && entry.outcome === 'ok').reduce((sum, entry) => sum + entry.count, 0), jira?.exchanges.ok, 'per minute adds up to the hour')
 
+  // Points: one tally, so callers and integrations add up to the same hour.
+  const callerPoints = ops.callerHours.reduce((sum, entry) => sum + entry.points, 0)
+  t.ok(callerPoints > 0, 'the calls cost points')
+  t.equal(ops.integrationHours.reduce((sum, entry) => sum + entry.points, 0), callerPoints, 'per integration as per caller')
+
   // The selection applies to the hour too.
   const selected = await get('?caller=sync-job&integration=jira-main')
   t.same(selected.callerHours.map((entry) => entry.caller), ['sync-job'])

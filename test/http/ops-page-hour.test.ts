@@ -57,6 +57,11 @@ t.test('the ops page at 800 px: who, what fails, the hour against the limits, cr
     t.same(shown, [sent?.requests, sent?.errors, (sent?.errorRate ?? 0) * 100, sent?.outcomes.callerLimited, sent?.waiting], `${row.data.caller}: figures as sent`)
   }
   t.equal(top.find((row) => row.data.caller === 'sync-job')?.cells.limits, 'jira-main: 0.001/s burst 2 (pod), 32 at once', 'its rule\'s limits')
+  const byPoints = (await rowsOf(page, 'top-points-body')).map((row) => [row.data.caller, figure(row.cells.points)])
+  const pointsSent = ops.callerHours.filter((entry) => entry.points > 0)
+    .sort((a, b) => b.points - a.points || b.requests - a.requests)
+  t.ok(pointsSent.length > 0, 'the calls cost points')
+  t.same(byPoints, pointsSent.map((entry) => [entry.caller, entry.points]), 'by points, most first, as sent')
   const byErrors = (await rowsOf(page, 'top-errors-body')).map((row) => [row.data.caller, figure(row.cells.errors)])
   t.ok(ops.integrationHours.every((entry) => (entry.exchanges.ok ?? 0) > 0), 'each integration exchanged a token')
   t.same(byErrors, [['report-job', 6], ['sync-job', 1], ['unauthenticated', 1]], 'by errors, most first')
@@ -67,6 +72,10 @@ t.test('the ops page at 800 px: who, what fails, the hour against the limits, cr
     t.same(['requests', 'errors', 'p50Ms', 'p95Ms', 'p99Ms'].map((field) => figure(row.cells[field])),
       [sent?.requests, sent?.errors, sent?.p50Ms, sent?.p95Ms, sent?.p99Ms], `${row.data.integration}: calls, errors, p50/p95/p99 as sent`)
     t.equal(figure(row.cells.errorRate), (sent?.errorRate ?? 0) * 100, 'its error rate')
+    t.equal(figure(row.cells.points), sent?.points, 'its points')
+    const chart = `#remaining-charts figure[data-integration="${row.data.integration}"]`
+    const used = await page.locator(`${chart} span[data-field="points"]`).textContent()
+    t.equal(figure(used ?? undefined), sent?.points, 'the points used against its pools')
     const exchanges = Object.values(sent?.exchanges ?? {}).reduce((a, b) => a + b, 0)
     t.equal(figure(row.cells.exchanges), exchanges, 'its token exchanges')
     t.equal(figure(row.cells.exchangesFailed), exchanges - (sent?.exchanges.ok ?? 0), 'those that failed')
