@@ -97,7 +97,7 @@ function limitsOf (caller: string, rules: readonly CompiledRule[]): CallerLimit[
   const named = (rule: CompiledRule): boolean =>
     rule.caller === caller || (isGlob(rule.caller) && globToRegExp(rule.caller).test(caller))
   return rules.filter(named)
-    .filter((rule) => rule.rateLimit !== undefined || rule.maxConcurrent !== undefined || rule.pointsPerHour !== undefined)
+    .filter((rule) => [rule.rateLimit, rule.maxConcurrent, rule.pointsPerHour].some((limit) => limit !== undefined))
     .map((rule) => ({
       integration: rule.integration,
       perSecond: rule.rateLimit?.perSecond ?? null,
@@ -168,7 +168,11 @@ export function opsHour (sources: HourSources, selection: OutcomeSelection, queu
       points: pointsIn(cell),
       budget: budget === undefined
         ? null
-        : { perSecond: budget.perSecond ?? null, burst: budget.burst ?? null, pointsPerHour: budget.pointsPerHour ?? null },
+        : {
+            perSecond: budget.perSecond ?? null,
+            burst: budget.burst ?? null,
+            pointsPerHour: budget.pointsPerHour ?? null
+          },
       headroom: sources.headroom.hour(integration),
       exchanges
     }
