@@ -71,9 +71,9 @@ export class UpstreamHeadroom {
   readonly #clock: Clock
   readonly #known: (integration: string) => boolean
   readonly #latest = new Map<string, HeadroomEntry>()
-  readonly #hour = new Map<string, Array<Sample | undefined>>()
   /** The points pools per integration × policy name, with the estimate reconciled against them. */
   readonly pools = new PointPools()
+  readonly #hour = new Map<string, Array<Sample | undefined>>()
 
   /** `integrations`: the configured names, or a live check (so integrations added by a reload are kept too). */
   constructor (options: { clock: Clock, integrations: Iterable<string> | ((integration: string) => boolean) }) {

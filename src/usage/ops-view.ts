@@ -107,9 +107,9 @@ export async function opsSnapshot (sources: OpsSources, selection: OutcomeSelect
   const names = Object.keys(sources.integrations).sort()
   const states = await integrationStates(sources, names)
   const latest = new Map(sources.headroom.entries().map((entry) => [entry.integration, entry]))
+  const pools = sources.headroom.pools.rows()
   const queues = sources.queues()
   const config = sources.config()
-  const pools = sources.headroom.pools.rows()
   return {
     generatedAt: new Date(now).toISOString(),
     fleet: sources.fleet,

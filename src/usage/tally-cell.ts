@@ -88,13 +88,13 @@ export function usageFigures (cell: TallyCell): UsageFigures {
   }
 }
 
+export function pointsIn (cell: TallyCell): number {
+  return cell[POINTS] as number
+}
+
 /** The q-quantile of the cell's latencies in ms (p99 for the ops page's hour per integration); null when empty. */
 export function cellLatencyMs (cell: TallyCell, q: number): number | null {
   return latencyQuantile(cell, q, LATENCY) ?? null
-}
-
-export function pointsIn (cell: TallyCell): number {
-  return cell[POINTS] as number
 }
 
 export function outcomeCounts (cell: TallyCell): OutcomeCounts {

@@ -72,8 +72,8 @@ export class Usage implements UsageSink {
     const integration = this.labels.integration(call.integration)
     this.metrics?.record(call, caller, integration)
     this.tally.record(caller, integration, call)
-    this.failures.record(caller, integration, call)
     if (call.integration !== undefined) this.headroom.pools.charge(call.integration, call.points)
+    this.failures.record(caller, integration, call)
     this.audit?.record(call)
   }
 

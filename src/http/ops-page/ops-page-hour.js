@@ -54,7 +54,7 @@ function renderFailing (integrations, failures) {
     const budget = entry.budget === null
       ? 'none'
       : [entry.budget.perSecond === null ? null : fmt(entry.budget.perSecond) + '/s' + (entry.budget.burst === null ? '' : ' burst ' + fmt(entry.budget.burst)),
-          entry.budget.pointsPerHour === null ? null : fmt(entry.budget.pointsPerHour) + ' points/h'].filter(Boolean).join(', ')
+          entry.budget.pointsPerHour === null ? null : fmt(entry.budget.pointsPerHour) + ' points/h'].filter((part) => part !== null).join(', ')
     row.append(cell(entry.integration, 'integration', true), cell(fmt(entry.requests), 'requests'), cell(fmt(entry.errors), 'errors'),
       cell(percent(entry.errorRate), 'errorRate'), cell(fmt(entry.p50Ms), 'p50Ms'), cell(fmt(entry.p95Ms), 'p95Ms'), cell(fmt(entry.p99Ms), 'p99Ms'),
       cell(fmt(entry.points), 'points'), cell(fmt(entry.exchanges), 'exchanges'), cell(fmt(entry.exchangesFailed), 'exchangesFailed'), cell(budget, 'budget', true))
