@@ -3,14 +3,18 @@
  * integration × status × error code (the broker's stable code, or none for an answer Atlassian gave), and the latest
  * few kept whole so their log lines can be found by request id. Fed once per call from Usage.record with the call's
  * bounded labels. A failure holds ids, names, numbers and a code only: never a header, path, body or token.
+ * Anyone can cause a 401 without a token, so unauthenticated failures get a small ring of their own: a flood of them
+ * cannot push the callers' failures out of sight.
  */
 import type { Clock } from '../clock.js'
 import type { ProxiedCall } from './proxied-call.js'
+import { UNAUTHENTICATED_CALLER } from './labels.js'
 import { MinuteCounts } from './minute-counts.js'
 import { compareLabels } from './tally-cell.js'
 
 /** Enough to find the lines of a burst of failures; the counts hold the rest. */
 export const DEFAULT_RECENT_FAILURES = 50
+const UNAUTHENTICATED_KEPT = 10
 
 export interface RecentFailure {
   requestId: string
@@ -22,19 +26,37 @@ export interface RecentFailure {
   /** The broker's stable code when it answered itself; null for an answer passed through from Atlassian. */
   code: string | null
   upstreamStatus: number | null
+  /** The failure's place in arrival order (newest highest), since start. */
+  seq: number
 }
 
 export interface FailureCount { integration: string, statusCode: number, code: string | null, count: number }
 
 const SEP = '\u0000'
 
-export class FailureLog {
-  readonly #recent: Array<RecentFailure | undefined>
+/** The latest entries, overwriting the oldest. */
+class Ring {
+  readonly #entries: Array<RecentFailure | undefined>
   #next = 0
+  constructor (size: number) { this.#entries = new Array<RecentFailure | undefined>(size) }
+  add (entry: RecentFailure): void {
+    this.#entries[this.#next] = entry
+    this.#next = (this.#next + 1) % this.#entries.length
+  }
+
+  entries (): RecentFailure[] { return this.#entries.filter((entry): entry is RecentFailure => entry !== undefined) }
+}
+
+export class FailureLog {
+  readonly #callers: Ring
+  readonly #unauthenticated: Ring
   readonly #counts: MinuteCounts
+  /** Arrival order (times can tie within a millisecond). */
+  #seq = 0
 
   constructor (options: { clock: Clock, recent?: number }) {
-    this.#recent = new Array<RecentFailure | undefined>(options.recent ?? DEFAULT_RECENT_FAILURES)
+    this.#callers = new Ring(options.recent ?? DEFAULT_RECENT_FAILURES)
+    this.#unauthenticated = new Ring(Math.min(UNAUTHENTICATED_KEPT, options.recent ?? UNAUTHENTICATED_KEPT))
     this.#counts = new MinuteCounts(options.clock)
   }
 
@@ -43,7 +65,7 @@ export class FailureLog {
     if (call.statusCode < 400) return
     const code = call.errorCode ?? null
     this.#counts.add([integration, String(call.statusCode), code ?? ''].join(SEP))
-    this.#recent[this.#next] = {
+    ;(caller === UNAUTHENTICATED_CALLER ? this.#unauthenticated : this.#callers).add({
       // Fastify's request id: the broker's own (or a bounded header value, see app.ts), the `reqId` of the log line.
       requestId: call.requestId.slice(0, 128),
       at: new Date(call.at).toISOString(),
@@ -51,20 +73,15 @@ export class FailureLog {
       integration,
       statusCode: call.statusCode,
       code,
-      upstreamStatus: call.upstreamStatus ?? null
-    }
-    this.#next = (this.#next + 1) % this.#recent.length
+      upstreamStatus: call.upstreamStatus ?? null,
+      seq: this.#seq++
+    })
   }
 
-  /** The latest failures, newest first. */
+  /** The latest failures, newest first: the callers' and the few latest unauthenticated ones. */
   recent (): RecentFailure[] {
-    const size = this.#recent.length
-    const newestFirst: RecentFailure[] = []
-    for (let back = 1; back <= size; back++) {
-      const entry = this.#recent[(this.#next - back + size) % size]
-      if (entry !== undefined) newestFirst.push(entry)
-    }
-    return newestFirst
+    return [...this.#callers.entries(), ...this.#unauthenticated.entries()]
+      .sort((a, b) => b.seq - a.seq)
   }
 
   /** The last hour's failures by integration × status × code, most first. */

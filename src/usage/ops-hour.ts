@@ -14,7 +14,7 @@ import { globToRegExp, isGlob } from '../policy/glob.js'
 import type { CompiledRule } from '../policy/policy.js'
 import type { FailureCount, FailureLog, RecentFailure } from './failure-log.js'
 import type { MinuteCounts } from './minute-counts.js'
-import { cellLatencyMs, compareLabels, emptyCell, mergeCell, outcomeCounts, usageFigures, type OutcomeCounts, type TallyCell } from './tally-cell.js'
+import { cellLatencyMs, compareLabels, emptyCell, mergeCell, outcomeCounts, pointsIn, usageFigures, type OutcomeCounts, type TallyCell } from './tally-cell.js'
 import { MINUTE_MS, TALLY_MINUTES, type UsageTally } from './tally.js'
 import type { OutcomeSelection } from './tally-views.js'
 
@@ -40,6 +40,8 @@ export interface CallerLimit {
   burst: number | null
   rateLimitScope: 'pod' | 'fleet' | null
   maxConcurrent: number | null
+  /** The rule's cap on this caller's Atlassian points per hour (docs/points.md). */
+  pointsPerHour: number | null
 }
 
 export interface CallerHour {
@@ -48,6 +50,8 @@ export interface CallerHour {
   errors: number
   /** errors / requests, 0 to 1, rounded to 4 places. */
   errorRate: number
+  /** Atlassian points the caller's calls cost in the hour, as estimated (docs/points.md). */
+  points: number
   outcomes: OutcomeCounts
   /** Calls waiting for a seat now, and seats held now, over all integrations (this sidecar). */
   waiting: number
@@ -64,6 +68,8 @@ export interface IntegrationHour {
   p50Ms: number | null
   p95Ms: number | null
   p99Ms: number | null
+  /** Atlassian points its calls cost in the hour, as estimated. */
+  points: number
   /** The integration's own budget (`integrations.<name>.budget`), null without one. */
   budget: { perSecond: number | null, burst: number | null, pointsPerHour: number | null } | null
   /** Remaining over the hour, one sample per minute with rate-limit headers. */
@@ -91,13 +97,14 @@ function limitsOf (caller: string, rules: readonly CompiledRule[]): CallerLimit[
   const named = (rule: CompiledRule): boolean =>
     rule.caller === caller || (isGlob(rule.caller) && globToRegExp(rule.caller).test(caller))
   return rules.filter(named)
-    .filter((rule) => rule.rateLimit !== undefined || rule.maxConcurrent !== undefined)
+    .filter((rule) => [rule.rateLimit, rule.maxConcurrent, rule.pointsPerHour].some((limit) => limit !== undefined))
     .map((rule) => ({
       integration: rule.integration,
       perSecond: rule.rateLimit?.perSecond ?? null,
       burst: rule.rateLimit?.burst ?? null,
       rateLimitScope: rule.rateLimit === undefined ? null : rule.rateLimit.scope ?? 'pod',
-      maxConcurrent: rule.maxConcurrent ?? null
+      maxConcurrent: rule.maxConcurrent ?? null,
+      pointsPerHour: rule.pointsPerHour ?? null
     }))
 }
 
@@ -133,6 +140,7 @@ export function opsHour (sources: HourSources, selection: OutcomeSelection, queu
       requests: figures.requests,
       errors: figures.errors,
       errorRate: rate(figures.errors, figures.requests),
+      points: pointsIn(cell),
       outcomes: outcomeCounts(cell),
       waiting: mine.reduce((sum, row) => sum + row.depth, 0),
       seatsInUse: mine.reduce((sum, row) => sum + row.seatsInUse, 0),
@@ -157,6 +165,7 @@ export function opsHour (sources: HourSources, selection: OutcomeSelection, queu
       p50Ms: figures.p50Ms,
       p95Ms: figures.p95Ms,
       p99Ms: cellLatencyMs(cell, 0.99),
+      points: pointsIn(cell),
       budget: budget === undefined
         ? null
         : {

@@ -34,7 +34,7 @@ t.test('the ops view\'s hour: who, what fails, how close to the limits, which co
   const sync = ops.callerHours.find((entry) => entry.caller === 'sync-job')
   t.equal(sync?.errorRate, 0.5)
   t.equal(sync?.outcomes.callerLimited, 1, 'its refusals by its own limit')
-  t.same(sync?.limits, [{ integration: 'jira-main', perSecond: 0.001, burst: 2, rateLimitScope: 'pod', maxConcurrent: null }], 'its rule\'s limits beside its usage')
+  t.same(sync?.limits, [{ integration: 'jira-main', perSecond: 0.001, burst: 2, rateLimitScope: 'pod', maxConcurrent: null, pointsPerHour: null }], 'its rule\'s limits beside its usage')
   t.same(ops.callerHours.find((entry) => entry.caller === 'report-job')?.limits, [], 'no limit but the default')
   t.equal(ops.defaultMaxConcurrent, 32)
   t.match(sync, { waiting: 0, seatsInUse: 0 })
@@ -68,6 +68,11 @@ t.test('the ops view\'s hour: who, what fails, how close to the limits, which co
   t.ok(Date.parse(String(ops.holds[0]?.until)) - Date.parse(String(ops.holds[0]?.from)) >= 1_700_000, 'held for the window')
   t.ok((jira?.exchanges.ok ?? 0) >= 1, 'the token exchanges of the hour')
   t.equal(ops.exchangeMinutes.filter((entry) => entry.integration === 'jira-main' && entry.outcome === 'ok').reduce((sum, entry) => sum + entry.count, 0), jira?.exchanges.ok, 'per minute adds up to the hour')
+
+  // Points: one tally, so callers and integrations add up to the same hour.
+  const callerPoints = ops.callerHours.reduce((sum, entry) => sum + entry.points, 0)
+  t.ok(callerPoints > 0, 'the calls cost points')
+  t.equal(ops.integrationHours.reduce((sum, entry) => sum + entry.points, 0), callerPoints, 'per integration as per caller')
 
   // The selection applies to the hour too.
   const selected = await get('?caller=sync-job&integration=jira-main')

@@ -14,6 +14,7 @@ import type { OpsSnapshot } from '../../src/usage/ops-view.js'
 import { SKIP_WITHOUT_CHROMIUM, launchChromium } from '../helpers/chromium.js'
 import { CALLER_SECRET, startHarness } from '../helpers/broker-harness.js'
 import { OPS_POLICY, sendOpsTraffic, setExpiries } from '../helpers/ops-traffic.js'
+import { findRedisServer, RedisServer } from '../helpers/redis-server.js'
 
 const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url))
 const CALLERS = { jwt: { audience: 'atlassian-broker', hs256Secret: CALLER_SECRET }, admin: { role: 'broker-admin' } }
@@ -57,6 +58,11 @@ t.test('the ops page at 800 px: who, what fails, the hour against the limits, cr
     t.same(shown, [sent?.requests, sent?.errors, (sent?.errorRate ?? 0) * 100, sent?.outcomes.callerLimited, sent?.waiting], `${row.data.caller}: figures as sent`)
   }
   t.equal(top.find((row) => row.data.caller === 'sync-job')?.cells.limits, 'jira-main: 0.001/s burst 2 (pod), 32 at once', 'its rule\'s limits')
+  const byPoints = (await rowsOf(page, 'top-points-body')).map((row) => [row.data.caller, figure(row.cells.points)])
+  const pointsSent = ops.callerHours.filter((entry) => entry.points > 0)
+    .sort((a, b) => b.points - a.points || b.requests - a.requests)
+  t.ok(pointsSent.length > 0, 'the calls cost points')
+  t.same(byPoints, pointsSent.map((entry) => [entry.caller, entry.points]), 'by points, most first, as sent')
   const byErrors = (await rowsOf(page, 'top-errors-body')).map((row) => [row.data.caller, figure(row.cells.errors)])
   t.ok(ops.integrationHours.every((entry) => (entry.exchanges.ok ?? 0) > 0), 'each integration exchanged a token')
   t.same(byErrors, [['report-job', 6], ['sync-job', 1], ['unauthenticated', 1]], 'by errors, most first')
@@ -67,6 +73,10 @@ t.test('the ops page at 800 px: who, what fails, the hour against the limits, cr
     t.same(['requests', 'errors', 'p50Ms', 'p95Ms', 'p99Ms'].map((field) => figure(row.cells[field])),
       [sent?.requests, sent?.errors, sent?.p50Ms, sent?.p95Ms, sent?.p99Ms], `${row.data.integration}: calls, errors, p50/p95/p99 as sent`)
     t.equal(figure(row.cells.errorRate), (sent?.errorRate ?? 0) * 100, 'its error rate')
+    t.equal(figure(row.cells.points), sent?.points, 'its points')
+    const chart = `#remaining-charts figure[data-integration="${row.data.integration}"]`
+    const used = await page.locator(`${chart} span[data-field="points"]`).textContent()
+    t.equal(figure(used ?? undefined), sent?.points, 'the points used against its pools')
     const exchanges = Object.values(sent?.exchanges ?? {}).reduce((a, b) => a + b, 0)
     t.equal(figure(row.cells.exchanges), exchanges, 'its token exchanges')
     t.equal(figure(row.cells.exchangesFailed), exchanges - (sent?.exchanges.ok ?? 0), 'those that failed')
@@ -105,4 +115,31 @@ t.test('the ops page at 800 px: who, what fails, the hour against the limits, cr
   mkdirSync(ARTIFACTS, { recursive: true })
   await page.screenshot({ path: `${ARTIFACTS}/admin-ops-800.png`, fullPage: true })
   t.same(problems, [], 'no script error and no CSP violation')
+})
+
+t.test('in fleet mode the scope is a visible switch: the fleet\'s totals from a real redis-server', { skip: SKIP_WITHOUT_CHROMIUM || findRedisServer() === undefined }, async (t) => {
+  const redis = await RedisServer.start(t)
+  const h = await startHarness(t, { config: { callers: CALLERS, policy: OPS_POLICY, fleet: { redis: { url: redis.url, keyPrefix: 'ab-ops' }, podName: 'pod-a' } } })
+  // Bounded by count, not by time: the link connects in the background.
+  for (let i = 0; i < 400 && h.broker.fleet?.link.connected !== true; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+  for (let i = 0; i < 3; i++) {
+    const res = await request(`${h.url}/proxy/jira-main/rest/api/3/myself`, { headers: { authorization: `Bearer ${h.callerToken('report-job')}` } })
+    await res.body.dump()
+  }
+  await h.broker.fleet?.usage?.flush()
+  const browser = await launchChromium(t)
+  const page = await browser.newPage({ viewport: { width: 800, height: 900 } })
+  await page.goto(`${h.url}/admin`)
+  await page.fill('#token', h.callerToken('ops-alice', { roles: ['broker-admin'] }))
+  await page.click('#login button[type=submit]')
+  await page.locator('#scope-switch').waitFor({ state: 'visible', timeout: 30_000 })
+  t.equal(await page.getAttribute('button[data-scope="pod"]', 'aria-pressed'), 'true', 'this sidecar first')
+  await page.click('button[data-scope="fleet"]')
+  await page.locator('#status', { hasText: 'totals are the fleet\'s' }).waitFor({ timeout: 30_000 })
+  t.equal(await page.getAttribute('button[data-scope="fleet"]', 'aria-pressed'), 'true')
+  t.match(page.url(), /[?&]scope=fleet(&|$)/, 'the scope is in the link')
+  await page.locator('#usage-body tr[data-caller="report-job"] td[data-field="requests"]', { hasText: /^3$/ }).waitFor({ timeout: 30_000 })
+  t.pass('the fleet\'s totals: the 3 calls published through Redis')
 })

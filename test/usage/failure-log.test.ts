@@ -18,18 +18,36 @@ t.test('failures by status and code over the hour, and the latest by request id 
   await clock.advance(30 * 60_000)
   log.record('sync-job', 'jira-main', failure(clock, 'r-3', 403, 'BROKER_ERR_POLICY_DENIED'))
   log.record('unauthenticated', 'jira-main', failure(clock, 'r-4', 401, 'BROKER_ERR_CALLER_UNAUTHENTICATED'))
-  t.same(log.recent().map((entry) => entry.requestId), ['r-4', 'r-3', 'r-2'], 'newest first, the oldest dropped past the ring\'s size')
-  t.same(log.recent()[0], { requestId: 'r-4', at: '2026-12-07T10:30:00.000Z', caller: 'unauthenticated', integration: 'jira-main', statusCode: 401, code: 'BROKER_ERR_CALLER_UNAUTHENTICATED', upstreamStatus: 0 })
+  log.record('report-job', 'jira-main', failure(clock, 'r-5', 502, 'BROKER_ERR_UPSTREAM_UNAVAILABLE'))
+  t.same(log.recent().map((entry) => entry.requestId), ['r-5', 'r-4', 'r-3', 'r-2'], 'newest first, the oldest dropped past the ring\'s size')
+  t.same(log.recent()[1], { requestId: 'r-4', at: '2026-12-07T10:30:00.000Z', caller: 'unauthenticated', integration: 'jira-main', statusCode: 401, code: 'BROKER_ERR_CALLER_UNAUTHENTICATED', upstreamStatus: 0, seq: 3 })
   t.same(log.lastHour(), [
     { integration: 'jira-main', statusCode: 403, code: 'BROKER_ERR_POLICY_DENIED', count: 2 },
     { integration: 'jira-main', statusCode: 401, code: 'BROKER_ERR_CALLER_UNAUTHENTICATED', count: 1 },
-    { integration: 'jira-main', statusCode: 404, code: null, count: 1 }
+    { integration: 'jira-main', statusCode: 404, code: null, count: 1 },
+    { integration: 'jira-main', statusCode: 502, code: 'BROKER_ERR_UPSTREAM_UNAVAILABLE', count: 1 }
   ], 'most first, then by status')
   await clock.advance(31 * 60_000)
   t.same(log.lastHour(), [
     { integration: 'jira-main', statusCode: 401, code: 'BROKER_ERR_CALLER_UNAUTHENTICATED', count: 1 },
-    { integration: 'jira-main', statusCode: 403, code: 'BROKER_ERR_POLICY_DENIED', count: 1 }
+    { integration: 'jira-main', statusCode: 403, code: 'BROKER_ERR_POLICY_DENIED', count: 1 },
+    { integration: 'jira-main', statusCode: 502, code: 'BROKER_ERR_UPSTREAM_UNAVAILABLE', count: 1 }
   ], 'the minute an hour old has left the counts')
+})
+
+t.test('a flood of unauthenticated 401s does not push the callers\' failures out of sight', async (t) => {
+  const clock = new ManualClock(Date.parse('2026-12-07T10:00:00Z'))
+  const log = new FailureLog({ clock })
+  log.record('report-job', 'jira-main', failure(clock, 'real-1', 404))
+  for (let i = 0; i < 500; i++) log.record('unauthenticated', 'jira-main', failure(clock, `junk-${i}`, 401, 'BROKER_ERR_CALLER_UNAUTHENTICATED'))
+  const recent = log.recent()
+  t.equal(recent.length, 11, 'ten unauthenticated kept, and the caller\'s')
+  t.equal(recent.at(-1)?.requestId, 'real-1', 'the caller\'s failure is still there, oldest last')
+  t.equal(recent[0]?.requestId, 'junk-499')
+  t.same(log.lastHour(), [
+    { integration: 'jira-main', statusCode: 401, code: 'BROKER_ERR_CALLER_UNAUTHENTICATED', count: 500 },
+    { integration: 'jira-main', statusCode: 404, code: null, count: 1 }
+  ], 'all counted')
 })
 
 t.test('minute counts reuse a slot an hour later and list 60 minutes, oldest first', async (t) => {

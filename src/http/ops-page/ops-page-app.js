@@ -15,8 +15,8 @@ const CSV_COLUMNS = {
   timeline: ['minute', ...OUTCOMES, 'total'],
   outcomes: ['caller', 'integration', ...OUTCOMES, 'total'],
   usage: ['caller', 'integration', ...USAGE_FIELDS],
-  callerHours: ['caller', 'requests', 'errors', 'errorRate', 'callerLimited', 'waiting', 'seatsInUse'],
-  integrationHours: ['integration', 'requests', 'errors', 'errorRate', 'p50Ms', 'p95Ms', 'p99Ms', 'exchanges', 'exchangesFailed'],
+  callerHours: ['caller', 'requests', 'errors', 'errorRate', 'points', 'callerLimited', 'waiting', 'seatsInUse'],
+  integrationHours: ['integration', 'requests', 'errors', 'errorRate', 'p50Ms', 'p95Ms', 'p99Ms', 'points', 'exchanges', 'exchangesFailed'],
   failures: ['at', 'requestId', 'caller', 'integration', 'statusCode', 'code', 'upstreamStatus'],
   credentials: ['integration', 'product', 'credential', 'store', 'storeVersion', 'versionInUse', 'rotatedAt', 'rotatedBy', 'owner', 'expiresAt', 'daysToExpiry', 'hoursToExpiry', 'expiryLevel', 'tokenCachedUntil', 'lastExchangeOutcome', 'lastExchangeAt', 'scopeRefusalUntil', 'storeError'],
   headroom: ['integration', 'remaining', 'limit', 'resetAt', 'reason', 'nearLimit', 'retryAfterSeconds', 'statusCode', 'betaPolicy', 'betaQuota', 'betaRemaining', 'seenAt', 'heldUntil'],
@@ -134,7 +134,8 @@ function buildScreen (usage, ops) {
         betaQuota: beta.quota ?? null,
         betaRemaining: beta.remaining ?? null,
         seenAt: latest.seenAt ?? null,
-        heldUntil: entry.heldUntil
+        heldUntil: entry.heldUntil,
+        pools: entry.pools || []
       }
     }),
     queues: ops.queues || [],
@@ -155,7 +156,8 @@ function render () {
   renderWho(onScreen.callerHours, onScreen.defaultMaxConcurrent)
   renderTimeline(onScreen.timeline, onScreen.holds, onScreen.exchangeMinutes)
   renderFailing(onScreen.integrationHours, { byCode: onScreen.failuresByCode, recent: onScreen.failures })
-  renderRemaining(onScreen.integrationHours, onScreen.timeline, onScreen.holds, onScreen.exchangeMinutes)
+  const pools = Object.fromEntries(onScreen.headroom.map((entry) => [entry.integration, entry.pools]))
+  renderRemaining(onScreen.integrationHours, onScreen.timeline, onScreen.holds, onScreen.exchangeMinutes, pools)
   renderConfig(onScreen.config)
   renderOutcomes(onScreen.outcomes)
   renderUsage(onScreen.usage)

@@ -17,15 +17,17 @@ function limitsText (entry, defaultConcurrent) {
   if (entry.limits.length === 0) return 'default: ' + fmt(defaultConcurrent) + ' at once'
   return entry.limits.map((limit) => limit.integration + ': ' +
     [limit.perSecond === null ? null : fmt(limit.perSecond) + '/s' + (limit.burst === null ? '' : ' burst ' + fmt(limit.burst)) + ' (' + limit.rateLimitScope + ')',
+      limit.pointsPerHour === null ? null : fmt(limit.pointsPerHour) + ' points/h',
       (limit.maxConcurrent === null ? fmt(defaultConcurrent) : fmt(limit.maxConcurrent)) + ' at once'].filter(Boolean).join(', ')).join('; ')
 }
 
 function callerRow (entry, first, defaultConcurrent) {
   const row = document.createElement('tr')
   row.dataset.caller = entry.caller
-  const counts = first === 'errors' ? ['errors', 'requests'] : ['requests', 'errors']
+  const counts = first === 'errors' ? ['errors', 'requests'] : first === 'points' ? ['points', 'requests', 'errors'] : ['requests', 'errors']
   row.append(cell(entry.caller, 'caller', true), ...counts.map((field) => cell(fmt(entry[field]), field)),
-    cell(percent(entry.errorRate), 'errorRate'), cell(fmt(entry.outcomes.callerLimited), 'callerLimited'),
+    cell(percent(entry.errorRate), 'errorRate'), ...(first === 'points' ? [] : [cell(fmt(entry.points), 'points')]),
+    cell(fmt(entry.outcomes.callerLimited), 'callerLimited'),
     cell(fmt(entry.waiting), 'waiting'), cell(fmt(entry.seatsInUse), 'seatsInUse'),
     cell(limitsText(entry, defaultConcurrent), 'limits', true))
   return row
@@ -39,6 +41,9 @@ function renderWho (callers, defaultConcurrent) {
     .sort((a, b) => b.errors - a.errors || b.requests - a.requests).slice(0, TOP_CALLERS)
   fillBody('top-calls-body', byCalls, (entry) => callerRow(entry, 'requests', defaultConcurrent))
   fillBody('top-errors-body', byErrors, (entry) => callerRow(entry, 'errors', defaultConcurrent))
+  const byPoints = callers.filter((entry) => entry.points > 0)
+    .sort((a, b) => b.points - a.points || b.requests - a.requests).slice(0, TOP_CALLERS)
+  fillBody('top-points-body', byPoints, (entry) => callerRow(entry, 'points', defaultConcurrent))
 }
 
 /** `integrations`: the hour per integration, its token exchanges summed (`exchanges`, `exchangesFailed`). */
@@ -52,7 +57,7 @@ function renderFailing (integrations, failures) {
           entry.budget.pointsPerHour === null ? null : fmt(entry.budget.pointsPerHour) + ' points/h'].filter((part) => part !== null).join(', ')
     row.append(cell(entry.integration, 'integration', true), cell(fmt(entry.requests), 'requests'), cell(fmt(entry.errors), 'errors'),
       cell(percent(entry.errorRate), 'errorRate'), cell(fmt(entry.p50Ms), 'p50Ms'), cell(fmt(entry.p95Ms), 'p95Ms'), cell(fmt(entry.p99Ms), 'p99Ms'),
-      cell(fmt(entry.exchanges), 'exchanges'), cell(fmt(entry.exchangesFailed), 'exchangesFailed'), cell(budget, 'budget', true))
+      cell(fmt(entry.points), 'points'), cell(fmt(entry.exchanges), 'exchanges'), cell(fmt(entry.exchangesFailed), 'exchangesFailed'), cell(budget, 'budget', true))
     return row
   })
   fillBody('codes-body', failures.byCode, (entry) => {
@@ -108,13 +113,24 @@ function remainingChart (entry, minutes, holds, exchanges) {
   return svg
 }
 
-function renderRemaining (integrations, minutes, holds, exchanges) {
+/** A pool as Atlassian last showed it: what is left of its quota, and when its window resets. */
+const poolText = (pool) => pool.policy + ': ' + (pool.remaining === null ? '?' : fmt(pool.remaining)) + ' of ' + fmt(pool.quota) + ' left' +
+  (pool.resetAt ? ', resets ' + when(pool.resetAt) : '') + ' (seen ' + when(pool.seenAt) + ')'
+
+/** `pools`: each integration's points pools (the headroom rows' `pools`), by integration name. */
+function renderRemaining (integrations, minutes, holds, exchanges, pools) {
   const fragment = document.createDocumentFragment()
   for (const entry of integrations) {
     const figure = document.createElement('figure')
+    figure.dataset.integration = entry.integration
     const caption = document.createElement('figcaption')
     const last = entry.headroom[entry.headroom.length - 1]
-    caption.textContent = entry.integration + ': ' + (last === undefined ? 'no rate-limit headers this hour' : 'last ' + fmt(last.remaining ?? last.betaRemaining) + ' remaining at ' + when(last.minute))
+    const used = document.createElement('span')
+    used.dataset.field = 'points'
+    used.textContent = fmt(entry.points)
+    const own = pools[entry.integration] || []
+    caption.append(entry.integration + ': ', used, ' points used in the hour' + (own.length === 0 ? '' : ' against ' + own.map(poolText).join('; ')) + '. ' +
+      (last === undefined ? 'No rate-limit headers this hour.' : 'Last ' + fmt(last.remaining ?? last.betaRemaining) + ' remaining at ' + when(last.minute) + '.'))
     figure.append(caption, remainingChart(entry, minutes, holds, exchanges))
     fragment.append(figure)
   }
