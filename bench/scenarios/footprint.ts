@@ -5,46 +5,16 @@
  * later the broker's compile cache (src/cli/compile-cache.ts) is primed by one start that is not counted, as a
  * restarted pod finds it; each round also starts the broker with the cache off, to show what the cache buys.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import module from 'node:module'
 import os from 'node:os'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { request } from 'undici'
 import { brokerConfigInput, MASTER_KEY } from '../broker-config.js'
 import { freePort, readMemory } from '../processes.js'
+import { cliCommand, spawnNode, untilReady } from '../serve-process.js'
 import { median, metric, type Scenario } from './scenario.js'
 
 const BARE = "require('node:http').createServer((q, s) => { s.end('ok') }).listen(Number(process.argv[1]), '127.0.0.1')"
-
-/**
- * The CLI as this run sees it, like the bench's other children (processes.ts): the built dist/src/cli/main.js beside
- * dist/bench (`npm run bench` builds first), or src/cli/main.ts through tsx's loader when the bench itself runs from
- * source (the test suite's smoke run), so a fresh clone's `npm test` needs no build.
- */
-function cliCommand (): { argv: string[], built: boolean } {
-  const here = fileURLToPath(import.meta.url)
-  let dir = path.dirname(here)
-  while (!existsSync(path.join(dir, 'package.json'))) dir = path.dirname(dir)
-  if (path.extname(here) === '.js') return { argv: [path.join(dir, 'dist/src/cli/main.js')], built: true }
-  const loader = process.execArgv.filter((arg) => !arg.startsWith('--cpu-prof'))
-  return { argv: [...loader, path.join(dir, 'src/cli/main.ts')], built: false }
-}
-
-/** Polls /readyz every 5 ms from spawn; returns ms to the first 200. */
-async function untilReady (child: ChildProcess, url: string, started: number): Promise<number> {
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`process exited ${child.exitCode} before it was ready`)
-    try {
-      const response = await request(url, { headersTimeout: 2_000, bodyTimeout: 2_000 })
-      await response.body.dump()
-      if (response.statusCode === 200) return performance.now() - started
-    } catch { /* not listening yet */ }
-    if (performance.now() - started > 30_000) throw new Error(`${url} not ready after 30 s`)
-    await new Promise((resolve) => setTimeout(resolve, 5))
-  }
-}
 
 async function startOnce (
   argv: string[],
@@ -53,10 +23,7 @@ async function startOnce (
   cpus: string | undefined
 ): Promise<{ readyMs: number, rssMb: number }> {
   const started = performance.now()
-  const child =
-    cpus === undefined
-      ? spawn(process.execPath, argv, { stdio: 'ignore', env })
-      : spawn('taskset', ['-c', cpus, process.execPath, ...argv], { stdio: 'ignore', env })
+  const child = spawnNode(argv, { env, cpus })
   const exited = new Promise((resolve) => child.once('exit', resolve))
   try {
     const readyMs = await untilReady(child, `http://127.0.0.1:${port}/readyz`, started)
