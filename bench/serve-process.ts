@@ -44,13 +44,14 @@ export async function untilReady (child: ChildProcess, url: string, started: num
 /** Spawns node (pinned to `cpus` through taskset, which execs it: the pid is node's) with stdout to `stdout`. */
 export function spawnNode (
   argv: string[],
-  options: { env: NodeJS.ProcessEnv, cpus: string | undefined, stdout?: string | undefined }
+  options: { env: NodeJS.ProcessEnv, cpus: string | undefined, stdout?: string | undefined, cwd?: string | undefined }
 ): ChildProcess {
   const out = options.stdout === undefined ? 'ignore' : openSync(options.stdout, 'a')
+  const spawnOptions = { stdio: ['ignore', out, 'ignore'] as Array<'ignore' | number>, env: options.env, cwd: options.cwd }
   try {
     return options.cpus === undefined
-      ? spawn(process.execPath, argv, { stdio: ['ignore', out, 'ignore'], env: options.env })
-      : spawn('taskset', ['-c', options.cpus, process.execPath, ...argv], { stdio: ['ignore', out, 'ignore'], env: options.env })
+      ? spawn(process.execPath, argv, spawnOptions)
+      : spawn('taskset', ['-c', options.cpus, process.execPath, ...argv], spawnOptions)
   } finally {
     if (typeof out === 'number') closeSync(out)
   }
@@ -71,6 +72,8 @@ export async function startServe (
     cpus: string | undefined
     logFile: string
     nodeArgs?: string[]
+    /** Another build's CLI (compare-builds): its `dist/src/cli/main.js`. */
+    cli?: string[]
   }
 ): Promise<ServeProcess> {
   writeFileSync(options.configFile, JSON.stringify(config))
@@ -84,7 +87,7 @@ export async function startServe (
   }
   const env = { ...process.env, BROKER_MASTER_KEY: MASTER_KEY, BROKER_CONFIG: '' }
   const started = performance.now()
-  const child = spawnNode([...(options.nodeArgs ?? []), ...cliCommand().argv, 'serve', '--config', options.configFile], { env, cpus: options.cpus, stdout: options.logFile })
+  const child = spawnNode([...(options.nodeArgs ?? []), ...(options.cli ?? cliCommand().argv), 'serve', '--config', options.configFile], { env, cpus: options.cpus, stdout: options.logFile })
   const exited = new Promise((resolve) => child.once('exit', resolve))
   const url = `http://${config.listen.host}:${config.listen.port}`
   const stop = async (): Promise<void> => {
