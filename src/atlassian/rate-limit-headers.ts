@@ -210,12 +210,27 @@ function parseReset (value: string | undefined, now: number): number | undefined
 }
 
 /** A lenient reader of RFC 9651 lists: entries split on `,`, parameters on `;`, in any order and number. */
+// Atlassian repeats the same few policy strings on every answer: each distinct one is parsed once. The entries are
+// frozen, so answers can share them; the map is emptied when full, so made-up values cannot grow it.
+const parsedEntries = new Map<string, readonly RateLimitEntry[]>()
+const PARSED_ENTRIES_MAX = 256
+
 function parseEntries (value: string | undefined): readonly RateLimitEntry[] {
   const text = nonEmpty(value)
   if (text === undefined) return ABSENT.policies
+  let entries = parsedEntries.get(text)
+  if (entries === undefined) {
+    entries = parseEntriesText(text)
+    if (parsedEntries.size >= PARSED_ENTRIES_MAX) parsedEntries.clear()
+    parsedEntries.set(text, entries)
+  }
+  return entries
+}
+
+function parseEntriesText (text: string): readonly RateLimitEntry[] {
   const entries: RateLimitEntry[] = []
-  for (const raw of splitOutsideQuotes(text, ',')) {
-    const [head, ...rest] = splitOutsideQuotes(raw, ';')
+  for (const raw of splitOutsideQuotes(text, 44 /* , */)) {
+    const [head, ...rest] = splitOutsideQuotes(raw, 59 /* ; */)
     const name = unquote(head ?? '')
     if (name === '') continue
     const params: Record<string, number | string | true> = {}
@@ -232,16 +247,23 @@ function parseEntries (value: string | undefined): readonly RateLimitEntry[] {
   return Object.freeze(entries)
 }
 
-function splitOutsideQuotes (text: string, separator: string): string[] {
+/** Splits at `separator` (a char code) outside double quotes; parts trimmed, empty ones dropped. */
+function splitOutsideQuotes (text: string, separator: number): string[] {
   const parts: string[] = []
-  let current = ''
+  let start = 0
   let quoted = false
-  for (const char of text) {
-    if (char === '"') quoted = !quoted
-    if (char === separator && !quoted) { parts.push(current); current = '' } else current += char
+  for (let index = 0; index < text.length; index++) {
+    const code = text.charCodeAt(index)
+    if (code === 34 /* " */) quoted = !quoted
+    else if (code === separator && !quoted) {
+      const part = text.slice(start, index).trim()
+      if (part !== '') parts.push(part)
+      start = index + 1
+    }
   }
-  parts.push(current)
-  return parts.map((part) => part.trim()).filter((part) => part !== '')
+  const last = text.slice(start).trim()
+  if (last !== '') parts.push(last)
+  return parts
 }
 
 function unquote (text: string): string {
