@@ -14,7 +14,7 @@ import path from 'node:path'
 import { callerToken, HOT_CALLER, HOT_INTEGRATION, HOT_PATH, hotPathConfigInput } from '../broker-config.js'
 import { hasNginx, startNginx, startNginxUpstream } from '../nginx.js'
 import { freePort } from '../processes.js'
-import { startServe } from '../serve-process.js'
+import { cliCommand, startServe } from '../serve-process.js'
 import { smallBody } from '../upstream.js'
 import { ensureWrk, wrkSaturate, type WrkResult } from '../wrk.js'
 import { median, metric, type Metric, type Scenario } from './scenario.js'
@@ -91,7 +91,7 @@ export const hotpath: Scenario = {
         ],
         notes: [
           `wrk -t1 -c50, one path (${HOT_PATH}), one caller JWT; ${settings.durationS} s per run, ${settings.rounds} rotating rounds of 4 rows, median; nginx upstream \`return 200\` (~1 KB JSON) on the load generator's core`,
-          `broker: the built \`serve --config\` (41 rules, one integration, file store), its per-request log line at info to a file (${Math.round(logged / 1_048_576)} MB written)`,
+          `broker: ${cliCommand().built ? 'the built' : 'from source through tsx (not comparable with a built run):'} \`serve --config\` (41 rules, one integration, file store), its per-request log line at info to a file (${Math.round(logged / 1024)} kB written)`,
           'the "Node upstream" rows are the same bare passthrough in front of bench/upstream.ts (Node, sharing wrk\'s core): what the other scenarios\' baseline pays per request'
         ],
         samples: runs
