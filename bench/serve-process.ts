@@ -23,8 +23,18 @@ export function cliCommand (): { argv: string[], built: boolean } {
   let dir = path.dirname(here)
   while (!existsSync(path.join(dir, 'package.json'))) dir = path.dirname(dir)
   if (path.extname(here) === '.js') return { argv: [path.join(dir, 'dist/src/cli/main.js')], built: true }
-  const loader = process.execArgv.filter((arg) => !arg.startsWith('--cpu-prof'))
+  const loader = process.execArgv.filter((arg) => !arg.startsWith('--cpu-prof')).map(absoluteLoader)
   return { argv: [...loader, path.join(dir, 'src/cli/main.ts')], built: false }
+}
+
+/** `--import tsx` resolves from the working directory, which the footprint scenario changes: made absolute here. */
+function absoluteLoader (arg: string, index: number, all: string[]): string {
+  const flag = /^--(import|loader|experimental-loader)(=|$)/
+  const inline = flag.exec(arg)
+  const value = inline?.[2] === '=' ? arg.slice(arg.indexOf('=') + 1) : flag.test(all[index - 1] ?? '') && !all[index - 1]?.includes('=') ? arg : undefined
+  if (value === undefined || /^(\.|\/|file:|data:)/.test(value)) return arg
+  const resolved = import.meta.resolve(value)
+  return inline === null ? resolved : `${arg.slice(0, arg.indexOf('=') + 1)}${resolved}`
 }
 
 /** Polls /readyz every 5 ms from spawn; returns ms to the first 200. */
