@@ -125,7 +125,7 @@ export async function createBroker (parsed: ParsedConfig, options: BrokerOptions
     tokenUrl: config.atlassian.tokenUrl,
     timeoutMs: config.atlassian.timeouts.tokenMs,
     refreshMarginSeconds: config.atlassian.tokenRefreshMarginSeconds,
-    onExchange: (integration, outcome) => usage.metrics?.onExchange(integration, outcome),
+    onExchange: (integration, outcome) => { usage.onExchange(integration, outcome) },
     onCacheLookup: (integration, hit) => usage.metrics?.onCacheLookup(integration, hit),
     onRefreshSuppressed: (integration) => usage.metrics?.onRefreshSuppressed(integration),
     ...(fleet ? { shared: fleet.tokens } : {})
@@ -198,7 +198,14 @@ export async function createBroker (parsed: ParsedConfig, options: BrokerOptions
     headroom: usage.headroom,
     heldUntil: (integration: string) => quotaHold.heldUntil(integration),
     queues: () => labelledQueueRows(seatQueue.rows(), usage.labels),
-    startedAt: clock.now()
+    startedAt: clock.now(),
+    failures: usage.failures,
+    exchanges: usage.exchanges,
+    holds: (since: number) => quotaHold.holds(since),
+    rules: () => policy.rules,
+    defaultMaxConcurrent: config.limits.callerMaxConcurrent,
+    config: () => ({ state: live.state, lastRefused: live.lastRefused }),
+    fleet: fleet !== undefined
   }
   const usageView = { tally: usage.tally, ops, ...(fleetUsage ? { fleet: () => fleetUsage.snapshot() } : {}) }
   const reloading = {

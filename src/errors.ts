@@ -28,6 +28,7 @@ export const HeadersTooLargeError = createError('BROKER_ERR_HEADERS_TOO_LARGE', 
 export const CallerRateLimitedError = createError('BROKER_ERR_CALLER_RATE_LIMITED', 'Rate limit for caller "%s" on integration "%s" exceeded; retry after the Retry-After delay', 429)
 export const CallerQueueFullError = createError('BROKER_ERR_CALLER_QUEUE_FULL', 'Too many calls of caller "%s" are waiting for integration "%s"; retry after the Retry-After delay, or send fewer at once', 429)
 export const CallerQueueTimeoutError = createError('BROKER_ERR_CALLER_QUEUE_TIMEOUT', 'The call of caller "%s" waited for a free seat of integration "%s" longer than %s ms; retry after the Retry-After delay', 429)
+export const CallerPointsLimitedError = createError('BROKER_ERR_CALLER_POINTS_LIMITED', 'Points for caller "%s" on integration "%s" are spent for now (its share of the integration\'s pointsPerHour, or its rule\'s); retry after the Retry-After delay', 429)
 export const UpstreamRateLimitedError = createError('BROKER_ERR_UPSTREAM_RATE_LIMITED', 'Atlassian quota for integration "%s" is exhausted; traffic is held until the reset time given in Retry-After', 429)
 
 // 5xx: generic messages; the log has the detail
@@ -78,6 +79,7 @@ export const ERROR_CODES: readonly string[] = [
   RequestBodyTimeoutError,
   HeadersTooLargeError,
   CallerRateLimitedError,
+  CallerPointsLimitedError,
   CallerQueueFullError,
   CallerQueueTimeoutError,
   UpstreamRateLimitedError,

@@ -50,6 +50,48 @@ export interface UpstreamRateLimit {
   readonly reason: string | undefined
 }
 
+/** One points pool as one answer described it: `RateLimit-Policy` (`q`, `w`) joined with `RateLimit` (`r`, `t`) by the
+ *  policy's name (`global-app-quota`, `tenant-app-quota`, ...). */
+export interface PoolReading {
+  readonly name: string
+  /** From the enforced family (`RateLimit-*`), else the beta one. */
+  readonly enforced: boolean
+  readonly quota: number | undefined
+  readonly windowSeconds: number | undefined
+  /** `r`: "appears only when near the limit". */
+  readonly remaining: number | undefined
+  readonly resetSeconds: number | undefined
+}
+
+const numberOf = (entry: RateLimitEntry | undefined, name: string): number | undefined => {
+  const value = entry?.params[name]
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : undefined
+}
+
+/** The pools this answer names, enforced ones first; a name in both families is read from the enforced one. */
+export function poolReadings (rateLimit: UpstreamRateLimit): PoolReading[] {
+  const readings: PoolReading[] = []
+  const seen = new Set<string>()
+  for (const [state, enforced] of [[rateLimit.enforced, true], [rateLimit.beta, false]] as const) {
+    const names = [...state.policies, ...state.limits].map((entry) => entry.name)
+    for (const name of names) {
+      if (seen.has(name)) continue
+      seen.add(name)
+      const policy = state.policies.find((entry) => entry.name === name)
+      const limit = state.limits.find((entry) => entry.name === name)
+      readings.push({
+        name,
+        enforced,
+        quota: numberOf(policy, 'q'),
+        windowSeconds: numberOf(policy, 'w'),
+        remaining: numberOf(limit, 'r'),
+        resetSeconds: numberOf(limit, 't')
+      })
+    }
+  }
+  return readings
+}
+
 /** Every `RateLimit-Reason` Atlassian documents or has been seen sending; anything else is `other` in metrics. */
 export const KNOWN_RATE_LIMIT_REASONS: readonly string[] = [
   'jira-quota-global-based', 'jira-quota-tenant-based', 'jira-burst-based', 'jira-per-issue-on-write',

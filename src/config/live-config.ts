@@ -9,6 +9,9 @@ import { compilePolicy, type Policy, type PolicyDecision } from '../policy/polic
 
 export interface LoadedState { hash: string, loadedAt: string, reloads: number }
 
+/** The last reload refused (the old config kept serving), with every problem it had: the ops page's config panel. */
+export interface RefusedReload { at: string, problems: string[] }
+
 /** A Policy whose rules can be replaced; `decide` always uses the current compiled set. */
 class LivePolicy implements Policy {
   current: Policy
@@ -33,6 +36,7 @@ export class LiveConfig {
   readonly policy: Policy
   #policyRules: readonly PolicyRuleConfig[]
   #state: LoadedState
+  #lastRefused: RefusedReload | null = null
 
   constructor (
     integrations: Readonly<Record<string, IntegrationConfig>>,
@@ -47,6 +51,15 @@ export class LiveConfig {
 
   get state (): LoadedState {
     return this.#state
+  }
+
+  get lastRefused (): RefusedReload | null {
+    return this.#lastRefused
+  }
+
+  /** A reload that changed nothing because of its problems (config/reload.ts); problems never quote secret values. */
+  noteRefused (problems: readonly string[], now: () => Date): void {
+    this.#lastRefused = { at: now().toISOString(), problems: [...problems] }
   }
 
   get policyRules (): readonly PolicyRuleConfig[] {

@@ -71,6 +71,7 @@ export class ConfigReloader {
       const problems = error instanceof ConfigError ? error.problems : [(error as Error).message]
       logger.error({ file, problems }, `config reload refused (${problems.length} problem${problems.length === 1 ? '' : 's'}); the previous config keeps serving`)
       const refused: ReloadOutcome = { outcome: 'rejected', problems }
+      live.noteRefused(problems, this.#options.now ?? (() => new Date()))
       this.#options.record?.(refused, file)
       return refused
     }
@@ -78,6 +79,7 @@ export class ConfigReloader {
     const changes = [...first.changes]
     const problems = first.lookups === undefined ? [] : await this.#secondStep(first.lookups, changes)
     const outcome = changes.length > 0 ? 'applied' : problems.length > 0 ? 'rejected' : 'unchanged'
+    if (outcome === 'rejected') live.noteRefused(problems, this.#options.now ?? (() => new Date()))
     if (outcome === 'unchanged') logger.info({ file, hash: live.state.hash }, 'config reload: integrations and policy unchanged')
     const result: ReloadOutcome = outcome === 'rejected'
       ? { outcome, problems }

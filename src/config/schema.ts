@@ -5,6 +5,7 @@
  */
 import { z } from 'zod'
 import { HTTP_METHODS } from '../policy/http-methods.js'
+import { adminSchema, jwtSchema } from './caller-schema.js'
 
 export const DEFAULT_PORT = 8787
 export const DEFAULT_DATA_DIR = './.broker'
@@ -15,54 +16,6 @@ const name = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/i, 'use letters, digi
 const httpMethod = z.enum([...HTTP_METHODS, '*'])
 const seconds = z.number().int().nonnegative()
 const positiveInt = z.number().int().positive()
-
-const jwtSchema = z.strictObject({
-  audience: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).default('atlassian-broker'),
-  issuer: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
-  /** Shared HS256 secret; when no key source is given at all, one is generated in the data folder. */
-  hs256Secret: z.string().min(32, 'an HS256 secret needs at least 32 characters').optional(),
-  /** PEM files holding RS256, ES256 or EdDSA public keys. */
-  publicKeys: z.array(z.string().min(1)).optional(),
-  jwksUrl: z.url().optional(),
-  /** A bearer token file sent when fetching the JWKS, re-read at each fetch (Kubernetes serves its JWKS to service
-   * accounts). */
-  jwksBearerTokenFile: z.string().min(1).optional(),
-  /** A CA bundle (PEM) for the JWKS URL, e.g. the cluster CA at /var/run/secrets/kubernetes.io/serviceaccount/ca.crt.
-   */
-  jwksCaFile: z.string().min(1).optional(),
-  callerClaim: z.string().min(1).default('sub'),
-  clockToleranceSeconds: seconds.max(300).default(30),
-  maxTokenBytes: positiveInt.default(8_192),
-  /** Longest accepted token lifetime (`exp - iat`): seconds, or a duration such as "24h", "90m", "7d". */
-  maxLifetime: z.union([positiveInt, z.string().regex(/^\d+\s*[smhd]$/, 'a duration such as "3600s", "90m", "24h" or "7d"')])
-    .default(86_400).transform(durationSeconds),
-  /** Caller JWT verifications are cached until the token's `exp` (bounded count). */
-  verifiedCacheSize: positiveInt.default(10_000)
-})
-
-const DURATION_UNITS: Readonly<Record<string, number>> = { s: 1, m: 60, h: 3_600, d: 86_400 }
-
-/** "24h" -> 86400; a number is already seconds. */
-function durationSeconds (value: number | string): number {
-  if (typeof value === 'number') return value
-  const unit = value.trim().slice(-1)
-  return Number.parseInt(value, 10) * (DURATION_UNITS[unit] ?? 1)
-}
-
-const adminSchema = z.strictObject({
-  /** Claim in the caller JWT that carries roles, and the role that grants admin access. Off when unset. */
-  roleClaim: z.string().min(1).default('roles'),
-  role: z.string().min(1).optional(),
-  /** A separate listener for the admin API (loopback port or unix socket) that needs no JWT. */
-  listen: z.strictObject({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65_535).optional(), socket: z.string().optional() }).optional(),
-  /** More names the admin listener answers to (its Host header), besides its bound address and `localhost`: the names
-   * a reverse proxy in front of it forwards. Any other Host is refused, so DNS rebinding cannot reach it. */
-  allowedHosts: z.array(z.string().toLowerCase().regex(/^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*$/, 'a host name such as "broker-admin.internal" (no port, no scheme)').max(253)).default([]),
-  /** Append-only JSON-lines audit of credential writes and admin actions (CLI and admin API). Past `maxFileBytes` it
-   * is renamed to `<file>.1` (replacing the previous one) and a new one is started, as `usage.auditFile` is. */
-  auditFile: z.string().optional(),
-  maxFileBytes: positiveInt.min(4_096).default(67_108_864)
-}).default({ roleClaim: 'roles', allowedHosts: [], maxFileBytes: 67_108_864 })
 
 const rateLimitSchema = z.strictObject({
   perSecond: z.number().positive(),
@@ -78,6 +31,9 @@ const policyRuleSchema = z.strictObject({
   paths: z.array(z.string().startsWith('/', 'path globs start with "/"')).min(1),
   rateLimit: rateLimitSchema.optional(),
   maxConcurrent: positiveInt.optional(),
+  /** Atlassian points (docs/points.md) each matching caller may spend per hour on this rule (fleet-wide in fleet
+   * mode). */
+  pointsPerHour: positiveInt.optional(),
   /** `fleet`: maxConcurrent counts calls in flight on every sidecar of the fleet (needs `fleet`); `pod` (default): per
    * process. */
   maxConcurrentScope: z.enum(['pod', 'fleet']).optional()
@@ -89,8 +45,15 @@ const integrationSchema = z.strictObject({
   /** `acme.atlassian.net`: the broker looks the cloudId up (src/atlassian/); with `cloudId` too, the two must agree. */
   site: z.string().optional(),
   credential: z.enum(['oauth', 'api-token']).default('oauth'),
-  /** The integration's own rate, shared max-min fairly among its active callers (fleet-wide in fleet mode). */
-  budget: z.strictObject({ perSecond: z.number().positive(), burst: positiveInt.optional() }).optional()
+  /** The integration's own rate and/or Atlassian points per hour (docs/points.md), shared max-min fairly among its
+   * active callers (fleet-wide in fleet mode). */
+  budget: z.strictObject({
+    perSecond: z.number().positive().optional(),
+    burst: positiveInt.optional(),
+    pointsPerHour: positiveInt.optional()
+  })
+    .refine((budget) => budget.perSecond !== undefined || budget.pointsPerHour !== undefined, 'a budget gives perSecond, pointsPerHour or both')
+    .optional()
 }).refine((integration) => integration.cloudId !== undefined || integration.site !== undefined, 'give site (e.g. acme.atlassian.net) or cloudId')
 
 const vaultAuthSchema = z.discriminatedUnion('method', [

@@ -6,9 +6,10 @@
  * in flight holds exactly one slot: in Redis when Redis admitted it, locally otherwise (a call admitted by Redis does
  * not count locally, so the local count is not a second limit on top of the fleet's).
  */
-import type { LimitBackend, Release } from '../limits/limit-backend.js'
+import type { LimitBackend, PointsLimit, Release } from '../limits/limit-backend.js'
 import { ruleKey, type CompiledRule, type RateLimitRule } from '../policy/policy.js'
 import type { FleetLimits } from './fleet-limits.js'
+import type { FleetPoints } from './fleet-points.js'
 import type { FleetSlots } from './fleet-slots.js'
 import type { FleetKeys } from './keys.js'
 
@@ -21,10 +22,18 @@ function orLocal<T> (fleet: T | undefined | Promise<T | undefined>, local: () =>
 export class FleetAdmission implements LimitBackend {
   readonly #leases: FleetLimits
   readonly #slots: FleetSlots
+  readonly #points: FleetPoints
   readonly #keys: FleetKeys
   readonly #local: LimitBackend
 
-  constructor (options: { leases: FleetLimits, slots: FleetSlots, keys: FleetKeys, local: LimitBackend }) {
+  constructor (options: {
+    leases: FleetLimits
+    slots: FleetSlots
+    points: FleetPoints
+    keys: FleetKeys
+    local: LimitBackend
+  }) {
+    this.#points = options.points
     this.#leases = options.leases
     this.#slots = options.slots
     this.#keys = options.keys
@@ -41,6 +50,22 @@ export class FleetAdmission implements LimitBackend {
     if (rateLimit.scope !== 'fleet') return local()
     // One bucket per rule × caller for the whole fleet: the key names both, so the lease's caller is a placeholder.
     return orLocal(this.#leases.take(this.#keys.ruleLimit(ruleKey(rule), caller), '-', rateLimit), local)
+  }
+
+  /** Points budgets and rules' `pointsPerHour` are always fleet-wide in fleet mode: an hour's pool is the fleet's. */
+  pointsRoom (limit: PointsLimit, caller: string): number {
+    return this.#points.room(this.#pointsKey(limit, caller), caller) ?? this.#local.pointsRoom(limit, caller)
+  }
+
+  chargePoints (limit: PointsLimit, caller: string, points: number): void {
+    const local = (lost: number): void => { this.#local.chargePoints(limit, caller, lost) }
+    if (!this.#points.charge(this.#pointsKey(limit, caller), caller, limit.pointsPerHour, points, local)) local(points)
+  }
+
+  #pointsKey (limit: PointsLimit, caller: string): string {
+    return limit.rule === undefined
+      ? this.#keys.points(limit.integration)
+      : this.#keys.rulePoints(ruleKey(limit.rule), caller)
   }
 
   takeSlot (caller: string, rule: CompiledRule | undefined, limit: number): Release | false | Promise<Release | false> {

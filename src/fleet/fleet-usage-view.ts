@@ -8,7 +8,7 @@
  * not being rebuilt: for two flush intervals after the record was (re)started (`since`), if a pod that answered was
  * already counting well before it, Redis lost data and pods that have not flushed since may still be missing.
  */
-import { compareLabels, compareSeries, decodeCell, emptyCell, mergeCell, usageFigures, callsIn, type TallyCell, type UsageFigures } from '../usage/tally-cell.js'
+import { compareLabels, compareSeries, decodeCell, emptyCell, mergeCell, pointsIn, usageFigures, callsIn, type TallyCell, type UsageFigures } from '../usage/tally-cell.js'
 import { MINUTE_MS, TALLY_MINUTES } from '../usage/tally.js'
 import type { FleetKeys } from './keys.js'
 import type { RedisLink } from './redis-link.js'
@@ -82,6 +82,8 @@ export interface FleetUsageSeries {
   last1h: Figures
   /** The fleet keeps the last hour: "since start" is the last hour here. */
   sinceStart: Figures
+  /** Atlassian points per minute over the hour, oldest first, the current minute last (as `/admin/usage`). */
+  pointsByMinute: number[]
   byPod: Record<string, { last5m: number, last1h: number }>
 }
 
@@ -121,7 +123,14 @@ export async function readFleetHour (
 }
 
 interface PodEntry { pod: string, startedAt: number, minutes: Set<number>, last5m: number, last1h: number }
-interface SeriesEntry { caller: string, integration: string, last5m: TallyCell, last1h: TallyCell, byPod: FleetUsageSeries['byPod'] }
+interface SeriesEntry {
+  caller: string
+  integration: string
+  last5m: TallyCell
+  last1h: TallyCell
+  pointsByMinute: number[]
+  byPod: FleetUsageSeries['byPod']
+}
 
 export function fleetSnapshot (hour: FleetHour | undefined, at: { now: number, flushMs: number }): FleetUsageSnapshot {
   const now = Math.floor(at.now / MINUTE_MS)
@@ -148,8 +157,10 @@ export function fleetSnapshot (hour: FleetHour | undefined, at: { now: number, f
       const cell = decodeCell(flat[index + 1] as string)
       if (cell === undefined) continue
       const id = `${caller}\u0000${integration}`
-      const entry = series.get(id) ?? { caller, integration, last5m: emptyCell(), last1h: emptyCell(), byPod: {} }
+      const entry = series.get(id) ??
+        { caller, integration, last5m: emptyCell(), last1h: emptyCell(), pointsByMinute: new Array<number>(TALLY_MINUTES).fill(0), byPod: {} }
       series.set(id, entry)
+      entry.pointsByMinute[TALLY_MINUTES - 1 - back] = (entry.pointsByMinute[TALLY_MINUTES - 1 - back] as number) + pointsIn(cell)
       const calls = callsIn(cell)
       const perPod = entry.byPod[pod] ?? { last5m: 0, last1h: 0 }
       entry.byPod[pod] = perPod
@@ -181,6 +192,7 @@ export function fleetSnapshot (hour: FleetHour | undefined, at: { now: number, f
         last5m: usageFigures(entry.last5m),
         last1h,
         sinceStart: last1h,
+        pointsByMinute: entry.pointsByMinute,
         byPod: entry.byPod
       }
     })

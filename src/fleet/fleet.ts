@@ -19,6 +19,7 @@ import { RedisLink } from './redis-link.js'
 import type { LimitBackend } from '../limits/limit-backend.js'
 import { FleetAdmission } from './fleet-admission.js'
 import { FleetLimits } from './fleet-limits.js'
+import { FleetPoints } from './fleet-points.js'
 import { FleetSlots } from './fleet-slots.js'
 import { FleetRejections, registerFleetMetrics } from './fleet-metrics.js'
 import { FleetUsage } from './fleet-usage.js'
@@ -54,6 +55,7 @@ export class Fleet {
   readonly tokens: SharedTokens
   readonly hold: FleetHold
   readonly limits: FleetLimits
+  readonly points: FleetPoints
   readonly slots: FleetSlots
   /** The live integrations (LiveConfig's object): events and holds for one a reload added are not ignored. */
   readonly #integrations: Readonly<Record<string, unknown>>
@@ -106,6 +108,7 @@ export class Fleet {
     const { link, keys, rejections } = this
     this.hold = new FleetHold({ link, keys, clock: deps.clock, publish, signer, keyFor, rejections })
     this.limits = new FleetLimits({ link: this.link, clock: deps.clock, rejections: this.rejections })
+    this.points = new FleetPoints({ link: this.link, clock: deps.clock, rejections: this.rejections })
     this.slots = new FleetSlots({ link: this.link, clock: deps.clock })
     this.#publish = publish
   }
@@ -142,7 +145,7 @@ export class Fleet {
   /** Admission's backend in fleet mode: budgets and `scope: fleet` limits in Redis, the rest (and all of it while
    *  Redis cannot answer) in `local`. */
   admission (local: LimitBackend): LimitBackend {
-    return new FleetAdmission({ leases: this.limits, slots: this.slots, keys: this.keys, local })
+    return new FleetAdmission({ leases: this.limits, slots: this.slots, points: this.points, keys: this.keys, local })
   }
 
   state (): FleetState {
@@ -151,6 +154,8 @@ export class Fleet {
 
   async close (): Promise<void> {
     await this.usage?.stop()
+    // Points charged before close reach Redis: the hour's pool is the fleet's.
+    await this.points.settled()
     this.slots.stop()
     for (const timer of this.#recheckTimers.values()) this.#clock.clearTimer(timer)
     this.#recheckTimers.clear()

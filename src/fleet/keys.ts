@@ -37,6 +37,16 @@ export class FleetKeys {
     return `${this.ruleLimit(rule, caller)}:in-flight`
   }
 
+  /** The integration's points budget: per caller, demand and bucket (points-share.lua.ts). */
+  points (integration: string): string {
+    return `${this.#tag(integration)}:points`
+  }
+
+  /** A rule's `pointsPerHour` for one caller, in the rule × caller's slot (points-share.lua.ts). */
+  rulePoints (rule: string, caller: string): string {
+    return `${this.ruleLimit(rule, caller)}:points`
+  }
+
   /** The integration budget: per caller, demand and bucket (fair-share.lua.ts). */
   budget (integration: string): string {
     return `${this.#tag(integration)}:budget`

@@ -33,7 +33,9 @@ export function usageRoutes (view: UsageView): (app: FastifyInstance) => Promise
       const scope = (request.query as { scope?: unknown }).scope
       if (scope !== undefined && scope !== 'pod' && scope !== 'fleet') throw new BadRequestError('scope is "pod" (default) or "fleet"')
       if (scope === 'fleet' && fleet === undefined) throw new StateConflictError('scope=fleet needs fleet mode (the `fleet` section of the config)')
-      return scope === 'fleet' && fleet !== undefined ? await fleet() : usageSnapshot(tally)
+      if (scope === 'fleet' && fleet !== undefined) return await fleet()
+      // Atlassian's pools as this process last saw them (docs/points.md), beside its own estimate per caller.
+      return { ...usageSnapshot(tally), pools: ops?.headroom.pools.rows() ?? [] }
     })
 
     if (ops !== undefined) {

@@ -16,9 +16,9 @@
 import type { CancelSignal } from '../cancel-signal.js'
 import { integrationNamed } from '../config/integration-lookup.js'
 import type { IntegrationConfig } from '../config/schema.js'
-import { CallerRateLimitedError, withRetryAfter } from '../errors.js'
+import { CallerPointsLimitedError, CallerRateLimitedError, withRetryAfter } from '../errors.js'
 import type { CompiledRule, RateLimitRule } from '../policy/policy.js'
-import type { LimitBackend, Release } from './limit-backend.js'
+import type { LimitBackend, PointsLimit, Release } from './limit-backend.js'
 import type { QuotaHold } from './quota-hold.js'
 import type { SeatQueue } from './seat-queue.js'
 
@@ -44,17 +44,40 @@ function then<T, U> (value: T | Promise<T>, next: (settled: T) => U | Promise<U>
 export function createAdmission (parts: AdmissionParts): Admit {
   // Read per call from the live integrations (src/config/live-config.ts), so a reload's budget applies at once; one
   // RateLimitRule per integration config object (a reload replaces the object, never edits it).
-  const budgets = new WeakMap<IntegrationConfig, RateLimitRule | undefined>()
-  const budgetOf = (integration: string): RateLimitRule | undefined => {
+  const budgets = new WeakMap<IntegrationConfig, Budget>()
+  const budgetsOf = (integration: string): Budget => {
     const config = integrationNamed(parts.integrations ?? {}, integration)
-    if (config === undefined) return undefined
-    if (!budgets.has(config)) {
-      const budget = config.budget
-      budgets.set(config, budget === undefined
-        ? undefined
-        : { perSecond: budget.perSecond, burst: budget.burst ?? Math.max(1, Math.ceil(budget.perSecond)) })
+    if (config === undefined) return NO_BUDGET
+    let budget = budgets.get(config)
+    if (budget === undefined) {
+      const perSecond = config.budget?.perSecond
+      const pointsPerHour = config.budget?.pointsPerHour
+      budget = {
+        rate: perSecond === undefined
+          ? undefined
+          : { perSecond, burst: config.budget?.burst ?? Math.max(1, Math.ceil(perSecond)) },
+        points: pointsPerHour === undefined ? undefined : { integration, pointsPerHour }
+      }
+      budgets.set(config, budget)
     }
-    return budgets.get(config)
+    return budget
+  }
+  const budgetOf = (integration: string): RateLimitRule | undefined => budgetsOf(integration).rate
+  const rulePoints = new WeakMap<CompiledRule, PointsLimit>()
+  /** The points budgets a call is charged to: the integration's, shared, and its rule's own; none on most calls. */
+  const pointsLimits = (integration: string, rule: CompiledRule): PointsLimit[] | undefined => {
+    const shared = budgetsOf(integration).points
+    if (shared === undefined && rule.pointsPerHour === undefined) return undefined
+    const limits = shared === undefined ? [] : [shared]
+    if (rule.pointsPerHour !== undefined) {
+      let own = rulePoints.get(rule)
+      if (own === undefined) {
+        own = { integration, pointsPerHour: rule.pointsPerHour, rule }
+        rulePoints.set(rule, own)
+      }
+      limits.push(own)
+    }
+    return limits
   }
   const { backend, queue, defaultMaxConcurrent } = parts
 
@@ -114,11 +137,32 @@ export function createAdmission (parts: AdmissionParts): Admit {
     return then(seat, (release) => budgetThenRate(caller, integration, rule, release))
   }
 
+  // Points are known only when the answer has ended: before the call, each budget's share must still hold a point
+  // (refusing spends nothing); the call's release charges what the answer cost (src/upstream/caller-call.ts).
+  const charged = (caller: string, limits: readonly PointsLimit[], release: Release): Release => {
+    let done = false
+    return (points) => {
+      if (done) return
+      done = true
+      release()
+      if (points !== undefined && points > 0) for (const limit of limits) backend.chargePoints(limit, caller, points)
+    }
+  }
+
   return (caller, integration, rule, gone) => {
     parts.quotaHold.check(integration)
-    return slotThenRate(caller, integration, rule, gone)
+    const limits = pointsLimits(integration, rule)
+    if (limits === undefined) return slotThenRate(caller, integration, rule, gone)
+    for (const limit of limits) {
+      const waitMs = backend.pointsRoom(limit, caller)
+      if (waitMs > 0) throw withRetryAfter(new CallerPointsLimitedError(caller, integration), waitMs / 1000)
+    }
+    return then(slotThenRate(caller, integration, rule, gone), (release) => charged(caller, limits, release))
   }
 }
+
+interface Budget { rate: RateLimitRule | undefined, points: PointsLimit | undefined }
+const NO_BUDGET: Budget = { rate: undefined, points: undefined }
 
 function noop (): void {}
 

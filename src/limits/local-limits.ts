@@ -9,7 +9,8 @@
 import { LRUCache } from 'lru-cache'
 import type { Clock } from '../clock.js'
 import { ruleKey, type CompiledRule, type RateLimitRule } from '../policy/policy.js'
-import type { LimitBackend, Release } from './limit-backend.js'
+import type { LimitBackend, PointsLimit, Release } from './limit-backend.js'
+import { PointShares } from './point-shares.js'
 import { TokenBucket } from './token-bucket.js'
 
 /** Buckets of callers matched by glob rules are many in theory; an evicted bucket is only a full one in practice. */
@@ -22,6 +23,7 @@ export class LocalLimits implements LimitBackend {
   readonly #rates = new LRUCache<string, TokenBucket>({ max: MAX_BUCKETS })
   /** Calls in flight per slot key; entries are deleted at zero, so the map only holds live calls. */
   readonly #inFlight = new Map<string, number>()
+  readonly #points = new PointShares()
 
   constructor (options: { clock: Clock }) {
     this.#clock = options.clock
@@ -64,10 +66,26 @@ export class LocalLimits implements LimitBackend {
     }
   }
 
+  pointsRoom (limit: PointsLimit, caller: string): number {
+    return this.#points.room(pointsKey(limit, caller), caller, limit.pointsPerHour, this.#clock.now())
+  }
+
+  chargePoints (limit: PointsLimit, caller: string, points: number): void {
+    this.#points.charge(pointsKey(limit, caller), caller, limit.pointsPerHour, points, this.#clock.now())
+  }
+
   /** Calls in flight counted here for the rule × caller (the caller's default share when `rule` is undefined). */
   inFlight (caller: string, rule: CompiledRule | undefined): number {
     return this.#inFlight.get(slotKey(caller, rule)) ?? 0
   }
+}
+
+/** One division per integration (a reload that changes its pointsPerHour applies at once: shares, buckets and debts
+ *  follow the new figure), one per rule × caller for a rule's cap. */
+function pointsKey (limit: PointsLimit, caller: string): string {
+  return limit.rule === undefined
+    ? `budget\u0000${limit.integration}`
+    : `rule\u0000${ruleKey(limit.rule)}\u0000${caller}`
 }
 
 function slotKey (caller: string, rule: CompiledRule | undefined): string {

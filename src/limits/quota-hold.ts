@@ -15,6 +15,12 @@ const DEFAULT_HOLD_MS = 60_000
 /** The quota window is an hour (`w=3600`); a reset further out than this is treated as a bad header. */
 const MAX_HOLD_MS = 3_600_000
 
+/** Holds kept for the ops page's hour (bands on its chart): far more than an hour of quota 429s makes. */
+const HOLD_HISTORY = 50
+
+/** One hold: from when, until when (epoch ms); extending a hold moves its end, a hold after a gap is another. */
+export interface HoldSpan { integration: string, from: number, until: number }
+
 /** Fleet mode (src/fleet/shared-hold.ts): tells every sidecar about a hold this one started. */
 export interface SharedHold {
   announce (integration: string, holdMs: number): void
@@ -26,6 +32,7 @@ export class QuotaHold {
   readonly #shared: SharedHold | undefined
   /** Integration -> epoch ms until which its traffic is held. */
   readonly #until = new Map<string, number>()
+  readonly #spans: HoldSpan[] = []
 
   constructor (options: { clock: Clock, logger: Logger, shared?: SharedHold }) {
     this.#clock = options.clock
@@ -37,7 +44,7 @@ export class QuotaHold {
   adopt (integration: string, holdMs: number): void {
     const until = this.#clock.now() + Math.min(holdMs, MAX_HOLD_MS)
     if (holdMs <= 0 || until <= (this.#until.get(integration) ?? 0)) return
-    this.#until.set(integration, until)
+    this.#start(integration, until)
     this.#logger.info({ integration, resumeAt: new Date(until).toISOString() }, 'another sidecar hit Atlassian\'s quota: holding this integration\'s traffic too')
   }
 
@@ -67,9 +74,25 @@ export class QuotaHold {
       .filter((at): at is number => at !== undefined && at > now)
     const until = Math.min(now + MAX_HOLD_MS, candidates.length > 0 ? Math.max(...candidates) : now + DEFAULT_HOLD_MS)
     if (until <= (this.#until.get(integration) ?? 0)) return
-    this.#until.set(integration, until)
+    this.#start(integration, until)
     this.#shared?.announce(integration, until - now)
     this.#logger.warn({ integration, reason: enforced.reason, resumeAt: new Date(until).toISOString() }, 'Atlassian quota exhausted: holding this integration\'s traffic until the window resets')
+  }
+
+  #start (integration: string, until: number): void {
+    this.#until.set(integration, until)
+    const now = this.#clock.now()
+    const open = this.#spans.find((span) => span.integration === integration && span.until > now)
+    if (open !== undefined) open.until = until
+    else {
+      this.#spans.push({ integration, from: now, until })
+      if (this.#spans.length > HOLD_HISTORY) this.#spans.shift()
+    }
+  }
+
+  /** The holds that were active at any time since `since` (epoch ms), oldest first. */
+  holds (since: number): HoldSpan[] {
+    return this.#spans.filter((span) => span.until > since).map((span) => ({ ...span }))
   }
 
   /** The hold's end for an integration (epoch ms), if one is active. */

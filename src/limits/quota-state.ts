@@ -2,10 +2,12 @@
  * Atlassian headroom per integration: the rate-limit headers of the latest answer that carried any (enforced
  * `X-RateLimit-*`, `RateLimit-Reason`, `Retry-After` on a 429, or the informational beta family), parsed by
  * rate-limit-headers.ts. One entry per configured integration, overwritten in place: bounded memory. Header values
- * are numbers, dates and a reason from Atlassian; nothing of the request (no token) is kept.
+ * are numbers, dates and a reason from Atlassian; nothing of the request (no token) is kept. Also the hour: the last
+ * figures seen in each minute (a ring of 60 per integration), so the ops page draws remaining over time.
  */
 import type { Clock } from '../clock.js'
 import { NO_RATE_LIMIT, type RateLimitEntry, type RateLimitState, type UpstreamRateLimit } from '../atlassian/rate-limit-headers.js'
+import { PointPools } from './point-pools.js'
 
 export interface HeadroomEntry {
   integration: string
@@ -29,6 +31,21 @@ export interface HeadroomEntry {
     resetSeconds: number | null
   } | null
 }
+
+/** The last remaining figures an integration's answers showed in one minute (null where a header was absent). */
+export interface HeadroomSample {
+  /** Start of the minute, ISO 8601. */
+  minute: string
+  remaining: number | null
+  limit: number | null
+  betaRemaining: number | null
+  betaQuota: number | null
+}
+
+const MINUTE_MS = 60_000
+const HOUR_MINUTES = 60
+
+interface Sample { minute: number, entry: HeadroomEntry }
 
 /** Reason strings come from Atlassian; kept short and printable so a header cannot flood the page. */
 const clean = (text: string | undefined): string | null => text === undefined ? null : text.replace(/[^\x20-\x7e]/g, '').slice(0, 80)
@@ -54,6 +71,9 @@ export class UpstreamHeadroom {
   readonly #clock: Clock
   readonly #known: (integration: string) => boolean
   readonly #latest = new Map<string, HeadroomEntry>()
+  /** The points pools per integration × policy name, with the estimate reconciled against them. */
+  readonly pools = new PointPools()
+  readonly #hour = new Map<string, Array<Sample | undefined>>()
 
   /** `integrations`: the configured names, or a live check (so integrations added by a reload are kept too). */
   constructor (options: { clock: Clock, integrations: Iterable<string> | ((integration: string) => boolean) }) {
@@ -72,13 +92,14 @@ export class UpstreamHeadroom {
     // Most answers carry no rate-limit headers: they leave before the integration lookup.
     if (rateLimit === NO_RATE_LIMIT && statusCode !== 429) return
     if (!this.#known(integration)) return
+    const now = this.#clock.now()
+    this.pools.observe(integration, rateLimit, now)
     const { enforced, beta } = rateLimit
     const withRetry = statusCode === 429 && enforced.retryAfterMs !== undefined
     if (!hasAny(enforced) && !hasAny(beta) && !withRetry) return
-    const now = this.#clock.now()
     const policy = beta.policies[0]
     const limit = beta.limits.find((entry) => entry.name === policy?.name) ?? beta.limits[0]
-    this.#latest.set(integration, {
+    const entry: HeadroomEntry = {
       integration,
       seenAt: new Date(now).toISOString(),
       statusCode,
@@ -91,7 +112,31 @@ export class UpstreamHeadroom {
       beta: hasAny(beta)
         ? { policy: clean(policy?.name), quota: numberParam(policy, 'q'), windowSeconds: numberParam(policy, 'w'), remaining: numberParam(limit, 'r'), resetSeconds: numberParam(limit, 't') }
         : null
-    })
+    }
+    this.#latest.set(integration, entry)
+    const minute = Math.floor(now / MINUTE_MS)
+    let ring = this.#hour.get(integration)
+    if (ring === undefined) {
+      ring = new Array<Sample | undefined>(HOUR_MINUTES)
+      this.#hour.set(integration, ring)
+    }
+    ring[minute % HOUR_MINUTES] = { minute, entry }
+  }
+
+  /** An integration's last hour, oldest first: one sample per minute that had rate-limit headers. */
+  hour (integration: string): HeadroomSample[] {
+    const ring = this.#hour.get(integration)
+    if (ring === undefined) return []
+    const first = Math.floor(this.#clock.now() / MINUTE_MS) - HOUR_MINUTES + 1
+    return ring.filter((sample): sample is Sample => sample !== undefined && sample.minute >= first)
+      .sort((a, b) => a.minute - b.minute)
+      .map(({ minute, entry }) => ({
+        minute: new Date(minute * MINUTE_MS).toISOString(),
+        remaining: entry.remaining,
+        limit: entry.limit,
+        betaRemaining: entry.beta?.remaining ?? null,
+        betaQuota: entry.beta?.quota ?? null
+      }))
   }
 
   /** The latest entry of each integration that has one, by integration name. */

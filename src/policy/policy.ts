@@ -19,6 +19,7 @@ export interface PolicyRule {
   rateLimit?: { perSecond: number, burst?: number | undefined, scope: 'pod' | 'fleet' } | undefined
   maxConcurrent?: number | undefined
   maxConcurrentScope?: 'pod' | 'fleet' | undefined
+  pointsPerHour?: number | undefined
 }
 
 export interface RateLimitRule { perSecond: number, burst: number, scope?: 'pod' | 'fleet' }
@@ -33,6 +34,8 @@ export interface CompiledRule {
   rateLimit: RateLimitRule | undefined
   maxConcurrent: number | undefined
   maxConcurrentScope?: 'pod' | 'fleet'
+  /** Atlassian points per hour each matching caller may spend (admission.ts charges them after the answer). */
+  pointsPerHour?: number | undefined
 }
 
 const ruleKeys = new WeakMap<CompiledRule, string>()
@@ -47,7 +50,9 @@ export function ruleKey (rule: CompiledRule): string {
   if (key === undefined) {
     const content = [
       rule.caller, rule.integration, [...rule.methods].sort(), rule.paths.map((path) => path.source),
-      rule.rateLimit ?? null, rule.maxConcurrent ?? null, rule.maxConcurrentScope ?? null
+      rule.rateLimit ?? null, rule.maxConcurrent ?? null, rule.maxConcurrentScope ?? null,
+      // Only when set: the keys of rules without it stay what they were (their buckets in Redis survive an upgrade).
+      ...(rule.pointsPerHour === undefined ? [] : [rule.pointsPerHour])
     ]
     key = createHash('sha256').update(JSON.stringify(content)).digest('base64url').slice(0, 16)
     ruleKeys.set(rule, key)
@@ -83,7 +88,8 @@ export function compilePolicy (rules: readonly PolicyRule[]): Policy {
         }
       : undefined,
     maxConcurrent: rule.maxConcurrent,
-    maxConcurrentScope: rule.maxConcurrentScope
+    maxConcurrentScope: rule.maxConcurrentScope,
+    pointsPerHour: rule.pointsPerHour
   }))
 
   // exact caller -> exact integration -> rules; glob rules are kept aside (few in practice) with their matchers

@@ -6,6 +6,7 @@
  * usage record (metrics, tally, audit) when the answer has ended.
  */
 import { Readable } from 'node:stream'
+import { BASE_POINTS, listField, ObjectCounter, pointsOf } from '../atlassian/point-cost.js'
 import { PolicyDeniedError } from '../errors.js'
 import type { Admit } from '../limits/admission.js'
 import type { Policy } from '../policy/policy.js'
@@ -49,12 +50,34 @@ export async function callAsCaller (pipeline: CallerCallPipeline, call: CallerCa
     const requestIdHeader = response.headers['x-arequestid'] ?? response.headers['atl-traceid']
     context.upstreamRequestId = typeof requestIdHeader === 'string' ? requestIdHeader : undefined
     context.upstreamRateLimit = response.rateLimit
-    if (release) response.body.once('close', release)
+    context.points = countPoints(call, response)
+    // Admission charges the call's points to its budgets once the answer is over (admission.ts).
+    if (release) response.body.once('close', () => { release(context.points()) })
     return response
   } catch (error) {
     release?.()
     throw error
   }
+}
+
+const basePoints = (): number => BASE_POINTS
+
+/**
+ * The answer's points as its bytes pass (src/atlassian/point-cost.ts): only a JSON list answer gets a scanner, fed by a
+ * 'data' listener that leaves the body paused, so whoever reads it (the proxy's pipe, an MCP tool) still starts it.
+ */
+function countPoints (call: CallerCall, response: ForwardResponse): () => number {
+  const field = listField(call.config.product, call.method, call.path, response.statusCode, response.headers['content-type'])
+  if (field === undefined) return basePoints
+  const counter = new ObjectCounter(field)
+  const body = response.body
+  const scan = (chunk: Uint8Array): void => {
+    counter.write(chunk)
+    if (counter.done) body.removeListener('data', scan)
+  }
+  body.on('data', scan)
+  body.pause()
+  return () => pointsOf(counter)
 }
 
 /** A body the broker composed itself (an MCP tool's JSON), in the shape the forwarder reads of a caller's request. */

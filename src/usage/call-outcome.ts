@@ -12,7 +12,8 @@ export const CALL_OUTCOMES = [
   'brokerRefused',
   /** 4xx from Atlassian (401/403/404/400...) passed through. */
   'atlassianRefused',
-  /** 429 BROKER_ERR_CALLER_RATE_LIMITED: the policy rule's rateLimit/fleet maxConcurrent or the integration's budget;
+  /** 429 BROKER_ERR_CALLER_RATE_LIMITED: the policy rule's rateLimit/fleet maxConcurrent or the integration's budget
+   * (BROKER_ERR_CALLER_POINTS_LIMITED: its points);
    *  BROKER_ERR_CALLER_QUEUE_*: the caller's queue was full or its call waited too long for a seat. */
   'callerLimited',
   /** 429 BROKER_ERR_UPSTREAM_RATE_LIMITED: the integration is held after an Atlassian quota 429. */
@@ -46,7 +47,7 @@ export function callOutcome (call: OutcomeInput): CallOutcome {
   if (status < 400) return 'ok'
   if (status >= 500) return 'failed'
   if (status === 429) {
-    if (call.errorCode === 'BROKER_ERR_CALLER_RATE_LIMITED' || call.errorCode?.startsWith('BROKER_ERR_CALLER_QUEUE_') === true) return 'callerLimited'
+    if (call.errorCode === 'BROKER_ERR_CALLER_RATE_LIMITED' || call.errorCode === 'BROKER_ERR_CALLER_POINTS_LIMITED' || call.errorCode?.startsWith('BROKER_ERR_CALLER_QUEUE_') === true) return 'callerLimited'
     if (call.errorCode === 'BROKER_ERR_UPSTREAM_RATE_LIMITED') return 'quotaHeld'
     return call.errorCode === undefined ? 'atlassianLimited' : 'brokerRefused'
   }

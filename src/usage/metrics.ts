@@ -46,6 +46,7 @@ export class BrokerMetrics {
   readonly #secretStoreErrors: Counter<'store'>
   readonly #bytesIn: Counter<'caller' | 'integration'>
   readonly #bytesOut: Counter<'caller' | 'integration'>
+  readonly #points: Counter<'caller' | 'integration'>
   readonly #reloads: Counter<'outcome'>
   readonly #queueWait: Histogram<'caller' | 'integration' | 'outcome'>
   readonly #toolCalls: Counter<'caller' | 'integration' | 'tool' | 'status_class'>
@@ -66,6 +67,7 @@ export class BrokerMetrics {
     this.#secretStoreErrors = new Counter({ name: 'atlassian_broker_secret_store_errors_total', help: 'Proxied calls that failed because the secret store was unavailable or refused.', labelNames: ['store'], registers })
     this.#bytesIn = new Counter({ name: 'atlassian_broker_request_bytes_total', help: 'Request body bytes sent upstream, by caller.', labelNames: ['caller', 'integration'], registers })
     this.#bytesOut = new Counter({ name: 'atlassian_broker_response_bytes_total', help: 'Response body bytes sent to callers, by caller.', labelNames: ['caller', 'integration'], registers })
+    this.#points = new Counter({ name: 'atlassian_broker_points_total', help: 'Atlassian points spent by caller, as the broker estimates them (1 per answer plus 1 per object a counted list returns; docs/points.md).', labelNames: ['caller', 'integration'], registers })
     this.#reloads = new Counter({ name: 'atlassian_broker_config_reload_total', help: 'Config reloads (SIGHUP or file watch) by outcome: applied, unchanged, rejected.', labelNames: ['outcome'], registers })
     for (const outcome of ['applied', 'unchanged', 'rejected']) this.#reloads.inc({ outcome }, 0)
     this.#queueWait = new Histogram({ name: 'atlassian_broker_queue_wait_seconds', help: 'Time a call waited in its caller\'s queue for a seat, by how it ended: admitted, full (refused at once), timeout, gone (the caller left). Calls admitted without waiting are not observed.', labelNames: ['caller', 'integration', 'outcome'], buckets: SECONDS_BUCKETS, registers })
@@ -127,6 +129,7 @@ export class BrokerMetrics {
     if (call.upstreamMs !== undefined) this.#upstreamDuration.observe({ integration }, call.upstreamMs / 1000)
     if (call.bytesIn > 0) this.#bytesIn.inc({ caller, integration }, call.bytesIn)
     if (call.bytesOut > 0) this.#bytesOut.inc({ caller, integration }, call.bytesOut)
+    if (call.points > 0) this.#points.inc({ caller, integration }, call.points)
     if (call.errorCode?.startsWith('BROKER_ERR_SECRET_STORE_') === true) this.#secretStoreErrors.inc({ store: this.#storeKind })
     if (call.statusCode === 429) this.#rateLimitedResponses.inc({ caller, integration, source: rateLimitSource(call) })
   }

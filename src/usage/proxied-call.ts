@@ -25,6 +25,8 @@ export interface ProxiedCall {
   upstreamRateLimit: UpstreamRateLimit | undefined
   bytesIn: number
   bytesOut: number
+  /** Atlassian points the call cost, as estimated (src/atlassian/point-cost.ts); 0 when Atlassian never answered. */
+  points: number
   /** Epoch ms when the call finished. */
   at: number
   /** The MCP tool that made this REST call (src/mcp/); undefined for a call through `/proxy`. */
@@ -38,7 +40,11 @@ export interface ProxiedCall {
 export type ProxyContext = Pick<ProxiedCall, 'integration' | 'path' | 'upstreamStatus' | 'upstreamMs' | 'upstreamRequestId' | 'upstreamRateLimit' | 'errorCode' | 'bytesOut' | 'tool'> & {
   upstreamStartedAt: number | undefined
   bytesIn: () => number
+  /** The points so far: final once the answer's body has ended. */
+  points: () => number
 }
+
+const noPoints = (): number => 0
 
 /** A context before anything is known: the proxy route and each MCP tool's REST call start from this. */
 export function newProxyContext (tool?: string): ProxyContext {
@@ -53,6 +59,7 @@ export function newProxyContext (tool?: string): ProxyContext {
     errorCode: undefined,
     bytesIn: () => 0,
     bytesOut: 0,
+    points: noPoints,
     tool
   }
 }
@@ -84,6 +91,7 @@ export function proxiedCall (context: ProxyContext, end: CallEnd): ProxiedCall {
     upstreamRateLimit: context.upstreamRateLimit,
     bytesIn: context.bytesIn(),
     bytesOut: context.bytesOut,
+    points: context.points(),
     at: end.at,
     tool: context.tool
   }

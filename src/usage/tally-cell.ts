@@ -12,7 +12,9 @@ const OUTCOME_INDEX = new Map<CallOutcome, number>(CALL_OUTCOMES.map((outcome, i
 const BYTES_IN = CALL_OUTCOMES.length
 const BYTES_OUT = BYTES_IN + 1
 const LATENCY = BYTES_OUT + 1
-export const CELL_WIDTH = LATENCY + LATENCY_BUCKETS
+/** Last, so a cell an older sidecar wrote into Redis (fleet mode) still reads back, with 0 points. */
+const POINTS = LATENCY + LATENCY_BUCKETS
+export const CELL_WIDTH = POINTS + 1
 
 export type TallyCell = Float64Array
 
@@ -21,6 +23,8 @@ export interface CallFigures {
   durationMs: number
   bytesIn: number
   bytesOut: number
+  /** Atlassian points (src/atlassian/point-cost.ts). */
+  points: number
 }
 
 /** The totals `/admin/usage` shows for a window. */
@@ -32,6 +36,8 @@ export interface UsageFigures {
   rateLimited: number
   bytesIn: number
   bytesOut: number
+  /** Atlassian points spent, as estimated (docs/points.md). */
+  points: number
   p50Ms: number | null
   p95Ms: number | null
 }
@@ -48,6 +54,7 @@ export function addCall (cell: TallyCell, call: CallFigures): void {
   cell[outcome] = (cell[outcome] as number) + 1
   cell[BYTES_IN] = (cell[BYTES_IN] as number) + call.bytesIn
   cell[BYTES_OUT] = (cell[BYTES_OUT] as number) + call.bytesOut
+  cell[POINTS] = (cell[POINTS] as number) + call.points
   const bucket = LATENCY + latencyBucket(call.durationMs)
   cell[bucket] = (cell[bucket] as number) + 1
 }
@@ -75,9 +82,19 @@ export function usageFigures (cell: TallyCell): UsageFigures {
     rateLimited: sumOf(cell, RATE_LIMITED_OUTCOMES),
     bytesIn: cell[BYTES_IN] as number,
     bytesOut: cell[BYTES_OUT] as number,
+    points: cell[POINTS] as number,
     p50Ms: latencyQuantile(cell, 0.5, LATENCY) ?? null,
     p95Ms: latencyQuantile(cell, 0.95, LATENCY) ?? null
   }
+}
+
+export function pointsIn (cell: TallyCell): number {
+  return cell[POINTS] as number
+}
+
+/** The q-quantile of the cell's latencies in ms (p99 for the ops page's hour per integration); null when empty. */
+export function cellLatencyMs (cell: TallyCell, q: number): number | null {
+  return latencyQuantile(cell, q, LATENCY) ?? null
 }
 
 export function outcomeCounts (cell: TallyCell): OutcomeCounts {

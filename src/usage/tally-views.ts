@@ -3,7 +3,7 @@
  * start) and the per-minute outcomes of the ops view (`GET /admin/ops`). Both are sums of the same cells, in the one
  * sort order (compareLabels).
  */
-import { callsIn, compareLabels, compareSeries, emptyCell, mergeCell, outcomeCounts, usageFigures, type OutcomeCounts, type UsageFigures } from './tally-cell.js'
+import { callsIn, compareLabels, compareSeries, emptyCell, mergeCell, outcomeCounts, pointsIn, usageFigures, type OutcomeCounts, type UsageFigures } from './tally-cell.js'
 import { MINUTE_MS, TALLY_MINUTES, type UsageTally } from './tally.js'
 
 export interface UsageSeries {
@@ -12,6 +12,8 @@ export interface UsageSeries {
   last5m: UsageFigures
   last1h: UsageFigures
   sinceStart: UsageFigures
+  /** Atlassian points per minute over the last hour, oldest first, the current minute last (docs/points.md). */
+  pointsByMinute: number[]
 }
 
 export interface UsageSnapshot {
@@ -23,12 +25,16 @@ export interface UsageSnapshot {
 export interface OutcomeMinute extends OutcomeCounts {
   /** Start of the minute, ISO 8601. */
   minute: string
+  /** Atlassian points the selected calls cost in this minute, as estimated. */
+  points: number
 }
 
 export interface OutcomeTotals {
   caller: string
   integration: string
   lastHour: OutcomeCounts
+  /** Atlassian points over the last hour, as estimated. */
+  pointsLastHour: number
 }
 
 export interface OutcomeSelection {
@@ -53,9 +59,11 @@ export function usageSnapshot (tally: UsageTally): UsageSnapshot {
   for (const entry of tally.series()) {
     const last5m = emptyCell()
     const last1h = emptyCell()
+    const pointsByMinute = new Array<number>(TALLY_MINUTES).fill(0)
     for (let back = 0; back < TALLY_MINUTES; back++) {
       const cell = entry.cell(now - back)
       if (cell === undefined) continue
+      pointsByMinute[TALLY_MINUTES - 1 - back] = pointsIn(cell)
       mergeCell(last1h, cell)
       if (back < 5) mergeCell(last5m, cell)
     }
@@ -64,7 +72,8 @@ export function usageSnapshot (tally: UsageTally): UsageSnapshot {
       integration: entry.integration,
       last5m: usageFigures(last5m),
       last1h: usageFigures(last1h),
-      sinceStart: usageFigures(entry.total)
+      sinceStart: usageFigures(entry.total),
+      pointsByMinute
     })
   }
   series.sort(compareSeries)
@@ -92,7 +101,7 @@ export function outcomeView (tally: UsageTally, selection: OutcomeSelection = {}
     integrations.add(entry.integration)
     if (selection.caller !== undefined && selection.caller !== entry.caller) continue
     if (selection.integration !== undefined && selection.integration !== entry.integration) continue
-    series.push({ caller: entry.caller, integration: entry.integration, lastHour: outcomeCounts(lastHour) })
+    series.push({ caller: entry.caller, integration: entry.integration, lastHour: outcomeCounts(lastHour), pointsLastHour: pointsIn(lastHour) })
     for (let index = 0; index < TALLY_MINUTES; index++) {
       const cell = entry.cell(first + index)
       if (cell !== undefined) mergeCell(timeline[index] as Float64Array, cell)
@@ -102,7 +111,8 @@ export function outcomeView (tally: UsageTally, selection: OutcomeSelection = {}
   return {
     minutes: timeline.map((cell, index) => ({
       minute: new Date((first + index) * MINUTE_MS).toISOString(),
-      ...outcomeCounts(cell)
+      ...outcomeCounts(cell),
+      points: pointsIn(cell)
     })),
     series,
     callers: [...callers].sort(compareLabels),

@@ -86,13 +86,14 @@ export class UsageTally {
   record (
     caller: string,
     integration: string,
-    call: Pick<ProxiedCall, 'statusCode' | 'errorCode' | 'durationMs' | 'bytesIn' | 'bytesOut'> & Partial<Pick<ProxiedCall, 'tool'>>
+    call: Pick<ProxiedCall, 'statusCode' | 'errorCode' | 'durationMs' | 'bytesIn' | 'bytesOut'> & Partial<Pick<ProxiedCall, 'tool' | 'points'>>
   ): void {
     const figures = {
       outcome: callOutcome(call),
       durationMs: call.durationMs,
       bytesIn: call.bytesIn,
-      bytesOut: call.bytesOut
+      bytesOut: call.bytesOut,
+      points: call.points ?? 0
     }
     const series = this.#seriesFor(caller, integration)
     addCall(series.total, figures)

@@ -9,11 +9,14 @@ import type { BrokerConfig } from '../config/schema.js'
 import { integrationNamed } from '../config/integration-lookup.js'
 import type { CredentialExpiry } from '../credentials/expiry.js'
 import { CallAudit } from './call-audit.js'
+import { FailureLog } from './failure-log.js'
+import { MinuteCounts } from './minute-counts.js'
 import { createLabels, type Labels } from './labels.js'
 import { BrokerMetrics } from './metrics.js'
 import type { ProxiedCall, UsageSink } from './proxied-call.js'
 import { UpstreamHeadroom } from '../limits/quota-state.js'
 import { UsageTally } from './tally.js'
+import type { ExchangeOutcome } from '../tokens/token-provider.js'
 
 export interface UsageDeps {
   /** The secret store's kind (`file`, `vault`): the metrics' `store` label. */
@@ -34,11 +37,17 @@ export class Usage implements UsageSink {
   /** Atlassian's latest rate-limit headers per integration (fed by the forwarder's onUpstreamResponse). */
   readonly headroom: UpstreamHeadroom
   readonly audit: CallAudit | undefined
+  /** The last hour's failures by status and code, and the latest ones by request id (the ops page's "what fails"). */
+  readonly failures: FailureLog
+  /** Token exchanges per integration × outcome per minute, the last hour (keys `integration\u0000outcome`). */
+  readonly exchanges: MinuteCounts
 
   constructor (config: BrokerConfig, deps: UsageDeps) {
     // Both read live (config.integrations is LiveConfig's object), so names a reload adds are counted by name.
     this.labels = createLabels(config.integrations, deps.policy)
     this.tally = new UsageTally({ clock: deps.clock })
+    this.failures = new FailureLog({ clock: deps.clock })
+    this.exchanges = new MinuteCounts(deps.clock)
     // Read live: config.integrations is the reloadable set (src/config/live-config.ts).
     this.headroom = new UpstreamHeadroom({
       clock: deps.clock,
@@ -63,7 +72,15 @@ export class Usage implements UsageSink {
     const integration = this.labels.integration(call.integration)
     this.metrics?.record(call, caller, integration)
     this.tally.record(caller, integration, call)
+    if (call.integration !== undefined) this.headroom.pools.charge(call.integration, call.points)
+    this.failures.record(caller, integration, call)
     this.audit?.record(call)
+  }
+
+  /** Every client-credentials exchange (the token provider's onExchange). */
+  onExchange (integration: string, outcome: ExchangeOutcome): void {
+    this.metrics?.onExchange(integration, outcome)
+    this.exchanges.add(`${this.labels.integration(integration)}\u0000${outcome}`)
   }
 
   async close (): Promise<void> {

@@ -17,7 +17,7 @@ import { CALL_OUTCOMES } from '../../src/usage/call-outcome.js'
 const run = promisify(execFile)
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const PAGE_DIR = new URL('../../src/http/ops-page/', import.meta.url)
-const ASSETS = ['ops-page.html', 'ops-page.css', 'ops-page-render.js', 'ops-page-app.js']
+const ASSETS = ['ops-page.html', 'ops-page.css', 'ops-page-render.js', 'ops-page-hour.js', 'ops-page-credentials.js', 'ops-page-app.js']
 
 t.test('npm run build copies the page\'s files: the copy serves the same page', async (t) => {
   const manifest = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string>, files: string[] }
@@ -38,9 +38,10 @@ t.test('the CSP hashes are the files\' own text; the scripts and style are inlin
   const page = await loadOpsPage()
   t.equal(await loadOpsPage(), page, 'read once, then kept')
   const sha = (name: string): string => `'sha256-${createHash('sha256').update(readFileSync(new URL(name, PAGE_DIR), 'utf8')).digest('base64')}'`
-  t.match(page.csp, `script-src ${sha('ops-page-render.js')} ${sha('ops-page-app.js')};`)
+  const scripts = ASSETS.filter((name) => name.endsWith('.js'))
+  t.match(page.csp, `script-src ${scripts.map(sha).join(' ')};`, 'every script, in page order')
   t.match(page.csp, `style-src ${sha('ops-page.css')};`)
-  for (const name of ['ops-page.css', 'ops-page-render.js', 'ops-page-app.js']) {
+  for (const name of ASSETS.filter((name) => name !== 'ops-page.html')) {
     t.ok(page.html.includes(readFileSync(new URL(name, PAGE_DIR), 'utf8')), `${name} is in the page`)
   }
   t.notMatch(page.html, / data-asset="/, 'every asset element was filled')

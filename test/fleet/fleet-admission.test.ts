@@ -7,6 +7,7 @@ import t, { type Test } from 'tap'
 import { systemClock } from '../../src/clock.js'
 import { FleetAdmission } from '../../src/fleet/fleet-admission.js'
 import { FleetLimits } from '../../src/fleet/fleet-limits.js'
+import { FleetPoints } from '../../src/fleet/fleet-points.js'
 import { FleetSlots } from '../../src/fleet/fleet-slots.js'
 import { FleetKeys } from '../../src/fleet/keys.js'
 import { RedisLink } from '../../src/fleet/redis-link.js'
@@ -34,7 +35,8 @@ async function linkTo (t: Test, redis: RedisServer): Promise<RedisLink> {
 
 function fleetBackend (link: RedisLink, clock: ManualClock, local = new LocalLimits({ clock })): FleetAdmission {
   const leases = new FleetLimits({ link, clock })
-  return new FleetAdmission({ leases, slots: new FleetSlots({ link, clock }), keys, local })
+  const points = new FleetPoints({ link, clock })
+  return new FleetAdmission({ leases, slots: new FleetSlots({ link, clock }), points, keys, local })
 }
 
 t.test('with Redis gone, the fleet backend means exactly what the local backend means', { skip }, async (t) => {

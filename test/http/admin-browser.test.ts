@@ -81,3 +81,47 @@ t.test('the ops page on the admin listener shows its data, and its CSV neutraliz
     t.equal(field, formula ? `'${cell}` : cell, `${JSON.stringify(cell)}: ${formula ? 'a leading quote keeps it text' : 'as it is'}`)
   })
 })
+
+t.test('the ops page rotates and rolls back through the audited routes, only after a confirmation', { skip: SKIP_WITHOUT_CHROMIUM }, async (t) => {
+  const { h, url } = await adminListener(t)
+  const browser = await launchChromium(t)
+  const page = await browser.newPage({ viewport: { width: 800, height: 900 } })
+  const problems: string[] = []
+  page.on('pageerror', (error) => problems.push(`pageerror: ${error.message}`))
+  await page.goto(`${url}/admin`)
+  await page.click('#credentials-body button[data-history="jira-main"]')
+  await page.locator('#history-body tr[data-version="1"]').waitFor({ timeout: 30_000 })
+  t.match(await page.locator('#history-body tr[data-version="1"] td[data-field="state"]').innerText(), /^current/)
+  const credential = JSON.stringify({ client_id: CLIENT_ID, client_secret: CLIENT_SECRET })
+
+  // Cancel: nothing is sent.
+  await page.fill('#rotate-credential', credential)
+  await page.click('#rotate-form button[type=submit]')
+  t.ok(await page.locator('#confirm').isVisible(), 'a confirmation is asked first')
+  t.match(await page.locator('#confirm-text').innerText(), /^Rotate jira-main /)
+  await page.click('#confirm-no')
+  await page.locator('#action-result', { hasText: 'Nothing changed.' }).waitFor({ timeout: 30_000 })
+  t.equal(await h.store.currentVersion('jira-main'), 1, 'cancelled: no write')
+  t.equal(await page.inputValue('#rotate-credential'), '', 'the credential typed in is not kept on the page')
+
+  // Confirm: rotated through the admin route, audited as the CLI's writes are.
+  await page.fill('#rotate-credential', credential)
+  await page.click('#rotate-form button[type=submit]')
+  await page.click('#confirm-yes')
+  await page.locator('#history-body tr[data-version="2"]').waitFor({ timeout: 30_000 })
+  t.equal(await h.store.currentVersion('jira-main'), 2, 'rotated: version 2')
+  t.match(await page.locator('#action-result').innerText(), /^rotated: new exchanges use version 2/)
+
+  await page.click('#history-body button[data-rollback="1"]')
+  t.match(await page.locator('#confirm-text').innerText(), /^Roll jira-main back to the credential of version 1\?/)
+  await page.click('#confirm-yes')
+  await page.locator('#history-body tr[data-version="3"]').waitFor({ timeout: 30_000 })
+  t.equal(await h.store.currentVersion('jira-main'), 3, 'rolled back: version 3 holds version 1\'s credential')
+  const records = await auditRecords(h, 2)
+  t.match(records, [
+    { action: 'rotate', actor: 'admin-listener', via: 'admin-listener', outcome: 'ok', newVersion: 2 },
+    { action: 'rollback', actor: 'admin-listener', via: 'admin-listener', outcome: 'ok', newVersion: 3 }
+  ], 'one audit record per change, none for the cancelled one')
+  t.notOk((await page.content()).includes(CLIENT_SECRET), 'the credential is not on the page')
+  t.same(problems, [])
+})

@@ -5,7 +5,7 @@
 import t from 'tap'
 import { CALL_OUTCOMES, ERROR_OUTCOMES, RATE_LIMITED_OUTCOMES, callOutcome } from '../../src/usage/call-outcome.js'
 import { LATENCY_BOUNDS_MS, LATENCY_BUCKETS, latencyBucket, latencyQuantile } from '../../src/usage/latency-histogram.js'
-import { CELL_WIDTH, addCall, decodeCell, emptyCell, encodeCell, usageFigures } from '../../src/usage/tally-cell.js'
+import { CELL_WIDTH, addCall, decodeCell, emptyCell, encodeCell, pointsIn, usageFigures } from '../../src/usage/tally-cell.js'
 import { TALLY_MINUTES, UsageTally } from '../../src/usage/tally.js'
 import { outcomeView, usageSnapshot } from '../../src/usage/tally-views.js'
 import { ManualClock } from '../helpers/manual-clock.js'
@@ -16,6 +16,7 @@ interface Call {
   durationMs: number
   bytesIn: number
   bytesOut: number
+  points?: number
 }
 const call = (overrides: Partial<Call> = {}): Call => ({
   statusCode: 200,
@@ -59,9 +60,9 @@ t.test('histogram quantiles interpolate inside fixed buckets', async (t) => {
 t.test('the usage totals: last 5 minutes, last hour and since start', async (t) => {
   const clock = new ManualClock(Date.parse('2026-11-23T12:00:30Z'))
   const tally = new UsageTally({ clock })
-  tally.record('report-job', 'jira-main', call({ statusCode: 429, bytesIn: 10 }))
+  tally.record('report-job', 'jira-main', call({ statusCode: 429, bytesIn: 10, points: 1 }))
   tally.record('report-job', 'jira-main', call({ statusCode: 502 }))
-  tally.record('report-job', 'jira-main', call())
+  tally.record('report-job', 'jira-main', call({ points: 51 }))
   tally.record('sync-job', 'jira-main', call())
 
   let snapshot = usageSnapshot(tally)
@@ -73,6 +74,7 @@ t.test('the usage totals: last 5 minutes, last hour and since start', async (t) 
     rateLimited: 1,
     bytesIn: 10,
     bytesOut: 300,
+    points: 52,
     p50Ms: first?.last5m.p50Ms,
     p95Ms: first?.last5m.p95Ms
   })
@@ -85,6 +87,12 @@ t.test('the usage totals: last 5 minutes, last hour and since start', async (t) 
   snapshot = usageSnapshot(tally)
   t.equal(snapshot.series[0]?.last5m.requests, 1, 'the first minute has left the 5-minute window')
   t.equal(snapshot.series[0]?.last1h.requests, 4)
+  t.equal(snapshot.series[0]?.last1h.points, 52, 'points over the hour')
+  t.equal(snapshot.series[0]?.last5m.points, 0)
+  const byMinute = snapshot.series[0]?.pointsByMinute ?? []
+  t.equal(byMinute.length, 60, 'points per minute over the hour')
+  t.equal(byMinute[59 - 5], 52, 'in the minute they were spent, oldest first')
+  t.equal(byMinute.reduce((sum, points) => sum + points, 0), 52)
   t.equal(snapshot.series[1]?.last5m.p50Ms, null, 'no calls: no percentile')
 
   await clock.advance(60 * 60_000)
@@ -153,12 +161,29 @@ t.test('regression: /admin/usage and the ops view counted errors, capped series 
 
 t.test('a cell as text for Redis: round trip, trailing zeros left out, garbage refused', async (t) => {
   const cell = emptyCell()
-  addCall(cell, { outcome: 'ok', durationMs: 12, bytesIn: 5, bytesOut: 1_000_000_000_000 })
-  addCall(cell, { outcome: 'failed', durationMs: 90_000, bytesIn: 0, bytesOut: 0 })
+  addCall(cell, { outcome: 'ok', durationMs: 12, bytesIn: 5, bytesOut: 1_000_000_000_000, points: 0 })
+  addCall(cell, { outcome: 'failed', durationMs: 90_000, bytesIn: 0, bytesOut: 0, points: 0 })
   const text = encodeCell(cell)
   t.same(decodeCell(text), cell)
   t.ok(text.split(',').length < CELL_WIDTH)
   t.same(usageFigures(decodeCell(text)!), usageFigures(cell))
   t.equal(decodeCell(encodeCell(emptyCell()))?.length, CELL_WIDTH)
   for (const garbage of ['', 'x,y', '1,-2', '1,,2', Array(CELL_WIDTH + 1).fill('1').join(',')]) t.equal(decodeCell(garbage), undefined, JSON.stringify(garbage.slice(0, 12)))
+})
+
+t.test('points are one figure of the cell: summed per minute in the ops view, carried through Redis text', async (t) => {
+  const clock = new ManualClock(Date.parse('2026-11-23T12:00:30Z'))
+  const tally = new UsageTally({ clock })
+  tally.record('report-job', 'jira-main', call({ points: 51 }))
+  tally.record('sync-job', 'jira-main', call({ points: 2 }))
+  const view = outcomeView(tally)
+  t.equal(view.minutes.at(-1)?.points, 53, 'the current minute holds both callers\' points')
+  t.same(view.series.map((entry) => entry.pointsLastHour), [51, 2])
+  t.equal(outcomeView(tally, { caller: 'sync-job' }).minutes.at(-1)?.points, 2, 'the selection applies')
+
+  const cell = emptyCell()
+  addCall(cell, { outcome: 'ok', durationMs: 12, bytesIn: 0, bytesOut: 0, points: 51 })
+  t.equal(pointsIn(decodeCell(encodeCell(cell)) ?? emptyCell()), 51, 'the fleet text keeps the points')
+  const older = encodeCell(cell).split(',').slice(0, CELL_WIDTH - 1).join(',')
+  t.equal(pointsIn(decodeCell(older) ?? cell), 0, 'a cell an older sidecar wrote (without points) reads back with none')
 })

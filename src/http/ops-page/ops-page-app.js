@@ -3,8 +3,9 @@
  * (sessionStorage, so it dies with the tab), the selection (kept in the URL's query string, so a link reopens the same
  * view), the fetches of /admin/usage and /admin/ops every few seconds, and the downloads of what is on screen.
  */
-/* global $, OUTCOMES, PAGE_CONFIG, USAGE_FIELDS, renderLegend, renderTimeline, renderOutcomes, renderUsage,
-   renderCharts, renderCredentials, renderHeadroom, renderQueues, renderTools, toCsv, download */
+/* global $, OUTCOMES, PAGE_CONFIG, USAGE_FIELDS, when, renderLegend, renderTimeline, renderOutcomes, renderUsage,
+   renderCharts, renderCredentials, renderHeadroom, renderQueues, renderTools, toCsv, download, renderWho,
+   renderFailing, renderRemaining, renderConfig, initCredentialActions */
 'use strict'
 
 const TOKEN_KEY = 'atlassian-broker-admin-token'
@@ -14,7 +15,10 @@ const CSV_COLUMNS = {
   timeline: ['minute', ...OUTCOMES, 'total'],
   outcomes: ['caller', 'integration', ...OUTCOMES, 'total'],
   usage: ['caller', 'integration', ...USAGE_FIELDS],
-  credentials: ['integration', 'product', 'credential', 'store', 'storeVersion', 'versionInUse', 'rotatedAt', 'rotatedBy', 'owner', 'expiresAt', 'daysToExpiry', 'expiryLevel', 'tokenCachedUntil', 'lastExchangeOutcome', 'lastExchangeAt', 'scopeRefusalUntil', 'storeError'],
+  callerHours: ['caller', 'requests', 'errors', 'errorRate', 'callerLimited', 'waiting', 'seatsInUse'],
+  integrationHours: ['integration', 'requests', 'errors', 'errorRate', 'p50Ms', 'p95Ms', 'p99Ms', 'exchanges', 'exchangesFailed'],
+  failures: ['at', 'requestId', 'caller', 'integration', 'statusCode', 'code', 'upstreamStatus'],
+  credentials: ['integration', 'product', 'credential', 'store', 'storeVersion', 'versionInUse', 'rotatedAt', 'rotatedBy', 'owner', 'expiresAt', 'daysToExpiry', 'hoursToExpiry', 'expiryLevel', 'tokenCachedUntil', 'lastExchangeOutcome', 'lastExchangeAt', 'scopeRefusalUntil', 'storeError'],
   headroom: ['integration', 'remaining', 'limit', 'resetAt', 'reason', 'nearLimit', 'retryAfterSeconds', 'statusCode', 'betaPolicy', 'betaQuota', 'betaRemaining', 'seenAt', 'heldUntil'],
   queues: ['integration', 'caller', 'depth', 'seatsInUse', 'oldestWaitMs'],
   tools: ['tool', 'caller', 'calls', 'errors']
@@ -24,7 +28,14 @@ const state = {
   windowName: WINDOWS[query.get('window')] ? query.get('window') : 'last5m',
   caller: query.get('caller') || '',
   integration: query.get('integration') || '',
-  fleet: query.get('scope') === 'fleet'
+  fleet: query.get('scope') === 'fleet',
+  usageSort: 'requests'
+}
+const USAGE_SORTS = {
+  requests: (a, b) => b.requests - a.requests,
+  errors: (a, b) => b.errors - a.errors || b.requests - a.requests,
+  p95Ms: (a, b) => (b.p95Ms ?? -1) - (a.p95Ms ?? -1),
+  name: () => 0
 }
 let onScreen = null
 let timer
@@ -50,6 +61,7 @@ function syncAddress () {
   history.replaceState(null, '', url)
   $('permalink').href = url
   for (const button of document.querySelectorAll('[data-window]')) button.setAttribute('aria-pressed', String(button.dataset.window === state.windowName))
+  for (const button of document.querySelectorAll('[data-scope]')) button.setAttribute('aria-pressed', String((button.dataset.scope === 'fleet') === state.fleet))
   $('window-name').textContent = WINDOWS[state.windowName]
 }
 
@@ -80,11 +92,26 @@ function buildScreen (usage, ops) {
       window: state.windowName,
       scope: state.fleet ? 'fleet' : 'pod'
     },
+    fleetMode: ops.fleet,
+    config: ops.config,
+    defaultMaxConcurrent: ops.defaultMaxConcurrent,
+    callerHours: ops.callerHours.map((entry) => ({ ...entry, callerLimited: entry.outcomes.callerLimited })),
+    integrationHours: ops.integrationHours.map((entry) => {
+      const exchanges = Object.values(entry.exchanges).reduce((sum, count) => sum + count, 0)
+      const exchangesFailed = exchanges - (entry.exchanges.ok || 0)
+      return { ...entry, exchanges, exchangesFailed, exchangesByOutcome: entry.exchanges }
+    }),
+    failuresByCode: ops.failures.byCode,
+    failures: ops.failures.recent,
+    holds: ops.holds,
+    exchangeMinutes: ops.exchangeMinutes,
     callers: ops.callers,
     integrations: [...new Set([...ops.integrations, ...ops.credentials.map((entry) => entry.integration)])].sort(),
     timeline: ops.minutes,
     outcomes: ops.series.map((entry) => ({ ...pair(entry), ...entry.lastHour })),
-    usage: usage.series.filter(chosen).map((entry) => ({ ...pair(entry), ...entry[state.windowName] })),
+    // Stable sort over the server's name order: ties stay by caller, then integration.
+    usage: usage.series.filter(chosen).map((entry) => ({ ...pair(entry), ...entry[state.windowName] }))
+      .sort(USAGE_SORTS[state.usageSort]),
     credentials: ops.credentials.filter(inIntegration).map((entry) => ({
       ...entry,
       lastExchangeOutcome: entry.lastExchange ? entry.lastExchange.outcome : null,
@@ -124,7 +151,12 @@ function render () {
   fillSelect('integration', onScreen.integrations, state.integration, 'All integrations')
   $('warn-days').textContent = String(onScreen.thresholds.warnDays)
   $('critical-days').textContent = String(onScreen.thresholds.criticalDays)
-  renderTimeline(onScreen.timeline)
+  $('scope-switch').classList.toggle('hidden', !onScreen.fleetMode)
+  renderWho(onScreen.callerHours, onScreen.defaultMaxConcurrent)
+  renderTimeline(onScreen.timeline, onScreen.holds, onScreen.exchangeMinutes)
+  renderFailing(onScreen.integrationHours, { byCode: onScreen.failuresByCode, recent: onScreen.failures })
+  renderRemaining(onScreen.integrationHours, onScreen.timeline, onScreen.holds, onScreen.exchangeMinutes)
+  renderConfig(onScreen.config)
   renderOutcomes(onScreen.outcomes)
   renderUsage(onScreen.usage)
   renderCharts(onScreen.usage)
@@ -141,11 +173,16 @@ async function getJson (path, headers) {
   return { response, body: await response.json() }
 }
 
+function authHeaders () {
+  const token = sessionStorage.getItem(TOKEN_KEY)
+  return token ? { authorization: 'Bearer ' + token } : {}
+}
+
 async function refresh () {
   clearTimeout(timer)
   syncAddress()
   const token = sessionStorage.getItem(TOKEN_KEY)
-  const headers = token ? { authorization: 'Bearer ' + token } : {}
+  const headers = authHeaders()
   const opsQuery = new URLSearchParams()
   if (state.caller) opsQuery.set('caller', state.caller)
   if (state.integration) opsQuery.set('integration', state.integration)
@@ -161,8 +198,8 @@ async function refresh () {
       $('login').classList.add('hidden')
       onScreen = buildScreen(usage.body, ops.body)
       render()
-      setStatus('Updated ' + new Date(ops.body.generatedAt).toLocaleTimeString() + ' (broker up since ' + new Date(usage.body.startedAt).toLocaleString() + ')' +
-        (state.fleet ? '; totals are the fleet\'s, outcomes, credentials and headroom this sidecar\'s' : ''), false)
+      setStatus('Updated ' + when(ops.body.generatedAt) + ' (broker up since ' + when(usage.body.startedAt) + ')' +
+        (state.fleet ? '; totals are the fleet\'s, everything else this sidecar\'s' : ''), false)
     }
   } catch (error) {
     setStatus('Cannot reach the broker: ' + error.message, true)
@@ -185,6 +222,10 @@ $('forget').addEventListener('click', () => {
 for (const button of document.querySelectorAll('[data-window]')) {
   button.addEventListener('click', () => { state.windowName = button.dataset.window; refresh() })
 }
+for (const button of document.querySelectorAll('[data-scope]')) {
+  button.addEventListener('click', () => { state.fleet = button.dataset.scope === 'fleet'; refresh() })
+}
+$('usage-sort').addEventListener('change', () => { state.usageSort = $('usage-sort').value; refresh() })
 $('caller').addEventListener('change', () => { state.caller = $('caller').value; refresh() })
 $('integration').addEventListener('change', () => { state.integration = $('integration').value; refresh() })
 $('download-json').addEventListener('click', () => {
@@ -196,6 +237,7 @@ for (const button of document.querySelectorAll('[data-csv]')) {
     if (onScreen !== null) download('atlassian-broker-' + section + '.csv', 'text/csv', toCsv(CSV_COLUMNS[section], onScreen[section]))
   })
 }
+initCredentialActions(authHeaders, () => { refresh() })
 syncAddress()
 // Without a stored token this still asks once: on the admin listener no token is needed.
 refresh()

@@ -4,8 +4,8 @@
  * downloads are made from the same object, so a file holds exactly what is on screen. Text from the server is only ever
  * set through textContent, never parsed as HTML. The names below are used by ops-page-app.js, the page's next script.
  */
-/* exported OUTCOMES, fmt, renderLegend, renderTimeline, renderOutcomes, USAGE_FIELDS, renderUsage, renderCharts,
-   renderCredentials, renderHeadroom, renderQueues, renderTools, toCsv, download, PAGE_CONFIG */
+/* exported OUTCOMES, fmt, when, cell, fillBody, svgElement, renderLegend, renderTimeline, renderOutcomes, USAGE_FIELDS,
+   renderUsage, renderCharts, renderHeadroom, renderQueues, renderTools, toCsv, download, PAGE_CONFIG */
 'use strict'
 
 // What the server knows and the page must not repeat: the outcomes, their labels, the refresh interval
@@ -14,14 +14,14 @@ const PAGE_CONFIG = JSON.parse(document.getElementById('page-config').textConten
 const OUTCOMES = PAGE_CONFIG.outcomes
 const OUTCOME_LABELS = PAGE_CONFIG.outcomeLabels
 const SVG = 'http://www.w3.org/2000/svg'
-const EXPIRY_MARKS = { warning: ' (soon)', critical: ' (critical)', expired: ' (expired)' }
 const CHART_CALLERS = 20
 const $ = (id) => document.getElementById(id)
 const NUMBER = new Intl.NumberFormat('en-US', { maximumFractionDigits: 3 })
 // One shared formatter (toLocaleString builds a new one per call: most of a 500-caller render).
 const fmt = (value) => value === null || value === undefined ? '-' : typeof value === 'number' ? (Number.isInteger(value) && value < 1000 && value > -1000 ? String(value) : NUMBER.format(value)) : String(value)
-const when = (iso) => iso ? new Date(iso).toLocaleString() : '-'
-const clock = (iso) => new Date(iso).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })
+// Every time on the page is UTC and says so, as the downloads are: the server's ISO text, cut to the second.
+const when = (iso) => iso ? String(iso).slice(0, 19).replace('T', ' ') + ' UTC' : '-'
+const clock = (iso) => String(iso).slice(11, 16)
 
 function cell (text, field, isText) {
   const element = document.createElement('td')
@@ -66,7 +66,8 @@ function renderLegend () {
   }
 }
 
-function renderTimeline (minutes) {
+/** Per-minute bars by outcome; quota holds as shaded bands behind them, token exchanges as ticks under the axis. */
+function renderTimeline (minutes, holds, exchanges) {
   const svg = $('chart-timeline')
   const width = 720
   const height = 180
@@ -77,6 +78,20 @@ function renderTimeline (minutes) {
   const scale = (height - bottom - 8) / max
   const parts = [svgElement('line', { x1: left, y1: height - bottom, x2: width, y2: height - bottom }),
     svgElement('text', { x: 0, y: 14 }, fmt(max)), svgElement('text', { x: 0, y: height - bottom }, '0')]
+  const start = Date.parse(minutes[0].minute)
+  const xOf = (iso) => left + Math.min(Math.max((Date.parse(iso) - start) / 60000, 0), minutes.length) * step
+  for (const hold of holds) {
+    const band = svgElement('rect', { x: xOf(hold.from), y: 0, width: Math.max(2, xOf(hold.until) - xOf(hold.from)), height: height - bottom, class: 'hold-band' })
+    band.dataset.integration = hold.integration
+    band.append(svgElement('title', {}, 'quota hold of ' + hold.integration + ': ' + when(hold.from) + ' to ' + when(hold.until)))
+    parts.push(band)
+  }
+  for (const exchange of exchanges) {
+    const failed = exchange.outcome !== 'ok'
+    const tick = svgElement('rect', { x: xOf(exchange.minute) + step / 2 - 1, y: height - bottom + 1, width: 3, height: 5, class: failed ? 'exchange-failed' : 'exchange-ok' })
+    tick.append(svgElement('title', {}, clock(exchange.minute) + ' UTC ' + exchange.integration + ': ' + exchange.count + ' token exchange(s), ' + exchange.outcome))
+    parts.push(tick)
+  }
   minutes.forEach((minute, index) => {
     let y = height - bottom
     const x = left + index * step
@@ -87,11 +102,11 @@ function renderTimeline (minutes) {
       y -= h
       const rect = svgElement('rect', { x: x + 1, y, width: Math.max(1, step - 2), height: h, fill: 'var(--o-' + outcome + ')' })
       rect.dataset.outcome = outcome
-      rect.append(svgElement('title', {}, clock(minute.minute) + ' ' + OUTCOME_LABELS[outcome] + ': ' + count))
+      rect.append(svgElement('title', {}, clock(minute.minute) + ' UTC ' + OUTCOME_LABELS[outcome] + ': ' + count))
       parts.push(rect)
     }
     if (index % 10 === 0) parts.push(svgElement('text', { x, y: height - 4 }, clock(minute.minute)))
-    if (index === minutes.length - 1) parts.push(svgElement('text', { x: width, y: height - 4, 'text-anchor': 'end' }, 'now'))
+    if (index === minutes.length - 1) parts.push(svgElement('text', { x: width, y: height - 4, 'text-anchor': 'end' }, 'now (UTC)'))
   })
   svg.replaceChildren(...parts)
   const totals = $('timeline-totals')
@@ -146,43 +161,11 @@ function barChart (svgId, bars, unit) {
   svg.replaceChildren(...parts)
 }
 
-/** The busiest callers only: a chart of 500 bars helps no one; the tables hold every row. */
+/** The slowest pairs only: a chart of 500 bars helps no one; the tables hold every row. */
 function renderCharts (rows) {
-  const byCaller = new Map()
-  for (const entry of rows) {
-    const total = byCaller.get(entry.caller) || { requests: 0, errors: 0 }
-    total.requests += entry.requests
-    total.errors += entry.errors
-    byCaller.set(entry.caller, total)
-  }
-  const top = [...byCaller].sort((a, b) => b[1].requests - a[1].requests).slice(0, CHART_CALLERS)
-  $('chart-note').textContent = byCaller.size > CHART_CALLERS ? '(the ' + CHART_CALLERS + ' busiest of ' + byCaller.size + ')' : ''
-  const bars = []
-  for (const [caller, total] of top) {
-    bars.push({ label: caller + ' requests', value: total.requests })
-    bars.push({ label: caller + ' errors', value: total.errors, error: true })
-  }
-  barChart('chart-requests', bars, '')
   const latency = rows.filter((entry) => entry.p95Ms !== null).sort((a, b) => b.p95Ms - a.p95Ms).slice(0, CHART_CALLERS)
+  $('chart-note').textContent = latency.length === CHART_CALLERS ? '(the ' + CHART_CALLERS + ' slowest)' : ''
   barChart('chart-latency', latency.map((entry) => ({ label: entry.caller + ' / ' + entry.integration, value: entry.p95Ms })), ' ms')
-}
-
-function renderCredentials (rows) {
-  fillBody('credentials-body', rows, (entry) => {
-    const row = document.createElement('tr')
-    row.dataset.integration = entry.integration
-    // The server's verdict (the broker's one expiry rule), shown as sent: the page never recomputes thresholds.
-    if (EXPIRY_MARKS[entry.expiryLevel]) row.className = 'expiry-' + entry.expiryLevel
-    const days = entry.daysToExpiry === null ? '-' : fmt(entry.daysToExpiry) + (EXPIRY_MARKS[entry.expiryLevel] || '')
-    const version = entry.storeVersion === null ? (entry.storeError ? 'store error: ' + entry.storeError : 'none stored') : fmt(entry.storeVersion) + ' (' + fmt(entry.versionInUse) + ')'
-    row.append(cell(entry.integration, 'integration', true), cell(entry.store, 'store', true), cell(version, 'version'),
-      cell(when(entry.rotatedAt), 'rotatedAt', true), cell(fmt(entry.rotatedBy), 'rotatedBy', true), cell(fmt(entry.owner), 'owner', true),
-      cell(days, 'daysToExpiry'), cell(when(entry.tokenCachedUntil), 'tokenCachedUntil', true),
-      cell(entry.lastExchangeOutcome ? entry.lastExchangeOutcome + ' at ' + when(entry.lastExchangeAt) : '-', 'lastExchange', true),
-      // Atlassian refuses this credential's fresh tokens for a missing scope: refresh on such 401s is paused.
-      cell(entry.scopeRefusalUntil ? 'paused until ' + when(entry.scopeRefusalUntil) + ' (scope does not match)' : 'active', 'scopeRefusal', true))
-    return row
-  })
 }
 
 function renderHeadroom (rows) {

@@ -1,0 +1,47 @@
+/** The hour of failures (issue 27 §2): counted by integration × status × code per minute, the latest kept whole in a
+ * bounded ring; successes never enter; a minute leaves the hour after 60. */
+import t from 'tap'
+import { FailureLog } from '../../src/usage/failure-log.js'
+import { MinuteCounts } from '../../src/usage/minute-counts.js'
+import { ManualClock } from '../helpers/manual-clock.js'
+
+const failure = (clock: ManualClock, requestId: string, statusCode: number, errorCode?: string) =>
+  ({ requestId, statusCode, errorCode, at: clock.now(), upstreamStatus: errorCode === undefined ? statusCode : 0 })
+
+t.test('failures by status and code over the hour, and the latest by request id in a bounded ring', async (t) => {
+  const clock = new ManualClock(Date.parse('2026-12-07T10:00:00Z'))
+  const log = new FailureLog({ clock, recent: 3 })
+  log.record('report-job', 'jira-main', failure(clock, 'ok-1', 200))
+  t.same(log.recent(), [], 'a success is no failure')
+  log.record('report-job', 'jira-main', failure(clock, 'r-1', 404))
+  log.record('sync-job', 'jira-main', failure(clock, 'r-2', 403, 'BROKER_ERR_POLICY_DENIED'))
+  await clock.advance(30 * 60_000)
+  log.record('sync-job', 'jira-main', failure(clock, 'r-3', 403, 'BROKER_ERR_POLICY_DENIED'))
+  log.record('unauthenticated', 'jira-main', failure(clock, 'r-4', 401, 'BROKER_ERR_CALLER_UNAUTHENTICATED'))
+  t.same(log.recent().map((entry) => entry.requestId), ['r-4', 'r-3', 'r-2'], 'newest first, the oldest dropped past the ring\'s size')
+  t.same(log.recent()[0], { requestId: 'r-4', at: '2026-12-07T10:30:00.000Z', caller: 'unauthenticated', integration: 'jira-main', statusCode: 401, code: 'BROKER_ERR_CALLER_UNAUTHENTICATED', upstreamStatus: 0 })
+  t.same(log.lastHour(), [
+    { integration: 'jira-main', statusCode: 403, code: 'BROKER_ERR_POLICY_DENIED', count: 2 },
+    { integration: 'jira-main', statusCode: 401, code: 'BROKER_ERR_CALLER_UNAUTHENTICATED', count: 1 },
+    { integration: 'jira-main', statusCode: 404, code: null, count: 1 }
+  ], 'most first, then by status')
+  await clock.advance(31 * 60_000)
+  t.same(log.lastHour(), [
+    { integration: 'jira-main', statusCode: 401, code: 'BROKER_ERR_CALLER_UNAUTHENTICATED', count: 1 },
+    { integration: 'jira-main', statusCode: 403, code: 'BROKER_ERR_POLICY_DENIED', count: 1 }
+  ], 'the minute an hour old has left the counts')
+})
+
+t.test('minute counts reuse a slot an hour later and list 60 minutes, oldest first', async (t) => {
+  const clock = new ManualClock(Date.parse('2026-12-07T10:00:00Z'))
+  const counts = new MinuteCounts(clock)
+  counts.add('a')
+  counts.add('a')
+  await clock.advance(60 * 60_000)
+  counts.add('a')
+  t.same([...counts.lastHour()], [['a', 1]], 'the same slot an hour later starts from zero')
+  const minutes = counts.minutes()
+  t.equal(minutes.length, 60)
+  t.equal(minutes[59]?.counts.get('a'), 1)
+  t.equal(minutes[0]?.counts.size, 0)
+})
