@@ -12,14 +12,11 @@
  * answer once, and the quota hold, the headroom, the retry policy, the metrics and the call record all read that one
  * frozen UpstreamRateLimit, so they cannot disagree on what Atlassian said (issue 23, item 9).
  */
+import { parseStructuredList, type RateLimitEntry } from './structured-list.js'
 
 export type HeaderBag = Readonly<Record<string, string | readonly string[] | number | undefined>>
 
-/** One entry of a structured `RateLimit`/`RateLimit-Policy` header: `"global-app-quota";q=65000;w=3600`. */
-export interface RateLimitEntry {
-  readonly name: string
-  readonly params: Readonly<Record<string, number | string | true>>
-}
+export type { RateLimitEntry }
 
 export interface RateLimitState {
   /** From `Retry-After` (delta-seconds or an HTTP-date, RFC 9110 section 10.2.3), in milliseconds from `now`. */
@@ -251,64 +248,7 @@ function parseReset (value: string | undefined, now: number): number | undefined
   return Number.isNaN(at) ? undefined : at
 }
 
-/** A lenient reader of RFC 9651 lists: entries split on `,`, parameters on `;`, in any order and number. */
-// Atlassian repeats the same few policy strings on every answer: each distinct one is parsed once. The entries are
-// frozen, so answers can share them; the map is emptied when full, so made-up values cannot grow it.
-const parsedEntries = new Map<string, readonly RateLimitEntry[]>()
-const PARSED_ENTRIES_MAX = 256
-
 function parseEntries (value: string | undefined): readonly RateLimitEntry[] {
   const text = nonEmpty(value)
-  if (text === undefined) return ABSENT.policies
-  let entries = parsedEntries.get(text)
-  if (entries === undefined) {
-    entries = parseEntriesText(text)
-    if (parsedEntries.size >= PARSED_ENTRIES_MAX) parsedEntries.clear()
-    parsedEntries.set(text, entries)
-  }
-  return entries
-}
-
-function parseEntriesText (text: string): readonly RateLimitEntry[] {
-  const entries: RateLimitEntry[] = []
-  for (const raw of splitOutsideQuotes(text, 44 /* , */)) {
-    const [head, ...rest] = splitOutsideQuotes(raw, 59 /* ; */)
-    const name = unquote(head ?? '')
-    if (name === '') continue
-    const params: Record<string, number | string | true> = {}
-    for (const part of rest) {
-      const equals = part.indexOf('=')
-      const key = (equals === -1 ? part : part.slice(0, equals)).trim().toLowerCase()
-      if (key === '') continue
-      if (equals === -1) { params[key] = true; continue }
-      const raw = part.slice(equals + 1).trim()
-      params[key] = /^-?\d+(\.\d+)?$/.test(raw) ? Number(raw) : unquote(raw)
-    }
-    entries.push(Object.freeze({ name, params: Object.freeze(params) }))
-  }
-  return Object.freeze(entries)
-}
-
-/** Splits at `separator` (a char code) outside double quotes; parts trimmed, empty ones dropped. */
-function splitOutsideQuotes (text: string, separator: number): string[] {
-  const parts: string[] = []
-  let start = 0
-  let quoted = false
-  for (let index = 0; index < text.length; index++) {
-    const code = text.charCodeAt(index)
-    if (code === 34 /* " */) quoted = !quoted
-    else if (code === separator && !quoted) {
-      const part = text.slice(start, index).trim()
-      if (part !== '') parts.push(part)
-      start = index + 1
-    }
-  }
-  const last = text.slice(start).trim()
-  if (last !== '') parts.push(last)
-  return parts
-}
-
-function unquote (text: string): string {
-  const trimmed = text.trim()
-  return trimmed.length >= 2 && trimmed.startsWith('"') && trimmed.endsWith('"') ? trimmed.slice(1, -1).replace(/\\(.)/g, '$1') : trimmed
+  return text === undefined ? ABSENT.policies : parseStructuredList(text)
 }
