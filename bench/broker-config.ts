@@ -75,6 +75,25 @@ function largeConfig (): Pick<ConfigInput, 'integrations' | 'policy'> {
   return { integrations, policy }
 }
 
+/** The hot-path scenario: one caller, one path, one integration, 41 rules (40 for other callers, then its own). */
+export const HOT_CALLER = 'report-job'
+export const HOT_INTEGRATION = 'jira-main'
+export const HOT_PATH = `/proxy/${HOT_INTEGRATION}/rest/api/3/issue/DEMO-1`
+
+export function hotPathConfigInput (
+  options: { upstreamUrl: string, dataDir: string, port: number }
+): ConfigInput & { listen: { host: string, port: number } } {
+  const policy: NonNullable<ConfigInput['policy']> = []
+  for (let n = 0; n < 40; n++) policy.push({ caller: `job-${pad(n)}`, integration: HOT_INTEGRATION, methods: ['GET'], paths: JIRA_READ })
+  policy.push({ caller: HOT_CALLER, integration: HOT_INTEGRATION, methods: ['GET', 'POST'], paths: [...JIRA_READ, ...JIRA_WRITE] })
+  return {
+    ...brokerConfigInput('small', options),
+    listen: { host: '127.0.0.1', port: options.port },
+    integrations: { [HOT_INTEGRATION]: { product: 'jira', cloudId: cloudId(1), credential: 'oauth' } },
+    policy
+  }
+}
+
 /** The config the broker child parses, pointed at the local upstream for both the API and the token endpoint. */
 export function brokerConfigInput (kind: ConfigKind, options: { upstreamUrl: string, dataDir: string }): ConfigInput {
   return {

@@ -7,20 +7,26 @@
  *
  *   node dist/bench/compare-builds.js A_ROOT B_ROOT [--rounds 8] [--duration 3] [--connections 50]
  *     [--node-args-b=--max-semi-space-size=2]   (A and B may be the same root: what a Node flag costs)
+ *     [--hotpath]   the hot-path scenario's set-up (bench/scenarios/hotpath.ts): each root's real `serve`, logging to
+ *                   a file, one path, before nginx `return 200`; without it, the bench broker child and the 16-call mix
+ *                   before the Node upstream
  */
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { request } from 'undici'
-import { requestsFor, trafficFor } from './broker-config.js'
-import { ChildServer, benchModule, canPin, pinSelf } from './processes.js'
+import { callerToken, HOT_CALLER, HOT_INTEGRATION, HOT_PATH, hotPathConfigInput, requestsFor, trafficFor } from './broker-config.js'
+import { startNginxUpstream } from './nginx.js'
+import { ChildServer, benchModule, canPin, freePort, pinSelf } from './processes.js'
+import { startServe } from './serve-process.js'
+import { smallBody } from './upstream.js'
 import { median } from './scenarios/scenario.js'
 import { ensureWrk, wrkSaturate } from './wrk.js'
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { rounds: { type: 'string', default: '8' }, duration: { type: 'string', default: '3' }, connections: { type: 'string', default: '50' }, 'node-args-b': { type: 'string', default: '' } }
+  options: { rounds: { type: 'string', default: '8' }, duration: { type: 'string', default: '3' }, connections: { type: 'string', default: '50' }, 'node-args-b': { type: 'string', default: '' }, hotpath: { type: 'boolean', default: false } }
 })
 const [rootA, rootB] = positionals
 if (rootA === undefined || rootB === undefined) throw new Error('usage: compare-builds A_ROOT B_ROOT')
@@ -30,21 +36,39 @@ const pin = canPin() && os.availableParallelism() >= 2
 pinSelf(pin ? '0' : undefined)
 const cpus = { proxy: pin ? '1' : undefined, load: pin ? '0' : undefined }
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'atlassian-broker-compare-'))
-const children: Array<ChildServer<{ url: string }>> = []
+const stops: Array<() => Promise<void>> = []
+interface Broker { url: string, pid: number }
 try {
-  const upstream = await ChildServer.start<{ url: string }>(benchModule('upstream'), { cpus: cpus.load })
-  children.push(upstream)
-  const start = async (root: string, name: string, nodeArgs: string[] = []): Promise<ChildServer<{ url: string }>> => {
-    const settings = { kind: 'small', upstreamUrl: upstream.ready.url, dataDir: path.join(dataDir, name), logFile: '/dev/null' }
-    const child = await ChildServer.start<{ url: string }>(path.resolve(root, 'dist/bench/broker-process.js'), { cpus: cpus.proxy, nodeArgs, env: { BENCH_BROKER: JSON.stringify(settings) } })
-    children.push(child)
-    return child
+  let start: (root: string, name: string, nodeArgs?: string[]) => Promise<Broker>
+  let calls: Array<{ method: string, path: string, headers: Record<string, string> }>
+  if (values.hotpath) {
+    const upstream = await startNginxUpstream(smallBody().toString(), { cpus: cpus.load })
+    stops.push(upstream.stop)
+    calls = [{ method: 'GET', path: HOT_PATH, headers: { authorization: `Bearer ${callerToken(HOT_CALLER)}` } }]
+    start = async (root, name, nodeArgs = []) => {
+      const dir = path.join(dataDir, name)
+      mkdirSync(dir)
+      const config = hotPathConfigInput({ upstreamUrl: upstream.url, dataDir: dir, port: await freePort() })
+      const cli = [path.resolve(root, 'dist/src/cli/main.js')]
+      const serve = await startServe(config, { configFile: path.join(dir, 'broker.yaml'), credentials: [HOT_INTEGRATION], cpus: cpus.proxy, logFile: path.join(dir, 'broker.log'), nodeArgs, cli })
+      stops.unshift(serve.stop)
+      return serve
+    }
+  } else {
+    const upstream = await ChildServer.start<{ url: string }>(benchModule('upstream'), { cpus: cpus.load })
+    stops.push(async () => { await upstream.stop() })
+    calls = requestsFor(trafficFor('small'))
+    start = async (root, name, nodeArgs = []) => {
+      const settings = { kind: 'small', upstreamUrl: upstream.ready.url, dataDir: path.join(dataDir, name), logFile: '/dev/null' }
+      const child = await ChildServer.start<{ url: string }>(path.resolve(root, 'dist/bench/broker-process.js'), { cpus: cpus.proxy, nodeArgs, env: { BENCH_BROKER: JSON.stringify(settings) } })
+      stops.unshift(async () => { await child.stop() })
+      return { url: child.ready.url, pid: child.pid }
+    }
   }
   const a = await start(rootA, 'a')
   const b = await start(rootB, 'b', values['node-args-b'].split(' ').filter((arg) => arg !== ''))
-  const calls = requestsFor(trafficFor('small'))
   for (const broker of [a, b]) {
-    for (const call of calls) await (await request(`${broker.ready.url}${call.path}`, { headers: call.headers })).body.dump()
+    for (const call of calls) await (await request(`${broker.url}${call.path}`, { headers: call.headers })).body.dump()
   }
   const durationS = Number(values.duration)
   const connections = Number(values.connections)
@@ -53,7 +77,7 @@ try {
     const [ra, rb] = await Promise.all(
       [a, b].map(
         async (broker) =>
-          await wrkSaturate(wrk, broker.ready.url, calls, {
+          await wrkSaturate(wrk, broker.url, calls, {
             durationS,
             connections,
             pids: [broker.pid],
@@ -67,6 +91,6 @@ try {
   }
   process.stdout.write(`CPU per request, B / A: median ${median(ratios).toFixed(3)} over ${ratios.length} rounds (min ${Math.min(...ratios).toFixed(3)}, max ${Math.max(...ratios).toFixed(3)})\n`)
 } finally {
-  await Promise.all(children.map(async (child) => await child.stop()))
+  for (const stop of stops) await stop()
   rmSync(dataDir, { recursive: true, force: true })
 }

@@ -1,7 +1,7 @@
 /**
- * A non-Node reference row: nginx `proxy_pass` to the same upstream, one header set (authorization), keep-alive
- * upstream connections, one process (`master_process off`) so its CPU time is one /proc entry. The config is
- * generated into a temporary directory and listens on 127.0.0.1 only.
+ * nginx in the bench, one process (`master_process off`) so its CPU time is one /proc entry, its config generated
+ * into a temporary directory, listening on 127.0.0.1 only: as a reference row (`proxy_pass` to the upstream, one
+ * header set, keep-alive upstream connections) and as the hot-path scenario's upstream (`return 200`).
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -27,14 +27,44 @@ async function waitForPort (port: number, child: ChildProcess, log: () => string
   throw new Error(`nginx did not listen on ${port}: ${log()}`)
 }
 
-export async function startNginx (
-  upstreamUrl: string,
-  options: { cpus?: string | undefined }
-): Promise<{ url: string, pid: number, stop: () => Promise<void> }> {
+export interface NginxProcess { url: string, pid: number, stop: () => Promise<void> }
+
+/** `proxy_pass` to the upstream: the non-Node reference row. */
+export async function startNginx (upstreamUrl: string, options: { cpus?: string | undefined }): Promise<NginxProcess> {
+  const upstream = new URL(upstreamUrl)
+  return await launch(`  upstream atlassian { server ${upstream.host}; keepalive 64; }
+  server {
+    listen 127.0.0.1:PORT;
+    location / {
+      proxy_pass http://atlassian;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Authorization "Bearer nginx-access-token";
+    }
+  }`, options)
+}
+
+/**
+ * nginx as the upstream itself (the hot-path scenario): `return 200` with the ~1 KB issue body for any request
+ * (Content-Length, keep-alive), and the client-credentials exchange in Atlassian's shape at `/oauth/token`. One
+ * process in C answers far faster than a proxy can ask, so the proxy under test is never fed in small batches.
+ */
+export async function startNginxUpstream (body: string, options: { cpus?: string | undefined }): Promise<NginxProcess> {
+  const token = JSON.stringify({ access_token: 'bench-nginx-access-token', token_type: 'Bearer', expires_in: 3600 })
+  const quoted = (text: string): string => `'${text.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`
+  return await launch(`  keepalive_requests 1000000;
+  server {
+    listen 127.0.0.1:PORT;
+    default_type application/json;
+    location = /oauth/token { return 200 ${quoted(token)}; }
+    location / { return 200 ${quoted(body)}; }
+  }`, options)
+}
+
+async function launch (http: string, options: { cpus?: string | undefined }): Promise<NginxProcess> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'atlassian-broker-nginx-'))
   chmodSync(dir, 0o755) // as root, nginx's worker user must reach its temp paths
   const port = await freePort()
-  const upstream = new URL(upstreamUrl)
   writeFileSync(
     path.join(dir, 'nginx.conf'),
     `worker_processes 1;
@@ -50,16 +80,7 @@ http {
   fastcgi_temp_path ${dir}/fastcgi;
   uwsgi_temp_path ${dir}/uwsgi;
   scgi_temp_path ${dir}/scgi;
-  upstream atlassian { server ${upstream.host}; keepalive 64; }
-  server {
-    listen 127.0.0.1:${port};
-    location / {
-      proxy_pass http://atlassian;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Authorization "Bearer nginx-access-token";
-    }
-  }
+${http.replace('PORT', String(port))}
 }
 `
   )

@@ -3,8 +3,8 @@
  * scenarios, prints a table and writes bench/results/latest.json.
  *
  *   --quick          a few seconds in all (tiny durations and sizes): CI's smoke run
- *   --only a,b       only these scenarios (throughput, latency, herd, streaming, memory, scale, fleet, footprint;
- *                    fleet100, 100 simulated sidecars on one Redis, runs only when named here)
+ *   --only a,b       only these scenarios (hotpath, throughput, latency, herd, streaming, memory, scale, fleet,
+ *                    footprint; fleet100, 100 simulated sidecars on one Redis, runs only when named here)
  *   --duration S     seconds per measured run (saturation, fixed rate, scale)
  *   --rounds N       alternating broker/baseline rounds per scenario (median reported)
  *   --rate R         requests per second of the latency scenario (default 2,000; 500 with --quick)
@@ -30,6 +30,7 @@ import { fleet } from './scenarios/fleet.js'
 import { fleet100 } from './scenarios/fleet100.js'
 import { footprint } from './scenarios/footprint.js'
 import { herd } from './scenarios/herd.js'
+import { hotpath } from './scenarios/hotpath.js'
 import { latency } from './scenarios/latency.js'
 import { memory } from './scenarios/memory.js'
 import { FULL, QUICK, type BenchContext, type Scenario, type Server } from './scenarios/scenario.js'
@@ -38,7 +39,7 @@ import { streaming } from './scenarios/streaming.js'
 import { throughput } from './scenarios/throughput.js'
 import type { UpstreamStats } from './upstream.js'
 
-const SCENARIOS: Scenario[] = [throughput, latency, herd, streaming, memory, scale, fleet, footprint, fleet100]
+const SCENARIOS: Scenario[] = [hotpath, throughput, latency, herd, streaming, memory, scale, fleet, footprint, fleet100]
 
 /** The repository root: bench/ under tsx, dist/bench/ when built. */
 function repoRoot (): string {
@@ -99,6 +100,8 @@ async function main (): Promise<number> {
     : 'not pinned: the scheduler places the load generator, the upstream and the proxy under test'
   pinSelf(cpus.load)
 
+  const profileDir = values['cpu-prof'] === undefined ? undefined : path.resolve(values['cpu-prof'])
+  if (profileDir !== undefined) mkdirSync(profileDir, { recursive: true })
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'atlassian-broker-bench-'))
   const logFile = '/dev/null'
   const children: Array<ChildServer<object>> = []
@@ -118,8 +121,8 @@ async function main (): Promise<number> {
     const stats = async (): Promise<UpstreamStats> => await (await request(`${upstreamUrl}/__bench/stats`)).body.json() as UpstreamStats
     const reset = async (): Promise<void> => { await (await request(`${upstreamUrl}/__bench/reset`, { method: 'POST' })).body.dump() }
 
-    const startBaseline = async (): Promise<ChildServer<{ url: string }> & Server> => {
-      const child = await ChildServer.start<{ url: string }>(benchModule('baseline'), { cpus: cpus.proxy, nodeArgs: ['--expose-gc'], args: [upstreamUrl] })
+    const startBaseline = async (upstream = upstreamUrl): Promise<ChildServer<{ url: string }> & Server> => {
+      const child = await ChildServer.start<{ url: string }>(benchModule('baseline'), { cpus: cpus.proxy, nodeArgs: ['--expose-gc'], args: [upstream] })
       children.push(child)
       return Object.assign(child, { url: child.ready.url })
     }
@@ -153,17 +156,16 @@ async function main (): Promise<number> {
       startBroker,
       startBaseline,
       cpus,
-      log
+      log,
+      profileDir
     }
     for (const scenario of selected) {
       log(`${scenario.name}: ${scenario.title}`)
       const started = performance.now()
-      const profileDir = values['cpu-prof']
       try {
         if (profileDir !== undefined) await broker.request('profile-start')
         report.scenarios.push({ name: scenario.name, title: scenario.title, ...await scenario.run(context) })
         if (profileDir !== undefined) {
-          mkdirSync(profileDir, { recursive: true })
           log(`  profile: ${(await broker.request<{ file: string }>('profile-stop', { file: path.resolve(profileDir, `${scenario.name}.cpuprofile`) })).file}`)
         }
       } catch (error) {

@@ -72,10 +72,13 @@ export interface BenchContext {
   baseline: ChildServer<{ url: string }> & Server
   /** A fresh broker (empty caches); the scenario stops it. */
   startBroker: (kind: ConfigKind, overrides?: Record<string, unknown>) => Promise<BrokerProcess & Server>
-  startBaseline: () => Promise<ChildServer<{ url: string }> & Server>
+  /** A fresh bare passthrough, in front of the bench's Node upstream unless another is given. */
+  startBaseline: (upstreamUrl?: string) => Promise<ChildServer<{ url: string }> & Server>
   /** taskset CPU lists: the proxy under test, and the load generator with the upstream (undefined: not pinned). */
   cpus: { proxy: string | undefined, load: string | undefined }
   log: (line: string) => void
+  /** --cpu-prof: where a scenario that starts its own broker writes that broker's profile. */
+  profileDir: string | undefined
 }
 
 export interface Target {

@@ -12,14 +12,11 @@
  * answer once, and the quota hold, the headroom, the retry policy, the metrics and the call record all read that one
  * frozen UpstreamRateLimit, so they cannot disagree on what Atlassian said (issue 23, item 9).
  */
+import { parseStructuredList, type RateLimitEntry } from './structured-list.js'
 
 export type HeaderBag = Readonly<Record<string, string | readonly string[] | number | undefined>>
 
-/** One entry of a structured `RateLimit`/`RateLimit-Policy` header: `"global-app-quota";q=65000;w=3600`. */
-export interface RateLimitEntry {
-  readonly name: string
-  readonly params: Readonly<Record<string, number | string | true>>
-}
+export type { RateLimitEntry }
 
 export interface RateLimitState {
   /** From `Retry-After` (delta-seconds or an HTTP-date, RFC 9110 section 10.2.3), in milliseconds from `now`. */
@@ -251,42 +248,7 @@ function parseReset (value: string | undefined, now: number): number | undefined
   return Number.isNaN(at) ? undefined : at
 }
 
-/** A lenient reader of RFC 9651 lists: entries split on `,`, parameters on `;`, in any order and number. */
 function parseEntries (value: string | undefined): readonly RateLimitEntry[] {
   const text = nonEmpty(value)
-  if (text === undefined) return ABSENT.policies
-  const entries: RateLimitEntry[] = []
-  for (const raw of splitOutsideQuotes(text, ',')) {
-    const [head, ...rest] = splitOutsideQuotes(raw, ';')
-    const name = unquote(head ?? '')
-    if (name === '') continue
-    const params: Record<string, number | string | true> = {}
-    for (const part of rest) {
-      const equals = part.indexOf('=')
-      const key = (equals === -1 ? part : part.slice(0, equals)).trim().toLowerCase()
-      if (key === '') continue
-      if (equals === -1) { params[key] = true; continue }
-      const raw = part.slice(equals + 1).trim()
-      params[key] = /^-?\d+(\.\d+)?$/.test(raw) ? Number(raw) : unquote(raw)
-    }
-    entries.push(Object.freeze({ name, params: Object.freeze(params) }))
-  }
-  return Object.freeze(entries)
-}
-
-function splitOutsideQuotes (text: string, separator: string): string[] {
-  const parts: string[] = []
-  let current = ''
-  let quoted = false
-  for (const char of text) {
-    if (char === '"') quoted = !quoted
-    if (char === separator && !quoted) { parts.push(current); current = '' } else current += char
-  }
-  parts.push(current)
-  return parts.map((part) => part.trim()).filter((part) => part !== '')
-}
-
-function unquote (text: string): string {
-  const trimmed = text.trim()
-  return trimmed.length >= 2 && trimmed.startsWith('"') && trimmed.endsWith('"') ? trimmed.slice(1, -1).replace(/\\(.)/g, '$1') : trimmed
+  return text === undefined ? ABSENT.policies : parseStructuredList(text)
 }

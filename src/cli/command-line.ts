@@ -7,6 +7,7 @@ import { closeOnSignals, startServer } from '../server.js'
 import { endQuietlyOnClosedStdout, ignoreClosedStdout, parseDuration, UsageError } from './io.js'
 import { errorCode, isBrokerError } from '../errors.js'
 import { flushCompileCache } from './compile-cache.js'
+import { settleHeapSoon } from './settle-heap.js'
 
 const HELP = `Usage: atlassian-broker <command> [options]
 
@@ -119,6 +120,7 @@ export async function main (argv: string[]): Promise<number> {
     const server = await startServer({ ...loaded, config: { ...config, listen } }, logger)
     closeOnSignals(server, logger, config.shutdownGraceMs)
     flushCompileCache()
+    settleHeapSoon()
     return -1
   }
   // Commands other than serve keep stdout for their answer; logs go to stderr.

@@ -5,11 +5,18 @@
  */
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
-import { parse as parseYaml } from 'yaml'
+import { createRequire } from 'node:module'
 import { configSchema, type BrokerConfig, type ParsedConfig } from './schema.js'
 import { DEFAULT_SITE_SUFFIXES, siteNameProblem } from './site-name.js'
 
 export const DEFAULT_CONFIG_FILE = 'atlassian-broker.yaml'
+
+// The YAML parser (73 modules, about 8 MB of a start) is loaded when a config file is read: `serve` on its built-in
+// defaults never needs it. Synchronous, as loading the config is; yaml ships CommonJS for Node.
+const require = createRequire(import.meta.url)
+function parseYaml (text: string): unknown {
+  return (require('yaml') as typeof import('yaml')).parse(text)
+}
 
 export class ConfigError extends Error {
   readonly code = 'BROKER_ERR_CONFIG'

@@ -64,6 +64,20 @@ t.test('structured RateLimit headers: several entries, any order of parameters, 
   t.same(info.enforced.limits, [])
 })
 
+t.test('a repeated structured header is parsed once and shared, frozen; many distinct values do not break it', async (t) => {
+  const header = { 'Beta-RateLimit': '"global-app-quota";t=600;r=11000, "tenant-app-quota";t=42' }
+  const first = parseRateLimitHeaders(header, NOW).beta.limits
+  const again = parseRateLimitHeaders(header, NOW).beta.limits
+  t.equal(again, first, 'the same frozen entries for the same text')
+  t.ok(Object.isFrozen(first) && Object.isFrozen(first[0]) && Object.isFrozen(first[0]?.params), 'frozen all the way down')
+  for (let n = 0; n < 600; n++) parseRateLimitHeaders({ 'Beta-RateLimit': `"made-up-${n}";t=${n}` }, NOW)
+  t.same(parseRateLimitHeaders({ 'Beta-RateLimit': '"made-up-599";t=599' }, NOW).beta.limits, [{ name: 'made-up-599', params: { t: 599 } }])
+  t.same(parseRateLimitHeaders(header, NOW).beta.limits, [
+    { name: 'global-app-quota', params: { t: 600, r: 11000 } },
+    { name: 'tenant-app-quota', params: { t: 42 } }
+  ], 'parsed again after the map was emptied')
+})
+
 t.test('the fake\'s canned answers parse as documented', async (t) => {
   const resetAt = new Date(NOW + 3_600_000)
   const quota = parseRateLimitHeaders(rateLimited({ retryAfterSeconds: 1847, reason: 'confluence-quota-tenant-based', resetAt }).headers ?? {}, NOW)

@@ -36,14 +36,14 @@ function runBench (args: string[]): Promise<NodeRun> {
 
 t.test('bench --quick writes a comparable report; the herd made one exchange', async (t) => {
   const out = path.join(t.testdir({}), 'bench.json')
-  const { code, output } = await runBench(['--quick', '--only', 'throughput,latency,herd,footprint', '--out', out])
+  const { code, output } = await runBench(['--quick', '--only', 'hotpath,throughput,latency,herd,footprint', '--out', out])
   if (code !== 0) t.comment(output)
   t.equal(code, 0, 'the bench exits 0')
-  t.match(output, /\| 1\. throughput/, 'the table is printed')
+  t.match(output, /\| 2\. throughput/, 'the table is printed')
 
   const report = JSON.parse(readFileSync(out, 'utf8')) as Report
   t.match(report, { version: 1, mode: 'quick', machine: { nproc: Number, cpuModel: String, node: process.version }, placement: String, settings: { quick: true } })
-  const names = ['throughput', 'latency', 'herd', 'footprint']
+  const names = ['hotpath', 'throughput', 'latency', 'herd', 'footprint']
   t.same(report.scenarios.map((scenario) => scenario.name), names, 'only the scenarios asked for, in order')
   for (const scenario of report.scenarios) {
     t.equal(scenario.error, undefined, `${scenario.name} ran`)
@@ -54,6 +54,14 @@ t.test('bench --quick writes a comparable report; the herd made one exchange', a
       if (metric.baseline !== null) t.equal(typeof metric.value, 'number', `${metric.name} is compared`)
     }
   }
+
+  // The headline scenario: the real `serve` against nginx `return 200`, with both reference rows.
+  const hotpath = report.scenarios.find((scenario) => scenario.name === 'hotpath')
+  const hotRps = hotpath?.metrics.find((metric) => metric.name === 'requests/s')
+  t.ok(hotRps !== undefined && hotRps.broker > 0 && hotRps.baseline !== null && hotRps.baseline > 0, 'serve and the bare passthrough answered')
+  t.ok(hotpath?.metrics.some((metric) => metric.name === 'nginx proxy_pass: CPU per request'), 'the nginx proxy_pass row')
+  t.ok(hotpath?.metrics.some((metric) => metric.name === 'bare passthrough, Node upstream: CPU per request'), 'the Node-upstream row')
+  t.match(hotpath?.notes.join(' '), /serve --config.*per-request log line at info to a file \((?!0 kB)/, 'serve logged to its file')
 
   const throughput = report.scenarios.find((scenario) => scenario.name === 'throughput')
   const rps = throughput?.metrics.find((metric) => metric.unit === 'req/s')

@@ -49,3 +49,17 @@ t.test('serve with the file store loads no command, Vault, index-only or schema-
     t.same(loaded.filter((file) => pattern.test(file)), [], `${what} not loaded`)
   }
 })
+
+t.test('serve on its built-in defaults (no config file) does not load the YAML parser', async (t) => {
+  const dir = t.testdir({})
+  const trace = path.join(dir, 'modules.txt')
+  const env = { ...cliEnv({ BROKER_MASTER_KEY: MASTER, MODULE_TRACE_FILE: trace }), NODE_OPTIONS: `--import=${TRACE}` }
+  const child = startCli(['serve', '--port', '0'], { cwd: dir, env })
+  t.teardown(() => { child.kill('SIGKILL') })
+  await waitForLine(child, /listening on/)
+  child.kill('SIGTERM')
+  t.equal(await new Promise((resolve) => child.on('exit', resolve)), 0, 'stopped cleanly')
+  const loaded = readFileSync(trace, 'utf8').split('\n').filter((line) => line !== '')
+  t.ok(loaded.some((file) => /src[/\\]config[/\\]load\.ts$/.test(file)), 'the trace saw the config loader load')
+  t.same(loaded.filter((file) => /node_modules[/\\]yaml[/\\]/.test(file)), [], 'yaml not loaded')
+})
