@@ -17,6 +17,7 @@ export const MethodNotAllowedError = createError('BROKER_ERR_METHOD_NOT_ALLOWED'
 export const PathRejectedError = createError('BROKER_ERR_PATH_REJECTED', 'Ambiguous or unsafe request path: %s', 400)
 export const BadRequestError = createError('BROKER_ERR_BAD_REQUEST', 'Bad request: %s', 400)
 export const CredentialInvalidError = createError('BROKER_ERR_CREDENTIAL_INVALID', 'Credential document is invalid: %s', 400)
+export const ReasonInvalidError = createError('BROKER_ERR_REASON_INVALID', 'The reason for the change is not accepted: %s', 400)
 export const SecretVersionNotFoundError = createError('BROKER_ERR_SECRET_VERSION_NOT_FOUND', 'No readable version %s of integration "%s"', 404)
 export const SecretVersionConflictError = createError('BROKER_ERR_SECRET_VERSION_CONFLICT', 'Secret of "%s" changed concurrently (expected version %s); read it again and retry', 409)
 export const StateConflictError = createError('BROKER_ERR_STATE_CONFLICT', 'The request is well formed but does not apply to this broker as configured: %s', 409)
@@ -70,6 +71,7 @@ export const ERROR_CODES: readonly string[] = [
   PathRejectedError,
   BadRequestError,
   CredentialInvalidError,
+  ReasonInvalidError,
   SecretVersionNotFoundError,
   SecretVersionConflictError,
   StateConflictError,

@@ -13,13 +13,13 @@ const HELP = `Usage: atlassian-broker <command> [options]
 
 Commands:
   serve [--config FILE] [--host H] [--port N]  run the broker
-  secrets put INTEGRATION [--expires-at DATE] [--owner TEAM] [--no-verify]
+  secrets put INTEGRATION [--expires-at DATE] [--owner TEAM] [--reason TEXT] [--no-verify]
                                                verify a credential (JSON on stdin) with Atlassian, then store it
   secrets list [--json]                        integrations, versions, expiry; never values
-  secrets rotate INTEGRATION [--expires-at DATE] [--owner TEAM] [--no-verify]
+  secrets rotate INTEGRATION [--expires-at DATE] [--owner TEAM] [--reason TEXT] [--no-verify]
                                                verify a new credential (JSON on stdin) with Atlassian,
                                                then store it as a new version (check-and-set)
-  secrets rollback INTEGRATION [--to VERSION] [--no-verify]
+  secrets rollback INTEGRATION [--to VERSION] [--reason TEXT] [--no-verify]
                                                make an older version's credential current again (verified first)
   secrets history INTEGRATION [--json]         versions, who wrote them and when; never values
   init --integration NAME --site SITE --product jira|confluence [--credential oauth|api-token] [--caller SUB] [--no-verify]
@@ -31,7 +31,8 @@ put, rotate, rollback and init write through one path: verified with Atlassian (
 one read: Jira GET /rest/api/3/myself, Confluence GET /wiki/rest/api/user/current), check-and-set, one record in
 callers.admin.auditFile, and in fleet mode announced through Redis. A credential that authenticates but lacks the
 read's scope or a product permission is stored with a warning; one Atlassian refuses is not stored (exit 1).
---no-verify stores a credential Atlassian cannot check yet, without asking it.
+--no-verify stores a credential Atlassian cannot check yet, without asking it. --reason says why (one line, at most
+128 characters, never a secret): kept with the new version (secrets history) and in the audit record.
   reload                                       reload the running broker's integrations and policy (the pid it
                                                wrote to dataDir/broker.pid gets a SIGHUP)
   check [--offline]                            validate the config; unless offline, also reach the secret store,
@@ -53,6 +54,7 @@ const OPTIONS = {
   role: { type: 'string', multiple: true },
   'expires-at': { type: 'string' },
   owner: { type: 'string' },
+  reason: { type: 'string' },
   to: { type: 'string' },
   json: { type: 'boolean' },
   offline: { type: 'boolean' },
@@ -133,6 +135,7 @@ export async function main (argv: string[]): Promise<number> {
   const writeOptions = {
     ...(values['expires-at'] ? { expiresAt: values['expires-at'] } : {}),
     ...(values.owner ? { owner: values.owner } : {}),
+    ...(values.reason === undefined ? {} : { reason: values.reason }),
     ...(values['no-verify'] === true ? { verify: false } : {})
   }
   if (command === 'secrets' && (subcommand === 'put' || subcommand === 'rotate')) {
@@ -140,7 +143,8 @@ export async function main (argv: string[]): Promise<number> {
     return 0
   }
   if (command === 'secrets' && subcommand === 'rollback') {
-    await rollbackSecret(context, target, { ...(values.to === undefined ? {} : { to: values.to }), ...(values['no-verify'] === true ? { verify: false } : {}) })
+    const { expiresAt: _expiresAt, owner: _owner, ...rollbackOptions } = writeOptions
+    await rollbackSecret(context, target, { ...(values.to === undefined ? {} : { to: values.to }), ...rollbackOptions })
     return 0
   }
   if (command === 'secrets' && subcommand === 'history') {

@@ -19,7 +19,7 @@ export interface RotationCommandContext extends SecretsCommandContext {
 export async function rollbackSecret (
   context: RotationCommandContext,
   integration: string | undefined,
-  options: { to?: string, verify?: boolean }
+  options: { to?: string, reason?: string, verify?: boolean }
 ): Promise<void> {
   const target = integrationConfig(context.config, integration)
   const toVersion = options.to === undefined ? undefined : parseVersion(options.to)
@@ -28,6 +28,7 @@ export async function rollbackSecret (
     config: target.config,
     actor: context.actor,
     toVersion,
+    reason: options.reason,
     verify: options.verify
   }))
   const out = context.stdout ?? process.stdout
@@ -64,6 +65,7 @@ export async function secretHistory (
       version: entry.version,
       created: entry.createdAt,
       writtenBy: entry.writtenBy,
+      reason: entry.reason,
       readable: entry.readable ? 'yes' : 'no (pruned or deleted)',
       current: entry.version === history.currentVersion ? 'yes' : ''
     })),

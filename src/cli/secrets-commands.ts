@@ -54,7 +54,7 @@ export async function writeSecret (
   context: SecretsCommandContext & { verify?: CredentialVerifier },
   action: 'put' | 'rotate',
   integration: string | undefined,
-  options: { expiresAt?: string, owner?: string, verify?: boolean }
+  options: { expiresAt?: string, owner?: string, reason?: string, verify?: boolean }
 ): Promise<void> {
   const target = integrationConfig(context.config, integration)
   const credential = parseCredentialJson(await readStdin(context.stdin))
@@ -65,6 +65,7 @@ export async function writeSecret (
     actor: context.actor,
     expiresAt: options.expiresAt,
     owner: options.owner,
+    reason: options.reason,
     verify: options.verify
   }))
   const out = context.stdout ?? process.stdout

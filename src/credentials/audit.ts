@@ -30,6 +30,8 @@ export interface AuditEntry {
   code?: string | undefined
   /** Short words without secrets: "verified at the token endpoint", "restored version 3", "no cached token". */
   detail?: string | undefined
+  /** Why the operator made the change, as given (change-reason.ts checked it); absent when none was given. */
+  reason?: string | undefined
 }
 
 /** One line of the audit file. Versions are null when there was none (a first rotation, a store that could not be
@@ -97,7 +99,8 @@ export class AuditLog {
       newVersion: entry.newVersion ?? null,
       outcome: entry.outcome,
       ...(entry.code === undefined ? {} : { code: entry.code }),
-      ...(entry.detail === undefined ? {} : { detail: entry.detail })
+      ...(entry.detail === undefined ? {} : { detail: entry.detail }),
+      ...(entry.reason === undefined ? {} : { reason: entry.reason })
     }
     const level = entry.outcome === 'ok' ? 'info' : 'warn'
     this.#logger[level]({ audit: record }, `admin ${entry.action} of ${entry.integration} by ${entry.actor}: ${entry.outcome}`)
@@ -150,7 +153,7 @@ export interface AuditedResult {
  */
 export async function audited<T extends AuditedResult> (
   audit: AuditLog,
-  entry: Pick<AuditEntry, 'actor' | 'action' | 'integration' | 'via' | 'requestId'>,
+  entry: Pick<AuditEntry, 'actor' | 'action' | 'integration' | 'via' | 'requestId' | 'reason'>,
   currentVersion: () => Promise<number | undefined>,
   run: () => Promise<T>
 ): Promise<T> {

@@ -5,7 +5,8 @@
  * 1. verify against Atlassian (atlassian/credential-probe.ts), skipped only on an explicit `verify: false`, for a
  *    credential Atlassian cannot check yet;
  * 2. write a new version with check-and-set against the version read first (rotation.ts);
- * 3. one audit record, success or not (audit.ts `audited`);
+ * 3. one audit record, success or not (audit.ts `audited`), with the operator's reason (change-reason.ts), which is
+ *    also kept with the version for the history;
  * 4. announce the new version: a running broker adopts it (its fleet hears of it from there, fleet/fleet.ts), the CLI
  *    tells the fleet through Redis (fleet/announce.ts). The caller supplies `announce`, so this module loads neither.
  * A failed announcement never undoes the write: brokers find the new version by revalidation.
@@ -17,6 +18,7 @@ import type { Clock } from '../clock.js'
 import type { BrokerConfig } from '../config/schema.js'
 import type { SecretStore } from '../secrets/secret-store.js'
 import { AuditLog, audited, type AuditEntry } from './audit.js'
+import { parseReason } from './change-reason.js'
 import { rollbackCredential, rotateCredential, type RollbackInput, type RotateInput, type RotationResult } from './rotation.js'
 
 /** How a new credential arrived: `secrets put`, `init`, or a rotation (CLI or admin API). */
@@ -74,16 +76,16 @@ export class CredentialWriter {
 
   /** A new credential (the document as received: validated here, never echoed). */
   async write (action: WriteAction, input: RotateInput & { requestId?: string | undefined }): Promise<WriteResult> {
-    return await this.#commit(action, input, async () => {
-      const result = await rotateCredential(this.#context(), input)
+    return await this.#commit(action, input, async (reason) => {
+      const result = await rotateCredential(this.#context(), { ...input, reason })
       return { ...result, detail: checkDetail(result.check) }
     })
   }
 
   /** An older version's credential made current again, as a new version. */
   async rollback (input: RollbackInput & { requestId?: string | undefined }): Promise<WriteResult> {
-    return await this.#commit('rollback', input, async () => {
-      const result = await rollbackCredential(this.#context(), input)
+    return await this.#commit('rollback', input, async (reason) => {
+      const result = await rollbackCredential(this.#context(), { ...input, reason })
       return { ...result, detail: `restored version ${result.restoredVersion ?? '?'}; ${checkDetail(result.check)}` }
     })
   }
@@ -94,12 +96,19 @@ export class CredentialWriter {
 
   async #commit (
     action: AuditEntry['action'],
-    input: { integration: string, actor: string, requestId?: string | undefined },
-    run: () => Promise<RotationResult & { detail: string }>
+    input: { integration: string, actor: string, requestId?: string | undefined, reason?: string | undefined },
+    run: (reason: string | undefined) => Promise<RotationResult & { detail: string }>
   ): Promise<WriteResult> {
     const { store, audit, via } = this.#options
-    const entry = { actor: input.actor, action, integration: input.integration, via, requestId: input.requestId }
-    const result = await audited(audit, entry, () => store.currentVersion(input.integration), run)
+    const entry: Parameters<typeof audited>[1] = {
+      actor: input.actor, action, integration: input.integration, via, requestId: input.requestId
+    }
+    const result = await audited(audit, entry, () => store.currentVersion(input.integration), async () => {
+      // Checked inside the audited action: a refused reason is recorded as refused, and never copied into the record.
+      const reason = parseReason(input.reason)
+      if (reason !== undefined) entry.reason = reason
+      return await run(reason)
+    })
     return { ...result, ...await this.#announce(result) }
   }
 

@@ -37,6 +37,8 @@ export interface RotateInput {
   expectedVersion?: number | undefined
   /** false stores the credential without asking Atlassian (one it cannot check yet). Default true. */
   verify?: boolean | undefined
+  /** Why: kept with the new version (change-reason.ts checks it; the writer passes it on checked). */
+  reason?: string | undefined
 }
 
 export interface RollbackInput {
@@ -48,6 +50,7 @@ export interface RollbackInput {
   expectedVersion?: number | undefined
   /** false restores without asking Atlassian. Default true. */
   verify?: boolean | undefined
+  reason?: string | undefined
 }
 
 export interface RotationResult {
@@ -90,7 +93,7 @@ export async function rotateCredential (context: RotationContext, input: RotateI
     ...(expiresAt === undefined ? {} : { expires_at: expiresAt }),
     ...(input.owner === undefined || input.owner === '' ? {} : { owner: input.owner })
   }
-  const { version } = await store.put(input.integration, data, { cas: expected, metadata })
+  const { version } = await store.put(input.integration, data, { cas: expected, metadata, ...reasonOf(input) })
   const notes: string[] = []
   if (expiresAt === undefined && before?.expires_at !== undefined) {
     notes.push(`expires_at still says ${before.expires_at} (set for the previous credential); give the new credential's expiry with --expires-at / expiresAt`)
@@ -117,7 +120,7 @@ export async function rollbackCredential (context: RotationContext, input: Rollb
   if (older === undefined) throw new SecretVersionNotFoundError(String(target), input.integration)
   const check = input.verify === false ? undefined : await context.verify(input.integration, input.config, older.data)
   const metadata: SecretMetadata = { rotated_at: new Date(context.clock.now()).toISOString(), rotated_by: input.actor }
-  const { version } = await store.put(input.integration, older.data, { cas: expected, metadata })
+  const { version } = await store.put(input.integration, older.data, { cas: expected, metadata, ...reasonOf(input) })
   return {
     integration: input.integration,
     oldVersion: current,
@@ -156,6 +159,10 @@ function checkExpected (integration: string, current: number | undefined, expect
   const actual = current ?? 0
   if (expected !== undefined && expected !== actual) throw new SecretVersionConflictError(integration, expected)
   return actual
+}
+
+function reasonOf (input: { reason?: string | undefined }): { reason?: string } {
+  return input.reason === undefined ? {} : { reason: input.reason }
 }
 
 function storedSecret (integration: string, version: number, data: StoredSecret['data'], clock: Clock): StoredSecret {

@@ -38,13 +38,20 @@ export interface AdminPluginOptions {
 
 /** Versions are counters: past 2^31 - 1 a number is not one (openapi.yaml says the same maximum). */
 const version = z.number().int().nonnegative().max(2_147_483_647)
+/** Checked by the write path (credentials/change-reason.ts), the same for the CLI: 400 BROKER_ERR_REASON_INVALID. */
+const reason = z.string().optional()
 const rotateBody = z.strictObject({
   credential: z.unknown(),
+  reason,
   expiresAt: z.string().max(64).optional(),
   owner: z.string().min(1).max(512).optional(),
   expectedVersion: version.optional()
 })
-const rollbackBody = z.strictObject({ toVersion: version.min(1).optional(), expectedVersion: version.optional() })
+const rollbackBody = z.strictObject({
+  toVersion: version.min(1).optional(),
+  expectedVersion: version.optional(),
+  reason
+})
 const dropTokenBody = z.strictObject({})
 
 const MUTATING_ROUTES = new Map<string, AuditAction>([
@@ -194,6 +201,7 @@ export function createAdminPlugin (options: AdminPluginOptions): (app: FastifyIn
           version: entry.version,
           createdAt: entry.createdAt,
           writtenBy: entry.writtenBy ?? null,
+          reason: entry.reason ?? null,
           readable: entry.readable,
           current: entry.version === history.currentVersion
         }))
@@ -212,6 +220,7 @@ export function createAdminPlugin (options: AdminPluginOptions): (app: FastifyIn
         expiresAt: body.expiresAt,
         owner: body.owner,
         expectedVersion: body.expectedVersion,
+        reason: body.reason,
         requestId: request.id
       })
       return answer(result, 'rotated')
@@ -227,6 +236,7 @@ export function createAdminPlugin (options: AdminPluginOptions): (app: FastifyIn
         actor: request.adminName,
         toVersion: body.toVersion,
         expectedVersion: body.expectedVersion,
+        reason: body.reason,
         requestId: request.id
       })
       return answer(result, `rolled back to the credential of version ${result.restoredVersion ?? '?'}`)

@@ -33,6 +33,8 @@ export interface SecretVersionInfo {
   readable: boolean
   /** Who wrote this version, when the store knows. */
   writtenBy?: string
+  /** Why it was written (`--reason`, the admin API's `reason`), when given and still kept. */
+  reason?: string
 }
 
 export interface SecretSummary {
@@ -51,6 +53,11 @@ export interface PutOptions {
   cas?: number
   /** Merged into the stored metadata (never replaces keys not named). */
   metadata?: SecretMetadata
+  /**
+   * Why this version is written, kept with the version beside who wrote it (never inside the credential): at most
+   * REASON_MAX_CHARACTERS, no control characters (credentials/change-reason.ts checks it before it gets here).
+   */
+  reason?: string
 }
 
 export interface StoreHealth {

@@ -45,23 +45,36 @@ function renderCredentials (rows) {
   })
 }
 
-/** Asks before a change; resolves true only on Confirm. */
+/**
+ * Asks before a change, and why: resolves with the reason on Confirm, null otherwise. The page requires one (the API
+ * and CLI do not): someone at the page is at a keyboard already, and a history of who without why is what the issue
+ * asked to fix; the broker checks the text (length, control characters) as it does for the CLI.
+ */
 function confirmAction (text) {
   const dialog = $('confirm')
+  const reason = $('confirm-reason')
+  const yes = $('confirm-yes')
   $('confirm-text').textContent = text
+  reason.value = ''
+  yes.disabled = true
   return new Promise((resolve) => {
     const finish = (answer) => {
-      $('confirm-yes').onclick = null
+      yes.onclick = null
       $('confirm-no').onclick = null
+      reason.oninput = null
+      reason.onkeydown = null
       dialog.onclose = null
       if (dialog.open) dialog.close()
       resolve(answer)
     }
-    $('confirm-yes').onclick = () => finish(true)
-    $('confirm-no').onclick = () => finish(false)
-    dialog.onclose = () => finish(false)
+    const given = () => reason.value.trim()
+    reason.oninput = () => { yes.disabled = given() === '' }
+    reason.onkeydown = (event) => { if (event.key === 'Enter' && given() !== '') finish(given()) }
+    yes.onclick = () => { if (given() !== '') finish(given()) }
+    $('confirm-no').onclick = () => finish(null)
+    dialog.onclose = () => finish(null)
     dialog.showModal()
-    $('confirm-no').focus()
+    reason.focus()
   })
 }
 
@@ -94,17 +107,19 @@ function initCredentialActions (authHeaders, afterChange) {
         button.textContent = 'Roll back to ' + entry.version + '…'
         action.append(button)
       }
-      row.append(cell(fmt(entry.version), 'version'), cell(when(entry.createdAt), 'createdAt', true), cell(fmt(entry.writtenBy), 'writtenBy', true), cell(state, 'state', true), action)
+      row.append(cell(fmt(entry.version), 'version'), cell(when(entry.createdAt), 'createdAt', true), cell(fmt(entry.writtenBy), 'writtenBy', true),
+        cell(fmt(entry.reason), 'reason', true), cell(state, 'state', true), action)
       return row
     })
   }
 
   async function change (action, body, question) {
-    if (shown === null || !(await confirmAction(question))) { say('Nothing changed.', false); return }
+    const reason = shown === null ? null : await confirmAction(question)
+    if (reason === null) { say('Nothing changed.', false); return }
     const response = await fetch('/admin/integrations/' + encodeURIComponent(shown.integration) + '/' + action, {
       method: 'POST',
       headers: { ...authHeaders(), 'content-type': 'application/json' },
-      body: JSON.stringify({ ...body, expectedVersion: shown.currentVersion ?? undefined }),
+      body: JSON.stringify({ ...body, reason, expectedVersion: shown.currentVersion ?? undefined }),
       cache: 'no-store'
     })
     const answer = await response.json()

@@ -131,6 +131,7 @@ class EmbeddedFileStore implements SecretStore {
         data,
         now: new Date(this.#clock.now()).toISOString(),
         writtenBy: options.metadata?.rotated_by ?? this.#setup.writtenBy,
+        reason: options.reason,
         metadata: options.metadata ?? {}
       }, this.#maxVersions)
       await this.#write(new Map([...integrations, [integration, next]]))
@@ -154,7 +155,8 @@ class EmbeddedFileStore implements SecretStore {
       version: entry.version,
       createdAt: entry.createdAt,
       readable: entry.data !== undefined,
-      ...(entry.writtenBy === undefined ? {} : { writtenBy: entry.writtenBy })
+      ...(entry.writtenBy === undefined ? {} : { writtenBy: entry.writtenBy }),
+      ...(entry.reason === undefined ? {} : { reason: entry.reason })
     }))
   }
 

@@ -9,7 +9,13 @@ import type { ScryptParams, StoreKeys } from './master-key.js'
 import { SecretFileError } from './secret-file-error.js'
 
 /** The plaintext inside the envelope. A version without `data` has been pruned. */
-export interface VersionRecord { version: number, createdAt: string, writtenBy?: string, data?: CredentialData }
+export interface VersionRecord {
+  version: number
+  createdAt: string
+  writtenBy?: string
+  reason?: string
+  data?: CredentialData
+}
 export interface IntegrationRecord {
   createdAt: string
   updatedAt: string
@@ -56,7 +62,13 @@ export function sealDocument (integrations: Integrations, sealing: Sealing): str
 /** The record after storing `data` as its next version: values past the newest `maxVersions` are dropped. */
 export function withNewVersion (
   record: IntegrationRecord | undefined,
-  change: { data: CredentialData, now: string, writtenBy: string | undefined, metadata: SecretMetadata },
+  change: {
+    data: CredentialData
+    now: string
+    writtenBy: string | undefined
+    reason?: string | undefined
+    metadata: SecretMetadata
+  },
   maxVersions: number
 ): { next: IntegrationRecord, version: number } {
   const version = (record?.versions.at(-1)?.version ?? 0) + 1
@@ -64,6 +76,7 @@ export function withNewVersion (
     version,
     createdAt: change.now,
     ...(change.writtenBy === undefined ? {} : { writtenBy: change.writtenBy }),
+    ...(change.reason === undefined ? {} : { reason: change.reason }),
     data: Object.freeze({ ...change.data })
   }
   const versions = [...(record?.versions ?? []), added]

@@ -1,7 +1,9 @@
 /**
- * The Vault store: integration credentials in HashiCorp Vault KV v2 at `{mount}/data/{prefix}/{integration}`, lifecycle
- * fields in the key's `custom_metadata`, one KV version per credential version. Who wrote version N is kept as the
- * custom_metadata key `version_{N}_by` (KV v2 has no per-version metadata before plugin v0.25's attribution fields).
+ * The Vault store: integration credentials in HashiCorp Vault KV v2 at `{mount}/data/{prefix}/{integration}`,
+ * lifecycle fields in the key's `custom_metadata`, one KV version per credential version. Who wrote version N and why
+ * are kept as the custom_metadata keys `version_{N}_by` and `version_{N}_why` (KV v2 has no per-version metadata of its
+ * own); keys of versions Vault pruned are removed, and reasons are kept for the newest REASONS_KEPT versions only, so
+ * the map stays under Vault's 64 keys (docs/rotation.md, "Why a version was written").
  *
  * The broker's own token (login, renewal, re-login) lives in vault-session.ts and the KV v2 paths in vault-kv.ts.
  * Failures leave as the errors of src/errors.ts: Vault down, sealed or slow -> SecretStoreUnavailableError with
@@ -15,7 +17,9 @@ import { METADATA_KEYS, type CredentialData, type PutOptions, type SecretMetadat
 import { createVaultKv, type KvKeyMetadata, type VaultKv } from './vault-kv.js'
 import { createVaultSession, describeVaultFailure, type VaultSession } from './vault-session.js'
 
-const WRITTEN_BY = /^version_(\d+)_by$/
+const PER_VERSION_KEY = /^version_(\d+)_(by|why)$/
+/** Versions whose reason is kept: as many as Vault and the file store keep readable by default. */
+export const REASONS_KEPT = 10
 /** Parallel metadata reads while listing: enough to be quick, few enough not to crowd Vault. */
 const LIST_CONCURRENCY = 8
 
@@ -101,10 +105,12 @@ class VaultStore implements VaultSecretStore {
     const writtenBy = options.metadata?.rotated_by ?? this.#writtenBy
     const patch = toCustomMetadata(options.metadata ?? {})
     if (writtenBy !== undefined) patch[`version_${result.version}_by`] = writtenBy
+    if (options.reason !== undefined) patch[`version_${result.version}_why`] = options.reason
     if (Object.keys(patch).length > 0) {
       // The version is stored whatever happens next: report it, and log a metadata failure rather than hide the write.
       try {
-        if (writtenBy !== undefined) Object.assign(patch, staleWriterKeys(await this.#kv.readMetadata(key)))
+        const perVersion = writtenBy !== undefined || options.reason !== undefined
+        if (perVersion) Object.assign(patch, stalePerVersionKeys(await this.#kv.readMetadata(key), result.version))
         await this.#kv.patchMetadata(key, patch)
       } catch (error) {
         const cause = (error as { cause?: unknown }).cause ?? error
@@ -143,11 +149,13 @@ class VaultStore implements VaultSecretStore {
     return Object.entries(metadata.versions).map(([number, version]) => {
       const deleted = version.deletion_time !== '' && Date.parse(version.deletion_time) <= now
       const writtenBy = metadata.custom_metadata?.[`version_${number}_by`]
+      const reason = metadata.custom_metadata?.[`version_${number}_why`]
       return {
         version: Number(number),
         createdAt: version.created_time,
         readable: !version.destroyed && !deleted,
-        ...(writtenBy === undefined ? {} : { writtenBy })
+        ...(writtenBy === undefined ? {} : { writtenBy }),
+        ...(reason === undefined ? {} : { reason })
       }
     }).sort((a, b) => a.version - b.version)
   }
@@ -204,12 +212,17 @@ function toCustomMetadata (metadata: SecretMetadata): Record<string, string | nu
   return patch
 }
 
-/** `version_{N}_by` keys of versions Vault has pruned: removed so the 64-key custom_metadata limit is never reached. */
-function staleWriterKeys (metadata: KvKeyMetadata | undefined): Record<string, null> {
+/**
+ * Per-version keys to remove so the 64-key custom_metadata limit is never reached: those of versions Vault has pruned,
+ * and reasons older than the newest REASONS_KEPT versions (`written` is the version just written).
+ */
+function stalePerVersionKeys (metadata: KvKeyMetadata | undefined, written: number): Record<string, null> {
   const stale: Record<string, null> = {}
   for (const key of Object.keys(metadata?.custom_metadata ?? {})) {
-    const number = WRITTEN_BY.exec(key)?.[1]
-    if (number !== undefined && metadata?.versions[number] === undefined) stale[key] = null
+    const [, number, kind] = PER_VERSION_KEY.exec(key) ?? []
+    if (number === undefined) continue
+    const pruned = metadata?.versions[number] === undefined
+    if (pruned || (kind === 'why' && Number(number) <= written - REASONS_KEPT)) stale[key] = null
   }
   return stale
 }
