@@ -47,7 +47,10 @@ export async function rotationCliCase (t: Test, kind: StoreKind): Promise<void> 
     t.match(refused.stderr, /refused by Atlassian and was not stored.*BROKER_ERR_CREDENTIAL_VERIFICATION_FAILED/)
 
     fake.addClient(SECOND.client_id, SECOND.client_secret)
-    const rotated = await cli(['secrets', 'rotate', 'jira-main', '--expires-at', '2027-03-31', '--owner', 'team-reports'], SECOND)
+    const badReason = await cli(['secrets', 'rotate', 'jira-main', '--reason', 'two\nlines'], SECOND)
+    t.equal(badReason.code, 1)
+    t.match(badReason.stderr, /BROKER_ERR_REASON_INVALID/)
+    const rotated = await cli(['secrets', 'rotate', 'jira-main', '--expires-at', '2027-03-31', '--owner', 'team-reports', '--reason', 'INC-7 leak'], SECOND)
     t.equal(rotated.code, 0, rotated.stderr)
     t.match(rotated.stdout, /Verified the new oauth credential of jira-main with one exchange at the token endpoint and one read \(GET \/rest\/api\/3\/myself answered 200\)\.\nStored it as version 2 \(was 1\)\./)
     t.match(rotated.stdout, /tokens minted from older versions stay in use/)
@@ -55,15 +58,15 @@ export async function rotationCliCase (t: Test, kind: StoreKind): Promise<void> 
     const history = await cli(['secrets', 'history', 'jira-main'])
     t.equal(history.code, 0, history.stderr)
     t.match(history.stdout, /current version 2; last rotated \S+ by .*@cli; expires 2027-03-31T00:00:00.000Z \(-?\d+ days\); owner team-reports/)
-    t.match(history.stdout, /VERSION\s+CREATED\s+WRITTENBY\s+READABLE\s+CURRENT/)
-    t.match(history.stdout, new RegExp(`\\n2\\s+\\S+\\s+${actor.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s+yes\\s+yes`))
+    t.match(history.stdout, /VERSION\s+CREATED\s+WRITTENBY\s+REASON\s+READABLE\s+CURRENT/)
+    t.match(history.stdout, new RegExp(`\\n2\\s+\\S+\\s+${actor.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s+INC-7 leak\\s+yes\\s+yes`))
 
-    const rolled = await cli(['secrets', 'rollback', 'jira-main'])
+    const rolled = await cli(['secrets', 'rollback', 'jira-main', '--reason', 'back out INC-7'])
     t.equal(rolled.code, 0, rolled.stderr)
     t.match(rolled.stdout, /Verified the credential of version 1 of jira-main again with one exchange at the token endpoint and one read \(GET \/rest\/api\/3\/myself answered 200\)\.\nStored it as version 3 \(was 2\)\./)
-    const json = JSON.parse((await cli(['secrets', 'history', 'jira-main', '--json'])).stdout) as { currentVersion: number, versions: Array<{ version: number }> }
+    const json = JSON.parse((await cli(['secrets', 'history', 'jira-main', '--json'])).stdout) as { currentVersion: number, versions: Array<{ version: number, reason?: string }> }
     t.equal(json.currentVersion, 3)
-    t.same(json.versions.map((entry) => entry.version), [3, 2, 1])
+    t.same(json.versions.map((entry) => [entry.version, entry.reason]), [[3, 'back out INC-7'], [2, 'INC-7 leak'], [1, undefined]])
 
     const toMissing = await cli(['secrets', 'rollback', 'jira-main', '--to', '9'])
     t.equal(toMissing.code, 1)
@@ -77,8 +80,9 @@ export async function rotationCliCase (t: Test, kind: StoreKind): Promise<void> 
     t.match(audit, [
       { action: 'put', outcome: 'ok', oldVersion: null, newVersion: 1, via: 'cli', actor, detail: /^verified: token exchange and GET \/rest\/api\/3\/myself answered 200$/ },
       { action: 'rotate', outcome: 'refused', code: 'BROKER_ERR_CREDENTIAL_VERIFICATION_FAILED', oldVersion: 1, newVersion: null, via: 'cli', actor },
-      { action: 'rotate', outcome: 'ok', oldVersion: 1, newVersion: 2 },
-      { action: 'rollback', outcome: 'ok', oldVersion: 2, newVersion: 3, detail: 'restored version 1' },
+      { action: 'rotate', outcome: 'refused', code: 'BROKER_ERR_REASON_INVALID', oldVersion: 1 },
+      { action: 'rotate', outcome: 'ok', oldVersion: 1, newVersion: 2, reason: 'INC-7 leak' },
+      { action: 'rollback', outcome: 'ok', oldVersion: 2, newVersion: 3, detail: 'restored version 1', reason: 'back out INC-7' },
       { action: 'rollback', outcome: 'refused', code: 'BROKER_ERR_STATE_CONFLICT' }
     ])
     const everything = [readFileSync(auditFile, 'utf8'), refused.stdout, refused.stderr, rotated.stdout, rotated.stderr, history.stdout, rolled.stdout].join('\n')

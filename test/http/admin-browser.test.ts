@@ -107,20 +107,28 @@ t.test('the ops page rotates and rolls back through the audited routes, only aft
   // Confirm: rotated through the admin route, audited as the CLI's writes are.
   await page.fill('#rotate-credential', credential)
   await page.click('#rotate-form button[type=submit]')
+  t.ok(await page.locator('#confirm-yes').isDisabled(), 'the page asks why before it confirms')
+  await page.fill('#confirm-reason', 'INC-4821: secret seen in a CI log')
   await page.click('#confirm-yes')
   await page.locator('#history-body tr[data-version="2"]').waitFor({ timeout: 30_000 })
+  t.equal(await page.locator('#history-body tr[data-version="2"] td[data-field="reason"]').innerText(), 'INC-4821: secret seen in a CI log',
+    'the reason typed into the confirmation is in the history')
   t.equal(await h.store.currentVersion('jira-main'), 2, 'rotated: version 2')
   t.match(await page.locator('#action-result').innerText(), /^rotated: new exchanges use version 2/)
 
   await page.click('#history-body button[data-rollback="1"]')
   t.match(await page.locator('#confirm-text').innerText(), /^Roll jira-main back to the credential of version 1\?/)
-  await page.click('#confirm-yes')
+  t.equal(await page.inputValue('#confirm-reason'), '', 'each confirmation starts without a reason')
+  await page.fill('#confirm-reason', 'new secret lacks a scope')
+  await page.press('#confirm-reason', 'Enter')
   await page.locator('#history-body tr[data-version="3"]').waitFor({ timeout: 30_000 })
+  t.equal(await page.locator('#history-body tr[data-version="3"] td[data-field="reason"]').innerText(), 'new secret lacks a scope')
+  t.equal(await page.locator('#history-body tr[data-version="1"] td[data-field="reason"]').innerText(), '-', 'none given: a dash')
   t.equal(await h.store.currentVersion('jira-main'), 3, 'rolled back: version 3 holds version 1\'s credential')
   const records = await auditRecords(h, 2)
   t.match(records, [
-    { action: 'rotate', actor: 'admin-listener', via: 'admin-listener', outcome: 'ok', newVersion: 2 },
-    { action: 'rollback', actor: 'admin-listener', via: 'admin-listener', outcome: 'ok', newVersion: 3 }
+    { action: 'rotate', actor: 'admin-listener', via: 'admin-listener', outcome: 'ok', newVersion: 2, reason: 'INC-4821: secret seen in a CI log' },
+    { action: 'rollback', actor: 'admin-listener', via: 'admin-listener', outcome: 'ok', newVersion: 3, reason: 'new secret lacks a scope' }
   ], 'one audit record per change, none for the cancelled one')
   t.notOk((await page.content()).includes(CLIENT_SECRET), 'the credential is not on the page')
   t.same(problems, [])

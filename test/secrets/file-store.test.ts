@@ -216,6 +216,21 @@ t.test('versions are kept, old ones pruned but listed in history', async (t) => 
   t.match(await store.list(), [{ integration: 'jira', currentVersion: 5, createdAt: '2026-11-23T12:00:00.000Z', updatedAt: '2026-11-23T12:00:04.000Z' }])
 })
 
+t.test('each version keeps why it was written, sealed in the file, also once its value is pruned', async (t) => {
+  const file = storePath(t)
+  const store = await open(t, { path: file, maxVersions: 1, writtenBy: 'broker' })
+  await store.put('jira', OAUTH, { reason: 'first setup, INC-1' })
+  await store.put('jira', { ...OAUTH, client_secret: 'second' })
+  await store.put('jira', { ...OAUTH, client_secret: 'third' }, { metadata: { rotated_by: 'alice' }, reason: 'leak in CI log ✓' })
+  const reopened = await open(t, { path: file })
+  t.same((await reopened.history('jira')).map(({ version, readable, writtenBy, reason }) => ({ version, readable, writtenBy, reason })), [
+    { version: 1, readable: false, writtenBy: 'broker', reason: 'first setup, INC-1' },
+    { version: 2, readable: false, writtenBy: 'broker', reason: undefined },
+    { version: 3, readable: true, writtenBy: 'alice', reason: 'leak in CI log ✓' }
+  ])
+  t.notOk((await readFile(file, 'utf8')).includes('leak in CI log'), 'kept inside the sealed envelope, like who')
+})
+
 t.test('check-and-set: a stale version is a conflict and writes nothing', async (t) => {
   const file = storePath(t)
   const store = await open(t, { path: file })

@@ -15,7 +15,8 @@ import { pino, type Logger } from 'pino'
 import type tap from 'tap'
 import type { Clock } from '../../src/clock.js'
 import type { VaultConfig } from '../../src/config/schema.js'
-import { createVaultStore, type VaultSecretStore } from '../../src/secrets/vault/vault-store.js'
+import { REASON_MAX_CHARACTERS } from '../../src/credentials/change-reason.js'
+import { createVaultStore, REASONS_KEPT, type VaultSecretStore } from '../../src/secrets/vault/vault-store.js'
 
 export type TapTest = Parameters<Parameters<typeof tap.test>[0]>[0]
 
@@ -192,6 +193,31 @@ export async function runVaultStoreCases (t: TapTest, target: VaultStoreTarget):
     t.equal(raw.data.custom_metadata.cost_center, 'cc-42', 'a key the broker does not know survives')
     await store.updateMetadata('jira-prod', { owner: '' })
     t.same(await store.metadata('jira-prod'), { expires_at: '2027-06-01T00:00:00Z', rotated_at: '2026-11-23T12:00:00Z' }, 'an empty value removes the key')
+  })
+
+  await t.test(`${target.name}: each version keeps why it was written; reasons of the newest ${REASONS_KEPT} only`, async (t) => {
+    const { store, prefix, root } = await openVaultStore(t, target)
+    const total = REASONS_KEPT + 2
+    // Vault keeps 10 versions unless told otherwise; more here, so reasons are dropped while their versions remain.
+    await root.write(`${target.mount}/metadata/${prefix}/jira-prod`, { max_versions: total + 5 })
+    // The newest: the longest reason accepted, all 4-byte characters: exactly Vault's 512-byte limit for one value.
+    const given = (version: number): string | undefined => version === 5
+      ? undefined
+      : version === total ? '😀'.repeat(REASON_MAX_CHARACTERS) : `INC-${version}: rotated after a leak ✓`
+    for (let version = 1; version <= total; version++) {
+      const reason = given(version) === undefined ? {} : { reason: given(version) }
+      await store.put('jira-prod', { token: `t-${version}` }, { cas: version - 1, metadata: { rotated_by: 'alice' }, ...reason })
+    }
+    const history = await store.history('jira-prod')
+    t.same(history.map(({ version, reason }) => ({ version, reason })), Array.from({ length: total }, (_, index) => ({
+      version: index + 1,
+      reason: index + 1 > total - REASONS_KEPT ? given(index + 1) : undefined
+    })), 'the reason of each of the newest versions, none for older ones nor for the one written without')
+    t.ok(history.every((entry) => entry.writtenBy === 'alice'), 'who is kept beside it')
+    const raw = await root.read(`${target.mount}/metadata/${prefix}/jira-prod`) as { data: { custom_metadata: Record<string, string> } }
+    const whyKeys = Object.keys(raw.data.custom_metadata).filter((key) => key.endsWith('_why')).sort()
+    t.equal(whyKeys.length, REASONS_KEPT - 1, 'older reasons are removed from custom_metadata, which holds 64 keys at most')
+    t.notOk('version_1_why' in raw.data.custom_metadata)
   })
 
   await t.test(`${target.name}: history marks deleted and destroyed versions unreadable`, async (t) => {
