@@ -21,8 +21,8 @@ Commands:
                                                then store it as a new version (check-and-set)
   secrets rollback INTEGRATION [--to VERSION] [--reason TEXT] [--no-verify]
                                                make an older version's credential current again (verified first)
-  secrets history INTEGRATION [--json]         versions, who wrote them and when; never values
-  init --integration NAME --site SITE --product jira|confluence [--credential oauth|api-token] [--caller SUB] [--no-verify]
+  secrets history INTEGRATION [--json]         versions, who wrote them, when and why; never values
+  init --integration NAME --site SITE --product jira|confluence [--credential oauth|api-token] [--caller SUB] [--reason TEXT] [--no-verify]
                                                add an integration: look its cloudId up, verify the credential
                                                (JSON on stdin, or asked for in a terminal), write the config,
                                                store the credential, print a caller token and a curl line
@@ -101,6 +101,7 @@ export async function main (argv: string[]): Promise<number> {
       product: values.product,
       credential: values.credential,
       caller: values.caller,
+      ...(values.reason === undefined ? {} : { reason: values.reason }),
       ...(values['no-verify'] === true ? { verify: false } : {})
     }
     await runInit(flags, { logger: createLogger({ level: 'warn', destination: process.stderr }), actor: `${userInfo().username}@cli` })

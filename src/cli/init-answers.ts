@@ -16,6 +16,8 @@ export interface InitFlags {
   caller?: string
   /** false: store the credential without asking Atlassian (`--no-verify`). */
   verify?: boolean
+  /** Why (`--reason`): kept with version 1 and in its audit record. */
+  reason?: string
 }
 
 /** Why each answer would be refused, in words that fit both a flag and a prompt; undefined when it is fine. */

@@ -20,6 +20,7 @@ import type { WriteResult } from '../credentials/credential-writer.js'
 import { errorCode } from '../errors.js'
 import { mintCallerToken } from './caller-token.js'
 import { withWriter } from './cli-writer.js'
+import { parseReason } from '../credentials/change-reason.js'
 import { validateFlags, type InitFlags } from './init-answers.js'
 import { extendConfigText, readConfigText, writeConfigEntry } from './init-config-file.js'
 import { askMissing, createPrompter } from './init-prompts.js'
@@ -44,6 +45,7 @@ export async function runInit (flags: InitFlags, context: InitContext): Promise<
   const out = context.stdout ?? process.stdout
   const env = context.env ?? process.env
   const interactive = (stdin as NodeJS.ReadStream).isTTY === true
+  parseReason(flags.reason) // the write checks it too; here a bad one is refused before anything is asked
   const answers = interactive ? await askInTerminal(flags, stdin, out) : { flags, credentialJson: undefined }
   const entry = validateFlags(answers.flags)
   const file = path.resolve(flags.config ?? env.BROKER_CONFIG ?? DEFAULT_CONFIG_FILE)
@@ -61,6 +63,7 @@ export async function runInit (flags: InitFlags, context: InitContext): Promise<
     if (flags.verify === false) guard.commit()
     result = await store(config, entry.integration, credential, flags.verify !== false, {
       ...context,
+      reason: flags.reason,
       verified: () => guard.commit()
     })
     await writeConfigEntry(file, existing, text, entry)
@@ -144,13 +147,13 @@ async function store (
   name: string,
   credential: unknown,
   verify: boolean,
-  context: InitContext & { verified: () => void }
+  context: InitContext & { verified: () => void, reason: string | undefined }
 ): Promise<WriteResult & { storeKind: string }> {
   const { logger, actor, env, verify: verifier, verified } = context
   const writerContext = { config, logger, actor, env, verify: verifier, verified }
   try {
     return await withWriter(writerContext, async (writer) => {
-      const result = await writer.write('init', { integration: name, config: integrationNamed(config.integrations, name) ?? never(), credential, actor: context.actor, verify })
+      const result = await writer.write('init', { integration: name, config: integrationNamed(config.integrations, name) ?? never(), credential, actor: context.actor, verify, reason: context.reason })
       // With Vault, every sidecar can then start from this answer even while the site is unreachable.
       const integration = integrationNamed(config.integrations, name)
       if (writer.store.kind === 'vault' && integration?.site !== undefined) {

@@ -39,8 +39,16 @@ policy: []
 t.test('scripted init: site to verified, stored credential, config with comments kept, token and curl line that work', async (t) => {
   const { fake, dir, file, env } = await setup(t)
   const args = ['init', '--integration', 'jira-main', '--site', `https://${SITE}/jira/projects`, '--product', 'jira', '--caller', 'report-job']
-  const result = await runCli(args, { cwd: dir, env, stdin: JSON.stringify({ client_id: 'init-client', client_secret: SECRET }) })
+  const before = readFileSync(file, 'utf8')
+  const badReason = await runCli([...args, '--reason', 'tab\there'], { cwd: dir, env, stdin: JSON.stringify({ client_id: 'init-client', client_secret: SECRET }) })
+  t.equal(badReason.code, 1)
+  t.match(badReason.stderr, /BROKER_ERR_REASON_INVALID/)
+  t.equal(readFileSync(file, 'utf8'), before, 'a refused reason changes nothing')
+  t.equal(fake.exchanges, 0, 'and is refused before Atlassian is asked')
+  const result = await runCli([...args, '--reason', 'first setup, INC-1'], { cwd: dir, env, stdin: JSON.stringify({ client_id: 'init-client', client_secret: SECRET }) })
   t.equal(result.code, 0, result.stderr)
+  const history = await runCli(['secrets', 'history', 'jira-main', '--json'], { cwd: dir, env })
+  t.match(JSON.parse(history.stdout), { versions: [{ version: 1, reason: 'first setup, INC-1' }] }, 'init keeps its reason with version 1')
   t.match(result.stdout, `✔ site ${SITE}: cloudId ${CLOUD_ID}`)
   t.match(result.stdout, '✔ token exchange')
   t.match(result.stdout, '✔ read: GET /rest/api/3/myself answered 200')
