@@ -38,5 +38,5 @@ export function parseReason (text: string | undefined): string | undefined {
 }
 
 function codePoint (character: string): string {
-  return (character.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')
+  return Number(character.codePointAt(0)).toString(16).toUpperCase().padStart(4, '0')
 }
