@@ -95,3 +95,26 @@ t.test('regression: the credential audit file grew without a cap; past maxFileBy
   const lines = readFileSync(file, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { actor: string })
   t.equal(lines.at(-1)?.actor, 'ops-99', 'the newest record is kept')
 })
+
+t.test('a reason is checked first, kept with the version it wrote and in the audit record; a refused one is not copied', async (t) => {
+  const { writer, fake, records, audit } = await setup(t)
+  const credential = { client_id: CLIENT_ID, client_secret: CLIENT_SECRET }
+  await t.rejects(writer.write('put', { integration: 'jira-main', config: OAUTH, credential, actor: 'ops', reason: 'x'.repeat(129) }),
+    { code: 'BROKER_ERR_REASON_INVALID', statusCode: 400 })
+  t.equal(fake.exchanges, 0, 'refused before Atlassian is asked')
+  await writer.write('put', { integration: 'jira-main', config: OAUTH, credential, actor: 'ops', reason: ' first setup ' })
+  await writer.write('rotate', { integration: 'jira-main', config: OAUTH, credential, actor: 'ops' })
+  await writer.rollback({ integration: 'jira-main', config: OAUTH, actor: 'ops', toVersion: 1, reason: 'back to 1' })
+  t.same((await writer.store.history('jira-main')).map(({ version, reason }) => ({ version, reason })), [
+    { version: 1, reason: 'first setup' }, { version: 2, reason: undefined }, { version: 3, reason: 'back to 1' }
+  ])
+  await audit.close()
+  const written = records()
+  t.match(written, [
+    { action: 'put', outcome: 'refused', code: 'BROKER_ERR_REASON_INVALID' },
+    { action: 'put', outcome: 'ok', newVersion: 1, reason: 'first setup' },
+    { action: 'rotate', outcome: 'ok', newVersion: 2 },
+    { action: 'rollback', outcome: 'ok', newVersion: 3, reason: 'back to 1' }
+  ])
+  t.notOk('reason' in (written[0] ?? {}) || 'reason' in (written[2] ?? {}), 'no reason field when none was kept')
+})
