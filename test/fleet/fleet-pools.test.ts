@@ -119,4 +119,8 @@ t.test('Atlassian pools fleet-wide on a real redis-server', { skip: findRedisSer
 
   await clock.advance(61 * 60_000)
   t.same(await pools(b, 'fleet'), [], 'a reading over an hour old is no longer shown fleet-wide')
+
+  await redis.stop()
+  await seePool(a, 3_000)
+  t.same(remainingOf(await pools(a, 'fleet')), [[3_000, undefined]], 'Redis gone: the fleet view shows the pod\'s own pools')
 })

@@ -185,6 +185,7 @@ export async function fleetScenarios (t: T, topology: Topology): Promise<void> {
     const dir = t.testdir({ 'users.acl': `${acl}\nuser default on nopass ~* &* +@all\n` })
     const redis = await RedisServer.start(t, { args: ['--aclfile', `${dir}/users.acl`] })
     const fake = await FakeAtlassian.start({ t, sites: [{ product: 'jira', cloudId: JIRA_CLOUD_ID }, { product: 'confluence', cloudId: WIKI_CLOUD_ID }] })
+    fake.betaRateLimitHeaders = true
     const fleet = { redis: { url: redis.url, username: 'atlassian-broker', password, keyPrefix: 'acl-test' } }
     const integrations = { 'jira-main': { product: 'jira', cloudId: JIRA_CLOUD_ID, budget: { perSecond: 50 } }, 'wiki-main': { product: 'confluence', cloudId: WIKI_CLOUD_ID } }
     const policy = [
@@ -202,7 +203,9 @@ export async function fleetScenarios (t: T, topology: Topology): Promise<void> {
     a.broker.tokens.drop('wiki-main')
     const admin = a.callerToken('ops-alice', { roles: ['broker-admin'] })
     const usage = await request(`${a.url}/admin/usage?scope=fleet`, { headers: { authorization: `Bearer ${admin}` } })
-    t.equal(((await usage.body.json()) as { complete: boolean }).complete, true, 'usage (MULTI HSET EXPIRE EXEC, HGETALL)')
+    const view = (await usage.body.json()) as { complete: boolean, pools: Array<{ pod?: string }> }
+    t.equal(view.complete, true, 'usage (MULTI HSET EXPIRE EXEC, HGETALL)')
+    t.ok(view.pools.some((pool) => pool.pod !== undefined), 'points pools through Redis (EVAL TYPE HLEN HGETALL HSET EXPIRE)')
     t.equal(a.broker.fleet?.link.connected, true, 'no command was refused (a refusal would not degrade the link, but shows in the log)')
     t.equal((await call(b, 'report-job', '/rest/api/3/myself')).status, 429, 'held')
     t.notOk([...a.logs, ...b.logs].some((line) => line.includes('NOPERM') || line.includes('Redis refused')), 'no NOPERM anywhere, scripts included')
