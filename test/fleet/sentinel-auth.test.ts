@@ -1,7 +1,7 @@
 /**
  * Sentinels that require a password (`requirepass` in their config, test/helpers/redis-sentinel.ts): the one client
  * builder (src/fleet/redis-options.ts) reaches the primary through them with `fleet.redis.sentinel.password` or
- * `.passwordFile`, and without it the sentinels refuse, so no primary is found.
+ * `.passwordFile` (and `.username`), and without it the sentinels refuse, so no primary is found.
  */
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -47,6 +47,10 @@ t.test('sentinels that require a password', { skip }, async (t) => {
   writeFileSync(file, `${PASSWORD}\n`)
   t.equal(await ping(redisConfig({ nodes, masterName, passwordFile: file })), 'PONG', 'sentinel.passwordFile')
 
+  t.equal(await ping(redisConfig({ nodes, masterName, username: 'default', password: PASSWORD })), 'PONG',
+    'sentinel.username: the ACL user the password belongs to')
+  t.match(await ping(redisConfig({ nodes, masterName, username: 'nobody', password: PASSWORD })), /^failed: /,
+    'another user with that password is refused: the username is sent')
   const without = await ping(redisConfig({ nodes, masterName }))
   t.match(without, /^failed: /, 'without the password no sentinel names the primary')
   t.notMatch(without, PASSWORD, 'the failure does not carry the password')
