@@ -28,7 +28,8 @@ t.test('V8 11: v8.queryObjects\'s experimental warning is not printed', async (t
   t.same(warnings.filter((message) => message.includes('queryObjects')), [])
 })
 
-for (const [v8Version, how] of [['11.3.244.8-node.38', 'v8.queryObjects'], ['12.4.254.21', 'gc() last resort']]) {
+const paths: Array<[string, string]> = [['11.3.244.8-node.38', 'v8.queryObjects'], ['12.4.254.21', 'gc() last resort']]
+for (const [v8Version, how] of paths) {
   t.test(`V8 ${v8Version.split('.')[0]} (${how}): the young generation shrinks and its garbage is collected`, async (t) => {
     growYoungGeneration()
     const before = young()
