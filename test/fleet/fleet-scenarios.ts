@@ -140,7 +140,8 @@ export async function fleetScenarios (t: T, topology: Topology): Promise<void> {
 
   t.test('/admin/usage?scope=fleet adds up every pod\'s per-minute counters; garbage fields are skipped', async (t) => {
     const redis = await topology.fresh(t)
-    const { brokers: [a, b] } = await fleetOf(t, 2, redis)
+    const { fake, brokers: [a, b] } = await fleetOf(t, 2, redis)
+    fake.betaRateLimitHeaders = true
     for (let i = 0; i < 3; i++) t.equal((await call(a!)).status, 200)
     for (let i = 0; i < 2; i++) t.equal((await call(b!, 'sync-job')).status, 403, 'denied calls are counted too')
     const inspect = redis.client()
@@ -173,6 +174,12 @@ export async function fleetScenarios (t: T, topology: Topology): Promise<void> {
     t.equal(sync?.last5m.errors, 2, 'per caller (bounded labels: an unnamed caller is "other") and integration, from another pod')
     const local = await request(`${a!.url}/admin/usage`, { headers: { authorization: `Bearer ${admin}` } })
     t.equal(((await local.body.json()) as { series: unknown[] }).series.length, 1, 'without scope: this process only')
+    const pools = async (scope: string): Promise<Array<{ policy: string, pod?: string }>> => {
+      const answer = await request(`${b!.url}/admin/usage?scope=${scope}`, { headers: { authorization: `Bearer ${admin}` } })
+      return ((await answer.body.json()) as { pools: Array<{ policy: string, pod?: string }> }).pools
+    }
+    t.same(await pools('pod'), [], 'pod-1 saw no pool itself')
+    t.match(await pools('fleet'), [{ policy: 'global-app-quota', pod: 'pod-0' }], 'its fleet view has the pool pod-0 saw')
     const bad = await request(`${a!.url}/admin/usage?scope=galaxy`, { headers: { authorization: `Bearer ${admin}` } })
     t.equal(bad.statusCode, 400)
     await bad.body.dump()
@@ -185,6 +192,7 @@ export async function fleetScenarios (t: T, topology: Topology): Promise<void> {
     const dir = t.testdir({ 'users.acl': `${acl}\nuser default on nopass ~* &* +@all\n` })
     const redis = await RedisServer.start(t, { args: ['--aclfile', `${dir}/users.acl`] })
     const fake = await FakeAtlassian.start({ t, sites: [{ product: 'jira', cloudId: JIRA_CLOUD_ID }, { product: 'confluence', cloudId: WIKI_CLOUD_ID }] })
+    fake.betaRateLimitHeaders = true
     const fleet = { redis: { url: redis.url, username: 'atlassian-broker', password, keyPrefix: 'acl-test' } }
     const integrations = { 'jira-main': { product: 'jira', cloudId: JIRA_CLOUD_ID, budget: { perSecond: 50 } }, 'wiki-main': { product: 'confluence', cloudId: WIKI_CLOUD_ID } }
     const policy = [
@@ -202,7 +210,9 @@ export async function fleetScenarios (t: T, topology: Topology): Promise<void> {
     a.broker.tokens.drop('wiki-main')
     const admin = a.callerToken('ops-alice', { roles: ['broker-admin'] })
     const usage = await request(`${a.url}/admin/usage?scope=fleet`, { headers: { authorization: `Bearer ${admin}` } })
-    t.equal(((await usage.body.json()) as { complete: boolean }).complete, true, 'usage (MULTI HSET EXPIRE EXEC, HGETALL)')
+    const view = (await usage.body.json()) as { complete: boolean, pools: Array<{ pod?: string }> }
+    t.equal(view.complete, true, 'usage (MULTI HSET EXPIRE EXEC, HGETALL)')
+    t.ok(view.pools.some((pool) => pool.pod !== undefined), 'points pools through Redis (EVAL TYPE HLEN HGETALL HSET EXPIRE)')
     t.equal(a.broker.fleet?.link.connected, true, 'no command was refused (a refusal would not degrade the link, but shows in the log)')
     t.equal((await call(b, 'report-job', '/rest/api/3/myself')).status, 429, 'held')
     t.notOk([...a.logs, ...b.logs].some((line) => line.includes('NOPERM') || line.includes('Redis refused')), 'no NOPERM anywhere, scripts included')

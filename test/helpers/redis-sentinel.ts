@@ -1,7 +1,8 @@
 /**
  * A primary, its replica and three sentinels (Debian's `redis-server --sentinel`; the `redis-sentinel` package is
  * not needed), quorum two, a primary declared down after one second. `killPrimary()` kills it and waits until the
- * sentinels name the promoted replica.
+ * sentinels name the promoted replica. With `password`, the sentinels require it (`requirepass`, and use it with each
+ * other); the primary and replica do not.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -17,10 +18,11 @@ export class RedisSentinel implements RedisUnderTest {
   private constructor (
     readonly primary: RedisServer,
     readonly replica: RedisServer,
-    readonly sentinels: RedisServer[]
+    readonly sentinels: RedisServer[],
+    readonly password?: string
   ) {}
 
-  static async start (t: Teardown): Promise<RedisSentinel> {
+  static async start (t: Teardown, options: { password?: string } = {}): Promise<RedisSentinel> {
     const dir = mkdtempSync(join(tmpdir(), 'redis-sentinel-'))
     t.teardown(() => { rmSync(dir, { recursive: true, force: true }) })
     const primary = await RedisServer.start(t)
@@ -32,11 +34,12 @@ export class RedisSentinel implements RedisUnderTest {
         `sentinel monitor ${MASTER} 127.0.0.1 ${primary.port} 2`,
         `sentinel down-after-milliseconds ${MASTER} 1000`,
         `sentinel failover-timeout ${MASTER} 5000`,
+        ...(options.password === undefined ? [] : [`requirepass ${options.password}`, `sentinel sentinel-pass ${options.password}`]),
         ''
       ].join('\n'))
       sentinels.push(await RedisServer.start(t, { sentinelConfig: config }))
     }
-    const setup = new RedisSentinel(primary, replica, sentinels)
+    const setup = new RedisSentinel(primary, replica, sentinels, options.password)
     // The replica in sync and known to every sentinel, or a failover would have nothing to promote.
     await setup.#until(async (sentinel) => {
       const replicas = await sentinel.call('SENTINEL', 'REPLICAS', MASTER) as string[][]
@@ -51,11 +54,15 @@ export class RedisSentinel implements RedisUnderTest {
   }
 
   where (): RedisWhere {
-    return { sentinel: { nodes: this.sentinels.map((sentinel) => `127.0.0.1:${sentinel.port}`), masterName: MASTER } }
+    const nodes = this.sentinels.map((sentinel) => `127.0.0.1:${sentinel.port}`)
+    const auth = this.password === undefined ? {} : { password: this.password }
+    return { sentinel: { nodes, masterName: MASTER, ...auth } }
   }
 
   client (): Redis {
-    const client = new Redis({ sentinels: this.sentinels.map((sentinel) => ({ host: '127.0.0.1', port: sentinel.port })), name: MASTER })
+    const sentinels = this.sentinels.map((sentinel) => ({ host: '127.0.0.1', port: sentinel.port }))
+    const auth = this.password === undefined ? {} : { sentinelPassword: this.password }
+    const client = new Redis({ sentinels, name: MASTER, ...auth })
     client.on('error', () => {})
     return client
   }
@@ -77,7 +84,10 @@ export class RedisSentinel implements RedisUnderTest {
   async #until (check: (sentinel: Redis) => Promise<boolean>): Promise<void> {
     const deadline = Date.now() + 30_000
     while (Date.now() < deadline) {
-      const probes = this.sentinels.map((sentinel) => new Redis(sentinel.port, '127.0.0.1', { maxRetriesPerRequest: 0 }))
+      const probes = this.sentinels.map((sentinel) => new Redis(sentinel.port, '127.0.0.1', {
+        maxRetriesPerRequest: 0,
+        ...(this.password === undefined ? {} : { password: this.password })
+      }))
       try {
         if ((await Promise.all(probes.map(check))).every(Boolean)) return
       } catch {
