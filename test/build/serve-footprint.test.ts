@@ -13,6 +13,19 @@ import { cliEnv, startCli, waitForLine } from '../helpers/cli.js'
 const TRACE = fileURLToPath(new URL('../helpers/module-trace.mjs', import.meta.url))
 const MASTER = '6a1f0c9e3b7d52a8e4c1f0b9a7d6e5c4b3a29180f7e6d5c4b3a2918070605040'
 
+/** What `serve` must not load before its first proxied call, on a file config and on its defaults alike. */
+const unwanted: Record<string, RegExp> = {
+  'CLI commands': /src[/\\]cli[/\\](check-command|secrets-commands|rotation-commands|caller-token|init-command)\.[jt]s$/,
+  'node-vault': /node_modules[/\\]node-vault[/\\]/,
+  'the Vault store': /src[/\\]secrets[/\\]vault[/\\]/,
+  'undici\'s index (fetch, WebSocket, caches)': /node_modules[/\\]undici[/\\]index\.js$/,
+  'prom-client\'s index (default metrics, Pushgateway)': /node_modules[/\\]prom-client[/\\]index\.js$/,
+  'Fastify\'s schema compilers': /node_modules[/\\]@fastify[/\\](ajv-compiler|fast-json-stringify-compiler)[/\\]/,
+  ioredis: /node_modules[/\\]ioredis[/\\]/,
+  // mcp.enabled is off: neither the MCP SDK, the converters nor the tools load (issue 25).
+  'the MCP endpoint': /node_modules[/\\](@modelcontextprotocol|turndown|marklassian)[/\\]|src[/\\]mcp[/\\]|src[/\\]cli[/\\]mcp-stdio/
+}
+
 t.test('serve with the file store loads no command, Vault, index-only or schema-compiler module', async (t) => {
   const dir = t.testdir({})
   const trace = path.join(dir, 'modules.txt')
@@ -34,23 +47,12 @@ t.test('serve with the file store loads no command, Vault, index-only or schema-
   const loaded = readFileSync(trace, 'utf8').split('\n').filter((line) => line !== '')
   t.ok(loaded.some((file) => /src[/\\]broker\.ts$/.test(file)), 'the trace saw the broker itself load')
   t.ok(loaded.some((file) => /undici[/\\]lib[/\\]dispatcher[/\\]pool\.js$/.test(file)), 'and undici\'s Pool')
-  const unwanted: Record<string, RegExp> = {
-    'CLI commands': /src[/\\]cli[/\\](check-command|secrets-commands|rotation-commands|caller-token|init-command)\.[jt]s$/,
-    'node-vault': /node_modules[/\\]node-vault[/\\]/,
-    'the Vault store': /src[/\\]secrets[/\\]vault[/\\]/,
-    'undici\'s index (fetch, WebSocket, caches)': /node_modules[/\\]undici[/\\]index\.js$/,
-    'prom-client\'s index (default metrics, Pushgateway)': /node_modules[/\\]prom-client[/\\]index\.js$/,
-    'Fastify\'s schema compilers': /node_modules[/\\]@fastify[/\\](ajv-compiler|fast-json-stringify-compiler)[/\\]/,
-    ioredis: /node_modules[/\\]ioredis[/\\]/,
-    // mcp.enabled is off: neither the MCP SDK, the converters nor the tools load (issue 25).
-    'the MCP endpoint': /node_modules[/\\](@modelcontextprotocol|turndown|marklassian)[/\\]|src[/\\]mcp[/\\]|src[/\\]cli[/\\]mcp-stdio/
-  }
   for (const [what, pattern] of Object.entries(unwanted)) {
     t.same(loaded.filter((file) => pattern.test(file)), [], `${what} not loaded`)
   }
 })
 
-t.test('serve on its built-in defaults (no config file) does not load the YAML parser', async (t) => {
+t.test('serve on its built-in defaults (no config file) loads neither the YAML parser nor the rest', async (t) => {
   const dir = t.testdir({})
   const trace = path.join(dir, 'modules.txt')
   const env = { ...cliEnv({ BROKER_MASTER_KEY: MASTER, MODULE_TRACE_FILE: trace }), NODE_OPTIONS: `--import=${TRACE}` }
@@ -62,4 +64,7 @@ t.test('serve on its built-in defaults (no config file) does not load the YAML p
   const loaded = readFileSync(trace, 'utf8').split('\n').filter((line) => line !== '')
   t.ok(loaded.some((file) => /src[/\\]config[/\\]load\.ts$/.test(file)), 'the trace saw the config loader load')
   t.same(loaded.filter((file) => /node_modules[/\\]yaml[/\\]/.test(file)), [], 'yaml not loaded')
+  for (const [what, pattern] of Object.entries(unwanted)) {
+    t.same(loaded.filter((file) => pattern.test(file)), [], `${what} not loaded`)
+  }
 })
