@@ -72,8 +72,9 @@ export async function fleetLimitScenarios (t: Test, topology: Topology): Promise
     const startedAt = Date.now()
     await sleep(4_000)
     stop.done = true
-    await Promise.all([...greedy, ...light].map((counts) => counts.done))
+    // The window in which calls were admitted ends now: the calls still in flight were admitted before.
     const seconds = (Date.now() - startedAt) / 1000
+    await Promise.all([...greedy, ...light].map((counts) => counts.done))
     const sum = (list: typeof greedy, key: 'ok' | 'refused' | 'other'): number => list.reduce((total, counts) => total + counts[key], 0)
     const lightOk = sum(light, 'ok')
     const lightAll = lightOk + sum(light, 'refused')
@@ -83,10 +84,19 @@ export async function fleetLimitScenarios (t: Test, topology: Topology): Promise
     // Fairness, measured against the greedy caller rather than the clock: a loaded machine shifts both rates alike.
     const greedyRate = greedyOk / Math.max(1, greedyOk + sum(greedy, 'refused'))
     t.ok(lightOk >= lightAll * 0.8, `the light caller (under its fair share) gets its calls through: ${lightOk} of ${lightAll}`)
-    t.ok(lightOk / Math.max(1, lightAll) >= 10 * greedyRate, `far more often than the greedy caller's (${greedyRate.toFixed(2)})`)
+    // Without the fair division both draw from one bucket and are admitted alike (a ratio near 1). The greedy rate
+    // depends on how fast the machine lets it ask (0.03 idle, 0.10 at load 18), so the factor is 3, not 10.
+    t.ok(lightOk / Math.max(1, lightAll) >= 3 * greedyRate, `far more often than the greedy caller's (${greedyRate.toFixed(2)})`)
     const total = greedyOk + lightOk
     // 20 per second plus the initial bursts (5 per active caller at most).
-    t.ok(total <= 20 * seconds * 1.1 + 10 && total >= 20 * seconds * 0.9, `the fleet admitted ${total} in ${seconds} s for a budget of 20/s (+ bursts of 5)`)
+    t.ok(total <= 20 * seconds * 1.1 + 10, `the fleet admitted ${total} in ${seconds} s for a budget of 20/s (+ bursts of 5)`)
+    // Nothing is wasted beyond what the light caller is kept (fair-share.lua.ts): its measured rate and a quarter,
+    // never more than an equal share; the greedy one gets all the rest. Not "20/s in total": a loaded machine slows the
+    // light caller below 8/s (6/s at load 8), and the quarter it is kept then leaves the total under 18/s by design.
+    // An equal split (10/s each) would leave the greedy caller short of this when the light one runs well under 8/s.
+    const kept = Math.min(10, 1.25 * lightAll / seconds)
+    const greedyDue = (20 - kept) * seconds
+    t.ok(greedyOk >= greedyDue * 0.9, `the greedy caller gets the rest: ${greedyOk} admitted, ${greedyDue.toFixed(1)} due`)
     t.ok(a!.broker.fleet!.limits.roundTrips + b!.broker.fleet!.limits.roundTrips < sum([...greedy, ...light], 'ok') + sum([...greedy, ...light], 'refused'), 'fewer Redis round trips than calls')
   })
 

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Cluster, Redis } from 'ioredis'
-import { freePort, RedisServer } from './redis-server.js'
+import { freePort, RedisServer, subscribersOn } from './redis-server.js'
 import type { RedisUnderTest, RedisWhere, Topology } from './redis-topology.js'
 
 const NODES = 6
@@ -78,6 +78,12 @@ export class RedisCluster implements RedisUnderTest {
   async keys (pattern: string): Promise<string[]> {
     const lists = await Promise.all(this.#inspect.nodes('master').map(async (node) => await node.keys(pattern)))
     return lists.flat()
+  }
+
+  async subscribers (channel: string): Promise<number> {
+    const live = this.nodes.filter((node) => node.running)
+    const counts = await Promise.all(live.map(async (node) => await subscribersOn(node.client(), channel)))
+    return counts.reduce((sum, count) => sum + count, 0)
   }
 
   async flush (): Promise<void> {

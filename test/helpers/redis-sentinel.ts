@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Redis } from 'ioredis'
-import { RedisServer } from './redis-server.js'
+import { RedisServer, subscribersOn } from './redis-server.js'
 import type { RedisUnderTest, RedisWhere, Topology } from './redis-topology.js'
 
 const MASTER = 'fleet-primary'
@@ -63,6 +63,11 @@ export class RedisSentinel implements RedisUnderTest {
   async keys (pattern: string): Promise<string[]> {
     const client = this.client()
     try { return await client.keys(pattern) } finally { client.disconnect() }
+  }
+
+  /** Subscribers on the primary the sentinels name now. */
+  async subscribers (channel: string): Promise<number> {
+    return await subscribersOn(this.client(), channel)
   }
 
   /** Kills the primary (SIGKILL) and waits until every sentinel names the replica as the primary. */

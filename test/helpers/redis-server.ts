@@ -25,6 +25,13 @@ export async function freePort (): Promise<number> {
   })
 }
 
+/**
+ * Every redis-server still running, killed when this process exits however it ends: a test file that dies on an
+ * uncaught error never runs its teardowns, and its servers (a sentinel setup's four) would outlive it.
+ */
+const live = new Set<ChildProcess>()
+process.once('exit', () => { for (const child of live) child.kill('SIGKILL') })
+
 /** One redis-server per test. */
 export const singleNode: Topology = { name: 'single', fresh: async (t) => await RedisServer.start(t) }
 
@@ -49,10 +56,19 @@ export class RedisServer implements RedisUnderTest {
   ): Promise<RedisServer> {
     const bin = findRedisServer()
     if (bin === undefined) throw new Error('redis-server not found')
-    const server = new RedisServer(bin, await freePort(), options.args ?? [], options.sentinelConfig)
-    await server.#spawn()
-    t.teardown(() => server.stop())
-    return server
+    // The free port is free only until someone else binds it (other test files, other users of the machine): a
+    // server that lost that race gets another port.
+    for (let attempt = 1; ; attempt++) {
+      const server = new RedisServer(bin, await freePort(), options.args ?? [], options.sentinelConfig)
+      try {
+        await server.#spawn()
+      } catch (error) {
+        if (attempt < 3 && /Address already in use/.test((error as Error).message)) continue
+        throw error
+      }
+      t.teardown(() => server.stop())
+      return server
+    }
   }
 
   get url (): string {
@@ -70,6 +86,10 @@ export class RedisServer implements RedisUnderTest {
   async keys (pattern: string): Promise<string[]> {
     const client = this.client()
     try { return await client.keys(pattern) } finally { client.disconnect() }
+  }
+
+  async subscribers (channel: string): Promise<number> {
+    return await subscribersOn(this.client(), channel)
   }
 
   /** A plain client for the test's own inspection (closed by the caller). */
@@ -112,9 +132,14 @@ export class RedisServer implements RedisUnderTest {
       { stdio: ['ignore', 'pipe', 'pipe'] }
     )
     this.#child = child
+    live.add(child)
+    child.once('exit', () => { live.delete(child) })
     let output = ''
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`redis-server did not start: ${output.slice(-500)}`)), 10_000)
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL')
+        reject(new Error(`redis-server did not start: ${output.slice(-500)}`))
+      }, 10_000)
       child.stdout?.on('data', (chunk: Buffer) => {
         output += chunk.toString()
         if (/Ready to accept connections|Sentinel ID is/.test(output)) {
@@ -128,5 +153,16 @@ export class RedisServer implements RedisUnderTest {
       })
     })
     child.stdout?.resume()
+    child.stderr?.resume()
+  }
+}
+
+/** `PUBSUB NUMSUB channel` through `client`, which it closes. */
+export async function subscribersOn (client: Redis, channel: string): Promise<number> {
+  try {
+    const [, count] = await client.pubsub('NUMSUB', channel) as [string, number]
+    return Number(count)
+  } finally {
+    client.disconnect()
   }
 }
