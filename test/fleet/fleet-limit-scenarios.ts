@@ -32,7 +32,7 @@ export async function fleetLimitScenarios (t: Test, topology: Topology): Promise
     const brokers: Harness[] = []
     for (const pod of ['pod-a', 'pod-b']) {
       const h = await startHarness(t, { fake, config: { policy, integrations, fleet: { redis: { ...redis.where(), keyPrefix: 'limits' }, podName: pod } } })
-      for (let tries = 0; tries < 200 && h.broker.fleet?.link.connected !== true; tries++) await sleep(20)
+      for (let tries = 0; tries < 500 && h.broker.fleet?.link.connected !== true; tries++) await sleep(20)
       brokers.push(h)
     }
     return brokers
@@ -128,7 +128,7 @@ export async function fleetLimitScenarios (t: Test, topology: Topology): Promise
     const clock = new ManualClock(Date.now())
     const fake = await FakeAtlassian.start({ t, sites: [{ product: 'jira', cloudId: JIRA_CLOUD_ID }, { product: 'confluence', cloudId: WIKI_CLOUD_ID }] })
     const h = await startHarness(t, { fake, clock, config: { policy, integrations, ...config, fleet: { redis: { url: redis.url, keyPrefix: 'stranded' }, podName: 'pod-a' } } })
-    for (let tries = 0; tries < 200 && h.broker.fleet?.link.connected !== true; tries++) await sleep(20)
+    for (let tries = 0; tries < 500 && h.broker.fleet?.link.connected !== true; tries++) await sleep(20)
     t.equal(h.broker.fleet?.link.connected, true, 'connected to Redis')
     return { h, clock, redis }
   }
@@ -181,7 +181,7 @@ export async function fleetLimitScenarios (t: Test, topology: Topology): Promise
     const rules = [{ caller: '*', integration: 'jira-main', methods: ['GET'], paths: ['/**'], maxConcurrent: 2, maxConcurrentScope: 'fleet' }]
     // The caller's default share is 1: a rule's own maxConcurrent replaces it, it is not counted beside it.
     const h = await startHarness(t, { fake, config: { policy: rules, limits: { callerMaxConcurrent: 1 }, fleet: { redis: { url: redis.url, keyPrefix: 'one-slot' }, podName: 'pod-a' } } })
-    for (let tries = 0; tries < 200 && h.broker.fleet?.link.connected !== true; tries++) await sleep(20)
+    for (let tries = 0; tries < 500 && h.broker.fleet?.link.connected !== true; tries++) await sleep(20)
     const first = statusOf(h, 'sync-job', '/proxy/jira-main/rest/api/3/held')
     const second = statusOf(h, 'sync-job', '/proxy/jira-main/rest/api/3/held')
     for (let tries = 0; tries < 250 && reached < 2; tries++) await sleep(20)
@@ -218,7 +218,7 @@ export async function fleetLimitScenarios (t: Test, topology: Topology): Promise
     const brokers: Harness[] = []
     for (const pod of ['pod-a', 'pod-b']) {
       const h = await startHarness(t, { fake, config: { policy: rules, fleet: { redis: { url: redis.url, keyPrefix: 'slots' }, podName: pod } } })
-      for (let tries = 0; tries < 200 && h.broker.fleet?.link.connected !== true; tries++) await sleep(20)
+      for (let tries = 0; tries < 500 && h.broker.fleet?.link.connected !== true; tries++) await sleep(20)
       brokers.push(h)
     }
     const statuses = async (): Promise<number[]> =>
