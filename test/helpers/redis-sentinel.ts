@@ -3,11 +3,10 @@
  * not needed), quorum two, a primary declared down after one second. `killPrimary()` kills it and waits until the
  * sentinels name the promoted replica.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Redis } from 'ioredis'
-import { RedisServer, subscribersOn } from './redis-server.js'
+import { RedisServer, serverDir, subscribersOn } from './redis-server.js'
 import type { RedisUnderTest, RedisWhere, Topology } from './redis-topology.js'
 
 const MASTER = 'fleet-primary'
@@ -21,8 +20,7 @@ export class RedisSentinel implements RedisUnderTest {
   ) {}
 
   static async start (t: Teardown): Promise<RedisSentinel> {
-    const dir = mkdtempSync(join(tmpdir(), 'redis-sentinel-'))
-    t.teardown(() => { rmSync(dir, { recursive: true, force: true }) })
+    const dir = serverDir(t, 'redis-sentinel-')
     const primary = await RedisServer.start(t)
     const replica = await RedisServer.start(t, { args: ['--replicaof', '127.0.0.1', String(primary.port)] })
     const sentinels: RedisServer[] = []

@@ -4,7 +4,10 @@
  * machine where .ci/run could not install it), `findRedisServer()` says so and the test reports itself skipped.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { Redis } from 'ioredis'
 import type { RedisUnderTest, RedisWhere, Topology } from './redis-topology.js'
 
@@ -30,7 +33,22 @@ export async function freePort (): Promise<number> {
  * uncaught error never runs its teardowns, and its servers (a sentinel setup's four) would outlive it.
  */
 const live = new Set<ChildProcess>()
-process.once('exit', () => { for (const child of live) child.kill('SIGKILL') })
+const dirs = new Set<string>()
+process.once('exit', () => {
+  for (const child of live) child.kill('SIGKILL')
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true })
+})
+
+/** A temporary directory for servers' files (cluster and sentinel configs), removed with the test or at exit. */
+export function serverDir (t: { teardown: (fn: () => Promise<void> | void) => void }, prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix))
+  dirs.add(dir)
+  t.teardown(() => {
+    rmSync(dir, { recursive: true, force: true })
+    dirs.delete(dir)
+  })
+  return dir
+}
 
 /** One redis-server per test. */
 export const singleNode: Topology = { name: 'single', fresh: async (t) => await RedisServer.start(t) }
