@@ -5,7 +5,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
+import { createServer, type Server } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Redis } from 'ioredis'
@@ -55,6 +55,7 @@ export const singleNode: Topology = { name: 'single', fresh: async (t) => await 
 
 export class RedisServer implements RedisUnderTest {
   #child: ChildProcess | undefined
+  #holder: Server | undefined
   readonly #extra: string[]
   readonly #sentinelConfig: string | undefined
 
@@ -84,7 +85,10 @@ export class RedisServer implements RedisUnderTest {
         if (attempt < 3 && /Address already in use/.test((error as Error).message)) continue
         throw error
       }
-      t.teardown(() => server.stop())
+      t.teardown(async () => {
+        await server.stop()
+        await server.#release()
+      })
       return server
     }
   }
@@ -115,6 +119,11 @@ export class RedisServer implements RedisUnderTest {
     return new Redis(this.url, { lazyConnect: false, maxRetriesPerRequest: 1 })
   }
 
+  /**
+   * Kills the server (SIGKILL). Its port stays taken until the test ends (a listener that drops every connection):
+   * the clients of this test keep reconnecting to it, and on a port handed to another test file's redis-server they
+   * wrote their keys into that test's Redis (fleet-in-process.test.ts saw a failover test's `failover:` keys).
+   */
   async stop (): Promise<void> {
     const child = this.#child
     this.#child = undefined
@@ -122,6 +131,20 @@ export class RedisServer implements RedisUnderTest {
     const exited = new Promise((resolve) => child.once('exit', resolve))
     child.kill('SIGKILL')
     await exited
+    const holder = createServer((socket) => { socket.destroy() })
+    await new Promise<void>((resolve) => {
+      holder.once('error', () => { resolve() })
+      holder.listen(this.port, '127.0.0.1', () => {
+        this.#holder = holder
+        resolve()
+      })
+    })
+  }
+
+  async #release (): Promise<void> {
+    const holder = this.#holder
+    this.#holder = undefined
+    if (holder !== undefined) await new Promise((resolve) => holder.close(resolve))
   }
 
   /** Pauses the process (SIGSTOP): connections stay open, every command times out. `resume()` undoes it. */
@@ -135,6 +158,7 @@ export class RedisServer implements RedisUnderTest {
 
   async restart (): Promise<void> {
     await this.stop()
+    await this.#release()
     await this.#spawn()
   }
 
