@@ -78,7 +78,10 @@ export class RedisServer implements RedisUnderTest {
     // The free port is free only until someone else binds it (other test files, other users of the machine): a
     // server that lost that race gets another port.
     for (let attempt = 1; ; attempt++) {
-      const server = new RedisServer(bin, await freePort(), options.args ?? [], options.sentinelConfig)
+      // Its own --dir: a replica's full sync writes dump.rdb there, and every later redis-server started in the same
+      // directory (the checkout) loaded it: fleet-in-process.test.ts found a sentinel test's `failover:` keys.
+      const dir = ['--dir', serverDir(t, 'redis-server-')]
+      const server = new RedisServer(bin, await freePort(), [...dir, ...options.args ?? []], options.sentinelConfig)
       try {
         await server.#spawn()
       } catch (error) {
