@@ -1,7 +1,7 @@
 /**
  * A primary, its replica and three sentinels (Debian's `redis-server --sentinel`; the `redis-sentinel` package is
- * not needed), quorum two, a primary declared down after one second. `killPrimary()` kills it and waits until the
- * sentinels name the promoted replica.
+ * not needed), quorum two, a primary declared down after four seconds. `killPrimary()` kills the primary the
+ * sentinels name and waits until they name the other node.
  */
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -10,6 +10,7 @@ import { RedisServer, serverDir, subscribersOn } from './redis-server.js'
 import type { RedisUnderTest, RedisWhere, Topology } from './redis-topology.js'
 
 const MASTER = 'fleet-primary'
+const DOWN_AFTER_MS = 4_000
 type Teardown = { teardown: (fn: () => Promise<void> | void) => void }
 
 export class RedisSentinel implements RedisUnderTest {
@@ -28,7 +29,9 @@ export class RedisSentinel implements RedisUnderTest {
       const config = join(dir, `sentinel-${index}.conf`)
       writeFileSync(config, [
         `sentinel monitor ${MASTER} 127.0.0.1 ${primary.port} 2`,
-        `sentinel down-after-milliseconds ${MASTER} 1000`,
+        // Not 1 s: a loaded machine can starve the primary that long, and the sentinels then fail over before the
+        // test kills anything (the sidecars meet a read-only ex-primary: a second exchange, a lost subscription).
+        `sentinel down-after-milliseconds ${MASTER} ${DOWN_AFTER_MS}`,
         `sentinel failover-timeout ${MASTER} 5000`,
         ''
       ].join('\n'))
@@ -68,13 +71,22 @@ export class RedisSentinel implements RedisUnderTest {
     return await subscribersOn(this.client(), channel)
   }
 
-  /** Kills the primary (SIGKILL) and waits until every sentinel names the replica as the primary. */
+  /** Kills the primary the sentinels name (SIGKILL) and waits until every sentinel names the other node. */
   async killPrimary (): Promise<void> {
-    await this.primary.stop()
+    let current = ''
     await this.#until(async (sentinel) => {
-      const address = await sentinel.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', MASTER) as [string, string] | null
-      return address?.[1] === String(this.replica.port)
+      current = await this.#masterPort(sentinel)
+      return current !== ''
     })
+    const replicaLeads = current === String(this.replica.port)
+    const [victim, survivor] = replicaLeads ? [this.replica, this.primary] : [this.primary, this.replica]
+    await victim.stop()
+    await this.#until(async (sentinel) => await this.#masterPort(sentinel) === String(survivor.port))
+  }
+
+  async #masterPort (sentinel: Redis): Promise<string> {
+    const address = await sentinel.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', MASTER) as [string, string] | null
+    return address?.[1] ?? ''
   }
 
   async #until (check: (sentinel: Redis) => Promise<boolean>): Promise<void> {
