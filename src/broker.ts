@@ -131,7 +131,8 @@ export async function createBroker (parsed: ParsedConfig, options: BrokerOptions
     ...(fleet ? { shared: fleet.tokens } : {})
   })
   const quotaHold = new QuotaHold({ clock, logger, ...(fleet ? { shared: fleet.hold } : {}) })
-  fleet?.attach({ tokens, quotaHold, credentials, usage: usage.tally }, usage.metrics?.registry)
+  const fleetParts = { tokens, quotaHold, credentials, usage: usage.tally, pools: usage.headroom.pools }
+  fleet?.attach(fleetParts, usage.metrics?.registry)
   const firstCalls = new FirstCallWatch(config.integrations, logger)
   const forwarder = new Forwarder({
     apiUrl: config.atlassian.apiUrl,

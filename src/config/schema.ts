@@ -88,7 +88,14 @@ const fleetSchema = z.strictObject({
     /** Exactly one of: one Redis; Redis Cluster seed nodes (the client learns the rest); Redis Sentinel. */
     url: redisUrl.optional(),
     cluster: z.strictObject({ nodes: z.array(redisUrl).min(1).max(32) }).optional(),
-    sentinel: z.strictObject({ nodes: z.array(hostPort).min(1).max(32), masterName: z.string().min(1) }).optional(),
+    /** The sentinels' own ACL user and password (their `requirepass`), apart from the primary's below. */
+    sentinel: z.strictObject({
+      nodes: z.array(hostPort).min(1).max(32),
+      masterName: z.string().min(1),
+      username: z.string().min(1).optional(),
+      password: z.string().min(1).optional(),
+      passwordFile: z.string().min(1).optional()
+    }).refine((sentinel) => sentinel.password === undefined || sentinel.passwordFile === undefined, 'give password or passwordFile, not both').optional(),
     username: z.string().min(1).optional(),
     password: z.string().min(1).optional(),
     /** A mounted Secret holding the ACL password (read at start). */

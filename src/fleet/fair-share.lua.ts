@@ -1,3 +1,5 @@
+import { sharePrelude } from './lua-prelude.js'
+
 /**
  * The Redis side of fleet-wide limits: one hash per budget, one script call per lease. Time is Redis's own (TIME),
  * so pods' clocks never matter. Per caller the hash keeps a demand estimate (arrivals counted in one-second windows,
@@ -17,21 +19,10 @@
  * KEYS[1] budget hash. ARGV: caller, want, arrivals, perSecond, burst, the most fields.
  * Returns { granted, waitMs, share * 1000, 1 when an oversized hash was discarded else 0 }.
  */
-export const FAIR_SHARE_LEASE = `
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+export const FAIR_SHARE_LEASE = `${sharePrelude(6)}
 local caller, want, arrivals = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local rate, burst = tonumber(ARGV[4]), tonumber(ARGV[5])
 local second = math.floor(now / 1000)
-local discarded = 0
-if redis.call('HLEN', KEYS[1]) > tonumber(ARGV[6]) then
-  redis.call('UNLINK', KEYS[1])
-  discarded = 1
-end
-local raw = redis.call('HGETALL', KEYS[1])
-local fields = {}
-for i = 1, #raw, 2 do fields[raw[i]] = raw[i + 1] end
-local function num (name, default) return tonumber(fields[name]) or default end
 
 -- this caller's arrivals, in the current and the previous one-second window
 local w = num('w:' .. caller, second)
@@ -61,17 +52,8 @@ for name, value in pairs(fields) do
 end
 for _, who in ipairs(stale) do redis.call('HDEL', KEYS[1], 'w:' .. who, 'c:' .. who, 'p:' .. who, 't:' .. who, 'u:' .. who) end
 
--- max-min fair division (water-filling), leftovers shared equally
-table.sort(active, function (a, b) return a.demand < b.demand end)
-local left, count, share = rate, #active, rate
-local given = 0
-for i, entry in ipairs(active) do
-  local fair = left / (count - i + 1)
-  local alloc = math.min(entry.demand, fair)
-  left = left - alloc
-  if entry.who == caller then given = alloc end
-end
-share = given + left / count
+local count = #active
+local share = maxMinShare(active, rate, caller)
 
 -- this caller's bucket, refilled at its share; it holds the burst of the larger of its share and an equal one, so a
 -- light caller's few calls may bunch (two sidecars asking at once) without refusals; the rate stays its share

@@ -9,7 +9,7 @@ import type { Clock } from '../clock.js'
 import { Counter, Gauge, type Registry } from '../usage/prom-parts.js'
 
 /** Where a refused value came from: the event channel, or a key of that kind. */
-export type RejectionSource = 'event' | 'hold-entry' | 'token-entry' | 'usage' | 'budget'
+export type RejectionSource = 'event' | 'hold-entry' | 'token-entry' | 'usage' | 'budget' | 'pools'
 
 const LOG_EVERY_MS = 60_000
 

@@ -10,6 +10,7 @@
  */
 import { compareLabels, compareSeries, decodeCell, emptyCell, mergeCell, pointsIn, usageFigures, callsIn, type TallyCell, type UsageFigures } from '../usage/tally-cell.js'
 import { MINUTE_MS, TALLY_MINUTES } from '../usage/tally.js'
+import type { FleetPoolRow } from './fleet-pools.js'
 import type { FleetKeys } from './keys.js'
 import type { RedisLink } from './redis-link.js'
 
@@ -95,6 +96,8 @@ export interface FleetUsageSnapshot {
   complete: boolean
   pods: Array<{ pod: string, last5m: number, last1h: number }>
   series: FleetUsageSeries[]
+  /** Atlassian's points pools, the freshest reading of any pod (fleet-pools.ts); absent when they could not be read. */
+  pools?: FleetPoolRow[]
 }
 
 export async function readFleetHour (

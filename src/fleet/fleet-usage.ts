@@ -6,13 +6,15 @@
  * key lives 65 minutes. The current minute is written every 10 s (the injected clock's timer), each closed minute once
  * more after it closes; when Redis lost the data (a restart or FLUSHALL: this pod's `usagePod` key is gone, or the
  * link came back up) the pod writes every minute it still holds, so an empty Redis loses nothing the pods remember.
- * The fleet view reads the hour back (fleet-usage-view.ts).
+ * The fleet view reads the hour back (fleet-usage-view.ts); Atlassian's points pools go out and come back beside it
+ * (fleet-pools.ts).
  */
 import type { Clock, TimerHandle } from '../clock.js'
 import { callsIn, encodeCell } from '../usage/tally-cell.js'
 import { MINUTE_MS, TALLY_MINUTES, type UsageTally } from '../usage/tally.js'
 import { fleetSnapshot, readFleetHour, DEFAULT_MAX_CHARS_READ, DEFAULT_MAX_FIELDS_READ, type FleetHour, type FleetUsageSnapshot } from './fleet-usage-view.js'
 import type { FleetRejections } from './fleet-metrics.js'
+import type { FleetPools } from './fleet-pools.js'
 import type { FleetKeys } from './keys.js'
 import type { RedisLink } from './redis-link.js'
 
@@ -31,6 +33,8 @@ export interface FleetUsageOptions {
   /** The most characters (fields and values) one read returns. */
   maxCharsRead?: number
   rejections?: FleetRejections
+  /** Atlassian's points pools, published with each flush and read with each view. */
+  pools?: FleetPools
 }
 
 export class FleetUsage {
@@ -42,6 +46,7 @@ export class FleetUsage {
   readonly #maxFieldsRead: number
   readonly #maxCharsRead: number
   readonly #rejections: FleetRejections | undefined
+  readonly #pools: FleetPools | undefined
   /** The last read of the fleet's hour (tests check its bounds). */
   lastRead: FleetHour | undefined
   /** Closed minutes this pod has written since it last found its data in Redis. */
@@ -58,6 +63,7 @@ export class FleetUsage {
     this.#maxFieldsRead = options.maxFieldsRead ?? DEFAULT_MAX_FIELDS_READ
     this.#maxCharsRead = options.maxCharsRead ?? DEFAULT_MAX_CHARS_READ
     this.#rejections = options.rejections
+    this.#pools = options.pools
     // Back after an outage: Redis may have restarted empty, so the whole hour goes out again, now.
     this.#link.onUp(() => {
       this.#written.clear()
@@ -80,7 +86,10 @@ export class FleetUsage {
 
   /** Publishes this pod's hour (what is not in Redis yet); one flush at a time. Never throws. */
   async flush (): Promise<void> {
-    this.#queue = this.#queue.then(async () => { await this.#publish() })
+    this.#queue = this.#queue.then(async () => {
+      await this.#publish()
+      await this.#pools?.publish()
+    })
     await this.#queue
   }
 
@@ -93,7 +102,8 @@ export class FleetUsage {
     this.lastRead = hour
     if (hour !== undefined && hour.skipped > 0) this.#rejections?.count('usage', 'oversized-field', hour.skipped)
     if (hour?.truncated === true) this.#rejections?.count('usage', 'read-capped')
-    return fleetSnapshot(hour, { now, flushMs: FLUSH_MS })
+    const pools = await this.#pools?.read()
+    return { ...fleetSnapshot(hour, { now, flushMs: FLUSH_MS }), ...(pools === undefined ? {} : { pools }) }
   }
 
   async #publish (): Promise<void> {

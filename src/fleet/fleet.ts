@@ -12,6 +12,7 @@ import type { QuotaHold } from '../limits/quota-hold.js'
 import type { CredentialSource } from '../secrets/credential-source.js'
 import type { TokenProvider } from '../tokens/token-provider.js'
 import type { UsageTally } from '../usage/tally.js'
+import type { PointPools } from '../limits/point-pools.js'
 import { LRUCache } from 'lru-cache'
 import { decodeEvent, encodeEvent, type FleetEvent, type Signer } from './fleet-events.js'
 import { FleetKeys } from './keys.js'
@@ -23,6 +24,7 @@ import { FleetPoints } from './fleet-points.js'
 import { FleetSlots } from './fleet-slots.js'
 import { FleetRejections, registerFleetMetrics } from './fleet-metrics.js'
 import { FleetUsage } from './fleet-usage.js'
+import { FleetPools } from './fleet-pools.js'
 import { FleetHold } from './shared-hold.js'
 import { SharedTokens } from './shared-tokens.js'
 import { FleetKeyring } from './token-crypto.js'
@@ -44,6 +46,8 @@ export interface FleetParts {
   quotaHold: QuotaHold
   credentials: CredentialSource
   usage: UsageTally
+  /** Atlassian's points pools as this pod sees them (the headroom's). */
+  pools: PointPools
 }
 
 export interface FleetState { connected: boolean, detail: string, pod: string }
@@ -136,7 +140,15 @@ export class Fleet {
       clock: this.#clock,
       pod: this.pod,
       tally: parts.usage,
-      rejections: this.rejections
+      rejections: this.rejections,
+      pools: new FleetPools({
+        link: this.link,
+        keys: this.keys,
+        clock: this.#clock,
+        pod: this.pod,
+        pools: parts.pools,
+        rejections: this.rejections
+      })
     })
     this.usage.start()
     this.link.start()

@@ -70,6 +70,12 @@ export class FleetKeys {
     return `${this.#usageTag}:since`
   }
 
+  /** Atlassian's points pools as last seen by any pod, per integration × policy (fleet-pools.ts); beside the usage
+   * record, which it is read with. */
+  get pools (): string {
+    return `${this.#usageTag}:pools`
+  }
+
   get #usageTag (): string {
     return `${this.prefix}:{${this.prefix}:usage}`
   }

@@ -1,3 +1,5 @@
+import { sharePrelude } from './lua-prelude.js'
+
 /**
  * The Redis side of fleet-wide points budgets (docs/points.md): one hash per points budget, one script call per
  * charge. The same division as this process's (src/limits/point-shares.ts): per caller a demand (points spent,
@@ -10,23 +12,12 @@
  * KEYS[1] points hash. ARGV: caller, points to charge (0: only read), points per hour, the most fields.
  * Returns { tokens * 1000, share * 1000000, 1 when an oversized hash was discarded else 0 }.
  */
-export const POINTS_SHARE = `
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+export const POINTS_SHARE = `${sharePrelude(4)}
 local caller, charge, perHour = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local rate = perHour / 3600
-local discarded = 0
-if redis.call('HLEN', KEYS[1]) > tonumber(ARGV[4]) then
-  redis.call('UNLINK', KEYS[1])
-  discarded = 1
-end
-local raw = redis.call('HGETALL', KEYS[1])
-local fields = {}
-for i = 1, #raw, 2 do fields[raw[i]] = raw[i + 1] end
-local function num (name, default) return tonumber(fields[name]) or default end
 
 -- active callers (seen within a minute, the caller itself included) and their decayed demand in points per second
-local active, given, count = {}, 0, 0
+local active = {}
 fields['s:' .. caller] = fields['s:' .. caller] or tostring(now)
 for name, value in pairs(fields) do
   if string.sub(name, 1, 2) == 's:' then
@@ -42,15 +33,8 @@ for name, value in pairs(fields) do
     end
   end
 end
-table.sort(active, function (a, b) return a.demand < b.demand end)
-local left = rate
-count = #active
-for i, entry in ipairs(active) do
-  local alloc = math.min(entry.demand, left / (count - i + 1))
-  left = left - alloc
-  if entry.who == caller then given = alloc end
-end
-local share = math.max(given + left / count, rate / 1000)
+local count = #active
+local share = math.max(maxMinShare(active, rate, caller), rate / 1000)
 
 local capacity = math.max(1, 60 * math.max(share, rate / count))
 local seen = num('s:' .. caller, now)

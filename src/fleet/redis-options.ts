@@ -1,9 +1,10 @@
 /**
  * The one place Redis clients are built, for the sidecar's long-lived link (redis-link.ts) and the CLI's one-shot
  * announcement (announce.ts): one Redis (`url`), Redis Cluster (`cluster.nodes`, ioredis's Cluster) or Redis Sentinel
- * (`sentinel`, the primary found and followed through the sentinels), each with the same ACL user, password (or
- * passwordFile) and TLS settings (a private CA's `caFile`, `serverName`). Also the one description of why a
- * connection failed, in words safe to print: never the password, never a token.
+ * (`sentinel`, the primary found and followed through the sentinels, which may have a user and password of their
+ * own), each with the same ACL user, password (or passwordFile) and TLS settings (a private CA's `caFile`,
+ * `serverName`; sentinels get the same TLS). Also the one description of why a connection failed, in words safe
+ * to print: never the password, never a token.
  */
 import { readFileSync } from 'node:fs'
 import { Cluster, Redis, type RedisOptions } from 'ioredis'
@@ -39,9 +40,7 @@ export function redisOptions (config: RedisConfig, use: 'link' | 'once'): RedisO
           commandTimeout: commandTimeoutBackstopMs(config)
         }),
     ...(config.username === undefined ? {} : { username: config.username }),
-    ...(config.passwordFile !== undefined
-      ? { password: readFileSync(config.passwordFile, 'utf8').replace(/\r?\n$/, '') }
-      : config.password === undefined ? {} : { password: config.password }),
+    ...secret(config, 'password'),
     ...(tls === undefined ? {} : { tls })
   }
 }
@@ -70,12 +69,25 @@ export function createRedisClient (config: RedisConfig, use: 'link' | 'once', ov
       ...options,
       sentinels: config.sentinel.nodes.map(hostAndPort),
       name: config.sentinel.masterName,
+      ...(config.sentinel.username === undefined ? {} : { sentinelUsername: config.sentinel.username }),
+      ...secret(config.sentinel, 'sentinelPassword'),
       failoverDetector: use === 'link',
       ...(options.tls === undefined ? {} : { enableTLSForSentinelMode: true, sentinelTLS: options.tls }),
       ...(use === 'link' ? { sentinelRetryStrategy: reconnectDelay } : { sentinelRetryStrategy: () => null })
     })
   }
   return new Redis(config.url ?? '', options)
+}
+
+/** A password given inline or as a `passwordFile` (read now, trailing newline dropped), under ioredis's `name`. */
+function secret<Name extends string> (
+  from: { password?: string | undefined, passwordFile?: string | undefined },
+  name: Name
+): Partial<Record<Name, string>> {
+  if (from.passwordFile !== undefined) {
+    return { [name]: readFileSync(from.passwordFile, 'utf8').replace(/\r?\n$/, '') } as Partial<Record<Name, string>>
+  }
+  return (from.password === undefined ? {} : { [name]: from.password }) as Partial<Record<Name, string>>
 }
 
 function usesTls (config: RedisConfig): boolean {
@@ -111,7 +123,7 @@ export function describeRedisFailure (error: unknown): string {
     return `TLS failed (${code}): check fleet.redis.tls.caFile and serverName against the server's certificate`
   }
   if (/^(WRONGPASS|NOAUTH)/.test(message) || /invalid password|AUTH failed/i.test(message)) {
-    return 'authentication failed (WRONGPASS/NOAUTH): check fleet.redis.username and password or passwordFile'
+    return 'authentication failed (WRONGPASS/NOAUTH): check fleet.redis (and sentinel) username and password or passwordFile'
   }
   if (/^NOPERM/.test(message)) return 'the ACL user lacks a command (NOPERM): compare it with deploy/redis/users.acl'
   switch (code) {

@@ -4,7 +4,7 @@
  * line (health, readiness and metrics scrapes stay quiet). Anyone can cause a 4xx without a valid token (401, 404 on
  * made-up routes): those lines are sampled by `logRefusal` (callers/refusal-sampler.ts); usage still sees each one.
  */
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
 import { accessLine, REDACT_PATHS } from '../logger.js'
 import { proxiedCall, type UsageSink } from '../usage/proxied-call.js'
@@ -31,7 +31,12 @@ export function recordCalls (app: FastifyInstance, options: CallRecordOptions): 
   const accessLog = options.logger.child({}, { redact: { paths: REDACT_PATHS.filter((path) => !/[.*[]/.test(path)), censor: '[redacted]' } })
   // A proxied call's line, the hot path's: built as a string by the logger's owner (src/logger.ts).
   const proxiedLine = accessLine(options.logger, PROXIED_FIELDS, 'proxied')
-  app.addHook('onResponse', async (request, reply) => {
+  // Callback-style: a hook that returns no Promise costs none, on every request.
+  app.addHook('onResponse', (request, reply, done) => {
+    record(request, reply)
+    done()
+  })
+  function record (request: FastifyRequest, reply: FastifyReply): void {
     const unauthenticatedRefusal = reply.statusCode >= 400 && reply.statusCode < 500 && request.caller === null
     const logged = !unauthenticatedRefusal || options.logRefusal()
     const proxy = request.proxy
@@ -62,7 +67,7 @@ export function recordCalls (app: FastifyInstance, options: CallRecordOptions): 
       ])
     }
     options.usage?.record(call)
-  })
+  }
 }
 
 function round (ms: number): number {

@@ -4,6 +4,7 @@
  * Bodies are not parsed here: every content type passes through as a stream.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { Readable } from 'node:stream'
 import fp from 'fastify-plugin'
 import { integrationNamed } from '../config/integration-lookup.js'
 import type { IntegrationConfig } from '../config/schema.js'
@@ -29,6 +30,9 @@ export interface ProxyPluginOptions {
   admit?: Admit | undefined
 }
 
+/** The answer's body once it is being sent, for the request's 'close' listener. */
+interface SentBody { body: Readable | undefined }
+
 declare module 'fastify' {
   interface FastifyRequest {
     proxy: ProxyContext | null
@@ -42,7 +46,7 @@ declare module 'fastify' {
  * access line, usage and metrics see every call. A header Node refuses throws here, before the hijack, and takes
  * the usual error path.
  */
-function sendUpstream (reply: FastifyReply, response: ForwardResponse, context: ProxyContext): void {
+function sendUpstream (reply: FastifyReply, response: ForwardResponse, context: ProxyContext, sent: SentBody): void {
   const headers = callerResponseHeaders(response.headers)
   // What hooks set on the reply (x-request-id) goes out too, unless Atlassian's own header of that name replaces it.
   const set = reply.getHeaders()
@@ -57,10 +61,11 @@ function sendUpstream (reply: FastifyReply, response: ForwardResponse, context: 
   const declared = response.headers['content-length']
   if (typeof declared === 'string') context.bytesOut = Number(declared)
   else body.on('data', (chunk: Buffer) => { context.bytesOut += chunk.length })
-  // An upstream reset tears the caller's response down; a caller going away destroys the upstream body.
+  // An upstream reset tears the caller's response down; a caller going away destroys the upstream body (the handler's
+  // one 'close' listener reads `sent.body`).
   body.once('error', () => { raw.destroy() })
-  raw.once('close', () => { if (!body.readableEnded) body.destroy() })
-  // A caller already gone has fired its 'close' before the listener above: free the upstream connection now.
+  sent.body = body
+  // A caller already gone has fired its 'close' before the body was known: free the upstream connection now.
   if (raw.destroyed) { body.destroy(); return }
   body.pipe(raw)
 }
@@ -99,7 +104,12 @@ async function proxyPlugin (app: FastifyInstance, options: ProxyPluginOptions): 
 
       // Before admission: a call waiting in its caller's queue leaves it when the caller goes away.
       const callerGone = new CallerGone()
-      reply.raw.once('close', () => { if (!reply.raw.writableFinished) callerGone.abort() })
+      // One listener per request for both ends: a queued or upstream call is given up, an answer's body destroyed.
+      const sent: SentBody = { body: undefined }
+      reply.raw.once('close', () => {
+        if (!reply.raw.writableFinished) callerGone.abort()
+        if (sent.body !== undefined && !sent.body.readableEnded) sent.body.destroy()
+      })
       const response = await callAsCaller(pipeline, {
         caller: caller.id,
         integration,
@@ -112,7 +122,7 @@ async function proxyPlugin (app: FastifyInstance, options: ProxyPluginOptions): 
         context
       })
       try {
-        sendUpstream(reply, response, context)
+        sendUpstream(reply, response, context, sent)
       } catch (error) {
         // Closing the body gives the seat and slots back (callAsCaller releases them on its 'close').
         response.body.destroy()

@@ -33,10 +33,10 @@ export function usageRoutes (view: UsageView): (app: FastifyInstance) => Promise
       const scope = (request.query as { scope?: unknown }).scope
       if (scope !== undefined && scope !== 'pod' && scope !== 'fleet') throw new BadRequestError('scope is "pod" (default) or "fleet"')
       if (scope === 'fleet' && fleet === undefined) throw new StateConflictError('scope=fleet needs fleet mode (the `fleet` section of the config)')
-      // Atlassian's pools as this process last saw them (docs/points.md): the pools are Atlassian's, one per app and
-      // tenant, so the fleet scope shows them too.
+      // Atlassian's pools as this process last saw them (docs/points.md); the fleet view has the freshest reading of
+      // any pod, and falls back to these when Redis cannot say.
       const pools = ops?.headroom.pools.rows() ?? []
-      if (scope === 'fleet' && fleet !== undefined) return { ...await fleet(), pools }
+      if (scope === 'fleet' && fleet !== undefined) return { pools, ...await fleet() }
       return { ...usageSnapshot(tally), pools }
     })
 

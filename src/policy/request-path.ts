@@ -20,6 +20,8 @@ export type PathCheck = { ok: true, value: SafePath } | { ok: false, reason: str
 
 const UNRESERVED = /^[A-Za-z0-9\-._~]$/
 const PCHAR = /^[A-Za-z0-9\-._~!$&'()*+,=:@%]$/
+/** A path of plain characters only (no "%", ";" or "\\"): the loop below would copy it unchanged. */
+const PLAIN_PATH = /^[A-Za-z0-9\-._~!$&'()*+,=:@/]*$/
 
 export const DEFAULT_MAX_PATH_LENGTH = 4_096
 
@@ -27,6 +29,27 @@ export function checkRequestPath (rawPath: string, rawQuery: string, maxLength =
   if (rawPath.length > maxLength) return { ok: false, reason: `path longer than ${maxLength} characters` }
   if (rawPath === '') rawPath = '/'
   if (!rawPath.startsWith('/')) return { ok: false, reason: 'path must start with "/"' }
+  // The usual path has nothing to decode or refuse character by character: checked whole, then only its segments.
+  const path = PLAIN_PATH.test(rawPath) ? rawPath : normalizeCharacters(rawPath)
+  if (typeof path !== 'string') return path
+  const segments = path.split('/')
+  for (let index = 1; index < segments.length; index++) {
+    const segment = segments[index] as string
+    if (segment === '.' || segment === '..') return { ok: false, reason: 'dot segment' }
+    if (segment === '' && index < segments.length - 1) return { ok: false, reason: 'empty path segment ("//")' }
+    if (segment.includes('%')) {
+      const refused = checkEncodedSegment(segment)
+      if (refused !== undefined) return { ok: false, reason: refused }
+    }
+  }
+  // RFC 9110 section 7.1: a fragment is never part of a request target; a server behind the gateway might cut it or
+  // not.
+  if (rawQuery.includes('#')) return { ok: false, reason: 'a fragment ("#") in the request target' }
+  return { ok: true, value: { path, query: rawQuery } }
+}
+
+/** The path with unreserved characters decoded and other escapes upper-cased, or why it is refused. */
+function normalizeCharacters (rawPath: string): string | { ok: false, reason: string } {
   let path = ''
   for (let index = 0; index < rawPath.length; index++) {
     const char = rawPath[index] as string
@@ -48,20 +71,7 @@ export function checkRequestPath (rawPath: string, rawQuery: string, maxLength =
     if (!PCHAR.test(char)) return { ok: false, reason: 'character not allowed in a path' }
     path += char
   }
-  const segments = path.split('/')
-  for (let index = 1; index < segments.length; index++) {
-    const segment = segments[index] as string
-    if (segment === '.' || segment === '..') return { ok: false, reason: 'dot segment' }
-    if (segment === '' && index < segments.length - 1) return { ok: false, reason: 'empty path segment ("//")' }
-    if (segment.includes('%')) {
-      const refused = checkEncodedSegment(segment)
-      if (refused !== undefined) return { ok: false, reason: refused }
-    }
-  }
-  // RFC 9110 section 7.1: a fragment is never part of a request target; a server behind the gateway might cut it or
-  // not.
-  if (rawQuery.includes('#')) return { ok: false, reason: 'a fragment ("#") in the request target' }
-  return { ok: true, value: { path, query: rawQuery } }
+  return path
 }
 
 /** Encoded control characters are refused before this check, so only separators can appear after folding. */

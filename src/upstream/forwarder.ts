@@ -102,7 +102,8 @@ export class Forwarder {
 
   async forward (request: ForwardRequest): Promise<ForwardResponse> {
     const target = `${this.#basePath}/ex/${request.config.product}/${request.config.cloudId}${request.path}${request.query === '' ? '' : `?${request.query}`}`
-    const body = await prepareBody(request.incoming, request.method, this.#limits, this.#clock)
+    let body = prepareBody(request.incoming, request.method, this.#limits, this.#clock)
+    if (body instanceof Promise) body = await body
     return await this.#send(request, target, body)
   }
 

@@ -51,12 +51,13 @@ export function refuseBodyOn (method: string, headers: IncomingHttpHeaders): voi
   )
 }
 
-export async function prepareBody (
+/** A promise only when a small body must be read first: a call without one (every GET) is prepared at once. */
+export function prepareBody (
   incoming: Readable & { headers: IncomingHttpHeaders },
   method: string,
   limits: BodyLimits,
   clock: Clock
-): Promise<PreparedBody> {
+): PreparedBody | Promise<PreparedBody> {
   const declared =
     incoming.headers['content-length'] === undefined ? undefined : Number(incoming.headers['content-length'])
   const chunked = incoming.headers['transfer-encoding'] !== undefined
@@ -75,7 +76,7 @@ export async function prepareBody (
     minBytesPerSecond: limits.minUploadBytesPerSecond ?? 0
   }, clock)
   if (declared !== undefined && declared <= limits.replayBufferBytes) {
-    return staticBody(await upload.collect(), true)
+    return upload.collect().then((buffer) => staticBody(buffer, true))
   }
   let taken = false
   return {
@@ -91,8 +92,18 @@ export async function prepareBody (
   }
 }
 
+/** Nothing to send: one object for every such call. */
+const NO_BODY: PreparedBody = Object.freeze({
+  replayable: true,
+  length: undefined,
+  take: () => undefined,
+  bytesSent: () => 0,
+  failure: () => undefined
+})
+
 function staticBody (buffer: Buffer | undefined, sendEmpty: boolean): PreparedBody {
   const payload = buffer !== undefined && (buffer.length > 0 || sendEmpty) ? buffer : undefined
+  if (payload === undefined) return NO_BODY
   return {
     replayable: true,
     length: payload?.length,

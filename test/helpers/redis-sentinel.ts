@@ -1,7 +1,8 @@
 /**
  * A primary, its replica and three sentinels (Debian's `redis-server --sentinel`; the `redis-sentinel` package is
  * not needed), quorum two, a primary declared down after four seconds. `killPrimary()` kills the primary the
- * sentinels name and waits until they name the other node.
+ * sentinels name and waits until they name the other node. With `password`, the sentinels require it (`requirepass`,
+ * and use it with each other); the primary and replica do not.
  */
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -17,10 +18,11 @@ export class RedisSentinel implements RedisUnderTest {
   private constructor (
     readonly primary: RedisServer,
     readonly replica: RedisServer,
-    readonly sentinels: RedisServer[]
+    readonly sentinels: RedisServer[],
+    readonly password?: string
   ) {}
 
-  static async start (t: Teardown): Promise<RedisSentinel> {
+  static async start (t: Teardown, options: { password?: string } = {}): Promise<RedisSentinel> {
     const dir = serverDir(t, 'redis-sentinel-')
     const primary = await RedisServer.start(t)
     const replica = await RedisServer.start(t, { args: ['--replicaof', '127.0.0.1', String(primary.port)] })
@@ -33,11 +35,12 @@ export class RedisSentinel implements RedisUnderTest {
         // test kills anything (the sidecars meet a read-only ex-primary: a second exchange, a lost subscription).
         `sentinel down-after-milliseconds ${MASTER} ${DOWN_AFTER_MS}`,
         `sentinel failover-timeout ${MASTER} 5000`,
+        ...(options.password === undefined ? [] : [`requirepass ${options.password}`, `sentinel sentinel-pass ${options.password}`]),
         ''
       ].join('\n'))
       sentinels.push(await RedisServer.start(t, { sentinelConfig: config }))
     }
-    const setup = new RedisSentinel(primary, replica, sentinels)
+    const setup = new RedisSentinel(primary, replica, sentinels, options.password)
     // The replica in sync and known to every sentinel, or a failover would have nothing to promote.
     await setup.#until(async (sentinel) => {
       const replicas = await sentinel.call('SENTINEL', 'REPLICAS', MASTER) as string[][]
@@ -52,11 +55,15 @@ export class RedisSentinel implements RedisUnderTest {
   }
 
   where (): RedisWhere {
-    return { sentinel: { nodes: this.sentinels.map((sentinel) => `127.0.0.1:${sentinel.port}`), masterName: MASTER } }
+    const nodes = this.sentinels.map((sentinel) => `127.0.0.1:${sentinel.port}`)
+    const auth = this.password === undefined ? {} : { password: this.password }
+    return { sentinel: { nodes, masterName: MASTER, ...auth } }
   }
 
   client (): Redis {
-    const client = new Redis({ sentinels: this.sentinels.map((sentinel) => ({ host: '127.0.0.1', port: sentinel.port })), name: MASTER })
+    const sentinels = this.sentinels.map((sentinel) => ({ host: '127.0.0.1', port: sentinel.port }))
+    const auth = this.password === undefined ? {} : { sentinelPassword: this.password }
+    const client = new Redis({ sentinels, name: MASTER, ...auth })
     client.on('error', () => {})
     return client
   }
@@ -92,7 +99,10 @@ export class RedisSentinel implements RedisUnderTest {
   async #until (check: (sentinel: Redis) => Promise<boolean>): Promise<void> {
     const deadline = Date.now() + 30_000
     while (Date.now() < deadline) {
-      const probes = this.sentinels.map((sentinel) => new Redis(sentinel.port, '127.0.0.1', { maxRetriesPerRequest: 0 }))
+      const probes = this.sentinels.map((sentinel) => new Redis(sentinel.port, '127.0.0.1', {
+        maxRetriesPerRequest: 0,
+        ...(this.password === undefined ? {} : { password: this.password })
+      }))
       try {
         if ((await Promise.all(probes.map(check))).every(Boolean)) return
       } catch {

@@ -8,7 +8,7 @@ import type { Cluster, Redis } from 'ioredis'
 export type RedisWhere =
   | { url: string }
   | { cluster: { nodes: string[] } }
-  | { sentinel: { nodes: string[], masterName: string } }
+  | { sentinel: { nodes: string[], masterName: string, password?: string } }
 
 export interface RedisUnderTest {
   where: () => RedisWhere

@@ -13,6 +13,7 @@ import { request } from 'undici'
 import type { OpsSnapshot } from '../../src/usage/ops-view.js'
 import { SKIP_WITHOUT_CHROMIUM, launchChromium } from '../helpers/chromium.js'
 import { CALLER_SECRET, startHarness } from '../helpers/broker-harness.js'
+import { FleetKeys } from '../../src/fleet/keys.js'
 import { OPS_POLICY, sendOpsTraffic, setExpiries } from '../helpers/ops-traffic.js'
 import { findRedisServer, RedisServer } from '../helpers/redis-server.js'
 
@@ -128,6 +129,12 @@ t.test('in fleet mode the scope is a visible switch: the fleet\'s totals from a 
     const res = await request(`${h.url}/proxy/jira-main/rest/api/3/myself`, { headers: { authorization: `Bearer ${h.callerToken('report-job')}` } })
     await res.body.dump()
   }
+  // A pool reading another pod published (this one's answers carried no pool headers): the fleet scope shows it.
+  const seenAt = new Date().toISOString()
+  const reading = { integration: 'jira-main', policy: 'global-app-quota', enforced: false, quota: 65_000, windowSeconds: 3_600, remaining: 9_000, resetAt: null, seenAt, reconciled: { intervals: 0, observedPoints: 0, estimatedPoints: 0 }, pod: 'pod-b' }
+  const inspect = redis.client()
+  t.teardown(() => { inspect.disconnect() })
+  await inspect.hset(new FleetKeys('ab-ops').pools, 'jira-main\u0000global-app-quota', `${Date.parse(seenAt)}\t${JSON.stringify(reading)}`)
   await h.broker.fleet?.usage?.flush()
   const browser = await launchChromium(t)
   const page = await browser.newPage({ viewport: { width: 800, height: 900 } })
@@ -142,4 +149,10 @@ t.test('in fleet mode the scope is a visible switch: the fleet\'s totals from a 
   t.match(page.url(), /[?&]scope=fleet(&|$)/, 'the scope is in the link')
   await page.locator('#usage-body tr[data-caller="report-job"] td[data-field="requests"]', { hasText: /^3$/ }).waitFor({ timeout: 30_000 })
   t.pass('the fleet\'s totals: the 3 calls published through Redis')
+  const caption = page.locator('#remaining-charts figure[data-integration="jira-main"] figcaption')
+  await caption.filter({ hasText: 'by pod-b' }).waitFor({ timeout: 30_000 })
+  t.match(await caption.textContent(), /global-app-quota: 9,000 of 65,000 left .*by pod-b/, 'the pool another pod saw, in the fleet scope')
+  await page.click('button[data-scope="pod"]')
+  await page.locator('#status', { hasNotText: 'totals are the fleet\'s' }).waitFor({ timeout: 30_000 })
+  t.notMatch(await caption.textContent(), /global-app-quota/, 'not in this pod\'s own view')
 })

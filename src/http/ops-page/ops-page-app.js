@@ -135,7 +135,10 @@ function buildScreen (usage, ops) {
         betaRemaining: beta.remaining ?? null,
         seenAt: latest.seenAt ?? null,
         heldUntil: entry.heldUntil,
-        pools: entry.pools || []
+        // The fleet scope shows the freshest reading of any pod (/admin/usage?scope=fleet), not this pod's own.
+        pools: state.fleet && usage.pools
+          ? usage.pools.filter((pool) => pool.integration === entry.integration)
+          : entry.pools || []
       }
     }),
     queues: ops.queues || [],
@@ -201,7 +204,7 @@ async function refresh () {
       onScreen = buildScreen(usage.body, ops.body)
       render()
       setStatus('Updated ' + when(ops.body.generatedAt) + ' (broker up since ' + when(usage.body.startedAt) + ')' +
-        (state.fleet ? '; totals are the fleet\'s, everything else this sidecar\'s' : ''), false)
+        (state.fleet ? '; totals are the fleet\'s, and Atlassian\'s pools the freshest any pod saw; everything else this sidecar\'s' : ''), false)
     }
   } catch (error) {
     setStatus('Cannot reach the broker: ' + error.message, true)

@@ -115,7 +115,7 @@ function remainingChart (entry, minutes, holds, exchanges) {
 
 /** A pool as Atlassian last showed it: what is left of its quota, and when its window resets. */
 const poolText = (pool) => pool.policy + ': ' + (pool.remaining === null ? '?' : fmt(pool.remaining)) + ' of ' + fmt(pool.quota) + ' left' +
-  (pool.resetAt ? ', resets ' + when(pool.resetAt) : '') + ' (seen ' + when(pool.seenAt) + ')'
+  (pool.resetAt ? ', resets ' + when(pool.resetAt) : '') + ' (seen ' + when(pool.seenAt) + (pool.pod ? ' by ' + pool.pod : '') + ')'
 
 /** `pools`: each integration's points pools (the headroom rows' `pools`), by integration name. */
 function renderRemaining (integrations, minutes, holds, exchanges, pools) {
