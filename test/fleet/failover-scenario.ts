@@ -4,6 +4,7 @@ import { request } from 'undici'
 import { CLIENT_ID, JIRA_CLOUD_ID, startHarness, type Harness } from '../helpers/broker-harness.js'
 import { FakeAtlassian } from '../helpers/fake-atlassian.js'
 import type { Topology } from '../helpers/redis-topology.js'
+import { FleetKeys } from '../../src/fleet/keys.js'
 
 /** Two sidecars calling without pause while `kill` takes the primary away; every call must answer 200. Run on Redis
  * Cluster (fleet-cluster.test.ts) and Sentinel (fleet-sentinel.test.ts). */
@@ -37,12 +38,18 @@ export async function failover (
       await new Promise((resolve) => setTimeout(resolve, 10))
     }
   })
-  await kill(redis)
-  // Both links back on the promoted primary, then a few more calls on each.
-  await until(() => brokers.every((h) => h.broker.fleet?.link.connected === true), 20_000)
-  const after = statuses.length
-  await until(() => statuses.length >= after + 20)
-  running = false
+  const linkStates = (): string => JSON.stringify(brokers.map((h) => h.broker.fleet?.link.state()))
+  try {
+    await kill(redis)
+    // Both links back on the promoted primary, then a few more calls on each.
+    await until(() => brokers.every((h) => h.broker.fleet?.link.connected === true), 20_000, () => `links: ${linkStates()}`)
+    const after = statuses.length
+    await until(() => statuses.length >= after + 20, 10_000, () => `${statuses.length - after} calls since`)
+  } finally {
+    // Stopped even when a wait failed: a loop left calling a closed broker ends the file on an unhandled rejection.
+    running = false
+    await Promise.allSettled(loops)
+  }
   await Promise.all(loops)
   t.ok(statuses.length > 20, `${statuses.length} calls during the failover`)
   t.same(new Set(statuses), new Set([200]), 'every call answered 200')
@@ -50,6 +57,10 @@ export async function failover (
 
   // The fleet shares again: a drop on one reaches the other, and the fleet makes one exchange, not two.
   const exchanges = fake.exchangesFor(CLIENT_ID)
+  // Fleet events are pub/sub, kept by nobody: a drop published before b's subscriber is back on the new primary
+  // would be lost (the command link reconnects first). Wait for both subscriptions, counted by Redis itself.
+  const channel = new FleetKeys('failover').events
+  await untilAsync(async () => await redis.subscribers(channel) >= 2, 20_000, () => `subscribers on ${channel}`)
   a.broker.tokens.drop('jira-main')
   await until(() => !b.broker.tokens.state('jira-main').cached)
   t.equal(await call(a), 200)
@@ -57,10 +68,18 @@ export async function failover (
   t.equal(fake.exchangesFor(CLIENT_ID), exchanges + 1, 'one exchange for the fleet after the failover')
 }
 
-async function until (check: () => boolean, timeoutMs = 10_000): Promise<void> {
+async function until (check: () => boolean, timeoutMs = 10_000, what = (): string => ''): Promise<void> {
+  await untilAsync(check, timeoutMs, what)
+}
+
+async function untilAsync (
+  check: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+  what: () => string
+): Promise<void> {
   const deadline = Date.now() + timeoutMs
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('timed out waiting')
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting ${what()}`)
     await new Promise((resolve) => setTimeout(resolve, 20))
   }
 }

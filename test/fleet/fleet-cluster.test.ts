@@ -38,7 +38,7 @@ t.test('fleet mode on Redis Cluster', { skip }, async (t) => {
       await startHarness(t, { fake, config: { fleet: { ...fleet, podName: 'acl-b' } } })
     ]
     for (const h of brokers) {
-      for (let tries = 0; tries < 250 && h.broker.fleet?.link.connected !== true; tries++) {
+      for (let tries = 0; tries < 500 && h.broker.fleet?.link.connected !== true; tries++) {
         await new Promise((resolve) => setTimeout(resolve, 20))
       }
     }

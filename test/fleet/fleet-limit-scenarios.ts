@@ -34,7 +34,7 @@ export async function fleetLimitScenarios (t: Test, topology: Topology): Promise
     const brokers: Harness[] = []
     for (const pod of ['pod-a', 'pod-b']) {
       const h = await startHarness(t, { fake, config: { policy, integrations, fleet: { redis: { ...redis.where(), keyPrefix: 'limits' }, podName: pod } } })
-      for (let tries = 0; tries < 200 && h.broker.fleet?.link.connected !== true; tries++) await sleep(20)
+      for (let tries = 0; tries < 500 && h.broker.fleet?.link.connected !== true; tries++) await sleep(20)
       brokers.push(h)
     }
     return brokers
@@ -74,21 +74,35 @@ export async function fleetLimitScenarios (t: Test, topology: Topology): Promise
     const startedAt = Date.now()
     await sleep(4_000)
     stop.done = true
-    await Promise.all([...greedy, ...light].map((counts) => counts.done))
+    // The window in which calls were admitted ends now: the calls still in flight were admitted before.
     const seconds = (Date.now() - startedAt) / 1000
+    await Promise.all([...greedy, ...light].map((counts) => counts.done))
     const sum = (list: typeof greedy, key: 'ok' | 'refused' | 'other'): number => list.reduce((total, counts) => total + counts[key], 0)
     const lightOk = sum(light, 'ok')
     const lightAll = lightOk + sum(light, 'refused')
     const greedyOk = sum(greedy, 'ok')
     t.equal(sum([...greedy, ...light], 'other'), 0, 'only 200s and 429s')
     t.ok(sum(greedy, 'refused') > greedyOk, `the greedy caller is throttled (${greedyOk} admitted, ${sum(greedy, 'refused')} refused)`)
-    // Fairness, measured against the greedy caller rather than the clock: a loaded machine shifts both rates alike.
     const greedyRate = greedyOk / Math.max(1, greedyOk + sum(greedy, 'refused'))
-    t.ok(lightOk >= lightAll * 0.8, `the light caller (under its fair share) gets its calls through: ${lightOk} of ${lightAll}`)
-    t.ok(lightOk / Math.max(1, lightAll) >= 10 * greedyRate, `far more often than the greedy caller's (${greedyRate.toFixed(2)})`)
     const total = greedyOk + lightOk
+    t.ok(lightOk >= lightAll * 0.8, `the light caller (under its fair share) gets its calls through: ${lightOk} of ${lightAll}`)
+    // Without the fair division every caller draws from one bucket and is admitted at the fleet's overall rate (a
+    // ratio near 1). Not "10 times the greedy caller's rate": that rate is set by how fast the machine lets it ask
+    // (0.03 idle, 0.38 at load 17 where it asked 35 times a second), the light caller's by the division.
+    const overall = total / Math.max(1, sum([...greedy, ...light], 'ok') + sum([...greedy, ...light], 'refused'))
+    t.ok(lightOk / Math.max(1, lightAll) >= 1.5 * overall,
+      `far more often than one shared bucket would admit it (${overall.toFixed(2)}; the greedy caller ${greedyRate.toFixed(2)})`)
     // 20 per second plus the initial bursts (5 per active caller at most).
-    t.ok(total <= 20 * seconds * 1.1 + 10 && total >= 20 * seconds * 0.9, `the fleet admitted ${total} in ${seconds} s for a budget of 20/s (+ bursts of 5)`)
+    t.ok(total <= 20 * seconds * 1.1 + 10, `the fleet admitted ${total} in ${seconds} s for a budget of 20/s (+ bursts of 5)`)
+    // Nothing is wasted beyond what the light caller is kept (fair-share.lua.ts): its measured rate and a quarter,
+    // never more than an equal share; the greedy one gets all the rest. Not "20/s in total": a loaded machine slows the
+    // light caller below 8/s (6/s at load 8), and the quarter it is kept then leaves the total under 18/s by design.
+    // It cannot get more than it asked for (a starved machine asks slowly), and a quarter may go unused: a lease is a
+    // whole block taken when a sidecar asks, so a sidecar asking late (timers late under load) lets its bucket, one
+    // burst deep, overflow. An equal split (10/s each) still falls short of this when the light caller is slow.
+    const kept = Math.min(10, 1.25 * lightAll / seconds)
+    const greedyDue = Math.min((20 - kept) * seconds, greedyOk + sum(greedy, 'refused'))
+    t.ok(greedyOk >= greedyDue * 0.75, `the greedy caller gets the rest: ${greedyOk} admitted, ${greedyDue.toFixed(1)} due`)
     t.ok(a!.broker.fleet!.limits.roundTrips + b!.broker.fleet!.limits.roundTrips < sum([...greedy, ...light], 'ok') + sum([...greedy, ...light], 'refused'), 'fewer Redis round trips than calls')
   })
 
@@ -116,7 +130,7 @@ export async function fleetLimitScenarios (t: Test, topology: Topology): Promise
     const clock = new ManualClock(Date.now())
     const fake = await FakeAtlassian.start({ t, sites: [{ product: 'jira', cloudId: JIRA_CLOUD_ID }, { product: 'confluence', cloudId: WIKI_CLOUD_ID }] })
     const h = await startHarness(t, { fake, clock, config: { policy, integrations, ...config, fleet: { redis: { url: redis.url, keyPrefix: 'stranded' }, podName: 'pod-a' } } })
-    for (let tries = 0; tries < 200 && h.broker.fleet?.link.connected !== true; tries++) await sleep(20)
+    for (let tries = 0; tries < 500 && h.broker.fleet?.link.connected !== true; tries++) await sleep(20)
     t.equal(h.broker.fleet?.link.connected, true, 'connected to Redis')
     return { h, clock, redis }
   }
@@ -169,7 +183,7 @@ export async function fleetLimitScenarios (t: Test, topology: Topology): Promise
     const rules = [{ caller: '*', integration: 'jira-main', methods: ['GET'], paths: ['/**'], maxConcurrent: 2, maxConcurrentScope: 'fleet' }]
     // The caller's default share is 1: a rule's own maxConcurrent replaces it, it is not counted beside it.
     const h = await startHarness(t, { fake, config: { policy: rules, limits: { callerMaxConcurrent: 1 }, fleet: { redis: { url: redis.url, keyPrefix: 'one-slot' }, podName: 'pod-a' } } })
-    for (let tries = 0; tries < 200 && h.broker.fleet?.link.connected !== true; tries++) await sleep(20)
+    for (let tries = 0; tries < 500 && h.broker.fleet?.link.connected !== true; tries++) await sleep(20)
     const first = statusOf(h, 'sync-job', '/proxy/jira-main/rest/api/3/held')
     const second = statusOf(h, 'sync-job', '/proxy/jira-main/rest/api/3/held')
     for (let tries = 0; tries < 250 && reached < 2; tries++) await sleep(20)
@@ -206,7 +220,7 @@ export async function fleetLimitScenarios (t: Test, topology: Topology): Promise
     const brokers: Harness[] = []
     for (const pod of ['pod-a', 'pod-b']) {
       const h = await startHarness(t, { fake, config: { policy: rules, fleet: { redis: { url: redis.url, keyPrefix: 'slots' }, podName: pod } } })
-      for (let tries = 0; tries < 200 && h.broker.fleet?.link.connected !== true; tries++) await sleep(20)
+      for (let tries = 0; tries < 500 && h.broker.fleet?.link.connected !== true; tries++) await sleep(20)
       brokers.push(h)
     }
     const statuses = async (): Promise<number[]> =>

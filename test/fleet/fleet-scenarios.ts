@@ -46,7 +46,7 @@ export async function fleetScenarios (t: T, topology: Topology): Promise<void> {
     const brokers: Harness[] = []
     for (let index = 0; index < size; index++) {
       const h = await startHarness(t, { fake, config: { callers: adminCallers, fleet: { redis: { ...redis.where(), keyPrefix: prefix }, podName: `pod-${index}` } } })
-      await until(t, `pod-${index} connects`, () => h.broker.fleet?.link.connected === true)
+      await until(t, `pod-${index} connects`, () => h.broker.fleet?.link.connected === true, 10_000)
       brokers.push(h)
     }
     return { fake, brokers }
@@ -85,7 +85,7 @@ export async function fleetScenarios (t: T, topology: Topology): Promise<void> {
     const brokers: Harness[] = []
     for (const pod of ['pod-a', 'pod-b']) {
       const h = await startHarness(t, { fake, config: { atlassian, fleet: { redis: { ...redis.where(), keyPrefix: 'ab-test' }, podName: pod } } })
-      await until(t, `${pod} connects`, () => h.broker.fleet?.link.connected === true)
+      await until(t, `${pod} connects`, () => h.broker.fleet?.link.connected === true, 10_000)
       brokers.push(h)
     }
     const inspect = redis.client()

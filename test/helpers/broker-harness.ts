@@ -57,6 +57,20 @@ export function memoryLogStream (lines: string[]): Writable {
   })
 }
 
+/**
+ * Fleet tests assert what Redis shares (one exchange for the fleet, one budget): on a loaded CI machine the default
+ * 250 ms command deadline expires while Redis is only starved of CPU, the sidecar then rightly goes local and exchanges
+ * or counts by itself, and the test flakes (fleet-cluster.test.ts did: two exchanges at load 14). Unless a test sets
+ * its own deadline, the harness gives a loaded machine's; a stopped or paused Redis still times out.
+ */
+const PATIENT_COMMAND_MS = 3_000
+
+function patientFleet (config: Record<string, unknown> | undefined): Record<string, unknown> {
+  const fleet = config?.fleet as { redis?: Record<string, unknown> } | undefined
+  if (fleet?.redis === undefined || fleet.redis.commandTimeoutMs !== undefined) return {}
+  return { fleet: { ...fleet, redis: { ...fleet.redis, commandTimeoutMs: PATIENT_COMMAND_MS } } }
+}
+
 export async function startHarness (t: Test, options: HarnessOptions = {}): Promise<Harness> {
   const fake = options.fake ?? await FakeAtlassian.start({
     t,
@@ -78,7 +92,8 @@ export async function startHarness (t: Test, options: HarnessOptions = {}): Prom
       { caller: 'report-job', integration: 'wiki-main', methods: ['GET'], paths: ['/wiki/**'] }
     ],
     secrets: { store: 'file', file: { path: `${dir}/secrets.enc` } },
-    ...options.config
+    ...options.config,
+    ...patientFleet(options.config)
   }, 'test config', {})
   const logs: string[] = []
   const logger = createLogger({ level: 'debug', destination: memoryLogStream(logs) })

@@ -5,11 +5,9 @@
  * until its replica serves the slot.
  */
 import { spawnSync } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Cluster, Redis } from 'ioredis'
-import { freePort, RedisServer } from './redis-server.js'
+import { freePort, RedisServer, serverDir, subscribersOn } from './redis-server.js'
 import type { RedisUnderTest, RedisWhere, Topology } from './redis-topology.js'
 
 const NODES = 6
@@ -28,8 +26,7 @@ export class RedisCluster implements RedisUnderTest {
   }
 
   static async start (t: { teardown: (fn: () => Promise<void> | void) => void }): Promise<RedisCluster> {
-    const dir = mkdtempSync(join(tmpdir(), 'redis-cluster-'))
-    t.teardown(() => { rmSync(dir, { recursive: true, force: true }) })
+    const dir = serverDir(t, 'redis-cluster-')
     const nodes: RedisServer[] = []
     for (let index = 0; index < NODES; index++) {
       nodes.push(await RedisServer.start(t, {
@@ -78,6 +75,12 @@ export class RedisCluster implements RedisUnderTest {
   async keys (pattern: string): Promise<string[]> {
     const lists = await Promise.all(this.#inspect.nodes('master').map(async (node) => await node.keys(pattern)))
     return lists.flat()
+  }
+
+  async subscribers (channel: string): Promise<number> {
+    const live = this.nodes.filter((node) => node.running)
+    const counts = await Promise.all(live.map(async (node) => await subscribersOn(node.client(), channel)))
+    return counts.reduce((sum, count) => sum + count, 0)
   }
 
   async flush (): Promise<void> {

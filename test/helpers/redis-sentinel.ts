@@ -1,17 +1,17 @@
 /**
  * A primary, its replica and three sentinels (Debian's `redis-server --sentinel`; the `redis-sentinel` package is
- * not needed), quorum two, a primary declared down after one second. `killPrimary()` kills it and waits until the
- * sentinels name the promoted replica. With `password`, the sentinels require it (`requirepass`, and use it with each
- * other); the primary and replica do not.
+ * not needed), quorum two, a primary declared down after four seconds. `killPrimary()` kills the primary the
+ * sentinels name and waits until they name the other node. With `password`, the sentinels require it (`requirepass`,
+ * and use it with each other); the primary and replica do not.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Redis } from 'ioredis'
-import { RedisServer } from './redis-server.js'
+import { RedisServer, serverDir, subscribersOn } from './redis-server.js'
 import type { RedisUnderTest, RedisWhere, Topology } from './redis-topology.js'
 
 const MASTER = 'fleet-primary'
+const DOWN_AFTER_MS = 4_000
 type Teardown = { teardown: (fn: () => Promise<void> | void) => void }
 
 export class RedisSentinel implements RedisUnderTest {
@@ -23,8 +23,7 @@ export class RedisSentinel implements RedisUnderTest {
   ) {}
 
   static async start (t: Teardown, options: { password?: string } = {}): Promise<RedisSentinel> {
-    const dir = mkdtempSync(join(tmpdir(), 'redis-sentinel-'))
-    t.teardown(() => { rmSync(dir, { recursive: true, force: true }) })
+    const dir = serverDir(t, 'redis-sentinel-')
     const primary = await RedisServer.start(t)
     const replica = await RedisServer.start(t, { args: ['--replicaof', '127.0.0.1', String(primary.port)] })
     const sentinels: RedisServer[] = []
@@ -32,7 +31,9 @@ export class RedisSentinel implements RedisUnderTest {
       const config = join(dir, `sentinel-${index}.conf`)
       writeFileSync(config, [
         `sentinel monitor ${MASTER} 127.0.0.1 ${primary.port} 2`,
-        `sentinel down-after-milliseconds ${MASTER} 1000`,
+        // Not 1 s: a loaded machine can starve the primary that long, and the sentinels then fail over before the
+        // test kills anything (the sidecars meet a read-only ex-primary: a second exchange, a lost subscription).
+        `sentinel down-after-milliseconds ${MASTER} ${DOWN_AFTER_MS}`,
         `sentinel failover-timeout ${MASTER} 5000`,
         ...(options.password === undefined ? [] : [`requirepass ${options.password}`, `sentinel sentinel-pass ${options.password}`]),
         ''
@@ -72,13 +73,27 @@ export class RedisSentinel implements RedisUnderTest {
     try { return await client.keys(pattern) } finally { client.disconnect() }
   }
 
-  /** Kills the primary (SIGKILL) and waits until every sentinel names the replica as the primary. */
+  /** Subscribers on the primary the sentinels name now. */
+  async subscribers (channel: string): Promise<number> {
+    return await subscribersOn(this.client(), channel)
+  }
+
+  /** Kills the primary the sentinels name (SIGKILL) and waits until every sentinel names the other node. */
   async killPrimary (): Promise<void> {
-    await this.primary.stop()
+    let current = ''
     await this.#until(async (sentinel) => {
-      const address = await sentinel.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', MASTER) as [string, string] | null
-      return address?.[1] === String(this.replica.port)
+      current = await this.#masterPort(sentinel)
+      return current !== ''
     })
+    const replicaLeads = current === String(this.replica.port)
+    const [victim, survivor] = replicaLeads ? [this.replica, this.primary] : [this.primary, this.replica]
+    await victim.stop()
+    await this.#until(async (sentinel) => await this.#masterPort(sentinel) === String(survivor.port))
+  }
+
+  async #masterPort (sentinel: Redis): Promise<string> {
+    const address = await sentinel.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', MASTER) as [string, string] | null
+    return address?.[1] ?? ''
   }
 
   async #until (check: (sentinel: Redis) => Promise<boolean>): Promise<void> {

@@ -4,7 +4,10 @@
  * machine where .ci/run could not install it), `findRedisServer()` says so and the test reports itself skipped.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { createServer } from 'node:net'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { createServer, type Server } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { Redis } from 'ioredis'
 import type { RedisUnderTest, RedisWhere, Topology } from './redis-topology.js'
 
@@ -25,11 +28,34 @@ export async function freePort (): Promise<number> {
   })
 }
 
+/**
+ * Every redis-server still running, killed when this process exits however it ends: a test file that dies on an
+ * uncaught error never runs its teardowns, and its servers (a sentinel setup's four) would outlive it.
+ */
+const live = new Set<ChildProcess>()
+const dirs = new Set<string>()
+process.once('exit', () => {
+  for (const child of live) child.kill('SIGKILL')
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true })
+})
+
+/** A temporary directory for servers' files (cluster and sentinel configs), removed with the test or at exit. */
+export function serverDir (t: { teardown: (fn: () => Promise<void> | void) => void }, prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix))
+  dirs.add(dir)
+  t.teardown(() => {
+    rmSync(dir, { recursive: true, force: true })
+    dirs.delete(dir)
+  })
+  return dir
+}
+
 /** One redis-server per test. */
 export const singleNode: Topology = { name: 'single', fresh: async (t) => await RedisServer.start(t) }
 
 export class RedisServer implements RedisUnderTest {
   #child: ChildProcess | undefined
+  #holder: Server | undefined
   readonly #extra: string[]
   readonly #sentinelConfig: string | undefined
 
@@ -49,10 +75,25 @@ export class RedisServer implements RedisUnderTest {
   ): Promise<RedisServer> {
     const bin = findRedisServer()
     if (bin === undefined) throw new Error('redis-server not found')
-    const server = new RedisServer(bin, await freePort(), options.args ?? [], options.sentinelConfig)
-    await server.#spawn()
-    t.teardown(() => server.stop())
-    return server
+    // The free port is free only until someone else binds it (other test files, other users of the machine): a
+    // server that lost that race gets another port.
+    for (let attempt = 1; ; attempt++) {
+      // Its own --dir: a replica's full sync writes dump.rdb there, and every later redis-server started in the same
+      // directory (the checkout) loaded it: fleet-in-process.test.ts found a sentinel test's `failover:` keys.
+      const dir = ['--dir', serverDir(t, 'redis-server-')]
+      const server = new RedisServer(bin, await freePort(), [...dir, ...options.args ?? []], options.sentinelConfig)
+      try {
+        await server.#spawn()
+      } catch (error) {
+        if (attempt < 3 && /Address already in use/.test((error as Error).message)) continue
+        throw error
+      }
+      t.teardown(async () => {
+        await server.stop()
+        await server.#release()
+      })
+      return server
+    }
   }
 
   get url (): string {
@@ -72,11 +113,20 @@ export class RedisServer implements RedisUnderTest {
     try { return await client.keys(pattern) } finally { client.disconnect() }
   }
 
+  async subscribers (channel: string): Promise<number> {
+    return await subscribersOn(this.client(), channel)
+  }
+
   /** A plain client for the test's own inspection (closed by the caller). */
   client (): Redis {
     return new Redis(this.url, { lazyConnect: false, maxRetriesPerRequest: 1 })
   }
 
+  /**
+   * Kills the server (SIGKILL). Its port stays taken until the test ends (a listener that drops every connection):
+   * the clients of this test keep reconnecting to it, and on a port handed to another test file's redis-server they
+   * wrote their keys into that test's Redis (fleet-in-process.test.ts saw a failover test's `failover:` keys).
+   */
   async stop (): Promise<void> {
     const child = this.#child
     this.#child = undefined
@@ -84,6 +134,20 @@ export class RedisServer implements RedisUnderTest {
     const exited = new Promise((resolve) => child.once('exit', resolve))
     child.kill('SIGKILL')
     await exited
+    const holder = createServer((socket) => { socket.destroy() })
+    await new Promise<void>((resolve) => {
+      holder.once('error', () => { resolve() })
+      holder.listen(this.port, '127.0.0.1', () => {
+        this.#holder = holder
+        resolve()
+      })
+    })
+  }
+
+  async #release (): Promise<void> {
+    const holder = this.#holder
+    this.#holder = undefined
+    if (holder !== undefined) await new Promise((resolve) => holder.close(resolve))
   }
 
   /** Pauses the process (SIGSTOP): connections stay open, every command times out. `resume()` undoes it. */
@@ -97,6 +161,7 @@ export class RedisServer implements RedisUnderTest {
 
   async restart (): Promise<void> {
     await this.stop()
+    await this.#release()
     await this.#spawn()
   }
 
@@ -112,9 +177,14 @@ export class RedisServer implements RedisUnderTest {
       { stdio: ['ignore', 'pipe', 'pipe'] }
     )
     this.#child = child
+    live.add(child)
+    child.once('exit', () => { live.delete(child) })
     let output = ''
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`redis-server did not start: ${output.slice(-500)}`)), 10_000)
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL')
+        reject(new Error(`redis-server did not start: ${output.slice(-500)}`))
+      }, 10_000)
       child.stdout?.on('data', (chunk: Buffer) => {
         output += chunk.toString()
         if (/Ready to accept connections|Sentinel ID is/.test(output)) {
@@ -128,5 +198,16 @@ export class RedisServer implements RedisUnderTest {
       })
     })
     child.stdout?.resume()
+    child.stderr?.resume()
+  }
+}
+
+/** `PUBSUB NUMSUB channel` through `client`, which it closes. */
+export async function subscribersOn (client: Redis, channel: string): Promise<number> {
+  try {
+    const [, count] = await client.pubsub('NUMSUB', channel) as [string, number]
+    return Number(count)
+  } finally {
+    client.disconnect()
   }
 }

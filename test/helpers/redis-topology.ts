@@ -14,6 +14,8 @@ export interface RedisUnderTest {
   where: () => RedisWhere
   client: () => Redis | Cluster
   keys: (pattern: string) => Promise<string[]>
+  /** Clients subscribed to `channel` (on a cluster: on every live node; a PUBLISH reaches them all). */
+  subscribers: (channel: string) => Promise<number>
 }
 
 export interface Topology {
