@@ -1,6 +1,7 @@
 /** Runs the real `atlassian-broker` command (through tsx, so no build is needed) and collects its output. */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
+import { killAtExit } from './exit-reaper.js'
 
 export const CLI = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url))
 
@@ -14,7 +15,8 @@ export function cliEnv (extra: Record<string, string> = {}): NodeJS.ProcessEnv {
 export function startCli (args: string[], options: { cwd: string, env?: NodeJS.ProcessEnv }): ChildProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: options.cwd, env: options.env ?? cliEnv(), stdio: ['pipe', 'pipe', 'pipe'] })
   output(child)
-  return child
+  // A `serve` must not outlive its test file, even one tap ends by its timeout.
+  return killAtExit(child)
 }
 
 export async function runCli (

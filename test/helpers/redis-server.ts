@@ -9,6 +9,7 @@ import { createServer, type Server } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Redis } from 'ioredis'
+import { killAtExit, removeAtExit } from './exit-reaper.js'
 import type { RedisUnderTest, RedisWhere, Topology } from './redis-topology.js'
 
 export function findRedisServer (): string | undefined {
@@ -28,24 +29,13 @@ export async function freePort (): Promise<number> {
   })
 }
 
-/**
- * Every redis-server still running, killed when this process exits however it ends: a test file that dies on an
- * uncaught error never runs its teardowns, and its servers (a sentinel setup's four) would outlive it.
- */
-const live = new Set<ChildProcess>()
-const dirs = new Set<string>()
-process.once('exit', () => {
-  for (const child of live) child.kill('SIGKILL')
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true })
-})
-
 /** A temporary directory for servers' files (cluster and sentinel configs), removed with the test or at exit. */
 export function serverDir (t: { teardown: (fn: () => Promise<void> | void) => void }, prefix: string): string {
   const dir = mkdtempSync(join(tmpdir(), prefix))
-  dirs.add(dir)
+  const atExit = removeAtExit(dir)
   t.teardown(() => {
     rmSync(dir, { recursive: true, force: true })
-    dirs.delete(dir)
+    atExit.forget()
   })
   return dir
 }
@@ -177,8 +167,8 @@ export class RedisServer implements RedisUnderTest {
       { stdio: ['ignore', 'pipe', 'pipe'] }
     )
     this.#child = child
-    live.add(child)
-    child.once('exit', () => { live.delete(child) })
+    // Killed when the test file ends however it ends (a crash or tap's timeout skips the teardowns).
+    killAtExit(child)
     let output = ''
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
