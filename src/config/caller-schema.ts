@@ -1,5 +1,5 @@
 /** The `callers` section's schemas: how caller JWTs are verified, and who is an admin. Part of config/schema.ts. */
-import { z } from 'zod'
+import * as z from 'zod'
 
 const seconds = z.number().int().nonnegative()
 const positiveInt = z.number().int().positive()

@@ -3,7 +3,7 @@
  * work with no file at all. Reading a file, `${ENV}` interpolation, the checks across sections and path resolution
  * are in load.ts.
  */
-import { z } from 'zod'
+import * as z from 'zod'
 import { HTTP_METHODS } from '../policy/http-methods.js'
 import { adminSchema, jwtSchema } from './caller-schema.js'
 

@@ -6,7 +6,7 @@
  * one audit record (credentials/audit.ts `audited`). Answers never carry a credential value.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import { z } from 'zod'
+import * as z from 'zod'
 import type { Clock } from '../clock.js'
 import { integrationNamed } from '../config/integration-lookup.js'
 import type { IntegrationConfig } from '../config/schema.js'

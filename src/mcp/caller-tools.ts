@@ -4,7 +4,7 @@
  * write tool). Each listed tool takes an `integration` among those, defaulting to the first. A call is still checked
  * as it is made (policy reloads, real paths), and a refusal then is a tool error naming the rule that is missing.
  */
-import { z } from 'zod'
+import * as z from 'zod'
 import type { IntegrationConfig } from '../config/schema.js'
 import type { Policy } from '../policy/policy.js'
 import { CONFLUENCE_TOOLS } from './confluence-tools.js'

@@ -4,7 +4,7 @@
  * in as Markdown turned into ADF (`atlas_doc_format`, which v2 accepts). An update reads the page's version first and
  * sends the next one, as Confluence requires. Lists page with Confluence's own `cursor`.
  */
-import { z } from 'zod'
+import * as z from 'zod'
 import { clip, htmlToMarkdown, markdownToAdfDocument } from './markdown.js'
 import {
   ADDITIVE, CURSOR, cursorOf, fieldsOf, listOf, moreLine, OVERWRITING, pathOf, READ_ONLY, textOf, type ToolSpec

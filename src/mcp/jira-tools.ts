@@ -4,7 +4,7 @@
  * Markdown turned into ADF. Search pages with Jira's `nextPageToken` (the enhanced JQL search), projects with
  * `startAt`.
  */
-import { z } from 'zod'
+import * as z from 'zod'
 import { clip, htmlToMarkdown, markdownToAdfDocument } from './markdown.js'
 import {
   ADDITIVE, CURSOR, fieldsOf, listOf, moreLine, OVERWRITING, pathOf, READ_ONLY, textOf, type ToolSpec

@@ -3,7 +3,7 @@
  * MCP annotations, the REST calls it makes (`needs`, the policy checks that decide whether a caller sees it) and what
  * it runs. Results are short Markdown for the model plus `structuredContent` for programs; lists carry a `cursor`.
  */
-import { z } from 'zod'
+import * as z from 'zod'
 import type { ToolRest } from './tool-rest.js'
 
 export type Product = 'jira' | 'confluence'

@@ -4,7 +4,7 @@
  * Lifecycle fields (`expires_at`, `owner`, ...) are metadata and live beside the credential, never inside it.
  * Problems name the field; they never echo a value, because the value may be the secret itself.
  */
-import { z } from 'zod'
+import * as z from 'zod'
 import { CredentialInvalidError } from '../errors.js'
 import { METADATA_KEYS, type CredentialData } from './secret-store.js'
 
