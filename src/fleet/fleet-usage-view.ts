@@ -9,7 +9,8 @@
  * already counting well before it, Redis lost data and pods that have not flushed since may still be missing.
  */
 import { compareLabels, compareSeries, decodeCell, emptyCell, mergeCell, pointsIn, usageFigures, callsIn, type TallyCell, type UsageFigures } from '../usage/tally-cell.js'
-import { MINUTE_MS, TALLY_MINUTES } from '../usage/tally.js'
+import { epochMinute, MINUTE_MS } from '../minute-ring.js'
+import { TALLY_MINUTES } from '../usage/tally.js'
 import type { FleetPoolRow } from './fleet-pools.js'
 import type { FleetKeys } from './keys.js'
 import type { RedisLink } from './redis-link.js'
@@ -136,7 +137,7 @@ interface SeriesEntry {
 }
 
 export function fleetSnapshot (hour: FleetHour | undefined, at: { now: number, flushMs: number }): FleetUsageSnapshot {
-  const now = Math.floor(at.now / MINUTE_MS)
+  const now = epochMinute(at.now)
   const first = now - TALLY_MINUTES + 1
   const pods = new Map<string, PodEntry>()
   const series = new Map<string, SeriesEntry>()
@@ -213,7 +214,7 @@ function complete (
   if (hour.since === undefined) return false
   const since = hour.since
   for (const pod of pods.values()) {
-    const from = Math.max(at.first, Math.floor(pod.startedAt / MINUTE_MS))
+    const from = Math.max(at.first, epochMinute(pod.startedAt))
     const to = Math.max(...pod.minutes)
     for (let minute = from; minute <= to; minute++) if (!pod.minutes.has(minute)) return false
     // Counting since well before the record began: Redis lost data, and another pod may not have flushed again yet.

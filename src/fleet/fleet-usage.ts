@@ -11,7 +11,8 @@
  */
 import type { Clock, TimerHandle } from '../clock.js'
 import { callsIn, encodeCell } from '../usage/tally-cell.js'
-import { MINUTE_MS, TALLY_MINUTES, type UsageTally } from '../usage/tally.js'
+import { epochMinute } from '../minute-ring.js'
+import { TALLY_MINUTES, type UsageTally } from '../usage/tally.js'
 import { fleetSnapshot, readFleetHour, DEFAULT_MAX_CHARS_READ, DEFAULT_MAX_FIELDS_READ, type FleetHour, type FleetUsageSnapshot } from './fleet-usage-view.js'
 import type { FleetRejections } from './fleet-metrics.js'
 import type { FleetPools } from './fleet-pools.js'
@@ -96,7 +97,7 @@ export class FleetUsage {
   async snapshot (): Promise<FleetUsageSnapshot> {
     await this.flush()
     const now = this.#clock.now()
-    const minute = Math.floor(now / MINUTE_MS)
+    const minute = epochMinute(now)
     const bounds = { maxFields: this.#maxFieldsRead, maxChars: this.#maxCharsRead }
     const hour = await readFleetHour(this.#link, this.#keys, minute, bounds)
     this.lastRead = hour
@@ -109,7 +110,7 @@ export class FleetUsage {
   async #publish (): Promise<void> {
     const now = this.#tally.minute()
     const startedAt = this.#tally.startedAt
-    const first = Math.max(now - TALLY_MINUTES + 1, Math.floor(startedAt / MINUTE_MS))
+    const first = Math.max(now - TALLY_MINUTES + 1, epochMinute(startedAt))
     for (const minute of this.#written) if (minute < first) this.#written.delete(minute)
     const minutes: number[] = []
     for (let minute = first; minute <= now; minute++) {

@@ -3,9 +3,11 @@
  * `X-RateLimit-*`, `RateLimit-Reason`, `Retry-After` on a 429, or the informational beta family), parsed by
  * rate-limit-headers.ts. One entry per configured integration, overwritten in place: bounded memory. Header values
  * are numbers, dates and a reason from Atlassian; nothing of the request (no token) is kept. Also the hour: the last
- * figures seen in each minute (a ring of 60 per integration), so the ops page draws remaining over time.
+ * figures seen in each minute (a minute-ring.ts ring of 60 per integration), so the ops page draws remaining over
+ * time.
  */
 import type { Clock } from '../clock.js'
+import { epochMinute, MINUTE_MS, MinuteRing } from '../minute-ring.js'
 import { NO_RATE_LIMIT, type RateLimitEntry, type RateLimitState, type UpstreamRateLimit } from '../atlassian/rate-limit-headers.js'
 import { PointPools } from './point-pools.js'
 
@@ -42,10 +44,9 @@ export interface HeadroomSample {
   betaQuota: number | null
 }
 
-const MINUTE_MS = 60_000
-const HOUR_MINUTES = 60
-
-interface Sample { minute: number, entry: HeadroomEntry }
+/** A minute's slot: the latest entry seen in it. */
+interface Sample { entry: HeadroomEntry | undefined }
+const emptySample = (): Sample => ({ entry: undefined })
 
 /** Reason strings come from Atlassian; kept short and printable so a header cannot flood the page. */
 const clean = (text: string | undefined): string | null => text === undefined ? null : text.replace(/[^\x20-\x7e]/g, '').slice(0, 80)
@@ -73,7 +74,7 @@ export class UpstreamHeadroom {
   readonly #latest = new Map<string, HeadroomEntry>()
   /** The points pools per integration × policy name, with the estimate reconciled against them. */
   readonly pools = new PointPools()
-  readonly #hour = new Map<string, Array<Sample | undefined>>()
+  readonly #hour = new Map<string, MinuteRing<Sample>>()
 
   /** `integrations`: the configured names, or a live check (so integrations added by a reload are kept too). */
   constructor (options: { clock: Clock, integrations: Iterable<string> | ((integration: string) => boolean) }) {
@@ -114,29 +115,30 @@ export class UpstreamHeadroom {
         : null
     }
     this.#latest.set(integration, entry)
-    const minute = Math.floor(now / MINUTE_MS)
     let ring = this.#hour.get(integration)
     if (ring === undefined) {
-      ring = new Array<Sample | undefined>(HOUR_MINUTES)
+      ring = new MinuteRing({ empty: emptySample })
       this.#hour.set(integration, ring)
     }
-    ring[minute % HOUR_MINUTES] = { minute, entry }
+    ring.at(epochMinute(now)).entry = entry
   }
 
   /** An integration's last hour, oldest first: one sample per minute that had rate-limit headers. */
   hour (integration: string): HeadroomSample[] {
     const ring = this.#hour.get(integration)
     if (ring === undefined) return []
-    const first = Math.floor(this.#clock.now() / MINUTE_MS) - HOUR_MINUTES + 1
-    return ring.filter((sample): sample is Sample => sample !== undefined && sample.minute >= first)
-      .sort((a, b) => a.minute - b.minute)
-      .map(({ minute, entry }) => ({
-        minute: new Date(minute * MINUTE_MS).toISOString(),
-        remaining: entry.remaining,
-        limit: entry.limit,
-        betaRemaining: entry.beta?.remaining ?? null,
-        betaQuota: entry.beta?.quota ?? null
-      }))
+    const now = epochMinute(this.#clock.now())
+    const samples = ring.last(now)
+    const first = now - samples.length + 1
+    return samples.flatMap((sample, index) => sample?.entry === undefined
+      ? []
+      : [{
+          minute: new Date((first + index) * MINUTE_MS).toISOString(),
+          remaining: sample.entry.remaining,
+          limit: sample.entry.limit,
+          betaRemaining: sample.entry.beta?.remaining ?? null,
+          betaQuota: sample.entry.beta?.quota ?? null
+        }])
   }
 
   /** The latest entry of each integration that has one, by integration name. */

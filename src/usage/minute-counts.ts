@@ -1,55 +1,43 @@
 /**
- * Counts per bounded key per minute over the last hour: a ring of 60 minutes, each a small map. The ops view's hour of
- * failures by integration × status × code (failure-log.ts) and of token exchanges by integration × outcome read it.
+ * Counts per bounded key per minute over the last hour: a ring of 60 minutes (minute-ring.ts), each a small map. The
+ * ops view's hour of failures by integration × status × code (failure-log.ts) and of token exchanges by
+ * integration × outcome read it.
  * Keys are made of bounded labels only (configured names, status numbers, the broker's stable codes), so memory is
  * bounded by the labels, never by traffic.
  */
 import type { Clock } from '../clock.js'
-import { MINUTE_MS, TALLY_MINUTES } from './tally.js'
-
-interface Slot { minute: number, counts: Map<string, number> }
+import { epochMinute, MinuteRing } from '../minute-ring.js'
+import { TALLY_MINUTES } from './tally.js'
 
 export class MinuteCounts {
   readonly #clock: Clock
-  readonly #ring: Array<Slot | undefined> = new Array<Slot | undefined>(TALLY_MINUTES)
+  readonly #ring = new MinuteRing<Map<string, number>>({ empty: () => new Map(), minutes: TALLY_MINUTES })
 
   constructor (clock: Clock) {
     this.#clock = clock
   }
 
-  #minute (): number {
-    return Math.floor(this.#clock.now() / MINUTE_MS)
-  }
-
   add (key: string): void {
-    const minute = this.#minute()
-    const index = minute % TALLY_MINUTES
-    let slot = this.#ring[index]
-    if (slot === undefined || slot.minute !== minute) {
-      slot = { minute, counts: new Map() }
-      this.#ring[index] = slot
-    }
-    slot.counts.set(key, (slot.counts.get(key) ?? 0) + 1)
+    const counts = this.#ring.at(epochMinute(this.#clock.now()))
+    counts.set(key, (counts.get(key) ?? 0) + 1)
   }
 
   /** Each key's count over the last hour (the current minute included). */
   lastHour (): Map<string, number> {
-    const first = this.#minute() - TALLY_MINUTES + 1
     const totals = new Map<string, number>()
-    for (const slot of this.#ring) {
-      if (slot === undefined || slot.minute < first) continue
-      for (const [key, count] of slot.counts) totals.set(key, (totals.get(key) ?? 0) + count)
+    for (const counts of this.#ring.last(epochMinute(this.#clock.now()))) {
+      for (const [key, count] of counts ?? []) totals.set(key, (totals.get(key) ?? 0) + count)
     }
     return totals
   }
 
   /** Per minute of the last hour, oldest first: each key's count in that minute (minutes without any are empty). */
   minutes (): Array<{ minute: number, counts: ReadonlyMap<string, number> }> {
-    const first = this.#minute() - TALLY_MINUTES + 1
-    return Array.from({ length: TALLY_MINUTES }, (_, index) => {
-      const minute = first + index
-      const slot = this.#ring[minute % TALLY_MINUTES]
-      return { minute, counts: slot !== undefined && slot.minute === minute ? slot.counts : new Map<string, number>() }
-    })
+    const now = epochMinute(this.#clock.now())
+    const first = now - TALLY_MINUTES + 1
+    return this.#ring.last(now).map((counts, index) => ({
+      minute: first + index,
+      counts: counts ?? new Map<string, number>()
+    }))
   }
 }

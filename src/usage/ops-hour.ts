@@ -15,7 +15,8 @@ import type { CompiledRule } from '../policy/policy.js'
 import type { FailureCount, FailureLog, RecentFailure } from './failure-log.js'
 import type { MinuteCounts } from './minute-counts.js'
 import { cellLatencyMs, compareLabels, emptyCell, mergeCell, outcomeCounts, pointsIn, usageFigures, type OutcomeCounts, type TallyCell } from './tally-cell.js'
-import { MINUTE_MS, TALLY_MINUTES, type UsageTally } from './tally.js'
+import { MINUTE_MS } from '../minute-ring.js'
+import { TALLY_MINUTES, type UsageTally } from './tally.js'
 import type { OutcomeSelection } from './tally-views.js'
 
 export interface HourSources {
@@ -115,14 +116,14 @@ function add (totals: Map<string, TallyCell>, name: string, cell: TallyCell): vo
 }
 
 export function opsHour (sources: HourSources, selection: OutcomeSelection, queues: QueueRow[]): OpsHour {
-  const first = sources.tally.minute() - TALLY_MINUTES + 1
+  const now = sources.tally.minute()
+  const first = now - TALLY_MINUTES + 1
   const byCaller = new Map<string, TallyCell>()
   const byIntegration = new Map<string, TallyCell>()
   for (const series of sources.tally.series()) {
     if (selection.caller !== undefined && selection.caller !== series.caller) continue
     if (selection.integration !== undefined && selection.integration !== series.integration) continue
-    for (let index = 0; index < TALLY_MINUTES; index++) {
-      const cell = series.cell(first + index)
+    for (const cell of series.cells(now)) {
       if (cell === undefined) continue
       add(byCaller, series.caller, cell)
       add(byIntegration, series.integration, cell)

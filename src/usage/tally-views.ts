@@ -4,7 +4,8 @@
  * sort order (compareLabels).
  */
 import { callsIn, compareLabels, compareSeries, emptyCell, mergeCell, outcomeCounts, pointsIn, usageFigures, type OutcomeCounts, type UsageFigures } from './tally-cell.js'
-import { MINUTE_MS, TALLY_MINUTES, type UsageTally } from './tally.js'
+import { MINUTE_MS } from '../minute-ring.js'
+import { TALLY_MINUTES, type UsageTally } from './tally.js'
 
 export interface UsageSeries {
   caller: string
@@ -59,14 +60,10 @@ export function usageSnapshot (tally: UsageTally): UsageSnapshot {
   for (const entry of tally.series()) {
     const last5m = emptyCell()
     const last1h = emptyCell()
-    const pointsByMinute = new Array<number>(TALLY_MINUTES).fill(0)
-    for (let back = 0; back < TALLY_MINUTES; back++) {
-      const cell = entry.cell(now - back)
-      if (cell === undefined) continue
-      pointsByMinute[TALLY_MINUTES - 1 - back] = pointsIn(cell)
-      mergeCell(last1h, cell)
-      if (back < 5) mergeCell(last5m, cell)
-    }
+    const hour = entry.cells(now)
+    const pointsByMinute = hour.map((cell) => cell === undefined ? 0 : pointsIn(cell))
+    for (const cell of hour) if (cell !== undefined) mergeCell(last1h, cell)
+    for (const cell of entry.cells(now, 5)) if (cell !== undefined) mergeCell(last5m, cell)
     series.push({
       caller: entry.caller,
       integration: entry.integration,
@@ -85,17 +82,16 @@ export function usageSnapshot (tally: UsageTally): UsageSnapshot {
 }
 
 export function outcomeView (tally: UsageTally, selection: OutcomeSelection = {}): OutcomeView {
-  const first = tally.minute() - TALLY_MINUTES + 1
+  const now = tally.minute()
+  const first = now - TALLY_MINUTES + 1
   const timeline = Array.from({ length: TALLY_MINUTES }, () => emptyCell())
   const callers = new Set<string>()
   const integrations = new Set<string>()
   const series: OutcomeTotals[] = []
   for (const entry of tally.series()) {
+    const cells = entry.cells(now)
     const lastHour = emptyCell()
-    for (let index = 0; index < TALLY_MINUTES; index++) {
-      const cell = entry.cell(first + index)
-      if (cell !== undefined) mergeCell(lastHour, cell)
-    }
+    for (const cell of cells) if (cell !== undefined) mergeCell(lastHour, cell)
     if (callsIn(lastHour) === 0) continue
     callers.add(entry.caller)
     integrations.add(entry.integration)
@@ -103,10 +99,7 @@ export function outcomeView (tally: UsageTally, selection: OutcomeSelection = {}
     if (selection.integration !== undefined && selection.integration !== entry.integration) continue
     const { caller, integration } = entry
     series.push({ caller, integration, lastHour: outcomeCounts(lastHour), pointsLastHour: pointsIn(lastHour) })
-    for (let index = 0; index < TALLY_MINUTES; index++) {
-      const cell = entry.cell(first + index)
-      if (cell !== undefined) mergeCell(timeline[index] as Float64Array, cell)
-    }
+    cells.forEach((cell, index) => { if (cell !== undefined) mergeCell(timeline[index] as Float64Array, cell) })
   }
   series.sort(compareSeries)
   return {

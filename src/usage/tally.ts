@@ -7,13 +7,13 @@
  * MCP tool made are also totalled per caller × tool (`toolSeries`).
  */
 import type { Clock } from '../clock.js'
+import { epochMinute, HOUR_MINUTES, MinuteRing } from '../minute-ring.js'
 import { callOutcome } from './call-outcome.js'
 import { OTHER_CALLER } from './labels.js'
 import type { ProxiedCall } from './proxied-call.js'
 import { addCall, emptyCell, type TallyCell } from './tally-cell.js'
 
-export const MINUTE_MS = 60_000
-export const TALLY_MINUTES = 60
+export const TALLY_MINUTES = HOUR_MINUTES
 /** Far above any policy's named callers times integrations; a guard, not a working limit. */
 export const DEFAULT_MAX_SERIES = 20_000
 
@@ -24,9 +24,9 @@ export interface TallySeries {
   readonly total: TallyCell
   /** The cell of one epoch minute, if that minute is within the last hour and had a call. */
   cell: (minute: number) => TallyCell | undefined
+  /** The last `count` minutes (default the hour) ending with epoch minute `now`, oldest first; undefined: no call. */
+  cells: (now: number, count?: number) => Array<TallyCell | undefined>
 }
-
-interface Slot { minute: number, cell: TallyCell }
 
 /** Calls per caller label × MCP tool since start (src/mcp/; tool names are the broker's fixed list, so bounded). */
 export interface ToolSeries {
@@ -35,29 +35,25 @@ export interface ToolSeries {
   readonly total: TallyCell
 }
 
+/** One set of ring options for every series: a stale minute's cell is zeroed in place, not made again. */
+const CELL_RING = { empty: emptyCell, clear: (cell: TallyCell): void => { cell.fill(0) }, minutes: TALLY_MINUTES }
+
 class Series implements TallySeries {
   readonly total = emptyCell()
-  /** Slot i holds minute m where m % 60 === i; a slot whose minute is stale is reset on reuse and skipped on read. */
-  readonly #ring: Array<Slot | undefined> = new Array<Slot | undefined>(TALLY_MINUTES)
+  readonly #ring = new MinuteRing<TallyCell>(CELL_RING)
 
   constructor (readonly caller: string, readonly integration: string) {}
 
   cell (minute: number): TallyCell | undefined {
-    const slot = this.#ring[minute % TALLY_MINUTES]
-    return slot !== undefined && slot.minute === minute ? slot.cell : undefined
+    return this.#ring.get(minute)
+  }
+
+  cells (now: number, count?: number): Array<TallyCell | undefined> {
+    return this.#ring.last(now, count)
   }
 
   cellFor (minute: number): TallyCell {
-    const index = minute % TALLY_MINUTES
-    let slot = this.#ring[index]
-    if (slot === undefined) {
-      slot = { minute, cell: emptyCell() }
-      this.#ring[index] = slot
-    } else if (slot.minute !== minute) {
-      slot.minute = minute
-      slot.cell.fill(0)
-    }
-    return slot.cell
+    return this.#ring.at(minute)
   }
 }
 
@@ -79,7 +75,7 @@ export class UsageTally {
 
   /** The current epoch minute (by the injected clock). */
   minute (): number {
-    return Math.floor(this.clock.now() / MINUTE_MS)
+    return epochMinute(this.clock.now())
   }
 
   /** Counts one call under its bounded labels (labels.ts), in the minute it ended. */

@@ -42,3 +42,13 @@ t.test('headroom over the hour: each minute\'s last figures, oldest first, older
   await clock.advance(59 * 60_000)
   t.same(headroom.hour('jira-main').map((sample) => sample.remaining), [200], 'the minute over an hour old is gone')
 })
+
+t.test('headroom over the hour after the clock steps back: a minute after now is not drawn', async (t) => {
+  const clock = new ManualClock(Date.parse('2026-12-07T10:05:00Z'))
+  const headroom = new UpstreamHeadroom({ clock, integrations: ['jira-main'] })
+  const seen = (remaining: number) => { headroom.observe('jira-main', 200, parseRateLimitHeaders({ 'X-RateLimit-Remaining': String(remaining) }, clock.now())) }
+  seen(300)
+  await clock.advance(-3 * 60_000)
+  seen(250)
+  t.same(headroom.hour('jira-main').map((sample) => [sample.minute, sample.remaining]), [['2026-12-07T10:02:00.000Z', 250]])
+})

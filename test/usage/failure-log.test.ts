@@ -63,3 +63,13 @@ t.test('minute counts reuse a slot an hour later and list 60 minutes, oldest fir
   t.equal(minutes[59]?.counts.get('a'), 1)
   t.equal(minutes[0]?.counts.size, 0)
 })
+
+t.test('minute counts after the clock steps back: the hour\'s totals and its minutes agree', async (t) => {
+  const clock = new ManualClock(Date.parse('2026-12-07T10:05:00Z'))
+  const counts = new MinuteCounts(clock)
+  counts.add('a')
+  await clock.advance(-3 * 60_000)
+  counts.add('b')
+  t.same([...counts.lastHour()], [['b', 1]], 'a minute after now is not in the last hour')
+  t.same(counts.minutes().flatMap(({ counts }) => [...counts.keys()]), ['b'], 'nor among its minutes')
+})
