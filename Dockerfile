@@ -5,10 +5,10 @@
 #   docker build -t atlassian-broker:0.1.0 .
 #   docker run --rm -p 127.0.0.1:8787:8787 --read-only -v broker-data:/var/lib/atlassian-broker atlassian-broker:0.1.0
 #
-# Two stages: `build` compiles TypeScript with the dev dependencies; the runtime stage holds production dependencies
-# and dist/src only (no compiler, no tests, no sources). The base is pinned by exact tag: Node 26, the active
-# LTS line, at the patch CI also runs the suite on (.ci/run NODE_LTS; package.json "engines" admits it). Move the three
-# together (test/deploy/dockerfile.test.ts checks). Pin it by digest as well in your own registry mirror
+# Two stages: `build` type-checks TypeScript and bundles it (esbuild) with the dev dependencies; the runtime stage
+# holds production dependencies and the bundle, dist/broker, only (no compiler, no tests, no sources). The base is
+# pinned by exact tag: Node 26, the active LTS line, at the patch CI also runs the suite on (.ci/run NODE_LTS;
+# package.json "engines" admits it). Move the three together (test/deploy/dockerfile.test.ts checks). Pin it by digest as well in your own registry mirror
 # (FROM node:26.12.1-trixie-slim@sha256:...) when you want byte-for-byte reproducible builds.
 # The slim image has no curl or wget: the HEALTHCHECK below uses node itself.
 
@@ -19,8 +19,8 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
-# The build copies the ops page's HTML, CSS and JS (which tsc does not emit) into dist/src with this script.
-COPY scripts/copy-assets.mjs ./scripts/
+# The build bundles src/ into dist/broker and copies the ops page's HTML, CSS and JS (which tsc does not emit) beside it.
+COPY scripts/copy-assets.mjs scripts/bundle.mjs ./scripts/
 COPY src ./src
 RUN npm run build
 
@@ -47,7 +47,7 @@ RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
  && mkdir -p /var/lib/atlassian-broker /etc/atlassian-broker \
  && chown 10001:10001 /var/lib/atlassian-broker \
  && chmod 0700 /var/lib/atlassian-broker
-COPY --from=build /app/dist/src ./dist/src
+COPY --from=build /app/dist/broker ./dist/broker
 # One real `serve` start on throwaway defaults fills the compile cache for these exact files and this Node.
 COPY scripts/warm-compile-cache.mjs /tmp/warm-compile-cache.mjs
 RUN node /tmp/warm-compile-cache.mjs /app/compile-cache && rm /tmp/warm-compile-cache.mjs
@@ -71,5 +71,5 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=15s --retries=3 \
 # Exec form: node is PID 1 and receives SIGTERM itself (`serve` drains in-flight requests within shutdownGraceMs).
 # Node as PID 1 reaps no zombies, but the broker starts no child processes; add `--init` for one-off commands if you
 # want Ctrl-C to work on commands that install no signal handler.
-ENTRYPOINT ["node", "dist/src/cli/main.js"]
+ENTRYPOINT ["node", "dist/broker/main.js"]
 CMD ["serve"]

@@ -19,7 +19,7 @@ import { request } from 'undici'
 import { callerToken, HOT_CALLER, HOT_INTEGRATION, HOT_PATH, hotPathConfigInput, requestsFor, trafficFor } from './broker-config.js'
 import { startNginxUpstream } from './nginx.js'
 import { ChildServer, benchModule, canPin, freePort, pinSelf } from './processes.js'
-import { startServe } from './serve-process.js'
+import { builtCli, startServe } from './serve-process.js'
 import { smallBody } from './upstream.js'
 import { median } from './scenarios/scenario.js'
 import { ensureWrk, wrkSaturate } from './wrk.js'
@@ -49,7 +49,7 @@ try {
       const dir = path.join(dataDir, name)
       mkdirSync(dir)
       const config = hotPathConfigInput({ upstreamUrl: upstream.url, dataDir: dir, port: await freePort() })
-      const cli = [path.resolve(root, 'dist/src/cli/main.js')]
+      const cli = [builtCli(path.resolve(root))]
       const serve = await startServe(config, { configFile: path.join(dir, 'broker.yaml'), credentials: [HOT_INTEGRATION], cpus: cpus.proxy, logFile: path.join(dir, 'broker.log'), nodeArgs, cli })
       stops.unshift(serve.stop)
       return serve

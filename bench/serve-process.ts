@@ -1,5 +1,5 @@
 /**
- * The real `serve` command as a pod runs it: the built CLI (`dist/src/cli/main.js`; from source through tsx when the
+ * The real `serve` command as a pod runs it: the built CLI (`dist/broker/main.js`; from source through tsx when the
  * bench itself runs from source), its config in a file, its credentials in the embedded file store, its log lines on
  * stdout going to a file. Used by the hot-path scenario (under load) and the footprint scenario (start-up, idle RSS).
  */
@@ -14,7 +14,16 @@ import { createFileStore } from '../src/secrets/file/file-store.js'
 import { MASTER_KEY } from './broker-config.js'
 
 /**
- * The CLI as this run sees it, like the bench's other children (processes.ts): the built dist/src/cli/main.js beside
+ * The CLI a build under `root` runs: the bundle (dist/broker/main.js), or tsc's dist/src/cli/main.js in builds made
+ * before the bundle existed (compare-builds checks out older commits).
+ */
+export function builtCli (root: string): string {
+  const bundle = path.join(root, 'dist/broker/main.js')
+  return existsSync(bundle) ? bundle : path.join(root, 'dist/src/cli/main.js')
+}
+
+/**
+ * The CLI as this run sees it, like the bench's other children (processes.ts): the built CLI beside
  * dist/bench (`npm run bench` builds first), or src/cli/main.ts through tsx's loader when the bench itself runs from
  * source (the test suite's smoke run), so a fresh clone's `npm test` needs no build.
  */
@@ -22,7 +31,7 @@ export function cliCommand (): { argv: string[], built: boolean } {
   const here = fileURLToPath(import.meta.url)
   let dir = path.dirname(here)
   while (!existsSync(path.join(dir, 'package.json'))) dir = path.dirname(dir)
-  if (path.extname(here) === '.js') return { argv: [path.join(dir, 'dist/src/cli/main.js')], built: true }
+  if (path.extname(here) === '.js') return { argv: [builtCli(dir)], built: true }
   const loader = process.execArgv.filter((arg) => !arg.startsWith('--cpu-prof')).map(absoluteLoader)
   return { argv: [...loader, path.join(dir, 'src/cli/main.ts')], built: false }
 }
@@ -82,7 +91,7 @@ export async function startServe (
     cpus: string | undefined
     logFile: string
     nodeArgs?: string[]
-    /** Another build's CLI (compare-builds): its `dist/src/cli/main.js`. */
+    /** Another build's CLI (compare-builds): its `builtCli`. */
     cli?: string[]
   }
 ): Promise<ServeProcess> {

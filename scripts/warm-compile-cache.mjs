@@ -3,7 +3,7 @@
 // embedded defaults (a throwaway data dir and master key, loopback, port 0), waits until it listens, and stops it
 // with SIGTERM; `serve` writes the cache once ready (src/cli/compile-cache.ts). Node 20 has no compile cache: then
 // this says so and does nothing.
-// Usage: node scripts/warm-compile-cache.mjs CACHE_DIR [CLI]   (CLI: default dist/src/cli/main.js)
+// Usage: node scripts/warm-compile-cache.mjs CACHE_DIR [CLI]   (CLI: default dist/broker/main.js)
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
@@ -11,7 +11,7 @@ import module from 'node:module'
 import os from 'node:os'
 import path from 'node:path'
 
-const [cacheDir, cli = 'dist/src/cli/main.js'] = process.argv.slice(2)
+const [cacheDir, cli = 'dist/broker/main.js'] = process.argv.slice(2)
 if (cacheDir === undefined) {
   process.stderr.write('usage: node scripts/warm-compile-cache.mjs CACHE_DIR [CLI]\n')
   process.exit(2)

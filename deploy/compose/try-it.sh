@@ -34,7 +34,7 @@ printf '%s' "$ATLASSIAN_CLIENT_SECRET" | docker compose exec -T vault \
 docker compose up --detach --wait --build broker
 
 echo "==> minting a caller token for \"laptop\""
-TOKEN="$(docker compose exec -T broker node dist/src/cli/main.js caller-token --sub laptop --ttl 15m)"
+TOKEN="$(docker compose exec -T broker node dist/broker/main.js caller-token --sub laptop --ttl 15m)"
 
 echo "==> GET /rest/api/3/myself through the broker"
 status="$(curl --silent --show-error --output /dev/stderr --write-out '%{http_code}' \

@@ -1,11 +1,11 @@
 /**
  * The ops page's HTML, CSS and JS are files, not strings in TypeScript: tsc does not emit them, so the build copies
  * them (scripts/copy-assets.mjs, run by `npm run build`) and dist/ serves the same page as src/. The real script runs
- * here into a temp folder, as the build runs it into dist/src.
+ * here into a temp folder, as the build runs it into dist/src, and flat as the bundle (scripts/bundle.mjs) runs it.
  */
 import { execFile } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
@@ -22,7 +22,8 @@ const ASSETS = ['ops-page.html', 'ops-page.css', 'ops-page-render.js', 'ops-page
 t.test('npm run build copies the page\'s files: the copy serves the same page', async (t) => {
   const manifest = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string>, files: string[] }
   t.match(manifest.scripts.build, /node scripts\/copy-assets\.mjs/, 'the build script runs the copy')
-  t.ok(manifest.files.includes('dist/src'), 'and the package ships dist/src, where the copies land')
+  t.match(manifest.scripts.build, /node scripts\/bundle\.mjs/, 'and the bundle, which copies them beside its chunks')
+  t.ok(manifest.files.includes('dist/broker'), 'the package ships dist/broker, the bundle')
   const out = mkdtempSync(path.join(tmpdir(), 'assets-'))
   t.teardown(() => { rmSync(out, { recursive: true, force: true }) })
   await run(process.execPath, ['scripts/copy-assets.mjs', 'src', out], { cwd: ROOT })
@@ -32,6 +33,21 @@ t.test('npm run build copies the page\'s files: the copy serves the same page', 
     'regression: a browser script named ops-page.js overwrote the compiled ops-page.ts in dist/')
   const fromCopy = await buildOpsPage(pathToFileURL(path.join(out, 'http/ops-page/')))
   t.same(fromCopy, await buildOpsPage(PAGE_DIR))
+})
+
+t.test('flat into the bundle\'s folder: the same page, and never over a chunk', async (t) => {
+  const out = mkdtempSync(path.join(tmpdir(), 'assets-flat-'))
+  t.teardown(() => { rmSync(out, { recursive: true, force: true }) })
+  // @ts-expect-error: a plain .mjs build script, without type declarations
+  const { copyAssets } = await import('../../scripts/copy-assets.mjs') as { copyAssets: (from: string, to: string, options: { flat: boolean }) => number }
+  t.equal(copyAssets(path.join(ROOT, 'src'), out, { flat: true }), ASSETS.length)
+  t.same(readdirSync(out).sort(), [...ASSETS].sort(), 'no folders')
+  t.same(await buildOpsPage(pathToFileURL(`${out}/`)), await buildOpsPage(PAGE_DIR))
+  const bundle = mkdtempSync(path.join(tmpdir(), 'assets-chunk-'))
+  t.teardown(() => { rmSync(bundle, { recursive: true, force: true }) })
+  writeFileSync(path.join(bundle, 'ops-page-app.js'), 'a chunk')
+  t.throws(() => copyAssets(path.join(ROOT, 'src'), bundle, { flat: true }), /ops-page-app\.js already exists in the bundle/)
+  t.equal(readFileSync(path.join(bundle, 'ops-page-app.js'), 'utf8'), 'a chunk', 'left as it was')
 })
 
 t.test('the CSP hashes are the files\' own text; the scripts and style are inlined whole', async (t) => {

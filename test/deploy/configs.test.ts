@@ -161,7 +161,7 @@ t.test('the Compose example hangs together', async (t) => {
   const rule = config.policy[0]
   const kvPath = `${config.secrets.vault.mount}/${config.secrets.vault.prefix}/${rule?.integration}`
   t.match(script, new RegExp(`docker compose exec -T vault \\\\\\n\\s+vault kv put ${kvPath.replace(/\//g, '\\/')} client_id=`), `writes the credential where the broker reads it (${kvPath})`)
-  t.match(script, new RegExp(`docker compose exec -T broker node dist/src/cli/main\\.js caller-token --sub ${rule?.caller}\\b`), 'mints a token for the caller the policy allows')
+  t.match(script, new RegExp(`docker compose exec -T broker node dist/broker/main\\.js caller-token --sub ${rule?.caller}\\b`), 'mints a token for the caller the policy allows')
   t.match(script, /client_secret=-/, 'the secret goes through stdin, never a command line')
 })
 

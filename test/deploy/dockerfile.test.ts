@@ -117,7 +117,7 @@ t.test('the runtime stage is hardened', async (t) => {
   t.equal(cmds.length, 1)
   t.ok(entrypoints.every(isExecForm), 'ENTRYPOINT in exec form (signals reach node)')
   t.ok(cmds.every(isExecForm), 'CMD in exec form')
-  t.same(JSON.parse(entrypoints[0]?.getArgumentsContent() ?? 'null'), ['node', 'dist/src/cli/main.js'])
+  t.same(JSON.parse(entrypoints[0]?.getArgumentsContent() ?? 'null'), ['node', 'dist/broker/main.js'])
   t.same(JSON.parse(cmds[0]?.getArgumentsContent() ?? 'null'), ['serve'])
 
   const healthchecks = keyword(runtime, 'HEALTHCHECK')
@@ -140,9 +140,9 @@ t.test('the runtime stage bakes the compile cache where NODE_COMPILE_CACHE point
   const cacheDir = /NODE_COMPILE_CACHE=(\S+)/.exec(env)?.[1]
   t.equal(cacheDir, '/app/compile-cache', 'inside the image, not in the data volume (every pod reads it)')
   const instructions = runtime.instructions.map((instruction) => `${instruction.getKeyword()} ${instruction.getArgumentsContent() ?? ''}`)
-  const copied = instructions.findIndex((line) => /^COPY .*\/app\/dist\/src/.test(line))
+  const copied = instructions.findIndex((line) => /^COPY .*\/app\/dist\/broker/.test(line))
   const warmed = instructions.findIndex((line) => line.startsWith('RUN ') && line.includes(`warm-compile-cache.mjs ${cacheDir}`))
-  t.ok(copied >= 0 && warmed > copied, 'warmed after dist/src is copied')
+  t.ok(copied >= 0 && warmed > copied, 'warmed after dist/broker is copied')
   const user = instructions.findIndex((line) => line.startsWith('USER '))
   t.ok(warmed < user, 'warmed as root, so the broker\'s uid cannot rewrite it')
 })
@@ -164,16 +164,16 @@ t.test('the runtime stage copies only what `npm pack` ships', async (t) => {
     const { from, sources } = copySources(instruction)
     if (from !== undefined) {
       t.equal(from, 'build', 'copies from the build stage only')
-      // The build stage's WORKDIR is /app: /app/dist/src is the package's dist/src.
+      // The build stage's WORKDIR is /app: /app/dist/broker is the package's dist/broker.
       for (const source of sources) copied.push(path.posix.relative('/app', source))
     } else {
       copied.push(...sources)
     }
   }
-  t.ok(copied.includes('dist/src'), 'the compiled code')
+  t.ok(copied.includes('dist/broker'), 'the bundled code')
   t.ok(!copied.some((file) => file === 'src' || file.startsWith('src/') || file.startsWith('test')), 'no sources or tests at run time')
 
-  // `npm pack --dry-run` reads `files` and needs no build: dist/src is listed by folder prefix.
+  // `npm pack --dry-run` reads `files` and needs no build: dist/broker is listed by folder prefix.
   const { stdout } = await run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: ROOT, maxBuffer: 64 * 1024 * 1024 })
   const packed =
     (JSON.parse(stdout) as Array<{ files: Array<{ path: string }> }>)[0]?.files.map((file) => file.path) ?? []

@@ -12,8 +12,13 @@ export function cliEnv (extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return env
 }
 
-export function startCli (args: string[], options: { cwd: string, env?: NodeJS.ProcessEnv }): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: options.cwd, env: options.env ?? cliEnv(), stdio: ['pipe', 'pipe', 'pipe'] })
+/** `entry`: a built CLI (the bundle's main.js) run as is, instead of the sources through tsx. */
+export function startCli (
+  args: string[],
+  options: { cwd: string, env?: NodeJS.ProcessEnv, entry?: string }
+): ChildProcess {
+  const argv = options.entry === undefined ? ['--import', 'tsx', CLI, ...args] : [options.entry, ...args]
+  const child = spawn(process.execPath, argv, { cwd: options.cwd, env: options.env ?? cliEnv(), stdio: ['pipe', 'pipe', 'pipe'] })
   output(child)
   // A `serve` must not outlive its test file, even one tap ends by its timeout.
   return killAtExit(child)
@@ -21,7 +26,7 @@ export function startCli (args: string[], options: { cwd: string, env?: NodeJS.P
 
 export async function runCli (
   args: string[],
-  options: { cwd: string, env?: NodeJS.ProcessEnv, stdin?: string }
+  options: { cwd: string, env?: NodeJS.ProcessEnv, stdin?: string, entry?: string }
 ): Promise<CliResult> {
   const child = startCli(args, options)
   let stdout = ''

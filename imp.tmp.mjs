@@ -1,5 +1,0 @@
-const t0 = performance.now()
-const mods = process.argv.slice(2)
-for (const m of mods) await import(m)
-const t1 = performance.now()
-setTimeout(() => { const r = process.memoryUsage(); console.log(mods.join(','), 'load', (t1-t0).toFixed(0), 'ms rss', (r.rss/1048576).toFixed(1), 'heap', (r.heapUsed/1048576).toFixed(1)) }, 1000)
