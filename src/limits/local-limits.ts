@@ -18,9 +18,13 @@ const MAX_BUCKETS = 10_000
 
 export class LocalLimits implements LimitBackend {
   readonly #clock: Clock
-  /** One per integration × budget content: a changed budget starts a fresh bucket, an unchanged one keeps its own. */
-  readonly #budgets = new LRUCache<string, TokenBucket>({ max: MAX_BUCKETS })
-  readonly #rates = new LRUCache<string, TokenBucket>({ max: MAX_BUCKETS })
+  /**
+   * One per integration × budget content: a changed budget starts a fresh bucket, an unchanged one keeps its own.
+   * Both maps are made at their first use: lru-cache allocates its arrays for all `max` entries up front (about
+   * 0.2 MB each), which a broker without budgets or rate limits would hold for nothing (issue 26, footprint).
+   */
+  #budgets: LRUCache<string, TokenBucket> | undefined
+  #rates: LRUCache<string, TokenBucket> | undefined
   /** Calls in flight per slot key; entries are deleted at zero, so the map only holds live calls. */
   readonly #inFlight = new Map<string, number>()
   readonly #points = new PointShares()
@@ -32,6 +36,7 @@ export class LocalLimits implements LimitBackend {
   takeBudget (integration: string, _caller: string, budget: RateLimitRule): number {
     const now = this.#clock.now()
     const key = `${integration}\u0000${budget.perSecond}\u0000${budget.burst}`
+    this.#budgets ??= new LRUCache({ max: MAX_BUCKETS })
     let bucket = this.#budgets.get(key)
     if (bucket === undefined) {
       bucket = new TokenBucket(budget.perSecond, budget.burst, now)
@@ -43,6 +48,7 @@ export class LocalLimits implements LimitBackend {
   takeRate (rule: CompiledRule, caller: string, rateLimit: RateLimitRule): number {
     const now = this.#clock.now()
     const key = `${ruleKey(rule)}\u0000${caller}`
+    this.#rates ??= new LRUCache({ max: MAX_BUCKETS })
     let bucket = this.#rates.get(key)
     if (bucket === undefined) {
       bucket = new TokenBucket(rateLimit.perSecond, rateLimit.burst, now)

@@ -43,7 +43,8 @@ export function fairShare (rate: number, demands: readonly number[]): number[] {
 }
 
 export class PointShares {
-  readonly #pools = new LRUCache<string, Map<string, CallerShare>>({ max: MAX_POOLS })
+  /** Made at the first points budget: lru-cache allocates for all `max` entries up front (local-limits.ts). */
+  #pools: LRUCache<string, Map<string, CallerShare>> | undefined
 
   /** 0 when the caller's share has a point left, else the milliseconds until it will. */
   room (key: string, caller: string, pointsPerHour: number, now: number): number {
@@ -60,6 +61,7 @@ export class PointShares {
 
   /** Brings the caller's demand and bucket to `now` and works out its share (points per second). */
   #touch (key: string, caller: string, pointsPerHour: number, now: number): { state: CallerShare, share: number } {
+    this.#pools ??= new LRUCache({ max: MAX_POOLS })
     let pool = this.#pools.get(key)
     if (pool === undefined) { pool = new Map(); this.#pools.set(key, pool) }
     const rate = pointsPerHour / 3600
