@@ -208,6 +208,7 @@ function resolvePaths (config: ParsedConfig, base: string): ParsedConfig {
   if (jwt.jwksCaFile !== undefined) jwt.jwksCaFile = resolve(jwt.jwksCaFile)
   const redis = copy.fleet?.redis
   if (redis?.passwordFile !== undefined) redis.passwordFile = resolve(redis.passwordFile)
+  if (redis?.sentinel?.passwordFile !== undefined) redis.sentinel.passwordFile = resolve(redis.sentinel.passwordFile)
   if (redis?.tls?.caFile !== undefined) redis.tls.caFile = resolve(redis.tls.caFile)
   const vault = copy.secrets.vault
   if (vault?.tls?.caFile !== undefined) vault.tls.caFile = resolve(vault.tls.caFile)

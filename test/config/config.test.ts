@@ -53,6 +53,19 @@ t.test('relative paths resolve against the config file\'s folder, for every file
   t.equal(config.usage.auditFile, inDir('audit/calls.jsonl'))
   t.equal(config.secrets.vault?.tls?.caFile, inDir('vault-ca.pem'))
   t.match(config.secrets.vault?.auth, { method: 'approle', secretIdFile: inDir('secret-id') })
+
+  // Regression: the Sentinel's own password file was read from the working directory instead.
+  writeFileSync(file, [
+    'fleet:',
+    '  redis:',
+    '    passwordFile: redis-password',
+    '    tls: { caFile: redis-ca.pem }',
+    '    sentinel: { nodes: ["sentinel-a:26379"], masterName: broker, passwordFile: sentinel-password }'
+  ].join('\n'))
+  const redis = loadConfig(file, {}).config.fleet?.redis
+  t.equal(redis?.passwordFile, inDir('redis-password'))
+  t.equal(redis?.tls?.caFile, inDir('redis-ca.pem'))
+  t.equal(redis?.sentinel?.passwordFile, inDir('sentinel-password'))
 })
 
 t.test('regression (issue 24 §7): the file store lives in dataDir unless secrets.file.path says otherwise', async (t) => {
