@@ -81,13 +81,15 @@ const secretsSchema = z.strictObject({
 
 const redisUrl = z.string().regex(/^rediss?:\/\/[^\s]+$/, 'a redis:// or rediss:// (TLS) URL')
 const hostPort = z.string().regex(/^[^\s:/]+:\d{1,5}$/, 'host:port')
+/** A cluster seed is only where to start: the client keeps its host and port, so credentials in it would be lost. */
+const clusterSeed = z.string().regex(/^rediss?:\/\/[^\s@/]+\/?$/, 'a redis:// or rediss:// URL of host and port, without credentials (give them in fleet.redis.username and password or passwordFile)')
 
 /** Fleet mode (src/fleet/): sidecars share tokens, quota holds, limits and usage through Redis. Off when absent. */
 const fleetSchema = z.strictObject({
   redis: z.strictObject({
     /** Exactly one of: one Redis; Redis Cluster seed nodes (the client learns the rest); Redis Sentinel. */
     url: redisUrl.optional(),
-    cluster: z.strictObject({ nodes: z.array(redisUrl).min(1).max(32) }).optional(),
+    cluster: z.strictObject({ nodes: z.array(clusterSeed).min(1).max(32) }).optional(),
     /** The sentinels' own ACL user and password (their `requirepass`), apart from the primary's below. */
     sentinel: z.strictObject({
       nodes: z.array(hostPort).min(1).max(32),

@@ -22,6 +22,11 @@ t.test('exactly one of url, cluster and sentinel', async (t) => {
   t.match(refused({ url: 'redis://a:6379', cluster: { nodes: ['redis://b:6379'] } }), /exactly one of url, cluster/)
   t.match(refused({ sentinel: { nodes: ['redis://s:26379'], masterName: 'm' } }), /host:port/)
   t.match(refused({ cluster: { nodes: [] } }), /cluster/)
+  // Regression: a seed's credentials were dropped silently (only host and port reach the client), so AUTH failed.
+  const withCredentials = refused({ cluster: { nodes: ['rediss://broker:s3cret-pw@node-a.example:7000'] } })
+  t.match(withCredentials, /without credentials \(give them in fleet\.redis\.username and password or passwordFile\)/)
+  t.notMatch(withCredentials, /s3cret-pw/, 'the password is not echoed')
+  t.equal(refused({ cluster: { nodes: ['redis://node-a.example:7000', 'rediss://node-b.example/'] } }), 'accepted')
   t.equal(refused({ sentinel: { nodes: ['s1:26379', 's2:26379'], masterName: 'mymaster' } }), 'accepted')
 })
 
