@@ -28,6 +28,12 @@ export function daysUntil (expiresAt: string, now: number): number | undefined {
   return at === undefined ? undefined : Math.floor((at - now) / DAY_MS)
 }
 
+/** Hours left to one decimal (the ops page's "47.9 hours"), read as strictly as daysUntil; undefined if unreadable. */
+export function hoursUntil (expiresAt: string, now: number): number | undefined {
+  const at = parseIsoDate(expiresAt)
+  return at === undefined ? undefined : Math.round((at - now) / 360_000) / 10
+}
+
 /** The state for a whole number of days left (as daysUntil counts them). */
 export function expiryStateOfDays (days: number, thresholds: ExpiryThresholds = DEFAULT_EXPIRY_WARNING): ExpiryState {
   if (days < 0) return 'expired'

@@ -12,7 +12,7 @@ import type { SecretStore, SecretSummary } from '../secrets/secret-store.js'
 import { parseIsoDate } from './iso-date.js'
 import { DEFAULT_EXPIRY_WARNING, daysUntil, expiryState, type ExpiryState, type ExpiryThresholds } from './expiry-rule.js'
 
-export { DAY_MS, daysUntil } from './expiry-rule.js'
+export { DAY_MS, daysUntil, hoursUntil } from './expiry-rule.js'
 export const DEFAULT_EXPIRY_CACHE_MS = 60_000
 
 export interface CredentialExpiryOptions {

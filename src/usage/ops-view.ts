@@ -13,7 +13,7 @@ import { outcomeView, type OutcomeSelection, type OutcomeView } from './tally-vi
 import type { HeadroomEntry, UpstreamHeadroom } from '../limits/quota-state.js'
 import type { PoolRow } from '../limits/point-pools.js'
 import { integrationStates, type StateSources } from '../credentials/integration-state.js'
-import type { ExpiryState, ExpiryThresholds } from '../credentials/expiry-rule.js'
+import { hoursUntil, type ExpiryState, type ExpiryThresholds } from '../credentials/expiry-rule.js'
 import type { QueueRow } from '../limits/seat-queue.js'
 import type { LoadedState, RefusedReload } from '../config/live-config.js'
 import { opsHour, type HourSources, type OpsHour } from './ops-hour.js'
@@ -91,11 +91,6 @@ export interface OpsSnapshot extends OutcomeView, OpsHour {
 
 export interface ToolRow { caller: string, tool: string, calls: number, errors: number }
 
-function hoursTo (expiresAt: string | null, now: number): number | null {
-  const at = expiresAt === null ? Number.NaN : Date.parse(expiresAt)
-  return Number.isNaN(at) ? null : Math.round((at - now) / 360_000) / 10
-}
-
 function scopeRefusalUntil (sources: OpsSources, integration: string): string | null {
   const until = sources.tokens.state(integration).scopeRefusalUntil
   return until === undefined ? null : new Date(until).toISOString()
@@ -131,7 +126,7 @@ export async function opsSnapshot (sources: OpsSources, selection: OutcomeSelect
       owner: state.owner,
       expiresAt: state.expiresAt,
       daysToExpiry: state.daysToExpiry,
-      hoursToExpiry: hoursTo(state.expiresAt, now),
+      hoursToExpiry: state.expiresAt === null ? null : (hoursUntil(state.expiresAt, now) ?? null),
       expiryLevel: state.expiryLevel,
       tokenCachedUntil: state.accessToken?.cached === true && state.accessToken.expiresInSeconds !== null
         ? new Date(now + state.accessToken.expiresInSeconds * 1000).toISOString()

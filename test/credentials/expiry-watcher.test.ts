@@ -2,7 +2,7 @@
  * */
 import t from 'tap'
 import { createLogger } from '../../src/logger.js'
-import { CredentialExpiry, DAY_MS, daysUntil } from '../../src/credentials/expiry.js'
+import { CredentialExpiry, DAY_MS, daysUntil, hoursUntil } from '../../src/credentials/expiry.js'
 import { ExpiryWatcher } from '../../src/credentials/expiry-watcher.js'
 import { memoryLogStream } from '../helpers/broker-harness.js'
 import { ManualClock } from '../helpers/manual-clock.js'
@@ -16,6 +16,16 @@ t.test('daysUntil counts whole days down, negative once expired', async (t) => {
   t.equal(daysUntil('2026-12-23T11:59:59Z', now), 29)
   t.equal(daysUntil('2026-11-23T11:00:00Z', now), -1)
   t.equal(daysUntil('not a date', now), undefined)
+})
+
+t.test('hoursUntil: one decimal, read as strictly as daysUntil', async (t) => {
+  const now = Date.parse('2026-11-23T12:00:00Z')
+  t.equal(hoursUntil('2026-11-25T11:54:00Z', now), 47.9)
+  t.equal(hoursUntil('2026-11-23T11:00:00Z', now), -1)
+  // Regression: the ops page read these with Date.parse, which rolls 30 February over to 2 March and reads "soon 1".
+  t.equal(hoursUntil('2027-02-30T00:00:00Z', now), undefined)
+  t.equal(daysUntil('2027-02-30T00:00:00Z', now), undefined, 'as daysUntil')
+  t.equal(hoursUntil('soon 1', now), undefined)
 })
 
 for (const kind of STORE_KINDS) {
