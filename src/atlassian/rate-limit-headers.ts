@@ -60,10 +60,14 @@ export interface PoolReading {
   readonly resetSeconds: number | undefined
 }
 
-const numberOf = (entry: RateLimitEntry | undefined, name: string): number | undefined => {
+/** A header entry's numeric parameter (`q`, `w`, `r`, `t`), or undefined when absent or not a count. */
+export const paramNumber = (entry: RateLimitEntry | undefined, name: string): number | undefined => {
   const value = entry?.params[name]
   return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : undefined
 }
+
+/** Text from Atlassian's headers (a reason, a policy name) for display: printable ASCII, at most 80 characters. */
+export const printable = (text: string): string => text.replace(/[^\x20-\x7e]/g, '').slice(0, 80)
 
 /** The pools this answer names, enforced ones first; a name in both families is read from the enforced one. */
 export function poolReadings (rateLimit: UpstreamRateLimit): PoolReading[] {
@@ -79,10 +83,10 @@ export function poolReadings (rateLimit: UpstreamRateLimit): PoolReading[] {
       readings.push({
         name,
         enforced,
-        quota: numberOf(policy, 'q'),
-        windowSeconds: numberOf(policy, 'w'),
-        remaining: numberOf(limit, 'r'),
-        resetSeconds: numberOf(limit, 't')
+        quota: paramNumber(policy, 'q'),
+        windowSeconds: paramNumber(policy, 'w'),
+        remaining: paramNumber(limit, 'r'),
+        resetSeconds: paramNumber(limit, 't')
       })
     }
   }

@@ -6,7 +6,7 @@
  * process estimated `estimatedPoints` for its own calls in between (docs/points.md says when the two cannot agree).
  * Bounded: configured integrations only (the headroom's check), at most MAX_POOLS policy names each.
  */
-import { poolReadings, type UpstreamRateLimit } from '../atlassian/rate-limit-headers.js'
+import { poolReadings, printable, type UpstreamRateLimit } from '../atlassian/rate-limit-headers.js'
 
 export const MAX_POOLS = 8
 
@@ -60,7 +60,7 @@ export class PointPools {
       if (pool === undefined) {
         if (pools.size >= MAX_POOLS) continue
         pool = {
-          row: { integration, policy: reading.name.replace(/[^\x20-\x7e]/g, '').slice(0, 80), enforced: reading.enforced, quota: null, windowSeconds: null, remaining: null, resetAt: null, seenAt: '', reconciled: { intervals: 0, observedPoints: 0, estimatedPoints: 0 } },
+          row: { integration, policy: printable(reading.name), enforced: reading.enforced, quota: null, windowSeconds: null, remaining: null, resetAt: null, seenAt: '', reconciled: { intervals: 0, observedPoints: 0, estimatedPoints: 0 } },
           lastRemaining: undefined,
           lastResetAt: undefined,
           estimateAtLast: 0

@@ -8,7 +8,9 @@
  */
 import type { Clock } from '../clock.js'
 import { epochMinute, MINUTE_MS, MinuteRing } from '../minute-ring.js'
-import { NO_RATE_LIMIT, type RateLimitEntry, type RateLimitState, type UpstreamRateLimit } from '../atlassian/rate-limit-headers.js'
+import {
+  NO_RATE_LIMIT, paramNumber, printable, type RateLimitEntry, type RateLimitState, type UpstreamRateLimit
+} from '../atlassian/rate-limit-headers.js'
 import { PointPools } from './point-pools.js'
 
 export interface HeadroomEntry {
@@ -49,7 +51,7 @@ interface Sample { entry: HeadroomEntry | undefined }
 const emptySample = (): Sample => ({ entry: undefined })
 
 /** Reason strings come from Atlassian; kept short and printable so a header cannot flood the page. */
-const clean = (text: string | undefined): string | null => text === undefined ? null : text.replace(/[^\x20-\x7e]/g, '').slice(0, 80)
+const clean = (text: string | undefined): string | null => text === undefined ? null : printable(text)
 
 function hasAny (state: RateLimitState): boolean {
   return (
@@ -63,10 +65,7 @@ function hasAny (state: RateLimitState): boolean {
   )
 }
 
-const numberParam = (entry: RateLimitEntry | undefined, name: string): number | null => {
-  const value = entry?.params[name]
-  return typeof value === 'number' && Number.isFinite(value) ? value : null
-}
+const numberParam = (entry: RateLimitEntry | undefined, name: string): number | null => paramNumber(entry, name) ?? null
 
 export class UpstreamHeadroom {
   readonly #clock: Clock
