@@ -29,7 +29,8 @@ export class FleetPoints {
   readonly #link: RedisLink
   readonly #clock: Clock
   readonly #rejections: FleetRejections | undefined
-  readonly #views = new LRUCache<string, View>({ max: MAX_KEYS })
+  /** Made at the first charge: lru-cache allocates for all `max` entries up front (limits/local-limits.ts). */
+  #views: LRUCache<string, View> | undefined
   readonly #inFlight = new Set<Promise<void>>()
   /** Charges sent to Redis: the bench's cost figure. */
   roundTrips = 0
@@ -44,7 +45,7 @@ export class FleetPoints {
    *  will; undefined when Redis cannot answer. Never a round trip. */
   room (key: string, caller: string): number | undefined {
     if (!this.#link.connected) return undefined
-    const view = this.#views.get(`${key}\u0000${caller}`)
+    const view = this.#views?.get(`${key}\u0000${caller}`)
     if (view?.tokens === undefined) return 0
     const tokens = view.tokens + (this.#clock.now() - view.at) / 1000 * view.share - view.pending
     return tokens > 0 ? 0 : Math.ceil((1 - tokens) / view.share * 1000)
@@ -55,6 +56,7 @@ export class FleetPoints {
   charge (key: string, caller: string, pointsPerHour: number, points: number, lost: (points: number) => void): boolean {
     if (!this.#link.connected) return false
     const id = `${key}\u0000${caller}`
+    this.#views ??= new LRUCache({ max: MAX_KEYS })
     let view = this.#views.get(id)
     if (view === undefined) {
       view = { tokens: undefined, share: pointsPerHour / 3600, at: 0, pending: 0, sending: false }

@@ -76,7 +76,9 @@ export function createRedisClient (config: RedisConfig, use: 'link' | 'once', ov
       ...(use === 'link' ? { sentinelRetryStrategy: reconnectDelay } : { sentinelRetryStrategy: () => null })
     })
   }
-  return new Redis(config.url ?? '', options)
+  // The schema admits exactly one of url, cluster and sentinel: never an empty URL, which would mean localhost.
+  if (config.url === undefined) throw new Error('fleet.redis needs one of url, cluster and sentinel')
+  return new Redis(config.url, options)
 }
 
 /** A password given inline or as a `passwordFile` (read now, trailing newline dropped), under ioredis's `name`. */

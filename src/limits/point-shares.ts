@@ -4,14 +4,14 @@
  * its answer has ended, so admission asks `room` before the call (does the caller's share still hold a point?) and
  * `charge`s the estimate after it; a share may go into debt by one large answer, and the caller then waits until its
  * share has refilled the debt. The same division as the fleet's script (src/fleet/points-share.lua.ts), with points
- * per second instead of calls per second: the division is fairShare() below, the one both read.
+ * per second instead of calls per second: fairShare() below is the same division as the script's maxMinShare.
  */
 import { LRUCache } from 'lru-cache'
 
 /** A caller that spent or asked within this is active: its demand counts and it gets a share. */
-export const ACTIVE_MS = 60_000
+const ACTIVE_MS = 60_000
 /** A share's bucket holds a minute of it: a job may spend a minute's share at once, then runs at its share. */
-export const BUCKET_SECONDS = 60
+const BUCKET_SECONDS = 60
 /** Demand grows by a quarter so that a caller using all it was given can grow. */
 const HEADROOM = 1.25
 const MAX_POOLS = 10_000

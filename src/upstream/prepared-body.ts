@@ -106,9 +106,9 @@ function staticBody (buffer: Buffer | undefined, sendEmpty: boolean): PreparedBo
   if (payload === undefined) return NO_BODY
   return {
     replayable: true,
-    length: payload?.length,
+    length: payload.length,
     take: () => payload,
-    bytesSent: () => payload?.length ?? 0,
+    bytesSent: () => payload.length,
     failure: () => undefined
   }
 }

@@ -6,12 +6,11 @@
  * bounded by the labels, never by traffic.
  */
 import type { Clock } from '../clock.js'
-import { epochMinute, MinuteRing } from '../minute-ring.js'
-import { TALLY_MINUTES } from './tally.js'
+import { epochMinute, HOUR_MINUTES, MinuteRing } from '../minute-ring.js'
 
 export class MinuteCounts {
   readonly #clock: Clock
-  readonly #ring = new MinuteRing<Map<string, number>>({ empty: () => new Map(), minutes: TALLY_MINUTES })
+  readonly #ring = new MinuteRing<Map<string, number>>({ empty: () => new Map() })
 
   constructor (clock: Clock) {
     this.#clock = clock
@@ -34,7 +33,7 @@ export class MinuteCounts {
   /** Per minute of the last hour, oldest first: each key's count in that minute (minutes without any are empty). */
   minutes (): Array<{ minute: number, counts: ReadonlyMap<string, number> }> {
     const now = epochMinute(this.#clock.now())
-    const first = now - TALLY_MINUTES + 1
+    const first = now - HOUR_MINUTES + 1
     return this.#ring.last(now).map((counts, index) => ({
       minute: first + index,
       counts: counts ?? new Map<string, number>()

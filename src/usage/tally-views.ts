@@ -63,7 +63,7 @@ export function usageSnapshot (tally: UsageTally): UsageSnapshot {
     const hour = entry.cells(now)
     const pointsByMinute = hour.map((cell) => cell === undefined ? 0 : pointsIn(cell))
     for (const cell of hour) if (cell !== undefined) mergeCell(last1h, cell)
-    for (const cell of entry.cells(now, 5)) if (cell !== undefined) mergeCell(last5m, cell)
+    for (const cell of hour.slice(-5)) if (cell !== undefined) mergeCell(last5m, cell)
     series.push({
       caller: entry.caller,
       integration: entry.integration,
