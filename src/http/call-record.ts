@@ -6,7 +6,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
-import { accessLine, REDACT_PATHS } from '../logger.js'
+import { accessLine } from '../logger.js'
 import { proxiedCall, type UsageSink } from '../usage/proxied-call.js'
 
 export interface CallRecordOptions {
@@ -23,14 +23,13 @@ export interface CallRecordOptions {
 const PROXIED_FIELDS = [
   'reqId', 'caller', 'integration', 'method', 'path', 'status', 'upstreamStatus', 'upstreamRequestId', 'durationMs'
 ] as const
+const REQUEST_FIELDS = ['reqId', 'method', 'route', 'status', 'durationMs'] as const
 
 export function recordCalls (app: FastifyInstance, options: CallRecordOptions): void {
-  // The one line per request holds only scalar fields picked below, never a header, body or nested object, so it is
-  // redacted by the top-level secret names alone: the full list's `*.` paths make pino run every field of every line
-  // through a wildcard redactor, about a tenth of a proxied call's CPU in the bench profile (bench/README.md).
-  const accessLog = options.logger.child({}, { redact: { paths: REDACT_PATHS.filter((path) => !/[.*[]/.test(path)), censor: '[redacted]' } })
-  // A proxied call's line, the hot path's: built as a string by the logger's owner (src/logger.ts).
+  // One line per request of scalar fields only, never a header or body: built as a string by the logger's owner
+  // (src/logger.ts), the proxied call's line on the hot path and every other route's alike.
   const proxiedLine = accessLine(options.logger, PROXIED_FIELDS, 'proxied')
+  const requestLine = accessLine(options.logger, REQUEST_FIELDS, 'request')
   // Callback-style: a hook that returns no Promise costs none, on every request.
   app.addHook('onResponse', (request, reply, done) => {
     record(request, reply)
@@ -42,7 +41,9 @@ export function recordCalls (app: FastifyInstance, options: CallRecordOptions): 
     const proxy = request.proxy
     if (proxy === null) {
       const route = request.routeOptions.url ?? ''
-      if (logged && !options.quietRoutes.has(route)) accessLog.info({ reqId: request.id, method: request.method, route, status: reply.statusCode, durationMs: round(reply.elapsedTime) }, 'request')
+      if (logged && !options.quietRoutes.has(route)) {
+        requestLine([request.id, request.method, route, reply.statusCode, round(reply.elapsedTime)])
+      }
       return
     }
     const call = proxiedCall(proxy, {
