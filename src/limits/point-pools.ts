@@ -28,7 +28,10 @@ export interface PoolRow {
 }
 
 interface Pool {
-  row: PoolRow
+  /** The row but its times, kept as epoch ms and written as ISO text only when rows() is read (the ops page). */
+  row: Omit<PoolRow, 'resetAt' | 'seenAt'>
+  seenAt: number
+  resetAt: number | undefined
   /** The last `r` and when its window resets (epoch ms), to tell a new window from the same one. */
   lastRemaining: number | undefined
   lastResetAt: number | undefined
@@ -60,7 +63,17 @@ export class PointPools {
       if (pool === undefined) {
         if (pools.size >= MAX_POOLS) continue
         pool = {
-          row: { integration, policy: printable(reading.name), enforced: reading.enforced, quota: null, windowSeconds: null, remaining: null, resetAt: null, seenAt: '', reconciled: { intervals: 0, observedPoints: 0, estimatedPoints: 0 } },
+          row: {
+            integration,
+            policy: printable(reading.name),
+            enforced: reading.enforced,
+            quota: null,
+            windowSeconds: null,
+            remaining: null,
+            reconciled: { intervals: 0, observedPoints: 0, estimatedPoints: 0 }
+          },
+          seenAt: now,
+          resetAt: undefined,
           lastRemaining: undefined,
           lastResetAt: undefined,
           estimateAtLast: 0
@@ -69,11 +82,11 @@ export class PointPools {
       }
       const row = pool.row
       row.enforced = reading.enforced
-      row.seenAt = new Date(now).toISOString()
+      pool.seenAt = now
       row.quota = reading.quota ?? row.quota
       row.windowSeconds = reading.windowSeconds ?? row.windowSeconds
       const resetAt = reading.resetSeconds === undefined ? undefined : now + reading.resetSeconds * 1000
-      if (resetAt !== undefined) row.resetAt = new Date(resetAt).toISOString()
+      if (resetAt !== undefined) pool.resetAt = resetAt
       if (reading.remaining === undefined) continue
       row.remaining = reading.remaining
       const sameReset = resetAt === undefined || pool.lastResetAt === undefined ||
@@ -92,8 +105,10 @@ export class PointPools {
 
   /** Every pool seen, by integration then policy name. */
   rows (): PoolRow[] {
-    const rows = [...this.#pools.values()].flatMap((pools) => [...pools.values()].map((pool) => ({
+    const rows = [...this.#pools.values()].flatMap((pools) => [...pools.values()].map((pool): PoolRow => ({
       ...pool.row,
+      resetAt: pool.resetAt === undefined ? null : new Date(pool.resetAt).toISOString(),
+      seenAt: new Date(pool.seenAt).toISOString(),
       reconciled: { ...pool.row.reconciled }
     })))
     const order = (a: string, b: string): number => a < b ? -1 : a > b ? 1 : 0
