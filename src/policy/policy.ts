@@ -60,6 +60,17 @@ export function ruleKey (rule: CompiledRule): string {
   return key
 }
 
+const callerPatterns = new WeakMap<CompiledRule, RegExp>()
+
+/** Whether the rule's caller (a name or a glob) names this caller; a glob is compiled once per rule. */
+export function namesCaller (rule: CompiledRule, caller: string): boolean {
+  if (rule.caller === caller) return true
+  if (!isGlob(rule.caller)) return false
+  let pattern = callerPatterns.get(rule)
+  if (pattern === undefined) callerPatterns.set(rule, pattern = globToRegExp(rule.caller))
+  return pattern.test(caller)
+}
+
 export type PolicyDecision =
   | { allowed: true, rule: CompiledRule }
   | { allowed: false, reason: string }

@@ -10,8 +10,7 @@ import type { IntegrationConfig } from '../config/schema.js'
 import type { HoldSpan } from '../limits/quota-hold.js'
 import type { HeadroomSample, UpstreamHeadroom } from '../limits/quota-state.js'
 import type { QueueRow } from '../limits/seat-queue.js'
-import { globToRegExp, isGlob } from '../policy/glob.js'
-import type { CompiledRule } from '../policy/policy.js'
+import { namesCaller, type CompiledRule } from '../policy/policy.js'
 import type { FailureCount, FailureLog, RecentFailure } from './failure-log.js'
 import type { MinuteCounts } from './minute-counts.js'
 import { cellLatencyMs, compareLabels, emptyCell, mergeCell, outcomeCounts, pointsIn, usageFigures, type OutcomeCounts, type TallyCell } from './tally-cell.js'
@@ -95,9 +94,7 @@ const rate = (errors: number, requests: number): number =>
   requests === 0 ? 0 : Math.round(errors / requests * 10_000) / 10_000
 
 function limitsOf (caller: string, rules: readonly CompiledRule[]): CallerLimit[] {
-  const named = (rule: CompiledRule): boolean =>
-    rule.caller === caller || (isGlob(rule.caller) && globToRegExp(rule.caller).test(caller))
-  return rules.filter(named)
+  return rules.filter((rule) => namesCaller(rule, caller))
     .filter((rule) => [rule.rateLimit, rule.maxConcurrent, rule.pointsPerHour].some((limit) => limit !== undefined))
     .map((rule) => ({
       integration: rule.integration,

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { request } from 'undici'
-import { compilePolicy } from '../../src/policy/policy.js'
+import { compilePolicy, namesCaller } from '../../src/policy/policy.js'
 import { startHarness } from '../helpers/broker-harness.js'
 
 t.test('deny by default; caller x integration x method x path', async (t) => {
@@ -54,4 +54,18 @@ t.test('over the wire: 403 names what was refused, 404 for unknown integrations,
   t.equal(proto.statusCode, 404, 'prototype names are not integrations')
   await proto.body.dump()
   t.equal(h.fake.requests.length, 0, 'denied calls never reached Atlassian')
+})
+
+t.test('namesCaller: a rule names its exact caller, or the callers its glob matches', async (t) => {
+  const [exact, globbed] = compilePolicy([
+    { caller: 'report-job', integration: 'jira-main', methods: ['GET'], paths: ['/**'] },
+    { caller: 'job-*', integration: 'jira-main', methods: ['GET'], paths: ['/**'] }
+  ]).rules
+  if (exact === undefined || globbed === undefined) throw new Error('two rules')
+  t.ok(namesCaller(exact, 'report-job'))
+  t.notOk(namesCaller(exact, 'report-job-2'), 'a plain name is not a prefix')
+  t.ok(namesCaller(globbed, 'job-nightly'))
+  t.ok(namesCaller(globbed, 'job-nightly'), 'again, from the compiled pattern')
+  t.notOk(namesCaller(globbed, 'report-job'))
+  t.ok(namesCaller(globbed, 'job-*'), 'the glob text itself, as the rule says it')
 })
