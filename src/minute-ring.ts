@@ -14,6 +14,9 @@ export const HOUR_MINUTES = 60
 /** The epoch minute of an epoch-ms time: minutes start on the wall clock's whole minutes (UTC). */
 export const epochMinute = (ms: number): number => Math.floor(ms / MINUTE_MS)
 
+/** When an epoch minute starts, as the admin views write it: ISO 8601 in UTC. */
+export const minuteIso = (minute: number): string => new Date(minute * MINUTE_MS).toISOString()
+
 interface Slot<T> { minute: number, value: T }
 
 export class MinuteRing<T> {

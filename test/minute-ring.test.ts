@@ -4,7 +4,7 @@
  * of 60 keeps 60 minutes, not 59 or 61.
  */
 import t from 'tap'
-import { epochMinute, HOUR_MINUTES, MINUTE_MS, MinuteRing } from '../src/minute-ring.js'
+import { epochMinute, HOUR_MINUTES, MINUTE_MS, minuteIso, MinuteRing } from '../src/minute-ring.js'
 
 /** A counter per minute, as the hour counters use it. */
 const counters = (minutes?: number): MinuteRing<{ count: number }> =>
@@ -106,4 +106,9 @@ t.test('a ring of another size, and minutes before the epoch, keep their own slo
   t.same(counts(ring, 3), [9, 10, 11, 12, 13])
   t.same(counts(ring, 3, 7), [undefined, undefined, 9, 10, 11, 12, 13], 'more than kept: the oldest are gone')
   t.equal(ring.get(-3), undefined, 'minute 2 reused the slot of minute -3')
+})
+
+t.test('minuteIso: when an epoch minute starts, in UTC', async (t) => {
+  t.equal(minuteIso(epochMinute(Date.parse('2026-12-07T09:41:59.999Z'))), '2026-12-07T09:41:00.000Z')
+  t.equal(minuteIso(0), '1970-01-01T00:00:00.000Z')
 })

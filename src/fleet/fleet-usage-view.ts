@@ -9,7 +9,7 @@
  * already counting well before it, Redis lost data and pods that have not flushed since may still be missing.
  */
 import { compareLabels, compareSeries, decodeCell, emptyCell, mergeCell, pointsIn, usageFigures, callsIn, type TallyCell, type UsageFigures } from '../usage/tally-cell.js'
-import { epochMinute, MINUTE_MS } from '../minute-ring.js'
+import { epochMinute, minuteIso } from '../minute-ring.js'
 import { TALLY_MINUTES } from '../usage/tally.js'
 import type { FleetPoolRow } from './fleet-pools.js'
 import type { FleetKeys } from './keys.js'
@@ -184,7 +184,7 @@ export function fleetSnapshot (hour: FleetHour | undefined, at: { now: number, f
   return {
     scope: 'fleet',
     generatedAt: new Date(at.now).toISOString(),
-    startedAt: new Date(first * MINUTE_MS).toISOString(),
+    startedAt: minuteIso(first),
     complete: complete(hour, pods, { first, now: at.now, flushMs: at.flushMs }),
     pods: [...pods.values()]
       .map(({ pod, last5m, last1h }) => ({ pod, last5m, last1h }))

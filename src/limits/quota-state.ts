@@ -7,7 +7,7 @@
  * time.
  */
 import type { Clock } from '../clock.js'
-import { epochMinute, MINUTE_MS, MinuteRing } from '../minute-ring.js'
+import { epochMinute, minuteIso, MinuteRing } from '../minute-ring.js'
 import {
   NO_RATE_LIMIT, paramNumber, printable, type RateLimitEntry, type RateLimitState, type UpstreamRateLimit
 } from '../atlassian/rate-limit-headers.js'
@@ -132,7 +132,7 @@ export class UpstreamHeadroom {
     return samples.flatMap((sample, index) => sample?.entry === undefined
       ? []
       : [{
-          minute: new Date((first + index) * MINUTE_MS).toISOString(),
+          minute: minuteIso(first + index),
           remaining: sample.entry.remaining,
           limit: sample.entry.limit,
           betaRemaining: sample.entry.beta?.remaining ?? null,

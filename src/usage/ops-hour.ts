@@ -14,7 +14,7 @@ import { namesCaller, type CompiledRule } from '../policy/policy.js'
 import type { FailureCount, FailureLog, RecentFailure } from './failure-log.js'
 import type { MinuteCounts } from './minute-counts.js'
 import { cellLatencyMs, compareLabels, emptyCell, mergeCell, outcomeCounts, pointsIn, usageFigures, type OutcomeCounts, type TallyCell } from './tally-cell.js'
-import { MINUTE_MS } from '../minute-ring.js'
+import { MINUTE_MS, minuteIso } from '../minute-ring.js'
 import { TALLY_MINUTES, type UsageTally } from './tally.js'
 import type { OutcomeSelection } from './tally-views.js'
 
@@ -180,7 +180,7 @@ export function opsHour (sources: HourSources, selection: OutcomeSelection, queu
     for (const [key, count] of counts) {
       const [integration = '', outcome = ''] = key.split('\u0000')
       if (!inIntegration(integration)) continue
-      exchangeMinutes.push({ minute: new Date(minute * MINUTE_MS).toISOString(), integration, outcome, count })
+      exchangeMinutes.push({ minute: minuteIso(minute), integration, outcome, count })
     }
   }
   const chosen = (entry: { caller?: string, integration: string }): boolean => inIntegration(entry.integration) &&

@@ -4,7 +4,7 @@
  * sort order (compareLabels).
  */
 import { callsIn, compareLabels, compareSeries, emptyCell, mergeCell, outcomeCounts, pointsIn, usageFigures, type OutcomeCounts, type UsageFigures } from './tally-cell.js'
-import { MINUTE_MS } from '../minute-ring.js'
+import { minuteIso } from '../minute-ring.js'
 import { TALLY_MINUTES, type UsageTally } from './tally.js'
 
 export interface UsageSeries {
@@ -104,7 +104,7 @@ export function outcomeView (tally: UsageTally, selection: OutcomeSelection = {}
   series.sort(compareSeries)
   return {
     minutes: timeline.map((cell, index) => ({
-      minute: new Date((first + index) * MINUTE_MS).toISOString(),
+      minute: minuteIso(first + index),
       ...outcomeCounts(cell),
       points: pointsIn(cell)
     })),
