@@ -82,6 +82,8 @@ t.test('the ops page shows the calls sent, by outcome, the expiring credential a
   page.on('console', (message) => { if (message.type() === 'error' && !/401/.test(message.text())) problems.push(`console: ${message.text()}`) })
 
   await page.goto(`${h.url}/admin`)
+  // Once the page's first fetches have answered (its status says so), not just after `load`: else this reads nothing.
+  await page.locator('#status', { hasText: /\S/ }).waitFor()
   t.equal(await page.locator('#outcomes-body tr').count(), 0, 'no data before a token is given')
   const adminJwt = await signIn(page, h)
   await outcomeRows(page, Object.keys(expected).length)

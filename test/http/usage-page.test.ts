@@ -48,6 +48,8 @@ t.test('the admin page shows the usage a test just generated', { skip: SKIP_WITH
   page.on('console', (message) => { if (message.type() === 'error') problems.push(`console: ${message.text()}`) })
 
   await page.goto(`${h.url}/admin`)
+  // The status is written once the page's first fetches answer, after `load`: read it then (Node 26 CI read it empty).
+  await page.locator('#status', { hasText: /\S/ }).waitFor()
   t.match(await page.locator('#status').innerText(), /Enter an admin token/)
   t.equal(await page.locator('#usage-body tr').count(), 0, 'no data before a token is given')
 
