@@ -76,13 +76,19 @@ t.test('a Redis behind a private CA', { skip: skipReason() }, async (t: Test) =>
       if (subscribers === 1) break
       await new Promise((resolve) => setTimeout(resolve, 20))
     }
-    const causes: string[] = []
-    const announced = await announceCredentialChange(fleetConfig({ url, tls: { caFile: pki.ca } }), change, 'cli:test', (cause) => { causes.push(cause) })
-    t.equal(announced, true, 'announced')
-    t.same(causes, [], 'no failure reported')
-    if (!announced) return // nothing will be heard
-    const late = new Promise<undefined>((resolve) => setTimeout(() => { resolve(undefined) }, 20_000).unref())
-    const message = await Promise.race([heard, late])
+    // A listener that reconnects between that count and the publish (its TLS session renegotiated on a loaded
+    // machine) loses the message rather than receiving it late, so a second announce is allowed: what is checked is
+    // that announce over TLS reaches a subscriber at all, and the same message each time.
+    let message: string | undefined
+    for (let attempt = 0; attempt < 4 && message === undefined; attempt++) {
+      const causes: string[] = []
+      const announced = await announceCredentialChange(fleetConfig({ url, tls: { caFile: pki.ca } }), change, 'cli:test', (cause) => { causes.push(cause) })
+      t.equal(announced, true, 'announced')
+      t.same(causes, [], 'no failure reported')
+      if (!announced) return // nothing will be heard
+      const late = new Promise<undefined>((resolve) => setTimeout(() => { resolve(undefined) }, 5_000).unref())
+      message = await Promise.race([heard, late])
+    }
     t.ok(message !== undefined, 'the listener heard the change')
     if (message === undefined) return
     t.match(decodeEvent(message, { known: new Set(['jira-main']), keyFor: () => undefined, now: Date.now() }), {
