@@ -16,7 +16,8 @@ t.test('a cell histogram scrapes as prom-client\'s own for the same observations
   const report = cells.cell({ caller: 'report-job', integration: 'jira-main' })
   const sync = cells.cell({ integration: 'wiki', caller: 'sync-job' })
   // Edges (a value equal to a bound is in it), the overflow bucket, zero, and a spread of ordinary values.
-  const values = [0, 0.005, 0.0051, 0.01, 0.3, 1, 59.9, 60, 61, 3600, ...Array.from({ length: 200 }, (_, i) => (i * 7919 % 1000) / 137)]
+  const spread = Array.from({ length: 200 }, (_, i) => (i * 7919 % 1000) / 137)
+  const values = [0, 0.005, 0.0051, 0.01, 0.3, 1, 59.9, 60, 61, 3600, ...spread]
   values.forEach((value, index) => {
     const labels = index % 3 === 1 ? { caller: 'sync-job', integration: 'wiki' } : { caller: 'report-job', integration: 'jira-main' }
     reference.observe(labels, value)
