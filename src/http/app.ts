@@ -77,8 +77,9 @@ export async function buildApp (config: BrokerConfig, deps: AppDeps): Promise<Fa
 
   if (deps.onRoute) app.addHook('onRoute', deps.onRoute)
   answerMethodNotAllowed(app)
-  // Callback-style: on every request, a hook that returns no Promise costs none.
-  app.addHook('onRequest', (request, reply, done) => { reply.header('x-request-id', request.id); done() })
+  // Callback-style: on every request, a hook that returns no Promise costs none. Set on the raw response, where every
+  // writeHead (Fastify's own, the proxy's) merges it and a header of that name passed to writeHead wins.
+  app.addHook('onRequest', (request, reply, done) => { reply.raw.setHeader('x-request-id', request.id); done() })
   answerWithProblems(app, {
     onProblem: (request, code) => {
       if (request.proxy !== null) request.proxy.errorCode = code

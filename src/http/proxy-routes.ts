@@ -47,15 +47,10 @@ declare module 'fastify' {
  * the usual error path.
  */
 function sendUpstream (reply: FastifyReply, response: ForwardResponse, context: ProxyContext, sent: SentBody): void {
-  const headers = callerResponseHeaders(response.headers)
-  // What hooks set on the reply (x-request-id) goes out too, unless Atlassian's own header of that name replaces it.
-  const set = reply.getHeaders()
-  for (const name in set) {
-    const value = set[name]
-    if (headers[name] === undefined && value !== undefined) headers[name] = typeof value === 'number' ? String(value) : value
-  }
   const raw = reply.raw
-  raw.writeHead(response.statusCode, headers)
+  // writeHead merges what the onRequest hook set on the raw response (x-request-id), unless Atlassian's own header of
+  // that name replaces it.
+  raw.writeHead(response.statusCode, callerResponseHeaders(response.headers))
   reply.hijack()
   const body = response.body
   const declared = response.headers['content-length']

@@ -72,6 +72,18 @@ t.test('Atlassian rate-limit headers come back; 429 reaches the caller with Retr
   t.type(response.headers['x-request-id'], 'string', 'the broker adds its request id')
 })
 
+t.test('the broker\'s x-request-id goes out on a proxied answer unless Atlassian sent its own', async (t) => {
+  const h = await startHarness(t)
+  const auth = { authorization: `Bearer ${h.callerToken('report-job')}` }
+  const plain = await request(`${h.url}/proxy/jira-main/rest/api/3/myself`, { headers: auth })
+  await plain.body.dump()
+  t.match(plain.headers['x-request-id'], /\S/, 'the broker\'s own')
+  h.fake.setNextResponses(/rest\/api\/3\/myself/, [{ status: 200, headers: { 'content-type': 'application/json', 'x-request-id': 'atl-7f3c' }, body: '{}' }])
+  const answered = await request(`${h.url}/proxy/jira-main/rest/api/3/myself`, { headers: auth })
+  await answered.body.dump()
+  t.equal(answered.headers['x-request-id'], 'atl-7f3c', 'Atlassian\'s, once, not both')
+})
+
 t.test('upstream 401 (token revoked early): one fresh exchange and one replay', async (t) => {
   const h = await startHarness(t)
   const auth = { authorization: `Bearer ${h.callerToken('report-job')}` }
