@@ -7,7 +7,7 @@
 import { createPublicKey } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import type { Dispatcher } from 'undici'
-import { Agent, request } from '../atlassian/undici-parts.js'
+import { createAgent, request } from '../atlassian/undici-parts.js'
 
 export interface JwksKey { pem: string, kid: string | undefined }
 
@@ -47,7 +47,7 @@ export class JwksClient {
     this.#failureBackoffMs = options.failureBackoffMs ?? 5_000
     this.#bearerTokenFile = options.bearerTokenFile
     this.#dispatcher =
-      options.caFile !== undefined ? new Agent({ connect: { ca: readFileSync(options.caFile, 'utf8') } }) : undefined
+      options.caFile !== undefined ? createAgent({ connect: { ca: readFileSync(options.caFile, 'utf8') } }) : undefined
     this.#now = options.now ?? Date.now
   }
 

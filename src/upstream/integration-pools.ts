@@ -4,7 +4,7 @@
  * integration's pool (and per-caller limits, src/limits/admission.ts, keep it to a share of that).
  */
 import type { Dispatcher, Pool as UndiciPool } from 'undici'
-import { Pool } from '../atlassian/undici-parts.js'
+import { createPool } from '../atlassian/undici-parts.js'
 
 export interface PoolSettings {
   origin: string
@@ -27,7 +27,7 @@ export class IntegrationPools {
   for (integration: string): Dispatcher {
     let pool = this.#pools.get(integration)
     if (pool === undefined) {
-      pool = new Pool(this.#settings.origin, {
+      pool = createPool(this.#settings.origin, {
         connections: this.#settings.connections,
         connectTimeout: this.#settings.connectTimeoutMs,
         headersTimeout: this.#settings.headersTimeoutMs,
