@@ -1,5 +1,5 @@
 /**
- * Counters and histograms for what every proxied call updates. prom-client's own hash the label object and validate
+ * Counters and histograms for what every proxied call updates. prom-client's hash the label object and validate
  * it on each update, which with six updates per call cost about 7% of the hot path's CPU (bench/README.md). Here a
  * series is a cell, found once by its labels and kept by its user; an update is plain arithmetic on it, and the
  * registry reads the cells only when it is scraped. The exposition is prom-client's (the registry formats them).
