@@ -1,8 +1,9 @@
 /**
  * `serve` loads only what serving needs (issue 15, footprint): no CLI command, no Vault client with the file store,
  * no undici before its first upstream call (issue 26), no prom-client index (default process metrics, Pushgateway),
- * no Fastify schema compiler (no route has a JSON schema), no MCP SDK or tools while `mcp.enabled` is off. Checked on the real command through tsx, by the
- * list of modules the process loaded; the bench's "footprint" scenario measures what this buys (bench/README.md).
+ * no Fastify schema compiler (no route has a JSON schema), no MCP SDK or tools while `mcp.enabled` is off. Checked
+ * on the real command through tsx, by the list of modules the process loaded; the bench's "footprint" scenario
+ * measures what this buys (bench/README.md).
  */
 import { readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
