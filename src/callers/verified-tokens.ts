@@ -18,27 +18,28 @@ const ENTRY_OVERHEAD_BYTES = 256
 interface Entry<T> { value: T, notBefore: number, expiresAt: number }
 
 export class VerifiedTokens<T extends object> {
-  readonly #entries: LRUCache<string, Entry<T>>
+  /**
+   * Made at the first token remembered: lru-cache allocates its arrays for all `max` entries up front (about 0.3 MB
+   * for the default 10,000), which an idle sidecar that has not served a call would hold for nothing.
+   */
+  #entries: LRUCache<string, Entry<T>> | undefined
+  readonly #max: number
   readonly #toleranceMs: number
   readonly #now: () => number
 
   constructor (options: { max: number, clockToleranceMs: number, now?: () => number }) {
+    this.#max = options.max
     this.#toleranceMs = options.clockToleranceMs
     this.#now = options.now ?? systemClock.now
-    this.#entries = new LRUCache({
-      max: options.max,
-      maxSize: MAX_CACHED_BYTES,
-      sizeCalculation: (_entry, header) => header.length + ENTRY_OVERHEAD_BYTES
-    })
   }
 
   /** The value remembered for this exact header, while the token is within its validity window. */
   get (header: string): T | undefined {
-    const entry = this.#entries.get(header)
+    const entry = this.#entries?.get(header)
     if (entry === undefined) return undefined
     const now = this.#now()
     if (now > entry.expiresAt) {
-      this.#entries.delete(header)
+      this.#entries?.delete(header)
       return undefined
     }
     return now < entry.notBefore ? undefined : entry.value
@@ -48,6 +49,11 @@ export class VerifiedTokens<T extends object> {
   remember (header: string, value: T, claims: Readonly<Record<string, unknown>>): void {
     const { exp, nbf } = claims
     if (typeof exp !== 'number') return
+    this.#entries ??= new LRUCache({
+      max: this.#max,
+      maxSize: MAX_CACHED_BYTES,
+      sizeCalculation: (_entry, key) => key.length + ENTRY_OVERHEAD_BYTES
+    })
     this.#entries.set(header, {
       value,
       notBefore: typeof nbf === 'number' ? nbf * 1000 - this.#toleranceMs : -Infinity,
@@ -55,5 +61,5 @@ export class VerifiedTokens<T extends object> {
     })
   }
 
-  get size (): number { return this.#entries.size }
+  get size (): number { return this.#entries?.size ?? 0 }
 }

@@ -60,3 +60,16 @@ t.test('read on the injected clock: a remembered token ends at its exp by that c
   now += 61_000
   t.equal(cache.get('Bearer t'), undefined, 'past exp by the clock')
 })
+
+t.test('the cache is allocated at the first token remembered, not when the broker starts', async (t) => {
+  // lru-cache's linked lists are typed arrays sized to `max`: 100,000 entries are well over a megabyte of them.
+  const before = process.memoryUsage().arrayBuffers
+  const cache = new VerifiedTokens<{ id: string }>({ max: 100_000, clockToleranceMs: 0 })
+  t.equal(cache.get('Bearer anything'), undefined, 'a lookup on the empty cache allocates nothing either')
+  const idle = process.memoryUsage().arrayBuffers - before
+  t.ok(idle < 256 * 1024, `nothing allocated before use (${idle} bytes)`)
+  cache.remember('Bearer first', { id: 'report-job' }, { exp: nowSeconds() + 60 })
+  const used = process.memoryUsage().arrayBuffers - before
+  t.ok(used > 1_048_576, `then allocated for all entries (${used} bytes): the measure sees it`)
+  t.equal(cache.size, 1)
+})
